@@ -1,0 +1,218 @@
+//! Job identity and where a job's objects live in the stack's bucket.
+//!
+//! The job id is the Step Functions execution name, the ECS cluster name and the S3 folder of the job, so it
+//! must satisfy all three (`[A-Za-z0-9_-]`, at most 80 characters). Pure: callers supply the randomness.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+const MAX_NAME: usize = 64;
+const SUFFIX_LEN: usize = 5;
+
+/// A job id: `<name>-<5 random lowercase letters or digits>`, e.g. `wordcount-k3x9a`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+impl JobId {
+    /// Joins a job name and a random suffix. The name must be 1–64 letters, digits, `_` or `-`.
+    pub fn new(name: &str, suffix: &str) -> Result<Self, String> {
+        check_name(name)?;
+        if suffix.len() != SUFFIX_LEN
+            || !suffix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return Err(format!(
+                "`{suffix}` is not a job id suffix (5 lowercase letters or digits)"
+            ));
+        }
+        Ok(Self(format!("{name}-{suffix}")))
+    }
+
+    /// A job name made from a tasks file's name: its stem, with anything a job id cannot hold turned into `-`.
+    pub fn name_from_file(file_name: &str) -> String {
+        let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+        let stem = base.split_once('.').map_or(base, |(stem, _)| stem);
+        let mut name: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(MAX_NAME)
+            .collect();
+        if name.trim_matches('-').is_empty() {
+            name = "job".to_owned();
+        }
+        name
+    }
+
+    /// Turns 25+ bits of randomness into a suffix for [`JobId::new`].
+    pub fn suffix_from(random: u64) -> String {
+        const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut n = random;
+        (0..SUFFIX_LEN)
+            .map(|_| {
+                let c = ALPHABET[(n % 36) as usize] as char;
+                n /= 36;
+                c
+            })
+            .collect()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The rule for `--task-name`: what the job id, cluster and execution names can all hold.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(format!(
+            "job name `{name}` must be 1 to {MAX_NAME} characters long"
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "job name `{name}` may only hold letters, digits, `_` and `-`"
+        ));
+    }
+    Ok(())
+}
+
+impl TryFrom<String> for JobId {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        match id.rsplit_once('-') {
+            Some((name, suffix)) => Self::new(name, suffix),
+            None => Err(format!("`{id}` is not a job id (`<name>-<suffix>`)")),
+        }
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The work location (`--aws-s3-bucket s3://bucket[/prefix]`) and the keys of one job's objects under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLayout {
+    pub bucket: String,
+    /// Empty, or a folder ending in `/`.
+    pub prefix: String,
+    pub job_id: JobId,
+}
+
+/// The name the uploaded user script is stored and run under.
+pub const SCRIPT_FILE: &str = "script";
+
+impl JobLayout {
+    /// Parses `s3://bucket` or `s3://bucket/prefix` for a job.
+    pub fn new(work: &str, job_id: JobId) -> Result<Self, String> {
+        let rest = work.strip_prefix("s3://").ok_or_else(|| {
+            format!("`{work}` is not an s3:// bucket (expected s3://bucket or s3://bucket/prefix)")
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        crate::s3path::check_bucket(bucket).map_err(|why| format!("`{work}`: {why}"))?;
+        let prefix = prefix.trim_matches('/');
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            job_id,
+        })
+    }
+
+    /// `<prefix>jobs/<job-id>/`
+    pub fn job_folder(&self) -> String {
+        format!("{}jobs/{}/", self.prefix, self.job_id)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.job_folder())
+    }
+
+    /// The job spec; pushed last, so its arrival means the job is complete and starts it.
+    pub fn spec_key(&self) -> String {
+        self.key("job.json")
+    }
+
+    pub fn tasks_key(&self) -> String {
+        self.key("tasks.tsv")
+    }
+
+    pub fn script_key(&self) -> String {
+        self.key(SCRIPT_FILE)
+    }
+
+    pub fn run_sh_key(&self) -> String {
+        self.key("scripts/run.sh")
+    }
+
+    pub fn setenv_key(&self) -> String {
+        self.key("scripts/setenv.sh")
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_join_a_name_and_a_suffix() {
+        let id = JobId::new("wordcount", &JobId::suffix_from(123_456_789)).unwrap();
+        assert_eq!(id.as_str().len(), "wordcount-".len() + 5);
+        assert_eq!(JobId::try_from(id.to_string()).unwrap(), id);
+        assert!(JobId::new("a b", "abcde")
+            .unwrap_err()
+            .contains("may only hold"));
+        assert!(JobId::new("x", "ABCDE").is_err());
+    }
+
+    #[test]
+    fn names_from_files_drop_folders_and_extensions() {
+        assert_eq!(
+            JobId::name_from_file("examples/wordcount/tasks.tsv"),
+            "tasks"
+        );
+        assert_eq!(JobId::name_from_file("my data.v2.tsv"), "my-data");
+        assert_eq!(JobId::name_from_file(".tsv"), "job");
+    }
+
+    #[test]
+    fn layout_puts_jobs_under_the_work_prefix() {
+        let id = JobId::new("wc", "abcde").unwrap();
+        let plain = JobLayout::new("s3://bkt", id.clone()).unwrap();
+        assert_eq!(plain.spec_key(), "jobs/wc-abcde/job.json");
+        let nested = JobLayout::new("s3://bkt/team/a/", id).unwrap();
+        assert_eq!(nested.run_sh_key(), "team/a/jobs/wc-abcde/scripts/run.sh");
+        assert_eq!(
+            nested.url(&nested.tasks_key()),
+            "s3://bkt/team/a/jobs/wc-abcde/tasks.tsv"
+        );
+        assert!(JobLayout::new("bkt", JobId::new("wc", "abcde").unwrap()).is_err());
+    }
+}

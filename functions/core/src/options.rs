@@ -1,0 +1,517 @@
+//! Job options: ecsub's `submit` flags, shared by the command line and by `#ecsub:` directives in a tasks file,
+//! and their resolution into a validated [`JobSpec`].
+//!
+//! One clap definition serves both places, so a directive accepts exactly the flags a user types and reports the
+//! same errors. Pure: parsing and validation only.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::job::JobId;
+use crate::s3path::check_bucket;
+use crate::tasks::TasksFile;
+use clap::{Args, Parser};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A modern image with Python 3 and `bash`; the setup command adds the AWS CLI.
+pub const DEFAULT_IMAGE: &str = "python:3.12-slim";
+pub const DEFAULT_SHELL: &str = "/bin/bash";
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
+pub const DEFAULT_INSTANCE_ROLE: &str = "ecsInstanceRole";
+/// GiB added to the 30 GiB root volume, as in ecsub.
+pub const DEFAULT_DISK_SIZE: u32 = 22;
+pub const DEFAULT_PROCESSES: u32 = 20;
+pub const DEFAULT_WAITER_DELAY: u32 = 15;
+/// Installs AWS CLI v2 only when the image lacks `aws` (ecsub's apt/pip line breaks on current images).
+pub const DEFAULT_SETUP_CONTAINER_CMD: &str = "command -v aws >/dev/null 2>&1 || { \
+(command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq curl unzip >/dev/null) \
+|| (command -v dnf >/dev/null && dnf install -y -q unzip) \
+|| (command -v yum >/dev/null && yum install -y -q unzip) \
+|| (command -v apk >/dev/null && apk add -q curl unzip); \
+arch=$(uname -m); curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${arch}.zip\" -o /tmp/awscliv2.zip \
+&& unzip -q /tmp/awscliv2.zip -d /tmp && /tmp/aws/install >/dev/null && rm -rf /tmp/aws /tmp/awscliv2.zip; }";
+
+/// ecsub's job options. Every field is optional so that the command line can be laid over the tasks file's
+/// directives; defaults are applied by [`JobArgs::resolve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Serialize, Deserialize)]
+#[command(next_help_heading = "Job options (also accepted in `#ecsub:` lines of the tasks file)")]
+pub struct JobArgs {
+    /// Container image [default: python:3.12-slim] (AWS only)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The image is in this account's ECR: IMAGE becomes <account>.dkr.ecr.<region>.amazonaws.com/IMAGE (AWS only)
+    #[arg(long)]
+    pub use_amazon_ecr: bool,
+    /// Shell that runs the user script, with its arguments [default: /bin/bash]
+    #[arg(long, value_name = "SH")]
+    pub shell: Option<String>,
+    /// Command run in the container before anything else [default: install AWS CLI v2 if `aws` is missing] (AWS only)
+    #[arg(long, value_name = "CMD")]
+    pub setup_container_cmd: Option<String>,
+    /// Bind the host's /var/run/docker.sock into the container (AWS only)
+    #[arg(long)]
+    pub dind: bool,
+    /// Run the container privileged with /dev/fuse, for goofys mounts (AWS only)
+    #[arg(long)]
+    pub goofys: bool,
+    /// Job name [default: the tasks file's name]; the job id adds a random suffix
+    #[arg(long, value_name = "NAME")]
+    pub task_name: Option<String>,
+    /// Instance types to try, in order; a list needs --spot [default: t3.micro] (AWS only)
+    #[arg(long, value_name = "TYPE[,TYPE...]", value_delimiter = ',')]
+    pub aws_ec2_instance_type: Vec<String>,
+    /// IAM role of the instances and tasks [default: ecsInstanceRole] (AWS only)
+    #[arg(long, value_name = "ROLE")]
+    pub aws_ecs_instance_role_name: Option<String>,
+    /// GiB added to the 30 GiB root volume [default: 22] (AWS only)
+    #[arg(long, value_name = "GIB")]
+    pub disk_size: Option<u32>,
+    /// Tasks run at the same time [default: 20]
+    #[arg(long, value_name = "N")]
+    pub processes: Option<u32>,
+    /// Security group of the instances (AWS only)
+    #[arg(long, value_name = "ID")]
+    pub aws_security_group_id: Option<String>,
+    /// EC2 key pair for SSH into the instances (AWS only)
+    #[arg(long, value_name = "NAME")]
+    pub aws_key_name: Option<String>,
+    /// CloudWatch Logs group of the containers [default: ecsub-<job>] (AWS only)
+    #[arg(long, value_name = "NAME")]
+    pub aws_log_group_name: Option<String>,
+    /// Subnets to launch in, in order (AWS only)
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub aws_subnet_id: Vec<String>,
+    /// Use spot instances (AWS only)
+    #[arg(long)]
+    pub spot: bool,
+    /// After a spot attempt is interrupted, retry once on demand (AWS only)
+    #[arg(long)]
+    pub retry_od: bool,
+    /// Buckets whose copies add `--request-payer requester` (AWS only)
+    #[arg(long, value_name = "BUCKET[,BUCKET...]", value_delimiter = ',')]
+    pub request_payer_bucket: Vec<String>,
+    /// Do not check that the buckets are in the stack's region (AWS only)
+    #[arg(long)]
+    pub ignore_location: bool,
+    /// Do not check that the inputs exist before starting (AWS only)
+    #[arg(long)]
+    pub not_verify_bucket: bool,
+    /// Do not estimate prices (AWS only)
+    #[arg(long)]
+    pub skip_price: bool,
+    /// Seconds between the state machine's polls [default: 15] (AWS only)
+    #[arg(long, value_name = "SECONDS")]
+    pub waiter_delay: Option<u32>,
+    /// Run only these tasks: M-N, M- or M (0-based, as ecsub numbers them)
+    #[arg(long, value_name = "RANGE")]
+    pub task_range: Option<TaskRange>,
+}
+
+/// Parses one directive's words with the same definition as the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "#ecsub:",
+    no_binary_name = true,
+    disable_help_flag = true,
+    disable_version_flag = true,
+    color = clap::ColorChoice::Never
+)]
+struct DirectiveLine {
+    #[command(flatten)]
+    args: JobArgs,
+}
+
+impl JobArgs {
+    /// The options carried by a tasks file's `#ecsub:` lines; a later line wins over an earlier one.
+    pub fn from_directives(tasks: &TasksFile) -> Result<JobArgs, Diagnostics> {
+        let mut merged = JobArgs::default();
+        let mut errors = Vec::new();
+        for directive in &tasks.directives {
+            match DirectiveLine::try_parse_from(&directive.words) {
+                Ok(line) => merged = line.args.over(merged),
+                Err(e) => errors.push(Diagnostic::error(
+                    &tasks.file,
+                    directive.line,
+                    1,
+                    format!("in `#ecsub:` options: {}", first_line(&e.to_string())),
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(merged)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// `self` laid over `lower`: a value set here wins; flags are on if either turns them on.
+    pub fn over(self, lower: JobArgs) -> JobArgs {
+        fn list(high: Vec<String>, low: Vec<String>) -> Vec<String> {
+            if high.is_empty() {
+                low
+            } else {
+                high
+            }
+        }
+        JobArgs {
+            image: self.image.or(lower.image),
+            use_amazon_ecr: self.use_amazon_ecr || lower.use_amazon_ecr,
+            shell: self.shell.or(lower.shell),
+            setup_container_cmd: self.setup_container_cmd.or(lower.setup_container_cmd),
+            dind: self.dind || lower.dind,
+            goofys: self.goofys || lower.goofys,
+            task_name: self.task_name.or(lower.task_name),
+            aws_ec2_instance_type: list(self.aws_ec2_instance_type, lower.aws_ec2_instance_type),
+            aws_ecs_instance_role_name: self
+                .aws_ecs_instance_role_name
+                .or(lower.aws_ecs_instance_role_name),
+            disk_size: self.disk_size.or(lower.disk_size),
+            processes: self.processes.or(lower.processes),
+            aws_security_group_id: self.aws_security_group_id.or(lower.aws_security_group_id),
+            aws_key_name: self.aws_key_name.or(lower.aws_key_name),
+            aws_log_group_name: self.aws_log_group_name.or(lower.aws_log_group_name),
+            aws_subnet_id: list(self.aws_subnet_id, lower.aws_subnet_id),
+            spot: self.spot || lower.spot,
+            retry_od: self.retry_od || lower.retry_od,
+            request_payer_bucket: list(self.request_payer_bucket, lower.request_payer_bucket),
+            ignore_location: self.ignore_location || lower.ignore_location,
+            not_verify_bucket: self.not_verify_bucket || lower.not_verify_bucket,
+            skip_price: self.skip_price || lower.skip_price,
+            waiter_delay: self.waiter_delay.or(lower.waiter_delay),
+            task_range: self.task_range.or(lower.task_range),
+        }
+    }
+
+    /// The flags set here that only mean something on AWS, as typed (`--spot`, `--image python:3.12-slim`).
+    pub fn aws_only_flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut value = |flag: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push(format!("--{flag} {v}"));
+            }
+        };
+        value("image", self.image.clone());
+        value("setup-container-cmd", self.setup_container_cmd.clone());
+        value("aws-ec2-instance-type", join(&self.aws_ec2_instance_type));
+        value(
+            "aws-ecs-instance-role-name",
+            self.aws_ecs_instance_role_name.clone(),
+        );
+        value("disk-size", self.disk_size.map(|v| v.to_string()));
+        value("aws-security-group-id", self.aws_security_group_id.clone());
+        value("aws-key-name", self.aws_key_name.clone());
+        value("aws-log-group-name", self.aws_log_group_name.clone());
+        value("aws-subnet-id", join(&self.aws_subnet_id));
+        value("request-payer-bucket", join(&self.request_payer_bucket));
+        value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
+        let flags = [
+            ("use-amazon-ecr", self.use_amazon_ecr),
+            ("dind", self.dind),
+            ("goofys", self.goofys),
+            ("spot", self.spot),
+            ("retry-od", self.retry_od),
+            ("ignore-location", self.ignore_location),
+            ("not-verify-bucket", self.not_verify_bucket),
+            ("skip-price", self.skip_price),
+        ];
+        out.extend(
+            flags
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(f, _)| format!("--{f}")),
+        );
+        out
+    }
+
+    /// Applies defaults and checks every option; all problems are reported together.
+    pub fn resolve(self, job_id: JobId) -> Result<JobSpec, Vec<String>> {
+        let mut errors = Vec::new();
+        let instance_types = if self.aws_ec2_instance_type.is_empty() {
+            vec![DEFAULT_INSTANCE_TYPE.to_owned()]
+        } else {
+            self.aws_ec2_instance_type
+        };
+        for t in &instance_types {
+            if !is_instance_type(t) {
+                errors.push(format!(
+                    "--aws-ec2-instance-type: `{t}` is not an instance type (e.g. `t3.micro`)"
+                ));
+            }
+        }
+        if instance_types.len() > 1 && !self.spot {
+            errors.push(format!(
+                "--aws-ec2-instance-type: a list of types (`{}`) needs --spot",
+                instance_types.join(",")
+            ));
+        }
+        if self.retry_od && !self.spot {
+            errors.push("--retry-od only makes sense with --spot".to_owned());
+        }
+        let shell = self.shell.unwrap_or_else(|| DEFAULT_SHELL.to_owned());
+        let shell_words = shell
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        if shell_words.is_empty() {
+            errors.push("--shell: the shell is empty".to_owned());
+        }
+        let processes = self.processes.unwrap_or(DEFAULT_PROCESSES);
+        if processes == 0 {
+            errors.push("--processes: must be at least 1".to_owned());
+        }
+        let disk_size = self.disk_size.unwrap_or(DEFAULT_DISK_SIZE);
+        if disk_size > 16_384 - 30 {
+            errors.push(format!(
+                "--disk-size: {disk_size} GiB is more than an EBS volume holds"
+            ));
+        }
+        for bucket in &self.request_payer_bucket {
+            if let Err(why) = check_bucket(bucket) {
+                errors.push(format!("--request-payer-bucket: {why}"));
+            }
+        }
+        let image = self.image.unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
+        if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+            errors.push(format!("--image: `{image}` is not an image name"));
+        }
+        let waiter_delay = self.waiter_delay.unwrap_or(DEFAULT_WAITER_DELAY);
+        if waiter_delay == 0 {
+            errors.push("--waiter-delay: must be at least 1 second".to_owned());
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(JobSpec {
+            log_group_name: self
+                .aws_log_group_name
+                .unwrap_or_else(|| format!("ecsub-{job_id}")),
+            job_id,
+            image,
+            use_amazon_ecr: self.use_amazon_ecr,
+            shell: shell_words,
+            setup_container_cmd: self
+                .setup_container_cmd
+                .unwrap_or_else(|| DEFAULT_SETUP_CONTAINER_CMD.to_owned()),
+            dind: self.dind,
+            goofys: self.goofys,
+            instance_types,
+            instance_role_name: self
+                .aws_ecs_instance_role_name
+                .unwrap_or_else(|| DEFAULT_INSTANCE_ROLE.to_owned()),
+            disk_size,
+            processes,
+            security_group_id: self.aws_security_group_id,
+            key_name: self.aws_key_name,
+            subnet_ids: self.aws_subnet_id,
+            spot: self.spot,
+            retry_od: self.retry_od,
+            request_payer_buckets: self.request_payer_bucket,
+            ignore_location: self.ignore_location,
+            verify_bucket: !self.not_verify_bucket,
+            skip_price: self.skip_price,
+            waiter_delay,
+            task_range: self.task_range,
+        })
+    }
+}
+
+fn join(list: &[String]) -> Option<String> {
+    (!list.is_empty()).then(|| list.join(","))
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
+/// `family.size`, e.g. `t3.micro`, `m7g.2xlarge`, `u-6tb1.metal`.
+fn is_instance_type(t: &str) -> bool {
+    let Some((family, size)) = t.split_once('.') else {
+        return false;
+    };
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    word(family) && word(size) && family.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+/// A job's options, resolved and valid: what `job.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub job_id: JobId,
+    pub image: String,
+    pub use_amazon_ecr: bool,
+    /// The shell command that runs the user script, as words.
+    pub shell: Vec<String>,
+    pub setup_container_cmd: String,
+    pub dind: bool,
+    pub goofys: bool,
+    pub instance_types: Vec<String>,
+    pub instance_role_name: String,
+    pub disk_size: u32,
+    pub processes: u32,
+    pub security_group_id: Option<String>,
+    pub key_name: Option<String>,
+    pub log_group_name: String,
+    pub subnet_ids: Vec<String>,
+    pub spot: bool,
+    pub retry_od: bool,
+    pub request_payer_buckets: Vec<String>,
+    pub ignore_location: bool,
+    pub verify_bucket: bool,
+    pub skip_price: bool,
+    pub waiter_delay: u32,
+    pub task_range: Option<TaskRange>,
+}
+
+/// A subset of tasks by 0-based index: `M-N` (both included), `M-` (to the end) or `M`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRange {
+    pub first: usize,
+    /// The last index included; `None` means up to the last task.
+    pub last: Option<usize>,
+}
+
+impl TaskRange {
+    /// The indices this range selects out of `count` tasks, or why it selects none that exist.
+    pub fn select(&self, count: usize) -> Result<std::ops::RangeInclusive<usize>, String> {
+        let last_task = count
+            .checked_sub(1)
+            .ok_or_else(|| "there are no tasks".to_owned())?;
+        let last = self.last.unwrap_or(last_task);
+        if self.first > last_task || last > last_task {
+            return Err(format!(
+                "--task-range {self} is outside the {count} tasks (0-{last_task})"
+            ));
+        }
+        Ok(self.first..=last)
+    }
+}
+
+impl fmt::Display for TaskRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.last {
+            Some(last) if last == self.first => write!(f, "{}", self.first),
+            Some(last) => write!(f, "{}-{last}", self.first),
+            None => write!(f, "{}-", self.first),
+        }
+    }
+}
+
+impl FromStr for TaskRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = |part: &str| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("`{s}` is not a task range (expected M-N, M- or M, e.g. 0-9)"))
+        };
+        let range = match s.split_once('-') {
+            None => {
+                let n = number(s)?;
+                TaskRange {
+                    first: n,
+                    last: Some(n),
+                }
+            }
+            Some((first, "")) => TaskRange {
+                first: number(first)?,
+                last: None,
+            },
+            Some((first, last)) => TaskRange {
+                first: number(first)?,
+                last: Some(number(last)?),
+            },
+        };
+        if let Some(last) = range.last {
+            if last < range.first {
+                return Err(format!("task range `{s}` ends before it starts"));
+            }
+        }
+        Ok(range)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> JobId {
+        JobId::new("job", "abcde").unwrap()
+    }
+
+    #[test]
+    fn task_ranges_parse_like_dsub() {
+        assert_eq!("3".parse::<TaskRange>().unwrap().select(10).unwrap(), 3..=3);
+        assert_eq!(
+            "2-".parse::<TaskRange>().unwrap().select(10).unwrap(),
+            2..=9
+        );
+        assert_eq!(
+            "0-4".parse::<TaskRange>().unwrap().select(10).unwrap(),
+            0..=4
+        );
+        assert_eq!(
+            "5-9".parse::<TaskRange>().unwrap().select(2).unwrap_err(),
+            "--task-range 5-9 is outside the 2 tasks (0-1)"
+        );
+        assert_eq!(
+            "4-2".parse::<TaskRange>().unwrap_err(),
+            "task range `4-2` ends before it starts"
+        );
+        assert!("a-b"
+            .parse::<TaskRange>()
+            .unwrap_err()
+            .contains("not a task range"));
+        assert!("-3".parse::<TaskRange>().is_err());
+    }
+
+    #[test]
+    fn command_line_wins_over_directives_and_defaults_fill_the_rest() {
+        let directive = JobArgs {
+            image: Some("ubuntu:24.04".into()),
+            processes: Some(4),
+            spot: true,
+            ..Default::default()
+        };
+        let cli = JobArgs {
+            image: Some("python:3.13".into()),
+            ..Default::default()
+        };
+        let spec = cli.over(directive).resolve(job()).unwrap();
+        assert_eq!(spec.image, "python:3.13");
+        assert_eq!(spec.processes, 4);
+        assert!(spec.spot);
+        assert_eq!(spec.shell, vec!["/bin/bash"]);
+        assert_eq!(spec.instance_types, vec!["t3.micro"]);
+        assert_eq!(spec.log_group_name, "ecsub-job-abcde");
+    }
+
+    #[test]
+    fn resolve_reports_every_bad_option() {
+        let args = JobArgs {
+            aws_ec2_instance_type: vec!["t3.micro".into(), "large".into()],
+            processes: Some(0),
+            request_payer_bucket: vec!["Bad_Bucket".into()],
+            ..Default::default()
+        };
+        let errors = args.resolve(job()).unwrap_err();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].contains("`large` is not an instance type"));
+        assert!(errors[1].contains("needs --spot"));
+    }
+
+    #[test]
+    fn aws_only_flags_are_listed_as_typed() {
+        let args = JobArgs {
+            image: Some("x:1".into()),
+            spot: true,
+            processes: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(args.aws_only_flags(), vec!["--image x:1", "--spot"]);
+    }
+}

@@ -1,0 +1,161 @@
+//! Script generation: the container's `run.sh` (one per job) and `setenv.sh` (every task's environment, one
+//! `case` branch per task), keeping ecsub's container contract.
+//!
+//! Values reach the task's environment byte for byte: they are only ever written inside single quotes. Every copy
+//! goes through `ecsub_copy` in `run.sh`, so the same scripts run against S3 and against a local folder. Pure:
+//! returns strings, writes nothing.
+
+use crate::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED};
+use crate::job::SCRIPT_FILE;
+use crate::options::JobSpec;
+use crate::tasks::{Cell, Column, ColumnKind, Task};
+use std::fmt::Write as _;
+
+const RUN_SH_TEMPLATE: &str = include_str!("run.sh");
+
+/// Quotes a value for a POSIX shell so that it is taken literally, whatever its bytes: `'it'\''s'`.
+pub fn shell_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    push_quoted(&mut out, value);
+    out
+}
+
+fn push_quoted(out: &mut String, value: &str) {
+    out.push('\'');
+    for (i, part) in value.split('\'').enumerate() {
+        if i > 0 {
+            out.push_str("'\\''");
+        }
+        out.push_str(part);
+    }
+    out.push('\'');
+}
+
+/// The job's `run.sh`: the transport, the steps, and one download or upload line per input or output column.
+pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
+    let copy_lines = |pick: fn(ColumnKind) -> bool, verb: &str, code: i32| {
+        let lines = columns
+            .iter()
+            .filter(|c| pick(c.kind))
+            .map(|c| {
+                let mode = if c.kind.is_recursive() { "dir" } else { "file" };
+                let n = &c.name;
+                format!("ecsub_{verb} {mode} \"$S3_{n}\" \"${n}\" {n} || exit {code}")
+            })
+            .collect::<Vec<_>>();
+        if lines.is_empty() {
+            format!(": no {verb} columns")
+        } else {
+            lines.join("\n")
+        }
+    };
+    let payer = format!(" {} ", spec.request_payer_buckets.join(" "));
+    let shell = spec
+        .shell
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    RUN_SH_TEMPLATE
+        .replace("@JOB_ID@", spec.job_id.as_str())
+        .replace("@JOB_ID_QUOTED@", &shell_quote(spec.job_id.as_str()))
+        .replace("@PAYER_QUOTED@", &shell_quote(&payer))
+        .replace(
+            "@GETS@",
+            &copy_lines(ColumnKind::is_input, "get", EXIT_INPUT_FAILED),
+        )
+        .replace(
+            "@PUTS@",
+            &copy_lines(ColumnKind::is_output, "put", EXIT_OUTPUT_FAILED),
+        )
+        .replace("@SHELL@", &shell)
+        .replace("@SCRIPT_FILE@", SCRIPT_FILE)
+}
+
+/// One task's environment: `export` lines for every column (input and output columns export `NAME`, the local
+/// path under `$ECSUB_SCRATCH`, and `S3_NAME`, the URL), and a decryption call for each secret.
+pub fn task_environment(columns: &[Column], task: &Task) -> String {
+    let mut out = String::with_capacity(64 * columns.len());
+    write_task_environment(&mut out, columns, task);
+    out
+}
+
+fn write_task_environment(out: &mut String, columns: &[Column], task: &Task) {
+    for (column, cell) in columns.iter().zip(&task.cells) {
+        let name = &column.name;
+        match (column.kind, cell) {
+            (ColumnKind::Label, _) => {}
+            (ColumnKind::SecretEnv, cell) => {
+                let _ = write!(out, "ecsub_secret {name} ");
+                push_quoted(out, cell_text(cell));
+                out.push_str(" || return 1\n");
+            }
+            (_, Cell::Path(path)) => {
+                let _ = write!(out, "export {name}=\"$ECSUB_SCRATCH\"/");
+                push_quoted(out, &path.local_relative());
+                let _ = write!(out, "\nexport S3_{name}=");
+                push_quoted(out, &path.url());
+                out.push('\n');
+            }
+            (kind, cell) if kind.is_path() => {
+                let _ = writeln!(out, "export {name}='' S3_{name}=''{}", empty_note(cell));
+            }
+            (_, cell) => {
+                let _ = write!(out, "export {name}=");
+                push_quoted(out, cell_text(cell));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn cell_text(cell: &Cell) -> &str {
+    match cell {
+        Cell::Text(text) => text,
+        Cell::Path(_) | Cell::Empty => "",
+    }
+}
+
+fn empty_note(cell: &Cell) -> &'static str {
+    match cell {
+        Cell::Empty => "  # empty cell: nothing to copy",
+        _ => "",
+    }
+}
+
+/// `setenv.sh`: every selected task's environment in one file (one object to upload, whatever the number of
+/// tasks), picked by `$ECSUB_TASK_INDEX` when `run.sh` sources it.
+pub fn setenv_script<'a>(
+    file: &str,
+    columns: &[Column],
+    tasks: impl IntoIterator<Item = &'a Task>,
+) -> String {
+    let mut out = String::with_capacity(4096);
+    let _ = writeln!(
+        out,
+        "# ecsub setenv.sh (generated from {}; do not edit): sourced by run.sh, picks the task by $ECSUB_TASK_INDEX.",
+        file.replace('\n', " ")
+    );
+    out.push_str("case $ECSUB_TASK_INDEX in\n");
+    for task in tasks {
+        let _ = writeln!(out, "{})  # line {}", task.index, task.line);
+        write_task_environment(&mut out, columns, task);
+        out.push_str(";;\n");
+    }
+    out.push_str(
+        "*)\n  printf 'ecsub: task %s is not in this job\\n' \"$ECSUB_TASK_INDEX\" >&2\n  return 1\n  ;;\nesac\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_wraps_in_single_quotes_and_escapes_them() {
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(id) `x` \\ \""), r#"'$(id) `x` \ "'"#);
+    }
+}

@@ -1,0 +1,599 @@
+//! The tasks file: ecsub's TSV grammar, dsub's extras, and strict validation that reports every problem at once.
+//!
+//! Input is raw bytes (whatever the user uploaded); output is a typed [`TasksFile`] or [`Diagnostics`] naming
+//! file, line and column of each problem. Parsing never panics, whatever the bytes. Pure: the caller reads the
+//! file.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::s3path::S3Path;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+
+/// The prefix of an option directive: a comment line before the header that carries the job's options.
+pub const DIRECTIVE_PREFIX: &str = "#ecsub:";
+
+/// Variable names the generated scripts need for themselves; a column may not take them.
+const RESERVED_NAMES: &[&str] = &["PATH", "IFS", "PWD", "OLDPWD", "ENV", "BASH_ENV"];
+const RESERVED_PREFIX: &str = "ECSUB_";
+
+/// What a column holds, from its header's TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColumnKind {
+    Env,
+    SecretEnv,
+    Input,
+    InputRecursive,
+    Output,
+    OutputRecursive,
+    Label,
+}
+
+impl ColumnKind {
+    pub const ALL: [ColumnKind; 7] = [
+        ColumnKind::Env,
+        ColumnKind::SecretEnv,
+        ColumnKind::Input,
+        ColumnKind::InputRecursive,
+        ColumnKind::Output,
+        ColumnKind::OutputRecursive,
+        ColumnKind::Label,
+    ];
+
+    /// The TYPE as written in a header, e.g. `--input-recursive`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ColumnKind::Env => "--env",
+            ColumnKind::SecretEnv => "--secret-env",
+            ColumnKind::Input => "--input",
+            ColumnKind::InputRecursive => "--input-recursive",
+            ColumnKind::Output => "--output",
+            ColumnKind::OutputRecursive => "--output-recursive",
+            ColumnKind::Label => "--label",
+        }
+    }
+
+    fn from_flag(flag: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.flag().eq_ignore_ascii_case(flag))
+    }
+
+    /// Input and output columns hold S3 locations and export both `NAME` and `S3_NAME`.
+    pub fn is_path(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::Input
+                | ColumnKind::InputRecursive
+                | ColumnKind::Output
+                | ColumnKind::OutputRecursive
+        )
+    }
+
+    pub fn is_recursive(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::InputRecursive | ColumnKind::OutputRecursive
+        )
+    }
+
+    pub fn is_input(self) -> bool {
+        matches!(self, ColumnKind::Input | ColumnKind::InputRecursive)
+    }
+
+    pub fn is_output(self) -> bool {
+        matches!(self, ColumnKind::Output | ColumnKind::OutputRecursive)
+    }
+}
+
+/// One header cell: `TYPE NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub kind: ColumnKind,
+    pub name: String,
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.flag(), self.name)
+    }
+}
+
+/// A task's value for one column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "value")]
+pub enum Cell {
+    /// An env, secret-env or label value, byte for byte as written (possibly empty).
+    Text(String),
+    /// A validated S3 location.
+    Path(S3Path),
+    /// An empty input or output cell: exported empty, nothing copied.
+    Empty,
+}
+
+/// One row of the tasks file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// 0-based, in file order (ecsub's numbering: `setenv.0.sh`, task `000`).
+    pub index: usize,
+    /// 1-based line of the row in the file, for messages.
+    pub line: usize,
+    /// One cell per header column, in header order.
+    pub cells: Vec<Cell>,
+}
+
+/// `#ecsub:` words from one comment line before the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directive {
+    pub line: usize,
+    pub words: Vec<String>,
+}
+
+/// A parsed, valid tasks file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TasksFile {
+    /// The name used in messages (usually the path the user typed).
+    pub file: String,
+    pub columns: Vec<Column>,
+    pub tasks: Vec<Task>,
+    pub directives: Vec<Directive>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl TasksFile {
+    /// How many columns of each kind, in header order of first appearance: `1 env, 2 input`.
+    pub fn column_summary(&self) -> String {
+        let mut counts: Vec<(ColumnKind, usize)> = Vec::new();
+        for column in &self.columns {
+            match counts.iter_mut().find(|(k, _)| *k == column.kind) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((column.kind, 1)),
+            }
+        }
+        counts
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.flag().trim_start_matches("--")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Parses and validates a tasks file. `file` is the name to use in messages.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<TasksFile, Diagnostics> {
+    let mut parser = Parser {
+        file,
+        diagnostics: Vec::new(),
+    };
+    let parsed = parser.run(bytes);
+    let has_error = parser.diagnostics.iter().any(Diagnostic::is_error);
+    match parsed {
+        Some((columns, tasks, directives)) if !has_error => Ok(TasksFile {
+            file: file.to_owned(),
+            columns,
+            tasks,
+            directives,
+            warnings: parser.diagnostics,
+        }),
+        _ => Err(Diagnostics(parser.diagnostics)),
+    }
+}
+
+struct Parser<'a> {
+    file: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A header cell with where it stands, kept until the header is known good.
+struct HeaderCell<'a> {
+    text: &'a str,
+    column: usize,
+}
+
+type Parsed = (Vec<Column>, Vec<Task>, Vec<Directive>);
+
+impl<'a> Parser<'a> {
+    fn error(&mut self, line: usize, column: usize, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.file, line, column, message));
+    }
+
+    fn warning(&mut self, line: usize, column: usize, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, line, column, message));
+    }
+
+    fn run(&mut self, bytes: &[u8]) -> Option<Parsed> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut header: Option<(usize, Vec<Column>)> = None;
+        let mut header_failed = false;
+        let mut tasks = Vec::new();
+        let mut directives = Vec::new();
+
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            let line_no = i + 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = match std::str::from_utf8(raw) {
+                Ok(line) => line,
+                Err(e) => {
+                    let valid = String::from_utf8_lossy(&raw[..e.valid_up_to()])
+                        .chars()
+                        .count();
+                    self.error(line_no, valid + 1, "the line is not valid UTF-8");
+                    continue;
+                }
+            };
+            if let Some(at) = line.find('\0') {
+                self.error(
+                    line_no,
+                    line[..at].chars().count() + 1,
+                    "the line contains a NUL byte",
+                );
+                continue;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with('#') {
+                if let Some(rest) = line.strip_prefix(DIRECTIVE_PREFIX) {
+                    if header.is_some() || header_failed {
+                        self.error(
+                            line_no,
+                            1,
+                            format!(
+                                "`{DIRECTIVE_PREFIX}` directives must come before the header row"
+                            ),
+                        );
+                    } else {
+                        match split_words(rest) {
+                            Ok(words) => directives.push(Directive {
+                                line: line_no,
+                                words,
+                            }),
+                            Err((offset, why)) => self.error(
+                                line_no,
+                                DIRECTIVE_PREFIX.len() + rest[..offset].chars().count() + 1,
+                                why,
+                            ),
+                        }
+                    }
+                }
+                continue;
+            }
+            if header.is_none() && !header_failed {
+                match self.header(line_no, line) {
+                    Some(columns) => header = Some((line_no, columns)),
+                    None => header_failed = true,
+                }
+                continue;
+            }
+            if let Some((_, columns)) = &header {
+                if let Some(cells) = self.row(line_no, line, columns) {
+                    tasks.push(Task {
+                        index: tasks.len(),
+                        line: line_no,
+                        cells,
+                    });
+                }
+            }
+        }
+
+        match header {
+            None if !header_failed => {
+                self.error(
+                    1,
+                    1,
+                    "no header row: expected TAB-separated `TYPE NAME` cells such as `--env NAME\t--input INPUT_FILE`",
+                );
+                None
+            }
+            None => None,
+            Some((line, columns)) => {
+                let any_row_error = self
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.is_error() && d.line > line);
+                if tasks.is_empty() && !any_row_error {
+                    self.error(
+                        line,
+                        1,
+                        "no tasks: the file has a header row but no task rows",
+                    );
+                }
+                Some((columns, tasks, directives))
+            }
+        }
+    }
+
+    fn header(&mut self, line_no: usize, line: &str) -> Option<Vec<Column>> {
+        let cells = cells_with_columns(line)
+            .map(|(column, text)| HeaderCell { text, column })
+            .collect::<Vec<_>>();
+        let mut columns = Vec::with_capacity(cells.len());
+        let mut ok = true;
+        // Exported variable names (NAME and S3_NAME) and label names, with the column that took them first.
+        let mut taken: HashMap<String, (usize, String)> = HashMap::new();
+        for (index, cell) in cells.iter().enumerate() {
+            let number = index + 1;
+            let Some(column) = self.header_cell(line_no, number, cell) else {
+                ok = false;
+                continue;
+            };
+            let mut names = vec![column.name.clone()];
+            if column.kind.is_path() {
+                names.push(format!("S3_{}", column.name));
+            }
+            for name in names {
+                let key = if column.kind == ColumnKind::Label {
+                    format!("label:{name}")
+                } else {
+                    name.clone()
+                };
+                if let Some((first, first_text)) = taken.get(&key) {
+                    let what = if column.kind == ColumnKind::Label {
+                        "label"
+                    } else {
+                        "variable"
+                    };
+                    self.error(
+                        line_no,
+                        cell.column,
+                        format!(
+                            "column {number} (`{}`): duplicate {what} `{name}` (column {first} `{first_text}` already sets it)",
+                            cell.text.trim()
+                        ),
+                    );
+                    ok = false;
+                } else {
+                    taken.insert(key, (number, cell.text.trim().to_owned()));
+                }
+            }
+            columns.push(column);
+        }
+        ok.then_some(columns)
+    }
+
+    fn header_cell(
+        &mut self,
+        line_no: usize,
+        number: usize,
+        cell: &HeaderCell<'_>,
+    ) -> Option<Column> {
+        let text = cell.text.trim();
+        let at = cell.column + (cell.text.len() - cell.text.trim_start().len());
+        let mut words = text.split_whitespace();
+        let (Some(kind_text), name, extra) = (words.next(), words.next(), words.next()) else {
+            self.error(
+                line_no,
+                at,
+                format!("column {number}: empty header cell (expected `TYPE NAME`)"),
+            );
+            return None;
+        };
+        let Some(kind) = ColumnKind::from_flag(kind_text) else {
+            let expected = ColumnKind::ALL.map(ColumnKind::flag).join(", ");
+            self.error(
+                line_no,
+                at,
+                format!("column {number} (`{text}`): unknown column type `{kind_text}` (expected one of {expected})"),
+            );
+            return None;
+        };
+        let Some(name) = name else {
+            self.error(
+                line_no,
+                at,
+                format!("column {number} (`{text}`): missing NAME after `{kind_text}` (expected `TYPE NAME`)"),
+            );
+            return None;
+        };
+        if let Some(extra) = extra {
+            self.error(
+                line_no,
+                at,
+                format!("column {number} (`{text}`): unexpected `{extra}` after the NAME (expected `TYPE NAME`)"),
+            );
+            return None;
+        }
+        let problem = if kind == ColumnKind::Label {
+            check_label_name(name)
+        } else {
+            check_variable_name(name)
+        };
+        if let Err(why) = problem {
+            self.error(line_no, at, format!("column {number} (`{text}`): {why}"));
+            return None;
+        }
+        Some(Column {
+            kind,
+            name: name.to_owned(),
+        })
+    }
+
+    fn row(&mut self, line_no: usize, line: &str, columns: &[Column]) -> Option<Vec<Cell>> {
+        let cells = cells_with_columns(line).collect::<Vec<_>>();
+        if cells.len() > columns.len() {
+            let (at, extra) = cells[columns.len()];
+            self.error(
+                line_no,
+                at,
+                format!(
+                    "the row has {} cells but the header has {} columns (first extra cell: `{extra}`)",
+                    cells.len(),
+                    columns.len()
+                ),
+            );
+            return None;
+        }
+        if cells.len() < columns.len() {
+            let missing = columns[cells.len()..]
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.warning(
+                line_no,
+                line.chars().count() + 1,
+                format!(
+                    "the row has {} cells but the header has {} columns: {missing} left empty",
+                    cells.len(),
+                    columns.len()
+                ),
+            );
+        }
+        let mut ok = true;
+        let mut out = Vec::with_capacity(columns.len());
+        for (i, column) in columns.iter().enumerate() {
+            let (at, value) = cells
+                .get(i)
+                .copied()
+                .unwrap_or((line.chars().count() + 1, ""));
+            match cell_value(column, value) {
+                Ok(cell) => out.push(cell),
+                Err(why) => {
+                    self.error(line_no, at, format!("column {} (`{column}`): {why}", i + 1));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+}
+
+/// TAB-separated cells with the 1-based character column each starts at.
+fn cells_with_columns(line: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut column = 1;
+    line.split('\t').map(move |cell| {
+        let at = column;
+        column += cell.chars().count() + 1;
+        (at, cell)
+    })
+}
+
+fn cell_value(column: &Column, value: &str) -> Result<Cell, String> {
+    match column.kind {
+        ColumnKind::Env | ColumnKind::SecretEnv => Ok(Cell::Text(value.to_owned())),
+        ColumnKind::Label => {
+            check_label_value(value)?;
+            Ok(Cell::Text(value.to_owned()))
+        }
+        _ if value.is_empty() => Ok(Cell::Empty),
+        kind if kind.is_recursive() => S3Path::parse_folder(value).map(Cell::Path),
+        _ => S3Path::parse_file(value).map(Cell::Path),
+    }
+}
+
+/// A column NAME becomes a shell variable, so it must be one: `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_variable_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{name}` is not a shell variable name (letters, digits and `_`, not starting with a digit)"
+        ));
+    }
+    if name.starts_with(RESERVED_PREFIX) || RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "`{name}` is reserved by ecsub's scripts; choose another name"
+        ));
+    }
+    Ok(())
+}
+
+/// Labels become EC2/ECS tags: keys of up to 128 characters of letters, digits, `_`, `-` and `.`.
+fn check_label_name(name: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if name.len() > 128 || !name.chars().all(ok) || name.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!(
+            "`{name}` is not a valid label name (up to 128 letters, digits, `_`, `-` and `.`)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_label_value(value: &str) -> Result<(), String> {
+    if value.chars().count() > 256 {
+        return Err(format!(
+            "label value `{value}` is longer than 256 characters"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "label value `{value}` contains a control character"
+        ));
+    }
+    Ok(())
+}
+
+/// Splits a directive into words like a shell would, without expansions: whitespace separates words, `'…'` keeps
+/// everything literally, `"…"` keeps everything but `\"` and `\\`, and `\` outside quotes escapes one character.
+/// On error, returns the byte offset of the problem and a message.
+pub fn split_words(text: &str) -> Result<Vec<String>, (usize, String)> {
+    let mut words = Vec::new();
+    let mut current: Option<String> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(word) = current.take() {
+                    words.push(word);
+                }
+            }
+            '\'' => {
+                let word = current.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some((_, '\'')) => break,
+                        Some((_, c)) => word.push(c),
+                        None => return Err((at, "unterminated `'` quote".to_owned())),
+                    }
+                }
+            }
+            '"' => {
+                let word = current.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some((_, '"')) => break,
+                        Some((_, '\\')) if matches!(chars.peek(), Some((_, '"' | '\\'))) => {
+                            if let Some((_, escaped)) = chars.next() {
+                                word.push(escaped);
+                            }
+                        }
+                        Some((_, c)) => word.push(c),
+                        None => return Err((at, "unterminated `\"` quote".to_owned())),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some((_, escaped)) => current.get_or_insert_with(String::new).push(escaped),
+                None => {
+                    return Err((
+                        at,
+                        "a `\\` at the end of the line escapes nothing".to_owned(),
+                    ))
+                }
+            },
+            c => current.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(current);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_words_handles_quotes_and_escapes() {
+        assert_eq!(
+            split_words(r#" --image python:3.12  --setup-container-cmd 'apt-get install -y x' --x "a \"b\"" c\ d"#)
+                .unwrap(),
+            vec!["--image", "python:3.12", "--setup-container-cmd", "apt-get install -y x", "--x", "a \"b\"", "c d"]
+        );
+        assert_eq!(split_words("''").unwrap(), vec![""]);
+        assert_eq!(split_words(" a 'b").unwrap_err().0, 3);
+    }
+}

@@ -1,0 +1,374 @@
+//! The generated scripts, run for real: `run.sh` + `setenv.sh` + a user script in bash (and dash, the `/bin/sh`
+//! of Debian images), with the local transport mapping `s3://B/K` onto a folder. The crate itself writes no
+//! files; these tests do, to check that what it generates behaves.
+
+use ecsub_core::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED, EXIT_SETUP_FAILED};
+use ecsub_core::script::{run_script, setenv_script};
+use ecsub_core::{tasks, JobArgs, JobId};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A job written out the way a runner lays it out: scripts, a scratch folder per task, a local S3 root.
+struct Job {
+    dir: tempfile::TempDir,
+}
+
+struct Outcome {
+    code: i32,
+    log: String,
+}
+
+impl Job {
+    fn new(tasks_tsv: &str, user_script: &str, args: JobArgs) -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks =
+            tasks::parse("tasks.tsv", tasks_tsv.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = args.resolve(JobId::new("test", "abcde").unwrap()).unwrap();
+        let scripts = dir.path().join("scripts");
+        fs::create_dir_all(&scripts).unwrap();
+        fs::write(scripts.join("run.sh"), run_script(&spec, &tasks.columns)).unwrap();
+        fs::write(
+            scripts.join("setenv.sh"),
+            setenv_script("tasks.tsv", &tasks.columns, &tasks.tasks),
+        )
+        .unwrap();
+        fs::write(scripts.join("script"), user_script).unwrap();
+        fs::create_dir_all(dir.path().join("s3")).unwrap();
+        Job { dir }
+    }
+
+    fn s3(&self, url_path: &str) -> PathBuf {
+        self.dir.path().join("s3").join(url_path)
+    }
+
+    fn put(&self, url_path: &str, bytes: &[u8]) {
+        let path = self.s3(url_path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn run_with(
+        &self,
+        shell: &str,
+        index: usize,
+        extra_env: &[(&str, &str)],
+        path_prefix: Option<&Path>,
+    ) -> Outcome {
+        let scratch = self.dir.path().join(format!("scratch-{index}"));
+        let mut cmd = Command::new(shell);
+        cmd.arg(self.dir.path().join("scripts/run.sh"))
+            .env("ECSUB_TASK_INDEX", index.to_string())
+            .env("ECSUB_SCRATCH", &scratch)
+            .env("ECSUB_TRANSPORT", "local")
+            .env("ECSUB_LOCAL_S3_ROOT", self.dir.path().join("s3"));
+        if let Some(prefix) = path_prefix {
+            let path = format!(
+                "{}:{}",
+                prefix.display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            cmd.env("PATH", path);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            log: String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
+        }
+    }
+
+    fn run(&self, index: usize) -> Outcome {
+        self.run_with("bash", index, &[], None)
+    }
+}
+
+/// Values that broke or were executed by ecsub's `export NAME="value"`.
+const CORPUS: &[&str] = &[
+    "\"",
+    "'",
+    "$HOME",
+    "`id`",
+    "$(id)",
+    "\\",
+    "a;b",
+    "trailing spaces   ",
+    "  leading",
+    "*",
+    "naïve — 日本語 🧬",
+    "",
+    "'\\''",
+    "%s %d -n -e",
+    "${PATH}",
+    "$((1+1))",
+    "a\rb",
+    "!x && y || z | w > v < u # not a comment ~",
+    "\\n\\t literal escapes",
+];
+
+#[test]
+fn every_value_of_the_corpus_reaches_the_script_byte_for_byte_in_bash_and_dash() {
+    let header: Vec<String> = (0..CORPUS.len()).map(|i| format!("--env V{i}")).collect();
+    let tsv = format!(
+        "{}\t--output-recursive OUT\n{}\ts3://bkt/out\n",
+        header.join("\t"),
+        CORPUS.join("\t")
+    );
+    let user_script = "mkdir -p \"$OUT\"\nfor n in $(compgen -v V); do printf '%s' \"${!n}\" > \"$OUT/$n\"; done\n";
+    let job = Job::new(&tsv, user_script, JobArgs::default());
+    for shell in ["bash", "dash"] {
+        let outcome = job.run_with(shell, 0, &[], None);
+        assert_eq!(outcome.code, 0, "{shell}: {}", outcome.log);
+        for (i, value) in CORPUS.iter().enumerate() {
+            let got = fs::read(job.s3(&format!("bkt/out/V{i}"))).unwrap();
+            assert_eq!(String::from_utf8_lossy(&got), *value, "{shell}: V{i}");
+        }
+        fs::remove_dir_all(job.s3("bkt/out")).unwrap();
+    }
+}
+
+#[test]
+fn paths_are_exported_under_scratch_with_their_urls() {
+    let tsv = "--input IN\t--input-recursive REF\t--output OUT\ns3://bkt/a b/in.txt\ts3://bkt/ref\ts3://bkt/o/out.txt\n";
+    let script = "printf '%s\\n%s\\n%s\\n%s\\n%s\\n' \"$IN\" \"$S3_IN\" \"$REF\" \"$S3_REF\" \"$PWD\" > /dev/stderr\n\
+                  mkdir -p \"${OUT%/*}\" && cat \"$IN\" \"${REF}r.txt\" > \"$OUT\"\n";
+    let job = Job::new(tsv, script, JobArgs::default());
+    job.put("bkt/a b/in.txt", b"in\n");
+    job.put("bkt/ref/r.txt", b"ref\n");
+    job.put("bkt/ref2/not-mine.txt", b"a sibling prefix, never copied\n");
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+    let scratch = job.dir.path().join("scratch-0");
+    let s = scratch.display();
+    assert!(outcome.log.contains(&format!(
+        "{s}/AWS_DATA/bkt/a b/in.txt\ns3://bkt/a b/in.txt\n{s}/AWS_DATA/bkt/ref/\ns3://bkt/ref/\n{s}\n"
+    )), "{}", outcome.log);
+    assert_eq!(fs::read(job.s3("bkt/o/out.txt")).unwrap(), b"in\nref\n");
+    assert!(!scratch.join("AWS_DATA/bkt/ref2").exists());
+}
+
+#[test]
+fn a_script_that_exits_3_fails_with_3_and_uploads_nothing() {
+    let tsv = "--output OUT\ns3://bkt/out.txt\n";
+    let job = Job::new(
+        tsv,
+        "mkdir -p \"${OUT%/*}\"; echo partial > \"$OUT\"; exit 3\n",
+        JobArgs::default(),
+    );
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, 3, "{}", outcome.log);
+    assert!(outcome
+        .log
+        .contains("ecsub: the script exited with 3: outputs are not uploaded"));
+    assert!(!job.s3("bkt/out.txt").exists());
+}
+
+#[test]
+fn a_missing_input_fails_the_task_before_the_script_runs() {
+    let tsv = "--input A\t--input B\ns3://bkt/a.txt\ts3://bkt/missing.txt\n";
+    let job = Job::new(tsv, "echo the script ran\n", JobArgs::default());
+    job.put("bkt/a.txt", b"a");
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, EXIT_INPUT_FAILED, "{}", outcome.log);
+    assert!(
+        outcome
+            .log
+            .contains("ecsub: input B: could not download s3://bkt/missing.txt"),
+        "{}",
+        outcome.log
+    );
+    assert!(!outcome.log.contains("the script ran"));
+}
+
+#[test]
+fn an_output_the_script_did_not_write_fails_the_task() {
+    let tsv = "--output A\t--output B\ns3://bkt/a.txt\ts3://bkt/b.txt\n";
+    let job = Job::new(
+        tsv,
+        "mkdir -p \"${A%/*}\" && echo a > \"$A\"\n",
+        JobArgs::default(),
+    );
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, EXIT_OUTPUT_FAILED, "{}", outcome.log);
+    let scratch = job.dir.path().join("scratch-0");
+    assert!(outcome.log.contains(&format!(
+        "ecsub: output B: the script did not create {}/AWS_DATA/bkt/b.txt",
+        scratch.display()
+    )));
+}
+
+#[test]
+fn wildcards_copy_the_matching_files_of_one_folder_only() {
+    let tsv = "--input BAMS\t--output OUTS\ns3://bkt/in/*.bam\ts3://bkt/out/*.txt\n";
+    let script = "ls \"${BAMS%/*}\" | sort > /dev/stderr\nmkdir -p \"${OUTS%/*}\"\n\
+                  for f in \"${BAMS%/*}\"/*.bam; do wc -c < \"$f\" > \"${OUTS%/*}/$(basename \"$f\").txt\"; done\n\
+                  echo skip > \"${OUTS%/*}/not-an-output.log\"\n";
+    let job = Job::new(tsv, script, JobArgs::default());
+    job.put("bkt/in/a.bam", b"aa");
+    job.put("bkt/in/b.bam", b"bbb");
+    job.put("bkt/in/c.bai", b"index");
+    job.put("bkt/in/sub/d.bam", b"nested: not matched by *");
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+    assert!(outcome.log.contains("a.bam\nb.bam\n"), "{}", outcome.log);
+    assert!(
+        !outcome.log.contains("c.bai") && !outcome.log.contains("\nsub\n"),
+        "{}",
+        outcome.log
+    );
+    assert_eq!(
+        fs::read_to_string(job.s3("bkt/out/a.bam.txt"))
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    assert_eq!(
+        fs::read_to_string(job.s3("bkt/out/b.bam.txt"))
+            .unwrap()
+            .trim(),
+        "3"
+    );
+    assert!(!job.s3("bkt/out/not-an-output.log").exists());
+}
+
+#[test]
+fn a_wildcard_input_that_matches_nothing_fails() {
+    let job = Job::new(
+        "--input X\ns3://bkt/in/*.vcf\n",
+        "true\n",
+        JobArgs::default(),
+    );
+    job.put("bkt/in/a.bam", b"");
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, EXIT_INPUT_FAILED, "{}", outcome.log);
+    assert!(
+        outcome
+            .log
+            .contains("ecsub: input X: no file matches s3://bkt/in/*.vcf"),
+        "{}",
+        outcome.log
+    );
+}
+
+#[test]
+fn empty_cells_export_empty_values_and_copy_nothing() {
+    let job = Job::new(
+        "--env E\t--input I\t--output O\nx\t\t\n",
+        "test -z \"$I$S3_I$O$S3_O\"\n",
+        JobArgs::default(),
+    );
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+}
+
+#[test]
+fn the_shell_option_runs_the_user_script() {
+    let args = JobArgs {
+        shell: Some("python3 -B".into()),
+        ..Default::default()
+    };
+    let job = Job::new(
+        "--env WHO\nworld\n",
+        "import os, sys\nsys.exit(0 if os.environ['WHO'] == 'world' else 9)\n",
+        args,
+    );
+    let outcome = job.run(0);
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+}
+
+#[test]
+fn a_task_index_outside_the_job_is_a_setup_failure() {
+    let job = Job::new("--env A\nx\n", "true\n", JobArgs::default());
+    let outcome = job.run(7);
+    assert_eq!(outcome.code, EXIT_SETUP_FAILED, "{}", outcome.log);
+    assert!(outcome.log.contains("ecsub: task 7 is not in this job"));
+}
+
+/// Writes an `aws` program that records its arguments and, for `kms decrypt`, answers with the base64 of the
+/// ciphertext file, so secret handling and the S3 command line can be checked without AWS.
+fn recording_aws(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("aws-calls.log");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+         if [ \"$1\" = kms ]; then f=$(printf '%s\\n' \"$@\" | sed -n 's|^fileb://||p'); base64 < \"$f\"; fi\n",
+        log.display()
+    );
+    fs::write(bin.join("aws"), script).unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("aws"))
+        .status()
+        .unwrap();
+    bin
+}
+
+#[test]
+fn secrets_are_decrypted_with_the_aws_cli_byte_for_byte() {
+    use std::io::Write;
+    let plaintext = b"top 'secret'\n\n";
+    let mut b64 = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    b64.stdin.take().unwrap().write_all(plaintext).unwrap();
+    let ciphertext = String::from_utf8(b64.wait_with_output().unwrap().stdout).unwrap();
+    let tsv = format!("--secret-env TOKEN\t--output-recursive OUT\n{ciphertext}\ts3://bkt/o\n");
+    let job = Job::new(
+        &tsv,
+        "mkdir -p \"$OUT\" && printf '%s' \"$TOKEN\" > \"$OUT/token\"\n",
+        JobArgs::default(),
+    );
+    let bin = recording_aws(job.dir.path());
+    let outcome = job.run_with("bash", 0, &[], Some(&bin));
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+    assert_eq!(fs::read(job.s3("bkt/o/token")).unwrap(), plaintext);
+    let calls = fs::read_to_string(job.dir.path().join("aws-calls.log")).unwrap();
+    assert!(
+        calls.starts_with("kms decrypt --ciphertext-blob fileb://"),
+        "{calls}"
+    );
+
+    let bad = Job::new(
+        "--secret-env TOKEN\nnot base64!\n",
+        "true\n",
+        JobArgs::default(),
+    );
+    let outcome = bad.run_with("bash", 0, &[], Some(&bin));
+    assert_eq!(outcome.code, EXIT_SETUP_FAILED, "{}", outcome.log);
+    assert!(outcome
+        .log
+        .contains("ecsub: secret TOKEN: the value is not base64 KMS ciphertext"));
+}
+
+#[test]
+fn the_s3_transport_adds_request_payer_only_for_the_named_buckets() {
+    let args = JobArgs {
+        request_payer_bucket: vec!["payer-bkt".into()],
+        ..Default::default()
+    };
+    let tsv = "--input A\t--input-recursive B\t--input C\ns3://payer-bkt/a\ts3://free-bkt/b\ts3://payer-bkt/c/*.x\n";
+    let job = Job::new(tsv, "true\n", args);
+    let bin = recording_aws(job.dir.path());
+    // The recording aws copies nothing, so the wildcard's match check fails after the copy: that is expected.
+    let outcome = job.run_with("bash", 0, &[("ECSUB_TRANSPORT", "s3")], Some(&bin));
+    assert_eq!(outcome.code, EXIT_INPUT_FAILED, "{}", outcome.log);
+    let scratch = job.dir.path().join("scratch-0");
+    let s = scratch.display();
+    let calls = fs::read_to_string(job.dir.path().join("aws-calls.log")).unwrap();
+    assert_eq!(
+        calls,
+        format!(
+            "s3 cp --no-progress --request-payer requester s3://payer-bkt/a {s}/AWS_DATA/payer-bkt/a\n\
+             s3 cp --no-progress --recursive s3://free-bkt/b/ {s}/AWS_DATA/free-bkt/b/\n\
+             s3 cp --no-progress --request-payer requester --recursive --exclude * --include *.x --exclude */* \
+             s3://payer-bkt/c/ {s}/AWS_DATA/payer-bkt/c/\n"
+        )
+    );
+}

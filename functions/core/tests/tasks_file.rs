@@ -1,0 +1,220 @@
+//! The tasks-file engine against real files: ecsub's own example shapes, dsub's extras, and malformed files whose
+//! messages are asserted word for word.
+
+use ecsub_core::tasks::{parse, Cell, ColumnKind};
+use ecsub_core::{Diagnostics, JobArgs};
+
+fn fixture(name: &str) -> (String, Vec<u8>) {
+    let path = format!(
+        "{}/../../tests/fixtures/tasks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    (
+        name.to_owned(),
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+    )
+}
+
+fn errors_of(name: &str) -> Vec<String> {
+    let (file, bytes) = fixture(name);
+    let Diagnostics(all) = parse(&file, &bytes).expect_err("the file should be rejected");
+    all.iter().map(ToString::to_string).collect()
+}
+
+fn text(cell: &Cell) -> &str {
+    match cell {
+        Cell::Text(t) => t,
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+fn url(cell: &Cell) -> String {
+    match cell {
+        Cell::Path(p) => p.url(),
+        other => panic!("not a path: {other:?}"),
+    }
+}
+
+#[test]
+fn ecsub_wordcount_with_crlf_line_ends_has_two_tasks() {
+    let (file, bytes) = fixture("ecsub-wordcount-crlf.tsv");
+    let tasks = parse(&file, &bytes).unwrap();
+    assert_eq!(tasks.tasks.len(), 2);
+    assert_eq!(
+        tasks.column_summary(),
+        "1 env, 1 input, 1 input-recursive, 1 output"
+    );
+    let lear = &tasks.tasks[1];
+    assert_eq!((lear.index, lear.line), (1, 3));
+    assert_eq!(
+        text(&lear.cells[0]),
+        "Kinglear",
+        "no CR may be left on the last cell or the first"
+    );
+    assert_eq!(url(&lear.cells[2]), "s3://ecsub-tokyo/wordcount/python/");
+    assert_eq!(
+        url(&lear.cells[3]),
+        "s3://ecsub-tokyo/output/kinglear-count.txt"
+    );
+    assert!(tasks.warnings.is_empty());
+}
+
+#[test]
+fn ecsub_test_file_with_comments_blank_line_and_secret_env_has_three_tasks() {
+    let (file, bytes) = fixture("ecsub-secret-env.tsv");
+    let tasks = parse(&file, &bytes).unwrap();
+    assert_eq!(tasks.tasks.len(), 3);
+    assert_eq!(tasks.columns[0].kind, ColumnKind::SecretEnv);
+    assert_eq!(tasks.columns[0].name, "SECRET_NAME");
+    assert_eq!(tasks.tasks[0].line, 6);
+    assert!(text(&tasks.tasks[2].cells[0]).starts_with("AQICAH"));
+}
+
+#[test]
+fn bom_directives_labels_wildcards_and_late_comments_are_understood() {
+    let (file, bytes) = fixture("bom-directives-labels.tsv");
+    let tasks = parse(&file, &bytes).unwrap();
+    assert_eq!(
+        tasks.tasks.len(),
+        2,
+        "the comment after the header is not a task"
+    );
+    assert_eq!(
+        tasks.columns[0].kind,
+        ColumnKind::Env,
+        "TYPE is case-insensitive"
+    );
+    assert_eq!(tasks.columns[1].kind, ColumnKind::Label);
+    assert_eq!(url(&tasks.tasks[0].cells[2]), "s3://genome-data/run1/*.bam");
+    assert_eq!(
+        url(&tasks.tasks[0].cells[3]),
+        "s3://genome-results/run1/s1/"
+    );
+    assert_eq!(tasks.tasks[1].line, 6);
+    let options = JobArgs::from_directives(&tasks).unwrap();
+    assert_eq!(options.image.as_deref(), Some("ubuntu:24.04"));
+    assert_eq!(options.processes, Some(2));
+}
+
+#[test]
+fn header_errors_are_all_reported_with_line_and_column() {
+    assert_eq!(
+        errors_of("bad-header.tsv"),
+        vec![
+            "bad-header.tsv:1:12: column 2 (`--inputs IN`): unknown column type `--inputs` (expected one of \
+             --env, --secret-env, --input, --input-recursive, --output, --output-recursive, --label)",
+            "bad-header.tsv:1:24: column 3 (`--input 2BAD`): `2BAD` is not a shell variable name (letters, \
+             digits and `_`, not starting with a digit)",
+            "bad-header.tsv:1:37: column 4 (`--output NAME`): duplicate variable `NAME` (column 1 `--env NAME` \
+             already sets it)",
+            "bad-header.tsv:1:51: column 5 (`--input-recursive`): missing NAME after `--input-recursive` \
+             (expected `TYPE NAME`)",
+        ]
+    );
+}
+
+#[test]
+fn row_errors_are_all_reported_and_short_rows_only_warn() {
+    assert_eq!(
+        errors_of("bad-rows.tsv"),
+        vec![
+            "bad-rows.tsv:3:44: the row has 4 cells but the header has 3 columns (first extra cell: `surplus`)",
+            "bad-rows.tsv:4:4: column 2 (`--input INPUT_FILE`): `gs://bkt-1/in.txt` is not an s3:// path",
+            "bad-rows.tsv:5:24: warning: the row has 2 cells but the header has 3 columns: \
+             `--output OUTPUT_FILE` left empty",
+            "bad-rows.tsv:6:6: column 2 (`--input INPUT_FILE`): `s3://bkt-1/d*/x.txt`: `*` is only allowed in \
+             the file name, not in a folder",
+            "bad-rows.tsv:6:26: column 3 (`--output OUTPUT_FILE`): `s3://BKT/out.txt`: `BKT` is not a valid \
+             bucket name (lowercase letters, digits, `.` and `-`; beginning and ending with a letter or digit)",
+        ]
+    );
+}
+
+#[test]
+fn a_header_without_rows_has_no_tasks() {
+    assert_eq!(
+        errors_of("header-only.tsv"),
+        vec!["header-only.tsv:2:1: no tasks: the file has a header row but no task rows"]
+    );
+}
+
+#[test]
+fn an_empty_file_has_no_header() {
+    let Diagnostics(all) = parse("empty.tsv", b"\n# nothing\n").unwrap_err();
+    assert_eq!(
+        all[0].to_string(),
+        "empty.tsv:1:1: no header row: expected TAB-separated `TYPE NAME` cells such as \
+         `--env NAME\t--input INPUT_FILE`"
+    );
+}
+
+#[test]
+fn a_short_row_gets_empty_trailing_cells() {
+    let tasks = parse("t.tsv", b"--env A\t--input IN\t--env B\nx\n").unwrap();
+    assert_eq!(
+        tasks.tasks[0].cells,
+        vec![
+            Cell::Text("x".into()),
+            Cell::Empty,
+            Cell::Text(String::new())
+        ]
+    );
+    assert_eq!(tasks.warnings.len(), 1);
+}
+
+#[test]
+fn input_and_s3_names_collide_and_reserved_names_are_refused() {
+    let Diagnostics(all) = parse(
+        "t.tsv",
+        b"--input X\t--env S3_X\t--env ECSUB_JOB\t--env PATH\n",
+    )
+    .unwrap_err();
+    let messages: Vec<_> = all.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "column 2 (`--env S3_X`): duplicate variable `S3_X` (column 1 `--input X` already sets it)",
+            "column 3 (`--env ECSUB_JOB`): `ECSUB_JOB` is reserved by ecsub's scripts; choose another name",
+            "column 4 (`--env PATH`): `PATH` is reserved by ecsub's scripts; choose another name",
+        ]
+    );
+}
+
+#[test]
+fn directives_after_the_header_and_bad_directives_are_errors() {
+    let Diagnostics(all) =
+        parse("t.tsv", b"#ecsub: --image 'x\n--env A\n#ecsub: --spot\n1\n").unwrap_err();
+    let shown: Vec<_> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "t.tsv:1:17: unterminated `'` quote",
+            "t.tsv:3:1: `#ecsub:` directives must come before the header row",
+        ]
+    );
+    let tasks = parse("t.tsv", b"#ecsub: --spot --no-such-flag\n--env A\n1\n").unwrap();
+    let Diagnostics(all) = JobArgs::from_directives(&tasks).unwrap_err();
+    assert_eq!(
+        all[0].to_string(),
+        "t.tsv:1:1: in `#ecsub:` options: unexpected argument '--no-such-flag' found"
+    );
+}
+
+#[test]
+fn invalid_utf8_and_nul_bytes_are_located() {
+    let Diagnostics(all) = parse("t.tsv", b"--env A\nab\xff\nx\0y\n").unwrap_err();
+    let shown: Vec<_> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "t.tsv:2:3: the line is not valid UTF-8",
+            "t.tsv:3:2: the line contains a NUL byte"
+        ]
+    );
+}
+
+#[test]
+fn recursive_columns_match_folders_not_prefixes() {
+    let tasks = parse("t.tsv", b"--input-recursive D\ns3://bkt/data\n").unwrap();
+    assert_eq!(url(&tasks.tasks[0].cells[0]), "s3://bkt/data/");
+}
