@@ -1,1 +1,56 @@
-fn main() {}
+//! ecsub-cli: the edge that turns flags and files into a validated plan (ecsub-core), then acts on it.
+//!
+//! Exit codes: 0 every task succeeded (or the command did what it was asked), 1 some task failed, 2 usage or
+//! input error (nothing was run or written), 3 runtime error, 130 interrupted by Ctrl-C.
+
+mod args;
+mod local;
+mod plan;
+mod push;
+mod report;
+mod validate;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Bad input: every line is shown, nothing was run or written, the exit code is 2.
+#[derive(Debug)]
+pub struct InputError(pub Vec<String>);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for InputError {}
+
+pub const EXIT_TASK_FAILED: u8 = 1;
+pub const EXIT_INPUT: u8 = 2;
+pub const EXIT_RUNTIME: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Run(args) => local::run(args),
+        Command::Push(args) => push::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => match error.downcast_ref::<InputError>() {
+            Some(InputError(lines)) => {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+                ExitCode::from(EXIT_INPUT)
+            }
+            None => {
+                eprintln!("ecsub-cli: error: {error:#}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        },
+    }
+}

@@ -93,7 +93,7 @@ pub struct JobArgs {
     /// Do not check that the buckets are in the stack's region (AWS only)
     #[arg(long)]
     pub ignore_location: bool,
-    /// Do not check that the inputs exist before starting (AWS only)
+    /// Do not check that every input exists before the tasks start
     #[arg(long)]
     pub not_verify_bucket: bool,
     /// Do not estimate prices (AWS only)
@@ -211,7 +211,6 @@ impl JobArgs {
             ("spot", self.spot),
             ("retry-od", self.retry_od),
             ("ignore-location", self.ignore_location),
-            ("not-verify-bucket", self.not_verify_bucket),
             ("skip-price", self.skip_price),
         ];
         out.extend(

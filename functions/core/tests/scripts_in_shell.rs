@@ -2,6 +2,8 @@
 //! of Debian images), with the local transport mapping `s3://B/K` onto a folder. The crate itself writes no
 //! files; these tests do, to check that what it generates behaves.
 
+#![allow(clippy::unwrap_used)]
+
 use ecsub_core::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED, EXIT_SETUP_FAILED};
 use ecsub_core::script::{run_script, setenv_script};
 use ecsub_core::{tasks, JobArgs, JobId};

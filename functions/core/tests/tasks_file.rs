@@ -1,6 +1,8 @@
 //! The tasks-file engine against real files: ecsub's own example shapes, dsub's extras, and malformed files whose
 //! messages are asserted word for word.
 
+#![allow(clippy::unwrap_used)]
+
 use ecsub_core::tasks::{parse, Cell, ColumnKind};
 use ecsub_core::{Diagnostics, JobArgs};
 

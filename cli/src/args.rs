@@ -1,0 +1,101 @@
+//! Command-line definitions: ecsub's flag names, shared job options from ecsub-core, and help that explains.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ecsub_core::JobArgs;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecsub-cli",
+    version,
+    about = "Run a batch of tasks (one container per row of a tasks file) on AWS, or on this machine",
+    long_about = "Run a batch of tasks — one container per row of a tasks file — on AWS, each on its own EC2 \
+instance, with inputs and outputs staged through S3; or run the same job on this machine first with `run --local`.\n\n\
+A tasks file is TAB-separated: a header of `TYPE NAME` cells (--env, --secret-env, --input, --input-recursive, \
+--output, --output-recursive, --label), then one row per task. Comment lines start with `#`; `#ecsub:` lines before \
+the header carry job options.",
+    after_help = "Exit status: 0 all tasks succeeded, 1 some task failed, 2 usage or input error (nothing was run), \
+3 runtime error, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a tasks file (and its `#ecsub:` options) without running anything
+    Validate(ValidateArgs),
+    /// Run a job: with --local, every task as a process on this machine, s3:// mapped to a folder
+    Run(RunArgs),
+    /// Upload a job to the stack's bucket (with --dry-run: print the plan and touch nothing)
+    #[command(alias = "submit")]
+    Push(PushArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Tasks file (TSV) to check
+    #[arg(long, value_name = "FILE")]
+    pub tasks: PathBuf,
+    /// Print the result as text or JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// What every command that runs or uploads a job needs.
+#[derive(Debug, Args)]
+pub struct JobInput {
+    /// Tasks file (TSV): a header of `TYPE NAME` cells, then one row per task
+    #[arg(long, value_name = "FILE")]
+    pub tasks: PathBuf,
+    /// Script each task runs (with --shell), after its inputs are downloaded
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  ecsub-cli run --local --tasks examples/wordcount/wordcount.tsv \
+--script examples/wordcount/wordcount.sh --s3-root examples/wordcount/s3"
+)]
+pub struct RunArgs {
+    /// Run on this machine: each task is a local process, s3://BUCKET/KEY is the file S3_ROOT/BUCKET/KEY
+    #[arg(long)]
+    pub local: bool,
+    /// Folder that stands for S3: s3://BUCKET/KEY is read from and written to S3_ROOT/BUCKET/KEY
+    #[arg(long, value_name = "DIR", default_value = ".ecsub/s3")]
+    pub s3_root: PathBuf,
+    /// Folder for the job's scripts, each task's scratch folder (its /scratch) and logs
+    #[arg(long, value_name = "DIR", default_value = ".ecsub/work")]
+    pub wdir: PathBuf,
+    /// Keep each succeeded task's scratch folder (failed tasks always keep theirs)
+    #[arg(long)]
+    pub keep_scratch: bool,
+    /// Print the final report as text or JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+    #[command(flatten)]
+    pub input: JobInput,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+    /// Print the job id, the objects it would write and every generated script; upload nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub input: JobInput,
+}

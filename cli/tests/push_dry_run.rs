@@ -1,0 +1,97 @@
+//! `ecsub-cli push --dry-run`: the plan is printed (job id, object keys, every generated script) and nothing is
+//! touched.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{cli, repo, run};
+
+#[test]
+fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/wordcount");
+    let out = run(cli()
+        .current_dir(tmp.path())
+        .env("ECSUB_BUCKET", "s3://my-stack-bucket/team")
+        .args(["push", "--dry-run", "--task-name", "wc", "--tasks"])
+        .arg(example.join("wordcount.tsv"))
+        .arg("--script")
+        .arg(example.join("wordcount.sh")));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let id = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("job id: ")
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("wc-") && id.len() == 8, "{id}");
+    let base = format!("s3://my-stack-bucket/team/jobs/{id}");
+    let lines: Vec<_> = out.stdout.lines().collect();
+    assert!(lines[1].starts_with("tasks: 2 of 2 in "), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        "would upload, in this order (the last object starts the job):"
+    );
+    assert!(lines[3].starts_with(&format!("  {base}/tasks.tsv  (")));
+    assert!(lines[4].starts_with(&format!("  {base}/script  (")));
+    assert!(lines[5].starts_with(&format!("  {base}/job.json  (")));
+    assert!(lines[7].starts_with(&format!("  {base}/scripts/run.sh  (")));
+    assert!(lines[8].starts_with(&format!("  {base}/scripts/setenv.sh  (")));
+    assert_eq!(lines[9], "nothing was uploaded (--dry-run)");
+    assert!(out.stdout.contains(&format!("\"job_id\": \"{id}\"")));
+    assert!(
+        out.stdout.contains("\"image\": \"python:3.12-slim\""),
+        "the file's #ecsub: options are applied"
+    );
+    assert!(out
+        .stdout
+        .contains("ecsub_get dir \"$S3_SCRIPT\" \"$SCRIPT\" SCRIPT || exit 120"));
+    assert!(out
+        .stdout
+        .contains("export S3_INPUT_FILE='s3://ecsub-wordcount/input/kinglear.txt'"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn push_needs_a_bucket() {
+    let example = repo().join("examples/wordcount");
+    let out = run(cli()
+        .args(["push", "--dry-run", "--tasks"])
+        .arg(example.join("wordcount.tsv"))
+        .arg("--script")
+        .arg(example.join("wordcount.sh")));
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "ecsub-cli push: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET\n"
+    );
+}
+
+#[test]
+fn push_reports_every_input_problem_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("t.tsv"), "--env A\t--input 1X\nx\ty\n").unwrap();
+    let out = run(cli().current_dir(tmp.path()).args([
+        "push",
+        "--dry-run",
+        "--aws-s3-bucket",
+        "s3://bkt",
+        "--tasks",
+        "t.tsv",
+        "--script",
+        "missing.sh",
+    ]));
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "missing.sh: cannot read the script: No such file or directory (os error 2)\n\
+         t.tsv:1:9: column 2 (`--input 1X`): `1X` is not a shell variable name (letters, digits and `_`, not \
+         starting with a digit)\n"
+    );
+}

@@ -1,0 +1,322 @@
+//! `ecsub-cli run --local`, end to end with the real binary: the wordcount example, failures, concurrency,
+//! task ranges, the input pre-flight and Ctrl-C.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{copy_tree, repo, run, LocalJob};
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn wordcount(s3_root: &std::path::Path, wdir: &std::path::Path) -> common::Run {
+    let example = repo().join("examples/wordcount");
+    run(common::cli()
+        .args(["run", "--local", "--tasks"])
+        .arg(example.join("wordcount.tsv"))
+        .arg("--script")
+        .arg(example.join("wordcount.sh"))
+        .arg("--s3-root")
+        .arg(s3_root)
+        .arg("--wdir")
+        .arg(wdir))
+}
+
+#[test]
+fn wordcount_example_writes_both_counts_and_a_second_run_is_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = tmp.path().join("s3");
+    copy_tree(&repo().join("examples/wordcount/s3"), &s3);
+    let out_dir = s3.join("ecsub-wordcount/output");
+
+    let first = wordcount(&s3, &tmp.path().join("work"));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let table: Vec<_> = first.stdout.lines().collect();
+    assert_eq!(table.len(), 3, "{}", first.stdout);
+    assert!(table[0].starts_with("exit_code  taskname"));
+    assert!(
+        table[1].starts_with("0          wordcount-") && table[1].contains(" 000 "),
+        "{}",
+        table[1]
+    );
+    assert!(
+        table[2].starts_with("0          wordcount-") && table[2].contains(" 001 "),
+        "{}",
+        table[2]
+    );
+
+    let script = repo().join("examples/wordcount/s3/ecsub-wordcount/script/count_words.py");
+    for play in ["hamlet", "kinglear"] {
+        let got = fs::read(out_dir.join(format!("{play}.count.tsv"))).unwrap();
+        let text = s3.join(format!("ecsub-wordcount/input/{play}.txt"));
+        let expected = Command::new("python3")
+            .arg(&script)
+            .arg(&text)
+            .output()
+            .unwrap()
+            .stdout;
+        assert!(!expected.is_empty());
+        assert_eq!(
+            got, expected,
+            "{play}: the task's output is the counter's output"
+        );
+    }
+    let first_outputs: Vec<_> = ["hamlet", "kinglear"]
+        .map(|p| fs::read(out_dir.join(format!("{p}.count.tsv"))).unwrap())
+        .into();
+
+    let second = wordcount(&s3, &tmp.path().join("work"));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    for (play, before) in ["hamlet", "kinglear"].iter().zip(first_outputs) {
+        assert_eq!(
+            fs::read(out_dir.join(format!("{play}.count.tsv"))).unwrap(),
+            before
+        );
+    }
+}
+
+#[test]
+fn a_task_exiting_3_is_reported_with_3_its_outputs_stay_local_and_the_run_exits_1() {
+    let job = LocalJob::new(
+        "--env CODE\t--output OUT\n0\ts3://bkt/out/0.txt\n3\ts3://bkt/out/3.txt\n",
+        "mkdir -p \"$(dirname \"$OUT\")\"; echo \"code $CODE\" > \"$OUT\"; exit \"$CODE\"\n",
+    );
+    let out = job.run(&[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let rows: Vec<_> = out.stdout.lines().skip(1).collect();
+    assert!(rows[0].starts_with("0 "), "{}", out.stdout);
+    assert!(rows[1].starts_with("3 "), "{}", out.stdout);
+    assert!(job.path("s3/bkt/out/0.txt").exists());
+    assert!(
+        !job.path("s3/bkt/out/3.txt").exists(),
+        "a failed task's outputs are not uploaded"
+    );
+    let log = fs::read_to_string(job.job_dir().join("logs/001.log")).unwrap();
+    assert!(
+        log.contains("ecsub: the script exited with 3: outputs are not uploaded"),
+        "{log}"
+    );
+    assert!(
+        job.job_dir()
+            .join("tasks/001/AWS_DATA/bkt/out/3.txt")
+            .exists(),
+        "a failed task keeps its scratch"
+    );
+    assert!(
+        !job.job_dir().join("tasks/000").exists(),
+        "a succeeded task's scratch is removed"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(job.job_dir().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report[1]["state"], "failed");
+    assert_eq!(report[1]["exit_code"], 3);
+}
+
+#[test]
+fn an_output_upload_failure_is_noted_in_the_report() {
+    let job = LocalJob::new("--output OUT\ns3://bkt/never-written.txt\n", "true\n");
+    let out = job.run(&[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.lines().nth(1).unwrap().starts_with("121 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("output upload failed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn missing_inputs_are_found_before_anything_runs() {
+    let job = LocalJob::new(
+        "--input IN\ns3://bkt/here.txt\ns3://bkt/gone.txt\n",
+        "touch ran\n",
+    );
+    job.put("bkt/here.txt", b"x");
+    let out = job.run(&[]);
+    assert_eq!(out.code, 2);
+    let s3 = job.path("s3");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "tasks.tsv:3: task 1 (`--input IN`): input `s3://bkt/gone.txt` not found (looked for {}/bkt/gone.txt)\n\
+             nothing was run (--not-verify-bucket skips this check)\n",
+            s3.display()
+        )
+    );
+    assert!(
+        !job.path("work").exists(),
+        "nothing is written on bad input"
+    );
+}
+
+#[test]
+fn processes_bounds_how_many_tasks_run_at_once() {
+    let job = LocalJob::new("--env I\n0\n1\n2\n3\n", "sleep 0.3\n");
+    let out = job.run(&["--processes", "2", "--output", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report.len(), 4);
+    let times: Vec<(String, String)> = report
+        .iter()
+        .map(|r| {
+            (
+                r["start"].as_str().unwrap().to_owned(),
+                r["end"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Tasks start in index order; with 2 slots, task 2 can only start once task 0 or 1 has ended.
+    let first_end = times[0].1.clone().min(times[1].1.clone());
+    assert!(times[2].0 >= first_end, "{times:?}");
+}
+
+#[test]
+fn task_range_runs_only_the_selected_tasks() {
+    let job = LocalJob::new(
+        "--env I\t--output O\na\ts3://b-1/a\nb\ts3://b-1/b\nc\ts3://b-1/c\n",
+        "mkdir -p \"${O%/*}\" && echo \"$I\" > \"$O\"\n",
+    );
+    let out = job.run(&["--task-range", "1-"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let numbers: Vec<_> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers, ["001", "002"]);
+    assert!(!job.path("s3/b-1/a").exists());
+    assert_eq!(fs::read_to_string(job.path("s3/b-1/c")).unwrap(), "c\n");
+
+    let out = job.run(&["--task-range", "5"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr, "--task-range 5 is outside the 3 tasks (0-2)\n");
+}
+
+#[test]
+fn aws_only_flags_are_accepted_and_reported_as_ignored() {
+    let job = LocalJob::new("--env A\nx\n", "true\n");
+    let out = job.run(&[
+        "--image",
+        "ubuntu:24.04",
+        "--spot",
+        "--aws-ec2-instance-type",
+        "t3.micro,t3.small",
+        "--disk-size",
+        "100",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.starts_with(
+        "ecsub-cli: ignored by --local (AWS only): --image ubuntu:24.04 --aws-ec2-instance-type t3.micro,t3.small \
+         --disk-size 100 --spot\n"
+    ), "{}", out.stderr);
+}
+
+#[test]
+fn run_without_local_is_a_usage_error() {
+    let job = LocalJob::new("--env A\nx\n", "true\n");
+    let out = run(common::cli().current_dir(job.dir.path()).args([
+        "run",
+        "--tasks",
+        "tasks.tsv",
+        "--script",
+        "script.sh",
+    ]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("add --local"), "{}", out.stderr);
+}
+
+#[test]
+fn ctrl_c_stops_running_tasks_and_still_prints_the_table() {
+    let job = LocalJob::new(
+        "--env I\n0\n1\n2\n",
+        "echo $$ > \"$ECSUB_SCRATCH/../../pid.$I\"\nsleep 60 &\necho $! > \"$ECSUB_SCRATCH/../../child.$I\"\nwait\n",
+    );
+    let child = job
+        .command(&["--processes", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let work = job.path("work");
+    let started = || {
+        fs::read_dir(&work)
+            .ok()
+            .and_then(|mut jobs| jobs.next())
+            .map(|j| j.unwrap().path())
+            .filter(|j| j.join("child.0").exists() && j.join("child.1").exists())
+    };
+    let job_dir = loop {
+        if let Some(dir) = started() {
+            break dir;
+        }
+        assert!(Instant::now() < deadline, "the tasks never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let sent = Instant::now();
+    assert_eq!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "stopping took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<_> = stdout.lines().collect();
+    assert_eq!(rows.len(), 4, "{stdout}");
+    assert!(
+        rows[1].ends_with("interrupted") && rows[2].ends_with("interrupted"),
+        "{stdout}"
+    );
+    assert!(
+        rows[3].starts_with("-") && rows[3].ends_with("not started"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ecsub-cli: Ctrl-C: stopping 2 running task(s); the rest will not start"),
+        "{stderr}"
+    );
+    for i in 0..2 {
+        for file in ["pid", "child"] {
+            let pid = fs::read_to_string(job_dir.join(format!("{file}.{i}"))).unwrap();
+            assert!(
+                gone_soon(pid.trim()),
+                "{file} {} of task {i} is still running",
+                pid.trim()
+            );
+        }
+    }
+}
+
+/// Is the process gone (or a zombie nobody has reaped yet) within a second?
+fn gone_soon(pid: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let state = fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+        let running = state.is_some_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        });
+        if !running {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,98 @@
+//! `ecsub-cli validate`: ecsub's own example shapes are accepted with the right counts; malformed files exit 2
+//! with one `FILE:LINE:COL: message` per error on stderr.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{cli, fixture, run};
+
+#[test]
+fn validate_accepts_ecsub_examples_with_their_task_counts() {
+    for (name, summary) in [
+        (
+            "ecsub-wordcount-crlf.tsv",
+            "2 tasks, 4 columns (1 env, 1 input, 1 input-recursive, 1 output)",
+        ),
+        (
+            "ecsub-secret-env.tsv",
+            "3 tasks, 5 columns (1 secret-env, 1 env, 1 input, 1 input-recursive, 1 output)",
+        ),
+    ] {
+        let out = run(cli().arg("validate").arg("--tasks").arg(fixture(name)));
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        assert_eq!(
+            out.stdout,
+            format!("{}: {summary}\n", fixture(name).display())
+        );
+    }
+}
+
+#[test]
+fn validate_shows_the_options_a_file_carries() {
+    let out = run(cli()
+        .args(["validate", "--tasks"])
+        .arg(fixture("bom-directives-labels.tsv")));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.ends_with(
+        "2 tasks, 4 columns (1 env, 1 label, 1 input, 1 output-recursive); options from the file: \
+         --image ubuntu:24.04 --processes 2\n"
+    ));
+}
+
+#[test]
+fn validate_rejects_a_malformed_file_with_every_error_and_exit_2() {
+    let out = run(cli()
+        .current_dir(fixture("."))
+        .args(["validate", "--tasks", "bad-rows.tsv"]));
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    let lines: Vec<_> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", out.stderr);
+    assert!(lines[0].starts_with("bad-rows.tsv:3:44: the row has 4 cells"));
+    assert!(lines[1].starts_with("bad-rows.tsv:4:4: column 2"));
+    assert!(lines[2].starts_with("bad-rows.tsv:5:24: warning: "));
+    assert!(lines[3].starts_with("bad-rows.tsv:6:6: "));
+    assert!(lines[4].starts_with("bad-rows.tsv:6:26: "));
+}
+
+#[test]
+fn validate_names_an_unreadable_file() {
+    let out = run(cli().args(["validate", "--tasks", "/nonexistent/tasks.tsv"]));
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "/nonexistent/tasks.tsv: cannot read the tasks file: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn validate_checks_the_options_in_directives() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.tsv");
+    std::fs::write(
+        &file,
+        "#ecsub: --processes 0 --aws-ec2-instance-type t3.micro,t3.small\n--env A\nx\n",
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "t.tsv"]));
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "t.tsv: --aws-ec2-instance-type: a list of types (`t3.micro,t3.small`) needs --spot\n\
+         t.tsv: --processes: must be at least 1\n"
+    );
+}
+
+#[test]
+fn validate_json_lists_columns_and_warnings() {
+    let out = run(cli()
+        .args(["validate", "--output", "json", "--tasks"])
+        .arg(fixture("ecsub-wordcount-crlf.tsv")));
+    assert_eq!(out.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["tasks"], 2);
+    assert_eq!(v["columns"][2]["kind"], "input-recursive");
+    assert_eq!(v["columns"][2]["name"], "SCRIPT");
+}
