@@ -10,6 +10,7 @@ use crate::report::{self, human, TaskReport, TaskState};
 use crate::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
 use anyhow::Context as _;
 use ecsub_core::tasks::{Cell, ColumnKind};
+use ecsub_core::s3path::wildcard_matches;
 use ecsub_core::{exit, job::SCRIPT_FILE};
 use std::collections::HashMap;
 use std::fs;
@@ -153,27 +154,8 @@ fn matches_in_folder(path: &Path) -> bool {
         .any(|e| {
             e.file_name()
                 .to_str()
-                .is_some_and(|name| glob_match(pattern, name))
+                .is_some_and(|name| wildcard_matches(pattern, name))
         })
-}
-
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// The folders of one local run: `WDIR/<job-id>/{scripts, tasks/NNN (scratch), logs}`.
@@ -496,21 +478,5 @@ impl Progress {
         if self.tty {
             eprint!("\r\x1b[K");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn star_matches_any_run_of_characters() {
-        assert!(glob_match("*.bam", "a.bam"));
-        assert!(glob_match("s*_*.bam", "s1_x.bam"));
-        assert!(glob_match("*", "anything"));
-        assert!(!glob_match("*.bam", "a.bai"));
-        assert!(!glob_match("a*a", "a"));
-        assert!(glob_match("exact", "exact"));
-        assert!(!glob_match("exact", "exact2"));
     }
 }

@@ -64,6 +64,19 @@ impl JobId {
             .collect()
     }
 
+    /// A suffix that is the same every time for the same `parts` (FNV-1a), for job ids that must come out
+    /// the same when an event is delivered twice.
+    pub fn suffix_for(parts: &[&str]) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in parts {
+            for byte in part.bytes().chain(std::iter::once(0)) {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Self::suffix_from(hash)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -160,8 +173,67 @@ impl JobLayout {
         self.key("tasks.tsv")
     }
 
+    /// The user script, beside the generated scripts so that a task fetches one folder.
     pub fn script_key(&self) -> String {
-        self.key(SCRIPT_FILE)
+        self.key(&format!("scripts/{SCRIPT_FILE}"))
+    }
+
+    /// The folder a task copies into its scripts folder before running `run.sh`.
+    pub fn scripts_folder(&self) -> String {
+        self.key("scripts/")
+    }
+
+    /// Written by the submit function when it rejects a job: what is wrong, one line per problem.
+    pub fn error_key(&self) -> String {
+        self.key("error.txt")
+    }
+
+    /// Written by the submit function when the execution has started.
+    pub fn started_key(&self) -> String {
+        self.key("started.json")
+    }
+
+    /// One record per attempt of a task, written once (conditionally) by whoever saw the attempt end.
+    pub fn attempt_key(&self, index: usize, attempt: u32) -> String {
+        self.key(&format!("attempts/{index:06}.{attempt}.json"))
+    }
+
+    pub fn attempts_folder(&self) -> String {
+        self.key("attempts/")
+    }
+
+    /// The job's end state, written by the finalize function.
+    pub fn summary_key(&self) -> String {
+        self.key("summary.json")
+    }
+
+    /// The layout of the job whose folder URL is `s3://bucket/<prefix>jobs/<job-id>/`.
+    pub fn from_url(job_url: &str) -> Option<JobLayout> {
+        let rest = job_url.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/')?;
+        Self::from_key(bucket, &format!("{key}x")).map(|(layout, _)| layout)
+    }
+
+    /// `s3://bucket/<prefix>jobs/<job-id>/`
+    pub fn job_url(&self) -> String {
+        self.url(&self.job_folder())
+    }
+
+    /// Finds the job a key belongs to: `<prefix>jobs/<job-id>/<name>` gives the layout and `<name>`.
+    pub fn from_key(bucket: &str, key: &str) -> Option<(JobLayout, String)> {
+        let at = if key.starts_with("jobs/") { 0 } else { key.rfind("/jobs/")? + 1 };
+        let (prefix, rest) = key.split_at(at);
+        let rest = rest.strip_prefix("jobs/")?;
+        let (id, name) = rest.split_once('/')?;
+        let job_id = JobId::try_from(id.to_owned()).ok()?;
+        Some((
+            JobLayout {
+                bucket: bucket.to_owned(),
+                prefix: prefix.to_owned(),
+                job_id,
+            },
+            name.to_owned(),
+        ))
     }
 
     pub fn run_sh_key(&self) -> String {
@@ -207,12 +279,20 @@ mod tests {
         let id = JobId::new("wc", "abcde").unwrap();
         let plain = JobLayout::new("s3://bkt", id.clone()).unwrap();
         assert_eq!(plain.spec_key(), "jobs/wc-abcde/job.json");
-        let nested = JobLayout::new("s3://bkt/team/a/", id).unwrap();
+        let nested = JobLayout::new("s3://bkt/team/a/", id.clone()).unwrap();
         assert_eq!(nested.run_sh_key(), "team/a/jobs/wc-abcde/scripts/run.sh");
         assert_eq!(
             nested.url(&nested.tasks_key()),
             "s3://bkt/team/a/jobs/wc-abcde/tasks.tsv"
         );
         assert!(JobLayout::new("bkt", JobId::new("wc", "abcde").unwrap()).is_err());
+        let (found, name) = JobLayout::from_key("bkt", "team/a/jobs/wc-abcde/job.json").unwrap();
+        assert_eq!(found, nested);
+        assert_eq!(name, "job.json");
+        assert_eq!(JobLayout::from_key("bkt", "jobs/wc-abcde/job.json").unwrap().0, plain);
+        assert!(JobLayout::from_key("bkt", "inbox/x.tsv").is_none());
+        assert_eq!(JobLayout::from_url(&nested.job_url()).unwrap(), nested);
+        assert_eq!(JobId::suffix_for(&["a", "b"]), JobId::suffix_for(&["a", "b"]));
+        assert_ne!(JobId::suffix_for(&["a", "b"]), JobId::suffix_for(&["ab", ""]));
     }
 }

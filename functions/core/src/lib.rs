@@ -4,6 +4,7 @@
 //! ([`job`]), the generated container scripts ([`script`]) and the exit-code policy ([`exit`]). It must not
 //! depend on the AWS SDK, an async runtime or the filesystem: callers read and write, this crate decides.
 
+pub mod chain;
 pub mod diag;
 pub mod exit;
 pub mod job;

@@ -17,7 +17,6 @@ use std::str::FromStr;
 pub const DEFAULT_IMAGE: &str = "python:3.12-slim";
 pub const DEFAULT_SHELL: &str = "/bin/bash";
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
-pub const DEFAULT_INSTANCE_ROLE: &str = "ecsInstanceRole";
 /// GiB added to the 30 GiB root volume, as in ecsub.
 pub const DEFAULT_DISK_SIZE: u32 = 22;
 pub const DEFAULT_PROCESSES: u32 = 20;
@@ -34,6 +33,7 @@ arch=$(uname -m); curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${a
 /// ecsub's job options. Every field is optional so that the command line can be laid over the tasks file's
 /// directives; defaults are applied by [`JobArgs::resolve`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[command(next_help_heading = "Job options (also accepted in `#ecsub:` lines of the tasks file)")]
 pub struct JobArgs {
     /// Container image [default: python:3.12-slim] (AWS only)
@@ -60,7 +60,7 @@ pub struct JobArgs {
     /// Instance types to try, in order; a list needs --spot [default: t3.micro] (AWS only)
     #[arg(long, value_name = "TYPE[,TYPE...]", value_delimiter = ',')]
     pub aws_ec2_instance_type: Vec<String>,
-    /// IAM role of the instances and tasks [default: ecsInstanceRole] (AWS only)
+    /// Instance profile of the instances (and role of the tasks) [default: the stack's] (AWS only)
     #[arg(long, value_name = "ROLE")]
     pub aws_ecs_instance_role_name: Option<String>,
     /// GiB added to the 30 GiB root volume [default: 22] (AWS only)
@@ -119,16 +119,34 @@ pub struct JobArgs {
 struct DirectiveLine {
     #[command(flatten)]
     args: JobArgs,
+    /// Only in directives: where the user script is, for a tasks file dropped into the bucket's inbox.
+    #[arg(long, value_name = "S3_URL")]
+    script: Option<String>,
+}
+
+/// What a tasks file's `#ecsub:` lines say: job options, and (for inbox drops) where the script is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileDirectives {
+    pub args: JobArgs,
+    pub script: Option<String>,
 }
 
 impl JobArgs {
     /// The options carried by a tasks file's `#ecsub:` lines; a later line wins over an earlier one.
     pub fn from_directives(tasks: &TasksFile) -> Result<JobArgs, Diagnostics> {
-        let mut merged = JobArgs::default();
+        Self::parse_directives(tasks).map(|d| d.args)
+    }
+
+    /// Everything a tasks file's `#ecsub:` lines carry, including `--script`.
+    pub fn parse_directives(tasks: &TasksFile) -> Result<FileDirectives, Diagnostics> {
+        let mut merged = FileDirectives::default();
         let mut errors = Vec::new();
         for directive in &tasks.directives {
             match DirectiveLine::try_parse_from(&directive.words) {
-                Ok(line) => merged = line.args.over(merged),
+                Ok(line) => {
+                    merged.args = line.args.over(merged.args);
+                    merged.script = line.script.or(merged.script);
+                }
                 Err(e) => errors.push(Diagnostic::error(
                     &tasks.file,
                     directive.line,
@@ -294,9 +312,7 @@ impl JobArgs {
             dind: self.dind,
             goofys: self.goofys,
             instance_types,
-            instance_role_name: self
-                .aws_ecs_instance_role_name
-                .unwrap_or_else(|| DEFAULT_INSTANCE_ROLE.to_owned()),
+            instance_role_name: self.aws_ecs_instance_role_name,
             disk_size,
             processes,
             security_group_id: self.aws_security_group_id,
@@ -348,7 +364,8 @@ pub struct JobSpec {
     pub dind: bool,
     pub goofys: bool,
     pub instance_types: Vec<String>,
-    pub instance_role_name: String,
+    /// The instance profile (and task role) name; `None` means the stack's default.
+    pub instance_role_name: Option<String>,
     pub disk_size: u32,
     pub processes: u32,
     pub security_group_id: Option<String>,

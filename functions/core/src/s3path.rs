@@ -99,6 +99,26 @@ impl fmt::Display for S3Path {
     }
 }
 
+/// Does a file name match a pattern whose only wildcard is `*` (any run of characters)?
+pub fn wildcard_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// Splits `s3://bucket/key` into a valid bucket name and the (unchecked) key.
 fn split_url(value: &str) -> Result<(&str, &str), String> {
     let Some(rest) = value.strip_prefix("s3://") else {
@@ -232,6 +252,17 @@ mod tests {
         assert!(S3Path::parse_file("s3://bkt/../etc/passwd")
             .unwrap_err()
             .contains("`..` segments"));
+    }
+
+    #[test]
+    fn star_matches_any_run_of_characters() {
+        assert!(wildcard_matches("*.bam", "a.bam"));
+        assert!(wildcard_matches("s*_*.bam", "s1_x.bam"));
+        assert!(wildcard_matches("*", "anything"));
+        assert!(!wildcard_matches("*.bam", "a.bai"));
+        assert!(!wildcard_matches("a*a", "a"));
+        assert!(wildcard_matches("exact", "exact"));
+        assert!(!wildcard_matches("exact", "exact2"));
     }
 
     #[test]

@@ -1,0 +1,97 @@
+//! Configuration read once at cold start, and the SDK clients built from it.
+//!
+//! Credentials and region come from the standard chain; `AWS_ENDPOINT_URL` (an emulator) is honoured by the SDK,
+//! and then S3 uses path-style addressing.
+
+use crate::error::FnError;
+
+/// The stack's settings, from the function's environment (set by template.yaml).
+#[derive(Debug, Clone, Default)]
+pub struct StackConfig {
+    /// The stack's bucket.
+    pub bucket: String,
+    pub state_machine_arn: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_id: Option<String>,
+    pub instance_profile: Option<String>,
+    /// SSM parameters holding the ECS-optimized AMI (x86_64 and arm64).
+    pub ami_parameter_x86_64: String,
+    pub ami_parameter_arm64: String,
+    /// Polls before an instance that has not joined is given up; seconds a task may run.
+    pub join_polls: u32,
+    pub task_timeout: u32,
+}
+
+/// Clients and settings, built once per cold start and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub config: StackConfig,
+    pub region: String,
+    pub s3: aws_sdk_s3::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+impl StackConfig {
+    pub fn from_env() -> Result<StackConfig, FnError> {
+        let number = |name: &str, default: u32| -> Result<u32, FnError> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| FnError::invalid_input(format!("{name}: `{v}` is not a whole number"))),
+            }
+        };
+        Ok(StackConfig {
+            bucket: var("ECSUB_BUCKET").unwrap_or_default(),
+            state_machine_arn: var("ECSUB_STATE_MACHINE_ARN"),
+            subnet_ids: list("ECSUB_SUBNET_IDS"),
+            security_group_id: var("ECSUB_SECURITY_GROUP_ID"),
+            instance_profile: var("ECSUB_INSTANCE_PROFILE"),
+            ami_parameter_x86_64: var("ECSUB_AMI_PARAMETER")
+                .unwrap_or_else(|| "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into()),
+            ami_parameter_arm64: var("ECSUB_AMI_PARAMETER_ARM64").unwrap_or_else(|| {
+                "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id".into()
+            }),
+            join_polls: number("ECSUB_JOIN_POLLS", 40)?,
+            task_timeout: number("ECSUB_TASK_TIMEOUT", 7 * 24 * 3600)?,
+        })
+    }
+}
+
+impl Ctx {
+    pub async fn from_env() -> Result<Ctx, FnError> {
+        let config = StackConfig::from_env()?;
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Ctx::new(config, &shared))
+    }
+
+    pub fn new(config: StackConfig, shared: &aws_config::SdkConfig) -> Ctx {
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(shared).force_path_style(path_style).build();
+        Ctx {
+            config,
+            region: shared.region().map(ToString::to_string).unwrap_or_default(),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ec2: aws_sdk_ec2::Client::new(shared),
+            ecs: aws_sdk_ecs::Client::new(shared),
+            sfn: aws_sdk_sfn::Client::new(shared),
+            ssm: aws_sdk_ssm::Client::new(shared),
+            logs: aws_sdk_cloudwatchlogs::Client::new(shared),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The events the functions receive, parsed leniently: AWS sends more fields than these, emulators fewer.
+
+use serde::{Deserialize, Serialize};
+
+/// The envelope of every EventBridge event.
+pub type EventBridgeEvent<T> = aws_lambda_events::event::eventbridge::EventBridgeEvent<T>;
+
+/// `detail` of an S3 "Object Created" event delivered through EventBridge.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct S3ObjectDetail {
+    #[serde(default)]
+    pub bucket: S3Bucket,
+    #[serde(default)]
+    pub object: S3Object,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct S3Bucket {
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct S3Object {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default, alias = "eTag")]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub sequencer: Option<String>,
+}
+
+/// What a schedule rule sends (its input transformer): which stored job spec to run, and the event's identity.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ScheduleInput {
+    /// Key of the stored job spec in the stack's bucket, e.g. `specs/nightly.json`.
+    pub spec: String,
+    #[serde(default)]
+    pub time: String,
+    #[serde(default)]
+    pub id: String,
+}
+
+/// `detail` of an ECS "Task State Change" event.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTaskDetail {
+    #[serde(default)]
+    pub cluster_arn: String,
+    #[serde(default)]
+    pub task_arn: String,
+    #[serde(default)]
+    pub last_status: String,
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub stopped_at: Option<String>,
+    #[serde(default)]
+    pub container_instance_arn: Option<String>,
+    #[serde(default)]
+    pub containers: Vec<EcsContainer>,
+    #[serde(default)]
+    pub overrides: EcsOverrides,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsContainer {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsOverrides {
+    #[serde(default)]
+    pub container_overrides: Vec<EcsContainerOverride>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsContainerOverride {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub environment: Vec<EcsKeyValue>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsKeyValue {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+impl EcsTaskDetail {
+    /// A variable of the main container's environment override (where the state machine put the task token).
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.overrides
+            .container_overrides
+            .iter()
+            .filter(|o| o.name == ecsub_core::chain::CONTAINER_NAME)
+            .flat_map(|o| &o.environment)
+            .find(|kv| kv.name == name)
+            .map(|kv| kv.value.as_str())
+    }
+
+    pub fn main_container(&self) -> Option<&EcsContainer> {
+        self.containers.iter().find(|c| c.name == ecsub_core::chain::CONTAINER_NAME)
+    }
+}

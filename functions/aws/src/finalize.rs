@@ -1,0 +1,153 @@
+//! The `finalize` function: closes what the state machine opened. For a task whose states failed (launch,
+//! join, start, timeout) it terminates the instance and records the attempt; at the end of a job it writes
+//! `summary.json`, terminates any instance still tagged with the job, and deletes the cluster and the task
+//! definition.
+
+use crate::ctx::Ctx;
+use crate::error::{code, FnError};
+use crate::store;
+use crate::task_stopped::terminate;
+use aws_sdk_ec2::types::Filter;
+use ecsub_core::chain::{AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef, TAG_JOB};
+use ecsub_core::JobLayout;
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
+    let input: FinalizeInput = serde_json::from_value(event.payload)
+        .map_err(|e| FnError::invalid_input(format!("finalize input: {e}")))?;
+    match input {
+        FinalizeInput::TaskError { state } => task_error(ctx, &state).await,
+        FinalizeInput::JobEnd { job, tasks } => job_end(ctx, &job, &tasks).await,
+    }
+}
+
+fn layout_of(job: &JobRef) -> Result<JobLayout, FnError> {
+    JobLayout::from_url(&job.job_url).ok_or_else(|| FnError::invalid_input(format!("`{}` is not a job folder", job.job_url)))
+}
+
+async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError> {
+    let layout = layout_of(&state.job)?;
+    if let Some(instance) = &state.instance {
+        terminate(ctx, &instance.instance_id).await?;
+    }
+    let error = state.error.clone().unwrap_or_else(|| ecsub_core::chain::StatesError {
+        error: "States.Unknown".into(),
+        cause: None,
+    });
+    let reason = match error.cause.as_deref().filter(|c| !c.is_empty()) {
+        Some(cause) => format!("{}: {cause}", error.error),
+        None => error.error.clone(),
+    };
+    let record = AttemptRecord {
+        job_id: layout.job_id.clone(),
+        index: state.task.index,
+        attempt: state.attempt.number,
+        spot: state.attempt.spot,
+        instance_id: state.instance.as_ref().map(|i| i.instance_id.clone()),
+        instance_type: state.instance.as_ref().map(|i| i.instance_type.clone()),
+        task_arn: None,
+        outcome: Outcome::InfrastructureError,
+        exit_code: None,
+        reason: reason.clone(),
+        missing_outputs: Vec::new(),
+        started_at: None,
+        stopped_at: None,
+        recorded_at: crate::now_rfc3339(),
+        recorded_by: "finalize".to_owned(),
+        next_attempt: None,
+    };
+    let body = serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let key = layout.attempt_key(state.task.index, state.attempt.number);
+    let created = store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await?;
+    warn!(job_id = %layout.job_id, task = state.task.index, reason, created, "task ended by an error");
+    Ok(json!({ "index": state.task.index, "outcome": Outcome::InfrastructureError, "reason": reason }))
+}
+
+async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, FnError> {
+    let layout = layout_of(job)?;
+    let keys = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await?;
+    let mut records = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &key).await? {
+            match serde_json::from_slice::<AttemptRecord>(&bytes) {
+                Ok(record) => records.push(record),
+                Err(e) => warn!(key, error = %e, "unreadable attempt record; skipped"),
+            }
+        }
+    }
+    let swept = sweep_instances(ctx, job).await?;
+    delete_cluster(ctx, job).await?;
+    let summary = Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
+    let body = serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(&ctx.s3, &layout.bucket, &layout.summary_key(), body, "application/json").await?;
+    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, "job finished");
+    Ok(json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }))
+}
+
+/// Terminates every instance still tagged with the job (pending, running, stopping or stopped).
+async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
+    let out = ctx
+        .ec2
+        .describe_instances()
+        .filters(Filter::builder().name(format!("tag:{TAG_JOB}")).values(job.job_id.as_str()).build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopping")
+                .values("stopped")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| FnError::aws("DescribeInstances", &e))?;
+    let ids: Vec<String> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    if !ids.is_empty() {
+        warn!(job_id = %job.job_id, ?ids, "terminating instances left at the end of the job");
+        ctx.ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(|e| FnError::aws("TerminateInstances", &e))?;
+    }
+    Ok(ids.len())
+}
+
+async fn delete_cluster(ctx: &Ctx, job: &JobRef) -> Result<(), FnError> {
+    let listed = ctx.ecs.list_container_instances().cluster(&job.cluster).send().await;
+    match listed {
+        Ok(out) => {
+            for arn in out.container_instance_arns() {
+                ctx.ecs
+                    .deregister_container_instance()
+                    .cluster(&job.cluster)
+                    .container_instance(arn)
+                    .force(true)
+                    .send()
+                    .await
+                    .map_err(|e| FnError::aws(format!("DeregisterContainerInstance {arn}"), &e))?;
+            }
+        }
+        Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(()),
+        Err(e) => return Err(FnError::aws(format!("ListContainerInstances {}", job.cluster), &e)),
+    }
+    match ctx.ecs.delete_cluster().cluster(&job.cluster).send().await {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ClusterNotFoundException") => {}
+        Err(e) => return Err(FnError::aws(format!("DeleteCluster {}", job.cluster), &e)),
+    }
+    match ctx.ecs.deregister_task_definition().task_definition(&job.task_definition).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(code(&e), Some("ClientException" | "InvalidParameterException")) => Ok(()),
+        Err(e) => Err(FnError::aws(format!("DeregisterTaskDefinition {}", job.task_definition), &e)),
+    }
+}

@@ -1,0 +1,243 @@
+//! The `launch` function, called by the state machine for every attempt: one EC2 instance from the
+//! ECS-optimized AMI of the instance type's architecture, joining the job's cluster, walking the instance-type
+//! (and subnet) list on capacity errors within the call.
+
+use crate::ctx::Ctx;
+use crate::error::{code, describe, FnError};
+use aws_sdk_ec2::types as ec2;
+use base64::Engine as _;
+use ecsub_core::chain::{error_names, user_data, Instance, LaunchInput, TAG_ATTEMPT, TAG_JOB, TAG_TASK};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tracing::{info, warn};
+
+/// EC2 error codes that mean "not here, not now": another type or subnet may work.
+const CAPACITY_CODES: &[&str] = &[
+    "InsufficientInstanceCapacity",
+    "InsufficientCapacity",
+    "InsufficientHostCapacity",
+    "InsufficientReservedInstanceCapacity",
+    "InsufficientFreeAddressesInSubnet",
+    "SpotMaxPriceTooLow",
+    "MaxSpotInstanceCountExceeded",
+    "Unsupported",
+];
+
+/// Codes worth the state machine's retry (throttling, service trouble).
+const TRANSIENT_CODES: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
+
+/// Root volume of the ECS-optimized AMI.
+const ROOT_DEVICE: &str = "/dev/xvda";
+const BASE_DISK_GIB: i32 = 30;
+
+/// AMI ids by SSM parameter, kept for the life of the function instance.
+static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+
+pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
+    let input: LaunchInput = serde_json::from_value(event.payload)
+        .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
+    let instance = launch(ctx, &input).await?;
+    serde_json::to_value(instance).map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError> {
+    let job = &input.job;
+    let arches = architectures(ctx, &job.instance_types).await?;
+    let subnets: Vec<Option<&str>> = if job.subnet_ids.is_empty() {
+        vec![None]
+    } else {
+        job.subnet_ids.iter().map(|s| Some(s.as_str())).collect()
+    };
+    let mut tried = Vec::new();
+    for instance_type in &job.instance_types {
+        let arch = arches.get(instance_type).copied().unwrap_or(Arch::X86_64);
+        let ami = ami(ctx, arch).await?;
+        for subnet in &subnets {
+            match run_instance(ctx, input, instance_type, &ami, *subnet).await {
+                Ok(instance) => {
+                    info!(
+                        job_id = %job.job_id, task = input.task.index, attempt = input.attempt.number,
+                        instance_id = instance.instance_id, instance_type, spot = input.attempt.spot, "launched"
+                    );
+                    return Ok(instance);
+                }
+                Err(Launch::Capacity(why)) => {
+                    warn!(job_id = %job.job_id, task = input.task.index, instance_type, why, "no capacity; trying the next");
+                    tried.push(format!("{instance_type}{}: {why}", subnet.map(|s| format!(" in {s}")).unwrap_or_default()));
+                }
+                Err(Launch::Failed(e)) => return Err(e),
+            }
+        }
+    }
+    Err(FnError::new(
+        error_names::CAPACITY_UNAVAILABLE,
+        format!("no capacity for task {} ({}): {}", input.task.index, if input.attempt.spot { "spot" } else { "on demand" }, tried.join("; ")),
+    ))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arch {
+    X86_64,
+    Arm64,
+}
+
+/// The architecture of each instance type, in one DescribeInstanceTypes call.
+async fn architectures(ctx: &Ctx, types: &[String]) -> Result<HashMap<String, Arch>, FnError> {
+    let out = ctx
+        .ec2
+        .describe_instance_types()
+        .set_instance_types(Some(types.iter().map(|t| ec2::InstanceType::from(t.as_str())).collect()))
+        .send()
+        .await
+        .map_err(|e| match code(&e) {
+            Some(c) if c.starts_with("InvalidInstanceType") => {
+                FnError::new(error_names::LAUNCH_FAILED, format!("unknown instance type in {types:?}: {}", describe(&e)))
+            }
+            _ => FnError::aws("DescribeInstanceTypes", &e),
+        })?;
+    Ok(out
+        .instance_types()
+        .iter()
+        .filter_map(|info| {
+            let name = info.instance_type()?.as_str().to_owned();
+            let arm = info
+                .processor_info()
+                .map(|p| p.supported_architectures().contains(&ec2::ArchitectureType::Arm64))
+                .unwrap_or(false);
+            Some((name, if arm { Arch::Arm64 } else { Arch::X86_64 }))
+        })
+        .collect())
+}
+
+/// The recommended ECS-optimized Amazon Linux 2023 AMI for the architecture (SSM public parameter).
+async fn ami(ctx: &Ctx, arch: Arch) -> Result<String, FnError> {
+    let parameter = match arch {
+        Arch::X86_64 => &ctx.config.ami_parameter_x86_64,
+        Arch::Arm64 => &ctx.config.ami_parameter_arm64,
+    };
+    if let Some(id) = AMI_CACHE.lock().ok().and_then(|c| c.as_ref().and_then(|m| m.get(parameter).cloned())) {
+        return Ok(id);
+    }
+    let out = ctx
+        .ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(|e| FnError::aws(format!("GetParameter {parameter}"), &e))?;
+    let id = out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::to_owned)
+        .ok_or_else(|| FnError::new(error_names::LAUNCH_FAILED, format!("SSM parameter {parameter} has no value")))?;
+    if let Ok(mut cache) = AMI_CACHE.lock() {
+        cache.get_or_insert_with(HashMap::new).insert(parameter.clone(), id.clone());
+    }
+    Ok(id)
+}
+
+enum Launch {
+    Capacity(String),
+    Failed(FnError),
+}
+
+async fn run_instance(
+    ctx: &Ctx,
+    input: &LaunchInput,
+    instance_type: &str,
+    ami: &str,
+    subnet: Option<&str>,
+) -> Result<Instance, Launch> {
+    let job = &input.job;
+    let index = input.task.index.to_string();
+    let attempt = input.attempt.number.to_string();
+    let tags = [
+        ("Name", format!("{}.{:03}", job.job_id, input.task.index)),
+        (TAG_JOB, job.job_id.to_string()),
+        (TAG_TASK, index),
+        (TAG_ATTEMPT, attempt),
+    ];
+    let tag_spec = |kind: ec2::ResourceType| {
+        tags.iter()
+            .fold(ec2::TagSpecification::builder().resource_type(kind), |b, (k, v)| {
+                b.tags(ec2::Tag::builder().key(*k).value(v).build())
+            })
+            .build()
+    };
+    let disk = ec2::BlockDeviceMapping::builder()
+        .device_name(ROOT_DEVICE)
+        .ebs(
+            ec2::EbsBlockDevice::builder()
+                .volume_size(BASE_DISK_GIB + i32::try_from(job.disk_size).unwrap_or(0))
+                .volume_type(ec2::VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build();
+    let mut request = ctx
+        .ec2
+        .run_instances()
+        .image_id(ami)
+        .instance_type(ec2::InstanceType::from(instance_type))
+        .min_count(1)
+        .max_count(1)
+        .user_data(base64::engine::general_purpose::STANDARD.encode(user_data(&job.cluster)))
+        .block_device_mappings(disk)
+        .instance_initiated_shutdown_behavior(ec2::ShutdownBehavior::Terminate)
+        .tag_specifications(tag_spec(ec2::ResourceType::Instance))
+        .tag_specifications(tag_spec(ec2::ResourceType::Volume))
+        .set_subnet_id(subnet.map(str::to_owned))
+        .set_key_name(job.key_name.clone());
+    if let Some(group) = &job.security_group_id {
+        request = request.security_group_ids(group);
+    }
+    if let Some(profile) = &job.instance_profile {
+        request = request.iam_instance_profile(ec2::IamInstanceProfileSpecification::builder().name(profile).build());
+    }
+    if input.attempt.spot {
+        request = request.instance_market_options(
+            ec2::InstanceMarketOptionsRequest::builder()
+                .market_type(ec2::MarketType::Spot)
+                .spot_options(
+                    ec2::SpotMarketOptions::builder()
+                        .spot_instance_type(ec2::SpotInstanceType::OneTime)
+                        .instance_interruption_behavior(ec2::InstanceInterruptionBehavior::Terminate)
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    match request.send().await {
+        Ok(out) => {
+            let Some(instance) = out.instances().first() else {
+                return Err(Launch::Failed(FnError::new(error_names::LAUNCH_FAILED, "RunInstances returned no instance")));
+            };
+            Ok(Instance {
+                instance_id: instance.instance_id().unwrap_or_default().to_owned(),
+                instance_type: instance_type.to_owned(),
+                spot: input.attempt.spot,
+                subnet_id: instance.subnet_id().map(str::to_owned),
+                launched_at: crate::now_rfc3339(),
+            })
+        }
+        Err(e) => match code(&e) {
+            Some(c) if CAPACITY_CODES.contains(&c) => Err(Launch::Capacity(describe(&e))),
+            Some(c) if TRANSIENT_CODES.contains(&c) => Err(Launch::Failed(FnError::aws("RunInstances", &e))),
+            None => Err(Launch::Failed(FnError::aws("RunInstances", &e))),
+            Some(_) => Err(Launch::Failed(FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!("RunInstances {instance_type}: {}", describe(&e)),
+            ))),
+        },
+    }
+}

@@ -1,0 +1,104 @@
+//! The object store: the few S3 operations ecsub's state lives on, with conditional creation where two writers
+//! could race.
+
+use crate::error::{code, FnError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+
+/// Reads an object; `None` if it does not exist.
+pub async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, FnError> {
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| FnError::new(ecsub_core::chain::error_names::AWS_ERROR, format!("reading s3://{bucket}/{key}: {e}")))?;
+            Ok(Some(bytes.into_bytes().to_vec()))
+        }
+        Err(e) if matches!(code(&e), Some("NoSuchKey" | "NotFound")) => Ok(None),
+        Err(e) => Err(FnError::aws(format!("GetObject s3://{bucket}/{key}"), &e)),
+    }
+}
+
+/// Writes an object, replacing any.
+pub async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), FnError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| FnError::aws(format!("PutObject s3://{bucket}/{key}"), &e))?;
+    Ok(())
+}
+
+/// Creates an object only if there is none (`If-None-Match: *`); `false` if one was there already.
+pub async fn put_new(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<bool, FnError> {
+    let sent = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .if_none_match("*")
+        .body(ByteStream::from(body))
+        .send()
+        .await;
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(code(&e), Some("PreconditionFailed" | "ConditionalRequestConflict")) => Ok(false),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+        Err(e) => Err(FnError::aws(format!("PutObject (if none) s3://{bucket}/{key}"), &e)),
+    }
+}
+
+/// Does the object exist?
+pub async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool, FnError> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+        Err(e) => Err(FnError::aws(format!("HeadObject s3://{bucket}/{key}"), &e)),
+    }
+}
+
+/// Every key under `prefix` (paginated).
+pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, FnError> {
+    let mut keys = Vec::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+    }
+    Ok(keys)
+}
+
+/// Is there at least one key under `prefix`?
+pub async fn any_under(s3: &Client, bucket: &str, prefix: &str) -> Result<bool, FnError> {
+    let page = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
+    Ok(!page.contents().is_empty())
+}
+
+/// Does the location exist: a file, a folder with at least one key, or a wildcard with at least one match?
+pub async fn location_exists(s3: &Client, path: &ecsub_core::S3Path) -> Result<bool, FnError> {
+    if path.is_recursive() {
+        return any_under(s3, path.bucket(), path.key()).await;
+    }
+    if !path.has_wildcard() {
+        return exists(s3, path.bucket(), path.key()).await;
+    }
+    let (folder, pattern) = path.key().rsplit_once('/').map_or(("", path.key()), |(f, p)| (f, p));
+    let prefix = if folder.is_empty() { String::new() } else { format!("{folder}/") };
+    let keys = list(s3, path.bucket(), &prefix).await?;
+    Ok(keys.iter().any(|k| {
+        let name = &k[prefix.len()..];
+        !name.contains('/') && ecsub_core::s3path::wildcard_matches(pattern, name)
+    }))
+}

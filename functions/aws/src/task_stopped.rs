@@ -1,0 +1,141 @@
+//! The `task-stopped` function: ECS says a task of one of ecsub's clusters stopped. It classifies the attempt
+//! (exit code, stop reason, declared outputs present), records it once (a conditional write, so the same event
+//! delivered twice does nothing the second time), terminates the instance, and resumes the waiting execution
+//! with the task token the task carries in its environment.
+
+use crate::ctx::Ctx;
+use crate::error::{code, FnError};
+use crate::events::{EcsTaskDetail, EventBridgeEvent};
+use crate::store;
+use ecsub_core::chain::{classify, next_attempt, Attempt, AttemptRecord, AttemptResult, Stopped};
+use ecsub_core::tasks::{self, Cell};
+use ecsub_core::JobLayout;
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
+    let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(event.payload)
+        .map_err(|e| FnError::invalid_input(format!("not an ECS task state change: {e}")))?;
+    let task = &event.detail;
+    if task.last_status != "STOPPED" {
+        return Ok(json!({ "ignored": task.task_arn, "status": task.last_status }));
+    }
+    let (Some(token), Some(job_url)) = (task.env("ECSUB_TASK_TOKEN"), task.env("ECSUB_JOB_URL")) else {
+        info!(task_arn = task.task_arn, "not started by ecsub's state machine; ignored");
+        return Ok(json!({ "ignored": task.task_arn }));
+    };
+    let layout = JobLayout::from_url(job_url)
+        .ok_or_else(|| FnError::invalid_input(format!("ECSUB_JOB_URL `{job_url}` is not a job folder")))?;
+    let number = |name: &str| -> Result<u64, FnError> {
+        task.env(name)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| FnError::invalid_input(format!("{name} is missing from {}", task.task_arn)))
+    };
+    let index = usize::try_from(number("ECSUB_TASK_INDEX")?).unwrap_or(usize::MAX);
+    let attempt = Attempt {
+        number: u32::try_from(number("ECSUB_ATTEMPT")?).unwrap_or(u32::MAX),
+        spot: task.env("ECSUB_SPOT") == Some("true"),
+    };
+    let retry_od = task.env("ECSUB_RETRY_OD") == Some("true");
+    let instance_id = task.env("ECSUB_INSTANCE_ID").map(str::to_owned);
+    let container = task.main_container();
+    let exit_code = container.and_then(|c| c.exit_code);
+
+    let missing = if exit_code == Some(0) {
+        missing_outputs(ctx, &layout, index).await?
+    } else {
+        Vec::new()
+    };
+    let stopped = Stopped {
+        exit_code,
+        stop_code: task.stop_code.as_deref(),
+        stopped_reason: task.stopped_reason.as_deref(),
+        container_reason: container.and_then(|c| c.reason.as_deref()),
+    };
+    let (outcome, reason) = classify(&stopped, &missing);
+    let next = next_attempt(outcome, attempt, retry_od);
+    let record = AttemptRecord {
+        job_id: layout.job_id.clone(),
+        index,
+        attempt: attempt.number,
+        spot: attempt.spot,
+        instance_id: instance_id.clone(),
+        instance_type: task.env("ECSUB_INSTANCE_TYPE").map(str::to_owned),
+        task_arn: Some(task.task_arn.clone()),
+        outcome,
+        exit_code,
+        reason: reason.clone(),
+        missing_outputs: missing,
+        started_at: task.started_at.clone(),
+        stopped_at: task.stopped_at.clone(),
+        recorded_at: crate::now_rfc3339(),
+        recorded_by: "task-stopped".to_owned(),
+        next_attempt: next,
+    };
+    let body = serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let key = layout.attempt_key(index, attempt.number);
+    if !store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await? {
+        info!(job_id = %layout.job_id, task = index, attempt = attempt.number, "duplicate event: the attempt is recorded already");
+        return Ok(json!({ "duplicate": true, "record": format!("s3://{}/{key}", layout.bucket) }));
+    }
+    if let Some(id) = &instance_id {
+        terminate(ctx, id).await?;
+        let delay_ms = event
+            .time
+            .map(|t| (chrono_now_ms() - t.timestamp_millis()).max(0))
+            .unwrap_or_default();
+        info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
+    }
+    let result = AttemptResult {
+        outcome,
+        exit_code,
+        reason,
+        next_attempt: next,
+    };
+    let output = serde_json::to_string(&result).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    match ctx.sfn.send_task_success().task_token(token).output(output).send().await {
+        Ok(_) => {}
+        Err(e) if matches!(code(&e), Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
+            warn!(job_id = %layout.job_id, task = index, "the execution no longer waits for this task");
+        }
+        Err(e) => return Err(FnError::aws("SendTaskSuccess", &e)),
+    }
+    info!(job_id = %layout.job_id, task = index, attempt = attempt.number, outcome = outcome.as_str(), "attempt recorded");
+    serde_json::to_value(&record).map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Terminates an instance; one that is already gone is fine.
+pub async fn terminate(ctx: &Ctx, instance_id: &str) -> Result<(), FnError> {
+    match ctx.ec2.terminate_instances().instance_ids(instance_id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => Ok(()),
+        Err(e) => Err(FnError::aws(format!("TerminateInstances {instance_id}"), &e)),
+    }
+}
+
+/// The task's declared outputs that are not in S3.
+async fn missing_outputs(ctx: &Ctx, layout: &JobLayout, index: usize) -> Result<Vec<String>, FnError> {
+    let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? else {
+        return Err(FnError::invalid_input(format!("{} is missing", layout.url(&layout.tasks_key()))));
+    };
+    let file = tasks::parse("tasks.tsv", &bytes).map_err(|d| FnError::invalid_input(d.to_string()))?;
+    let Some(task) = file.tasks.iter().find(|t| t.index == index) else {
+        return Err(FnError::invalid_input(format!("task {index} is not in the job's tasks file")));
+    };
+    let mut missing = Vec::new();
+    for (column, cell) in file.columns.iter().zip(&task.cells) {
+        if let (true, Cell::Path(path)) = (column.kind.is_output(), cell) {
+            if !store::location_exists(&ctx.s3, path).await? {
+                missing.push(path.url());
+            }
+        }
+    }
+    Ok(missing)
+}
