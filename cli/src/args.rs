@@ -28,9 +28,11 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run a job: with --local, every task as a process on this machine, s3:// mapped to a folder
     Run(RunArgs),
-    /// Upload a job to the stack's bucket (with --dry-run: print the plan and touch nothing)
+    /// Upload a job to the stack's bucket, which starts it (with --dry-run: print the plan, touch nothing)
     #[command(alias = "submit")]
     Push(PushArgs),
+    /// Show a job's state: per task its state, attempts, instance type, exit code and reason
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -94,8 +96,28 @@ pub struct PushArgs {
     #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
     pub aws_s3_bucket: Option<String>,
     /// Print the job id, the objects it would write and every generated script; upload nothing
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wait")]
     pub dry_run: bool,
+    /// Follow the job until it ends (progress on stderr, the status table at the end); exit 0 only if every
+    /// task succeeded. Interrupting the wait does not stop the job.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between polls while waiting
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub poll: f64,
     #[command(flatten)]
     pub input: JobInput,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+    /// Print the status as text or JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
 }

@@ -7,6 +7,7 @@ mod args;
 mod local;
 mod plan;
 mod push;
+mod remote;
 mod report;
 mod validate;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => local::run(args),
         Command::Push(args) => push::run(&args),
+        Command::Status(args) => remote::status(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -18,6 +18,8 @@ pub struct Plan {
     pub tasks: TasksFile,
     pub script_bytes: Vec<u8>,
     pub spec: JobSpec,
+    /// The options as merged (command line over the file's directives), before defaults: what `job.json` holds.
+    pub args: JobArgs,
     /// The task indices the job runs (all of them unless --task-range says otherwise).
     pub selected: RangeInclusive<usize>,
     pub run_sh: String,
@@ -101,7 +103,7 @@ pub fn build(input: &JobInput, suffix: &str) -> Result<Plan, InputError> {
             .ok(),
         None => Some(0..=tasks.tasks.len() - 1),
     };
-    let spec = job_id.and_then(|id| args.resolve(id).map_err(|e| errors.extend(e)).ok());
+    let spec = job_id.and_then(|id| args.clone().resolve(id).map_err(|e| errors.extend(e)).ok());
     let (Some(spec), Some(selected)) = (spec, selected) else {
         return Err(InputError(errors));
     };
@@ -112,6 +114,7 @@ pub fn build(input: &JobInput, suffix: &str) -> Result<Plan, InputError> {
     let setenv_sh = setenv_script(&tasks.file, &tasks.columns, &tasks.tasks[selected.clone()]);
     Ok(Plan {
         aws_only_flags: input.job.aws_only_flags(),
+        args,
         tasks_bytes,
         tasks,
         script_bytes,

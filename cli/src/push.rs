@@ -1,9 +1,12 @@
-//! `ecsub-cli push`: the job's objects for the stack's bucket. With `--dry-run`, the plan is printed — job id,
-//! every object key in upload order, every generated script — and nothing is touched.
+//! `ecsub-cli push`: uploads the job to the stack's bucket — the tasks file, the script, then `job.json`, whose
+//! arrival starts it — and prints the job id. With `--dry-run`, the plan is printed (job id, every object key in
+//! upload order, every generated script) and nothing is touched; with `--wait`, the job is followed to its end.
 
 use crate::args::PushArgs;
-use crate::plan;
-use crate::InputError;
+use crate::plan::{self, Plan};
+use crate::{remote, InputError};
+use anyhow::Context as _;
+use ecsub_core::chain::JobSubmission;
 use ecsub_core::JobLayout;
 use std::process::ExitCode;
 
@@ -18,19 +21,81 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
     let plan = plan::build(&args.input, &plan::random_suffix())?;
     let layout = JobLayout::new(bucket, plan.spec.job_id.clone())
         .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
-    if !args.dry_run {
-        return Err(InputError(vec![
-            "ecsub-cli push: this build cannot upload yet (the serverless stack is not part of it); \
-             --dry-run prints what would be uploaded"
-                .into(),
-        ])
-        .into());
+    let submission = JobSubmission {
+        job_id: plan.spec.job_id.clone(),
+        args: plan.args.clone(),
+        tasks_file: plan
+            .tasks
+            .file
+            .rsplit('/')
+            .next()
+            .unwrap_or(&plan.tasks.file)
+            .to_owned(),
+        origin: "ecsub-cli".to_owned(),
+    };
+    let job_json = serde_json::to_string_pretty(&submission)?;
+    if args.dry_run {
+        print_plan(&plan, &layout, &job_json);
+        return Ok(ExitCode::SUCCESS);
     }
-    let spec_json = serde_json::to_string_pretty(&plan.spec)?;
+    let runtime = remote::runtime()?;
+    runtime.block_on(async {
+        let ctx = remote::connect().await?;
+        let uploads = [
+            (
+                layout.tasks_key(),
+                plan.tasks_bytes.clone(),
+                "text/tab-separated-values",
+            ),
+            (
+                layout.script_key(),
+                plan.script_bytes.clone(),
+                "text/x-shellscript",
+            ),
+        ];
+        for (key, body, content_type) in uploads {
+            ecsub_aws::store::put(&ctx.s3, &layout.bucket, &key, body, content_type)
+                .await
+                .with_context(|| format!("uploading {}", layout.url(&key)))?;
+        }
+        let created = ecsub_aws::store::put_new(
+            &ctx.s3,
+            &layout.bucket,
+            &layout.spec_key(),
+            job_json.into_bytes(),
+            "application/json",
+        )
+        .await
+        .with_context(|| format!("uploading {}", layout.url(&layout.spec_key())))?;
+        anyhow::ensure!(
+            created,
+            "{} exists already: push again (a new job id is drawn)",
+            layout.url(&layout.spec_key())
+        );
+        println!("{}", plan.spec.job_id);
+        eprintln!(
+            "ecsub-cli: pushed job {} ({} tasks) to {}",
+            plan.spec.job_id,
+            plan.selected_tasks().len(),
+            layout.url(&layout.job_folder())
+        );
+        if args.wait {
+            remote::wait(&ctx, &layout, args.poll).await
+        } else {
+            eprintln!(
+                "ecsub-cli: follow it with: ecsub-cli status {}",
+                plan.spec.job_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    })
+}
+
+fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
     let uploads = [
         (layout.tasks_key(), plan.tasks_bytes.len()),
         (layout.script_key(), plan.script_bytes.len()),
-        (layout.spec_key(), spec_json.len()),
+        (layout.spec_key(), job_json.len()),
     ];
     let generated = [
         (layout.run_sh_key(), &plan.run_sh),
@@ -53,9 +118,12 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
         println!("  {}  ({} bytes)", layout.url(key), text.len());
     }
     println!("nothing was uploaded (--dry-run)");
-    println!("\n==> {} <==\n{spec_json}", layout.url(&layout.spec_key()));
+    println!("\n==> {} <==\n{job_json}", layout.url(&layout.spec_key()));
+    println!(
+        "\n==> resolved options <==\n{}",
+        serde_json::to_string_pretty(&plan.spec).unwrap_or_default()
+    );
     for (key, text) in generated {
         println!("\n==> {} <==\n{text}", layout.url(&key));
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -41,7 +41,12 @@ fn var(name: &str) -> Option<String> {
 
 fn list(name: &str) -> Vec<String> {
     var(name)
-        .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -50,9 +55,9 @@ impl StackConfig {
         let number = |name: &str, default: u32| -> Result<u32, FnError> {
             match var(name) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| FnError::invalid_input(format!("{name}: `{v}` is not a whole number"))),
+                Some(v) => v.parse().map_err(|_| {
+                    FnError::invalid_input(format!("{name}: `{v}` is not a whole number"))
+                }),
             }
         };
         Ok(StackConfig {
@@ -61,8 +66,9 @@ impl StackConfig {
             subnet_ids: list("ECSUB_SUBNET_IDS"),
             security_group_id: var("ECSUB_SECURITY_GROUP_ID"),
             instance_profile: var("ECSUB_INSTANCE_PROFILE"),
-            ami_parameter_x86_64: var("ECSUB_AMI_PARAMETER")
-                .unwrap_or_else(|| "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into()),
+            ami_parameter_x86_64: var("ECSUB_AMI_PARAMETER").unwrap_or_else(|| {
+                "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into()
+            }),
             ami_parameter_arm64: var("ECSUB_AMI_PARAMETER_ARM64").unwrap_or_else(|| {
                 "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id".into()
             }),
@@ -82,7 +88,9 @@ impl Ctx {
     pub fn new(config: StackConfig, shared: &aws_config::SdkConfig) -> Ctx {
         let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(shared).force_path_style(path_style).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(shared)
+            .force_path_style(path_style)
+            .build();
         Ctx {
             config,
             region: shared.region().map(ToString::to_string).unwrap_or_default(),

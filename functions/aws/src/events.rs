@@ -114,6 +114,8 @@ impl EcsTaskDetail {
     }
 
     pub fn main_container(&self) -> Option<&EcsContainer> {
-        self.containers.iter().find(|c| c.name == ecsub_core::chain::CONTAINER_NAME)
+        self.containers
+            .iter()
+            .find(|c| c.name == ecsub_core::chain::CONTAINER_NAME)
     }
 }

@@ -8,7 +8,9 @@ use crate::error::{code, FnError};
 use crate::store;
 use crate::task_stopped::terminate;
 use aws_sdk_ec2::types::Filter;
-use ecsub_core::chain::{AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef, TAG_JOB};
+use ecsub_core::chain::{
+    AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef, TAG_JOB,
+};
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -24,7 +26,8 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
 }
 
 fn layout_of(job: &JobRef) -> Result<JobLayout, FnError> {
-    JobLayout::from_url(&job.job_url).ok_or_else(|| FnError::invalid_input(format!("`{}` is not a job folder", job.job_url)))
+    JobLayout::from_url(&job.job_url)
+        .ok_or_else(|| FnError::invalid_input(format!("`{}` is not a job folder", job.job_url)))
 }
 
 async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError> {
@@ -32,10 +35,13 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
     if let Some(instance) = &state.instance {
         terminate(ctx, &instance.instance_id).await?;
     }
-    let error = state.error.clone().unwrap_or_else(|| ecsub_core::chain::StatesError {
-        error: "States.Unknown".into(),
-        cause: None,
-    });
+    let error = state
+        .error
+        .clone()
+        .unwrap_or_else(|| ecsub_core::chain::StatesError {
+            error: "States.Unknown".into(),
+            cause: None,
+        });
     let reason = match error.cause.as_deref().filter(|c| !c.is_empty()) {
         Some(cause) => format!("{}: {cause}", error.error),
         None => error.error.clone(),
@@ -58,11 +64,14 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
         recorded_by: "finalize".to_owned(),
         next_attempt: None,
     };
-    let body = serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let body =
+        serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
     let key = layout.attempt_key(state.task.index, state.attempt.number);
     let created = store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await?;
     warn!(job_id = %layout.job_id, task = state.task.index, reason, created, "task ended by an error");
-    Ok(json!({ "index": state.task.index, "outcome": Outcome::InfrastructureError, "reason": reason }))
+    Ok(
+        json!({ "index": state.task.index, "outcome": Outcome::InfrastructureError, "reason": reason }),
+    )
 }
 
 async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, FnError> {
@@ -79,11 +88,22 @@ async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, Fn
     }
     let swept = sweep_instances(ctx, job).await?;
     delete_cluster(ctx, job).await?;
-    let summary = Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
-    let body = serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    store::put(&ctx.s3, &layout.bucket, &layout.summary_key(), body, "application/json").await?;
+    let summary =
+        Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
+    let body =
+        serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(
+        &ctx.s3,
+        &layout.bucket,
+        &layout.summary_key(),
+        body,
+        "application/json",
+    )
+    .await?;
     info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, "job finished");
-    Ok(json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }))
+    Ok(
+        json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
+    )
 }
 
 /// Terminates every instance still tagged with the job (pending, running, stopping or stopped).
@@ -91,7 +111,12 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
     let out = ctx
         .ec2
         .describe_instances()
-        .filters(Filter::builder().name(format!("tag:{TAG_JOB}")).values(job.job_id.as_str()).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_JOB}"))
+                .values(job.job_id.as_str())
+                .build(),
+        )
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -123,7 +148,12 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
 }
 
 async fn delete_cluster(ctx: &Ctx, job: &JobRef) -> Result<(), FnError> {
-    let listed = ctx.ecs.list_container_instances().cluster(&job.cluster).send().await;
+    let listed = ctx
+        .ecs
+        .list_container_instances()
+        .cluster(&job.cluster)
+        .send()
+        .await;
     match listed {
         Ok(out) => {
             for arn in out.container_instance_arns() {
@@ -138,16 +168,37 @@ async fn delete_cluster(ctx: &Ctx, job: &JobRef) -> Result<(), FnError> {
             }
         }
         Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(()),
-        Err(e) => return Err(FnError::aws(format!("ListContainerInstances {}", job.cluster), &e)),
+        Err(e) => {
+            return Err(FnError::aws(
+                format!("ListContainerInstances {}", job.cluster),
+                &e,
+            ))
+        }
     }
     match ctx.ecs.delete_cluster().cluster(&job.cluster).send().await {
         Ok(_) => {}
         Err(e) if code(&e) == Some("ClusterNotFoundException") => {}
         Err(e) => return Err(FnError::aws(format!("DeleteCluster {}", job.cluster), &e)),
     }
-    match ctx.ecs.deregister_task_definition().task_definition(&job.task_definition).send().await {
+    match ctx
+        .ecs
+        .deregister_task_definition()
+        .task_definition(&job.task_definition)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if matches!(code(&e), Some("ClientException" | "InvalidParameterException")) => Ok(()),
-        Err(e) => Err(FnError::aws(format!("DeregisterTaskDefinition {}", job.task_definition), &e)),
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("ClientException" | "InvalidParameterException")
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(FnError::aws(
+            format!("DeregisterTaskDefinition {}", job.task_definition),
+            &e,
+        )),
     }
 }

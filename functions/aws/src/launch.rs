@@ -6,7 +6,9 @@ use crate::ctx::Ctx;
 use crate::error::{code, describe, FnError};
 use aws_sdk_ec2::types as ec2;
 use base64::Engine as _;
-use ecsub_core::chain::{error_names, user_data, Instance, LaunchInput, TAG_ATTEMPT, TAG_JOB, TAG_TASK};
+use ecsub_core::chain::{
+    error_names, user_data, Instance, LaunchInput, TAG_ATTEMPT, TAG_JOB, TAG_TASK,
+};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -73,7 +75,10 @@ pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError>
                 }
                 Err(Launch::Capacity(why)) => {
                     warn!(job_id = %job.job_id, task = input.task.index, instance_type, why, "no capacity; trying the next");
-                    tried.push(format!("{instance_type}{}: {why}", subnet.map(|s| format!(" in {s}")).unwrap_or_default()));
+                    tried.push(format!(
+                        "{instance_type}{}: {why}",
+                        subnet.map(|s| format!(" in {s}")).unwrap_or_default()
+                    ));
                 }
                 Err(Launch::Failed(e)) => return Err(e),
             }
@@ -81,7 +86,16 @@ pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError>
     }
     Err(FnError::new(
         error_names::CAPACITY_UNAVAILABLE,
-        format!("no capacity for task {} ({}): {}", input.task.index, if input.attempt.spot { "spot" } else { "on demand" }, tried.join("; ")),
+        format!(
+            "no capacity for task {} ({}): {}",
+            input.task.index,
+            if input.attempt.spot {
+                "spot"
+            } else {
+                "on demand"
+            },
+            tried.join("; ")
+        ),
     ))
 }
 
@@ -96,13 +110,19 @@ async fn architectures(ctx: &Ctx, types: &[String]) -> Result<HashMap<String, Ar
     let out = ctx
         .ec2
         .describe_instance_types()
-        .set_instance_types(Some(types.iter().map(|t| ec2::InstanceType::from(t.as_str())).collect()))
+        .set_instance_types(Some(
+            types
+                .iter()
+                .map(|t| ec2::InstanceType::from(t.as_str()))
+                .collect(),
+        ))
         .send()
         .await
         .map_err(|e| match code(&e) {
-            Some(c) if c.starts_with("InvalidInstanceType") => {
-                FnError::new(error_names::LAUNCH_FAILED, format!("unknown instance type in {types:?}: {}", describe(&e)))
-            }
+            Some(c) if c.starts_with("InvalidInstanceType") => FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!("unknown instance type in {types:?}: {}", describe(&e)),
+            ),
             _ => FnError::aws("DescribeInstanceTypes", &e),
         })?;
     Ok(out
@@ -112,7 +132,10 @@ async fn architectures(ctx: &Ctx, types: &[String]) -> Result<HashMap<String, Ar
             let name = info.instance_type()?.as_str().to_owned();
             let arm = info
                 .processor_info()
-                .map(|p| p.supported_architectures().contains(&ec2::ArchitectureType::Arm64))
+                .map(|p| {
+                    p.supported_architectures()
+                        .contains(&ec2::ArchitectureType::Arm64)
+                })
                 .unwrap_or(false);
             Some((name, if arm { Arch::Arm64 } else { Arch::X86_64 }))
         })
@@ -125,7 +148,11 @@ async fn ami(ctx: &Ctx, arch: Arch) -> Result<String, FnError> {
         Arch::X86_64 => &ctx.config.ami_parameter_x86_64,
         Arch::Arm64 => &ctx.config.ami_parameter_arm64,
     };
-    if let Some(id) = AMI_CACHE.lock().ok().and_then(|c| c.as_ref().and_then(|m| m.get(parameter).cloned())) {
+    if let Some(id) = AMI_CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(parameter).cloned()))
+    {
         return Ok(id);
     }
     let out = ctx
@@ -139,9 +166,16 @@ async fn ami(ctx: &Ctx, arch: Arch) -> Result<String, FnError> {
         .parameter()
         .and_then(|p| p.value())
         .map(str::to_owned)
-        .ok_or_else(|| FnError::new(error_names::LAUNCH_FAILED, format!("SSM parameter {parameter} has no value")))?;
+        .ok_or_else(|| {
+            FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!("SSM parameter {parameter} has no value"),
+            )
+        })?;
     if let Ok(mut cache) = AMI_CACHE.lock() {
-        cache.get_or_insert_with(HashMap::new).insert(parameter.clone(), id.clone());
+        cache
+            .get_or_insert_with(HashMap::new)
+            .insert(parameter.clone(), id.clone());
     }
     Ok(id)
 }
@@ -169,9 +203,10 @@ async fn run_instance(
     ];
     let tag_spec = |kind: ec2::ResourceType| {
         tags.iter()
-            .fold(ec2::TagSpecification::builder().resource_type(kind), |b, (k, v)| {
-                b.tags(ec2::Tag::builder().key(*k).value(v).build())
-            })
+            .fold(
+                ec2::TagSpecification::builder().resource_type(kind),
+                |b, (k, v)| b.tags(ec2::Tag::builder().key(*k).value(v).build()),
+            )
             .build()
     };
     let disk = ec2::BlockDeviceMapping::builder()
@@ -202,7 +237,11 @@ async fn run_instance(
         request = request.security_group_ids(group);
     }
     if let Some(profile) = &job.instance_profile {
-        request = request.iam_instance_profile(ec2::IamInstanceProfileSpecification::builder().name(profile).build());
+        request = request.iam_instance_profile(
+            ec2::IamInstanceProfileSpecification::builder()
+                .name(profile)
+                .build(),
+        );
     }
     if input.attempt.spot {
         request = request.instance_market_options(
@@ -211,7 +250,9 @@ async fn run_instance(
                 .spot_options(
                     ec2::SpotMarketOptions::builder()
                         .spot_instance_type(ec2::SpotInstanceType::OneTime)
-                        .instance_interruption_behavior(ec2::InstanceInterruptionBehavior::Terminate)
+                        .instance_interruption_behavior(
+                            ec2::InstanceInterruptionBehavior::Terminate,
+                        )
                         .build(),
                 )
                 .build(),
@@ -220,7 +261,10 @@ async fn run_instance(
     match request.send().await {
         Ok(out) => {
             let Some(instance) = out.instances().first() else {
-                return Err(Launch::Failed(FnError::new(error_names::LAUNCH_FAILED, "RunInstances returned no instance")));
+                return Err(Launch::Failed(FnError::new(
+                    error_names::LAUNCH_FAILED,
+                    "RunInstances returned no instance",
+                )));
             };
             Ok(Instance {
                 instance_id: instance.instance_id().unwrap_or_default().to_owned(),
@@ -232,7 +276,9 @@ async fn run_instance(
         }
         Err(e) => match code(&e) {
             Some(c) if CAPACITY_CODES.contains(&c) => Err(Launch::Capacity(describe(&e))),
-            Some(c) if TRANSIENT_CODES.contains(&c) => Err(Launch::Failed(FnError::aws("RunInstances", &e))),
+            Some(c) if TRANSIENT_CODES.contains(&c) => {
+                Err(Launch::Failed(FnError::aws("RunInstances", &e)))
+            }
             None => Err(Launch::Failed(FnError::aws("RunInstances", &e))),
             Some(_) => Err(Launch::Failed(FnError::new(
                 error_names::LAUNCH_FAILED,

@@ -38,7 +38,10 @@ macro_rules! lambda_main {
             $crate::telemetry::init();
             let ctx = $crate::Ctx::from_env().await?;
             let ctx = &ctx;
-            lambda_runtime::run(lambda_runtime::service_fn(move |event| $handler(ctx, event))).await
+            lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+                $handler(ctx, event)
+            }))
+            .await
         }
     };
 }

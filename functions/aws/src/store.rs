@@ -9,11 +9,12 @@ use aws_sdk_s3::Client;
 pub async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, FnError> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| FnError::new(ecsub_core::chain::error_names::AWS_ERROR, format!("reading s3://{bucket}/{key}: {e}")))?;
+            let bytes = out.body.collect().await.map_err(|e| {
+                FnError::new(
+                    ecsub_core::chain::error_names::AWS_ERROR,
+                    format!("reading s3://{bucket}/{key}: {e}"),
+                )
+            })?;
             Ok(Some(bytes.into_bytes().to_vec()))
         }
         Err(e) if matches!(code(&e), Some("NoSuchKey" | "NotFound")) => Ok(None),
@@ -22,7 +23,13 @@ pub async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>
 }
 
 /// Writes an object, replacing any.
-pub async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), FnError> {
+pub async fn put(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<(), FnError> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -35,7 +42,13 @@ pub async fn put(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_ty
 }
 
 /// Creates an object only if there is none (`If-None-Match: *`); `false` if one was there already.
-pub async fn put_new(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<bool, FnError> {
+pub async fn put_new(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<bool, FnError> {
     let sent = s3
         .put_object()
         .bucket(bucket)
@@ -47,9 +60,19 @@ pub async fn put_new(s3: &Client, bucket: &str, key: &str, body: Vec<u8>, conten
         .await;
     match sent {
         Ok(_) => Ok(true),
-        Err(e) if matches!(code(&e), Some("PreconditionFailed" | "ConditionalRequestConflict")) => Ok(false),
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            ) =>
+        {
+            Ok(false)
+        }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
-        Err(e) => Err(FnError::aws(format!("PutObject (if none) s3://{bucket}/{key}"), &e)),
+        Err(e) => Err(FnError::aws(
+            format!("PutObject (if none) s3://{bucket}/{key}"),
+            &e,
+        )),
     }
 }
 
@@ -65,10 +88,20 @@ pub async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool, FnErro
 /// Every key under `prefix` (paginated).
 pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, FnError> {
     let mut keys = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        let page =
+            page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
     }
     Ok(keys)
 }
@@ -94,8 +127,15 @@ pub async fn location_exists(s3: &Client, path: &ecsub_core::S3Path) -> Result<b
     if !path.has_wildcard() {
         return exists(s3, path.bucket(), path.key()).await;
     }
-    let (folder, pattern) = path.key().rsplit_once('/').map_or(("", path.key()), |(f, p)| (f, p));
-    let prefix = if folder.is_empty() { String::new() } else { format!("{folder}/") };
+    let (folder, pattern) = path
+        .key()
+        .rsplit_once('/')
+        .map_or(("", path.key()), |(f, p)| (f, p));
+    let prefix = if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    };
     let keys = list(s3, path.bucket(), &prefix).await?;
     Ok(keys.iter().any(|k| {
         let name = &k[prefix.len()..];

@@ -9,7 +9,8 @@ use crate::events::{EventBridgeEvent, S3ObjectDetail, ScheduleInput};
 use crate::store;
 use aws_sdk_ecs::types as ecs;
 use ecsub_core::chain::{
-    container_command, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskRef, CONTAINER_NAME, TAG_JOB,
+    container_command, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskRef,
+    CONTAINER_NAME, TAG_JOB,
 };
 use ecsub_core::script::{run_script, setenv_script};
 use ecsub_core::tasks::{self, Cell, TasksFile};
@@ -30,8 +31,8 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             .map_err(|e| FnError::invalid_input(format!("schedule input: {e}")))?;
         return from_schedule(ctx, &schedule).await;
     }
-    let event: EventBridgeEvent<S3ObjectDetail> =
-        serde_json::from_value(payload).map_err(|e| FnError::invalid_input(format!("not an S3 event: {e}")))?;
+    let event: EventBridgeEvent<S3ObjectDetail> = serde_json::from_value(payload)
+        .map_err(|e| FnError::invalid_input(format!("not an S3 event: {e}")))?;
     let bucket = event.detail.bucket.name.clone();
     let key = url_decode(&event.detail.object.key);
     if let Some((layout, name)) = JobLayout::from_key(&bucket, &key) {
@@ -55,7 +56,10 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
 
 /// The account id out of a function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
 fn account_of(arn: &str) -> Option<String> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
+    arn.split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
 }
 
 /// S3 event keys are URL-encoded, with `+` for a space.
@@ -67,7 +71,10 @@ pub fn url_decode(key: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -93,18 +100,35 @@ async fn from_inbox(ctx: &Ctx, bucket: &str, key: &str, suffix: &str) -> Result<
     };
     let tasks = match tasks::parse(&name, &bytes) {
         Ok(tasks) => tasks,
-        Err(d) => return reject_at(ctx, bucket, &error_key, &d.0.iter().map(ToString::to_string).collect::<Vec<_>>()).await,
+        Err(d) => {
+            return reject_at(
+                ctx,
+                bucket,
+                &error_key,
+                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+            .await
+        }
     };
     let directives = match JobArgs::parse_directives(&tasks) {
         Ok(d) => d,
-        Err(d) => return reject_at(ctx, bucket, &error_key, &d.0.iter().map(ToString::to_string).collect::<Vec<_>>()).await,
+        Err(d) => {
+            return reject_at(
+                ctx,
+                bucket,
+                &error_key,
+                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+            .await
+        }
     };
     let defaults = match store::get(&ctx.s3, bucket, INBOX_DEFAULTS_KEY).await? {
         None => InboxDefaults::default(),
         Some(raw) => match serde_json::from_slice::<InboxDefaults>(&raw) {
             Ok(d) => d,
             Err(e) => {
-                let line = format!("s3://{bucket}/{INBOX_DEFAULTS_KEY}: not valid job options: {e}");
+                let line =
+                    format!("s3://{bucket}/{INBOX_DEFAULTS_KEY}: not valid job options: {e}");
                 return reject_at(ctx, bucket, &error_key, &[line]).await;
             }
         },
@@ -124,10 +148,21 @@ async fn from_inbox(ctx: &Ctx, bucket: &str, key: &str, suffix: &str) -> Result<
             return reject_at(ctx, bucket, &error_key, &[line]).await;
         }
     };
-    let job_name = args.task_name.clone().unwrap_or_else(|| JobId::name_from_file(&name));
+    let job_name = args
+        .task_name
+        .clone()
+        .unwrap_or_else(|| JobId::name_from_file(&name));
     let job_id = match JobId::new(&job_name, suffix) {
         Ok(id) => id,
-        Err(e) => return reject_at(ctx, bucket, &error_key, &[format!("{name}: --task-name: {e}")]).await,
+        Err(e) => {
+            return reject_at(
+                ctx,
+                bucket,
+                &error_key,
+                &[format!("{name}: --task-name: {e}")],
+            )
+            .await
+        }
     };
     materialize(ctx, bucket, job_id, &bytes, script, args, &name, "inbox").await
 }
@@ -152,34 +187,80 @@ struct StoredSpec {
 
 async fn from_schedule(ctx: &Ctx, schedule: &ScheduleInput) -> Result<Value, FnError> {
     let bucket = ctx.config.bucket.clone();
-    let spec_name = schedule.spec.rsplit('/').next().unwrap_or(&schedule.spec).to_owned();
+    let spec_name = schedule
+        .spec
+        .rsplit('/')
+        .next()
+        .unwrap_or(&schedule.spec)
+        .to_owned();
     let error_key = format!("{}.error.txt", schedule.spec);
     let Some(raw) = store::get(&ctx.s3, &bucket, &schedule.spec).await? else {
-        let line = format!("s3://{bucket}/{}: the stored job spec does not exist", schedule.spec);
+        let line = format!(
+            "s3://{bucket}/{}: the stored job spec does not exist",
+            schedule.spec
+        );
         return reject_at(ctx, &bucket, &error_key, &[line]).await;
     };
     let spec: StoredSpec = match serde_json::from_slice(&raw) {
         Ok(spec) => spec,
         Err(e) => {
-            let line = format!("s3://{bucket}/{}: not a job spec ({{\"tasks\", \"script\", \"options\"}}): {e}", schedule.spec);
+            let line = format!(
+                "s3://{bucket}/{}: not a job spec ({{\"tasks\", \"script\", \"options\"}}): {e}",
+                schedule.spec
+            );
             return reject_at(ctx, &bucket, &error_key, &[line]).await;
         }
     };
-    let (Some(tasks_bytes), Some(script)) = (fetch_url(ctx, &spec.tasks).await?, fetch_url(ctx, &spec.script).await?) else {
-        let line = format!("{}: its tasks file `{}` or script `{}` does not exist", schedule.spec, spec.tasks, spec.script);
+    let (Some(tasks_bytes), Some(script)) = (
+        fetch_url(ctx, &spec.tasks).await?,
+        fetch_url(ctx, &spec.script).await?,
+    ) else {
+        let line = format!(
+            "{}: its tasks file `{}` or script `{}` does not exist",
+            schedule.spec, spec.tasks, spec.script
+        );
         return reject_at(ctx, &bucket, &error_key, &[line]).await;
     };
-    let tasks_name = spec.tasks.rsplit('/').next().unwrap_or("tasks.tsv").to_owned();
+    let tasks_name = spec
+        .tasks
+        .rsplit('/')
+        .next()
+        .unwrap_or("tasks.tsv")
+        .to_owned();
     let tasks = match tasks::parse(&tasks_name, &tasks_bytes) {
         Ok(t) => t,
-        Err(d) => return reject_at(ctx, &bucket, &error_key, &d.0.iter().map(ToString::to_string).collect::<Vec<_>>()).await,
+        Err(d) => {
+            return reject_at(
+                ctx,
+                &bucket,
+                &error_key,
+                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+            .await
+        }
     };
     let file_args = JobArgs::from_directives(&tasks).unwrap_or_default();
     let args = spec.options.over(file_args);
-    let job_name = args.task_name.clone().unwrap_or_else(|| JobId::name_from_file(&spec_name));
-    let job_id = JobId::new(&job_name, &JobId::suffix_for(&[&schedule.spec, &schedule.time, &schedule.id]))
-        .map_err(FnError::invalid_input)?;
-    materialize(ctx, &bucket, job_id, &tasks_bytes, script, args, &tasks_name, "schedule").await
+    let job_name = args
+        .task_name
+        .clone()
+        .unwrap_or_else(|| JobId::name_from_file(&spec_name));
+    let job_id = JobId::new(
+        &job_name,
+        &JobId::suffix_for(&[&schedule.spec, &schedule.time, &schedule.id]),
+    )
+    .map_err(FnError::invalid_input)?;
+    materialize(
+        ctx,
+        &bucket,
+        job_id,
+        &tasks_bytes,
+        script,
+        args,
+        &tasks_name,
+        "schedule",
+    )
+    .await
 }
 
 async fn fetch_url(ctx: &Ctx, url: &str) -> Result<Option<Vec<u8>>, FnError> {
@@ -210,16 +291,38 @@ async fn materialize(
         info!(job_id = %job_id, "duplicate event: the job exists already");
         return Ok(json!({ "job_id": job_id, "duplicate": true }));
     }
-    store::put(&ctx.s3, bucket, &layout.tasks_key(), tasks_bytes.to_vec(), "text/tab-separated-values").await?;
-    store::put(&ctx.s3, bucket, &layout.script_key(), script, "text/x-shellscript").await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.tasks_key(),
+        tasks_bytes.to_vec(),
+        "text/tab-separated-values",
+    )
+    .await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.script_key(),
+        script,
+        "text/x-shellscript",
+    )
+    .await?;
     let submission = JobSubmission {
         job_id: job_id.clone(),
         args,
         tasks_file: tasks_file.to_owned(),
         origin: origin.to_owned(),
     };
-    let body = serde_json::to_vec_pretty(&submission).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    let created = store::put_new(&ctx.s3, bucket, &layout.spec_key(), body, "application/json").await?;
+    let body = serde_json::to_vec_pretty(&submission)
+        .map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let created = store::put_new(
+        &ctx.s3,
+        bucket,
+        &layout.spec_key(),
+        body,
+        "application/json",
+    )
+    .await?;
     info!(job_id = %job_id, created, origin, "job written");
     Ok(json!({ "job_id": job_id, "duplicate": !created }))
 }
@@ -227,7 +330,14 @@ async fn materialize(
 async fn reject_at(ctx: &Ctx, bucket: &str, key: &str, lines: &[String]) -> Result<Value, FnError> {
     let mut text = lines.join("\n");
     text.push('\n');
-    store::put(&ctx.s3, bucket, key, text.into_bytes(), "text/plain; charset=utf-8").await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        key,
+        text.into_bytes(),
+        "text/plain; charset=utf-8",
+    )
+    .await?;
     warn!(key, errors = lines.len(), "job rejected");
     Ok(json!({ "rejected": format!("s3://{bucket}/{key}"), "errors": lines }))
 }
@@ -240,26 +350,53 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
         .state_machine_arn
         .as_deref()
         .ok_or_else(|| FnError::invalid_input("ECSUB_STATE_MACHINE_ARN is not set"))?;
-    let execution_arn = format!("{}:{job_id}", state_machine.replacen(":stateMachine:", ":execution:", 1));
-    if ctx.sfn.describe_execution().execution_arn(&execution_arn).send().await.is_ok() {
+    let execution_arn = format!(
+        "{}:{job_id}",
+        state_machine.replacen(":stateMachine:", ":execution:", 1)
+    );
+    if ctx
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution_arn)
+        .send()
+        .await
+        .is_ok()
+    {
         info!(job_id = %job_id, "duplicate event: the execution exists already");
         return Ok(json!({ "job_id": job_id, "duplicate": true }));
     }
     let bucket = &layout.bucket;
     let error_key = layout.error_key();
     let Some(raw) = store::get(&ctx.s3, bucket, &layout.spec_key()).await? else {
-        return Err(FnError::invalid_input(format!("s3://{bucket}/{} is gone", layout.spec_key())));
+        return Err(FnError::invalid_input(format!(
+            "s3://{bucket}/{} is gone",
+            layout.spec_key()
+        )));
     };
     let submission: JobSubmission = match serde_json::from_slice(&raw) {
         Ok(s) => s,
         Err(e) => return reject_at(ctx, bucket, &error_key, &[format!("job.json: {e}")]).await,
     };
     let Some(tasks_bytes) = store::get(&ctx.s3, bucket, &layout.tasks_key()).await? else {
-        return reject_at(ctx, bucket, &error_key, &["tasks.tsv: missing from the job".to_owned()]).await;
+        return reject_at(
+            ctx,
+            bucket,
+            &error_key,
+            &["tasks.tsv: missing from the job".to_owned()],
+        )
+        .await;
     };
     let tasks = match tasks::parse(&submission.tasks_file, &tasks_bytes) {
         Ok(t) => t,
-        Err(d) => return reject_at(ctx, bucket, &error_key, &d.0.iter().map(ToString::to_string).collect::<Vec<_>>()).await,
+        Err(d) => {
+            return reject_at(
+                ctx,
+                bucket,
+                &error_key,
+                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            )
+            .await
+        }
     };
     let spec = match submission.args.clone().resolve(job_id.clone()) {
         Ok(spec) => spec,
@@ -273,7 +410,13 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
         None => 0..=tasks.tasks.len() - 1,
     };
     if !store::exists(&ctx.s3, bucket, &layout.script_key()).await? {
-        return reject_at(ctx, bucket, &error_key, &["the user script is missing from the job".to_owned()]).await;
+        return reject_at(
+            ctx,
+            bucket,
+            &error_key,
+            &["the user script is missing from the job".to_owned()],
+        )
+        .await;
     }
     if spec.verify_bucket {
         let missing = missing_inputs(ctx, &tasks, selected.clone()).await?;
@@ -283,8 +426,22 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
     }
     let run_sh = run_script(&spec, &tasks.columns);
     let setenv = setenv_script(&tasks.file, &tasks.columns, &tasks.tasks[selected.clone()]);
-    store::put(&ctx.s3, bucket, &layout.run_sh_key(), run_sh.into_bytes(), "text/x-shellscript").await?;
-    store::put(&ctx.s3, bucket, &layout.setenv_key(), setenv.into_bytes(), "text/x-shellscript").await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.run_sh_key(),
+        run_sh.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.setenv_key(),
+        setenv.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
 
     let task_definition = prepare_ecs(ctx, &spec, account).await?;
     let input = ExecutionInput {
@@ -298,18 +455,35 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
             spot: spec.spot,
             retry_od: spec.retry_od,
             disk_size: spec.disk_size,
-            subnet_ids: if spec.subnet_ids.is_empty() { ctx.config.subnet_ids.clone() } else { spec.subnet_ids.clone() },
-            security_group_id: spec.security_group_id.clone().or_else(|| ctx.config.security_group_id.clone()),
+            subnet_ids: if spec.subnet_ids.is_empty() {
+                ctx.config.subnet_ids.clone()
+            } else {
+                spec.subnet_ids.clone()
+            },
+            security_group_id: spec
+                .security_group_id
+                .clone()
+                .or_else(|| ctx.config.security_group_id.clone()),
             key_name: spec.key_name.clone(),
-            instance_profile: spec.instance_role_name.clone().or_else(|| ctx.config.instance_profile.clone()),
+            instance_profile: spec
+                .instance_role_name
+                .clone()
+                .or_else(|| ctx.config.instance_profile.clone()),
             processes: spec.processes,
             waiter_delay: spec.waiter_delay,
             join_polls: ctx.config.join_polls,
             task_timeout: ctx.config.task_timeout,
         },
-        tasks: tasks.tasks[selected].iter().map(|t| TaskRef { index: t.index, line: t.line }).collect(),
+        tasks: tasks.tasks[selected]
+            .iter()
+            .map(|t| TaskRef {
+                index: t.index,
+                line: t.line,
+            })
+            .collect(),
     };
-    let input_json = serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let input_json =
+        serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
     let started = ctx
         .sfn
         .start_execution()
@@ -332,8 +506,16 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
         tasks: input.tasks.len(),
         started_at: crate::now_rfc3339(),
     };
-    let body = serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    store::put(&ctx.s3, bucket, &layout.started_key(), body, "application/json").await?;
+    let body =
+        serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.started_key(),
+        body,
+        "application/json",
+    )
+    .await?;
     info!(job_id = %job_id, tasks = input.tasks.len(), execution_arn, "job started");
     Ok(json!({ "job_id": job_id, "execution_arn": execution_arn, "tasks": input.tasks.len() }))
 }
@@ -350,7 +532,10 @@ async fn missing_inputs(
         for (column, cell) in tasks.columns.iter().zip(&task.cells) {
             if let (true, Cell::Path(path)) = (column.kind.is_input(), cell) {
                 if seen.insert(path.url()) {
-                    let at = format!("{}:{}: task {} (`{column}`)", tasks.file, task.line, task.index);
+                    let at = format!(
+                        "{}:{}: task {} (`{column}`)",
+                        tasks.file, task.line, task.index
+                    );
                     wanted.push((at, path.clone()));
                 }
             }
@@ -369,7 +554,10 @@ async fn missing_inputs(
     while let Some(done) = checks.join_next().await {
         let (i, found) = done.map_err(|e| FnError::invalid_input(format!("input check: {e}")))?;
         if !found? {
-            missing.push((i, format!("{}: input `{}` not found", wanted[i].0, wanted[i].1)));
+            missing.push((
+                i,
+                format!("{}: input `{}` not found", wanted[i].0, wanted[i].1),
+            ));
         }
     }
     missing.sort();
@@ -379,10 +567,21 @@ async fn missing_inputs(
 /// The job's log group, cluster and task definition; returns the task definition's ARN.
 async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result<String, FnError> {
     let job = spec.job_id.as_str();
-    match ctx.logs.create_log_group().log_group_name(&spec.log_group_name).send().await {
+    match ctx
+        .logs
+        .create_log_group()
+        .log_group_name(&spec.log_group_name)
+        .send()
+        .await
+    {
         Ok(_) => {}
         Err(e) if code(&e) == Some("ResourceAlreadyExistsException") => {}
-        Err(e) => return Err(FnError::aws(format!("CreateLogGroup {}", spec.log_group_name), &e)),
+        Err(e) => {
+            return Err(FnError::aws(
+                format!("CreateLogGroup {}", spec.log_group_name),
+                &e,
+            ))
+        }
     }
     ctx.ecs
         .create_cluster()
@@ -393,7 +592,10 @@ async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result
         .map_err(|e| FnError::aws(format!("CreateCluster {job}"), &e))?;
 
     let image = match (spec.use_amazon_ecr, account) {
-        (true, Some(account)) => format!("{account}.dkr.ecr.{}.amazonaws.com/{}", ctx.region, spec.image),
+        (true, Some(account)) => format!(
+            "{account}.dkr.ecr.{}.amazonaws.com/{}",
+            ctx.region, spec.image
+        ),
         _ => spec.image.clone(),
     };
     let log = ecs::LogConfiguration::builder()
@@ -410,21 +612,37 @@ async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result
         .memory_reservation(256)
         .set_command(Some(container_command(&spec.setup_container_cmd)))
         .working_directory("/scratch")
-        .mount_points(ecs::MountPoint::builder().source_volume("scratch").container_path("/scratch").build())
+        .mount_points(
+            ecs::MountPoint::builder()
+                .source_volume("scratch")
+                .container_path("/scratch")
+                .build(),
+        )
         .log_configuration(log)
         .privileged(spec.goofys);
     let mut volumes = vec![ecs::Volume::builder()
         .name("scratch")
-        .host(ecs::HostVolumeProperties::builder().source_path("/scratch").build())
+        .host(
+            ecs::HostVolumeProperties::builder()
+                .source_path("/scratch")
+                .build(),
+        )
         .build()];
     if spec.dind {
         container = container.mount_points(
-            ecs::MountPoint::builder().source_volume("docker-sock").container_path("/var/run/docker.sock").build(),
+            ecs::MountPoint::builder()
+                .source_volume("docker-sock")
+                .container_path("/var/run/docker.sock")
+                .build(),
         );
         volumes.push(
             ecs::Volume::builder()
                 .name("docker-sock")
-                .host(ecs::HostVolumeProperties::builder().source_path("/var/run/docker.sock").build())
+                .host(
+                    ecs::HostVolumeProperties::builder()
+                        .source_path("/var/run/docker.sock")
+                        .build(),
+                )
                 .build(),
         );
     }
@@ -433,7 +651,8 @@ async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result
             .host_path("/dev/fuse")
             .build()
             .map_err(|e| FnError::invalid_input(e.to_string()))?;
-        container = container.linux_parameters(ecs::LinuxParameters::builder().devices(fuse).build());
+        container =
+            container.linux_parameters(ecs::LinuxParameters::builder().devices(fuse).build());
     }
     let mut request = ctx
         .ecs
@@ -443,7 +662,12 @@ async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result
         .container_definitions(container.build())
         .set_volumes(Some(volumes))
         .tags(ecs::Tag::builder().key(TAG_JOB).value(job).build());
-    if let (Some(account), Some(role)) = (account, spec.instance_role_name.as_ref().or(ctx.config.instance_profile.as_ref())) {
+    if let (Some(account), Some(role)) = (
+        account,
+        spec.instance_role_name
+            .as_ref()
+            .or(ctx.config.instance_profile.as_ref()),
+    ) {
         request = request.task_role_arn(format!("arn:aws:iam::{account}:role/{role}"));
     }
     let registered = request
@@ -463,7 +687,10 @@ mod tests {
 
     #[test]
     fn s3_event_keys_are_url_decoded() {
-        assert_eq!(url_decode("inbox/my+tasks%2Cv2.tsv"), "inbox/my tasks,v2.tsv");
+        assert_eq!(
+            url_decode("inbox/my+tasks%2Cv2.tsv"),
+            "inbox/my tasks,v2.tsv"
+        );
         assert_eq!(url_decode("a%"), "a%");
         assert_eq!(url_decode("caf%C3%A9"), "café");
     }

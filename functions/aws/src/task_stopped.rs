@@ -21,16 +21,21 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     if task.last_status != "STOPPED" {
         return Ok(json!({ "ignored": task.task_arn, "status": task.last_status }));
     }
-    let (Some(token), Some(job_url)) = (task.env("ECSUB_TASK_TOKEN"), task.env("ECSUB_JOB_URL")) else {
-        info!(task_arn = task.task_arn, "not started by ecsub's state machine; ignored");
+    let (Some(token), Some(job_url)) = (task.env("ECSUB_TASK_TOKEN"), task.env("ECSUB_JOB_URL"))
+    else {
+        info!(
+            task_arn = task.task_arn,
+            "not started by ecsub's state machine; ignored"
+        );
         return Ok(json!({ "ignored": task.task_arn }));
     };
-    let layout = JobLayout::from_url(job_url)
-        .ok_or_else(|| FnError::invalid_input(format!("ECSUB_JOB_URL `{job_url}` is not a job folder")))?;
+    let layout = JobLayout::from_url(job_url).ok_or_else(|| {
+        FnError::invalid_input(format!("ECSUB_JOB_URL `{job_url}` is not a job folder"))
+    })?;
     let number = |name: &str| -> Result<u64, FnError> {
-        task.env(name)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| FnError::invalid_input(format!("{name} is missing from {}", task.task_arn)))
+        task.env(name).and_then(|v| v.parse().ok()).ok_or_else(|| {
+            FnError::invalid_input(format!("{name} is missing from {}", task.task_arn))
+        })
     };
     let index = usize::try_from(number("ECSUB_TASK_INDEX")?).unwrap_or(usize::MAX);
     let attempt = Attempt {
@@ -73,7 +78,8 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         recorded_by: "task-stopped".to_owned(),
         next_attempt: next,
     };
-    let body = serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let body =
+        serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
     let key = layout.attempt_key(index, attempt.number);
     if !store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await? {
         info!(job_id = %layout.job_id, task = index, attempt = attempt.number, "duplicate event: the attempt is recorded already");
@@ -93,10 +99,23 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         reason,
         next_attempt: next,
     };
-    let output = serde_json::to_string(&result).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    match ctx.sfn.send_task_success().task_token(token).output(output).send().await {
+    let output =
+        serde_json::to_string(&result).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    match ctx
+        .sfn
+        .send_task_success()
+        .task_token(token)
+        .output(output)
+        .send()
+        .await
+    {
         Ok(_) => {}
-        Err(e) if matches!(code(&e), Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")) => {
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
+            ) =>
+        {
             warn!(job_id = %layout.job_id, task = index, "the execution no longer waits for this task");
         }
         Err(e) => return Err(FnError::aws("SendTaskSuccess", &e)),
@@ -113,21 +132,40 @@ fn chrono_now_ms() -> i64 {
 
 /// Terminates an instance; one that is already gone is fine.
 pub async fn terminate(ctx: &Ctx, instance_id: &str) -> Result<(), FnError> {
-    match ctx.ec2.terminate_instances().instance_ids(instance_id).send().await {
+    match ctx
+        .ec2
+        .terminate_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => Ok(()),
-        Err(e) => Err(FnError::aws(format!("TerminateInstances {instance_id}"), &e)),
+        Err(e) => Err(FnError::aws(
+            format!("TerminateInstances {instance_id}"),
+            &e,
+        )),
     }
 }
 
 /// The task's declared outputs that are not in S3.
-async fn missing_outputs(ctx: &Ctx, layout: &JobLayout, index: usize) -> Result<Vec<String>, FnError> {
+async fn missing_outputs(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    index: usize,
+) -> Result<Vec<String>, FnError> {
     let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? else {
-        return Err(FnError::invalid_input(format!("{} is missing", layout.url(&layout.tasks_key()))));
+        return Err(FnError::invalid_input(format!(
+            "{} is missing",
+            layout.url(&layout.tasks_key())
+        )));
     };
-    let file = tasks::parse("tasks.tsv", &bytes).map_err(|d| FnError::invalid_input(d.to_string()))?;
+    let file =
+        tasks::parse("tasks.tsv", &bytes).map_err(|d| FnError::invalid_input(d.to_string()))?;
     let Some(task) = file.tasks.iter().find(|t| t.index == index) else {
-        return Err(FnError::invalid_input(format!("task {index} is not in the job's tasks file")));
+        return Err(FnError::invalid_input(format!(
+            "task {index} is not in the job's tasks file"
+        )));
     };
     let mut missing = Vec::new();
     for (column, cell) in file.columns.iter().zip(&task.cells) {

@@ -269,7 +269,10 @@ impl Summary {
                 }
             })
             .collect();
-        let succeeded = lines.iter().filter(|l| l.outcome == Outcome::Succeeded).count();
+        let succeeded = lines
+            .iter()
+            .filter(|l| l.outcome == Outcome::Succeeded)
+            .count();
         Summary {
             job_id,
             failed: lines.len() - succeeded,
@@ -302,25 +305,42 @@ pub struct Stopped<'a> {
 /// termination reason (ecsub only knew one).
 pub fn classify(stopped: &Stopped<'_>, missing_outputs: &[String]) -> (Outcome, String) {
     let reason = stopped.stopped_reason.unwrap_or_default();
-    let interrupted = matches!(stopped.stop_code, Some("SpotInterruption" | "TerminationNotice"))
-        || reason.contains("instance-terminated")
-        || (reason.contains("Host EC2") && (reason.contains("terminated") || reason.contains("stopped")));
+    let interrupted = matches!(
+        stopped.stop_code,
+        Some("SpotInterruption" | "TerminationNotice")
+    ) || reason.contains("instance-terminated")
+        || (reason.contains("Host EC2")
+            && (reason.contains("terminated") || reason.contains("stopped")));
     if interrupted {
-        return (Outcome::Interrupted, non_empty(reason, "the instance was interrupted"));
+        return (
+            Outcome::Interrupted,
+            non_empty(reason, "the instance was interrupted"),
+        );
     }
     match stopped.exit_code {
         Some(0) if missing_outputs.is_empty() => (Outcome::Succeeded, "exited 0".to_owned()),
         Some(0) => (
             Outcome::OutputsMissing,
-            format!("exited 0 but these outputs are missing: {}", missing_outputs.join(", ")),
+            format!(
+                "exited 0 but these outputs are missing: {}",
+                missing_outputs.join(", ")
+            ),
         ),
         Some(code) => {
-            let why = crate::exit::describe(code).map(|d| format!(" ({d})")).unwrap_or_default();
+            let why = crate::exit::describe(code)
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
             (Outcome::Failed, format!("exited {code}{why}"))
         }
         None => {
-            let detail = stopped.container_reason.filter(|r| !r.is_empty()).unwrap_or(reason);
-            (Outcome::InfrastructureError, non_empty(detail, "the container did not report an exit code"))
+            let detail = stopped
+                .container_reason
+                .filter(|r| !r.is_empty())
+                .unwrap_or(reason);
+            (
+                Outcome::InfrastructureError,
+                non_empty(detail, "the container did not report an exit code"),
+            )
         }
     }
 }
@@ -377,7 +397,10 @@ pub fn user_data(cluster: &str) -> String {
 
 /// Reads the cluster back out of [`user_data`] (what the ECS agent does with `/etc/ecs/ecs.config`).
 pub fn cluster_from_user_data(user_data: &str) -> Option<&str> {
-    user_data.lines().find_map(|l| l.strip_prefix("ECS_CLUSTER=")).map(str::trim)
+    user_data
+        .lines()
+        .find_map(|l| l.strip_prefix("ECS_CLUSTER="))
+        .map(str::trim)
 }
 
 #[cfg(test)]
@@ -394,7 +417,10 @@ mod tests {
     #[test]
     fn attempts_are_classified_by_exit_code_outputs_and_stop_reason() {
         assert_eq!(classify(&stopped(Some(0)), &[]).0, Outcome::Succeeded);
-        assert_eq!(classify(&stopped(Some(3)), &[]), (Outcome::Failed, "exited 3".into()));
+        assert_eq!(
+            classify(&stopped(Some(3)), &[]),
+            (Outcome::Failed, "exited 3".into())
+        );
         assert_eq!(
             classify(&stopped(Some(120)), &[]).1,
             "exited 120 (input download failed)"
@@ -402,7 +428,10 @@ mod tests {
         let missing = vec!["s3://b/out.txt".to_owned()];
         assert_eq!(
             classify(&stopped(Some(0)), &missing),
-            (Outcome::OutputsMissing, "exited 0 but these outputs are missing: s3://b/out.txt".into())
+            (
+                Outcome::OutputsMissing,
+                "exited 0 but these outputs are missing: s3://b/out.txt".into()
+            )
         );
         let spot = Stopped {
             exit_code: Some(143),
@@ -422,22 +451,53 @@ mod tests {
         };
         assert_eq!(
             classify(&pull, &[]),
-            (Outcome::InfrastructureError, "CannotPullContainerError: not found".into())
+            (
+                Outcome::InfrastructureError,
+                "CannotPullContainerError: not found".into()
+            )
         );
     }
 
     #[test]
     fn only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
-        let first = Attempt { number: 1, spot: true };
+        let first = Attempt {
+            number: 1,
+            spot: true,
+        };
         assert_eq!(next_attempt(Outcome::Failed, first, true), None);
-        assert_eq!(next_attempt(Outcome::Interrupted, first, false), Some(Attempt { number: 2, spot: true }));
-        assert_eq!(next_attempt(Outcome::Interrupted, first, true), Some(Attempt { number: 2, spot: false }));
-        assert_eq!(next_attempt(Outcome::Interrupted, Attempt { number: 3, spot: false }, true), None);
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, first, false),
+            Some(Attempt {
+                number: 2,
+                spot: true
+            })
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, first, true),
+            Some(Attempt {
+                number: 2,
+                spot: false
+            })
+        );
+        assert_eq!(
+            next_attempt(
+                Outcome::Interrupted,
+                Attempt {
+                    number: 3,
+                    spot: false
+                },
+                true
+            ),
+            None
+        );
     }
 
     #[test]
     fn user_data_names_the_cluster_the_agent_joins() {
-        assert_eq!(cluster_from_user_data(&user_data("wc-abcde")), Some("wc-abcde"));
+        assert_eq!(
+            cluster_from_user_data(&user_data("wc-abcde")),
+            Some("wc-abcde")
+        );
     }
 
     #[test]

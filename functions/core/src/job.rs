@@ -221,7 +221,11 @@ impl JobLayout {
 
     /// Finds the job a key belongs to: `<prefix>jobs/<job-id>/<name>` gives the layout and `<name>`.
     pub fn from_key(bucket: &str, key: &str) -> Option<(JobLayout, String)> {
-        let at = if key.starts_with("jobs/") { 0 } else { key.rfind("/jobs/")? + 1 };
+        let at = if key.starts_with("jobs/") {
+            0
+        } else {
+            key.rfind("/jobs/")? + 1
+        };
         let (prefix, rest) = key.split_at(at);
         let rest = rest.strip_prefix("jobs/")?;
         let (id, name) = rest.split_once('/')?;
@@ -289,10 +293,21 @@ mod tests {
         let (found, name) = JobLayout::from_key("bkt", "team/a/jobs/wc-abcde/job.json").unwrap();
         assert_eq!(found, nested);
         assert_eq!(name, "job.json");
-        assert_eq!(JobLayout::from_key("bkt", "jobs/wc-abcde/job.json").unwrap().0, plain);
+        assert_eq!(
+            JobLayout::from_key("bkt", "jobs/wc-abcde/job.json")
+                .unwrap()
+                .0,
+            plain
+        );
         assert!(JobLayout::from_key("bkt", "inbox/x.tsv").is_none());
         assert_eq!(JobLayout::from_url(&nested.job_url()).unwrap(), nested);
-        assert_eq!(JobId::suffix_for(&["a", "b"]), JobId::suffix_for(&["a", "b"]));
-        assert_ne!(JobId::suffix_for(&["a", "b"]), JobId::suffix_for(&["ab", ""]));
+        assert_eq!(
+            JobId::suffix_for(&["a", "b"]),
+            JobId::suffix_for(&["a", "b"])
+        );
+        assert_ne!(
+            JobId::suffix_for(&["a", "b"]),
+            JobId::suffix_for(&["ab", ""])
+        );
     }
 }

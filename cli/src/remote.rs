@@ -1,0 +1,411 @@
+//! The job as the stack sees it: `status` and `push --wait` read it from the bucket (job.json, error.txt,
+//! started.json, attempts/, summary.json), the execution, and the instances tagged with the job — never from a
+//! local folder, so any machine can follow any job.
+
+use crate::args::{Output, StatusArgs};
+use crate::report::human;
+use crate::{InputError, EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
+use anyhow::Context as _;
+use aws_sdk_ec2::types::Filter;
+use ecsub_aws::store;
+use ecsub_aws::Ctx;
+use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TAG_JOB, TAG_TASK};
+use ecsub_core::{tasks, JobId, JobLayout};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Clients from the standard AWS chain (credentials, region, `AWS_ENDPOINT_URL`).
+pub async fn connect() -> anyhow::Result<Ctx> {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    if shared.region().is_none() {
+        return Err(InputError(vec![
+            "ecsub-cli: no AWS region: set AWS_REGION (or a profile with a region)".into(),
+        ])
+        .into());
+    }
+    Ok(Ctx::new(ecsub_aws::ctx::StackConfig::default(), &shared))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskStatus {
+    pub index: usize,
+    pub state: String,
+    pub attempts: u32,
+    pub instance_type: Option<String>,
+    pub spot: bool,
+    pub exit_code: Option<i32>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    /// submitted, rejected, running, succeeded, failed, or `execution <STATUS>` when it ended without a summary.
+    pub state: String,
+    pub errors: Vec<String>,
+    pub execution_arn: Option<String>,
+    pub tasks: Vec<TaskStatus>,
+}
+
+impl JobStatus {
+    fn done(&self) -> usize {
+        self.tasks.iter().filter(|t| is_final(&t.state)).count()
+    }
+
+    fn failed(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| is_final(&t.state) && t.state != "succeeded")
+            .count()
+    }
+
+    fn finished(&self) -> bool {
+        matches!(self.state.as_str(), "rejected" | "succeeded" | "failed")
+            || self.state.starts_with("execution ")
+    }
+}
+
+fn is_final(state: &str) -> bool {
+    matches!(
+        state,
+        "succeeded" | "failed" | "outputs-missing" | "interrupted" | "infrastructure-error"
+    )
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    key: &str,
+) -> anyhow::Result<Option<T>> {
+    match store::get(&ctx.s3, &layout.bucket, key).await? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is not what ecsub wrote", layout.url(key))
+        })?)),
+    }
+}
+
+pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus> {
+    let job_id = layout.job_id.to_string();
+    let Some(submission) = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await? else {
+        return Err(InputError(vec![format!(
+            "ecsub-cli: no job {job_id} in {}",
+            layout.url(&layout.job_folder())
+        )])
+        .into());
+    };
+    if let Some(errors) = store::get(&ctx.s3, &layout.bucket, &layout.error_key()).await? {
+        return Ok(JobStatus {
+            job_id,
+            state: "rejected".into(),
+            errors: String::from_utf8_lossy(&errors)
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            execution_arn: None,
+            tasks: Vec::new(),
+        });
+    }
+    let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
+    let execution_arn = started.as_ref().map(|s| s.execution_arn.clone());
+    if let Some(summary) = get_json::<Summary>(ctx, layout, &layout.summary_key()).await? {
+        return Ok(JobStatus {
+            job_id,
+            state: if summary.failed == 0 {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into(),
+            errors: Vec::new(),
+            execution_arn,
+            tasks: summary
+                .tasks
+                .into_iter()
+                .map(|t| TaskStatus {
+                    index: t.index,
+                    state: t.outcome.as_str().into(),
+                    attempts: t.attempts,
+                    instance_type: t.instance_type,
+                    spot: t.spot,
+                    exit_code: t.exit_code,
+                    reason: t.reason,
+                })
+                .collect(),
+        });
+    }
+    let indices: Vec<usize> = match store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await?
+    {
+        Some(bytes) => match tasks::parse(&submission.tasks_file, &bytes) {
+            Ok(file) => {
+                let all = 0..=file.tasks.len().saturating_sub(1);
+                let range = submission
+                    .args
+                    .task_range
+                    .map_or(Ok(all), |r| r.select(file.tasks.len()));
+                range.map(Iterator::collect).unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let mut records: Vec<AttemptRecord> = Vec::new();
+    for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
+        if let Some(record) = get_json::<AttemptRecord>(ctx, layout, &key).await? {
+            records.push(record);
+        }
+    }
+    let instances = tagged_instances(ctx, &layout.job_id).await?;
+    let tasks = indices
+        .iter()
+        .map(|&index| {
+            let last = records
+                .iter()
+                .filter(|r| r.index == index)
+                .max_by_key(|r| r.attempt);
+            let live = instances.iter().find(|(task, _, _)| *task == index);
+            match (last, live) {
+                (Some(r), _) if r.next_attempt.is_none() => TaskStatus {
+                    index,
+                    state: r.outcome.as_str().into(),
+                    attempts: r.attempt,
+                    instance_type: r.instance_type.clone(),
+                    spot: r.spot,
+                    exit_code: r.exit_code,
+                    reason: r.reason.clone(),
+                },
+                (last, Some((_, instance_type, state))) => TaskStatus {
+                    index,
+                    state: if state == "running" {
+                        "running".into()
+                    } else {
+                        format!("instance {state}")
+                    },
+                    attempts: last.map_or(1, |r| r.attempt + 1),
+                    instance_type: Some(instance_type.clone()),
+                    spot: false,
+                    exit_code: None,
+                    reason: last
+                        .map(|r| format!("retrying after: {}", r.reason))
+                        .unwrap_or_default(),
+                },
+                (Some(r), None) => TaskStatus {
+                    index,
+                    state: "retrying".into(),
+                    attempts: r.attempt,
+                    instance_type: r.instance_type.clone(),
+                    spot: r.spot,
+                    exit_code: r.exit_code,
+                    reason: r.reason.clone(),
+                },
+                (None, None) => TaskStatus {
+                    index,
+                    state: "pending".into(),
+                    attempts: 0,
+                    instance_type: None,
+                    spot: false,
+                    exit_code: None,
+                    reason: String::new(),
+                },
+            }
+        })
+        .collect();
+    let mut state = if started.is_some() {
+        "running".to_owned()
+    } else {
+        "submitted".to_owned()
+    };
+    if let Some(arn) = &execution_arn {
+        let described = ctx.sfn.describe_execution().execution_arn(arn).send().await;
+        if let Ok(out) = described {
+            let status = out.status().as_str().to_owned();
+            if status != "RUNNING" {
+                state = format!("execution {status}");
+            }
+        }
+    }
+    Ok(JobStatus {
+        job_id,
+        state,
+        errors: Vec::new(),
+        execution_arn,
+        tasks,
+    })
+}
+
+/// (task index, instance type, state) of the job's instances that are not terminated.
+async fn tagged_instances(ctx: &Ctx, job: &JobId) -> anyhow::Result<Vec<(usize, String, String)>> {
+    let out = ctx
+        .ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_JOB}"))
+                .values(job.as_str())
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("DescribeInstances: {}", ecsub_aws::error::describe(&e)))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            let task = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(TAG_TASK))?
+                .value()?
+                .parse()
+                .ok()?;
+            let kind = i
+                .instance_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default();
+            let state = i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default();
+            Some((task, kind, state))
+        })
+        .collect())
+}
+
+pub fn table(status: &JobStatus) -> String {
+    let header = [
+        "task",
+        "state",
+        "attempts",
+        "instance_type",
+        "spot",
+        "exit_code",
+        "reason",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    for t in &status.tasks {
+        rows.push(vec![
+            format!("{:03}", t.index),
+            t.state.clone(),
+            t.attempts.to_string(),
+            t.instance_type.clone().unwrap_or_else(|| "-".into()),
+            if t.spot { "spot" } else { "on-demand" }.into(),
+            t.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
+            t.reason.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("job {}: {}\n", status.job_id, status.state);
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn print(status: &JobStatus, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Text => {
+            if status.state == "rejected" {
+                println!("job {}: rejected", status.job_id);
+                for line in &status.errors {
+                    println!("  {line}");
+                }
+            } else {
+                print!("{}", table(status));
+            }
+        }
+        Output::Json => println!("{}", serde_json::to_string_pretty(status)?),
+    }
+    Ok(())
+}
+
+pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let Some(bucket) = args.aws_s3_bucket.as_deref() else {
+        return Err(InputError(vec![
+            "ecsub-cli status: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
+                .into(),
+        ])
+        .into());
+    };
+    let job_id = JobId::try_from(args.job.clone())
+        .map_err(|e| InputError(vec![format!("ecsub-cli status: {e}")]))?;
+    let layout = JobLayout::new(bucket, job_id)
+        .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
+    runtime()?.block_on(async {
+        let ctx = connect().await?;
+        let status = collect(&ctx, &layout).await?;
+        print(&status, args.output)?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Follows a job until it ends: a progress line on stderr, the status table on stdout at the end.
+pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<ExitCode> {
+    let since = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last_line = String::new();
+    let delay = Duration::from_secs_f64(poll.clamp(0.2, 300.0));
+    loop {
+        let status = collect(ctx, layout).await?;
+        let total = status.tasks.len();
+        let line = format!(
+            "{} {}/{} tasks done, {} failed, {}",
+            bar(status.done(), total),
+            status.done(),
+            total,
+            status.failed(),
+            status.state
+        );
+        if tty {
+            eprint!("\r\x1b[K{line} [{}]", human(since.elapsed()));
+            let _ = std::io::stderr().flush();
+        } else if line != last_line {
+            eprintln!("ecsub-cli: {line} [{}]", human(since.elapsed()));
+        }
+        last_line = line;
+        if status.finished() {
+            if tty {
+                eprintln!();
+            }
+            print(&status, Output::Text)?;
+            return Ok(match status.state.as_str() {
+                "succeeded" => ExitCode::SUCCESS,
+                "failed" => ExitCode::from(EXIT_TASK_FAILED),
+                "rejected" => ExitCode::from(EXIT_INPUT),
+                _ => ExitCode::from(EXIT_RUNTIME),
+            });
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+fn bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 20;
+    let filled = if total == 0 { 0 } else { done * WIDTH / total };
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
+}
