@@ -10,7 +10,9 @@ use crate::report::{self, human, TaskReport, TaskState};
 use crate::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
 use anyhow::Context as _;
 use ecsub_core::s3path::wildcard_matches;
+use ecsub_core::chain::{classify, Outcome, Stopped};
 use ecsub_core::tasks::{Cell, ColumnKind};
+use ecsub_core::S3Path;
 use ecsub_core::{exit, job::SCRIPT_FILE};
 use std::collections::HashMap;
 use std::fs;
@@ -112,14 +114,7 @@ fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
                 continue;
             }
             let local = s3_root.join(path.bucket()).join(path.key());
-            let found = if path.has_wildcard() {
-                matches_in_folder(&local)
-            } else if path.is_recursive() {
-                local.is_dir()
-            } else {
-                local.is_file()
-            };
-            if !found {
+            if !exists_locally(s3_root, path) {
                 errors.push(format!(
                     "{}:{}: task {} (`{column}`): input `{path}` not found (looked for {})",
                     plan.tasks.file,
@@ -136,6 +131,34 @@ fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
         errors.push("nothing was run (--not-verify-bucket skips this check)".into());
         Err(InputError(errors))
     }
+}
+
+/// Does an S3 location exist under the local S3 root: a file, a folder, or at least one wildcard match?
+fn exists_locally(s3_root: &Path, path: &S3Path) -> bool {
+    let local = s3_root.join(path.bucket()).join(path.key());
+    if path.has_wildcard() {
+        matches_in_folder(&local)
+    } else if path.is_recursive() {
+        local.is_dir()
+    } else {
+        local.is_file()
+    }
+}
+
+/// The declared outputs of a task that are not under the local S3 root (the controller's outputs check).
+fn missing_outputs(plan: &Plan, s3_root: &Path, index: usize) -> Vec<String> {
+    let Some(task) = plan.tasks.tasks.get(index) else {
+        return Vec::new();
+    };
+    plan.tasks
+        .columns
+        .iter()
+        .zip(&task.cells)
+        .filter_map(|(column, cell)| match cell {
+            Cell::Path(path) if column.kind.is_output() && !exists_locally(s3_root, path) => Some(path.url()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Is there a file in PATH's folder whose name matches PATH's last segment, where `*` matches any run of
@@ -260,18 +283,18 @@ impl Runner<'_> {
                     let (state, code, note) = match status {
                         Ok(status) => {
                             let code = exit_code(status);
-                            let state = if stopping.is_some() && code != 0 {
-                                TaskState::Interrupted
-                            } else if code == 0 {
-                                TaskState::Succeeded
+                            if stopping.is_some() && code != 0 {
+                                (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()))
                             } else {
-                                TaskState::Failed
-                            };
-                            let note = match state {
-                                TaskState::Interrupted => Some("interrupted".to_owned()),
-                                _ => exit::describe(code).map(str::to_owned),
-                            };
-                            (state, Some(code), note)
+                                let missing = if code == 0 { missing_outputs(self.plan, &self.s3_root, index) } else { Vec::new() };
+                                let stopped = Stopped { exit_code: Some(code), ..Default::default() };
+                                let (outcome, reason) = classify(&stopped, &missing);
+                                match outcome {
+                                    Outcome::Succeeded => (TaskState::Succeeded, Some(code), None),
+                                    Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason)),
+                                    _ => (TaskState::Failed, Some(code), exit::describe(code).map(str::to_owned)),
+                                }
+                            }
                         }
                         Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}"))),
                     };

@@ -35,7 +35,7 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
         "would upload, in this order (the last object starts the job):"
     );
     assert!(lines[3].starts_with(&format!("  {base}/tasks.tsv  (")));
-    assert!(lines[4].starts_with(&format!("  {base}/script  (")));
+    assert!(lines[4].starts_with(&format!("  {base}/scripts/script  (")));
     assert!(lines[5].starts_with(&format!("  {base}/job.json  (")));
     assert!(lines[7].starts_with(&format!("  {base}/scripts/run.sh  (")));
     assert!(lines[8].starts_with(&format!("  {base}/scripts/setenv.sh  (")));

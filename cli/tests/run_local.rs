@@ -113,20 +113,13 @@ fn a_task_exiting_3_is_reported_with_3_its_outputs_stay_local_and_the_run_exits_
 }
 
 #[test]
-fn an_output_upload_failure_is_noted_in_the_report() {
+fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
     let job = LocalJob::new("--output OUT\ns3://bkt/never-written.txt\n", "true\n");
     let out = job.run(&[]);
     assert_eq!(out.code, 1);
-    assert!(
-        out.stdout.lines().nth(1).unwrap().starts_with("121 "),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("output upload failed"),
-        "{}",
-        out.stdout
-    );
+    let row = out.stdout.lines().nth(1).unwrap();
+    assert!(row.starts_with("0 "), "the exit code stays the script's: {}", out.stdout);
+    assert!(row.ends_with("exited 0 but these outputs are missing: s3://bkt/never-written.txt"), "{}", out.stdout);
 }
 
 #[test]

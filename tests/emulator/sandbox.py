@@ -705,6 +705,8 @@ class Sandbox:
 
         backend = events_backends[ACCOUNT][REGION]
         rule = backend.event_buses["default"].rules[rule_name]
+        if rule.state != "ENABLED":
+            raise RuntimeError(f"rule {rule_name} is {rule.state}: a disabled schedule does not fire")
         event = {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -715,6 +717,7 @@ class Sandbox:
             "region": REGION,
             "resources": [rule.arn],
             "detail": {},
+            "ingestion-time": time.time(),
         }
         self.last_schedule_event = event
         self._deliver_schedule(rule, event)

@@ -5,7 +5,7 @@
 
 /// An input could not be downloaded; the user script did not run.
 pub const EXIT_INPUT_FAILED: i32 = 120;
-/// The script exited 0 but an output could not be uploaded (or was not created).
+/// The script exited 0 but an output it created could not be uploaded.
 pub const EXIT_OUTPUT_FAILED: i32 = 121;
 /// The task could not be set up (scratch folder, environment, secrets); the user script did not run.
 pub const EXIT_SETUP_FAILED: i32 = 122;

@@ -9,7 +9,8 @@
 #   ECSUB_SCRIPTS_DIR    where setenv.sh and the user script are (default: this file's folder)
 #   ECSUB_TRANSPORT      s3 (default: aws s3 cp) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K)
 #   ECSUB_SECRETS        kms (default: --secret-env values are decrypted with aws kms) or plain (used as written)
-# Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded;
+# Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
+# (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
 # 122 the task could not be set up.
 set -u
 ECSUB_JOB_ID=@JOB_ID_QUOTED@
@@ -148,14 +149,15 @@ ecsub_get() {
   return 1
 }
 
-# ecsub_put file|dir URL PATH NAME: uploads one output the script made (nothing to do for an empty cell).
+# ecsub_put file|dir URL PATH NAME: uploads one output the script made (nothing to do for an empty cell). An
+# output the script did not create is reported and skipped: the controller fails the task as outputs-missing.
 ecsub_put() {
   [ -n "$2" ] || return 0
   case $1 in
     dir)
       if [ ! -d "$3" ]; then
-        ecsub_log "output $4: the script did not create the folder $3"
-        return 1
+        ecsub_log "output $4: the script did not create the folder $3; nothing to upload"
+        return 0
       fi
       ecsub_copy dir "$3" "$2"
       ;;
@@ -163,15 +165,15 @@ ecsub_put() {
       case $2 in
         *'*'*)
           if ! ecsub_has_match "$3"; then
-            ecsub_log "output $4: the script created no file matching $3"
-            return 1
+            ecsub_log "output $4: the script created no file matching $3; nothing to upload"
+            return 0
           fi
           ecsub_copy glob "${3%/*}/" "${2%/*}/" "${2##*/}"
           ;;
         *)
           if [ ! -f "$3" ]; then
-            ecsub_log "output $4: the script did not create $3"
-            return 1
+            ecsub_log "output $4: the script did not create $3; nothing to upload"
+            return 0
           fi
           ecsub_copy file "$3" "$2"
           ;;

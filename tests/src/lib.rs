@@ -1,0 +1,276 @@
+//! The harness of the end-to-end tests: starts the emulated cloud (`tests/emulator/sandbox.py`: moto with the
+//! stack created from template.yaml, the real handler binaries, the stand-in ECS agent) on free ports, and runs
+//! the real `ecsub-cli` and the real `aws` CLI against it.
+//!
+//! Needs the Python venv (`tests/run.sh` makes it) and the workspace's binaries built (`cargo build --bins`).
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository exists")
+}
+
+/// The folder with the workspace's binaries (`target/debug`), found from the running test executable.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its executable");
+    let mut dir = exe.parent().expect("the executable has a folder").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries first (`cargo build --workspace --bins`; tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    let path = repo().join(".venv/bin").join(name);
+    assert!(path.exists(), "{} is missing: run tests/run.sh once (it makes the venv)", path.display());
+    path
+}
+
+/// A running emulated cloud; stopped when dropped.
+#[derive(Debug)]
+pub struct Sandbox {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub info: Value,
+}
+
+/// What a command printed and how it exited.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn ran(output: Output) -> Ran {
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Sandbox {
+    /// Starts a fresh sandbox and waits (up to a minute) until it is ready.
+    pub fn start() -> Sandbox {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let log = std::fs::File::create(dir.path().join("sandbox.stderr")).expect("a log file");
+        let child = Command::new(venv_bin("python"))
+            .arg(repo().join("tests/emulator/sandbox.py"))
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--bin-dir")
+            .arg(bin_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("python starts");
+        let mut sandbox = Sandbox {
+            child,
+            dir,
+            info: Value::Null,
+        };
+        let ready = sandbox.dir.path().join("sandbox.json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready.exists() {
+            if let Ok(Some(status)) = sandbox.child.try_wait() {
+                panic!("the sandbox exited ({status}):\n{}", sandbox.log_tail());
+            }
+            assert!(Instant::now() < deadline, "the sandbox did not start:\n{}", sandbox.log_tail());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = std::fs::read_to_string(&ready).expect("sandbox.json is readable");
+        sandbox.info = serde_json::from_str(&text).expect("sandbox.json is JSON");
+        sandbox
+    }
+
+    pub fn log_tail(&self) -> String {
+        let mut out = String::new();
+        for name in ["sandbox.stderr", "lambda-ecsub-submit.log", "lambda-ecsub-launch.log", "lambda-ecsub-task-stopped.log", "lambda-ecsub-finalize.log"] {
+            let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            out.push_str(&format!("--- {name}\n{tail}\n"));
+        }
+        out
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.info["endpoint"].as_str().expect("an endpoint")
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.info["bucket"].as_str().expect("a bucket")
+    }
+
+    /// The environment of a client pointed at the sandbox, signing with `key` (so its calls can be counted).
+    pub fn env(&self, cmd: &mut Command, key: &str) {
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", "sandbox")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("ECSUB_BUCKET", format!("s3://{}", self.bucket()))
+            .env_remove("AWS_PROFILE");
+    }
+
+    /// `ecsub-cli ARGS` against the sandbox.
+    pub fn cli(&self, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(binary("ecsub-cli"));
+        self.env(&mut cmd, "cli");
+        ran(cmd.args(args).current_dir(repo()).output().expect("ecsub-cli runs"))
+    }
+
+    /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).
+    pub fn aws(&self, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(venv_bin("aws"));
+        self.env(&mut cmd, "harness");
+        ran(cmd.args(args).current_dir(repo()).output().expect("aws runs"))
+    }
+
+    /// `aws ARGS` that must succeed; its stdout parsed as JSON (or Null when empty).
+    pub fn aws_json(&self, args: &[&str]) -> Value {
+        let out = self.aws(args);
+        assert_eq!(out.code, 0, "aws {args:?} failed: {}", out.stderr);
+        if out.stdout.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&out.stdout).expect("aws printed JSON")
+        }
+    }
+
+    /// The bytes of an object, or `None`.
+    pub fn object(&self, url: &str) -> Option<Vec<u8>> {
+        let mut cmd = Command::new(venv_bin("aws"));
+        self.env(&mut cmd, "harness");
+        let out = cmd.args(["s3", "cp", url, "-"]).output().expect("aws runs");
+        out.status.success().then_some(out.stdout)
+    }
+
+    /// Keys under a prefix of a bucket.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let v = self.aws_json(&["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix]);
+        v["Contents"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|o| o["Key"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Creates a bucket and copies a local folder into it.
+    pub fn upload_tree(&self, bucket: &str, from: &Path) {
+        let made = self.aws(&["s3", "mb", &format!("s3://{bucket}")]);
+        assert_eq!(made.code, 0, "{}", made.stderr);
+        let from = from.to_str().expect("a UTF-8 path");
+        let copied = self.aws(&["s3", "cp", "--recursive", "--quiet", from, &format!("s3://{bucket}/")]);
+        assert_eq!(copied.code, 0, "{}", copied.stderr);
+    }
+
+    /// Instances of a job (by tag) that are pending or running.
+    pub fn live_instances(&self, job: &str) -> Vec<String> {
+        let v = self.aws_json(&[
+            "ec2",
+            "describe-instances",
+            "--filters",
+            &format!("Name=tag:ecsub:job,Values={job}"),
+            "Name=instance-state-name,Values=pending,running",
+        ]);
+        v["Reservations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["Instances"].as_array().cloned().unwrap_or_default())
+            .filter_map(|i| i["InstanceId"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Executions of the stack's state machine.
+    pub fn executions(&self) -> Vec<Value> {
+        let arn = self.info["state_machine_arn"].as_str().expect("a state machine");
+        let v = self.aws_json(&["stepfunctions", "list-executions", "--state-machine-arn", arn]);
+        v["executions"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `check` gives a value, polling every 200 ms, or panics after `seconds`.
+    pub fn until<T>(&self, seconds: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.log_tail());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// GET on the sandbox's control endpoint.
+    pub fn control_get(&self, path: &str) -> Value {
+        self.control("GET", path, &Value::Null)
+    }
+
+    /// POST on the sandbox's control endpoint.
+    pub fn control_post(&self, path: &str, body: &Value) -> Value {
+        self.control("POST", path, body)
+    }
+
+    fn control(&self, method: &str, path: &str, body: &Value) -> Value {
+        let base = self.info["control"].as_str().expect("a control URL");
+        let address = base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("the control endpoint answers");
+        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("the request is sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("the response is read");
+        let (_, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        serde_json::from_str(json).unwrap_or(Value::Null)
+    }
+
+    /// Every request moto served, each with the access key that signed it (see sandbox.py's Meter).
+    pub fn calls(&self) -> Vec<Value> {
+        self.control_get("/calls").as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let pid = i32::try_from(self.child.id()).unwrap_or(0);
+        if pid > 0 {
+            // SIGTERM lets the sandbox stop its handler and task processes.
+            #[allow(unsafe_code)]
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
