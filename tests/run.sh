@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The full test suite: every crate's unit, integration and property tests (through cargo-nextest).
-# Installs what it needs; safe to run again. Usage: tests/run.sh [extra nextest args]
+# The full test suite: lints of the stack (cfn-lint on template.yaml and the ASL), then every crate's unit,
+# property, integration and end-to-end tests through cargo-nextest. The end-to-end tests run on the emulated
+# cloud (tests/emulator), which needs the pinned Python venv and the workspace's binaries; both are made here.
+# Safe to run again. Usage: tests/run.sh [extra nextest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # One target folder outside the clone, so a fresh checkout on a warm machine does not rebuild dependencies.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ecsub-target}"
 
-for tool in cargo python3 bash dash base64; do
+for tool in cargo python3 bash dash base64 sha256sum; do
   command -v "$tool" >/dev/null || { echo "tests/run.sh: '$tool' is needed and not installed" >&2; exit 1; }
 done
 if ! cargo nextest --version >/dev/null 2>&1; then
@@ -15,4 +17,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+tests/emulator/setup.sh
+echo "== lint: template.yaml and infra/statemachine/*.asl.json (cfn-lint)" >&2
+.venv/bin/python tests/emulator/lint.py
+echo "== build: the handlers and the CLI (the end-to-end tests run the binaries)" >&2
+cargo build --workspace --bins
+echo "== tests" >&2
 cargo nextest run --workspace --no-fail-fast "$@"

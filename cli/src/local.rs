@@ -9,8 +9,8 @@ use crate::plan::{self, Plan};
 use crate::report::{self, human, TaskReport, TaskState};
 use crate::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
 use anyhow::Context as _;
-use ecsub_core::s3path::wildcard_matches;
 use ecsub_core::chain::{classify, Outcome, Stopped};
+use ecsub_core::s3path::wildcard_matches;
 use ecsub_core::tasks::{Cell, ColumnKind};
 use ecsub_core::S3Path;
 use ecsub_core::{exit, job::SCRIPT_FILE};
@@ -155,7 +155,9 @@ fn missing_outputs(plan: &Plan, s3_root: &Path, index: usize) -> Vec<String> {
         .iter()
         .zip(&task.cells)
         .filter_map(|(column, cell)| match cell {
-            Cell::Path(path) if column.kind.is_output() && !exists_locally(s3_root, path) => Some(path.url()),
+            Cell::Path(path) if column.kind.is_output() && !exists_locally(s3_root, path) => {
+                Some(path.url())
+            }
             _ => None,
         })
         .collect()

@@ -117,6 +117,14 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus>
     }
     let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
     let execution_arn = started.as_ref().map(|s| s.execution_arn.clone());
+    // The execution is asked before the summary is read: the summary is written before the execution ends, so
+    // an ended execution without a summary really ended without one.
+    let mut execution_status = None;
+    if let Some(arn) = &execution_arn {
+        if let Ok(out) = ctx.sfn.describe_execution().execution_arn(arn).send().await {
+            execution_status = Some(out.status().as_str().to_owned());
+        }
+    }
     if let Some(summary) = get_json::<Summary>(ctx, layout, &layout.summary_key()).await? {
         return Ok(JobStatus {
             job_id,
@@ -224,14 +232,8 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus>
     } else {
         "submitted".to_owned()
     };
-    if let Some(arn) = &execution_arn {
-        let described = ctx.sfn.describe_execution().execution_arn(arn).send().await;
-        if let Ok(out) = described {
-            let status = out.status().as_str().to_owned();
-            if status != "RUNNING" {
-                state = format!("execution {status}");
-            }
-        }
+    if let Some(status) = execution_status.filter(|s| s != "RUNNING") {
+        state = format!("execution {status}");
     }
     Ok(JobStatus {
         job_id,
@@ -406,6 +408,6 @@ pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<Ex
 
 fn bar(done: usize, total: usize) -> String {
     const WIDTH: usize = 20;
-    let filled = if total == 0 { 0 } else { done * WIDTH / total };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH);
     format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
 }

@@ -118,8 +118,16 @@ fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
     let out = job.run(&[]);
     assert_eq!(out.code, 1);
     let row = out.stdout.lines().nth(1).unwrap();
-    assert!(row.starts_with("0 "), "the exit code stays the script's: {}", out.stdout);
-    assert!(row.ends_with("exited 0 but these outputs are missing: s3://bkt/never-written.txt"), "{}", out.stdout);
+    assert!(
+        row.starts_with("0 "),
+        "the exit code stays the script's: {}",
+        out.stdout
+    );
+    assert!(
+        row.ends_with("exited 0 but these outputs are missing: s3://bkt/never-written.txt"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -13,7 +13,10 @@ const EXAMPLE_BUCKET: &str = "ecsub-wordcount";
 /// A sandbox with the wordcount example's inputs in their bucket.
 fn with_wordcount() -> Sandbox {
     let sandbox = Sandbox::start();
-    sandbox.upload_tree(EXAMPLE_BUCKET, &repo().join("examples/wordcount/s3/ecsub-wordcount"));
+    sandbox.upload_tree(
+        EXAMPLE_BUCKET,
+        &repo().join("examples/wordcount/s3/ecsub-wordcount"),
+    );
     // The example folder may hold outputs of earlier local runs: the emulated bucket must not.
     for key in sandbox.keys(EXAMPLE_BUCKET, "output/") {
         sandbox.aws(&["s3", "rm", &format!("s3://{EXAMPLE_BUCKET}/{key}")]);
@@ -22,12 +25,21 @@ fn with_wordcount() -> Sandbox {
 }
 
 fn job_id_of(push: &ecsub_e2e::Ran) -> String {
-    push.stdout.lines().next().unwrap_or_default().trim().to_owned()
+    push.stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 fn assert_nothing_running(sandbox: &Sandbox, job: &str) {
     let live = sandbox.live_instances(job);
-    assert!(live.is_empty(), "instances of {job} still pending or running: {live:?}\n{}", sandbox.log_tail());
+    assert!(
+        live.is_empty(),
+        "instances of {job} still pending or running: {live:?}\n{}",
+        sandbox.log_tail()
+    );
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -37,7 +49,12 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 fn summary(sandbox: &Sandbox, job: &str) -> Value {
-    let bytes = sandbox.object(&format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket())).expect("summary.json");
+    let bytes = sandbox
+        .object(&format!(
+            "s3://{}/jobs/{job}/summary.json",
+            sandbox.bucket()
+        ))
+        .expect("summary.json");
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -56,10 +73,21 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         "--script",
         "examples/wordcount/wordcount.sh",
     ]);
-    assert_eq!(push.code, 0, "{}\n{}\n{}", push.stdout, push.stderr, sandbox.log_tail());
+    assert_eq!(
+        push.code,
+        0,
+        "{}\n{}\n{}",
+        push.stdout,
+        push.stderr,
+        sandbox.log_tail()
+    );
     let job = job_id_of(&push);
     assert!(job.starts_with("wordcount-"), "{}", push.stdout);
-    assert!(push.stdout.contains(&format!("job {job}: succeeded")), "{}", push.stdout);
+    assert!(
+        push.stdout.contains(&format!("job {job}: succeeded")),
+        "{}",
+        push.stdout
+    );
 
     // The same job through the local runner, for the bytes to compare with.
     let local = tempfile::tempdir().unwrap();
@@ -74,30 +102,54 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
     let _ = std::fs::remove_dir_all(s3_root.join("ecsub-wordcount/output"));
     let run = std::process::Command::new(ecsub_e2e::bin_dir().join("ecsub-cli"))
         .current_dir(repo())
-        .args(["run", "--local", "--tasks", "examples/wordcount/wordcount.tsv", "--script", "examples/wordcount/wordcount.sh"])
+        .args([
+            "run",
+            "--local",
+            "--tasks",
+            "examples/wordcount/wordcount.tsv",
+            "--script",
+            "examples/wordcount/wordcount.sh",
+        ])
         .arg("--s3-root")
         .arg(&s3_root)
         .arg("--wdir")
         .arg(local.path().join("work"))
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     for play in ["hamlet", "kinglear"] {
-        let cloud = sandbox.object(&format!("s3://{EXAMPLE_BUCKET}/output/{play}.count.tsv")).expect("the output landed");
-        let here = std::fs::read(s3_root.join(format!("ecsub-wordcount/output/{play}.count.tsv"))).unwrap();
+        let cloud = sandbox
+            .object(&format!("s3://{EXAMPLE_BUCKET}/output/{play}.count.tsv"))
+            .expect("the output landed");
+        let here = std::fs::read(s3_root.join(format!("ecsub-wordcount/output/{play}.count.tsv")))
+            .unwrap();
         assert!(!cloud.is_empty());
-        assert_eq!(cloud, here, "{play}: emulated S3 and the local runner disagree");
+        assert_eq!(
+            cloud, here,
+            "{play}: emulated S3 and the local runner disagree"
+        );
     }
 
     let status = sandbox.cli(&["status", &job, "--output", "json"]);
     assert_eq!(status.code, 0, "{}", status.stderr);
     let status: Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(status["state"], "succeeded");
-    let states: Vec<&str> = status["tasks"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = status["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["succeeded", "succeeded"], "2/2 succeeded");
 
     let clusters = sandbox.aws_json(&["ecs", "describe-clusters", "--clusters", &job]);
-    let cluster_status = clusters["clusters"].get(0).map(|c| c["status"].as_str().unwrap_or_default().to_owned());
+    let cluster_status = clusters["clusters"]
+        .get(0)
+        .map(|c| c["status"].as_str().unwrap_or_default().to_owned());
     assert!(
         cluster_status.is_none() || cluster_status.as_deref() == Some("INACTIVE"),
         "the job's cluster is still there: {clusters}"
@@ -114,25 +166,85 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
         "exit3.tsv",
         "--env CODE\t--output OUT\n0\ts3://ecsub-wordcount/exit3/ok.txt\n3\ts3://ecsub-wordcount/exit3/three.txt\n",
     );
-    let script = write(dir.path(), "exit3.sh", "mkdir -p \"$(dirname \"$OUT\")\"\necho \"code $CODE\" > \"$OUT\"\nexit \"$CODE\"\n");
-    let push = sandbox.cli(&["push", "--wait", "--poll", "0.5", "--waiter-delay", "1", "--tasks", &tasks, "--script", &script]);
-    assert_eq!(push.code, 1, "{}\n{}\n{}", push.stdout, push.stderr, sandbox.log_tail());
+    let script = write(
+        dir.path(),
+        "exit3.sh",
+        "mkdir -p \"$(dirname \"$OUT\")\"\necho \"code $CODE\" > \"$OUT\"\nexit \"$CODE\"\n",
+    );
+    let push = sandbox.cli(&[
+        "push",
+        "--wait",
+        "--poll",
+        "0.5",
+        "--waiter-delay",
+        "1",
+        "--tasks",
+        &tasks,
+        "--script",
+        &script,
+    ]);
+    assert_eq!(
+        push.code,
+        1,
+        "{}\n{}\n{}",
+        push.stdout,
+        push.stderr,
+        sandbox.log_tail()
+    );
     let job = job_id_of(&push);
     let status = sandbox.cli(&["status", &job]);
     let rows: Vec<&str> = status.stdout.lines().collect();
     assert_eq!(rows[0], format!("job {job}: failed"));
-    let cells = |row: &str| row.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    assert_eq!(cells(rows[2])[..2], ["000", "succeeded"], "{}", status.stdout);
-    assert_eq!(cells(rows[3]), ["001", "failed", "1", "t3.micro", "on-demand", "3", "exited", "3"], "{}", status.stdout);
-    assert!(sandbox.object("s3://ecsub-wordcount/exit3/ok.txt").is_some());
-    assert!(sandbox.object("s3://ecsub-wordcount/exit3/three.txt").is_none(), "a failed task's outputs are not uploaded");
+    let cells = |row: &str| {
+        row.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(rows[2])[..2],
+        ["000", "succeeded"],
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        cells(rows[3]),
+        [
+            "001",
+            "failed",
+            "1",
+            "t3.micro",
+            "on-demand",
+            "3",
+            "exited",
+            "3"
+        ],
+        "{}",
+        status.stdout
+    );
+    assert!(sandbox
+        .object("s3://ecsub-wordcount/exit3/ok.txt")
+        .is_some());
+    assert!(
+        sandbox
+            .object("s3://ecsub-wordcount/exit3/three.txt")
+            .is_none(),
+        "a failed task's outputs are not uploaded"
+    );
     let record: Value = serde_json::from_slice(
-        &sandbox.object(&format!("s3://{}/jobs/{job}/attempts/000001.1.json", sandbox.bucket())).unwrap(),
+        &sandbox
+            .object(&format!(
+                "s3://{}/jobs/{job}/attempts/000001.1.json",
+                sandbox.bucket()
+            ))
+            .unwrap(),
     )
     .unwrap();
     let instance = record["instance_id"].as_str().unwrap();
     let state = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", instance]);
-    assert_eq!(state["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated");
+    assert_eq!(
+        state["Reservations"][0]["Instances"][0]["State"]["Name"],
+        "terminated"
+    );
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -140,9 +252,24 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
 fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
     let sandbox = with_wordcount();
     let dir = tempfile::tempdir().unwrap();
-    let tasks = write(dir.path(), "lazy.tsv", "--output OUT\ns3://ecsub-wordcount/lazy/never.txt\n");
+    let tasks = write(
+        dir.path(),
+        "lazy.tsv",
+        "--output OUT\ns3://ecsub-wordcount/lazy/never.txt\n",
+    );
     let script = write(dir.path(), "lazy.sh", "echo 'I write nothing'\n");
-    let push = sandbox.cli(&["push", "--wait", "--poll", "0.5", "--waiter-delay", "1", "--tasks", &tasks, "--script", &script]);
+    let push = sandbox.cli(&[
+        "push",
+        "--wait",
+        "--poll",
+        "0.5",
+        "--waiter-delay",
+        "1",
+        "--tasks",
+        &tasks,
+        "--script",
+        &script,
+    ]);
     assert_eq!(push.code, 1, "{}\n{}", push.stdout, push.stderr);
     let job = job_id_of(&push);
     let s = summary(&sandbox, &job);
@@ -159,12 +286,25 @@ fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
 fn the_same_stopped_event_twice_gives_one_result_and_one_termination() {
     let sandbox = with_wordcount();
     let push = sandbox.cli(&[
-        "push", "--wait", "--poll", "0.5", "--waiter-delay", "1", "--task-range", "0",
-        "--tasks", "examples/wordcount/wordcount.tsv", "--script", "examples/wordcount/wordcount.sh",
+        "push",
+        "--wait",
+        "--poll",
+        "0.5",
+        "--waiter-delay",
+        "1",
+        "--task-range",
+        "0",
+        "--tasks",
+        "examples/wordcount/wordcount.tsv",
+        "--script",
+        "examples/wordcount/wordcount.sh",
     ]);
     assert_eq!(push.code, 0, "{}\n{}", push.stdout, push.stderr);
     let job = job_id_of(&push);
-    let record_url = format!("s3://{}/jobs/{job}/attempts/000000.1.json", sandbox.bucket());
+    let record_url = format!(
+        "s3://{}/jobs/{job}/attempts/000000.1.json",
+        sandbox.bucket()
+    );
     let record = sandbox.object(&record_url).unwrap();
     let parsed: Value = serde_json::from_slice(&record).unwrap();
     let task_arn = parsed["task_arn"].as_str().unwrap().to_owned();
@@ -172,24 +312,53 @@ fn the_same_stopped_event_twice_gives_one_result_and_one_termination() {
     let terminations = |s: &Sandbox| {
         s.calls()
             .iter()
-            .filter(|c| c["operation"] == "TerminateInstances" && c["key"] == "lambda-ecsub-task-stopped")
+            .filter(|c| {
+                c["operation"] == "TerminateInstances" && c["key"] == "lambda-ecsub-task-stopped"
+            })
             .count()
     };
-    let invocations = |s: &Sandbox| s.control_get("/invocations")["ecsub-task-stopped"].as_u64().unwrap_or(0);
+    let invocations = |s: &Sandbox| {
+        s.control_get("/invocations")["ecsub-task-stopped"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     let (before_terminations, before_invocations) = (terminations(&sandbox), invocations(&sandbox));
-    assert_eq!(before_terminations, 1, "one termination for the one attempt");
+    assert_eq!(
+        before_terminations, 1,
+        "one termination for the one attempt"
+    );
 
     let redelivered = sandbox.control_post("/redeliver-stopped", &json!({ "task_arn": task_arn }));
     assert_eq!(redelivered["redelivered"], true);
-    sandbox.until(20, "the duplicate to be handled", || (invocations(&sandbox) > before_invocations).then_some(()));
+    sandbox.until(20, "the duplicate to be handled", || {
+        (invocations(&sandbox) > before_invocations).then_some(())
+    });
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(terminations(&sandbox), 1, "the duplicate terminated nothing");
-    assert_eq!(sandbox.object(&record_url).unwrap(), record, "the duplicate changed the record");
-    let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-task-stopped.log")).unwrap();
-    assert!(log.contains("duplicate event: the attempt is recorded already"), "{log}");
-    assert!(!log.contains("\"ERROR\""), "the duplicate was an error: {log}");
+    assert_eq!(
+        terminations(&sandbox),
+        1,
+        "the duplicate terminated nothing"
+    );
+    assert_eq!(
+        sandbox.object(&record_url).unwrap(),
+        record,
+        "the duplicate changed the record"
+    );
+    let log =
+        std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-task-stopped.log")).unwrap();
+    assert!(
+        log.contains("duplicate event: the attempt is recorded already"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("\"ERROR\""),
+        "the duplicate was an error: {log}"
+    );
     let state = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", &instance]);
-    assert_eq!(state["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated");
+    assert_eq!(
+        state["Reservations"][0]["Instances"][0]["State"]["Name"],
+        "terminated"
+    );
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -198,7 +367,11 @@ fn jobs_named(sandbox: &Sandbox, name: &str) -> Vec<String> {
     let mut jobs: Vec<String> = sandbox
         .keys(sandbox.bucket(), &format!("jobs/{name}-"))
         .iter()
-        .filter_map(|k| k.strip_prefix("jobs/").and_then(|r| r.split('/').next()).map(str::to_owned))
+        .filter_map(|k| {
+            k.strip_prefix("jobs/")
+                .and_then(|r| r.split('/').next())
+                .map(str::to_owned)
+        })
         .collect();
     jobs.sort();
     jobs.dedup();
@@ -218,17 +391,33 @@ fn a_tasks_file_dropped_into_the_inbox_runs_with_its_own_options() {
         "dropped.tsv",
         &format!("#ecsub: --script {script_url} --waiter-delay 1 --task-name dropped\n{example}"),
     );
-    let dropped = sandbox.aws(&["s3", "cp", &tasks, &format!("s3://{}/inbox/dropped.tsv", sandbox.bucket())]);
+    let dropped = sandbox.aws(&[
+        "s3",
+        "cp",
+        &tasks,
+        &format!("s3://{}/inbox/dropped.tsv", sandbox.bucket()),
+    ]);
     assert_eq!(dropped.code, 0, "{}", dropped.stderr);
-    let job = sandbox.until(30, "the inbox job", || jobs_named(&sandbox, "dropped").into_iter().next());
+    let job = sandbox.until(30, "the inbox job", || {
+        jobs_named(&sandbox, "dropped").into_iter().next()
+    });
     let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
-    sandbox.until(60, "the inbox job to finish", || sandbox.object(&summary_url));
+    sandbox.until(60, "the inbox job to finish", || {
+        sandbox.object(&summary_url)
+    });
     let s = summary(&sandbox, &job);
     assert_eq!(s["succeeded"], 2, "{s}");
-    let submission: Value =
-        serde_json::from_slice(&sandbox.object(&format!("s3://{}/jobs/{job}/job.json", sandbox.bucket())).unwrap()).unwrap();
+    let submission: Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!("s3://{}/jobs/{job}/job.json", sandbox.bucket()))
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(submission["origin"], "inbox");
-    assert_eq!(submission["args"]["waiter_delay"], 1, "the file's #ecsub: options were used");
+    assert_eq!(
+        submission["args"]["waiter_delay"], 1,
+        "the file's #ecsub: options were used"
+    );
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -241,7 +430,12 @@ fn a_malformed_inbox_drop_writes_an_error_naming_line_and_column_and_starts_noth
         "broken.tsv",
         "#ecsub: --script s3://ecsub-jobs/scripts/x.sh\n--env NAME\t--input IN\nhamlet\tgs://elsewhere/hamlet.txt\n",
     );
-    let dropped = sandbox.aws(&["s3", "cp", &tasks, &format!("s3://{}/inbox/broken.tsv", sandbox.bucket())]);
+    let dropped = sandbox.aws(&[
+        "s3",
+        "cp",
+        &tasks,
+        &format!("s3://{}/inbox/broken.tsv", sandbox.bucket()),
+    ]);
     assert_eq!(dropped.code, 0, "{}", dropped.stderr);
     let error_url = format!("s3://{}/inbox/broken.tsv.error.txt", sandbox.bucket());
     let error = sandbox.until(30, "the error object", || sandbox.object(&error_url));
@@ -251,16 +445,26 @@ fn a_malformed_inbox_drop_writes_an_error_naming_line_and_column_and_starts_noth
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert!(sandbox.executions().is_empty(), "an execution started");
-    assert!(sandbox.keys(sandbox.bucket(), "jobs/").is_empty(), "a job was written");
+    assert!(
+        sandbox.keys(sandbox.bucket(), "jobs/").is_empty(),
+        "a job was written"
+    );
     let instances = sandbox.aws_json(&["ec2", "describe-instances"]);
-    assert_eq!(instances["Reservations"].as_array().map_or(0, Vec::len), 0, "an instance was launched");
+    assert_eq!(
+        instances["Reservations"].as_array().map_or(0, Vec::len),
+        0,
+        "an instance was launched"
+    );
 }
 
 #[test]
 fn a_schedule_starts_a_job_from_a_stored_spec_and_its_duplicate_starts_nothing() {
     let sandbox = with_wordcount();
     let bucket = sandbox.bucket().to_owned();
-    for (from, to) in [("examples/wordcount/wordcount.tsv", "specs/wordcount.tsv"), ("examples/wordcount/wordcount.sh", "specs/wordcount.sh")] {
+    for (from, to) in [
+        ("examples/wordcount/wordcount.tsv", "specs/wordcount.tsv"),
+        ("examples/wordcount/wordcount.sh", "specs/wordcount.sh"),
+    ] {
         let copied = sandbox.aws(&["s3", "cp", from, &format!("s3://{bucket}/{to}")]);
         assert_eq!(copied.code, 0, "{}", copied.stderr);
     }
@@ -271,27 +475,53 @@ fn a_schedule_starts_a_job_from_a_stored_spec_and_its_duplicate_starts_nothing()
         "options": { "waiter_delay": 1, "task_name": "nightly" }
     });
     let spec_file = write(dir.path(), "nightly.json", &spec.to_string());
-    let copied = sandbox.aws(&["s3", "cp", &spec_file, &format!("s3://{bucket}/specs/nightly.json")]);
+    let copied = sandbox.aws(&[
+        "s3",
+        "cp",
+        &spec_file,
+        &format!("s3://{bucket}/specs/nightly.json"),
+    ]);
     assert_eq!(copied.code, 0, "{}", copied.stderr);
     // The template's example schedule is disabled: a user enables it once the spec exists.
     let fired = sandbox.control_post("/fire-schedule", &json!({ "rule": "NightlySchedule" }));
-    assert!(fired["error"].as_str().unwrap_or_default().contains("DISABLED"), "{fired}");
+    assert!(
+        fired["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DISABLED"),
+        "{fired}"
+    );
     let enabled = sandbox.aws(&["events", "enable-rule", "--name", "NightlySchedule"]);
     assert_eq!(enabled.code, 0, "{}", enabled.stderr);
     let fired = sandbox.control_post("/fire-schedule", &json!({ "rule": "NightlySchedule" }));
     assert_eq!(fired["fired"], "NightlySchedule", "{fired}");
-    let job = sandbox.until(30, "the scheduled job", || jobs_named(&sandbox, "nightly").into_iter().next());
+    let job = sandbox.until(30, "the scheduled job", || {
+        jobs_named(&sandbox, "nightly").into_iter().next()
+    });
     let summary_url = format!("s3://{bucket}/jobs/{job}/summary.json");
-    sandbox.until(60, "the scheduled job to finish", || sandbox.object(&summary_url));
+    sandbox.until(60, "the scheduled job to finish", || {
+        sandbox.object(&summary_url)
+    });
     assert_eq!(summary(&sandbox, &job)["succeeded"], 2);
 
-    let redelivered = sandbox.control_post("/redeliver-schedule", &json!({ "rule": "NightlySchedule" }));
+    let redelivered =
+        sandbox.control_post("/redeliver-schedule", &json!({ "rule": "NightlySchedule" }));
     assert_eq!(redelivered["redelivered"], "NightlySchedule");
     sandbox.until(20, "the duplicate to be handled", || {
-        let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-submit.log")).unwrap_or_default();
-        log.contains("duplicate event: the job exists already").then_some(())
+        let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-submit.log"))
+            .unwrap_or_default();
+        log.contains("duplicate event: the job exists already")
+            .then_some(())
     });
-    assert_eq!(jobs_named(&sandbox, "nightly"), vec![job.clone()], "the duplicate made a second job");
-    assert_eq!(sandbox.executions().len(), 1, "the duplicate started a second execution");
+    assert_eq!(
+        jobs_named(&sandbox, "nightly"),
+        vec![job.clone()],
+        "the duplicate made a second job"
+    );
+    assert_eq!(
+        sandbox.executions().len(),
+        1,
+        "the duplicate started a second execution"
+    );
     assert_nothing_running(&sandbox, &job);
 }

@@ -13,13 +13,19 @@ use std::time::{Duration, Instant};
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("the repository exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository exists")
 }
 
 /// The folder with the workspace's binaries (`target/debug`), found from the running test executable.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its executable");
-    let mut dir = exe.parent().expect("the executable has a folder").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("the executable has a folder")
+        .to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
@@ -38,7 +44,11 @@ fn binary(name: &str) -> PathBuf {
 
 fn venv_bin(name: &str) -> PathBuf {
     let path = repo().join(".venv/bin").join(name);
-    assert!(path.exists(), "{} is missing: run tests/run.sh once (it makes the venv)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/run.sh once (it makes the venv)",
+        path.display()
+    );
     path
 }
 
@@ -93,7 +103,11 @@ impl Sandbox {
             if let Ok(Some(status)) = sandbox.child.try_wait() {
                 panic!("the sandbox exited ({status}):\n{}", sandbox.log_tail());
             }
-            assert!(Instant::now() < deadline, "the sandbox did not start:\n{}", sandbox.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "the sandbox did not start:\n{}",
+                sandbox.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let text = std::fs::read_to_string(&ready).expect("sandbox.json is readable");
@@ -103,7 +117,13 @@ impl Sandbox {
 
     pub fn log_tail(&self) -> String {
         let mut out = String::new();
-        for name in ["sandbox.stderr", "lambda-ecsub-submit.log", "lambda-ecsub-launch.log", "lambda-ecsub-task-stopped.log", "lambda-ecsub-finalize.log"] {
+        for name in [
+            "sandbox.stderr",
+            "lambda-ecsub-submit.log",
+            "lambda-ecsub-launch.log",
+            "lambda-ecsub-task-stopped.log",
+            "lambda-ecsub-finalize.log",
+        ] {
             let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(15)..].join("\n");
@@ -136,14 +156,22 @@ impl Sandbox {
     pub fn cli(&self, args: &[&str]) -> Ran {
         let mut cmd = Command::new(binary("ecsub-cli"));
         self.env(&mut cmd, "cli");
-        ran(cmd.args(args).current_dir(repo()).output().expect("ecsub-cli runs"))
+        ran(cmd
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect("ecsub-cli runs"))
     }
 
     /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).
     pub fn aws(&self, args: &[&str]) -> Ran {
         let mut cmd = Command::new(venv_bin("aws"));
         self.env(&mut cmd, "harness");
-        ran(cmd.args(args).current_dir(repo()).output().expect("aws runs"))
+        ran(cmd
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect("aws runs"))
     }
 
     /// `aws ARGS` that must succeed; its stdout parsed as JSON (or Null when empty).
@@ -167,10 +195,21 @@ impl Sandbox {
 
     /// Keys under a prefix of a bucket.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let v = self.aws_json(&["s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix]);
+        let v = self.aws_json(&[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            bucket,
+            "--prefix",
+            prefix,
+        ]);
         v["Contents"]
             .as_array()
-            .map(|a| a.iter().filter_map(|o| o["Key"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o["Key"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -179,7 +218,14 @@ impl Sandbox {
         let made = self.aws(&["s3", "mb", &format!("s3://{bucket}")]);
         assert_eq!(made.code, 0, "{}", made.stderr);
         let from = from.to_str().expect("a UTF-8 path");
-        let copied = self.aws(&["s3", "cp", "--recursive", "--quiet", from, &format!("s3://{bucket}/")]);
+        let copied = self.aws(&[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            from,
+            &format!("s3://{bucket}/"),
+        ]);
         assert_eq!(copied.code, 0, "{}", copied.stderr);
     }
 
@@ -203,8 +249,15 @@ impl Sandbox {
 
     /// Executions of the stack's state machine.
     pub fn executions(&self) -> Vec<Value> {
-        let arn = self.info["state_machine_arn"].as_str().expect("a state machine");
-        let v = self.aws_json(&["stepfunctions", "list-executions", "--state-machine-arn", arn]);
+        let arn = self.info["state_machine_arn"]
+            .as_str()
+            .expect("a state machine");
+        let v = self.aws_json(&[
+            "stepfunctions",
+            "list-executions",
+            "--state-machine-arn",
+            arn,
+        ]);
         v["executions"].as_array().cloned().unwrap_or_default()
     }
 
@@ -215,7 +268,11 @@ impl Sandbox {
             if let Some(v) = check() {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -234,21 +291,32 @@ impl Sandbox {
         let base = self.info["control"].as_str().expect("a control URL");
         let address = base.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("the control endpoint answers");
-        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let request = format!(
             "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        stream.write_all(request.as_bytes()).expect("the request is sent");
+        stream
+            .write_all(request.as_bytes())
+            .expect("the request is sent");
         let mut response = String::new();
-        stream.read_to_string(&mut response).expect("the response is read");
+        stream
+            .read_to_string(&mut response)
+            .expect("the response is read");
         let (_, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
         serde_json::from_str(json).unwrap_or(Value::Null)
     }
 
     /// Every request moto served, each with the access key that signed it (see sandbox.py's Meter).
     pub fn calls(&self) -> Vec<Value> {
-        self.control_get("/calls").as_array().cloned().unwrap_or_default()
+        self.control_get("/calls")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

@@ -188,9 +188,17 @@ fn a_missing_input_fails_the_task_before_the_script_runs() {
 #[test]
 fn an_output_the_script_did_not_write_is_reported_and_left_to_the_outputs_check() {
     let tsv = "--output A\t--output B\ns3://bkt/a.txt\ts3://bkt/b.txt\n";
-    let job = Job::new(tsv, "mkdir -p \"${A%/*}\" && echo a > \"$A\"\n", JobArgs::default());
+    let job = Job::new(
+        tsv,
+        "mkdir -p \"${A%/*}\" && echo a > \"$A\"\n",
+        JobArgs::default(),
+    );
     let outcome = job.run(0);
-    assert_eq!(outcome.code, 0, "the task's exit code stays the script's: {}", outcome.log);
+    assert_eq!(
+        outcome.code, 0,
+        "the task's exit code stays the script's: {}",
+        outcome.log
+    );
     let scratch = job.dir.path().join("scratch-0");
     assert!(outcome.log.contains(&format!(
         "ecsub: output B: the script did not create {}/AWS_DATA/bkt/b.txt; nothing to upload",
@@ -202,12 +210,22 @@ fn an_output_the_script_did_not_write_is_reported_and_left_to_the_outputs_check(
 
 #[test]
 fn an_upload_that_fails_fails_the_task_with_121() {
-    let job = Job::new("--output A\ns3://bkt/a.txt\n", "mkdir -p \"${A%/*}\" && echo a > \"$A\"\n", JobArgs::default());
+    let job = Job::new(
+        "--output A\ns3://bkt/a.txt\n",
+        "mkdir -p \"${A%/*}\" && echo a > \"$A\"\n",
+        JobArgs::default(),
+    );
     // The local S3 root's bucket folder is a file, so the copy into it fails.
     fs::write(job.s3("bkt"), b"not a folder").unwrap();
     let outcome = job.run(0);
     assert_eq!(outcome.code, EXIT_OUTPUT_FAILED, "{}", outcome.log);
-    assert!(outcome.log.contains("ecsub: output A: could not upload to s3://bkt/a.txt"), "{}", outcome.log);
+    assert!(
+        outcome
+            .log
+            .contains("ecsub: output A: could not upload to s3://bkt/a.txt"),
+        "{}",
+        outcome.log
+    );
 }
 
 #[test]
