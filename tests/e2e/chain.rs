@@ -525,3 +525,71 @@ fn a_schedule_starts_a_job_from_a_stored_spec_and_its_duplicate_starts_nothing()
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+#[test]
+fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "spot.tsv",
+        "--output OUT\ns3://ecsub-wordcount/spot/out.txt\n",
+    );
+    // The first attempt runs until the instance is reclaimed; the retry finishes at once.
+    let script = write(
+        dir.path(),
+        "spot.sh",
+        "if [ \"$ECSUB_ATTEMPT\" = 1 ]; then sleep 120; fi\nmkdir -p \"$(dirname \"$OUT\")\" && echo \"attempt $ECSUB_ATTEMPT\" > \"$OUT\"\n",
+    );
+    let push = sandbox.cli(&[
+        "push",
+        "--spot",
+        "--retry-od",
+        "--waiter-delay",
+        "1",
+        "--tasks",
+        &tasks,
+        "--script",
+        &script,
+    ]);
+    assert_eq!(push.code, 0, "{}\n{}", push.stdout, push.stderr);
+    let job = job_id_of(&push);
+    let running = sandbox.until(60, "the first attempt to run", || {
+        sandbox
+            .control_get("/running")
+            .as_array()
+            .and_then(|r| r.first().cloned())
+    });
+    let interrupted =
+        sandbox.control_post("/interrupt", &json!({ "task_arn": running["task_arn"] }));
+    assert_eq!(interrupted["interrupted"], true);
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(90, "the job to finish", || sandbox.object(&summary_url));
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["tasks"][0]["outcome"], "succeeded", "{s}");
+    assert_eq!(s["tasks"][0]["attempts"], 2);
+    assert_eq!(s["tasks"][0]["spot"], false, "the retry ran on demand");
+    let first: Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!(
+                "s3://{}/jobs/{job}/attempts/000000.1.json",
+                sandbox.bucket()
+            ))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["outcome"], "interrupted");
+    assert_eq!(first["spot"], true);
+    assert_eq!(first["next_attempt"], json!({ "number": 2, "spot": false }));
+    assert_eq!(
+        sandbox.object("s3://ecsub-wordcount/spot/out.txt").unwrap(),
+        b"attempt 2\n"
+    );
+    let instance = first["instance_id"].as_str().unwrap();
+    let described = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", instance]);
+    assert_eq!(
+        described["Reservations"][0]["Instances"][0]["InstanceLifecycle"],
+        "spot"
+    );
+    assert_nothing_running(&sandbox, &job);
+}

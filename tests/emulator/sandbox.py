@@ -356,11 +356,13 @@ class Agent:
         self.task_definitions: dict[str, dict] = {}
         self.stop = threading.Event()
         self.errors: list[str] = []
+        self.lock = threading.Lock()
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                self.tick()
+                with self.lock:
+                    self.tick()
             except Exception:  # noqa: BLE001 - keep the agent alive; the error is shown in the log and /info
                 message = traceback.format_exc()
                 LOG.error("agent: %s", message)
@@ -516,6 +518,27 @@ class Agent:
         self.sandbox.stopped_at[task_arn] = time.time()
         self.events.put_events(Entries=[entry])
         LOG.info("agent: %s stopped (exit %s): %s", task_arn, exit_code, reason)
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {"task_arn": arn, "instance_id": t["instance_id"], "cluster": t["cluster"]} for arn, t in self.running.items()
+            ]
+
+    def interrupt(self, task_arn: str) -> bool:
+        """A spot interruption: the instance is reclaimed under the running task, as EC2 and ECS report it."""
+        with self.lock:
+            task = self.running.get(task_arn)
+            if task is None:
+                return False
+            try:
+                os.killpg(task["process"].pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            task["process"].wait()
+            self.sandbox.client("ec2", "harness").terminate_instances(InstanceIds=[task["instance_id"]])
+            self.finish(task_arn, task, exit_code=None, reason="Your Spot Task was interrupted.", stop_code="SpotInterruption")
+            return True
 
     def redeliver(self, task_arn: str) -> bool:
         entry = self.stopped_events.get(task_arn)
@@ -769,6 +792,8 @@ class Sandbox:
                     return self._json(200, calls)
                 if self.path == "/stopped":
                     return self._json(200, sandbox.stopped_at)
+                if self.path == "/running":
+                    return self._json(200, sandbox.agent.running_tasks())
                 if self.path == "/invocations":
                     return self._json(200, {n: r.invocations for n, r in sandbox.runtimes.items()})
                 return self._json(404, {"error": self.path})
@@ -783,6 +808,9 @@ class Sandbox:
                     if self.path == "/redeliver-schedule":
                         sandbox.redeliver_schedule(body["rule"])
                         return self._json(200, {"redelivered": body["rule"]})
+                    if self.path == "/interrupt":
+                        ok = sandbox.agent.interrupt(body["task_arn"])
+                        return self._json(200 if ok else 404, {"interrupted": ok})
                     if self.path == "/redeliver-stopped":
                         ok = sandbox.agent.redeliver(body["task_arn"])
                         return self._json(200 if ok else 404, {"redelivered": ok})
