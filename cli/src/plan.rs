@@ -46,8 +46,7 @@ pub fn read_tasks(path: &std::path::Path) -> Result<ReadTasks, InputError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| InputError(vec![format!("{name}: cannot read the tasks file: {e}")]))?;
-    let parsed =
-        tasks::parse(&name, &bytes).map_err(|d| d.0.iter().map(ToString::to_string).collect());
+    let parsed = tasks::parse(&name, &bytes).map_err(|d| d.lines());
     Ok(ReadTasks { bytes, parsed })
 }
 
@@ -81,7 +80,7 @@ pub fn build(input: &JobInput, suffix: &str) -> Result<Plan, InputError> {
         eprintln!("{warning}");
     }
     let from_file = JobArgs::from_directives(&tasks).unwrap_or_else(|d| {
-        errors.extend(d.0.iter().map(ToString::to_string));
+        errors.extend(d.lines());
         JobArgs::default()
     });
     let args = input.job.clone().over(from_file);

@@ -6,10 +6,9 @@ use crate::args::{Output, StatusArgs};
 use crate::report::human;
 use crate::{InputError, EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
 use anyhow::Context as _;
-use aws_sdk_ec2::types::Filter;
 use ecsub_aws::store;
 use ecsub_aws::Ctx;
-use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TAG_JOB, TAG_TASK};
+use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TAG_TASK};
 use ecsub_core::{tasks, JobId, JobLayout};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -246,29 +245,10 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus>
 
 /// (task index, instance type, state) of the job's instances that are not terminated.
 async fn tagged_instances(ctx: &Ctx, job: &JobId) -> anyhow::Result<Vec<(usize, String, String)>> {
-    let out = ctx
-        .ec2
-        .describe_instances()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{TAG_JOB}"))
-                .values(job.as_str())
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("pending")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("DescribeInstances: {}", ecsub_aws::error::describe(&e)))?;
-    Ok(out
-        .reservations()
+    let instances =
+        ecsub_aws::compute::job_instances(&ctx.ec2, job, &["pending", "running"]).await?;
+    Ok(instances
         .iter()
-        .flat_map(|r| r.instances())
         .filter_map(|i| {
             let task = i
                 .tags()
@@ -313,20 +293,12 @@ pub fn table(status: &JobStatus) -> String {
             t.reason.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = format!("job {}: {}\n", status.job_id, status.state);
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    format!(
+        "job {}: {}\n{}",
+        status.job_id,
+        status.state,
+        crate::report::align(&rows)
+    )
 }
 
 fn print(status: &JobStatus, output: Output) -> anyhow::Result<()> {

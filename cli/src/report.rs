@@ -100,17 +100,23 @@ pub fn table(job: &str, rows: &[TaskReport]) -> String {
             r.note.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
+    align(&cells)
+}
+
+/// Rows of cells as text columns, two spaces apart, without trailing blanks.
+pub fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
-            cells
-                .iter()
-                .map(|row| row[c].chars().count())
+            rows.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for row in &cells {
+    for row in rows {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let tasks = read_tasks(&args.tasks)?.parsed.map_err(InputError)?;
-    let options = JobArgs::from_directives(&tasks)
-        .map_err(|d| InputError(d.0.iter().map(ToString::to_string).collect()))?;
+    let options = JobArgs::from_directives(&tasks).map_err(|d| InputError(d.lines()))?;
     let range = options.task_range;
     let id = JobId::new(&JobId::name_from_file(&tasks.file), "check")
         .map_err(|e| InputError(vec![e]))?;

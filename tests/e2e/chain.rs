@@ -13,15 +13,25 @@ const EXAMPLE_BUCKET: &str = "ecsub-wordcount";
 /// A sandbox with the wordcount example's inputs in their bucket.
 fn with_wordcount() -> Sandbox {
     let sandbox = Sandbox::start();
-    sandbox.upload_tree(
-        EXAMPLE_BUCKET,
-        &repo().join("examples/wordcount/s3/ecsub-wordcount"),
-    );
-    // The example folder may hold outputs of earlier local runs: the emulated bucket must not.
-    for key in sandbox.keys(EXAMPLE_BUCKET, "output/") {
-        sandbox.aws(&["s3", "rm", &format!("s3://{EXAMPLE_BUCKET}/{key}")]);
-    }
+    sandbox.upload_wordcount_inputs();
     sandbox
+}
+
+/// `ecsub-cli push` of a job with a one-second waiter delay, polling twice a second with --wait.
+fn push(sandbox: &Sandbox, tasks: &str, script: &str, extra: &[&str]) -> ecsub_e2e::Ran {
+    let mut args = vec![
+        "push",
+        "--waiter-delay",
+        "1",
+        "--poll",
+        "0.5",
+        "--tasks",
+        tasks,
+        "--script",
+        script,
+    ];
+    args.extend_from_slice(extra);
+    sandbox.cli(&args)
 }
 
 fn job_id_of(push: &ecsub_e2e::Ran) -> String {
@@ -61,18 +71,12 @@ fn summary(sandbox: &Sandbox, job: &str) -> Value {
 #[test]
 fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
     let sandbox = with_wordcount();
-    let push = sandbox.cli(&[
-        "push",
-        "--wait",
-        "--poll",
-        "0.5",
-        "--waiter-delay",
-        "1",
-        "--tasks",
+    let push = push(
+        &sandbox,
         "examples/wordcount/wordcount.tsv",
-        "--script",
         "examples/wordcount/wordcount.sh",
-    ]);
+        &["--wait"],
+    );
     assert_eq!(
         push.code,
         0,
@@ -171,18 +175,7 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
         "exit3.sh",
         "mkdir -p \"$(dirname \"$OUT\")\"\necho \"code $CODE\" > \"$OUT\"\nexit \"$CODE\"\n",
     );
-    let push = sandbox.cli(&[
-        "push",
-        "--wait",
-        "--poll",
-        "0.5",
-        "--waiter-delay",
-        "1",
-        "--tasks",
-        &tasks,
-        "--script",
-        &script,
-    ]);
+    let push = push(&sandbox, &tasks, &script, &["--wait"]);
     assert_eq!(
         push.code,
         1,
@@ -258,18 +251,7 @@ fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
         "--output OUT\ns3://ecsub-wordcount/lazy/never.txt\n",
     );
     let script = write(dir.path(), "lazy.sh", "echo 'I write nothing'\n");
-    let push = sandbox.cli(&[
-        "push",
-        "--wait",
-        "--poll",
-        "0.5",
-        "--waiter-delay",
-        "1",
-        "--tasks",
-        &tasks,
-        "--script",
-        &script,
-    ]);
+    let push = push(&sandbox, &tasks, &script, &["--wait"]);
     assert_eq!(push.code, 1, "{}\n{}", push.stdout, push.stderr);
     let job = job_id_of(&push);
     let s = summary(&sandbox, &job);
@@ -285,20 +267,12 @@ fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
 #[test]
 fn the_same_stopped_event_twice_gives_one_result_and_one_termination() {
     let sandbox = with_wordcount();
-    let push = sandbox.cli(&[
-        "push",
-        "--wait",
-        "--poll",
-        "0.5",
-        "--waiter-delay",
-        "1",
-        "--task-range",
-        "0",
-        "--tasks",
+    let push = push(
+        &sandbox,
         "examples/wordcount/wordcount.tsv",
-        "--script",
         "examples/wordcount/wordcount.sh",
-    ]);
+        &["--wait", "--task-range", "0"],
+    );
     assert_eq!(push.code, 0, "{}\n{}", push.stdout, push.stderr);
     let job = job_id_of(&push);
     let record_url = format!(
@@ -541,17 +515,7 @@ fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
         "spot.sh",
         "if [ \"$ECSUB_ATTEMPT\" = 1 ]; then sleep 120; fi\nmkdir -p \"$(dirname \"$OUT\")\" && echo \"attempt $ECSUB_ATTEMPT\" > \"$OUT\"\n",
     );
-    let push = sandbox.cli(&[
-        "push",
-        "--spot",
-        "--retry-od",
-        "--waiter-delay",
-        "1",
-        "--tasks",
-        &tasks,
-        "--script",
-        &script,
-    ]);
+    let push = push(&sandbox, &tasks, &script, &["--spot", "--retry-od"]);
     assert_eq!(push.code, 0, "{}\n{}", push.stdout, push.stderr);
     let job = job_id_of(&push);
     let running = sandbox.until(60, "the first attempt to run", || {

@@ -229,6 +229,19 @@ impl Sandbox {
         assert_eq!(copied.code, 0, "{}", copied.stderr);
     }
 
+    /// The wordcount example's inputs (not any outputs of earlier local runs) in `s3://ecsub-wordcount`.
+    pub fn upload_wordcount_inputs(&self) {
+        let bucket = "ecsub-wordcount";
+        self.upload_tree(
+            bucket,
+            &repo().join("examples/wordcount/s3/ecsub-wordcount"),
+        );
+        for key in self.keys(bucket, "output/") {
+            let removed = self.aws(&["s3", "rm", &format!("s3://{bucket}/{key}")]);
+            assert_eq!(removed.code, 0, "{}", removed.stderr);
+        }
+    }
+
     /// Instances of a job (by tag) that are pending or running.
     pub fn live_instances(&self, job: &str) -> Vec<String> {
         let v = self.aws_json(&[

@@ -3,13 +3,12 @@
 //! `summary.json`, terminates any instance still tagged with the job, and deletes the cluster and the task
 //! definition.
 
+use crate::compute::{job_instances, terminate};
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::store;
-use crate::task_stopped::terminate;
-use aws_sdk_ec2::types::Filter;
 use ecsub_core::chain::{
-    AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef, TAG_JOB,
+    AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef,
 };
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
@@ -108,31 +107,14 @@ async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, Fn
 
 /// Terminates every instance still tagged with the job (pending, running, stopping or stopped).
 async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
-    let out = ctx
-        .ec2
-        .describe_instances()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{TAG_JOB}"))
-                .values(job.job_id.as_str())
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("pending")
-                .values("running")
-                .values("stopping")
-                .values("stopped")
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| FnError::aws("DescribeInstances", &e))?;
-    let ids: Vec<String> = out
-        .reservations()
+    let left = job_instances(
+        &ctx.ec2,
+        &job.job_id,
+        &["pending", "running", "stopping", "stopped"],
+    )
+    .await?;
+    let ids: Vec<String> = left
         .iter()
-        .flat_map(|r| r.instances())
         .filter_map(|i| i.instance_id().map(str::to_owned))
         .collect();
     if !ids.is_empty() {

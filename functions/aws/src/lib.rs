@@ -4,6 +4,7 @@
 //! do, and does it with the clients in [`Ctx`]. The functions' `main.rs` only build a [`Ctx`] once and run the
 //! handler. Every error leaves as a [`FnError`] with a stable name from `ecsub_core::chain::error_names`.
 
+pub mod compute;
 pub mod ctx;
 pub mod error;
 pub mod events;

@@ -100,27 +100,11 @@ async fn from_inbox(ctx: &Ctx, bucket: &str, key: &str, suffix: &str) -> Result<
     };
     let tasks = match tasks::parse(&name, &bytes) {
         Ok(tasks) => tasks,
-        Err(d) => {
-            return reject_at(
-                ctx,
-                bucket,
-                &error_key,
-                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-            .await
-        }
+        Err(d) => return reject_at(ctx, bucket, &error_key, &d.lines()).await,
     };
     let directives = match JobArgs::parse_directives(&tasks) {
         Ok(d) => d,
-        Err(d) => {
-            return reject_at(
-                ctx,
-                bucket,
-                &error_key,
-                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-            .await
-        }
+        Err(d) => return reject_at(ctx, bucket, &error_key, &d.lines()).await,
     };
     let defaults = match store::get(&ctx.s3, bucket, INBOX_DEFAULTS_KEY).await? {
         None => InboxDefaults::default(),
@@ -229,15 +213,7 @@ async fn from_schedule(ctx: &Ctx, schedule: &ScheduleInput) -> Result<Value, FnE
         .to_owned();
     let tasks = match tasks::parse(&tasks_name, &tasks_bytes) {
         Ok(t) => t,
-        Err(d) => {
-            return reject_at(
-                ctx,
-                &bucket,
-                &error_key,
-                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-            .await
-        }
+        Err(d) => return reject_at(ctx, &bucket, &error_key, &d.lines()).await,
     };
     let file_args = JobArgs::from_directives(&tasks).unwrap_or_default();
     let args = spec.options.over(file_args);
@@ -388,15 +364,7 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
     };
     let tasks = match tasks::parse(&submission.tasks_file, &tasks_bytes) {
         Ok(t) => t,
-        Err(d) => {
-            return reject_at(
-                ctx,
-                bucket,
-                &error_key,
-                &d.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            )
-            .await
-        }
+        Err(d) => return reject_at(ctx, bucket, &error_key, &d.lines()).await,
     };
     let spec = match submission.args.clone().resolve(job_id.clone()) {
         Ok(spec) => spec,

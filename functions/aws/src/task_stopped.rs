@@ -3,6 +3,7 @@
 //! delivered twice does nothing the second time), terminates the instance, and resumes the waiting execution
 //! with the task token the task carries in its environment.
 
+use crate::compute::terminate;
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::events::{EcsTaskDetail, EventBridgeEvent};
@@ -128,24 +129,6 @@ fn chrono_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Terminates an instance; one that is already gone is fine.
-pub async fn terminate(ctx: &Ctx, instance_id: &str) -> Result<(), FnError> {
-    match ctx
-        .ec2
-        .terminate_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => Ok(()),
-        Err(e) => Err(FnError::aws(
-            format!("TerminateInstances {instance_id}"),
-            &e,
-        )),
-    }
 }
 
 /// The task's declared outputs that are not in S3.

@@ -75,4 +75,9 @@ impl Diagnostics {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| d.is_error())
     }
+
+    /// One `FILE:LINE:COL: message` line per diagnostic, in order.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
 }
