@@ -557,3 +557,33 @@ fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+#[test]
+fn a_pushed_job_whose_input_is_missing_is_rejected_before_anything_starts() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "typo.tsv",
+        "--input IN\t--output OUT\ns3://ecsub-wordcount/input/hamlet.txt\ts3://ecsub-wordcount/typo/0.txt\n\
+         s3://ecsub-wordcount/input/hamlett.txt\ts3://ecsub-wordcount/typo/1.txt\n",
+    );
+    let script = write(dir.path(), "typo.sh", "cp \"$IN\" \"$OUT\"\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        pushed.stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            format!("job {job}: rejected"),
+            "  typo.tsv:3: task 1 (`--input IN`): input `s3://ecsub-wordcount/input/hamlett.txt` not found".to_owned(),
+        ]
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
+    let instances = sandbox.aws_json(&["ec2", "describe-instances"]);
+    assert_eq!(
+        instances["Reservations"].as_array().map_or(0, Vec::len),
+        0,
+        "an instance was launched"
+    );
+}
