@@ -33,6 +33,9 @@ pub enum Command {
     Push(PushArgs),
     /// Show a job's state: per task its state, attempts, instance type, exit code and reason
     Status(StatusArgs),
+    /// Stop a job: its execution is stopped, and the stack's janitor terminates its instances and writes its summary
+    #[command(alias = "delete")]
+    Cancel(CancelArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -120,4 +123,14 @@ pub struct StatusArgs {
     /// Print the status as text or JSON
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Run(args) => local::run(args),
         Command::Push(args) => push::run(&args),
         Command::Status(args) => remote::status(&args),
+        Command::Cancel(args) => remote::cancel(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -2,7 +2,7 @@
 //! started.json, attempts/, summary.json), the execution, and the instances tagged with the job — never from a
 //! local folder, so any machine can follow any job.
 
-use crate::args::{Output, StatusArgs};
+use crate::args::{CancelArgs, Output, StatusArgs};
 use crate::report::human;
 use crate::{InputError, EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
 use anyhow::Context as _;
@@ -318,18 +318,20 @@ fn print(status: &JobStatus, output: Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let Some(bucket) = args.aws_s3_bucket.as_deref() else {
-        return Err(InputError(vec![
-            "ecsub-cli status: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
-                .into(),
-        ])
-        .into());
+/// The layout of the job a command names, from its id and the bucket flag (or `ECSUB_BUCKET`).
+fn job_layout(command: &str, job: &str, bucket: Option<&str>) -> Result<JobLayout, InputError> {
+    let Some(bucket) = bucket else {
+        return Err(InputError(vec![format!(
+            "ecsub-cli {command}: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
+        )]));
     };
-    let job_id = JobId::try_from(args.job.clone())
-        .map_err(|e| InputError(vec![format!("ecsub-cli status: {e}")]))?;
-    let layout = JobLayout::new(bucket, job_id)
-        .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
+    let job_id = JobId::try_from(job.to_owned())
+        .map_err(|e| InputError(vec![format!("ecsub-cli {command}: {e}")]))?;
+    JobLayout::new(bucket, job_id).map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))
+}
+
+pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let layout = job_layout("status", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
         let status = collect(&ctx, &layout).await?;
@@ -382,4 +384,38 @@ fn bar(done: usize, total: usize) -> String {
     const WIDTH: usize = 20;
     let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH);
     format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
+}
+
+/// Stops the job's execution; the janitor (on the execution's end event) terminates its instances, removes its
+/// cluster and writes its summary.
+pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
+    let layout = job_layout("cancel", &args.job, args.aws_s3_bucket.as_deref())?;
+    runtime()?.block_on(async {
+        let ctx = connect().await?;
+        let status = collect(&ctx, &layout).await?;
+        if status.finished() {
+            eprintln!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let Some(arn) = status.execution_arn else {
+            return Err(anyhow::anyhow!(
+                "job {} has not started yet (the submit function has not run): try again in a moment",
+                status.job_id
+            ));
+        };
+        ctx.sfn
+            .stop_execution()
+            .execution_arn(&arn)
+            .error("Ecsub.Cancelled")
+            .cause("cancelled with ecsub-cli cancel")
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("StopExecution {arn}: {}", ecsub_aws::error::describe(&e)))?;
+        println!("{}", status.job_id);
+        eprintln!(
+            "ecsub-cli: job {} cancelled; its instances are being terminated (ecsub-cli status {} shows the end)",
+            status.job_id, status.job_id
+        );
+        Ok(ExitCode::SUCCESS)
+    })
 }

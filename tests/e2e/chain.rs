@@ -587,3 +587,108 @@ fn a_pushed_job_whose_input_is_missing_is_rejected_before_anything_starts() {
         "an instance was launched"
     );
 }
+
+#[test]
+fn a_cancelled_job_is_closed_by_the_janitor_and_leaves_nothing_running() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "long.tsv", "--env N\n1\n2\n");
+    let script = write(dir.path(), "long.sh", "sleep 120\n");
+    let pushed = push(&sandbox, &tasks, &script, &[]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    sandbox.until(60, "both tasks to run", || {
+        (sandbox
+            .control_get("/running")
+            .as_array()
+            .map_or(0, Vec::len)
+            == 2)
+            .then_some(())
+    });
+    let cancelled = sandbox.cli(&["cancel", &job]);
+    assert_eq!(
+        cancelled.code, 0,
+        "{}\n{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the janitor's summary", || sandbox.object(&summary_url));
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["failed"], 2, "{s}");
+    assert_eq!(
+        s["tasks"][0]["reason"],
+        "the job's execution ended ABORTED before the task did"
+    );
+    let status = sandbox.cli(&["status", &job]);
+    assert!(
+        status.stdout.starts_with(&format!("job {job}: failed\n")),
+        "{}",
+        status.stdout
+    );
+    assert_nothing_running(&sandbox, &job);
+    let clusters = sandbox.aws_json(&["ecs", "describe-clusters", "--clusters", &job]);
+    assert_eq!(clusters["clusters"][0]["status"], "INACTIVE", "{clusters}");
+}
+
+#[test]
+fn the_janitors_sweep_terminates_instances_of_jobs_that_are_not_running() {
+    let sandbox = Sandbox::start();
+    let ami = sandbox.aws_json(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    ]);
+    let ami = ami["Parameter"]["Value"].as_str().unwrap().to_owned();
+    // An instance left by a job whose execution is long gone (a crash before ecsub had a janitor, say).
+    let launched = sandbox.aws_json(&[
+        "ec2",
+        "run-instances",
+        "--image-id",
+        &ami,
+        "--instance-type",
+        "t3.micro",
+        "--tag-specifications",
+        "ResourceType=instance,Tags=[{Key=ecsub:job,Value=ghost-abcde}]",
+    ]);
+    let ghost = launched["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let untagged = sandbox.aws_json(&[
+        "ec2",
+        "run-instances",
+        "--image-id",
+        &ami,
+        "--instance-type",
+        "t3.micro",
+    ]);
+    let untagged = untagged["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fired = sandbox.control_post(
+        "/fire-schedule",
+        &json!({ "rule": "JanitorFunction-Sweep" }),
+    );
+    assert_eq!(fired["fired"], "JanitorFunction-Sweep", "{fired}");
+    sandbox.until(30, "the sweep", || {
+        sandbox
+            .live_instances("ghost-abcde")
+            .is_empty()
+            .then_some(())
+    });
+    let state = |id: &str| {
+        let v = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", id]);
+        v["Reservations"][0]["Instances"][0]["State"]["Name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(state(&ghost), "terminated");
+    assert_eq!(
+        state(&untagged),
+        "running",
+        "the sweep touched an instance that is not ecsub's"
+    );
+}

@@ -11,7 +11,8 @@ AWS lacks. Pinned to 5.2.5: check each again when moto is upgraded, and drop the
    parser rejects them. They are strings here.
 4. EventBridge: moto's S3 notifications reach disabled rules and schedule rules (whose empty pattern matches
    everything); AWS delivers neither.
-5. Lambda Invoke needs Docker in moto, and EventBridge rules with a Lambda target fail PutEvents (HTTP 500). Here
+5. StopExecution leaves an execution RUNNING while a state waits for a task token; AWS aborts it at once.
+6. Lambda Invoke needs Docker in moto, and EventBridge rules with a Lambda target fail PutEvents (HTTP 500). Here
    an invocation is handed to `LAMBDA_DISPATCH` (the sandbox's Lambda runtime, which runs the real handler
    binaries), synchronously for Invoke and asynchronously (with AWS's two retries) for rule targets.
 """
@@ -92,6 +93,27 @@ def _patch_stepfunctions() -> None:
 
     StateTaskService._normalise_parameters = normalise_parameters
     StateTaskService._normalise_response = normalise_response
+
+
+def _patch_stop_execution() -> None:
+    # StopExecution only flags the interpreter, which notices when the running state returns; a state waiting for
+    # a task token (days, for ecsub) keeps the execution RUNNING. AWS aborts at once: so does this.
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original_stop = Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        original_stop(self, stop_date=stop_date, error=error, cause=cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = stop_date
+            if error:
+                self.error = error
+            if cause:
+                self.cause = cause
+
+    Execution.stop = stop
 
 
 def _patch_ecs() -> None:
@@ -240,6 +262,7 @@ def apply() -> None:
     if moto.__version__ != "5.2.5":
         raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
     _patch_stepfunctions()
+    _patch_stop_execution()
     _patch_ecs()
     _patch_events()
     _patch_lambda()

@@ -357,6 +357,8 @@ class Agent:
         self.stop = threading.Event()
         self.errors: list[str] = []
         self.lock = threading.Lock()
+        self.sfn = sandbox.client("stepfunctions", "agent")
+        self.execution_status: dict[str, str] = {}
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -370,6 +372,7 @@ class Agent:
             self.stop.wait(0.25)
 
     def tick(self) -> None:
+        self.report_executions()
         instances = {}
         for reservation in self.ec2.describe_instances()["Reservations"]:
             for instance in reservation["Instances"]:
@@ -401,6 +404,39 @@ class Agent:
                 continue
             for task in self.ecs.describe_tasks(cluster=cluster_arn, tasks=fresh)["tasks"]:
                 self.start(cluster_arn, task)
+
+    def report_executions(self) -> None:
+        """What AWS does and moto does not: a "Step Functions Execution Status Change" event when an execution
+        ends."""
+        machine = self.sandbox.info.get("state_machine_arn")
+        if not machine:
+            return
+        for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+            arn, status = execution["executionArn"], execution["status"]
+            if self.execution_status.get(arn) == status:
+                continue
+            self.execution_status[arn] = status
+            if status == "RUNNING":
+                continue
+            described = self.sfn.describe_execution(executionArn=arn)
+            detail = {
+                "executionArn": arn,
+                "stateMachineArn": machine,
+                "name": execution["name"],
+                "status": status,
+                "input": described.get("input"),
+            }
+            self.events.put_events(
+                Entries=[
+                    {
+                        "Source": "aws.states",
+                        "DetailType": "Step Functions Execution Status Change",
+                        "Detail": json.dumps(detail),
+                        "Resources": [arn],
+                    }
+                ]
+            )
+            LOG.info("agent: execution %s ended %s", execution["name"], status)
 
     def register(self, instance: dict) -> None:
         instance_id = instance["InstanceId"]
@@ -689,12 +725,19 @@ class Sandbox:
         rules: dict[str, dict] = {}
         for logical, resource in functions.items():
             for event_name, event in resource["Properties"].get("Events", {}).items():
-                assert event["Type"] == "EventBridgeRule", f"{logical}.{event_name}: {event['Type']} is not emulated"
                 rule = f"{logical}-{event_name}"
-                pattern = stack.resolve(event["Properties"]["Pattern"])
-                events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+                if event["Type"] == "EventBridgeRule":
+                    pattern = stack.resolve(event["Properties"]["Pattern"])
+                    events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+                    rules[rule] = {"pattern": pattern}
+                elif event["Type"] == "Schedule":
+                    schedule = event["Properties"]["Schedule"]
+                    enabled = event["Properties"].get("Enabled", True)
+                    events.put_rule(Name=rule, ScheduleExpression=schedule, State="ENABLED" if enabled else "DISABLED")
+                    rules[rule] = {"schedule": schedule}
+                else:
+                    raise SystemExit(f"sandbox: {logical}.{event_name}: {event['Type']} events are not emulated")
                 events.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": stack.arns[logical]}])
-                rules[rule] = {"pattern": pattern}
         for logical, resource in resources.items():
             if resource["Type"] != "AWS::Events::Rule":
                 continue

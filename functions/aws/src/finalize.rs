@@ -74,6 +74,18 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
 }
 
 async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, FnError> {
+    close_job(ctx, job, tasks, None).await
+}
+
+/// Ends a job: terminates its instances, removes its cluster and task definition, and writes `summary.json`
+/// from the attempt records. `ended_early` names the execution's status when it ended before its tasks did
+/// (the janitor's case): tasks without a record then say so.
+pub async fn close_job(
+    ctx: &Ctx,
+    job: &JobRef,
+    tasks: &[TaskRef],
+    ended_early: Option<&str>,
+) -> Result<Value, FnError> {
     let layout = layout_of(job)?;
     let keys = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await?;
     let mut records = Vec::with_capacity(keys.len());
@@ -87,8 +99,24 @@ async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, Fn
     }
     let swept = sweep_instances(ctx, job).await?;
     delete_cluster(ctx, job).await?;
-    let summary =
+    let mut summary =
         Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
+    if let Some(status) = ended_early {
+        for task in summary
+            .tasks
+            .iter_mut()
+            .filter(|t| t.attempts == 0 || t.outcome == Outcome::Interrupted)
+        {
+            task.outcome = Outcome::InfrastructureError;
+            task.reason = format!("the job's execution ended {status} before the task did");
+        }
+        summary.succeeded = summary
+            .tasks
+            .iter()
+            .filter(|t| t.outcome == Outcome::Succeeded)
+            .count();
+        summary.failed = summary.tasks.len() - summary.succeeded;
+    }
     let body =
         serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
     store::put(
@@ -99,7 +127,7 @@ async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, Fn
         "application/json",
     )
     .await?;
-    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, "job finished");
+    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, ended_early, "job closed");
     Ok(
         json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
     )

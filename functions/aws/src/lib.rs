@@ -1,6 +1,6 @@
 //! ecsub-aws: the adapters over the AWS SDK and the handlers of ecsub's Lambda functions.
 //!
-//! Each handler (`submit`, `launch`, `task_stopped`, `finalize`) parses its typed event, asks ecsub-core what to
+//! Each handler (`submit`, `launch`, `task_stopped`, `finalize`, `janitor`) parses its typed event, asks ecsub-core what to
 //! do, and does it with the clients in [`Ctx`]. The functions' `main.rs` only build a [`Ctx`] once and run the
 //! handler. Every error leaves as a [`FnError`] with a stable name from `ecsub_core::chain::error_names`.
 
@@ -9,6 +9,7 @@ pub mod ctx;
 pub mod error;
 pub mod events;
 pub mod finalize;
+pub mod janitor;
 pub mod launch;
 pub mod store;
 pub mod submit;
