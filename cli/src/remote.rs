@@ -340,6 +340,9 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// How long `--wait` waits for the submit function to start (or reject) a job before it says so.
+const SUBMIT_PATIENCE: Duration = Duration::from_secs(300);
+
 /// Follows a job until it ends: a progress line on stderr, the status table on stdout at the end.
 pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<ExitCode> {
     let since = Instant::now();
@@ -364,6 +367,18 @@ pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<Ex
             eprintln!("ecsub-cli: {line} [{}]", human(since.elapsed()));
         }
         last_line = line;
+        if status.state == "submitted" && since.elapsed() > SUBMIT_PATIENCE {
+            if tty {
+                eprintln!();
+            }
+            return Err(anyhow::anyhow!(
+                "job {} was uploaded but the stack's submit function has not started it after {}: check that \
+                 the bucket is the stack's and see the submit function's logs (the job itself stays in {})",
+                status.job_id,
+                human(SUBMIT_PATIENCE),
+                layout.url(&layout.job_folder())
+            ));
+        }
         if status.finished() {
             if tty {
                 eprintln!();

@@ -692,3 +692,22 @@ fn the_janitors_sweep_terminates_instances_of_jobs_that_are_not_running() {
         "the sweep touched an instance that is not ecsub's"
     );
 }
+
+#[test]
+fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..10_000).map(|i| format!("sample-{i}\n")).collect();
+    let tasks = write(dir.path(), "big.tsv", &format!("--env SAMPLE\n{rows}"));
+    let script = write(dir.path(), "big.sh", "echo \"$SAMPLE\"\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let reason = pushed.stdout.lines().nth(2).unwrap_or_default();
+    assert!(
+        reason.starts_with("  the job's 10000 tasks would make an execution input of ")
+            && reason.contains("KiB, over Step Functions' 256 KiB: split it with --task-range into jobs of at most"),
+        "{}",
+        pushed.stdout
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
+}

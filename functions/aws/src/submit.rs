@@ -20,6 +20,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+/// Step Functions' limit on an execution's input, and room kept in it for the job's own settings.
+const MAX_EXECUTION_INPUT: usize = 256 * 1024;
+const JOB_REF_ALLOWANCE: usize = 8 * 1024;
+
 /// Where inbox drops may take their options from when the file has no `#ecsub:` lines for them.
 pub const INBOX_DEFAULTS_KEY: &str = "inbox/defaults.json";
 
@@ -392,6 +396,25 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
             return reject_at(ctx, bucket, &error_key, &missing).await;
         }
     }
+    let task_refs: Vec<TaskRef> = tasks.tasks[selected.clone()]
+        .iter()
+        .map(|t| TaskRef {
+            index: t.index,
+            line: t.line,
+        })
+        .collect();
+    let refs_size = serde_json::to_string(&task_refs).map_or(0, |j| j.len());
+    if refs_size + JOB_REF_ALLOWANCE > MAX_EXECUTION_INPUT {
+        let per_task = (refs_size / task_refs.len().max(1)).max(1);
+        let line = format!(
+            "the job's {} tasks would make an execution input of {} KiB, over Step Functions' 256 KiB: split it \
+             with --task-range into jobs of at most {} tasks",
+            task_refs.len(),
+            (refs_size + JOB_REF_ALLOWANCE) / 1024,
+            (MAX_EXECUTION_INPUT - JOB_REF_ALLOWANCE) / per_task
+        );
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
+    }
     let run_sh = run_script(&spec, &tasks.columns);
     let setenv = setenv_script(&tasks.file, &tasks.columns, &tasks.tasks[selected.clone()]);
     store::put(
@@ -442,13 +465,7 @@ async fn start_job(ctx: &Ctx, layout: &JobLayout, account: Option<&str>) -> Resu
             join_polls: ctx.config.join_polls,
             task_timeout: ctx.config.task_timeout,
         },
-        tasks: tasks.tasks[selected]
-            .iter()
-            .map(|t| TaskRef {
-                index: t.index,
-                line: t.line,
-            })
-            .collect(),
+        tasks: task_refs,
     };
     let input_json =
         serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
