@@ -19,14 +19,9 @@ pub mod telemetry;
 pub use ctx::Ctx;
 pub use error::FnError;
 
-/// Now, as RFC 3339 UTC with seconds (`2026-11-28T03:04:05Z`).
+/// Now, as an RFC 3339 UTC timestamp (`2026-11-28T03:04:05.123Z`).
 pub fn now_rfc3339() -> String {
-    aws_smithy_types_now()
-}
-
-fn aws_smithy_types_now() -> String {
-    let now = std::time::SystemTime::now();
-    aws_sdk_s3::primitives::DateTime::from(now)
+    aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
         .unwrap_or_default()
 }

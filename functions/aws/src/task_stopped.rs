@@ -13,7 +13,7 @@ use ecsub_core::tasks::{self, Cell};
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use tracing::{info, warn};
+use tracing::info;
 
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
     let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(event.payload)
@@ -82,34 +82,52 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
     let key = layout.attempt_key(index, attempt.number);
-    if !store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await? {
-        info!(job_id = %layout.job_id, task = index, attempt = attempt.number, "duplicate event: the attempt is recorded already");
-        return Ok(json!({ "duplicate": true, "record": format!("s3://{}/{key}", layout.bucket) }));
-    }
-    if let Some(id) = &instance_id {
-        terminate(ctx, id).await?;
-        let delay_ms = event
-            .time
-            .map(|t| (chrono_now_ms() - t.timestamp_millis()).max(0))
-            .unwrap_or_default();
-        info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
-    }
+    let record = if store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await? {
+        if let Some(id) = &instance_id {
+            terminate(ctx, id).await?;
+            let delay_ms = event
+                .time
+                .map(|t| (chrono_now_ms() - t.timestamp_millis()).max(0))
+                .unwrap_or_default();
+            info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
+        }
+        record
+    } else {
+        // Recorded already. By an earlier delivery of this very event: its instance is terminated, and the
+        // execution is resumed again (harmless if it was) in case that delivery failed before it could. By
+        // anyone else (finalize, after a timeout): nothing is left to do.
+        let existing = store::get(&ctx.s3, &layout.bucket, &key)
+            .await?
+            .and_then(|bytes| serde_json::from_slice::<AttemptRecord>(&bytes).ok());
+        match existing {
+            Some(existing) if existing.task_arn.as_deref() == Some(task.task_arn.as_str()) => {
+                info!(job_id = %layout.job_id, task = index, attempt = attempt.number, "duplicate event: the attempt is recorded already");
+                existing
+            }
+            _ => {
+                info!(job_id = %layout.job_id, task = index, attempt = attempt.number, "the attempt was recorded by the state machine's error path");
+                return Ok(
+                    json!({ "duplicate": true, "record": format!("s3://{}/{key}", layout.bucket) }),
+                );
+            }
+        }
+    };
     let result = AttemptResult {
-        outcome,
-        exit_code,
-        reason,
-        next_attempt: next,
+        outcome: record.outcome,
+        exit_code: record.exit_code,
+        reason: record.reason.clone(),
+        next_attempt: record.next_attempt,
     };
     let output =
         serde_json::to_string(&result).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    match ctx
+    let resumed = ctx
         .sfn
         .send_task_success()
         .task_token(token)
         .output(output)
         .send()
-        .await
-    {
+        .await;
+    match resumed {
         Ok(_) => {}
         Err(e)
             if matches!(
@@ -117,11 +135,11 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
                 Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
             ) =>
         {
-            warn!(job_id = %layout.job_id, task = index, "the execution no longer waits for this task");
+            info!(job_id = %layout.job_id, task = index, "the execution no longer waits for this attempt");
         }
         Err(e) => return Err(FnError::aws("SendTaskSuccess", &e)),
     }
-    info!(job_id = %layout.job_id, task = index, attempt = attempt.number, outcome = outcome.as_str(), "attempt recorded");
+    info!(job_id = %layout.job_id, task = index, attempt = attempt.number, outcome = record.outcome.as_str(), "attempt recorded");
     serde_json::to_value(&record).map_err(|e| FnError::invalid_input(e.to_string()))
 }
 
