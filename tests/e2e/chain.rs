@@ -711,3 +711,44 @@ fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
     );
     assert!(sandbox.executions().is_empty(), "an execution started");
 }
+
+#[test]
+fn launch_walks_the_instance_type_list_when_a_type_has_no_capacity() {
+    let sandbox = with_wordcount();
+    let answer = sandbox.control_post("/no-capacity", &json!({ "instance_types": ["t3.small"] }));
+    assert_eq!(answer["no_capacity"], json!(["t3.small"]));
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &[
+            "--wait",
+            "--spot",
+            "--aws-ec2-instance-type",
+            "t3.small,m5.large",
+        ],
+    );
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let s = summary(&sandbox, &job);
+    for task in s["tasks"].as_array().unwrap() {
+        assert_eq!(task["instance_type"], "m5.large", "{s}");
+        assert_eq!(
+            task["attempts"], 1,
+            "the walk happens within one launch: {s}"
+        );
+        assert_eq!(task["spot"], true);
+    }
+    let launches: Vec<Value> = sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| c["operation"] == "RunInstances" && c["key"] == "lambda-ecsub-launch")
+        .collect();
+    assert_eq!(
+        launches.len(),
+        4,
+        "one refused and one accepted RunInstances per task"
+    );
+    assert_eq!(launches.iter().filter(|c| c["status"] == 200).count(), 2);
+    assert_nothing_running(&sandbox, &job);
+}

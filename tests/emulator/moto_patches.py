@@ -12,7 +12,9 @@ AWS lacks. Pinned to 5.2.5: check each again when moto is upgraded, and drop the
 4. EventBridge: moto's S3 notifications reach disabled rules and schedule rules (whose empty pattern matches
    everything); AWS delivers neither.
 5. StopExecution leaves an execution RUNNING while a state waits for a task token; AWS aborts it at once.
-6. Lambda Invoke needs Docker in moto, and EventBridge rules with a Lambda target fail PutEvents (HTTP 500). Here
+6. (A fault to inject, not a fix.) NO_CAPACITY makes RunInstances answer InsufficientInstanceCapacity for the
+   instance types a test names, as EC2 does when a type runs out.
+7. Lambda Invoke needs Docker in moto, and EventBridge rules with a Lambda target fail PutEvents (HTTP 500). Here
    an invocation is handed to `LAMBDA_DISPATCH` (the sandbox's Lambda runtime, which runs the real handler
    binaries), synchronously for Invoke and asynchronously (with AWS's two retries) for rule targets.
 """
@@ -31,6 +33,10 @@ import botocore.session
 from botocore.response import StreamingBody
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
+
+#: Instance types EC2 has no capacity for, to exercise what AWS does when capacity runs out (set by the sandbox's
+#: control endpoint; empty by default, so nothing changes unless a test asks).
+NO_CAPACITY: set[str] = set()
 
 #: Set by the sandbox: (function_name, event_json_str, asynchronous) -> (payload_str, errored)
 LAMBDA_DISPATCH: Optional[Callable[[str, str, bool], tuple[str, bool]]] = None
@@ -114,6 +120,24 @@ def _patch_stop_execution() -> None:
                 self.cause = cause
 
     Execution.stop = stop
+
+
+def _patch_ec2_capacity() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.instances import InstanceBackend
+
+    original = InstanceBackend.run_instances
+
+    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+        instance_type = kwargs.get("instance_type")
+        if instance_type in NO_CAPACITY:
+            raise EC2ClientError(
+                "InsufficientInstanceCapacity",
+                f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
+            )
+        return original(self, image_id, count, user_data, security_group_names, **kwargs)
+
+    InstanceBackend.run_instances = run_instances
 
 
 def _patch_ecs() -> None:
@@ -263,6 +287,7 @@ def apply() -> None:
         raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
     _patch_stepfunctions()
     _patch_stop_execution()
+    _patch_ec2_capacity()
     _patch_ecs()
     _patch_events()
     _patch_lambda()

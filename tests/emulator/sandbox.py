@@ -851,6 +851,12 @@ class Sandbox:
                     if self.path == "/redeliver-schedule":
                         sandbox.redeliver_schedule(body["rule"])
                         return self._json(200, {"redelivered": body["rule"]})
+                    if self.path == "/no-capacity":
+                        import moto_patches
+
+                        moto_patches.NO_CAPACITY.clear()
+                        moto_patches.NO_CAPACITY.update(body["instance_types"])
+                        return self._json(200, {"no_capacity": sorted(moto_patches.NO_CAPACITY)})
                     if self.path == "/interrupt":
                         ok = sandbox.agent.interrupt(body["task_arn"])
                         return self._json(200 if ok else 404, {"interrupted": ok})
