@@ -93,9 +93,21 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus> {
+/// What polling a job has read already and will not change: the job's spec, its task indices, the attempt
+/// records (each written once). `--wait` keeps one across polls, so a poll reads only what is new.
+#[derive(Debug, Default)]
+pub struct Seen {
+    submission: Option<JobSubmission>,
+    indices: Option<Vec<usize>>,
+    records: std::collections::BTreeMap<String, AttemptRecord>,
+}
+
+pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::Result<JobStatus> {
     let job_id = layout.job_id.to_string();
-    let Some(submission) = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await? else {
+    if seen.submission.is_none() {
+        seen.submission = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await?;
+    }
+    let Some(submission) = seen.submission.clone() else {
         return Err(InputError(vec![format!(
             "ecsub-cli: no job {job_id} in {}",
             layout.url(&layout.job_folder())
@@ -150,27 +162,31 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<JobStatus>
                 .collect(),
         });
     }
-    let indices: Vec<usize> = match store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await?
-    {
-        Some(bytes) => match tasks::parse(&submission.tasks_file, &bytes) {
-            Ok(file) => {
-                let all = 0..=file.tasks.len().saturating_sub(1);
-                let range = submission
-                    .args
-                    .task_range
-                    .map_or(Ok(all), |r| r.select(file.tasks.len()));
-                range.map(Iterator::collect).unwrap_or_default()
-            }
-            Err(_) => Vec::new(),
-        },
-        None => Vec::new(),
-    };
-    let mut records: Vec<AttemptRecord> = Vec::new();
-    for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
-        if let Some(record) = get_json::<AttemptRecord>(ctx, layout, &key).await? {
-            records.push(record);
+    if seen.indices.is_none() {
+        if let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? {
+            let indices = match tasks::parse(&submission.tasks_file, &bytes) {
+                Ok(file) => {
+                    let all = 0..=file.tasks.len().saturating_sub(1);
+                    let range = submission
+                        .args
+                        .task_range
+                        .map_or(Ok(all), |r| r.select(file.tasks.len()));
+                    range.map(Iterator::collect).unwrap_or_default()
+                }
+                Err(_) => Vec::new(),
+            };
+            seen.indices = Some(indices);
         }
     }
+    let indices = seen.indices.clone().unwrap_or_default();
+    for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
+        if let std::collections::btree_map::Entry::Vacant(slot) = seen.records.entry(key) {
+            if let Some(record) = get_json::<AttemptRecord>(ctx, layout, slot.key()).await? {
+                slot.insert(record);
+            }
+        }
+    }
+    let records: Vec<&AttemptRecord> = seen.records.values().collect();
     let instances = tagged_instances(ctx, &layout.job_id).await?;
     let tasks = indices
         .iter()
@@ -334,7 +350,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("status", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let status = collect(&ctx, &layout).await?;
+        let status = collect(&ctx, &layout, &mut Seen::default()).await?;
         print(&status, args.output)?;
         Ok(ExitCode::SUCCESS)
     })
@@ -349,8 +365,9 @@ pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<Ex
     let tty = std::io::stderr().is_terminal();
     let mut last_line = String::new();
     let delay = Duration::from_secs_f64(poll.clamp(0.2, 300.0));
+    let mut seen = Seen::default();
     loop {
-        let status = collect(ctx, layout).await?;
+        let status = collect(ctx, layout, &mut seen).await?;
         let total = status.tasks.len();
         let line = format!(
             "{} {}/{} tasks done, {} failed, {}",
@@ -407,7 +424,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("cancel", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let status = collect(&ctx, &layout).await?;
+        let status = collect(&ctx, &layout, &mut Seen::default()).await?;
         if status.finished() {
             eprintln!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
             return Ok(ExitCode::SUCCESS);
