@@ -716,7 +716,7 @@ fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
 fn launch_walks_the_instance_type_list_when_a_type_has_no_capacity() {
     let sandbox = with_wordcount();
     let answer = sandbox.control_post("/no-capacity", &json!({ "instance_types": ["t3.small"] }));
-    assert_eq!(answer["no_capacity"], json!(["t3.small"]));
+    assert_eq!(answer["no_capacity"], json!(["t3.small"]), "{answer}");
     let pushed = push(
         &sandbox,
         "examples/wordcount/wordcount.tsv",

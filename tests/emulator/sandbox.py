@@ -842,9 +842,9 @@ class Sandbox:
                 return self._json(404, {"error": self.path})
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
                 try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = json.loads(self.rfile.read(length) or b"{}")
                     if self.path == "/fire-schedule":
                         sandbox.fire_schedule(body["rule"])
                         return self._json(200, {"fired": body["rule"]})
@@ -863,8 +863,9 @@ class Sandbox:
                     if self.path == "/redeliver-stopped":
                         ok = sandbox.agent.redeliver(body["task_arn"])
                         return self._json(200 if ok else 404, {"redelivered": ok})
-                except Exception as e:  # noqa: BLE001
-                    return self._json(500, {"error": str(e)})
+                except Exception as e:  # noqa: BLE001 - the caller gets the error
+                    LOG.error("control %s: %s", self.path, traceback.format_exc())
+                    return self._json(500, {"error": f"{type(e).__name__}: {e}"})
                 return self._json(404, {"error": self.path})
 
         self.control = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -321,7 +321,7 @@ impl Sandbox {
             .read_to_string(&mut response)
             .expect("the response is read");
         let (_, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        serde_json::from_str(json).unwrap_or(Value::Null)
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {response}"))
     }
 
     /// Every request moto served, each with the access key that signed it (see sandbox.py's Meter).
