@@ -28,7 +28,6 @@ import logging
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -48,12 +47,6 @@ BUCKET = "ecsub-jobs"
 STATE_MACHINE = "ecsub-jobs"
 
 LOG = logging.getLogger("ecsub.sandbox")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -621,7 +614,6 @@ class Sandbox:
         )
 
     def start_moto(self) -> None:
-        os.environ["MOTO_PORT"] = str(self.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         import moto_patches
 
@@ -632,7 +624,11 @@ class Sandbox:
         from werkzeug.serving import make_server
 
         app = self.meter.wrap(DomainDispatcherApplication(create_backend_app))
+        # Port 0 lets the kernel choose: no window in which another process can take a port picked in advance.
         self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.port = self.server.server_port
+        self.moto_url = f"http://127.0.0.1:{self.port}"
+        os.environ["MOTO_PORT"] = str(self.port)
         threading.Thread(target=self.server.serve_forever, name="moto", daemon=True).start()
         import urllib.request
 
@@ -918,7 +914,7 @@ def main() -> None:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sys.path.insert(0, str(HERE))
-    Sandbox(args.dir.resolve(), args.port or free_port(), bin_dir.resolve(), args.processes).run()
+    Sandbox(args.dir.resolve(), args.port, bin_dir.resolve(), args.processes).run()
 
 
 if __name__ == "__main__":
