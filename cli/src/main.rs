@@ -7,6 +7,7 @@ mod args;
 mod local;
 mod plan;
 mod push;
+#[cfg(feature = "aws")]
 mod remote;
 mod report;
 mod validate;
@@ -27,6 +28,16 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// The error of a command that needs the AWS SDK in a CLI built without it.
+#[cfg(not(feature = "aws"))]
+pub fn without_aws(what: &str) -> anyhow::Error {
+    InputError(vec![format!(
+        "ecsub-cli: this build has no AWS support (built with --no-default-features): {what} need it; \
+         build with the default features (cargo build -p ecsub-cli)"
+    )])
+    .into()
+}
+
 pub const EXIT_TASK_FAILED: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 pub const EXIT_RUNTIME: u8 = 3;
@@ -38,8 +49,12 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => local::run(args),
         Command::Push(args) => push::run(&args),
+        #[cfg(feature = "aws")]
         Command::Status(args) => remote::status(&args),
+        #[cfg(feature = "aws")]
         Command::Cancel(args) => remote::cancel(&args),
+        #[cfg(not(feature = "aws"))]
+        Command::Status(_) | Command::Cancel(_) => Err(without_aws("status and cancel")),
     };
     match outcome {
         Ok(code) => code,

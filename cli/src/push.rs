@@ -4,8 +4,7 @@
 
 use crate::args::PushArgs;
 use crate::plan::{self, Plan};
-use crate::{remote, InputError};
-use anyhow::Context as _;
+use crate::InputError;
 use ecsub_core::chain::JobSubmission;
 use ecsub_core::JobLayout;
 use std::process::ExitCode;
@@ -38,6 +37,24 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
         print_plan(&plan, &layout, &job_json);
         return Ok(ExitCode::SUCCESS);
     }
+    upload(args, &plan, &layout, job_json)
+}
+
+#[cfg(not(feature = "aws"))]
+fn upload(_: &PushArgs, _: &Plan, _: &JobLayout, _: String) -> anyhow::Result<ExitCode> {
+    Err(crate::without_aws("push (without --dry-run)"))
+}
+
+/// Uploads the job: the tasks file, the script, then `job.json` (created only if absent), which starts it.
+#[cfg(feature = "aws")]
+fn upload(
+    args: &PushArgs,
+    plan: &Plan,
+    layout: &JobLayout,
+    job_json: String,
+) -> anyhow::Result<ExitCode> {
+    use crate::remote;
+    use anyhow::Context as _;
     let runtime = remote::runtime()?;
     runtime.block_on(async {
         let ctx = remote::connect().await?;
@@ -80,7 +97,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
             layout.url(&layout.job_folder())
         );
         if args.wait {
-            remote::wait(&ctx, &layout, args.poll).await
+            remote::wait(&ctx, layout, args.poll).await
         } else {
             eprintln!(
                 "ecsub-cli: follow it with: ecsub-cli status {}",

@@ -156,11 +156,18 @@ impl Sandbox {
     pub fn cli(&self, args: &[&str]) -> Ran {
         let mut cmd = Command::new(binary("ecsub-cli"));
         self.env(&mut cmd, "cli");
-        ran(cmd
+        let out = ran(cmd
             .args(args)
             .current_dir(repo())
             .output()
-            .expect("ecsub-cli runs"))
+            .expect("ecsub-cli runs"));
+        assert!(
+            !out.stderr.contains("this build has no AWS support"),
+            "{} was built without AWS support (the README's local command does that): \
+             rebuild it with `cargo build --workspace --bins`",
+            binary("ecsub-cli").display()
+        );
+        out
     }
 
     /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).
@@ -321,7 +328,8 @@ impl Sandbox {
             .read_to_string(&mut response)
             .expect("the response is read");
         let (_, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {response}"))
+        serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {response}"))
     }
 
     /// Every request moto served, each with the access key that signed it (see sandbox.py's Meter).
