@@ -33,6 +33,8 @@ pub enum Command {
     Push(PushArgs),
     /// Show a job's state: per task its state, attempts, instance type, exit code and reason
     Status(StatusArgs),
+    /// Print a job's container logs (CloudWatch Logs), task by task and attempt by attempt
+    Logs(LogsArgs),
     /// Stop a job: its execution is stopped, and the stack's janitor terminates its instances and writes its summary
     #[command(alias = "delete")]
     Cancel(CancelArgs),
@@ -130,6 +132,19 @@ pub struct CancelArgs {
     /// The job id `push` printed
     #[arg(value_name = "JOB")]
     pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// Only this task (its index, as in the tasks file's numbering)
+    #[arg(long, value_name = "N")]
+    pub task: Option<usize>,
     /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
     #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
     pub aws_s3_bucket: Option<String>,

@@ -52,9 +52,13 @@ fn main() -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Status(args) => remote::status(&args),
         #[cfg(feature = "aws")]
+        Command::Logs(args) => remote::logs(&args),
+        #[cfg(feature = "aws")]
         Command::Cancel(args) => remote::cancel(&args),
         #[cfg(not(feature = "aws"))]
-        Command::Status(_) | Command::Cancel(_) => Err(without_aws("status and cancel")),
+        Command::Status(_) | Command::Logs(_) | Command::Cancel(_) => {
+            Err(without_aws("status, logs and cancel"))
+        }
     };
     match outcome {
         Ok(code) => code,

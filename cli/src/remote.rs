@@ -2,7 +2,7 @@
 //! started.json, attempts/, summary.json), the execution, and the instances tagged with the job — never from a
 //! local folder, so any machine can follow any job.
 
-use crate::args::{CancelArgs, Output, StatusArgs};
+use crate::args::{CancelArgs, LogsArgs, Output, StatusArgs};
 use crate::report::human;
 use crate::{InputError, EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
 use anyhow::Context as _;
@@ -448,6 +448,125 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
             "ecsub-cli: job {} cancelled; its instances are being terminated (ecsub-cli status {} shows the end)",
             status.job_id, status.job_id
         );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Prints the container logs of a job's attempts: recorded ones, then those still running.
+pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let layout = job_layout("logs", &args.job, args.aws_s3_bucket.as_deref())?;
+    runtime()?.block_on(async {
+        let ctx = connect().await?;
+        let Some(submission) = get_json::<JobSubmission>(&ctx, &layout, &layout.spec_key()).await?
+        else {
+            return Err(InputError(vec![format!(
+                "ecsub-cli: no job {} in {}",
+                layout.job_id,
+                layout.url(&layout.job_folder())
+            )])
+            .into());
+        };
+        let spec = submission
+            .args
+            .resolve(layout.job_id.clone())
+            .map_err(|e| anyhow::anyhow!("job.json of {}: {}", layout.job_id, e.join("; ")))?;
+        // (task, attempt, what became of it, ECS task ARN)
+        let mut attempts: Vec<(usize, u32, String, String)> = Vec::new();
+        for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
+            if let Some(record) = get_json::<AttemptRecord>(&ctx, &layout, &key).await? {
+                if let Some(arn) = record.task_arn {
+                    attempts.push((
+                        record.index,
+                        record.attempt,
+                        record.outcome.as_str().to_owned(),
+                        arn,
+                    ));
+                }
+            }
+        }
+        let cluster = layout.job_id.as_str();
+        if let Ok(listed) = ctx.ecs.list_tasks().cluster(cluster).send().await {
+            if !listed.task_arns().is_empty() {
+                let described = ctx
+                    .ecs
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(listed.task_arns().to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("DescribeTasks: {}", ecsub_aws::error::describe(&e))
+                    })?;
+                for task in described.tasks() {
+                    let env = |name: &str| {
+                        task.overrides()
+                            .into_iter()
+                            .flat_map(|o| o.container_overrides())
+                            .flat_map(|o| o.environment())
+                            .find(|kv| kv.name() == Some(name))
+                            .and_then(|kv| kv.value())
+                            .and_then(|v| v.parse::<u64>().ok())
+                    };
+                    let (Some(index), Some(attempt), Some(arn)) = (
+                        env("ECSUB_TASK_INDEX"),
+                        env("ECSUB_ATTEMPT"),
+                        task.task_arn(),
+                    ) else {
+                        continue;
+                    };
+                    if !attempts.iter().any(|a| a.3 == arn) {
+                        let index = usize::try_from(index).unwrap_or(usize::MAX);
+                        let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+                        attempts.push((index, attempt, "running".to_owned(), arn.to_owned()));
+                    }
+                }
+            }
+        }
+        attempts.retain(|a| args.task.is_none_or(|t| t == a.0));
+        attempts.sort();
+        if attempts.is_empty() {
+            eprintln!("ecsub-cli: no task of job {} has run yet", layout.job_id);
+        }
+        for (index, attempt, state, arn) in attempts {
+            let stream = ecsub_core::chain::log_stream(&arn);
+            println!(
+                "==> task {index:03}, attempt {attempt} ({state}): {} {stream} <==",
+                spec.log_group_name
+            );
+            let mut token: Option<String> = None;
+            loop {
+                let page = ctx
+                    .logs
+                    .get_log_events()
+                    .log_group_name(&spec.log_group_name)
+                    .log_stream_name(&stream)
+                    .start_from_head(true)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await;
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) if ecsub_aws::error::code(&e) == Some("ResourceNotFoundException") => {
+                        println!("(no log yet)");
+                        break;
+                    }
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(
+                            "GetLogEvents {stream}: {}",
+                            ecsub_aws::error::describe(&e)
+                        ))
+                    }
+                };
+                for event in page.events() {
+                    println!("{}", event.message().unwrap_or_default());
+                }
+                let next = page.next_forward_token().map(str::to_owned);
+                if page.events().is_empty() || next == token {
+                    break;
+                }
+                token = next;
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -158,6 +158,33 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         cluster_status.is_none() || cluster_status.as_deref() == Some("INACTIVE"),
         "the job's cluster is still there: {clusters}"
     );
+    let logs = sandbox.cli(&["logs", &job, "--task", "1"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    let lines: Vec<&str> = logs.stdout.lines().collect();
+    assert!(
+        !logs.stdout.contains("(no log yet)"),
+        "{}\n{}",
+        logs.stdout,
+        sandbox.log_tail()
+    );
+    let stream_line = format!("==> task 001, attempt 1 (succeeded): ecsub-{job} ecsub/main/");
+    assert!(lines[0].starts_with(&stream_line), "{}", logs.stdout);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("==> ")).count(),
+        1,
+        "only task 1: {}",
+        logs.stdout
+    );
+    assert!(
+        lines.contains(&"counting words of kinglear"),
+        "{}",
+        logs.stdout
+    );
+    assert!(
+        lines.contains(&"ecsub: task 1 succeeded"),
+        "{}",
+        logs.stdout
+    );
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -526,7 +553,7 @@ fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
     });
     let interrupted =
         sandbox.control_post("/interrupt", &json!({ "task_arn": running["task_arn"] }));
-    assert_eq!(interrupted["interrupted"], true);
+    assert_eq!(interrupted["interrupted"], true, "{interrupted}");
     let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
     sandbox.until(90, "the job to finish", || sandbox.object(&summary_url));
     let s = summary(&sandbox, &job);
@@ -605,6 +632,14 @@ fn a_cancelled_job_is_closed_by_the_janitor_and_leaves_nothing_running() {
             == 2)
             .then_some(())
     });
+    let running_logs = sandbox.until(30, "the running tasks' first log lines", || {
+        let logs = sandbox.cli(&["logs", &job]);
+        (logs.stdout.matches("ecsub: running the script").count() == 2).then_some(logs.stdout)
+    });
+    assert!(
+        running_logs.contains("==> task 000, attempt 1 (running): "),
+        "{running_logs}"
+    );
     let cancelled = sandbox.cli(&["cancel", &job]);
     assert_eq!(
         cancelled.code, 0,

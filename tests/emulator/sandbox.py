@@ -10,7 +10,7 @@ What it plays, and why:
 - AWS itself: moto, with the patches in moto_patches.py.
 - Lambda: each function of the template runs as its real binary (built by cargo) polling a Runtime API served
   here; moto's Invoke and EventBridge's Lambda targets are handed to it.
-- The ECS agent (moto has none): an instance launched for a cluster (its user data names it) is registered as a
+- The ECS agent (moto has none), with the awslogs driver (container output → CloudWatch Logs): an instance launched for a cluster (its user data names it) is registered as a
   container instance; a task started on it runs its container command as a local process, with the container
   paths (/scratch, /ecsub) mapped into DIR and AWS_ENDPOINT_URL pointing at moto, so `aws s3 cp` moves real bytes.
   When the process exits, the task is stopped and the "ECS Task State Change" event is put on the default bus
@@ -351,6 +351,7 @@ class Agent:
         self.errors: list[str] = []
         self.lock = threading.Lock()
         self.sfn = sandbox.client("stepfunctions", "agent")
+        self.logs = sandbox.client("logs", "agent")
         self.execution_status: dict[str, str] = {}
 
     def run(self) -> None:
@@ -375,6 +376,7 @@ class Agent:
             if state == "running" and instance_id not in self.registered:
                 self.register(instance)
         for task_arn, task in list(self.running.items()):
+            self.ship_logs(task)
             process: subprocess.Popen = task["process"]
             instance = instances.get(task["instance_id"])
             host_gone = instance is None or instance["State"]["Name"] in ("shutting-down", "terminated")
@@ -492,16 +494,51 @@ class Agent:
             start_new_session=True,
         )
         instance_id = self.container_instance_of(cluster_arn, task["containerInstanceArn"])
+        options = container.get("logConfiguration", {}).get("options", {})
         self.running[task_arn] = {
             "process": process,
             "cluster": cluster_arn,
             "task": task,
             "instance_id": instance_id,
             "started_at": time.time(),
+            "log_path": root / "container.log",
+            "log_offset": 0,
+            "log_group": options.get("awslogs-group"),
+            # The awslogs driver's stream: PREFIX/CONTAINER/TASK-ID.
+            "log_stream": f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['name']}/{task_arn.split('/')[-1]}",
+            "log_stream_made": False,
         }
         LOG.info("agent: started %s on %s", task_arn, instance_id)
 
+    def ship_logs(self, task: dict) -> None:
+        """The awslogs driver: the container's new output lines, as events of its CloudWatch Logs stream."""
+        if not task["log_group"]:
+            return
+        with open(task["log_path"], "rb") as f:
+            f.seek(task["log_offset"])
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return
+        if not task["log_stream_made"]:
+            self.logs.create_log_stream(logGroupName=task["log_group"], logStreamName=task["log_stream"])
+            task["log_stream_made"] = True
+        now = int(time.time() * 1000)
+        # CloudWatch Logs refuses empty messages, and the awslogs driver does not send them.
+        events = [
+            {"timestamp": now, "message": line.decode("utf-8", "replace")}
+            for line in data[:end].split(b"\n")[:-1]
+            if line.strip()
+        ]
+        if events:
+            self.logs.put_log_events(logGroupName=task["log_group"], logStreamName=task["log_stream"], logEvents=events)
+        task["log_offset"] += end
+
     def finish(self, task_arn: str, task: dict, exit_code: Optional[int], reason: str, stop_code: str = "EssentialContainerExited") -> None:
+        if not task["log_path"].read_bytes().endswith(b"\n"):  # a last line without its newline is shipped too
+            with open(task["log_path"], "ab") as f:
+                f.write(b"\n")
+        self.ship_logs(task)
         self.running.pop(task_arn, None)
         self.finished.add(task_arn)
         cluster = task["cluster"]

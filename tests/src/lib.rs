@@ -116,7 +116,11 @@ impl Sandbox {
     }
 
     pub fn log_tail(&self) -> String {
-        let mut out = String::new();
+        let agent_errors =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.control_get("/info")))
+                .map(|info| info["agent_errors"].to_string())
+                .unwrap_or_default();
+        let mut out = format!("--- agent errors: {agent_errors}\n");
         for name in [
             "sandbox.stderr",
             "lambda-ecsub-submit.log",

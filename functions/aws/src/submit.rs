@@ -10,7 +10,7 @@ use crate::store;
 use aws_sdk_ecs::types as ecs;
 use ecsub_core::chain::{
     container_command, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskRef,
-    CONTAINER_NAME, TAG_JOB,
+    CONTAINER_NAME, LOG_STREAM_PREFIX, TAG_JOB,
 };
 use ecsub_core::script::{run_script, setenv_script};
 use ecsub_core::tasks::{self, Cell, TasksFile};
@@ -587,7 +587,7 @@ async fn prepare_ecs(ctx: &Ctx, spec: &JobSpec, account: Option<&str>) -> Result
         .log_driver(ecs::LogDriver::Awslogs)
         .options("awslogs-group", &spec.log_group_name)
         .options("awslogs-region", &ctx.region)
-        .options("awslogs-stream-prefix", "ecsub")
+        .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
         .build()
         .map_err(|e| FnError::invalid_input(e.to_string()))?;
     let mut container = ecs::ContainerDefinition::builder()

@@ -39,6 +39,14 @@ pub const TAG_TASK: &str = "ecsub:task";
 pub const TAG_ATTEMPT: &str = "ecsub:attempt";
 /// The container every task definition has; the state machine overrides its environment.
 pub const CONTAINER_NAME: &str = "main";
+/// The awslogs stream prefix of the task definitions.
+pub const LOG_STREAM_PREFIX: &str = "ecsub";
+
+/// The CloudWatch Logs stream of an ECS task's container (the awslogs driver's `PREFIX/CONTAINER/TASK-ID`).
+pub fn log_stream(task_arn: &str) -> String {
+    let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
+    format!("{LOG_STREAM_PREFIX}/{CONTAINER_NAME}/{task_id}")
+}
 
 /// `job.json`: what a push (or the submit function, for an inbox drop or a schedule) asks for. The submit
 /// function validates it again with the same code as the CLI.
@@ -489,6 +497,14 @@ mod tests {
                 true
             ),
             None
+        );
+    }
+
+    #[test]
+    fn log_streams_follow_the_awslogs_driver() {
+        assert_eq!(
+            log_stream("arn:aws:ecs:us-east-1:1:task/wc-abcde/0f1e"),
+            "ecsub/main/0f1e"
         );
     }
 
