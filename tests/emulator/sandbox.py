@@ -656,7 +656,6 @@ class Sandbox:
 
         moto_patches.apply()
         moto_patches.LAMBDA_DISPATCH = self.dispatch
-        from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: F401
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 

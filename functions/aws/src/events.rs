@@ -119,3 +119,42 @@ impl EcsTaskDetail {
             .find(|c| c.name == ecsub_core::chain::CONTAINER_NAME)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ecs_task_state_change_gives_the_exit_code_and_the_state_machines_variables() {
+        let raw = include_str!("../../../tests/fixtures/events/ecs-task-stopped.json");
+        let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_str(raw).unwrap();
+        let task = &event.detail;
+        assert_eq!(task.last_status, "STOPPED");
+        assert_eq!(task.main_container().and_then(|c| c.exit_code), Some(3));
+        assert_eq!(
+            task.env("ECSUB_TASK_TOKEN"),
+            Some("AQCEAAAAKgAAAAMAAAAAAAAAAeMg2token")
+        );
+        assert_eq!(
+            task.env("ECSUB_JOB_URL"),
+            Some("s3://ecsub-jobs/jobs/wordcount-k3x9a/")
+        );
+        assert_eq!(task.env("NOT_THERE"), None);
+        assert_eq!(task.stop_code.as_deref(), Some("EssentialContainerExited"));
+    }
+
+    #[test]
+    fn an_s3_object_created_event_gives_the_bucket_and_the_encoded_key() {
+        let raw = include_str!("../../../tests/fixtures/events/s3-object-created.json");
+        let event: EventBridgeEvent<S3ObjectDetail> = serde_json::from_str(raw).unwrap();
+        assert_eq!(event.detail.bucket.name, "ecsub-jobs");
+        assert_eq!(
+            crate::submit::url_decode(&event.detail.object.key),
+            "inbox/night run, batch 7.tsv"
+        );
+        assert_eq!(
+            event.detail.object.sequencer.as_deref(),
+            Some("00617F08299329D189")
+        );
+    }
+}
