@@ -38,8 +38,8 @@ LOG = logging.getLogger("ecsub.sandbox.patches")
 #: control endpoint; empty by default, so nothing changes unless a test asks).
 NO_CAPACITY: set[str] = set()
 
-#: Set by the sandbox: (function_name, event_json_str, asynchronous) -> (payload_str, errored)
-LAMBDA_DISPATCH: Optional[Callable[[str, str, bool], tuple[str, bool]]] = None
+#: Set by the sandbox: (function_name, event_json_str) -> (payload_str, errored); blocks until the handler answers.
+LAMBDA_DISPATCH: Optional[Callable[[str, str], tuple[str, bool]]] = None
 
 _SESSION = botocore.session.get_session()
 _OPERATIONS: dict[tuple[str, str], Any] = {}
@@ -199,7 +199,7 @@ def _deliver_async(function_name: str, payload: str) -> None:
             if LAMBDA_DISPATCH is None:
                 LOG.error("no Lambda runtime to deliver to %s", function_name)
                 return
-            _, errored = LAMBDA_DISPATCH(function_name, payload, True)
+            _, errored = LAMBDA_DISPATCH(function_name, payload)
             if not errored:
                 return
             time.sleep(1 + attempt)
@@ -272,7 +272,7 @@ def _patch_lambda() -> None:
         if asynchronous:
             _deliver_async(function.function_name, payload)
             return b""
-        result, errored = LAMBDA_DISPATCH(function.function_name, payload, False)
+        result, errored = LAMBDA_DISPATCH(function.function_name, payload)
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         return result.encode()

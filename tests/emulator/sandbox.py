@@ -189,7 +189,7 @@ class FunctionRuntime:
                     self.children[i] = self._spawn(i)
             time.sleep(0.5)
 
-    def invoke(self, payload: str, asynchronous: bool, timeout: float = 900) -> tuple[str, bool]:
+    def invoke(self, payload: str, timeout: float = 900) -> tuple[str, bool]:
         invocation = Invocation(payload)
         with self.lock:
             self.pending[invocation.id] = invocation
@@ -681,11 +681,11 @@ class Sandbox:
             {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}},
         )
 
-    def dispatch(self, function_name: str, payload: str, asynchronous: bool) -> tuple[str, bool]:
+    def dispatch(self, function_name: str, payload: str) -> tuple[str, bool]:
         runtime = self.runtimes.get(function_name)
         if runtime is None:
             return json.dumps({"errorType": "Sandbox.UnknownFunction", "errorMessage": function_name}), True
-        return runtime.invoke(payload, asynchronous)
+        return runtime.invoke(payload)
 
     def create_stack(self) -> None:
         template = load_template(REPO / "template.yaml")

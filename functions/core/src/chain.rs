@@ -403,14 +403,6 @@ pub fn user_data(cluster: &str) -> String {
     )
 }
 
-/// Reads the cluster back out of [`user_data`] (what the ECS agent does with `/etc/ecs/ecs.config`).
-pub fn cluster_from_user_data(user_data: &str) -> Option<&str> {
-    user_data
-        .lines()
-        .find_map(|l| l.strip_prefix("ECS_CLUSTER="))
-        .map(str::trim)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,10 +502,7 @@ mod tests {
 
     #[test]
     fn user_data_names_the_cluster_the_agent_joins() {
-        assert_eq!(
-            cluster_from_user_data(&user_data("wc-abcde")),
-            Some("wc-abcde")
-        );
+        assert!(user_data("wc-abcde").contains("\nECS_CLUSTER=wc-abcde\n"));
     }
 
     #[test]

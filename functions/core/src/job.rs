@@ -178,11 +178,6 @@ impl JobLayout {
         self.key(&format!("scripts/{SCRIPT_FILE}"))
     }
 
-    /// The folder a task copies into its scripts folder before running `run.sh`.
-    pub fn scripts_folder(&self) -> String {
-        self.key("scripts/")
-    }
-
     /// Written by the submit function when it rejects a job: what is wrong, one line per problem.
     pub fn error_key(&self) -> String {
         self.key("error.txt")
