@@ -262,7 +262,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
 /// (task index, instance type, state) of the job's instances that are not terminated.
 async fn tagged_instances(ctx: &Ctx, job: &JobId) -> anyhow::Result<Vec<(usize, String, String)>> {
     let instances =
-        ecsub_aws::compute::job_instances(&ctx.ec2, job, &["pending", "running"]).await?;
+        ecsub_aws::compute::instances(&ctx.ec2, None, Some(job), &["pending", "running"]).await?;
     Ok(instances
         .iter()
         .filter_map(|i| {
@@ -484,42 +484,39 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        let cluster = layout.job_id.as_str();
-        if let Ok(listed) = ctx.ecs.list_tasks().cluster(cluster).send().await {
-            if !listed.task_arns().is_empty() {
-                let described = ctx
-                    .ecs
-                    .describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(listed.task_arns().to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!("DescribeTasks: {}", ecsub_aws::error::describe(&e))
-                    })?;
-                for task in described.tasks() {
-                    let env = |name: &str| {
-                        task.overrides()
-                            .into_iter()
-                            .flat_map(|o| o.container_overrides())
-                            .flat_map(|o| o.environment())
-                            .find(|kv| kv.name() == Some(name))
-                            .and_then(|kv| kv.value())
-                            .and_then(|v| v.parse::<u64>().ok())
-                    };
-                    let (Some(index), Some(attempt), Some(arn)) = (
-                        env("ECSUB_TASK_INDEX"),
-                        env("ECSUB_ATTEMPT"),
-                        task.task_arn(),
-                    ) else {
-                        continue;
-                    };
-                    if !attempts.iter().any(|a| a.3 == arn) {
-                        let index = usize::try_from(index).unwrap_or(usize::MAX);
-                        let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
-                        attempts.push((index, attempt, "running".to_owned(), arn.to_owned()));
-                    }
-                }
+        let started = get_json::<StartedRecord>(&ctx, &layout, &layout.started_key()).await?;
+        let cluster = started
+            .as_ref()
+            .map(|s| s.cluster.clone())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| layout.job_id.to_string());
+        let running = ecsub_aws::ecs_tasks::tasks(
+            &ctx,
+            &cluster,
+            ecsub_aws::ecs_tasks::DesiredStatus::Running,
+        )
+        .await?;
+        for task in running {
+            let env = |name: &str| {
+                task.overrides()
+                    .into_iter()
+                    .flat_map(|o| o.container_overrides())
+                    .flat_map(|o| o.environment())
+                    .find(|kv| kv.name() == Some(name))
+                    .and_then(|kv| kv.value())
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let (Some(index), Some(attempt), Some(arn)) = (
+                env("ECSUB_TASK_INDEX"),
+                env("ECSUB_ATTEMPT"),
+                task.task_arn(),
+            ) else {
+                continue;
+            };
+            if !attempts.iter().any(|a| a.3 == arn) {
+                let index = usize::try_from(index).unwrap_or(usize::MAX);
+                let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+                attempts.push((index, attempt, "running".to_owned(), arn.to_owned()));
             }
         }
         attempts.retain(|a| args.task.is_none_or(|t| t == a.0));

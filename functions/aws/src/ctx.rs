@@ -8,18 +8,35 @@ use crate::error::FnError;
 /// The stack's settings, from the function's environment (set by template.yaml).
 #[derive(Debug, Clone, Default)]
 pub struct StackConfig {
+    /// The CloudFormation stack's name: every instance is tagged with it, every cluster is named after it.
+    pub stack: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`: ARNs are built with it.
+    pub partition: String,
     /// The stack's bucket.
     pub bucket: String,
     pub state_machine_arn: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_group_id: Option<String>,
+    /// The buckets tasks may read and write (the stack's DataBuckets parameter; `*` = any).
+    pub data_buckets: Vec<String>,
+    /// The stack's instance profile (name, and ARN for RunInstances) and its role's name.
     pub instance_profile: Option<String>,
+    pub instance_profile_arn: Option<String>,
+    pub instance_role: Option<String>,
+    /// The tasks' role, passed to the task definitions.
+    pub task_role_arn: Option<String>,
     /// SSM parameters holding the ECS-optimized AMI (x86_64 and arm64).
     pub ami_parameter_x86_64: String,
     pub ami_parameter_arm64: String,
-    /// Polls before an instance that has not joined is given up; seconds a task may run.
-    pub join_polls: u32,
+    /// Seconds an instance may take to join its cluster; seconds a task may run.
+    pub join_timeout: u32,
     pub task_timeout: u32,
+    /// The shortest `--waiter-delay` a job may ask for.
+    pub min_waiter_delay: u32,
+    /// Days the containers' log groups keep their events.
+    pub log_retention_days: i32,
+    /// Where Lambda puts the events the stack's asynchronous functions could not handle.
+    pub failed_events_queue: Option<String>,
 }
 
 /// Clients and settings, built once per cold start and shared by every invocation.
@@ -33,6 +50,7 @@ pub struct Ctx {
     pub sfn: aws_sdk_sfn::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -61,20 +79,35 @@ impl StackConfig {
             }
         };
         Ok(StackConfig {
+            stack: var("ECSUB_STACK").unwrap_or_else(|| "ecsub".to_owned()),
+            partition: var("ECSUB_PARTITION").unwrap_or_else(|| "aws".to_owned()),
             bucket: var("ECSUB_BUCKET").unwrap_or_default(),
             state_machine_arn: var("ECSUB_STATE_MACHINE_ARN"),
             subnet_ids: list("ECSUB_SUBNET_IDS"),
             security_group_id: var("ECSUB_SECURITY_GROUP_ID"),
+            data_buckets: list("ECSUB_DATA_BUCKETS"),
             instance_profile: var("ECSUB_INSTANCE_PROFILE"),
-            ami_parameter_x86_64: var("ECSUB_AMI_PARAMETER").unwrap_or_else(|| {
-                "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into()
-            }),
-            ami_parameter_arm64: var("ECSUB_AMI_PARAMETER_ARM64").unwrap_or_else(|| {
-                "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id".into()
-            }),
-            join_polls: number("ECSUB_JOIN_POLLS", 40)?,
+            instance_profile_arn: var("ECSUB_INSTANCE_PROFILE_ARN"),
+            instance_role: var("ECSUB_INSTANCE_ROLE"),
+            task_role_arn: var("ECSUB_TASK_ROLE_ARN"),
+            ami_parameter_x86_64:
+                "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into(),
+            ami_parameter_arm64:
+                "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id".into(),
+            join_timeout: number("ECSUB_JOIN_TIMEOUT", 600)?,
             task_timeout: number("ECSUB_TASK_TIMEOUT", 7 * 24 * 3600)?,
+            min_waiter_delay: number("ECSUB_MIN_WAITER_DELAY", 10)?,
+            log_retention_days: i32::try_from(number("ECSUB_LOG_RETENTION_DAYS", 30)?)
+                .unwrap_or(30),
+            failed_events_queue: var("ECSUB_FAILED_EVENTS_QUEUE"),
         })
+    }
+
+    /// The state machine's execution ARN for a job (the execution is named after the job id).
+    pub fn execution_arn(&self, job: &str) -> Option<String> {
+        self.state_machine_arn
+            .as_deref()
+            .map(|m| format!("{}:{job}", m.replacen(":stateMachine:", ":execution:", 1)))
     }
 }
 
@@ -100,6 +133,7 @@ impl Ctx {
             sfn: aws_sdk_sfn::Client::new(shared),
             ssm: aws_sdk_ssm::Client::new(shared),
             logs: aws_sdk_cloudwatchlogs::Client::new(shared),
+            sqs: aws_sdk_sqs::Client::new(shared),
         }
     }
 }

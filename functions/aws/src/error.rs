@@ -9,6 +9,8 @@ use std::fmt;
 pub struct FnError {
     pub name: &'static str,
     pub message: String,
+    /// The service refused the request itself (a 4xx other than throttling): retrying cannot help.
+    pub permanent: bool,
 }
 
 impl FnError {
@@ -16,6 +18,7 @@ impl FnError {
         Self {
             name,
             message: message.into(),
+            permanent: false,
         }
     }
 
@@ -23,13 +26,52 @@ impl FnError {
         Self::new(error_names::INVALID_INPUT, message)
     }
 
-    /// An SDK error while doing `what`: named `Ecsub.AwsError` (worth retrying), with the service's code.
+    /// An SDK error while doing `what`, with the service's code: named `Ecsub.Throttled` for throttling (the SDK's
+    /// own retries are spent), `Ecsub.AwsError` otherwise (the state machine retries both; [`FnError::is_transient`]
+    /// tells a function whether waiting could help).
     pub fn aws<E>(what: impl fmt::Display, err: &aws_sdk_s3::error::SdkError<E>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        Self::new(error_names::AWS_ERROR, format!("{what}: {}", describe(err)))
+        let name = if code(err).is_some_and(is_throttling) {
+            error_names::THROTTLED
+        } else {
+            error_names::AWS_ERROR
+        };
+        let mut error = Self::new(name, format!("{what}: {}", describe(err)));
+        error.permanent = is_permanent(err);
+        error
     }
+
+    /// Could the same call pass later (throttling, a 5xx, the network), or is it the request or its permissions?
+    pub fn is_transient(&self) -> bool {
+        matches!(self.name, error_names::AWS_ERROR | error_names::THROTTLED) && !self.permanent
+    }
+}
+
+/// Throttling codes of EC2 (RequestLimitExceeded) and of the JSON services.
+pub fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "SlowDown"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+    )
+}
+
+/// A 4xx that is not throttling: the request or the caller's permissions are wrong, and a retry changes nothing.
+fn is_permanent<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let throttled = code(err).is_some_and(is_throttling);
+    matches!(status, Some(400..=499)) && !throttled
 }
 
 /// `Code: message` for a service error, or the transport error's text.

@@ -26,6 +26,8 @@ pub struct S3Object {
     pub key: String,
     #[serde(default, alias = "eTag")]
     pub etag: Option<String>,
+    #[serde(default, rename = "version-id")]
+    pub version_id: Option<String>,
     #[serde(default)]
     pub sequencer: Option<String>,
 }
@@ -143,18 +145,36 @@ mod tests {
         assert_eq!(task.stop_code.as_deref(), Some("EssentialContainerExited"));
     }
 
+    /// EventBridge's S3 events carry the key as written, unlike classic S3 notifications (URL-encoded): the
+    /// S3 EventBridge docs show plain keys, a captured event keeps `:` raw (see the AWS review, finding 14), and a
+    /// key holding `+`, `,`, `:` and spaces must reach the function unchanged.
     #[test]
-    fn an_s3_object_created_event_gives_the_bucket_and_the_encoded_key() {
+    fn an_s3_object_created_event_gives_the_bucket_the_raw_key_and_the_write_identity() {
         let raw = include_str!("../../../tests/fixtures/events/s3-object-created.json");
         let event: EventBridgeEvent<S3ObjectDetail> = serde_json::from_str(raw).unwrap();
         assert_eq!(event.detail.bucket.name, "ecsub-jobs");
-        assert_eq!(
-            crate::submit::url_decode(&event.detail.object.key),
-            "inbox/night run, batch 7.tsv"
-        );
+        assert_eq!(event.detail.object.key, "inbox/night run, batch+7: a.tsv");
         assert_eq!(
             event.detail.object.sequencer.as_deref(),
             Some("00617F08299329D189")
         );
+        assert_eq!(
+            event.detail.object.version_id.as_deref(),
+            Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
+        );
+    }
+
+    #[test]
+    fn an_inbox_drop_is_known_by_its_write_not_by_its_delivery() {
+        let raw = include_str!("../../../tests/fixtures/events/s3-object-created.json");
+        let event: EventBridgeEvent<S3ObjectDetail> = serde_json::from_str(raw).unwrap();
+        let again: EventBridgeEvent<S3ObjectDetail> =
+            serde_json::from_str(&raw.replace("17793124-05d4", "99999999-0000")).unwrap();
+        assert_ne!(event.id, again.id);
+        let identity = crate::submit::inbox_identity(&event.detail);
+        assert_eq!(identity, crate::submit::inbox_identity(&again.detail));
+        let mut rewritten = event.detail.clone();
+        rewritten.object.sequencer = Some("00617F08299329D19A".into());
+        assert_ne!(identity, crate::submit::inbox_identity(&rewritten));
     }
 }

@@ -1,9 +1,9 @@
 //! The `finalize` function: closes what the state machine opened. For a task whose states failed (launch,
-//! join, start, timeout) it terminates the instance and records the attempt; at the end of a job it writes
-//! `summary.json`, terminates any instance still tagged with the job, and deletes the cluster and the task
-//! definition.
+//! join, start, timeout) it terminates the instance and records the attempt; at the end of a job it terminates
+//! any instance still tagged with the job, writes `summary.json`, and removes the cluster and the task
+//! definition (what ECS will not let go yet is left to the janitor's sweep).
 
-use crate::compute::{job_instances, terminate};
+use crate::compute::{stack_instances, terminate, terminate_all};
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::store;
@@ -98,7 +98,6 @@ pub async fn close_job(
         }
     }
     let swept = sweep_instances(ctx, job).await?;
-    delete_cluster(ctx, job).await?;
     let mut summary =
         Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
     if let Some(status) = ended_early {
@@ -119,6 +118,8 @@ pub async fn close_job(
     }
     let body =
         serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    // The summary before the cluster: ECS may refuse to delete a cluster for a while (tasks it still counts on
+    // just-terminated instances), and that must not keep the job from ending.
     store::put(
         &ctx.s3,
         &layout.bucket,
@@ -127,6 +128,9 @@ pub async fn close_job(
         "application/json",
     )
     .await?;
+    if let Err(e) = remove_cluster(ctx, &job.cluster, Some(&job.task_definition)).await {
+        warn!(job_id = %layout.job_id, error = %e, "the cluster stays for the janitor's sweep");
+    }
     info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, ended_early, "job closed");
     Ok(
         json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
@@ -135,9 +139,10 @@ pub async fn close_job(
 
 /// Terminates every instance still tagged with the job (pending, running, stopping or stopped).
 async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
-    let left = job_instances(
+    let left = stack_instances(
         &ctx.ec2,
-        &job.job_id,
+        &ctx.config.stack,
+        Some(&job.job_id),
         &["pending", "running", "stopping", "stopped"],
     )
     .await?;
@@ -147,53 +152,69 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
         .collect();
     if !ids.is_empty() {
         warn!(job_id = %job.job_id, ?ids, "terminating instances left at the end of the job");
-        ctx.ec2
-            .terminate_instances()
-            .set_instance_ids(Some(ids.clone()))
-            .send()
-            .await
-            .map_err(|e| FnError::aws("TerminateInstances", &e))?;
+        terminate_all(ctx, &ids).await?;
     }
     Ok(ids.len())
 }
 
-async fn delete_cluster(ctx: &Ctx, job: &JobRef) -> Result<(), FnError> {
-    let listed = ctx
-        .ecs
-        .list_container_instances()
-        .cluster(&job.cluster)
-        .send()
-        .await;
-    match listed {
-        Ok(out) => {
-            for arn in out.container_instance_arns() {
-                ctx.ecs
-                    .deregister_container_instance()
-                    .cluster(&job.cluster)
-                    .container_instance(arn)
-                    .force(true)
-                    .send()
-                    .await
-                    .map_err(|e| FnError::aws(format!("DeregisterContainerInstance {arn}"), &e))?;
+/// Removes a job's cluster (its container instances deregistered first, every page of them) and, if named, its
+/// task definition. A cluster that is gone already is fine; one ECS will not delete yet is an error for the
+/// caller to leave to a later sweep.
+pub async fn remove_cluster(
+    ctx: &Ctx,
+    cluster: &str,
+    task_definition: Option<&str>,
+) -> Result<(), FnError> {
+    let mut token: Option<String> = None;
+    loop {
+        let listed = ctx
+            .ecs
+            .list_container_instances()
+            .cluster(cluster)
+            .set_next_token(token.clone())
+            .send()
+            .await;
+        let page = match listed {
+            Ok(page) => page,
+            Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(()),
+            Err(e) => {
+                return Err(FnError::aws(
+                    format!("ListContainerInstances {cluster}"),
+                    &e,
+                ))
             }
+        };
+        for arn in page.container_instance_arns() {
+            ctx.ecs
+                .deregister_container_instance()
+                .cluster(cluster)
+                .container_instance(arn)
+                .force(true)
+                .send()
+                .await
+                .map_err(|e| FnError::aws(format!("DeregisterContainerInstance {arn}"), &e))?;
         }
-        Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(()),
-        Err(e) => {
-            return Err(FnError::aws(
-                format!("ListContainerInstances {}", job.cluster),
-                &e,
-            ))
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
         }
     }
-    match ctx.ecs.delete_cluster().cluster(&job.cluster).send().await {
-        Ok(_) => {}
-        Err(e) if code(&e) == Some("ClusterNotFoundException") => {}
-        Err(e) => return Err(FnError::aws(format!("DeleteCluster {}", job.cluster), &e)),
+    if let Some(definition) = task_definition {
+        deregister_definition(ctx, definition).await?;
     }
+    match ctx.ecs.delete_cluster().cluster(cluster).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("ClusterNotFoundException") => Ok(()),
+        Err(e) => Err(FnError::aws(format!("DeleteCluster {cluster}"), &e)),
+    }
+}
+
+/// Deregisters a task definition revision; one that is gone or inactive already is fine.
+pub async fn deregister_definition(ctx: &Ctx, definition: &str) -> Result<(), FnError> {
     match ctx
         .ecs
         .deregister_task_definition()
-        .task_definition(&job.task_definition)
+        .task_definition(definition)
         .send()
         .await
     {
@@ -207,7 +228,7 @@ async fn delete_cluster(ctx: &Ctx, job: &JobRef) -> Result<(), FnError> {
             Ok(())
         }
         Err(e) => Err(FnError::aws(
-            format!("DeregisterTaskDefinition {}", job.task_definition),
+            format!("DeregisterTaskDefinition {definition}"),
             &e,
         )),
     }

@@ -6,6 +6,7 @@
 
 pub mod compute;
 pub mod ctx;
+pub mod ecs_tasks;
 pub mod error;
 pub mod events;
 pub mod finalize;

@@ -3,7 +3,22 @@
 
 use crate::error::{code, FnError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::RequestPayer;
 use aws_sdk_s3::Client;
+
+/// The buckets whose requests must say `x-amz-request-payer: requester` (`--request-payer-bucket`): without it a
+/// requester-pays bucket of another account answers 403 (S3 user guide, "Requester Pays buckets").
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Payer<'a>(pub &'a [String]);
+
+impl Payer<'_> {
+    fn of(&self, bucket: &str) -> Option<RequestPayer> {
+        self.0
+            .iter()
+            .any(|b| b == bucket)
+            .then_some(RequestPayer::Requester)
+    }
+}
 
 /// Reads an object; `None` if it does not exist.
 pub async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, FnError> {
@@ -78,7 +93,21 @@ pub async fn put_new(
 
 /// Does the object exist?
 pub async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool, FnError> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
+    exists_paying(s3, bucket, key, Payer::default()).await
+}
+
+async fn exists_paying(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    payer: Payer<'_>,
+) -> Result<bool, FnError> {
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_request_payer(payer.of(bucket));
+    match head.send().await {
         Ok(_) => Ok(true),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
         Err(e) => Err(FnError::aws(format!("HeadObject s3://{bucket}/{key}"), &e)),
@@ -87,11 +116,21 @@ pub async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool, FnErro
 
 /// Every key under `prefix` (paginated).
 pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, FnError> {
+    list_paying(s3, bucket, prefix, Payer::default()).await
+}
+
+async fn list_paying(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    payer: Payer<'_>,
+) -> Result<Vec<String>, FnError> {
     let mut keys = Vec::new();
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
+        .set_request_payer(payer.of(bucket))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -107,12 +146,18 @@ pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>
 }
 
 /// Is there at least one key under `prefix`?
-pub async fn any_under(s3: &Client, bucket: &str, prefix: &str) -> Result<bool, FnError> {
+async fn any_under(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    payer: Payer<'_>,
+) -> Result<bool, FnError> {
     let page = s3
         .list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
         .max_keys(1)
+        .set_request_payer(payer.of(bucket))
         .send()
         .await
         .map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
@@ -120,12 +165,17 @@ pub async fn any_under(s3: &Client, bucket: &str, prefix: &str) -> Result<bool, 
 }
 
 /// Does the location exist: a file, a folder with at least one key, or a wildcard with at least one match?
-pub async fn location_exists(s3: &Client, path: &ecsub_core::S3Path) -> Result<bool, FnError> {
+/// Requests to `payer`'s buckets say that the requester pays.
+pub async fn location_exists(
+    s3: &Client,
+    path: &ecsub_core::S3Path,
+    payer: Payer<'_>,
+) -> Result<bool, FnError> {
     if path.is_recursive() {
-        return any_under(s3, path.bucket(), path.key()).await;
+        return any_under(s3, path.bucket(), path.key(), payer).await;
     }
     if !path.has_wildcard() {
-        return exists(s3, path.bucket(), path.key()).await;
+        return exists_paying(s3, path.bucket(), path.key(), payer).await;
     }
     let (folder, pattern) = path
         .key()
@@ -136,7 +186,7 @@ pub async fn location_exists(s3: &Client, path: &ecsub_core::S3Path) -> Result<b
     } else {
         format!("{folder}/")
     };
-    let keys = list(s3, path.bucket(), &prefix).await?;
+    let keys = list_paying(s3, path.bucket(), &prefix, payer).await?;
     Ok(keys.iter().any(|k| {
         let name = &k[prefix.len()..];
         !name.contains('/') && ecsub_core::s3path::wildcard_matches(pattern, name)

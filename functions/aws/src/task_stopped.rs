@@ -1,14 +1,17 @@
-//! The `task-stopped` function: ECS says a task of one of ecsub's clusters stopped. It classifies the attempt
+//! The `task-stopped` function: ECS says a task of one of this stack's clusters stopped. It classifies the attempt
 //! (exit code, stop reason, declared outputs present), records it once (a conditional write, so the same event
-//! delivered twice does nothing the second time), terminates the instance, and resumes the waiting execution
-//! with the task token the task carries in its environment.
+//! delivered twice records nothing the second time), terminates the instance, and resumes the waiting execution
+//! with the task token the task carries in its environment. Every step is idempotent, so a redelivered event (or
+//! the janitor's reconciliation of a lost one, which calls [`process`] too) finishes what an earlier one left.
 
 use crate::compute::terminate;
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::events::{EcsTaskDetail, EventBridgeEvent};
-use crate::store;
-use ecsub_core::chain::{classify, next_attempt, Attempt, AttemptRecord, AttemptResult, Stopped};
+use crate::store::{self, Payer};
+use ecsub_core::chain::{
+    classify, job_of_cluster, next_attempt, Attempt, AttemptRecord, AttemptResult, Stopped,
+};
 use ecsub_core::tasks::{self, Cell};
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
@@ -18,9 +21,26 @@ use tracing::info;
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
     let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(event.payload)
         .map_err(|e| FnError::invalid_input(format!("not an ECS task state change: {e}")))?;
-    let task = &event.detail;
+    let delay_ms = event.time.map(|t| (now_ms() - t.timestamp_millis()).max(0));
+    process(ctx, &event.detail, delay_ms).await
+}
+
+/// Handles one stopped task (from its event, or from DescribeTasks when its event was lost).
+pub async fn process(
+    ctx: &Ctx,
+    task: &EcsTaskDetail,
+    delay_ms: Option<i64>,
+) -> Result<Value, FnError> {
     if task.last_status != "STOPPED" {
         return Ok(json!({ "ignored": task.task_arn, "status": task.last_status }));
+    }
+    if job_of_cluster(&ctx.config.stack, &task.cluster_arn).is_none() {
+        info!(
+            task_arn = task.task_arn,
+            cluster = task.cluster_arn,
+            "not a cluster of this stack; ignored"
+        );
+        return Ok(json!({ "ignored": task.task_arn }));
     }
     let (Some(token), Some(job_url)) = (task.env("ECSUB_TASK_TOKEN"), task.env("ECSUB_JOB_URL"))
     else {
@@ -44,12 +64,18 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         spot: task.env("ECSUB_SPOT") == Some("true"),
     };
     let retry_od = task.env("ECSUB_RETRY_OD") == Some("true");
+    let payer: Vec<String> = task
+        .env("ECSUB_REQUEST_PAYER_BUCKETS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let instance_id = task.env("ECSUB_INSTANCE_ID").map(str::to_owned);
     let container = task.main_container();
     let exit_code = container.and_then(|c| c.exit_code);
 
     let missing = if exit_code == Some(0) {
-        missing_outputs(ctx, &layout, index).await?
+        missing_outputs(ctx, &layout, index, Payer(&payer)).await?
     } else {
         Vec::new()
     };
@@ -60,7 +86,6 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         container_reason: container.and_then(|c| c.reason.as_deref()),
     };
     let (outcome, reason) = classify(&stopped, &missing);
-    let next = next_attempt(outcome, attempt, retry_od);
     let record = AttemptRecord {
         job_id: layout.job_id.clone(),
         index,
@@ -71,31 +96,24 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         task_arn: Some(task.task_arn.clone()),
         outcome,
         exit_code,
-        reason: reason.clone(),
+        reason,
         missing_outputs: missing,
         started_at: task.started_at.clone(),
         stopped_at: task.stopped_at.clone(),
         recorded_at: crate::now_rfc3339(),
         recorded_by: "task-stopped".to_owned(),
-        next_attempt: next,
+        next_attempt: next_attempt(outcome, attempt, retry_od),
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
     let key = layout.attempt_key(index, attempt.number);
-    let record = if store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await? {
-        if let Some(id) = &instance_id {
-            terminate(ctx, id).await?;
-            let delay_ms = event
-                .time
-                .map(|t| (chrono_now_ms() - t.timestamp_millis()).max(0))
-                .unwrap_or_default();
-            info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
-        }
+    let created = store::put_new(&ctx.s3, &layout.bucket, &key, body, "application/json").await?;
+    let record = if created {
         record
     } else {
-        // Recorded already. By an earlier delivery of this very event: its instance is terminated, and the
-        // execution is resumed again (harmless if it was) in case that delivery failed before it could. By
-        // anyone else (finalize, after a timeout): nothing is left to do.
+        // Recorded already. By an earlier delivery of this very event, which may have died before it terminated
+        // the instance or resumed the execution: both are done again (both are idempotent). By anyone else
+        // (finalize, after a timeout or an error): nothing is left to do.
         let existing = store::get(&ctx.s3, &layout.bucket, &key)
             .await?
             .and_then(|bytes| serde_json::from_slice::<AttemptRecord>(&bytes).ok());
@@ -112,6 +130,10 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             }
         }
     };
+    if let Some(id) = &instance_id {
+        terminate(ctx, id).await?;
+        info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
+    }
     let result = AttemptResult {
         outcome: record.outcome,
         exit_code: record.exit_code,
@@ -143,17 +165,18 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     serde_json::to_value(&record).map_err(|e| FnError::invalid_input(e.to_string()))
 }
 
-fn chrono_now_ms() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The task's declared outputs that are not in S3.
+/// The task's declared outputs that are not in S3 (one that cannot even be checked says why).
 async fn missing_outputs(
     ctx: &Ctx,
     layout: &JobLayout,
     index: usize,
+    payer: Payer<'_>,
 ) -> Result<Vec<String>, FnError> {
     let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? else {
         return Err(FnError::invalid_input(format!(
@@ -171,8 +194,13 @@ async fn missing_outputs(
     let mut missing = Vec::new();
     for (column, cell) in file.columns.iter().zip(&task.cells) {
         if let (true, Cell::Path(path)) = (column.kind.is_output(), cell) {
-            if !store::location_exists(&ctx.s3, path).await? {
-                missing.push(path.url());
+            match store::location_exists(&ctx.s3, path, payer).await {
+                Ok(true) => {}
+                Ok(false) => missing.push(path.url()),
+                Err(e) if !e.is_transient() => {
+                    missing.push(format!("{} (cannot check: {})", path.url(), e.message));
+                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -13,22 +13,25 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A modern image with Python 3 and `bash`; the setup command adds the AWS CLI.
-pub const DEFAULT_IMAGE: &str = "python:3.12-slim";
+/// A modern image with Python 3 and `bash`, from ECR Public: Docker Hub allows anonymous pulls only 10 an hour per
+/// IP address, which a few tasks behind one NAT gateway use up (docker/docs#22081).
+pub const DEFAULT_IMAGE: &str = "public.ecr.aws/docker/library/python:3.12-slim";
 pub const DEFAULT_SHELL: &str = "/bin/bash";
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 /// GiB added to the 30 GiB root volume, as in ecsub.
 pub const DEFAULT_DISK_SIZE: u32 = 22;
 pub const DEFAULT_PROCESSES: u32 = 20;
 pub const DEFAULT_WAITER_DELAY: u32 = 15;
-/// Installs AWS CLI v2 only when the image lacks `aws` (ecsub's apt/pip line breaks on current images).
+/// Installs the AWS CLI only when the image lacks `aws` (ecsub's apt/pip line breaks on current images): Alpine's
+/// own package on musl images (AWS's glibc build does not run there), else AWS CLI v2 from awscli.amazonaws.com.
+/// Either needs the instance to reach the internet (a public IP or a NAT gateway, not only an S3 endpoint).
 pub const DEFAULT_SETUP_CONTAINER_CMD: &str = "command -v aws >/dev/null 2>&1 || { \
-(command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq curl unzip >/dev/null) \
+if command -v apk >/dev/null; then apk add -q aws-cli; else \
+{ (command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq curl unzip >/dev/null) \
 || (command -v dnf >/dev/null && dnf install -y -q unzip) \
-|| (command -v yum >/dev/null && yum install -y -q unzip) \
-|| (command -v apk >/dev/null && apk add -q curl unzip); \
-arch=$(uname -m); curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${arch}.zip\" -o /tmp/awscliv2.zip \
-&& unzip -q /tmp/awscliv2.zip -d /tmp && /tmp/aws/install >/dev/null && rm -rf /tmp/aws /tmp/awscliv2.zip; }";
+|| (command -v yum >/dev/null && yum install -y -q unzip); } && \
+arch=$(uname -m) && curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${arch}.zip\" -o /tmp/awscliv2.zip \
+&& unzip -q /tmp/awscliv2.zip -d /tmp && /tmp/aws/install >/dev/null && rm -rf /tmp/aws /tmp/awscliv2.zip; fi; }";
 
 /// ecsub's job options. Every field is optional so that the command line can be laid over the tasks file's
 /// directives; defaults are applied by [`JobArgs::resolve`].
@@ -36,7 +39,7 @@ arch=$(uname -m); curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${a
 #[serde(default, deny_unknown_fields)]
 #[command(next_help_heading = "Job options (also accepted in `#ecsub:` lines of the tasks file)")]
 pub struct JobArgs {
-    /// Container image [default: python:3.12-slim] (AWS only)
+    /// Container image [default: public.ecr.aws/docker/library/python:3.12-slim] (AWS only)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// The image is in this account's ECR: IMAGE becomes <account>.dkr.ecr.<region>.amazonaws.com/IMAGE (AWS only)
@@ -60,7 +63,8 @@ pub struct JobArgs {
     /// Instance types to try, in order; a list needs --spot [default: t3.micro] (AWS only)
     #[arg(long, value_name = "TYPE[,TYPE...]", value_delimiter = ',')]
     pub aws_ec2_instance_type: Vec<String>,
-    /// Instance profile of the instances (and role of the tasks) [default: the stack's] (AWS only)
+    /// Accepted for ecsub's command lines: a stack runs its instances and tasks with its own roles only, so this
+    /// may only name the stack's instance profile or role (AWS only)
     #[arg(long, value_name = "ROLE")]
     pub aws_ecs_instance_role_name: Option<String>,
     /// GiB added to the 30 GiB root volume [default: 22] (AWS only)

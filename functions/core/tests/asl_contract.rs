@@ -1,21 +1,33 @@
-//! The state machine and the payload types are one contract: every path the ASL reads must exist in the types
-//! the Lambdas produce, every error name it matches must be one the Lambdas emit (or a `States.*`/`Lambda.*`
-//! name), and what it passes to the Lambdas must deserialize into their input types.
+//! The state machine and the payload types are one contract. This test runs the ASL's data flow by hand: each
+//! state's `Parameters` (or `ItemSelector`) is evaluated against a state of the shape the previous states leave, and
+//! what comes out must deserialize into the input type of the function it goes to — field by field, not by count.
+//! It also checks that every path a Choice reads exists, and that every error name the state machine matches is one
+//! the functions emit (or a `States.*` / `Lambda.*` name).
 
 #![allow(clippy::unwrap_used)]
 
 use ecsub_core::chain::{
     error_names, Attempt, AttemptResult, ExecutionInput, FinalizeInput, Instance, JobRef,
-    LaunchInput, Outcome, TaskRef,
+    JoinCheck, LaunchRequest, Outcome, TaskRef,
 };
 use ecsub_core::JobId;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
 const ASL: &str = include_str!("../../../infra/statemachine/job.asl.json");
+const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeMg2token";
 
 fn asl() -> Value {
     serde_json::from_str(ASL).unwrap()
+}
+
+fn state(name: &str) -> Value {
+    let asl = asl();
+    asl["States"]
+        .get(name)
+        .or_else(|| asl["States"]["Tasks"]["ItemProcessor"]["States"].get(name))
+        .unwrap_or_else(|| panic!("no state {name}"))
+        .clone()
 }
 
 fn job() -> JobRef {
@@ -23,8 +35,8 @@ fn job() -> JobRef {
         job_id: JobId::new("wc", "abcde").unwrap(),
         bucket: "bkt".into(),
         job_url: "s3://bkt/jobs/wc-abcde/".into(),
-        cluster: "wc-abcde".into(),
-        task_definition: "arn:aws:ecs:us-east-1:1:task-definition/wc-abcde:1".into(),
+        cluster: "ecsub_wc-abcde".into(),
+        task_definition: "arn:aws:ecs:us-east-1:1:task-definition/ecsub_wc-abcde:1".into(),
         instance_types: vec!["t3.micro".into()],
         spot: true,
         retry_od: true,
@@ -32,7 +44,7 @@ fn job() -> JobRef {
         subnet_ids: vec![],
         security_group_id: None,
         key_name: None,
-        instance_profile: Some("ecsInstanceRole".into()),
+        request_payer_buckets: vec!["open-data".into()],
         processes: 2,
         waiter_delay: 1,
         join_polls: 40,
@@ -40,124 +52,258 @@ fn job() -> JobRef {
     }
 }
 
-fn keys(v: &impl serde::Serialize) -> BTreeSet<String> {
-    serde_json::to_value(v)
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect()
+/// A JSONPath of the form `$.a.b.c` (or `$$.Task.Token`, `$$.Map.Item.Value`) in `data` / the context object.
+fn path(data: &Value, context: &Value, p: &str) -> Value {
+    let (root, rest) = if let Some(rest) = p.strip_prefix("$$.") {
+        (context, rest)
+    } else if p == "$" {
+        return data.clone();
+    } else {
+        (
+            data,
+            p.strip_prefix("$.")
+                .unwrap_or_else(|| panic!("not a path: {p}")),
+        )
+    };
+    rest.split('.').fold(root.clone(), |v, k| {
+        v.get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("the state machine reads {p}, which is not in {data}"))
+    })
 }
 
-/// Every `$.a.b…` path in the document (in path fields, `.$` fields and intrinsic functions).
-fn paths(v: &Value, out: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, v) in map {
-                if let Value::String(s) = v {
-                    if k.ends_with(".$")
-                        || (k.ends_with("Path") && k != "ResultPath")
-                        || k == "Variable"
-                    {
-                        let mut rest = s.as_str();
-                        while let Some(at) = rest.find("$.") {
-                            let path: String = rest[at..]
-                                .chars()
-                                .take_while(|c| {
-                                    c.is_ascii_alphanumeric() || matches!(c, '$' | '.' | '_')
-                                })
-                                .collect();
-                            // `$$.…` is the context object (`$$.Task.Token`), not the state's input.
-                            if !rest[..at].ends_with('$') {
-                                out.insert(path.clone());
-                            }
-                            rest = &rest[at + path.len()..];
+/// ASL's payload template: `key.$` fields take a path (intrinsic functions are checked for their paths and
+/// stand in as strings), other fields are literal, recursively.
+fn evaluate(template: &Value, data: &Value, context: &Value) -> Value {
+    match template {
+        Value::Object(fields) => {
+            let mut out = Map::new();
+            for (key, value) in fields {
+                if let Some(name) = key.strip_suffix(".$") {
+                    let text = value.as_str().unwrap();
+                    let result = if text.starts_with("States.") {
+                        for p in intrinsic_paths(text) {
+                            path(data, context, &p);
                         }
-                    }
+                        Value::String(format!("<{text}>"))
+                    } else {
+                        path(data, context, text)
+                    };
+                    out.insert(name.to_owned(), result);
+                } else {
+                    out.insert(key.clone(), evaluate(value, data, context));
                 }
-                paths(v, out);
             }
+            Value::Object(out)
         }
-        Value::Array(items) => items.iter().for_each(|i| paths(i, out)),
-        _ => {}
+        other => other.clone(),
+    }
+}
+
+fn intrinsic_paths(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("$.") {
+        let p: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '.' | '_'))
+            .collect();
+        rest = &rest[at + p.len()..];
+        found.push(p);
+    }
+    found
+}
+
+/// ResultPath: puts a state's result into its input.
+fn with(data: &Value, at: &str, result: Value) -> Value {
+    let mut data = data.clone();
+    data[at.strip_prefix("$.").unwrap()] = result;
+    data
+}
+
+fn instance() -> Value {
+    serde_json::to_value(Instance {
+        instance_id: "i-1".into(),
+        instance_type: "t3.micro".into(),
+        spot: true,
+        subnet_id: None,
+        launched_at: "2026-11-28T00:00:00Z".into(),
+    })
+    .unwrap()
+}
+
+/// One task's iteration state, as the Map's ItemSelector makes it from the execution's input.
+fn iteration() -> Value {
+    let input = serde_json::to_value(ExecutionInput {
+        job: job(),
+        tasks: vec![TaskRef { index: 0, line: 2 }],
+    })
+    .unwrap();
+    let context = json!({ "Map": { "Item": { "Value": input["tasks"][0] } } });
+    evaluate(&asl()["States"]["Tasks"]["ItemSelector"], &input, &context)
+}
+
+#[test]
+fn each_task_state_sends_the_launch_function_a_request_it_understands() {
+    let item = iteration();
+    let no_context = json!({});
+
+    let launch = evaluate(&state("Launch")["Parameters"], &item, &no_context);
+    match serde_json::from_value(launch).unwrap() {
+        LaunchRequest::Launch {
+            job: j,
+            task,
+            attempt,
+        } => {
+            assert_eq!(j, job());
+            assert_eq!(task, TaskRef { index: 0, line: 2 });
+            assert_eq!(
+                attempt,
+                Attempt {
+                    number: 1,
+                    spot: true
+                },
+                "spot comes from the job"
+            );
+        }
+        other => panic!("Launch sends {other:?}"),
+    }
+    let launched = with(
+        &item,
+        state("Launch")["ResultPath"].as_str().unwrap(),
+        instance(),
+    );
+
+    let check = evaluate(&state("CheckJoined")["Parameters"], &launched, &no_context);
+    assert!(matches!(
+        serde_json::from_value(check).unwrap(),
+        LaunchRequest::CheckJoined { .. }
+    ));
+    let joined = JoinCheck {
+        joined: true,
+        container_instance_arn: Some(
+            "arn:aws:ecs:us-east-1:1:container-instance/ecsub_wc-abcde/ci".into(),
+        ),
+        seen: "registered, ACTIVE, agent connected".into(),
+    };
+    let checked = with(
+        &launched,
+        state("CheckJoined")["ResultPath"].as_str().unwrap(),
+        serde_json::to_value(joined).unwrap(),
+    );
+    let choice = state("Joined?");
+    for rule in choice["Choices"].as_array().unwrap() {
+        path(&checked, &no_context, rule["Variable"].as_str().unwrap());
+    }
+
+    let start = state("StartTask");
+    assert_eq!(start["Parameters"]["FunctionName"], "${LaunchFunctionArn}");
+    assert!(start["Resource"]
+        .as_str()
+        .unwrap()
+        .ends_with(":states:::lambda:invoke.waitForTaskToken"));
+    let payload = evaluate(
+        &start["Parameters"]["Payload"],
+        &checked,
+        &json!({ "Task": { "Token": TOKEN } }),
+    );
+    match serde_json::from_value(payload).unwrap() {
+        LaunchRequest::Start {
+            token,
+            container_instance,
+            instance: i,
+            ..
+        } => {
+            assert_eq!(token, TOKEN);
+            assert!(container_instance.ends_with("/ci"));
+            assert_eq!(i.instance_id, "i-1");
+        }
+        other => panic!("StartTask sends {other:?}"),
     }
 }
 
 #[test]
-fn every_path_the_state_machine_reads_exists_in_the_payload_types() {
-    let mut found = BTreeSet::new();
-    paths(&asl(), &mut found);
+fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
+    let launched = with(&iteration(), "$.instance", instance());
     let result = AttemptResult {
         outcome: Outcome::Interrupted,
         exit_code: None,
-        reason: String::new(),
+        reason: "Host EC2 (instance i-1) terminated.".into(),
         next_attempt: Some(Attempt {
             number: 2,
             spot: false,
         }),
     };
-    let instance = Instance {
-        instance_id: "i-1".into(),
-        instance_type: "t3.micro".into(),
-        spot: false,
-        subnet_id: None,
-        launched_at: String::new(),
-    };
-    let known: Vec<(&str, BTreeSet<String>)> = vec![
-        ("job", keys(&job())),
-        ("task", keys(&TaskRef { index: 0, line: 1 })),
-        (
-            "attempt",
-            keys(&Attempt {
-                number: 1,
-                spot: true,
-            }),
-        ),
-        ("instance", keys(&instance)),
-        ("result", keys(&result)),
-        // Made by the state machine itself: the poll counter and the join check's ResultSelector.
-        ("polls", ["n".to_owned()].into()),
-        ("joined", ["arns".to_owned(), "count".to_owned()].into()),
-    ];
-    let top_level: BTreeSet<String> = ["tasks", "job"].map(str::to_owned).into();
-    let mut checked = 0;
-    for path in &found {
-        let parts: Vec<&str> = path.trim_start_matches("$.").split('.').collect();
-        match parts.as_slice() {
-            [first] if first.starts_with(char::is_uppercase) => {} // a service response, in a ResultSelector
-            [first] => assert!(
-                top_level.contains(*first) || known.iter().any(|(k, _)| k == first),
-                "{path}"
-            ),
-            [first, field, ..] => {
-                let (_, fields) = known.iter().find(|(k, _)| k == first).unwrap_or_else(|| {
-                    panic!("the state machine reads {path}, which no payload type has")
-                });
-                assert!(
-                    fields.contains(*field),
-                    "the state machine reads {path}, but `{first}` has no `{field}`"
-                );
-                checked += 1;
-            }
-            [] => {}
+    let ended = with(&launched, "$.result", serde_json::to_value(result).unwrap());
+    for rule in state("Again?")["Choices"].as_array().unwrap() {
+        path(&ended, &json!({}), rule["Variable"].as_str().unwrap());
+    }
+    let next = evaluate(&state("NextAttempt")["Parameters"], &ended, &json!({}));
+    assert_eq!(next["polls"], json!({ "n": 0 }));
+    let relaunch = evaluate(&state("Launch")["Parameters"], &next, &json!({}));
+    match serde_json::from_value(relaunch).unwrap() {
+        LaunchRequest::Launch { attempt, .. } => {
+            assert_eq!(
+                attempt,
+                Attempt {
+                    number: 2,
+                    spot: false
+                }
+            );
         }
+        other => panic!("{other:?}"),
     }
-    for expected in [
-        "$.job.waiter_delay",
-        "$.instance.instance_id",
-        "$.result.next_attempt",
-        "$.task.index",
-    ] {
-        assert!(
-            found.contains(expected),
-            "the walk missed {expected}: {found:?}"
-        );
-    }
-    assert!(
-        checked >= 15,
-        "only {checked} paths were checked: is the walk broken?"
+    let done = evaluate(
+        &state("TaskDone")["Parameters"],
+        &with(
+            &ended,
+            "$.result",
+            json!({ "outcome": "succeeded", "exit_code": 0, "reason": "exited 0" }),
+        ),
+        &json!({}),
     );
+    assert_eq!(
+        done,
+        json!({ "index": 0, "outcome": "succeeded", "exit_code": 0 })
+    );
+}
+
+#[test]
+fn the_error_paths_and_the_end_reach_finalize_with_what_it_needs() {
+    let launched = with(&iteration(), "$.instance", instance());
+    let polled = with(
+        &with(
+            &launched,
+            "$.joined",
+            json!({ "joined": false, "container_instance_arn": null, "seen": "not registered" }),
+        ),
+        "$.polls",
+        json!({ "n": 40 }),
+    );
+    let never = evaluate(&state("NeverJoined")["Parameters"], &polled, &json!({}));
+    assert_eq!(never["Error"], error_names::INSTANCE_NEVER_JOINED);
+    let failed = with(&polled, "$.error", never);
+    let task_error = evaluate(&state("TaskError")["Parameters"], &failed, &json!({}));
+    match serde_json::from_value(task_error).unwrap() {
+        FinalizeInput::TaskError { state } => {
+            assert_eq!(state.instance.unwrap().instance_id, "i-1");
+            assert_eq!(
+                state.error.unwrap().error,
+                error_names::INSTANCE_NEVER_JOINED
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let input = serde_json::to_value(ExecutionInput {
+        job: job(),
+        tasks: vec![TaskRef { index: 0, line: 2 }],
+    })
+    .unwrap();
+    let end = evaluate(&state("FinishJob")["Parameters"], &input, &json!({}));
+    assert!(matches!(
+        serde_json::from_value(end).unwrap(),
+        FinalizeInput::JobEnd { .. }
+    ));
 }
 
 fn error_names_in(v: &Value, out: &mut BTreeSet<String>) {
@@ -180,7 +326,18 @@ fn error_names_in(v: &Value, out: &mut BTreeSet<String>) {
 fn every_error_name_the_state_machine_uses_is_one_the_functions_emit() {
     let mut names = BTreeSet::new();
     error_names_in(&asl(), &mut names);
-    assert!(names.contains(error_names::CAPACITY_UNAVAILABLE));
+    for expected in [
+        error_names::CAPACITY_UNAVAILABLE,
+        error_names::QUOTA_EXCEEDED,
+        error_names::THROTTLED,
+        error_names::START_FAILED,
+        error_names::AWS_ERROR,
+    ] {
+        assert!(
+            names.contains(expected),
+            "the state machine never handles {expected}"
+        );
+    }
     for name in names {
         assert!(
             name.starts_with("States.")
@@ -192,44 +349,18 @@ fn every_error_name_the_state_machine_uses_is_one_the_functions_emit() {
 }
 
 #[test]
-fn what_the_state_machine_passes_deserializes_into_the_functions_inputs() {
-    let input = ExecutionInput {
-        job: job(),
-        tasks: vec![TaskRef { index: 0, line: 2 }],
-    };
-    let input = serde_json::to_value(&input).unwrap();
-    // The Map's ItemSelector, applied by hand: this is the launch function's input.
-    let item = json!({
-        "job": input["job"],
-        "task": input["tasks"][0],
-        "attempt": { "number": 1, "spot": input["job"]["spot"] },
-        "polls": { "n": 0 }
-    });
-    let selector = &asl()["States"]["Tasks"]["ItemSelector"];
-    let selected: BTreeSet<&String> = selector.as_object().unwrap().keys().collect();
-    let built: BTreeSet<&String> = item.as_object().unwrap().keys().collect();
-    assert_eq!(
-        selected.len(),
-        built.len(),
-        "the ItemSelector changed: update this test"
-    );
-    let launch: LaunchInput = serde_json::from_value(item.clone()).unwrap();
-    assert!(launch.attempt.spot);
-
-    let states = &asl()["States"]["Tasks"]["ItemProcessor"]["States"];
-    let mut failed = item.clone();
-    failed["error"] = json!({ "Error": "Ecsub.CapacityUnavailable", "Cause": "none left" });
-    let task_error =
-        json!({ "action": states["TaskError"]["Parameters"]["action"], "state": failed });
-    assert!(matches!(
-        serde_json::from_value(task_error).unwrap(),
-        FinalizeInput::TaskError { .. }
-    ));
-    let finish = &asl()["States"]["FinishJob"]["Parameters"];
-    let job_end =
-        json!({ "action": finish["action"], "job": input["job"], "tasks": input["tasks"] });
-    assert!(matches!(
-        serde_json::from_value(job_end).unwrap(),
-        FinalizeInput::JobEnd { .. }
-    ));
+fn only_what_started_no_task_retries_the_start_so_a_task_never_starts_twice() {
+    let retried: BTreeSet<String> = state("StartTask")["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["ErrorEquals"].as_array().unwrap().clone())
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    for name in &retried {
+        assert!(
+            name == error_names::START_FAILED || name == "Lambda.TooManyRequestsException",
+            "StartTask retries {name}: a task might already be running"
+        );
+    }
 }

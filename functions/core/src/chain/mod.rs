@@ -1,8 +1,18 @@
 //! The contract of the serverless chain: what the Lambdas and the state machine pass each other, the records they
-//! leave in the bucket, the stable error names, and the policies (how an ended attempt is classified, whether it
-//! is tried again). Typed payloads here are what `infra/statemachine/*.asl.json` reads; a test checks the paths.
+//! leave in the bucket, the stable error names and the names of what a stack owns. Typed payloads here are what
+//! `infra/statemachine/*.asl.json` reads; a test checks the paths. The policies (how an ended attempt is
+//! classified, whether it is tried again, what one execution can carry) are in [`policy`] and [`limits`]; what runs
+//! on an instance and in its container in [`instance`].
 //!
 //! Pure: no AWS types, no I/O.
+
+pub mod admission;
+pub mod instance;
+pub mod limits;
+pub mod policy;
+
+pub use instance::{container_command, log_stream, user_data, CONTAINER_SHELL};
+pub use policy::{classify, next_attempt, Stopped};
 
 use crate::job::JobId;
 use crate::options::JobArgs;
@@ -12,9 +22,16 @@ use serde::{Deserialize, Serialize};
 pub mod error_names {
     /// No instance type (and subnet) had capacity for this attempt; worth retrying later.
     pub const CAPACITY_UNAVAILABLE: &str = "Ecsub.CapacityUnavailable";
-    /// EC2 refused the launch for a reason retrying will not fix (bad AMI, profile, subnet, quota).
+    /// An account quota (vCPUs, instances, spot instances) is used up; worth waiting for, long, without walking
+    /// the instance types.
+    pub const QUOTA_EXCEEDED: &str = "Ecsub.QuotaExceeded";
+    /// EC2 or ECS throttled the call (RequestLimitExceeded, ThrottlingException) past the SDK's own retries.
+    pub const THROTTLED: &str = "Ecsub.Throttled";
+    /// EC2 refused the launch for a reason retrying will not fix (bad AMI, profile, subnet, permissions).
     pub const LAUNCH_FAILED: &str = "Ecsub.LaunchFailed";
-    /// An AWS call failed in a way that may pass on retry (throttling, 5xx, network).
+    /// StartTask started no task (its `failures`: AGENT, RESOURCE:*, …): safe to try again.
+    pub const START_FAILED: &str = "Ecsub.StartFailed";
+    /// An AWS call failed in a way that may pass on retry (5xx, network).
     pub const AWS_ERROR: &str = "Ecsub.AwsError";
     /// The input the function got is not what the state machine or the event source should send.
     pub const INVALID_INPUT: &str = "Ecsub.InvalidInput";
@@ -24,7 +41,10 @@ pub mod error_names {
     /// Every name, for checks that the state machine only uses names that exist.
     pub const ALL: &[&str] = &[
         CAPACITY_UNAVAILABLE,
+        QUOTA_EXCEEDED,
+        THROTTLED,
         LAUNCH_FAILED,
+        START_FAILED,
         AWS_ERROR,
         INVALID_INPUT,
         INSTANCE_NEVER_JOINED,
@@ -33,7 +53,9 @@ pub mod error_names {
 
 /// Attempts of one task at most (the first plus retries after interruptions).
 pub const MAX_ATTEMPTS: u32 = 3;
-/// Tags put on every instance (and its volumes) of a job, so that nothing of a job can hide.
+/// Tags put on every instance (and its volumes) of a job, so that nothing of a job can hide. `ecsub:stack` names
+/// the stack that launched it: a stack's sweeps, rules and IAM conditions only ever touch its own.
+pub const TAG_STACK: &str = "ecsub:stack";
 pub const TAG_JOB: &str = "ecsub:job";
 pub const TAG_TASK: &str = "ecsub:task";
 pub const TAG_ATTEMPT: &str = "ecsub:attempt";
@@ -41,11 +63,23 @@ pub const TAG_ATTEMPT: &str = "ecsub:attempt";
 pub const CONTAINER_NAME: &str = "main";
 /// The awslogs stream prefix of the task definitions.
 pub const LOG_STREAM_PREFIX: &str = "ecsub";
+/// Log groups the stack may create and read: `ecsub-<job>` by default; `--aws-log-group-name` must keep it.
+pub const LOG_GROUP_PREFIX: &str = "ecsub-";
+/// `startedBy` of every task ecsub starts (at most 36 characters, ECS StartTask).
+pub const STARTED_BY: &str = "ecsub";
 
-/// The CloudWatch Logs stream of an ECS task's container (the awslogs driver's `PREFIX/CONTAINER/TASK-ID`).
-pub fn log_stream(task_arn: &str) -> String {
-    let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
-    format!("{LOG_STREAM_PREFIX}/{CONTAINER_NAME}/{task_id}")
+/// A job's ECS cluster (and task definition family): `<stack>_<job id>`. Stack names never hold `_` (CloudFormation:
+/// letters, digits, `-`), so the prefix `<stack>_` names exactly one stack's clusters, in IAM conditions and in the
+/// ECS rule's pattern.
+pub fn cluster_name(stack: &str, job: &JobId) -> String {
+    format!("{stack}_{job}")
+}
+
+/// The job id of one of `stack`'s clusters, or `None` for another stack's (or not ecsub's).
+pub fn job_of_cluster(stack: &str, cluster: &str) -> Option<JobId> {
+    let name = cluster.rsplit('/').next().unwrap_or(cluster);
+    let id = name.strip_prefix(stack)?.strip_prefix('_')?;
+    JobId::try_from(id.to_owned()).ok()
 }
 
 /// `job.json`: what a push (or the submit function, for an inbox drop or a schedule) asks for. The submit
@@ -75,6 +109,7 @@ pub struct JobRef {
     pub bucket: String,
     /// `s3://bucket/<prefix>jobs/<job-id>/`
     pub job_url: String,
+    /// [`cluster_name`]; also the task definition's family.
     pub cluster: String,
     pub task_definition: String,
     pub instance_types: Vec<String>,
@@ -84,12 +119,14 @@ pub struct JobRef {
     pub subnet_ids: Vec<String>,
     pub security_group_id: Option<String>,
     pub key_name: Option<String>,
-    pub instance_profile: Option<String>,
+    /// Buckets whose objects are read with `x-amz-request-payer: requester` (`--request-payer-bucket`).
+    #[serde(default)]
+    pub request_payer_buckets: Vec<String>,
     /// Map concurrency (`--processes`).
     pub processes: u32,
     /// Seconds between polls (`--waiter-delay`).
     pub waiter_delay: u32,
-    /// Polls before an instance that has not joined the cluster is given up.
+    /// Polls before an instance that has not joined the cluster is given up ([`limits::join_polls`]).
     pub join_polls: u32,
     /// Seconds a task may run before it is stopped and counted as failed.
     pub task_timeout: u32,
@@ -109,12 +146,39 @@ pub struct Attempt {
     pub spot: bool,
 }
 
-/// The `launch` function's input: the Map iteration's state.
+/// What the state machine asks the `launch` function for, per attempt of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LaunchInput {
-    pub job: JobRef,
-    pub task: TaskRef,
-    pub attempt: Attempt,
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum LaunchRequest {
+    /// RunInstances for the attempt; answers an [`Instance`].
+    Launch {
+        job: JobRef,
+        task: TaskRef,
+        attempt: Attempt,
+    },
+    /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
+    /// [`JoinCheck`].
+    CheckJoined { job: JobRef, instance: Instance },
+    /// StartTask on the joined instance with the state's task token in the container's environment; answers at
+    /// once, and the state waits for the token (task-stopped sends it back). `failures` raise `Ecsub.StartFailed`.
+    Start {
+        token: String,
+        job: JobRef,
+        task: TaskRef,
+        attempt: Attempt,
+        instance: Instance,
+        container_instance: String,
+    },
+}
+
+/// The `check-joined` answer, kept at `$.joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinCheck {
+    /// Registered, ACTIVE and its agent connected: a task can be started on it.
+    pub joined: bool,
+    pub container_instance_arn: Option<String>,
+    /// What was seen, for the record when the instance never joins.
+    pub seen: String,
 }
 
 /// The `launch` function's output, kept at `$.instance`.
@@ -298,218 +362,9 @@ pub struct StartedRecord {
     pub execution_arn: String,
     pub tasks: usize,
     pub started_at: String,
-}
-
-/// What ECS says about a stopped task, as far as the classification needs it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stopped<'a> {
-    pub exit_code: Option<i32>,
-    pub stop_code: Option<&'a str>,
-    pub stopped_reason: Option<&'a str>,
-    pub container_reason: Option<&'a str>,
-}
-
-/// Classifies an ended attempt. Interruptions are recognised by ECS's stop code and by every spot and host
-/// termination reason (ecsub only knew one).
-pub fn classify(stopped: &Stopped<'_>, missing_outputs: &[String]) -> (Outcome, String) {
-    let reason = stopped.stopped_reason.unwrap_or_default();
-    let interrupted = matches!(
-        stopped.stop_code,
-        Some("SpotInterruption" | "TerminationNotice")
-    ) || reason.contains("instance-terminated")
-        || (reason.contains("Host EC2")
-            && (reason.contains("terminated") || reason.contains("stopped")));
-    if interrupted {
-        return (
-            Outcome::Interrupted,
-            non_empty(reason, "the instance was interrupted"),
-        );
-    }
-    match stopped.exit_code {
-        Some(0) if missing_outputs.is_empty() => (Outcome::Succeeded, "exited 0".to_owned()),
-        Some(0) => (
-            Outcome::OutputsMissing,
-            format!(
-                "exited 0 but these outputs are missing: {}",
-                missing_outputs.join(", ")
-            ),
-        ),
-        Some(code) => {
-            let why = crate::exit::describe(code)
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            (Outcome::Failed, format!("exited {code}{why}"))
-        }
-        None => {
-            let detail = stopped
-                .container_reason
-                .filter(|r| !r.is_empty())
-                .unwrap_or(reason);
-            (
-                Outcome::InfrastructureError,
-                non_empty(detail, "the container did not report an exit code"),
-            )
-        }
-    }
-}
-
-fn non_empty(text: &str, otherwise: &str) -> String {
-    if text.trim().is_empty() {
-        otherwise.to_owned()
-    } else {
-        text.to_owned()
-    }
-}
-
-/// Whether an ended attempt is tried again, and how: only interruptions are, up to [`MAX_ATTEMPTS`]; with
-/// `--retry-od` a retry after a spot interruption runs on demand.
-pub fn next_attempt(outcome: Outcome, attempt: Attempt, retry_od: bool) -> Option<Attempt> {
-    if outcome != Outcome::Interrupted || attempt.number >= MAX_ATTEMPTS {
-        return None;
-    }
-    Some(Attempt {
-        number: attempt.number + 1,
-        spot: attempt.spot && !retry_od,
-    })
-}
-
-/// The container's command: run the setup command, fetch the job's scripts, run `run.sh`. The scripts come
-/// from `$ECSUB_JOB_URL/scripts/` into `$ECSUB_HOME` (default `/ecsub`), outside the task's `/scratch`.
-pub fn container_command(setup_container_cmd: &str) -> Vec<String> {
-    let setup = if setup_container_cmd.trim().is_empty() {
-        String::new()
-    } else {
-        format!(
-            "( {setup_container_cmd}\n) || {{ echo 'ecsub: the setup command failed' >&2; exit {code}; }}\n",
-            code = crate::exit::EXIT_SETUP_FAILED
-        )
-    };
-    let script = format!(
-        "set -u\n{setup}\
-         : \"${{ECSUB_HOME:=/ecsub}}\"\n\
-         mkdir -p \"$ECSUB_HOME/scripts\" || exit {code}\n\
-         aws s3 cp --recursive --no-progress --only-show-errors \"${{ECSUB_JOB_URL}}scripts/\" \"$ECSUB_HOME/scripts/\" \
-         || {{ echo \"ecsub: cannot fetch the job's scripts from ${{ECSUB_JOB_URL}}scripts/\" >&2; exit {code}; }}\n\
-         ECSUB_SCRIPTS_DIR=\"$ECSUB_HOME/scripts\" exec sh \"$ECSUB_HOME/scripts/run.sh\"\n",
-        code = crate::exit::EXIT_SETUP_FAILED
-    );
-    vec!["sh".to_owned(), "-c".to_owned(), script]
-}
-
-/// The user data that makes an ECS-optimized instance join the job's cluster.
-pub fn user_data(cluster: &str) -> String {
-    format!(
-        "#!/bin/bash\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\nEOF\n"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stopped(exit_code: Option<i32>) -> Stopped<'static> {
-        Stopped {
-            exit_code,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn attempts_are_classified_by_exit_code_outputs_and_stop_reason() {
-        assert_eq!(classify(&stopped(Some(0)), &[]).0, Outcome::Succeeded);
-        assert_eq!(
-            classify(&stopped(Some(3)), &[]),
-            (Outcome::Failed, "exited 3".into())
-        );
-        assert_eq!(
-            classify(&stopped(Some(120)), &[]).1,
-            "exited 120 (input download failed)"
-        );
-        let missing = vec!["s3://b/out.txt".to_owned()];
-        assert_eq!(
-            classify(&stopped(Some(0)), &missing),
-            (
-                Outcome::OutputsMissing,
-                "exited 0 but these outputs are missing: s3://b/out.txt".into()
-            )
-        );
-        let spot = Stopped {
-            exit_code: Some(143),
-            stop_code: Some("SpotInterruption"),
-            ..Default::default()
-        };
-        assert_eq!(classify(&spot, &[]).0, Outcome::Interrupted);
-        let host = Stopped {
-            stopped_reason: Some("Host EC2 (instance i-0abc) terminated."),
-            ..Default::default()
-        };
-        assert_eq!(classify(&host, &[]).0, Outcome::Interrupted);
-        let pull = Stopped {
-            stopped_reason: Some("Task failed to start"),
-            container_reason: Some("CannotPullContainerError: not found"),
-            ..Default::default()
-        };
-        assert_eq!(
-            classify(&pull, &[]),
-            (
-                Outcome::InfrastructureError,
-                "CannotPullContainerError: not found".into()
-            )
-        );
-    }
-
-    #[test]
-    fn only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
-        let first = Attempt {
-            number: 1,
-            spot: true,
-        };
-        assert_eq!(next_attempt(Outcome::Failed, first, true), None);
-        assert_eq!(
-            next_attempt(Outcome::Interrupted, first, false),
-            Some(Attempt {
-                number: 2,
-                spot: true
-            })
-        );
-        assert_eq!(
-            next_attempt(Outcome::Interrupted, first, true),
-            Some(Attempt {
-                number: 2,
-                spot: false
-            })
-        );
-        assert_eq!(
-            next_attempt(
-                Outcome::Interrupted,
-                Attempt {
-                    number: 3,
-                    spot: false
-                },
-                true
-            ),
-            None
-        );
-    }
-
-    #[test]
-    fn log_streams_follow_the_awslogs_driver() {
-        assert_eq!(
-            log_stream("arn:aws:ecs:us-east-1:1:task/wc-abcde/0f1e"),
-            "ecsub/main/0f1e"
-        );
-    }
-
-    #[test]
-    fn user_data_names_the_cluster_the_agent_joins() {
-        assert!(user_data("wc-abcde").contains("\nECS_CLUSTER=wc-abcde\n"));
-    }
-
-    #[test]
-    fn container_command_fetches_the_scripts_then_runs_run_sh() {
-        let cmd = container_command("echo setup");
-        assert_eq!(&cmd[..2], ["sh", "-c"]);
-        assert!(cmd[2].contains("( echo setup\n) || {"));
-        assert!(cmd[2].ends_with("exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"));
-    }
+    /// The job's ECS cluster ([`cluster_name`]) and log group, for `status` and `logs`.
+    #[serde(default)]
+    pub cluster: String,
+    #[serde(default)]
+    pub log_group: String,
 }

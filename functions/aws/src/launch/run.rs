@@ -1,16 +1,18 @@
-//! The `launch` function, called by the state machine for every attempt: one EC2 instance from the
-//! ECS-optimized AMI of the instance type's architecture, joining the job's cluster, walking the instance-type
-//! (and subnet) list on capacity errors within the call.
+//! Launching one attempt's EC2 instance: the ECS-optimized AMI of the instance type's architecture, the stack's
+//! instance profile, user data that joins the job's cluster, tags naming the stack, the job, the task and the
+//! attempt. The instance-type (and subnet) list is walked within the call on capacity errors; a used-up quota is
+//! reported as such (the state machine waits for it); the ClientToken makes a retried call return the instance the
+//! first one made.
 
 use crate::ctx::Ctx;
-use crate::error::{code, describe, FnError};
+use crate::error::{code, describe, is_throttling, FnError};
 use aws_sdk_ec2::types as ec2;
 use base64::Engine as _;
+use ecsub_core::chain::limits::client_token;
 use ecsub_core::chain::{
-    error_names, user_data, Instance, LaunchInput, TAG_ATTEMPT, TAG_JOB, TAG_TASK,
+    error_names, user_data, Attempt, Instance, JobRef, TaskRef, TAG_ATTEMPT, TAG_JOB, TAG_STACK,
+    TAG_TASK,
 };
-use lambda_runtime::LambdaEvent;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tracing::{info, warn};
@@ -23,15 +25,19 @@ const CAPACITY_CODES: &[&str] = &[
     "InsufficientReservedInstanceCapacity",
     "InsufficientFreeAddressesInSubnet",
     "SpotMaxPriceTooLow",
-    "MaxSpotInstanceCountExceeded",
+    "UnfulfillableCapacity",
     "Unsupported",
 ];
 
-/// Codes worth the state machine's retry (throttling, service trouble).
+/// EC2 error codes of an account quota: no other type helps soon, but waiting does (instances end).
+const QUOTA_CODES: &[&str] = &[
+    "VcpuLimitExceeded",
+    "InstanceLimitExceeded",
+    "MaxSpotInstanceCountExceeded",
+];
+
+/// Codes of service trouble worth the state machine's retry.
 const TRANSIENT_CODES: &[&str] = &[
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
     "InternalError",
     "InternalFailure",
     "ServiceUnavailable",
@@ -45,15 +51,20 @@ const BASE_DISK_GIB: i32 = 30;
 /// AMI ids by SSM parameter, kept for the life of the function instance.
 static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
 
-pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
-    let input: LaunchInput = serde_json::from_value(event.payload)
-        .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
-    let instance = launch(ctx, &input).await?;
-    serde_json::to_value(instance).map_err(|e| FnError::invalid_input(e.to_string()))
+/// One attempt of one task.
+struct Launch<'a> {
+    job: &'a JobRef,
+    task: TaskRef,
+    attempt: Attempt,
 }
 
-pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError> {
-    let job = &input.job;
+pub async fn launch(
+    ctx: &Ctx,
+    job: &JobRef,
+    task: TaskRef,
+    attempt: Attempt,
+) -> Result<Instance, FnError> {
+    let input = Launch { job, task, attempt };
     let arches = architectures(ctx, &job.instance_types).await?;
     let subnets: Vec<Option<&str>> = if job.subnet_ids.is_empty() {
         vec![None]
@@ -65,7 +76,7 @@ pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError>
         let arch = arches.get(instance_type).copied().unwrap_or(Arch::X86_64);
         let ami = ami(ctx, arch).await?;
         for subnet in &subnets {
-            match run_instance(ctx, input, instance_type, &ami, *subnet).await {
+            match run_instance(ctx, &input, instance_type, &ami, *subnet).await {
                 Ok(instance) => {
                     info!(
                         job_id = %job.job_id, task = input.task.index, attempt = input.attempt.number,
@@ -73,14 +84,14 @@ pub async fn launch(ctx: &Ctx, input: &LaunchInput) -> Result<Instance, FnError>
                     );
                     return Ok(instance);
                 }
-                Err(Launch::Capacity(why)) => {
+                Err(Refused::Capacity(why)) => {
                     warn!(job_id = %job.job_id, task = input.task.index, instance_type, why, "no capacity; trying the next");
                     tried.push(format!(
                         "{instance_type}{}: {why}",
                         subnet.map(|s| format!(" in {s}")).unwrap_or_default()
                     ));
                 }
-                Err(Launch::Failed(e)) => return Err(e),
+                Err(Refused::Failed(e)) => return Err(e),
             }
         }
     }
@@ -180,23 +191,33 @@ async fn ami(ctx: &Ctx, arch: Arch) -> Result<String, FnError> {
     Ok(id)
 }
 
-enum Launch {
+enum Refused {
     Capacity(String),
     Failed(FnError),
 }
 
 async fn run_instance(
     ctx: &Ctx,
-    input: &LaunchInput,
+    input: &Launch<'_>,
     instance_type: &str,
     ami: &str,
     subnet: Option<&str>,
-) -> Result<Instance, Launch> {
-    let job = &input.job;
+) -> Result<Instance, Refused> {
+    let job = input.job;
     let index = input.task.index.to_string();
     let attempt = input.attempt.number.to_string();
+    let stack = ctx.config.stack.as_str();
+    let token = client_token(&[
+        stack,
+        job.job_id.as_str(),
+        &index,
+        &attempt,
+        instance_type,
+        subnet.unwrap_or_default(),
+    ]);
     let tags = [
         ("Name", format!("{}.{:03}", job.job_id, input.task.index)),
+        (TAG_STACK, stack.to_owned()),
         (TAG_JOB, job.job_id.to_string()),
         (TAG_TASK, index),
         (TAG_ATTEMPT, attempt),
@@ -224,6 +245,7 @@ async fn run_instance(
         .run_instances()
         .image_id(ami)
         .instance_type(ec2::InstanceType::from(instance_type))
+        .client_token(token)
         .min_count(1)
         .max_count(1)
         .user_data(base64::engine::general_purpose::STANDARD.encode(user_data(&job.cluster)))
@@ -236,10 +258,10 @@ async fn run_instance(
     if let Some(group) = &job.security_group_id {
         request = request.security_group_ids(group);
     }
-    if let Some(profile) = &job.instance_profile {
+    if let Some(profile) = &ctx.config.instance_profile_arn {
         request = request.iam_instance_profile(
             ec2::IamInstanceProfileSpecification::builder()
-                .name(profile)
+                .arn(profile)
                 .build(),
         );
     }
@@ -261,7 +283,7 @@ async fn run_instance(
     match request.send().await {
         Ok(out) => {
             let Some(instance) = out.instances().first() else {
-                return Err(Launch::Failed(FnError::new(
+                return Err(Refused::Failed(FnError::new(
                     error_names::LAUNCH_FAILED,
                     "RunInstances returned no instance",
                 )));
@@ -274,16 +296,46 @@ async fn run_instance(
                 launched_at: crate::now_rfc3339(),
             })
         }
-        Err(e) => match code(&e) {
-            Some(c) if CAPACITY_CODES.contains(&c) => Err(Launch::Capacity(describe(&e))),
-            Some(c) if TRANSIENT_CODES.contains(&c) => {
-                Err(Launch::Failed(FnError::aws("RunInstances", &e)))
-            }
-            None => Err(Launch::Failed(FnError::aws("RunInstances", &e))),
-            Some(_) => Err(Launch::Failed(FnError::new(
-                error_names::LAUNCH_FAILED,
-                format!("RunInstances {instance_type}: {}", describe(&e)),
-            ))),
-        },
+        Err(e) => Err(refused(instance_type, input, &e)),
+    }
+}
+
+/// What a refused RunInstances means for the attempt.
+fn refused<E>(
+    instance_type: &str,
+    input: &Launch<'_>,
+    e: &aws_sdk_ec2::error::SdkError<E>,
+) -> Refused
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let what = format!("RunInstances {instance_type}");
+    match code(e) {
+        Some(c) if CAPACITY_CODES.contains(&c) => Refused::Capacity(describe(e)),
+        Some(c) if QUOTA_CODES.contains(&c) => Refused::Failed(FnError::new(
+            error_names::QUOTA_EXCEEDED,
+            format!(
+                "{what} ({}): {}; the task waits until the account's instances leave room (request a higher quota \
+                 in Service Quotas, or lower --processes)",
+                if input.attempt.spot { "spot" } else { "on demand" },
+                describe(e)
+            ),
+        )),
+        Some(c) if is_throttling(c) || TRANSIENT_CODES.contains(&c) => {
+            Refused::Failed(FnError::aws(what, e))
+        }
+        None => Refused::Failed(FnError::aws(what, e)),
+        Some("AuthFailure.ServiceLinkedRoleCreationNotPermitted") => Refused::Failed(FnError::new(
+            error_names::LAUNCH_FAILED,
+            format!(
+                "{what}: {}: create the role once with `aws iam create-service-linked-role --aws-service-name \
+                 spot.amazonaws.com`, or deploy the stack's template again (it lets launch create it)",
+                describe(e)
+            ),
+        )),
+        Some(_) => Refused::Failed(FnError::new(
+            error_names::LAUNCH_FAILED,
+            format!("{what}: {}", describe(e)),
+        )),
     }
 }

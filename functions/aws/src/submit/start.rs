@@ -1,0 +1,244 @@
+//! A pushed job (its `job.json` arrived): validated again with the CLI's code, admitted by the stack, its inputs
+//! checked, its scripts written, its log group, cluster and task definition made, its execution started under the
+//! job id. Whatever is refused gets `error.txt` and starts nothing; a failure retrying cannot fix (permissions, a
+//! bad parameter) too, after what was made for the job is removed again.
+
+use super::{ecs, preflight, reject_at};
+use crate::ctx::Ctx;
+use crate::error::{code, FnError};
+use crate::store;
+use ecsub_core::chain::admission::{admit, StackRules};
+use ecsub_core::chain::limits::join_polls;
+use ecsub_core::chain::{
+    cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskRef,
+};
+use ecsub_core::script::{run_script, setenv_script};
+use ecsub_core::tasks::{self, TasksFile};
+use ecsub_core::{JobLayout, JobSpec};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+/// A pushed job: validate it again, admit it, check its inputs, write its scripts, prepare ECS, start it.
+pub async fn start_job(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    account: Option<&str>,
+) -> Result<Value, FnError> {
+    let job_id = &layout.job_id;
+    let execution_arn = ctx
+        .config
+        .execution_arn(job_id.as_str())
+        .ok_or_else(|| FnError::invalid_input("ECSUB_STATE_MACHINE_ARN is not set"))?;
+    match ctx
+        .sfn
+        .describe_execution()
+        .execution_arn(&execution_arn)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            info!(job_id = %job_id, "duplicate event: the execution exists already");
+            return Ok(json!({ "job_id": job_id, "duplicate": true }));
+        }
+        Err(e) if code(&e) == Some("ExecutionDoesNotExist") => {}
+        Err(e) => {
+            return Err(FnError::aws(
+                format!("DescribeExecution {execution_arn}"),
+                &e,
+            ))
+        }
+    }
+    let bucket = &layout.bucket;
+    let error_key = layout.error_key();
+    let Some(raw) = store::get(&ctx.s3, bucket, &layout.spec_key()).await? else {
+        return Err(FnError::invalid_input(format!(
+            "s3://{bucket}/{} is gone",
+            layout.spec_key()
+        )));
+    };
+    let submission: JobSubmission = match serde_json::from_slice(&raw) {
+        Ok(s) => s,
+        Err(e) => return reject_at(ctx, bucket, &error_key, &[format!("job.json: {e}")]).await,
+    };
+    let Some(tasks_bytes) = store::get(&ctx.s3, bucket, &layout.tasks_key()).await? else {
+        let line = "tasks.tsv: missing from the job".to_owned();
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
+    };
+    let tasks = match tasks::parse(&submission.tasks_file, &tasks_bytes) {
+        Ok(t) => t,
+        Err(d) => return reject_at(ctx, bucket, &error_key, &d.lines()).await,
+    };
+    let spec = match submission.args.clone().resolve(job_id.clone()) {
+        Ok(spec) => spec,
+        Err(errors) => return reject_at(ctx, bucket, &error_key, &errors).await,
+    };
+    let selected = match spec.task_range {
+        Some(range) => match range.select(tasks.tasks.len()) {
+            Ok(r) => r,
+            Err(e) => return reject_at(ctx, bucket, &error_key, &[e]).await,
+        },
+        None => 0..=tasks.tasks.len() - 1,
+    };
+    if !store::exists(&ctx.s3, bucket, &layout.script_key()).await? {
+        let line = "the user script is missing from the job".to_owned();
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
+    }
+    let config = &ctx.config;
+    let own_roles: Vec<&str> = [&config.instance_profile, &config.instance_role]
+        .into_iter()
+        .filter_map(|r| r.as_deref())
+        .collect();
+    let rules = StackRules {
+        bucket: &config.bucket,
+        data_buckets: &config.data_buckets,
+        own_roles: &own_roles,
+        min_waiter_delay: config.min_waiter_delay,
+    };
+    let refused = admit(&tasks, selected.clone(), &spec, &rules);
+    if !refused.is_empty() {
+        return reject_at(ctx, bucket, &error_key, &refused).await;
+    }
+    if spec.verify_bucket {
+        let missing = preflight::missing_inputs(ctx, &tasks, selected.clone(), &spec).await?;
+        if !missing.is_empty() {
+            return reject_at(ctx, bucket, &error_key, &missing).await;
+        }
+    }
+    let task_refs: Vec<TaskRef> = tasks.tasks[selected.clone()]
+        .iter()
+        .map(|t| TaskRef {
+            index: t.index,
+            line: t.line,
+        })
+        .collect();
+    let job = Job {
+        layout,
+        spec: &spec,
+        tasks: &tasks,
+        selected,
+        account,
+    };
+    match launch(ctx, &job, task_refs).await {
+        Ok(answer) => Ok(answer),
+        Err(e) if !e.is_transient() => {
+            let line = format!("the stack could not start this job: {e}");
+            reject_at(ctx, bucket, &error_key, &[line]).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+struct Job<'a> {
+    layout: &'a JobLayout,
+    spec: &'a JobSpec,
+    tasks: &'a TasksFile,
+    selected: std::ops::RangeInclusive<usize>,
+    account: Option<&'a str>,
+}
+
+/// Scripts, ECS, the execution, `started.json`. What was made for the job is removed if the execution does not
+/// start (a duplicate delivery that lost the race to start it removes nothing).
+async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Value, FnError> {
+    let (layout, spec) = (job.layout, job.spec);
+    let bucket = &layout.bucket;
+    let job_id = &layout.job_id;
+    let run_sh = run_script(spec, &job.tasks.columns);
+    let setenv = setenv_script(
+        &job.tasks.file,
+        &job.tasks.columns,
+        &job.tasks.tasks[job.selected.clone()],
+    );
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.run_sh_key(),
+        run_sh.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.setenv_key(),
+        setenv.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
+
+    let cluster = cluster_name(&ctx.config.stack, job_id);
+    let task_definition = ecs::prepare(ctx, spec, &cluster, job.account).await?;
+    let input = ExecutionInput {
+        job: JobRef {
+            job_id: job_id.clone(),
+            bucket: bucket.clone(),
+            job_url: layout.job_url(),
+            cluster: cluster.clone(),
+            task_definition: task_definition.clone(),
+            instance_types: spec.instance_types.clone(),
+            spot: spec.spot,
+            retry_od: spec.retry_od,
+            disk_size: spec.disk_size,
+            subnet_ids: if spec.subnet_ids.is_empty() {
+                ctx.config.subnet_ids.clone()
+            } else {
+                spec.subnet_ids.clone()
+            },
+            security_group_id: spec
+                .security_group_id
+                .clone()
+                .or_else(|| ctx.config.security_group_id.clone()),
+            key_name: spec.key_name.clone(),
+            request_payer_buckets: spec.request_payer_buckets.clone(),
+            processes: spec.processes,
+            waiter_delay: spec.waiter_delay,
+            join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
+            task_timeout: ctx.config.task_timeout,
+        },
+        tasks: task_refs,
+    };
+    let input_json =
+        serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let state_machine = ctx.config.state_machine_arn.as_deref().unwrap_or_default();
+    let started = ctx
+        .sfn
+        .start_execution()
+        .state_machine_arn(state_machine)
+        .name(job_id.as_str())
+        .input(input_json)
+        .send()
+        .await;
+    let execution_arn = match started {
+        Ok(out) => out.execution_arn().to_owned(),
+        Err(e) if code(&e) == Some("ExecutionAlreadyExists") => {
+            info!(job_id = %job_id, "duplicate event: the execution exists already");
+            return Ok(json!({ "job_id": job_id, "duplicate": true }));
+        }
+        Err(e) => {
+            let error = FnError::aws(format!("StartExecution {job_id}"), &e);
+            if let Err(cleanup) = ecs::remove(ctx, &cluster, &task_definition).await {
+                warn!(job_id = %job_id, error = %cleanup, "the cluster stays for the janitor's sweep");
+            }
+            return Err(error);
+        }
+    };
+    let record = StartedRecord {
+        job_id: job_id.clone(),
+        execution_arn: execution_arn.clone(),
+        tasks: input.tasks.len(),
+        started_at: crate::now_rfc3339(),
+        cluster,
+        log_group: spec.log_group_name.clone(),
+    };
+    let body =
+        serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.started_key(),
+        body,
+        "application/json",
+    )
+    .await?;
+    info!(job_id = %job_id, tasks = input.tasks.len(), execution_arn, "job started");
+    Ok(json!({ "job_id": job_id, "execution_arn": execution_arn, "tasks": input.tasks.len() }))
+}

@@ -1,0 +1,179 @@
+//! What a stack admits: the checks submit makes, after the tasks file and the options are valid, that depend on
+//! the stack rather than on the job alone. A stack runs its tasks with its own roles only, on the data buckets it
+//! was deployed with, and within what one execution can carry; a job asking for more is refused before anything
+//! starts, every reason at once, each naming the value and the way out. Pure.
+
+use super::limits;
+use super::LOG_GROUP_PREFIX;
+use crate::options::JobSpec;
+use crate::tasks::{Cell, TasksFile};
+use std::ops::RangeInclusive;
+
+/// What the stack was deployed with, as far as admission is concerned.
+#[derive(Debug, Clone, Default)]
+pub struct StackRules<'a> {
+    /// The stack's bucket (always readable and writable by the stack).
+    pub bucket: &'a str,
+    /// The DataBuckets parameter (`*` admits any bucket).
+    pub data_buckets: &'a [String],
+    /// Role names a job may name with `--aws-ecs-instance-role-name`: the stack's instance profile and role.
+    pub own_roles: &'a [&'a str],
+    /// The MinWaiterDelaySeconds parameter.
+    pub min_waiter_delay: u32,
+}
+
+/// Every reason the stack refuses the job (empty: admitted).
+pub fn admit(
+    tasks: &TasksFile,
+    selected: RangeInclusive<usize>,
+    spec: &JobSpec,
+    rules: &StackRules<'_>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(role) = &spec.instance_role_name {
+        if !rules.own_roles.contains(&role.as_str()) {
+            problems.push(format!(
+                "--aws-ecs-instance-role-name `{role}`: a stack runs its instances and tasks with its own roles only \
+                 ({}); drop the option, or give the stack's task role the access the job needs",
+                rules.own_roles.join(", ")
+            ));
+        }
+    }
+    if !spec.log_group_name.starts_with(LOG_GROUP_PREFIX) {
+        problems.push(format!(
+            "--aws-log-group-name `{}`: the stack writes only log groups named {LOG_GROUP_PREFIX}*",
+            spec.log_group_name
+        ));
+    }
+    if spec.waiter_delay < rules.min_waiter_delay {
+        problems.push(format!(
+            "--waiter-delay {}: this stack polls no more often than every {} seconds (its MinWaiterDelaySeconds)",
+            spec.waiter_delay, rules.min_waiter_delay
+        ));
+    }
+    let admits = |bucket: &str| {
+        bucket == rules.bucket || rules.data_buckets.iter().any(|b| b == "*" || b == bucket)
+    };
+    let mut refused = std::collections::BTreeSet::new();
+    for task in &tasks.tasks[selected.clone()] {
+        for (column, cell) in tasks.columns.iter().zip(&task.cells) {
+            if let Cell::Path(path) = cell {
+                if !admits(path.bucket()) && refused.insert(path.bucket().to_owned()) {
+                    problems.push(format!(
+                        "{}:{}: task {} (`{column}`): the bucket `{}` is not one of the stack's data buckets ({}): \
+                         add it to the stack's DataBuckets parameter",
+                        tasks.file,
+                        task.line,
+                        task.index,
+                        path.bucket(),
+                        if rules.data_buckets.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            rules.data_buckets.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    let count = selected.end() + 1 - selected.start();
+    problems.extend(limits::check_job(count, spec.processes, spec.waiter_delay));
+    problems
+}
+
+/// Is a script's (or a tasks file's) URL in the stack's own bucket? Nothing else is read on a job's behalf: the
+/// submit function may not fetch an object of another bucket for whoever can drop a file into the inbox.
+pub fn in_stack_bucket(url: &str, bucket: &str) -> bool {
+    url.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(b, key)| b == bucket && !key.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{tasks, JobArgs, JobId};
+
+    fn job(args: &[&str], tsv: &str) -> (TasksFile, JobSpec) {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: JobArgs,
+        }
+        use clap::Parser as _;
+        let parsed = Cli::parse_from(std::iter::once("x").chain(args.iter().copied()));
+        let spec = parsed
+            .args
+            .resolve(JobId::new("wc", "abcde").unwrap())
+            .unwrap();
+        (tasks::parse("t.tsv", tsv.as_bytes()).unwrap(), spec)
+    }
+
+    const TSV: &str =
+        "--input IN\t--output OUT\ns3://data/a\ts3://data/out/a\ns3://other/b\ts3://data/out/b\n";
+
+    fn rules(data: &[String]) -> StackRules<'_> {
+        StackRules {
+            bucket: "ecsub-jobs",
+            data_buckets: data,
+            own_roles: &["ecsub-InstanceProfile", "ecsub-InstanceRole"],
+            min_waiter_delay: 10,
+        }
+    }
+
+    #[test]
+    fn a_job_within_the_stack_is_admitted() {
+        let data = vec!["data".to_owned(), "other".to_owned()];
+        let (tasks, spec) = job(&["--aws-ecs-instance-role-name", "ecsub-InstanceRole"], TSV);
+        assert_eq!(
+            admit(&tasks, 0..=1, &spec, &rules(&data)),
+            Vec::<String>::new()
+        );
+        let any = vec!["*".to_owned()];
+        assert!(admit(&tasks, 0..=1, &spec, &rules(&any)).is_empty());
+    }
+
+    #[test]
+    fn every_reason_is_given_with_its_value_and_way_out() {
+        let data = vec!["data".to_owned()];
+        let (tasks, spec) = job(
+            &[
+                "--aws-ecs-instance-role-name",
+                "AdminRole",
+                "--aws-log-group-name",
+                "mine",
+                "--waiter-delay",
+                "2",
+            ],
+            TSV,
+        );
+        assert_eq!(
+            admit(&tasks, 0..=1, &spec, &rules(&data)),
+            [
+                "--aws-ecs-instance-role-name `AdminRole`: a stack runs its instances and tasks with its own roles \
+                 only (ecsub-InstanceProfile, ecsub-InstanceRole); drop the option, or give the stack's task role the \
+                 access the job needs",
+                "--aws-log-group-name `mine`: the stack writes only log groups named ecsub-*",
+                "--waiter-delay 2: this stack polls no more often than every 10 seconds (its MinWaiterDelaySeconds)",
+                "t.tsv:3: task 1 (`--input IN`): the bucket `other` is not one of the stack's data buckets (data): add \
+                 it to the stack's DataBuckets parameter",
+            ]
+        );
+        assert_eq!(
+            admit(&tasks, 0..=0, &spec, &rules(&data)).len(),
+            3,
+            "only selected tasks"
+        );
+    }
+
+    #[test]
+    fn scripts_come_from_the_stack_bucket_only() {
+        assert!(in_stack_bucket(
+            "s3://ecsub-jobs/scripts/a.sh",
+            "ecsub-jobs"
+        ));
+        assert!(!in_stack_bucket("s3://other/scripts/a.sh", "ecsub-jobs"));
+        assert!(!in_stack_bucket("s3://ecsub-jobs/", "ecsub-jobs"));
+        assert!(!in_stack_bucket("ecsub-jobs/a.sh", "ecsub-jobs"));
+    }
+}

@@ -1,0 +1,78 @@
+//! What runs on a job's instance: the user data that makes it join the job's cluster, and the container's command
+//! (run the setup command, fetch the job's scripts, run `run.sh`). Pure: strings only.
+
+use super::{CONTAINER_NAME, LOG_STREAM_PREFIX};
+
+/// The container's entry point. Set in the task definition (not left to the image) so that an image with an
+/// ENTRYPOINT of its own (`amazon/aws-cli`, many bioinformatics images) still runs ecsub's command rather than
+/// receiving it as arguments, as the original ecsub did.
+pub const CONTAINER_SHELL: [&str; 2] = ["sh", "-c"];
+
+/// Host folder (made world-writable at boot) mounted at `/scratch` in the container: the task's working folder.
+pub const SCRATCH: &str = "/scratch";
+
+/// The CloudWatch Logs stream of an ECS task's container (the awslogs driver's `PREFIX/CONTAINER/TASK-ID`).
+pub fn log_stream(task_arn: &str) -> String {
+    let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn);
+    format!("{LOG_STREAM_PREFIX}/{CONTAINER_NAME}/{task_id}")
+}
+
+/// The container's command, given to [`CONTAINER_SHELL`]: run the setup command, fetch the job's scripts from
+/// `$ECSUB_JOB_URL/scripts/` into `$ECSUB_HOME` (default `/tmp/ecsub`, writable whatever the image's user),
+/// run `run.sh`.
+pub fn container_command(setup_container_cmd: &str) -> String {
+    let code = crate::exit::EXIT_SETUP_FAILED;
+    let setup = if setup_container_cmd.trim().is_empty() {
+        String::new()
+    } else {
+        format!(
+            "( {setup_container_cmd}\n) || {{ echo 'ecsub: the setup command failed' >&2; exit {code}; }}\n"
+        )
+    };
+    format!(
+        "set -u\n{setup}\
+         : \"${{ECSUB_HOME:=/tmp/ecsub}}\"\n\
+         mkdir -p \"$ECSUB_HOME/scripts\" || {{ echo \"ecsub: cannot create $ECSUB_HOME/scripts\" >&2; exit {code}; }}\n\
+         aws s3 cp --recursive --no-progress --only-show-errors \"${{ECSUB_JOB_URL}}scripts/\" \"$ECSUB_HOME/scripts/\" \
+         || {{ echo \"ecsub: cannot fetch the job's scripts from ${{ECSUB_JOB_URL}}scripts/\" >&2; exit {code}; }}\n\
+         ECSUB_SCRIPTS_DIR=\"$ECSUB_HOME/scripts\" exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"
+    )
+}
+
+/// The user data that makes an ECS-optimized instance join the job's cluster, with a scratch folder any container
+/// user can write to (Docker would make a missing host folder root-owned, 0755).
+pub fn user_data(cluster: &str) -> String {
+    format!(
+        "#!/bin/bash\nset -eu\nmkdir -p {SCRATCH}\nchmod 1777 {SCRATCH}\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\nEOF\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_streams_follow_the_awslogs_driver() {
+        assert_eq!(
+            log_stream("arn:aws:ecs:us-east-1:1:task/wc-abcde/0f1e"),
+            "ecsub/main/0f1e"
+        );
+    }
+
+    #[test]
+    fn user_data_names_the_cluster_and_opens_the_scratch_folder() {
+        let data = user_data("ecsub_wc-abcde");
+        assert!(data.starts_with("#!/bin/bash\n"));
+        assert!(data.contains("\nECS_CLUSTER=ecsub_wc-abcde\n"));
+        assert!(data.contains("\nchmod 1777 /scratch\n"));
+    }
+
+    #[test]
+    fn container_command_fetches_the_scripts_then_runs_run_sh() {
+        let cmd = container_command("echo setup");
+        assert!(cmd.contains("( echo setup\n) || {"));
+        assert!(cmd.contains(": \"${ECSUB_HOME:=/tmp/ecsub}\"\n"));
+        assert!(cmd.ends_with("exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"));
+        assert!(!container_command("  ").contains("setup command failed"));
+    }
+}
