@@ -18,6 +18,7 @@ def main() -> int:
         text = asl.read_text()
         for name in ("LaunchFunctionArn", "FinalizeFunctionArn"):
             text = text.replace("${" + name + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
+        text = text.replace("${Partition}", "aws")
         wrapped = {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Resources": {

@@ -1,45 +1,65 @@
-"""Patches to moto 5.2.5 that the emulated cloud needs. Each one makes moto do what AWS does; none adds behaviour
-AWS lacks. Pinned to 5.2.5: check each again when moto is upgraded, and drop the one a release fixes.
+"""Patches to moto 5.2.5 that the emulated cloud needs. Each makes moto do what AWS does (with the AWS document that
+says so); none adds behaviour AWS lacks. Pinned to 5.2.5: check each again when moto is upgraded, and drop the one
+a release fixes. The faults a test injects are applied here too, through faults.FAULTS.
 
-1. Step Functions service integrations (moto #10076, fixes in PRs #10094/#10101 unmerged): moto's port of the
-   LocalStack interpreter left `_normalise_parameters` / `_normalise_response` empty, so PascalCase parameters
-   never reach boto3 in its shapes and responses are not PascalCased. They are filled in here from botocore's
-   operation model, and responses are made JSON-safe (datetimes, streams).
-2. ECS ListContainerInstances ignores its `filter` (the cluster query language); `ec2InstanceId == i-...` is
-   honoured here, the one form ecsub uses.
-3. ECS task containers carry `cpu` and `memory` as numbers where the ECS model says strings; the Rust SDK's strict
-   parser rejects them. They are strings here.
-4. EventBridge: moto's S3 notifications reach disabled rules and schedule rules (whose empty pattern matches
-   everything); AWS delivers neither.
-5. StopExecution leaves an execution RUNNING while a state waits for a task token; AWS aborts it at once.
-6. (A fault to inject, not a fix.) NO_CAPACITY makes RunInstances answer InsufficientInstanceCapacity for the
-   instance types a test names, as EC2 does when a type runs out.
-7. Lambda Invoke needs Docker in moto, and EventBridge rules with a Lambda target fail PutEvents (HTTP 500). Here
-   an invocation is handed to `LAMBDA_DISPATCH` (the sandbox's Lambda runtime, which runs the real handler
-   binaries), synchronously for Invoke and asynchronously (with AWS's two retries) for rule targets.
+Step Functions
+1. Service integrations (moto #10076, fixes in PRs #10094/#10101 unmerged): `_normalise_parameters` /
+   `_normalise_response` are empty in moto's port of the LocalStack interpreter, so PascalCase parameters never
+   reach boto3 in its shapes and responses are not PascalCased ("Learning to use AWS service SDK integrations":
+   parameters are PascalCase). Filled in from botocore's operation model; responses made JSON-safe.
+2. The interpreter's calls to other services are signed with the execution role's credentials, as Step Functions
+   does ("Step Functions uses the state machine's execution role for its integrations"); moto signs them with a
+   dummy key, which the sandbox's IAM gateway would refuse. The role must trust states.amazonaws.com.
+3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
+4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
+
+EC2
+5. RunInstances honours ClientToken (EC2 "Ensuring idempotency"): the same token and parameters return the first
+   call's instances; the same token with other parameters fails IdempotentParameterMismatch (seen also after a
+   failed first call: ubicloud/ubicloud#5898). moto ignores the token.
+6. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
+
+ECS
+7. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language).
+8. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
+9. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
+   the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, and injected
+   ones; and ClientException "ECS was unable to assume the role …" when the task role does not trust
+   ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give).
+
+EventBridge, S3, Lambda
+10. Disabled rules and schedule rules get no S3 events (moto delivers to both).
+11. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
+    every event the same of both); keys are raw, not URL-encoded (as moto already does).
+12. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
+    sandbox's Lambda host (lambda_host.py), which runs the real handlers and checks the resource-based policy.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import hashlib
+import itertools
 import json
 import logging
+import sys
 import threading
 import time
+import uuid
 from typing import Any, Callable, Optional
 
 import botocore.session
 from botocore.response import StreamingBody
 
+from faults import FAULTS
+
 LOG = logging.getLogger("ecsub.sandbox.patches")
 
-#: Instance types EC2 has no capacity for, to exercise what AWS does when capacity runs out (set by the sandbox's
-#: control endpoint; empty by default, so nothing changes unless a test asks).
-NO_CAPACITY: set[str] = set()
-
-#: Set by the sandbox: (function_name, event_json_str) -> (payload_str, errored); blocks until the handler answers.
-LAMBDA_DISPATCH: Optional[Callable[[str, str], tuple[str, bool]]] = None
+#: Set by the sandbox: the Lambda host (invoke_sync, invoke_async, deliver_event).
+LAMBDA_HOST = None
+#: Set by the sandbox: role ARN -> the Principal Step Functions acts as (after the trust check).
+STATES_PRINCIPAL: Optional[Callable[[str], Any]] = None
 
 _SESSION = botocore.session.get_session()
 _OPERATIONS: dict[tuple[str, str], Any] = {}
@@ -101,9 +121,57 @@ def _patch_stepfunctions() -> None:
     StateTaskService._normalise_response = normalise_response
 
 
+def _patch_stepfunctions_credentials() -> None:
+    import boto3
+    from botocore.config import Config
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client as module
+
+    original = module.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None):
+        role = getattr(state_credentials, "role_arn", None)
+        if STATES_PRINCIPAL is None or not role:
+            raise RuntimeError(f"Step Functions has no execution role to call {service} with")
+        principal = STATES_PRINCIPAL(role)
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://127.0.0.1:{moto_server_port()}",
+            aws_access_key_id=principal.access_key_id,
+            aws_secret_access_key=principal.secret_access_key,
+            aws_session_token=principal.session_token,
+            config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}, read_timeout=900, s3={"addressing_style": "path"}),
+        )
+
+    import moto.stepfunctions.parser  # noqa: F401 - load the interpreter's modules before rebinding their imports
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory  # noqa: F401
+
+    module.boto_client_for = boto_client_for
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(loaded, "boto_client_for", None) is original:
+            loaded.boto_client_for = boto_client_for
+
+
+class _ScaledTime:
+    """`time` for the Retry code: its sleeps follow the sandbox's time scale."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(FAULTS.scaled(seconds))
+
+
+def _patch_stepfunctions_retry() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    retrier_decl.time = _ScaledTime()
+
+
 def _patch_stop_execution() -> None:
-    # StopExecution only flags the interpreter, which notices when the running state returns; a state waiting for
-    # a task token (days, for ecsub) keeps the execution RUNNING. AWS aborts at once: so does this.
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import Execution
 
@@ -122,26 +190,60 @@ def _patch_stop_execution() -> None:
     Execution.stop = stop
 
 
-def _patch_ec2_capacity() -> None:
+_TOKENS: dict[str, tuple[str, Any]] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def _patch_ec2() -> None:
     from moto.ec2.exceptions import EC2ClientError
     from moto.ec2.models.instances import InstanceBackend
+    from moto.ec2.responses.instances import InstanceResponse
 
-    original = InstanceBackend.run_instances
+    original_backend = InstanceBackend.run_instances
 
-    def run_instances(self, image_id, count, user_data, security_group_names, **kwargs):
+    def run_instances_backend(self, image_id, count, user_data, security_group_names, **kwargs):
         instance_type = kwargs.get("instance_type")
-        if instance_type in NO_CAPACITY:
+        if instance_type in FAULTS.no_capacity:
             raise EC2ClientError(
                 "InsufficientInstanceCapacity",
                 f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
             )
-        return original(self, image_id, count, user_data, security_group_names, **kwargs)
+        return original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
 
-    InstanceBackend.run_instances = run_instances
+    InstanceBackend.run_instances = run_instances_backend
+
+    original_response = InstanceResponse.run_instances
+
+    def run_instances_response(self):
+        token = self._get_param("ClientToken")
+        if not token:
+            return original_response(self)
+        params = {k: v for k, v in self.querystring.items() if k not in ("ClientToken", "Action", "Version")}
+        fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        with _TOKENS_LOCK:
+            seen = _TOKENS.get(token)
+            if seen is not None:
+                if seen[0] != fingerprint:
+                    raise EC2ClientError(
+                        "IdempotentParameterMismatch",
+                        "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).",
+                    )
+                if seen[1] is not None:
+                    LOG.info("RunInstances: ClientToken %s seen before; the same instances are returned", token)
+                    return seen[1]
+            _TOKENS[token] = (fingerprint, None)
+        result = original_response(self)
+        with _TOKENS_LOCK:
+            _TOKENS[token] = (fingerprint, result)
+        return result
+
+    InstanceResponse.run_instances = run_instances_response
 
 
 def _patch_ecs() -> None:
+    from moto.core.responses import ActionResult
     from moto.ecs import models as ecs_models
+    from moto.ecs.exceptions import EcsClientException
     from moto.ecs.responses import EC2ContainerServiceResponse
 
     original_list = EC2ContainerServiceResponse.list_container_instances
@@ -161,8 +263,7 @@ def _patch_ecs() -> None:
         status = self._get_param("status")
         if status:
             arns = [a for a in arns if any(ci.container_instance_arn == a and ci.status == status for ci in instances)]
-        result_type = type(result)
-        return result_type({"containerInstanceArns": arns})
+        return type(result)({"containerInstanceArns": arns})
 
     EC2ContainerServiceResponse.list_container_instances = list_container_instances
 
@@ -177,14 +278,58 @@ def _patch_ecs() -> None:
 
     ecs_models.Container.__init__ = container_init
 
+    def start_task(self):
+        from moto.iam.models import iam_backends
 
-def _iso(event: dict) -> dict:
-    event = dict(event)
-    if isinstance(event.get("time"), (int, float)):
-        event["time"] = datetime.datetime.fromtimestamp(event["time"], tz=datetime.timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
-    return event
+        import iam
+
+        cluster_str = self._get_param("cluster", "default")
+        definition = self.ecs_backend.describe_task_definition(self._get_param("taskDefinition"))
+        role = getattr(definition, "task_role_arn", None)
+        if role:
+            try:
+                trust = json.loads(iam_backends[self.current_account]["aws"].get_role(role.split("/")[-1]).assume_role_policy_document)
+            except Exception:  # noqa: BLE001 - a role that does not exist cannot be assumed either
+                trust = {}
+            if not iam.trusts(trust, "ecs-tasks.amazonaws.com"):
+                raise EcsClientException(
+                    f"ECS was unable to assume the role '{role}' that was provided for this task. Please verify that the "
+                    "role being passed has the proper trust relationship and permissions and that your IAM user has "
+                    "permissions to pass this role."
+                )
+        cluster = self.ecs_backend._get_cluster(cluster_str)
+        wanted = self._get_param("containerInstances") or []
+        failures, ready = [], []
+        for arn in wanted:
+            instance = self.ecs_backend.container_instances.get(cluster.name, {}).get(arn.split("/")[-1])
+            full_arn = instance.container_instance_arn if instance else arn
+            injected = FAULTS.take_listed("start_task_failures")
+            if instance is None:
+                failures.append({"arn": full_arn, "reason": "MISSING"})
+            elif instance.status != "ACTIVE":
+                failures.append({"arn": full_arn, "reason": "INACTIVE"})
+            elif not instance.agent_connected:
+                failures.append({"arn": full_arn, "reason": "AGENT"})
+            elif injected is not None:
+                failures.append({"arn": full_arn, "reason": injected})
+            else:
+                ready.append(arn)
+        tasks = []
+        if ready:
+            tasks = self.ecs_backend.start_task(
+                cluster_str,
+                self._get_param("taskDefinition"),
+                ready,
+                self._get_param("overrides"),
+                self._get_param("startedBy"),
+                self._get_param("tags"),
+                self._get_param("group"),
+            )
+        if failures:
+            LOG.info("StartTask answers failures %s", failures)
+        return ActionResult({"tasks": tasks, "failures": failures})
+
+    EC2ContainerServiceResponse.start_task = start_task
 
 
 def _function_name(arn: str) -> str:
@@ -193,18 +338,11 @@ def _function_name(arn: str) -> str:
     return parts[6] if len(parts) > 6 else arn
 
 
-def _deliver_async(function_name: str, payload: str) -> None:
-    def run() -> None:
-        for attempt in range(3):  # AWS retries a failed asynchronous invocation twice
-            if LAMBDA_DISPATCH is None:
-                LOG.error("no Lambda runtime to deliver to %s", function_name)
-                return
-            _, errored = LAMBDA_DISPATCH(function_name, payload)
-            if not errored:
-                return
-            time.sleep(1 + attempt)
-
-    threading.Thread(target=run, name=f"deliver-{function_name}", daemon=True).start()
+def _iso(event: dict) -> dict:
+    event = dict(event)
+    if isinstance(event.get("time"), (int, float)):
+        event["time"] = datetime.datetime.fromtimestamp(event["time"], tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
 
 
 def _patch_events() -> None:
@@ -214,8 +352,6 @@ def _patch_events() -> None:
     original = events_models.Rule.send_to_targets
 
     def send_to_targets(self, original_event, transform_input=True):
-        # As on AWS: a disabled rule delivers nothing, and a schedule rule is not matched against events (moto's
-        # S3 notifications skip both checks; an empty pattern would match everything).
         if getattr(self, "state", "ENABLED") != "ENABLED":
             return None
         if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
@@ -232,13 +368,6 @@ def _patch_events() -> None:
             original(shallow, original_event, transform_input)
         for target in lambda_targets:
             event = _iso(original_event)
-            LOG.info(
-                "rule %s: %s %s -> %s",
-                self.name,
-                event.get("detail-type"),
-                (event.get("detail") or {}).get("object", {}).get("key", ""),
-                target["Arn"],
-            )
             transformer = target.get("InputTransformer")
             if transform_input and transformer:
                 payload = EventTemplateParser.parse(
@@ -251,28 +380,85 @@ def _patch_events() -> None:
                 payload = target["Input"]
             else:
                 payload = json.dumps(event)
-            _deliver_async(_function_name(target["Arn"]), payload)
+            LOG.info("rule %s: %s -> %s", self.name, event.get("detail-type"), target["Arn"])
+            if LAMBDA_HOST is None:
+                LOG.error("no Lambda host to deliver to %s", target["Arn"])
+                continue
+            LAMBDA_HOST.deliver_event(self.arn, target["Arn"], payload)
         return None
 
     events_models.Rule.send_to_targets = send_to_targets
 
 
+_SEQUENCER = itertools.count(int(time.time() * 1000) << 20)
+
+
+def _patch_s3_events() -> None:
+    from moto.s3 import notifications
+
+    def send(account_id, bucket, event_name, key):
+        # moto's _send_event_bridge_message, with S3's id and sequencer (moto gives every event the same of both).
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": notifications._detail_type(event_name),
+            "source": "aws.s3",
+            "account": account_id,
+            "time": time.time(),
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": key.etag.replace('"', ""),
+                    "version-id": key.version_id,
+                    "sequencer": f"{next(_SEQUENCER):016X}",
+                },
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "source-ip-address": "127.0.0.1",
+                "reason": event_name.split(":")[1],
+            },
+        }
+        LAST_S3_EVENTS[(bucket.name, key.name)] = (account_id, bucket.region_name, event)
+        send_s3_event(account_id, bucket.region_name, event)
+
+    notifications._send_event_bridge_message = send
+
+
+#: The last EventBridge event S3 sent for each (bucket, key), for tests that redeliver one.
+LAST_S3_EVENTS: dict[tuple[str, str], tuple[str, str, dict]] = {}
+
+
+def send_s3_event(account_id: str, region: str, event: dict) -> None:
+    from moto.events.models import events_backends
+
+    backend = events_backends[account_id][region]
+    for bus in list(backend.event_buses.values()):
+        for rule in list(bus.rules.values()):
+            try:
+                rule.send_to_targets(copy.deepcopy(event), transform_input=False)
+            except Exception:  # noqa: BLE001 - asynchronous on AWS: a failing target does not fail the write
+                LOG.exception("S3 event to rule %s", rule.name)
+
+
 def _patch_lambda() -> None:
-    # The sandbox turns moto's Docker-based Lambda off ({"lambda": {"use_docker": false}}), which selects the
-    # "simple" backend; its Invoke is routed to the real handler here.
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         function = self.get_function(function_name, qualifier)
-        if LAMBDA_DISPATCH is None:
+        if LAMBDA_HOST is None:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": "Sandbox.NoRuntime", "errorMessage": "no Lambda runtime"}).encode()
+            return json.dumps({"errorType": "Sandbox.NoRuntime", "errorMessage": "no Lambda host"}).encode()
         payload = body if isinstance(body, str) else json.dumps(body if body is not None else {})
-        asynchronous = (headers or {}).get("X-Amz-Invocation-Type", (headers or {}).get("x-amz-invocation-type")) == "Event"
-        if asynchronous:
-            _deliver_async(function.function_name, payload)
+        kind = (headers or {}).get("X-Amz-Invocation-Type", (headers or {}).get("x-amz-invocation-type"))
+        if kind == "Event":
+            LAMBDA_HOST.invoke_async(function.function_name, payload, "Invoke")
             return b""
-        result, errored = LAMBDA_DISPATCH(function.function_name, payload)
+        result, errored = LAMBDA_HOST.invoke_sync(function.function_name, payload)
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         return result.encode()
@@ -286,8 +472,11 @@ def apply() -> None:
     if moto.__version__ != "5.2.5":
         raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
     _patch_stepfunctions()
+    _patch_stepfunctions_credentials()
+    _patch_stepfunctions_retry()
     _patch_stop_execution()
-    _patch_ec2_capacity()
+    _patch_ec2()
     _patch_ecs()
     _patch_events()
+    _patch_s3_events()
     _patch_lambda()

@@ -76,17 +76,73 @@ fn ran(output: Output) -> Ran {
     }
 }
 
+/// How to start a sandbox: its stacks (name → template parameters; the first is the one the helpers use) and how
+/// much faster than AWS's own schedules it runs (None: the sandbox's default, a minute in a second).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stacks: Vec<(String, Vec<(String, String)>)>,
+    pub time_scale: Option<f64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stacks: vec![("ecsub".to_owned(), Vec::new())],
+            time_scale: None,
+        }
+    }
+}
+
+impl Options {
+    /// The one stack, with these template parameters.
+    pub fn with_parameters(parameters: &[(&str, &str)]) -> Options {
+        Options {
+            stacks: vec![(
+                "ecsub".to_owned(),
+                parameters
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )],
+            time_scale: None,
+        }
+    }
+}
+
 impl Sandbox {
-    /// Starts a fresh sandbox and waits (up to a minute) until it is ready.
+    /// Starts a fresh sandbox with one stack and waits (up to a minute) until it is ready.
     pub fn start() -> Sandbox {
+        Sandbox::start_with(&Options::default())
+    }
+
+    /// Starts a fresh sandbox as `options` say and waits (up to a minute) until it is ready.
+    pub fn start_with(options: &Options) -> Sandbox {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let log = std::fs::File::create(dir.path().join("sandbox.stderr")).expect("a log file");
-        let child = Command::new(venv_bin("python"))
+        let stacks: serde_json::Map<String, Value> = options
+            .stacks
+            .iter()
+            .map(|(name, parameters)| {
+                let parameters: serde_json::Map<String, Value> = parameters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                (name.clone(), Value::Object(parameters))
+            })
+            .collect();
+        let mut command = Command::new(venv_bin("python"));
+        command
             .arg(repo().join("tests/emulator/sandbox.py"))
             .arg("--dir")
             .arg(dir.path())
             .arg("--bin-dir")
             .arg(bin_dir())
+            .arg("--stacks")
+            .arg(Value::Object(stacks).to_string());
+        if let Some(scale) = options.time_scale {
+            command.arg("--time-scale").arg(scale.to_string());
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -120,14 +176,30 @@ impl Sandbox {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.control_get("/info")))
                 .map(|info| info["agent_errors"].to_string())
                 .unwrap_or_default();
-        let mut out = format!("--- agent errors: {agent_errors}\n");
-        for name in [
-            "sandbox.stderr",
-            "lambda-ecsub-submit.log",
-            "lambda-ecsub-launch.log",
-            "lambda-ecsub-task-stopped.log",
-            "lambda-ecsub-finalize.log",
-        ] {
+        let denials = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.control_get("/denials")
+        }))
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+        let mut out = format!("--- agent errors: {agent_errors}\n--- IAM denials: {denials}\n");
+        let mut names = vec!["sandbox.stderr".to_owned()];
+        for stack in self.info["stacks"]
+            .as_object()
+            .into_iter()
+            .flat_map(|s| s.values())
+        {
+            for function in stack["functions"]
+                .as_object()
+                .into_iter()
+                .flat_map(|f| f.values())
+            {
+                names.push(format!(
+                    "lambda-{}.log",
+                    function.as_str().unwrap_or_default()
+                ));
+            }
+        }
+        for name in &names {
             let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(15)..].join("\n");
@@ -140,15 +212,34 @@ impl Sandbox {
         self.info["endpoint"].as_str().expect("an endpoint")
     }
 
+    /// The (first) stack's bucket.
     pub fn bucket(&self) -> &str {
         self.info["bucket"].as_str().expect("a bucket")
     }
 
-    /// The environment of a client pointed at the sandbox, signing with `key` (so its calls can be counted).
-    pub fn env(&self, cmd: &mut Command, key: &str) {
+    /// A stack's part of sandbox.json (bucket, state machine, functions, rules, outputs).
+    pub fn stack(&self, name: &str) -> &Value {
+        &self.info["stacks"][name]
+    }
+
+    /// The environment of a client pointed at the sandbox, signing as `principal` ("cli": the user the stack's
+    /// UserPolicy is attached to; "harness": an administrator, for setting up and inspecting).
+    pub fn env(&self, cmd: &mut Command, principal: &str) {
+        let credentials = &self.info["principals"][principal];
         cmd.env("AWS_ENDPOINT_URL", self.endpoint())
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", "sandbox")
+            .env(
+                "AWS_ACCESS_KEY_ID",
+                credentials["access_key_id"]
+                    .as_str()
+                    .expect("a known principal"),
+            )
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                credentials["secret_access_key"]
+                    .as_str()
+                    .expect("a known principal"),
+            )
+            .env_remove("AWS_SESSION_TOKEN")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -172,6 +263,31 @@ impl Sandbox {
             binary("ecsub-cli").display()
         );
         out
+    }
+
+    /// `ecsub-cli ARGS` against the sandbox with `ECSUB_BUCKET` set to another stack's bucket.
+    pub fn cli_for(&self, stack: &str, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(binary("ecsub-cli"));
+        self.env(&mut cmd, "cli");
+        cmd.env(
+            "ECSUB_BUCKET",
+            format!(
+                "s3://{}",
+                self.stack(stack)["bucket"].as_str().expect("a bucket")
+            ),
+        );
+        ran(cmd
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .expect("ecsub-cli runs"))
+    }
+
+    /// Injects a fault (see tests/emulator/faults.py); answers the faults left.
+    pub fn fault(&self, spec: &Value) -> Value {
+        let answer = self.control_post("/fault", spec);
+        assert!(answer.get("error").is_none(), "fault {spec}: {answer}");
+        answer
     }
 
     /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).

@@ -166,7 +166,7 @@ fn main() {
         let controller: usize = f
             .calls
             .iter()
-            .filter(|(k, _)| k.starts_with("lambda-") || *k == "ak")
+            .filter(|(k, _)| k.starts_with("lambda-") || k.starts_with("states-"))
             .map(|(_, n)| n)
             .sum();
         println!(
@@ -201,7 +201,7 @@ fn main() {
     let controller = |f: &Figures| {
         f.calls
             .iter()
-            .filter(|(k, _)| k.starts_with("lambda-") || *k == "ak")
+            .filter(|(k, _)| k.starts_with("lambda-") || k.starts_with("states-"))
             .map(|(_, n)| *n as f64)
             .sum::<f64>()
     };

@@ -1,0 +1,571 @@
+"""EC2 instances and the ECS agent on them, which moto does not have, doing what AWS does and no more.
+
+An instance (one RunInstances made, moto says running):
+- boots: its user data runs as root in the instance's own root filesystem (container.py: an overlay of the host's,
+  standing in for the ECS-optimized AMI), so what it writes (/etc/ecs/ecs.config, folders it makes) is what the
+  instance has, and a broken script breaks the boot;
+- its ECS agent then registers it in the cluster `/etc/ecs/ecs.config` names (ECS_CLUSTER, else `default`) with the
+  credentials of the instance profile's role: the role must trust ec2.amazonaws.com (else the instance metadata
+  service answers AssumeRoleUnauthorizedAccess and the agent never registers; RunInstances itself does not check
+  this) and must allow ecs:RegisterContainerInstance. An instance that cannot register never joins.
+
+A task started on a registered instance runs its one container (container.py) with only what ECS gives a container
+on EC2: the image's configuration (IMAGES) overlaid with the task definition's environment, entry point, command,
+user, working directory and volumes (host paths in the instance's filesystem), the overrides, and the variables the
+agent injects (the task role's credentials endpoint, AWS_EXECUTION_ENV). Nothing else: no region, no harness
+variables. The only stand-in is AWS_ENDPOINT_URL, which plays the network. The awslogs driver ships the output with
+the instance role's credentials and fails the container's start if it cannot create its stream.
+
+When the container exits the task is stopped and the "ECS Task State Change" event is put on the bus with the exit
+code; an instance that goes away under a task stops it the way ECS reports it on EC2 (stopCode TerminationNotice,
+"Host EC2 (instance …) terminated.", no exit code). A spot interruption is EC2's: an "EC2 Spot Instance Interruption
+Warning" event, then the instance is terminated two minutes later (scaled).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Optional
+
+import container
+import iam
+from faults import FAULTS
+
+LOG = logging.getLogger("ecsub.sandbox.agent")
+
+#: Image configurations (what `docker inspect` would say); an image not listed is a Debian-like image run as root
+#: with no entry point. Tests may add more through the control endpoint.
+DEFAULT_PATH = f"{container.SANDBOX_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMAGES: dict[str, dict[str, Any]] = {
+    # An image whose ENTRYPOINT is the AWS CLI: a container command given as `command` alone becomes its arguments.
+    "amazon/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws"},
+    "public.ecr.aws/aws-cli/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws"},
+    # Biocontainers-style images run as an unprivileged user.
+    "sandbox/nonroot": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "1000:1000", "workdir": "/"},
+}
+
+
+def image_config(image: str) -> dict[str, Any]:
+    name = image.split("@")[0]
+    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    config = {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {"PATH": DEFAULT_PATH}}
+    config.update(IMAGES.get(repository, {}))
+    config["env"] = {"PATH": DEFAULT_PATH, **config.get("env", {})}
+    return config
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    home: Path
+    cluster: Optional[str] = None
+    container_instance_arn: Optional[str] = None
+    principal: Optional[iam.Principal] = None
+    state: str = "booting"  # booting, registered, failed
+    why: str = ""
+
+
+@dataclass
+class Task:
+    arn: str
+    cluster: str
+    instance_id: str
+    process: Optional[subprocess.Popen]
+    home: Path
+    described: dict
+    started_at: float
+    log_group: Optional[str] = None
+    log_stream: Optional[str] = None
+    log_offset: int = 0
+    instance_principal: Optional[iam.Principal] = None
+    failed_to_start: Optional[str] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CredentialsServer:
+    """The ECS agent's credentials endpoint: a task's role credentials, at the URI put in its environment."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[str, iam.Principal] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                principal = server.by_token.get(self.path.rsplit("/", 1)[-1])
+                if principal is None:
+                    body, code = b'{"code":"NotFound","message":"no credentials"}', 404
+                else:
+                    body, code = json.dumps(
+                        {
+                            "AccessKeyId": principal.access_key_id,
+                            "SecretAccessKey": principal.secret_access_key,
+                            "Token": principal.session_token,
+                            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6 * 3600)),
+                            "RoleArn": principal.arn,
+                        }
+                    ).encode(), 200
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        threading.Thread(target=self.http.serve_forever, name="credentials", daemon=True).start()
+
+    def uri(self, token: str) -> str:
+        host, port = self.http.server_address[:2]
+        return f"http://{host}:{port}/v2/credentials/{token}"
+
+
+class Agent:
+    def __init__(self, sandbox) -> None:
+        self.sandbox = sandbox
+        self.region = sandbox.region
+        self.account = sandbox.account
+        self.aws = sandbox.aws_principal  # AWS's own services (EC2, ECS, EventBridge) acting
+        self.ec2 = sandbox.client("ec2", self.aws)
+        self.ecs = sandbox.client("ecs", self.aws)
+        self.events = sandbox.client("events", self.aws)
+        self.sfn = sandbox.client("stepfunctions", self.aws)
+        self.instances: dict[str, Instance] = {}
+        self.running: dict[str, Task] = {}
+        self.finished: set[str] = set()
+        self.stopped_events: dict[str, dict[str, Any]] = {}
+        self.task_definitions: dict[str, dict] = {}
+        self.execution_status: dict[str, str] = {}
+        self.errors: list[str] = []
+        self.lock = threading.RLock()
+        self.stop = threading.Event()
+        self.credentials = CredentialsServer()
+        self.tools = container.sandbox_tools(sandbox.workdir / "tools")
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with self.lock:
+                    self.tick()
+            except Exception:  # noqa: BLE001 - keep the agent alive; the error is in the log and in /info
+                message = traceback.format_exc()
+                LOG.error("agent: %s", message)
+                self.errors.append(message)
+            self.stop.wait(0.25)
+
+    def tick(self) -> None:
+        self.report_executions()
+        states = {}
+        for reservation in self.ec2.describe_instances()["Reservations"]:
+            for described in reservation["Instances"]:
+                states[described["InstanceId"]] = described
+        for instance_id, described in states.items():
+            if described["State"]["Name"] == "running" and instance_id not in self.instances:
+                self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
+                threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
+        for task_arn, task in list(self.running.items()):
+            self.ship_logs(task)
+            described = states.get(task.instance_id)
+            host_gone = described is None or described["State"]["Name"] in ("shutting-down", "terminated", "stopping", "stopped")
+            if task.process is None:
+                self.finish(task, exit_code=None, reason=task.failed_to_start or "Task failed to start", stop_code="TaskFailedToStart", container_reason=task.failed_to_start)
+            elif task.process.poll() is not None:
+                failure = container.start_failure(task.home)
+                if failure:
+                    self.finish(task, exit_code=None, reason=failure, stop_code="TaskFailedToStart", container_reason=failure)
+                else:
+                    self.finish(task, exit_code=task.process.returncode, reason="Essential container in task exited")
+            elif host_gone:
+                _kill(task.process)
+                verb = "stopped" if described and described["State"]["Name"] in ("stopping", "stopped") else "terminated"
+                self.finish(task, exit_code=None, reason=f"Host EC2 (instance {task.instance_id}) {verb}.", stop_code="TerminationNotice")
+        registered = {i.container_instance_arn: i for i in self.instances.values() if i.container_instance_arn}
+        by_cluster: dict[str, set[str]] = {}
+        for instance in registered.values():
+            by_cluster.setdefault(instance.cluster or "default", set()).add(instance.container_instance_arn)
+        for cluster, arns in by_cluster.items():
+            try:
+                listed = self.ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
+            except self.ecs.exceptions.ClusterNotFoundException:
+                continue
+            fresh = [a for a in listed if a not in self.running and a not in self.finished]
+            if not fresh:
+                continue
+            for task in self.ecs.describe_tasks(cluster=cluster, tasks=fresh)["tasks"]:
+                if task.get("containerInstanceArn") in arns:
+                    self.start(cluster, task, registered[task["containerInstanceArn"]])
+
+    # -- instances ------------------------------------------------------------------------------------------------
+
+    def boot(self, described: dict) -> None:
+        instance = self.instances[described["InstanceId"]]
+        try:
+            self._boot(instance, described)
+        except Exception as e:  # noqa: BLE001 - the instance is broken, the sandbox is not
+            instance.state, instance.why = "failed", f"{type(e).__name__}: {e}"
+            LOG.error("instance %s: %s\n%s", instance.instance_id, instance.why, traceback.format_exc())
+
+    def _boot(self, instance: Instance, described: dict) -> None:
+        home = instance.home
+        upper = home / "upper"
+        (upper / "etc" / "ecs").mkdir(parents=True, exist_ok=True)
+        (upper / "etc" / "ecs" / "ecs.config").touch()
+        raw = self.ec2.describe_instance_attribute(InstanceId=instance.instance_id, Attribute="userData")
+        data = base64.b64decode(raw.get("UserData", {}).get("Value") or "")
+        if data.startswith(b"#!"):
+            script = upper / "var" / "lib" / "cloud" / "instance" / "user-data.txt"
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_bytes(data)
+            script.chmod(0o700)
+            process = container.start(
+                home,
+                ["/var/lib/cloud/instance/user-data.txt"],
+                {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
+                [],
+                log=home / "cloud-init-output.log",
+            )
+            try:
+                code = process.wait(120)
+            except subprocess.TimeoutExpired:
+                _kill(process)
+                code = -1
+            if code != 0:
+                LOG.warning("instance %s: its user data exited %s (see %s)", instance.instance_id, code, home / "cloud-init-output.log")
+        config = _ecs_config((upper / "etc" / "ecs" / "ecs.config").read_text(errors="replace"))
+        cluster = config.get("ECS_CLUSTER") or "default"
+        instance.cluster = cluster
+        if FAULTS.take("never_join"):
+            instance.state, instance.why = "failed", "fault: the agent never reaches ECS"
+            LOG.info("instance %s: (fault) its agent never registers", instance.instance_id)
+            return
+        profile = (described.get("IamInstanceProfile") or {}).get("Arn")
+        if not profile:
+            instance.state, instance.why = "failed", "no instance profile: the ECS agent has no credentials"
+            LOG.warning("instance %s: %s", instance.instance_id, instance.why)
+            return
+        roles = self.sandbox.lookups.profile_role_arns(None, profile)
+        try:
+            if not roles:
+                raise iam.TrustError(f"the instance profile {profile} has no role")
+            principal = self.sandbox.principals.assume(roles[0], "ec2.amazonaws.com", "instance", session=instance.instance_id)
+        except iam.TrustError as e:
+            instance.state, instance.why = "failed", f"instance metadata credentials: AssumeRoleUnauthorizedAccess ({e})"
+            LOG.warning("instance %s: %s; the ECS agent cannot register", instance.instance_id, instance.why)
+            return
+        instance.principal = principal
+        ecs = self.sandbox.client("ecs", principal)
+        document = json.dumps(
+            {
+                "instanceId": instance.instance_id,
+                "region": self.region,
+                "accountId": self.account,
+                "instanceType": described.get("InstanceType"),
+                "imageId": described.get("ImageId"),
+            }
+        )
+        for attempt in range(3):
+            try:
+                registered = ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=document)
+                break
+            except Exception as e:  # noqa: BLE001 - the real agent logs and retries
+                instance.why = f"RegisterContainerInstance in {cluster}: {e}"
+                LOG.warning("instance %s: %s", instance.instance_id, instance.why)
+                time.sleep(1 + attempt)
+        else:
+            instance.state = "failed"
+            return
+        arn = registered["containerInstance"]["containerInstanceArn"]
+        seconds = FAULTS.take_listed("agent_disconnect")
+        if seconds is not None:
+            _set_agent_connected(self.account, self.region, cluster, arn, False)
+            LOG.info("instance %s: (fault) its agent disconnects for %s s", instance.instance_id, seconds)
+            threading.Timer(seconds, _set_agent_connected, args=(self.account, self.region, cluster, arn, True)).start()
+        with self.lock:
+            instance.container_instance_arn = arn
+            instance.state = "registered"
+        LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    # -- tasks ----------------------------------------------------------------------------------------------------
+
+    def definition(self, arn: str) -> dict:
+        if arn not in self.task_definitions:
+            self.task_definitions[arn] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return self.task_definitions[arn]
+
+    def start(self, cluster: str, described: dict, instance: Instance) -> None:
+        arn = described["taskArn"]
+        definition = self.definition(described["taskDefinitionArn"])
+        spec = definition["containerDefinitions"][0]
+        image = image_config(spec.get("image", ""))
+        home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
+        home.mkdir(parents=True, exist_ok=True)
+        task = Task(arn, cluster, instance.instance_id, None, home, described, time.time(), instance_principal=instance.principal)
+        self.running[arn] = task
+
+        env = dict(image["env"])
+        env.update({kv["name"]: kv["value"] for kv in spec.get("environment", [])})
+        for override in described.get("overrides", {}).get("containerOverrides", []):
+            if override.get("name") == spec["name"]:
+                env.update({kv["name"]: kv["value"] for kv in override.get("environment", [])})
+        env["AWS_EXECUTION_ENV"] = "AWS_ECS_EC2"
+        env["AWS_ENDPOINT_URL"] = self.sandbox.moto_url  # the network
+        user = spec.get("user") or image["user"] or "0"
+        uid, gid = _user(user)
+        env.setdefault("HOME", "/root" if uid == 0 else "/")
+        role = definition.get("taskRoleArn")
+        if role:
+            try:
+                principal = self.sandbox.principals.assume(role, "ecs-tasks.amazonaws.com", "container", session=arn.split("/")[-1])
+            except iam.TrustError as e:
+                task.failed_to_start = f"ECS was unable to assume the role '{role}' that was provided for this task: {e}"
+                return
+            token = arn.split("/")[-1]
+            self.credentials.by_token[token] = principal
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri(token)
+
+        log_options = (spec.get("logConfiguration") or {}).get("options", {})
+        if (spec.get("logConfiguration") or {}).get("logDriver") == "awslogs":
+            task.log_group = log_options.get("awslogs-group")
+            task.log_stream = f"{log_options.get('awslogs-stream-prefix', 'ecs')}/{spec['name']}/{arn.split('/')[-1]}"
+            try:
+                logs = self.sandbox.client("logs", instance.principal)
+                logs.create_log_stream(logGroupName=task.log_group, logStreamName=task.log_stream)
+            except Exception as e:  # noqa: BLE001 - Docker fails the container's start
+                task.failed_to_start = f"CannotStartContainerError: failed to initialize logging driver: {e}"
+                return
+
+        volumes = {v["name"]: (v.get("host") or {}).get("sourcePath") for v in definition.get("volumes", [])}
+        binds = container.tool_binds(self.tools)
+        for point in spec.get("mountPoints", []):
+            source = volumes.get(point["sourceVolume"])
+            if not source:
+                continue
+            host = instance.home / "upper" / source.lstrip("/")
+            if not host.exists():
+                host.mkdir(parents=True)  # Docker makes a missing host folder, root-owned, 0755
+            binds.append([str(host), point["containerPath"], bool(point.get("readOnly"))])
+
+        if spec.get("entryPoint"):
+            argv = list(spec["entryPoint"]) + list(spec.get("command") or [])
+        else:
+            argv = list(image["entrypoint"]) + list(spec.get("command") or image["cmd"])
+        cwd = spec.get("workingDirectory") or image["workdir"]
+        task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
+        LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
+
+    def ship_logs(self, task: Task) -> None:
+        """The awslogs driver: the container's new output lines, as events of its CloudWatch Logs stream."""
+        if not task.log_group or task.process is None:
+            return
+        path = task.home / "container.log"
+        if not path.exists():
+            return
+        with open(path, "rb") as f:
+            f.seek(task.log_offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return
+        now = int(time.time() * 1000)
+        events = [
+            {"timestamp": now, "message": line.decode("utf-8", "replace")}
+            for line in data[:end].split(b"\n")[:-1]
+            if line.strip()  # CloudWatch Logs refuses empty messages; the driver does not send them
+        ]
+        if events:
+            logs = self.sandbox.client("logs", task.instance_principal)
+            logs.put_log_events(logGroupName=task.log_group, logStreamName=task.log_stream, logEvents=events)
+        task.log_offset += end
+
+    def finish(self, task: Task, exit_code: Optional[int], reason: str, stop_code: str = "EssentialContainerExited", container_reason: Optional[str] = None) -> None:
+        path = task.home / "container.log"
+        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            with open(path, "ab") as f:  # a last line without its newline is shipped too
+                f.write(b"\n")
+        try:
+            self.ship_logs(task)
+        except Exception as e:  # noqa: BLE001 - lost log lines do not stop the task's end
+            LOG.warning("%s: the last log lines were not shipped: %s", task.arn, e)
+        self.running.pop(task.arn, None)
+        self.finished.add(task.arn)
+        self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
+        _record_stop(self.account, self.region, task, stop_code, exit_code, container_reason)
+        described = task.described
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(task.started_at))
+        main: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "containerArn": f"{task.arn}/main", "taskArn": task.arn}
+        if exit_code is not None:
+            main["exitCode"] = exit_code
+        if container_reason:
+            main["reason"] = container_reason
+        detail = {
+            "clusterArn": described.get("clusterArn", task.cluster),
+            "taskArn": task.arn,
+            "taskDefinitionArn": described.get("taskDefinitionArn"),
+            "containerInstanceArn": described.get("containerInstanceArn"),
+            "lastStatus": "STOPPED",
+            "desiredStatus": "STOPPED",
+            "launchType": "EC2",
+            "startedBy": described.get("startedBy", ""),
+            "group": described.get("group", ""),
+            "stopCode": stop_code,
+            "stoppedReason": reason,
+            "createdAt": started,
+            "stoppingAt": now,
+            "stoppedAt": now,
+            "containers": [main],
+            "overrides": described.get("overrides", {}),
+            "version": 3,
+        }
+        if exit_code is not None:
+            detail["startedAt"] = started
+        entry = {"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail), "Resources": [task.arn]}
+        self.stopped_events[task.arn] = entry
+        self.sandbox.stopped_at[task.arn] = time.time()
+        if FAULTS.take("drop_stopped"):
+            LOG.info("(fault) the STOPPED event of %s never arrives", task.arn)
+        else:
+            self.events.put_events(Entries=[entry])
+        LOG.info("%s stopped (exit %s): %s", task.arn, exit_code, reason)
+
+    # -- what tests ask for -----------------------------------------------------------------------------------------
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{"task_arn": arn, "instance_id": t.instance_id, "cluster": t.cluster} for arn, t in self.running.items()]
+
+    def instance_states(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {i.instance_id: {"state": i.state, "cluster": i.cluster, "why": i.why} for i in self.instances.values()}
+
+    def interrupt(self, task_arn: str) -> bool:
+        """EC2 reclaims the spot instance under a task: the interruption warning, then (two minutes later, scaled)
+        the instance is terminated, and ECS reports the task stopped with its host."""
+        with self.lock:
+            task = self.running.get(task_arn)
+            if task is None:
+                return False
+            instance_id = task.instance_id
+        arn = f"arn:aws:ec2:{self.region}:{self.account}:instance/{instance_id}"
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.ec2",
+                    "DetailType": "EC2 Spot Instance Interruption Warning",
+                    "Detail": json.dumps({"instance-id": instance_id, "instance-action": "terminate"}),
+                    "Resources": [arn],
+                }
+            ]
+        )
+
+        def reclaim() -> None:
+            self.ec2.terminate_instances(InstanceIds=[instance_id])
+            LOG.info("EC2 reclaimed the spot instance %s", instance_id)
+
+        threading.Timer(FAULTS.scaled(120), reclaim).start()
+        return True
+
+    def redeliver(self, task_arn: str) -> bool:
+        entry = self.stopped_events.get(task_arn)
+        if entry is None:
+            return False
+        self.events.put_events(Entries=[entry])
+        return True
+
+    def report_executions(self) -> None:
+        """Step Functions' "Execution Status Change" event when an execution ends (moto sends none)."""
+        for machine in self.sandbox.state_machine_arns():
+            for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+                arn, status = execution["executionArn"], execution["status"]
+                if self.execution_status.get(arn) == status:
+                    continue
+                self.execution_status[arn] = status
+                if status == "RUNNING":
+                    continue
+                described = self.sfn.describe_execution(executionArn=arn)
+                detail = {"executionArn": arn, "stateMachineArn": machine, "name": execution["name"], "status": status, "input": described.get("input")}
+                self.events.put_events(
+                    Entries=[{"Source": "aws.states", "DetailType": "Step Functions Execution Status Change", "Detail": json.dumps(detail), "Resources": [arn]}]
+                )
+                LOG.info("execution %s ended %s", execution["name"], status)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for task in list(self.running.values()):
+            if task.process is not None:
+                _kill(task.process)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _ecs_config(text: str) -> dict[str, str]:
+    config = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            config[key.strip()] = value.strip()
+    return config
+
+
+def _user(user: str) -> tuple[int, int]:
+    name, _, group = user.partition(":")
+    uid = 0 if name in ("", "root") else int(name)
+    gid = int(group) if group else (0 if uid == 0 else uid)
+    return uid, gid
+
+
+def _set_agent_connected(account: str, region: str, cluster: str, arn: str, connected: bool) -> None:
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[account][region]
+    instance = backend.container_instances.get(cluster, {}).get(arn.split("/")[-1])
+    if instance is not None:
+        instance.agent_connected = connected
+        LOG.info("container instance %s: agentConnected=%s", arn, connected)
+
+
+def _record_stop(account: str, region: str, task: "Task", stop_code: str, exit_code: Optional[int], reason: Optional[str]) -> None:
+    """What ECS keeps about a stopped task (DescribeTasks shows it for an hour): moto's StopTask keeps only the
+    reason, so the stop code, times and the container's exit code are set here."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[account][region]
+    found = backend.tasks.get(task.cluster.split("/")[-1], {}).get(task.arn)
+    if found is None:
+        return
+    found.stop_code = stop_code
+    found.started_at = task.started_at
+    found.stopped_at = time.time()
+    for container in found.containers:
+        container.last_status = "STOPPED"
+        if exit_code is None:
+            if hasattr(container, "exitCode"):
+                del container.exitCode
+        else:
+            container.exitCode = exit_code
+        if reason:
+            container.reason = reason

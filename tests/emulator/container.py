@@ -1,0 +1,114 @@
+"""Processes with a root filesystem of their own, for the emulated instances (their user data) and containers.
+
+No Docker here, so a "container" is a process in its own mount namespace (util-linux `unshare`, as root), chrooted
+into an overlay of the host's filesystem (the "image": copy on write, so nothing it writes reaches the host), with
+the bind mounts its definition asks for, running as the user it asks for, with exactly the environment it is given.
+What a container writes outside its volumes stays in its own upper layer, as in Docker.
+
+Every image here has the AWS CLI at /opt/sandbox/bin/aws (standing in for an image that ships it, or for the setup
+command that installs it); the Python behind it is bound read-only under /opt/sandbox, so any user can run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+HERE = Path(__file__).resolve().parent
+PYTHON_PREFIX = Path(sys.base_prefix)  # the interpreter the venv was made from
+SITE_PACKAGES = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
+
+#: What every image's PATH starts with here.
+SANDBOX_BIN = "/opt/sandbox/bin"
+AWS_SHIM = f"""#!/bin/sh
+# The AWS CLI of the emulated cloud's images (the sandbox's pinned awscli, on a Python bound read-only here).
+PYTHONHOME=/opt/sandbox/python PYTHONPATH=/opt/sandbox/site LD_LIBRARY_PATH=/opt/sandbox/python/lib \\
+  exec /opt/sandbox/python/bin/python{sys.version_info.major}.{sys.version_info.minor} -m awscli "$@"
+"""
+
+
+def sandbox_tools(folder: Path) -> Path:
+    """The folder bound at /opt/sandbox/bin (made once per sandbox)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shim = folder / "aws"
+    shim.write_text(AWS_SHIM)
+    shim.chmod(0o755)
+    return folder
+
+
+def tool_binds(tools: Path) -> list[list]:
+    return [
+        [str(tools), "/opt/sandbox/bin", True],
+        [str(PYTHON_PREFIX), "/opt/sandbox/python", True],
+        [str(SITE_PACKAGES), "/opt/sandbox/site", True],
+    ]
+
+
+def start(
+    home: Path,
+    argv: list[str],
+    env: dict[str, str],
+    binds: list[list],
+    uid: int = 0,
+    gid: int = 0,
+    cwd: str = "/",
+    log: Optional[Path] = None,
+    upper: Optional[Path] = None,
+) -> subprocess.Popen:
+    """Starts `argv` in its own root under `home` (which keeps its upper layer, spec and log); its own session, so
+    the whole process group can be signalled."""
+    root, upper, work = home / "root", upper or (home / "upper"), home / "work"
+    for folder in (root, upper, work):
+        folder.mkdir(parents=True, exist_ok=True)
+    for sub in ("proc", "dev"):
+        (upper / sub).mkdir(exist_ok=True)
+    tmp = upper / "tmp"
+    tmp.mkdir(exist_ok=True)
+    tmp.chmod(0o1777)
+    spec = {
+        "root": str(root),
+        "upper": str(upper),
+        "work": str(work),
+        "binds": binds,
+        "uid": uid,
+        "gid": gid,
+        "cwd": cwd,
+        "env": env,
+        "argv": argv,
+        "failed": str(home / "failed"),
+    }
+    spec_path = home / "spec.json"
+    spec_path.write_text(json.dumps(spec, indent=1))
+    out = open(log or (home / "output.log"), "ab")  # noqa: SIM115 - handed to the child
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    return subprocess.Popen(
+        [unshare, "--mount", "--propagation", "private", "--", sys.executable, str(HERE / "container_init.py"), str(spec_path)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
+
+
+def start_failure(home: Path) -> Optional[str]:
+    """Why the container's process could not be started, if it could not."""
+    failed = home / "failed"
+    if failed.exists():
+        text = failed.read_text().strip()
+        return text or None
+    return None
+
+
+def can_isolate() -> Optional[str]:
+    """Why this machine cannot run the emulated containers, or None."""
+    if os.geteuid() != 0:
+        return "the emulated cloud runs its instances and containers in mount namespaces: run it as root"
+    if not shutil.which("unshare"):
+        return "util-linux `unshare` is missing"
+    return None

@@ -1,0 +1,147 @@
+"""Faults a test can inject into the emulated cloud, through the sandbox's control endpoint (`POST /fault`). Each is
+something AWS does on its own now and then; none changes what AWS would do otherwise. Counted faults are used up
+as they fire, and `GET /faults` shows what is left, so a test can check that its fault really happened.
+
+Kinds (the JSON body of `POST /fault`):
+- {"kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch", "times": 2,
+   "code": "VcpuLimitExceeded", "message": "...", "status": 400}
+    the next `times` matching calls fail with that error (principal: a label prefix; omitted = anyone). Quotas,
+    throttling (RequestLimitExceeded), 5xx and any other error code of the operation.
+- {"kind": "no-capacity", "instance_types": ["t3.small"]}: RunInstances of these types answer
+    InsufficientInstanceCapacity until changed.
+- {"kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 1}: StartTask answers HTTP 200 with
+    `failures` and starts no task.
+- {"kind": "agent-disconnect", "seconds": 3, "times": 1}: the next registered instances' agents disconnect right
+    after registering (agentConnected false) for that long.
+- {"kind": "never-join", "times": 1}: the next instances never register (their agent cannot reach ECS).
+- {"kind": "drop-stopped", "times": 1}: the next tasks' "ECS Task State Change" STOPPED events never arrive.
+- {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
+    asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
+- {"kind": "requester-pays", "bucket": "ecsub-open-data"}: the bucket is a requester-pays bucket of another account.
+- {"kind": "time-scale", "scale": 0.0167}: how much faster than AWS's own schedules (async retries, Step Functions
+    Retry intervals, the two minutes of a spot interruption notice) the sandbox runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class ApiFault:
+    operation: str
+    code: str
+    message: str
+    status: int
+    times: int
+    principal: Optional[str] = None
+
+    def matches(self, operation: str, label: str) -> bool:
+        return self.times > 0 and self.operation == operation and (self.principal is None or label.startswith(self.principal))
+
+
+@dataclass
+class Delivery:
+    duplicate: bool = False
+    delay_ms: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Faults:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    api: list[ApiFault] = field(default_factory=list)
+    no_capacity: set[str] = field(default_factory=set)
+    start_task_failures: list[list[Any]] = field(default_factory=list)  # [reason, times]
+    agent_disconnect: list[list[float]] = field(default_factory=list)  # [seconds, times]
+    never_join: int = 0
+    drop_stopped: int = 0
+    delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
+    requester_pays: set[str] = field(default_factory=set)
+    # AWS's schedules run this much faster here; 1/60: a minute is a second.
+    time_scale: float = 1 / 60
+
+    def add(self, spec: dict[str, Any]) -> dict[str, Any]:
+        kind = spec.get("kind")
+        with self.lock:
+            if kind == "api":
+                self.api.append(
+                    ApiFault(
+                        operation=spec["operation"],
+                        code=spec["code"],
+                        message=spec.get("message", spec["code"]),
+                        status=int(spec.get("status", 400)),
+                        times=int(spec.get("times", 1)),
+                        principal=spec.get("principal"),
+                    )
+                )
+            elif kind == "no-capacity":
+                self.no_capacity = set(spec["instance_types"])
+            elif kind == "start-task-failures":
+                self.start_task_failures.append([spec.get("reason", "RESOURCE:MEMORY"), int(spec.get("times", 1))])
+            elif kind == "agent-disconnect":
+                self.agent_disconnect.append([float(spec.get("seconds", 3)), int(spec.get("times", 1))])
+            elif kind == "never-join":
+                self.never_join += int(spec.get("times", 1))
+            elif kind == "drop-stopped":
+                self.drop_stopped += int(spec.get("times", 1))
+            elif kind == "delivery":
+                low, high = spec.get("delay_ms", [0, 0])
+                self.delivery[spec.get("function")] = Delivery(bool(spec.get("duplicate", False)), (int(low), int(high)))
+            elif kind == "requester-pays":
+                self.requester_pays.add(spec["bucket"])
+            elif kind == "time-scale":
+                self.time_scale = float(spec["scale"])
+            else:
+                raise ValueError(f"unknown fault kind {kind!r}")
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "api": [vars(f) for f in self.api],
+            "no_capacity": sorted(self.no_capacity),
+            "start_task_failures": self.start_task_failures,
+            "agent_disconnect": self.agent_disconnect,
+            "never_join": self.never_join,
+            "drop_stopped": self.drop_stopped,
+            "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
+            "requester_pays": sorted(self.requester_pays),
+            "time_scale": self.time_scale,
+        }
+
+    def api_fault(self, operation: str, label: str) -> Optional[ApiFault]:
+        with self.lock:
+            for fault in self.api:
+                if fault.matches(operation, label):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def take(self, name: str) -> bool:
+        """Uses up one of a counted fault (`never_join`, `drop_stopped`)."""
+        with self.lock:
+            if getattr(self, name) > 0:
+                setattr(self, name, getattr(self, name) - 1)
+                return True
+        return False
+
+    def take_listed(self, name: str) -> Optional[Any]:
+        """Uses up one of a listed fault ([value, times] entries); returns its value."""
+        with self.lock:
+            entries = getattr(self, name)
+            for entry in entries:
+                if entry[1] > 0:
+                    entry[1] -= 1
+                    return entry[0]
+        return None
+
+    def delivery_for(self, function: str) -> Delivery:
+        with self.lock:
+            return self.delivery.get(function) or self.delivery.get(None) or Delivery()
+
+    def scaled(self, seconds: float) -> float:
+        return seconds * self.time_scale
+
+
+FAULTS = Faults()

@@ -1,0 +1,243 @@
+"""The front door of the emulated cloud: a WSGI layer in front of moto that does, for every request, what AWS does
+before a service acts on it, and records it.
+
+1. Authentication: the request must be signed with an access key (and session token) the cloud issued.
+2. Authorization: iam.py evaluates the principal's policies for every authorization iam_actions.py lists.
+3. AWS behaviour moto lacks, in front of the service:
+   - S3 answers 403 (not 404) for a missing object when the caller may not s3:ListBucket the bucket (S3 GetObject
+     and HeadObject API reference, "Permissions").
+   - A requester-pays bucket of another account answers 403 AccessDenied to a request without
+     `x-amz-request-payer: requester` (S3 user guide, "Downloading objects from Requester Pays buckets").
+   - A spot RunInstances when the AWSServiceRoleForEC2Spot service-linked role does not exist: EC2 creates it if the
+     caller may iam:CreateServiceLinkedRole for spot.amazonaws.com, and otherwise answers 403
+     AuthFailure.ServiceLinkedRoleCreationNotPermitted (EC2 user guide, "Service-linked role for Spot Instance
+     requests").
+4. Injected faults (faults.py) for the operation and the caller.
+5. Metering: one record per request, with the label of the principal that signed it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Optional
+from xml.sax.saxutils import escape
+
+import iam
+import iam_actions
+from faults import FAULTS
+
+LOG = logging.getLogger("ecsub.sandbox.gateway")
+
+
+class Meter:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.calls.append(entry)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.calls)
+
+
+class ServiceError(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class Gateway:
+    def __init__(self, app, principals: iam.Principals, region: str) -> None:
+        self.app = app
+        self.principals = principals
+        self.region = region
+        self.meter = Meter()
+        self.lookups = iam_actions.Lookups(principals.account, region)
+        self.denials: list[str] = []
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api"):
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        request = iam_actions.parse(environ, body, self.principals.account)
+        record: dict[str, Any] = {
+            "time": time.time(),
+            "service": request.service if request else "",
+            "operation": (request.operation if request else "") or f"{environ.get('REQUEST_METHOD')} {path}",
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": path,
+            "key": "",
+            "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
+        }
+        try:
+            principal = self._authenticate(environ, request)
+            record["key"] = principal.label
+            record["principal"] = principal.arn
+            self._authorize(principal, request)
+            self._behave(principal, request)
+        except ServiceError as e:
+            if e.code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+                with self.meter.lock:
+                    self.denials.append(f"{record['key'] or '?'}: {e.message}")
+                LOG.warning("denied %s %s (%s): %s", record["service"], record["operation"], record["key"], e.message)
+            record["status"] = e.status
+            record["error"] = e.code
+            self.meter.record(record)
+            return _error(request, e, start_response)
+
+        status_holder: dict[str, str] = {}
+
+        def start(status, headers, exc_info=None):
+            status_holder["status"] = status
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, start)
+        record["status"] = int(status_holder.get("status", "0 ").split(" ")[0] or 0)
+        self.meter.record(record)
+        return result
+
+    def _authenticate(self, environ, request: Optional[iam_actions.Request]) -> iam.Principal:
+        if request is None:
+            raise ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" in auth:
+            key = auth.split("Credential=", 1)[1].split("/", 1)[0]
+            token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+        else:
+            key = request.query.get("X-Amz-Credential", "").split("/", 1)[0]
+            token = request.query.get("X-Amz-Security-Token")
+        principal = self.principals.lookup(key, token)
+        if principal is None:
+            code = {"s3": "InvalidAccessKeyId", "ec2": "AuthFailure"}.get(request.service, "UnrecognizedClientException")
+            raise ServiceError(code, f"The security token included in the request is invalid (access key {key})", 403)
+        return principal
+
+    def _authorize(self, principal: iam.Principal, request: iam_actions.Request) -> None:
+        try:
+            checks = iam_actions.checks(request, self.lookups)
+            iam.authorize(self.principals, principal, checks)
+        except iam.Denied as denied:
+            raise _access_denied(request, str(denied)) from None
+
+    def _behave(self, principal: iam.Principal, request: iam_actions.Request) -> None:
+        fault = FAULTS.api_fault(request.operation, principal.label)
+        if fault is not None:
+            LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
+            raise ServiceError(fault.code, fault.message, fault.status)
+        if request.service == "s3":
+            self._s3(principal, request)
+        if request.service == "ec2" and request.operation == "RunInstances":
+            self._spot_service_linked_role(principal, request)
+
+    def _s3(self, principal: iam.Principal, request: iam_actions.Request) -> None:
+        if request.bucket in FAULTS.requester_pays:
+            payer = request.header("x-amz-request-payer") or request.query.get("x-amz-request-payer")
+            if payer != "requester":
+                raise ServiceError("AccessDenied", "Access Denied", 403)
+        if request.operation in ("GetObject", "HeadObject") and request.bucket and request.key:
+            from moto.s3.models import s3_backends
+
+            backend = s3_backends[self.principals.account]["global"]
+            try:
+                bucket = backend.get_bucket(request.bucket)
+            except Exception:  # noqa: BLE001 - moto answers NoSuchBucket itself
+                return
+            if request.key in bucket.keys:
+                return
+            check = iam.Check("s3:ListBucket", f"arn:aws:s3:::{request.bucket}", {"s3:prefix": request.key})
+            try:
+                iam.authorize(self.principals, principal, [check])
+            except iam.Denied:
+                raise ServiceError("AccessDenied", "Access Denied", 403) from None
+
+    def _spot_service_linked_role(self, principal: iam.Principal, request: iam_actions.Request) -> None:
+        if request.params.get("InstanceMarketOptions.MarketType") != "spot":
+            return
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[self.principals.account]["aws"]
+        name = iam_actions.SLR_NAMES["spot.amazonaws.com"]
+        if any(role.name == name for role in backend.roles.values()):
+            return
+        check = iam.Check(
+            "iam:CreateServiceLinkedRole",
+            f"arn:aws:iam::{self.principals.account}:role/aws-service-role/spot.amazonaws.com/{name}",
+            {"iam:AWSServiceName": "spot.amazonaws.com"},
+        )
+        try:
+            iam.authorize(self.principals, principal, [check])
+        except iam.Denied:
+            raise ServiceError(
+                "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+                "The provided credentials do not have permission to create the service-linked role for EC2 Spot Instances.",
+                403,
+            ) from None
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "spot.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+        backend.create_role(
+            role_name=name,
+            assume_role_policy_document=json.dumps(trust),
+            path="/aws-service-role/spot.amazonaws.com/",
+            permissions_boundary=None,
+            description="Created by EC2 for a spot request",
+            tags=[],
+            max_session_duration=None,
+            linked_service="spot.amazonaws.com",
+        )
+        LOG.info("EC2 created the service-linked role %s for %s", name, principal.label)
+
+
+def _access_denied(request: iam_actions.Request, message: str) -> ServiceError:
+    if request.service == "ec2":
+        return ServiceError("UnauthorizedOperation", f"You are not authorized to perform this operation. {message}", 403)
+    if request.protocol in ("query", "rest-xml"):
+        return ServiceError("AccessDenied", message if request.service != "s3" else "Access Denied", 403)
+    return ServiceError("AccessDeniedException", message, 403 if request.service == "lambda" else 400)
+
+
+def _error(request: Optional[iam_actions.Request], e: ServiceError, start_response):
+    protocol = request.protocol if request else "json"
+    request_id = str(uuid.uuid4())
+    headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
+    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(e.status, "Error")
+    if protocol == "ec2":
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{escape(e.code)}</Code>"
+            f"<Message>{escape(e.message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        headers.append(("Content-Type", "text/xml"))
+    elif protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(e.code)}</Code><Message>{escape(e.message)}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers.append(("Content-Type", "text/xml"))
+    elif protocol == "rest-xml":
+        body = (
+            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{escape(e.code)}</Code><Message>{escape(e.message)}"
+            f"</Message><RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        if request is not None and request.method == "HEAD":
+            body = b""
+        headers.append(("Content-Type", "application/xml"))
+    else:
+        body = json.dumps({"__type": e.code, "message": e.message, "Message": e.message}).encode()
+        headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", e.code)]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{e.status} {reason}", headers)
+    return [body]

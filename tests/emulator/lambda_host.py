@@ -1,0 +1,380 @@
+"""Lambda, as far as ecsub's functions can tell: each function of the stack runs as its real binary (built by cargo)
+behind a local Lambda Runtime API, with what Lambda gives it and no more.
+
+- Credentials: the function's execution role, assumed by lambda.amazonaws.com (its trust policy is checked), in
+  AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, as Lambda sets them.
+- Limits: the template's Timeout (the Runtime API's deadline; past it the process is killed and the invocation
+  fails with Sandbox.Timedout) and MemorySize (a process whose resident memory passes it is killed: Runtime.ExitError).
+  A killed process is started again, cold, as Lambda does.
+- Concurrency: a few processes per function; an invocation waits for a free one.
+- Asynchronous invocations (EventBridge targets, Invoke with InvocationType Event): retried on a function error after
+  about 1 minute and then 2 more (docs: "Lambda > Asynchronous invocation > Error handling"), up to the function's
+  EventInvokeConfig MaximumRetryAttempts and MaximumEventAgeInSeconds; then the event goes to the OnFailure
+  destination (an SQS queue: a record of AWS's shape, sent with the function's role, so sqs:SendMessage must be
+  allowed) or is discarded. Delays run at the sandbox's time scale. Faults can deliver events twice and late.
+- EventBridge may invoke a function only if the function's resource-based policy lets events.amazonaws.com do so for
+  that rule (the AWS::Lambda::Permission SAM adds); otherwise the event is not delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import random
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from faults import FAULTS
+
+LOG = logging.getLogger("ecsub.sandbox.lambda")
+
+#: Delays before the retries of a failed asynchronous invocation, in AWS's seconds.
+ASYNC_RETRY_DELAYS = (60, 120)
+
+
+class Invocation:
+    def __init__(self, payload: str) -> None:
+        self.id = str(uuid.uuid4())
+        self.payload = payload
+        self.done = threading.Event()
+        self.result = ""
+        self.errored = False
+
+    def finish(self, result: str, errored: bool) -> None:
+        if not self.done.is_set():
+            self.result = result
+            self.errored = errored
+            self.done.set()
+
+
+class Slot:
+    """One handler process and the Runtime API endpoint only it polls."""
+
+    def __init__(self, function: "FunctionRuntime", index: int) -> None:
+        self.function = function
+        self.index = index
+        self.process: Optional[subprocess.Popen] = None
+        self.current: Optional[Invocation] = None
+        self.deadline = 0.0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, name=f"runtime-{function.name}-{index}", daemon=True).start()
+
+    @property
+    def api(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{host}:{port}"
+
+    def spawn(self) -> None:
+        f = self.function
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "AWS_LAMBDA_RUNTIME_API": self.api,
+            "AWS_LAMBDA_FUNCTION_NAME": f.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{f.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"sandbox/{self.index}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
+            "AWS_REGION": f.region,
+            "AWS_DEFAULT_REGION": f.region,
+            # The network: AWS's endpoints are the emulator's.
+            "AWS_ENDPOINT_URL": f.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **f.credentials,
+            **f.env,
+        }
+        log = open(f.workdir / f"lambda-{f.name}.log", "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen([str(f.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def kill(self, result: str) -> None:
+        with self.lock:
+            invocation, self.current = self.current, None
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if invocation is not None:
+            invocation.finish(result, True)
+
+    def _handler(self):
+        slot = self
+        f = self.function
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _reply(self, code: int, body: bytes = b"{}", headers: Optional[dict[str, str]] = None) -> None:
+                self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if not self.path.endswith("/runtime/invocation/next"):
+                    return self._reply(404)
+                while True:
+                    try:
+                        invocation = f.queue.get(timeout=1)
+                        break
+                    except queue.Empty:
+                        if f.stopping:
+                            return self._reply(500)
+                with slot.lock:
+                    slot.current = invocation
+                    slot.deadline = time.time() + f.timeout
+                self._reply(
+                    200,
+                    invocation.payload.encode(),
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Runtime-Aws-Request-Id": invocation.id,
+                        "Lambda-Runtime-Deadline-Ms": str(int(slot.deadline * 1000)),
+                        "Lambda-Runtime-Invoked-Function-Arn": f.arn,
+                        "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+                    },
+                )
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                parts = self.path.strip("/").split("/")
+                # /2018-06-01/runtime/invocation/{id}/response|error, or /runtime/init/error
+                if len(parts) >= 5 and parts[2] == "invocation":
+                    with slot.lock:
+                        invocation = slot.current if slot.current and slot.current.id == parts[3] else None
+                        if invocation is not None:
+                            slot.current = None
+                    if invocation is not None:
+                        invocation.finish(body, parts[4] == "error")
+                    return self._reply(202)
+                LOG.error("%s failed to start: %s", f.name, body)
+                return self._reply(202)
+
+        return Handler
+
+
+class FunctionRuntime:
+    def __init__(self, spec, binary: Path, credentials: dict[str, str], endpoint: str, region: str, workdir: Path, processes: int) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.arn = spec.arn
+        self.binary = binary
+        self.env = spec.env
+        self.timeout = spec.timeout
+        self.memory = spec.memory
+        self.credentials = credentials
+        self.endpoint = endpoint
+        self.region = region
+        self.workdir = workdir
+        self.queue: "queue.Queue[Invocation]" = queue.Queue()
+        self.stopping = False
+        self.invocations = 0
+        self.lock = threading.Lock()
+        self.slots = [Slot(self, i) for i in range(processes)]
+
+    def start(self) -> None:
+        for slot in self.slots:
+            slot.spawn()
+        threading.Thread(target=self._watch, name=f"watch-{self.name}", daemon=True).start()
+
+    def _watch(self) -> None:
+        limit_kb = self.memory * 1024
+        while not self.stopping:
+            now = time.time()
+            for slot in self.slots:
+                process = slot.process
+                if process is None:
+                    continue
+                if process.poll() is not None:
+                    if self.stopping:
+                        return
+                    LOG.warning("%s handler exited with %s; starting it again", self.name, process.returncode)
+                    slot.kill(_error("Runtime.ExitError", f"Runtime exited with error: exit status {process.returncode}"))
+                    slot.spawn()
+                    continue
+                if slot.current is not None and now > slot.deadline:
+                    LOG.warning("%s: invocation timed out after %s s; the process is killed", self.name, self.timeout)
+                    slot.kill(_error("Sandbox.Timedout", f"Task timed out after {self.timeout:.2f} seconds"))
+                    slot.spawn()
+                    continue
+                if _rss_kb(process.pid) > limit_kb:
+                    LOG.warning("%s: memory above %s MB; the process is killed", self.name, self.memory)
+                    slot.kill(_error("Runtime.ExitError", "Runtime exited with error: signal: killed (memory size exceeded)"))
+                    slot.spawn()
+            time.sleep(0.1)
+
+    def invoke(self, payload: str) -> tuple[str, bool]:
+        invocation = Invocation(payload)
+        with self.lock:
+            self.invocations += 1
+        self.queue.put(invocation)
+        invocation.done.wait()
+        return invocation.result, invocation.errored
+
+    def stop(self) -> None:
+        self.stopping = True
+        for slot in self.slots:
+            if slot.process is not None and slot.process.poll() is None:
+                slot.process.terminate()
+        for slot in self.slots:
+            if slot.process is None:
+                continue
+            try:
+                slot.process.wait(5)
+            except subprocess.TimeoutExpired:
+                slot.process.kill()
+            slot.server.shutdown()
+
+
+def _error(kind: str, message: str) -> str:
+    return json.dumps({"errorType": kind, "errorMessage": message})
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class LambdaHost:
+    """Every function of every stack, by name, and how invocations reach them."""
+
+    def __init__(self, send_to_queue: Callable[[dict[str, str], str, str], None]) -> None:
+        self.functions: dict[str, FunctionRuntime] = {}
+        self.send_to_queue = send_to_queue  # (credentials, queue ARN, body)
+        self.lock = threading.Lock()
+        self.undelivered: list[dict[str, Any]] = []
+
+    def add(self, runtime: FunctionRuntime) -> None:
+        self.functions[runtime.name] = runtime
+
+    def invoke_sync(self, name: str, payload: str) -> tuple[str, bool]:
+        runtime = self.functions.get(name)
+        if runtime is None:
+            return _error("ResourceNotFoundException", f"Function not found: {name}"), True
+        return runtime.invoke(payload)
+
+    def invoke_async(self, name: str, payload: str, source: str) -> None:
+        runtime = self.functions.get(name)
+        if runtime is None:
+            LOG.error("%s: no function %s", source, name)
+            return
+        delivery = FAULTS.delivery_for(name)
+        copies = 2 if delivery.duplicate else 1
+        for _ in range(copies):
+            delay = random.uniform(*delivery.delay_ms) / 1000 if delivery.delay_ms[1] else 0
+            threading.Thread(
+                target=self._run_async, args=(runtime, payload, source, delay), name=f"async-{name}", daemon=True
+            ).start()
+
+    def _run_async(self, runtime: FunctionRuntime, payload: str, source: str, delay: float) -> None:
+        if delay:
+            time.sleep(delay)
+        spec = runtime.spec
+        queued = time.time()
+        attempts = 1 + spec.max_retries
+        result, errored, condition = "", True, "RetriesExhausted"
+        for attempt in range(attempts):
+            if time.time() - queued > FAULTS.scaled(spec.max_event_age):
+                condition = "EventAgeExceeded"
+                break
+            result, errored = runtime.invoke(payload)
+            if not errored:
+                return
+            LOG.warning("%s: asynchronous invocation %d of %d failed: %s", runtime.name, attempt + 1, attempts, result[:300])
+            if attempt + 1 < attempts:
+                time.sleep(FAULTS.scaled(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS) - 1)]))
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{runtime.arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": _json_or_text(payload),
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": _json_or_text(result),
+        }
+        with self.lock:
+            self.undelivered.append({"function": runtime.name, "source": source, "record": record})
+        if spec.on_failure:
+            try:
+                self.send_to_queue(runtime.credentials, spec.on_failure, json.dumps(record))
+                LOG.warning("%s: the event went to its OnFailure destination %s (%s)", runtime.name, spec.on_failure, condition)
+            except Exception as e:  # noqa: BLE001 - AWS counts it as DestinationDeliveryFailures
+                LOG.error("%s: could not send the failed event to %s: %s", runtime.name, spec.on_failure, e)
+        else:
+            LOG.error("%s: the event is discarded after %d attempts (no OnFailure destination)", runtime.name, attempts)
+
+    def deliver_event(self, rule_arn: str, function_arn: str, payload: str) -> bool:
+        """EventBridge invoking a function for a rule: only if the function's resource policy allows it."""
+        name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+        if not _events_may_invoke(name, rule_arn):
+            LOG.error(
+                "EventBridge cannot invoke %s for %s: no resource-based policy statement allows events.amazonaws.com",
+                name,
+                rule_arn,
+            )
+            with self.lock:
+                self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": "no permission"}})
+            return False
+        self.invoke_async(name, payload, rule_arn)
+        return True
+
+    def stop(self) -> None:
+        for runtime in self.functions.values():
+            runtime.stop()
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _events_may_invoke(function_name: str, rule_arn: str) -> bool:
+    import iam
+
+    # With Docker off, moto keeps functions in its "simple" Lambda backend.
+    from moto.awslambda_simple.models import lambda_simple_backends as lambda_backends
+
+    for account in list(lambda_backends.keys()):
+        for region in list(lambda_backends[account].keys()):
+            backend = lambda_backends[account][region]
+            try:
+                policy = backend.get_policy(function_name, None)
+            except Exception:  # noqa: BLE001 - no function or no policy here
+                continue
+            document = json.loads(policy) if isinstance(policy, str) else policy
+            if "Policy" in document:  # GetPolicy's wire format: the policy is a JSON string inside
+                document = json.loads(document["Policy"])
+            for statement in document.get("Statement", []):
+                principal = statement.get("Principal")
+                service = principal.get("Service") if isinstance(principal, dict) else principal
+                if "events.amazonaws.com" not in iam._as_list(service):
+                    continue
+                check = iam.Check("lambda:InvokeFunction", statement.get("Resource", "*"), {"AWS:SourceArn": rule_arn})
+                if statement.get("Effect") == "Allow" and iam.evaluate([{"Statement": [statement]}], check) == "Allow":
+                    return True
+    return False
