@@ -4,74 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+use ecsub_e2e::jobs::{
+    assert_nothing_running, cluster_of, job_id_of, jobs_named, push, summary, with_wordcount,
+    write, EXAMPLE_BUCKET,
+};
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
-use std::path::Path;
-
-const EXAMPLE_BUCKET: &str = "ecsub-wordcount";
-
-/// A sandbox with the wordcount example's inputs in their bucket.
-fn with_wordcount() -> Sandbox {
-    let sandbox = Sandbox::start();
-    sandbox.upload_wordcount_inputs();
-    sandbox
-}
-
-/// `ecsub-cli push` of a job with a one-second waiter delay, polling twice a second with --wait.
-fn push(sandbox: &Sandbox, tasks: &str, script: &str, extra: &[&str]) -> ecsub_e2e::Ran {
-    let mut args = vec![
-        "push",
-        "--waiter-delay",
-        "1",
-        "--poll",
-        "0.5",
-        "--tasks",
-        tasks,
-        "--script",
-        script,
-    ];
-    args.extend_from_slice(extra);
-    sandbox.cli(&args)
-}
-
-fn job_id_of(push: &ecsub_e2e::Ran) -> String {
-    push.stdout
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-fn assert_nothing_running(sandbox: &Sandbox, job: &str) {
-    let live = sandbox.live_instances(job);
-    assert!(
-        live.is_empty(),
-        "instances of {job} still pending or running: {live:?}\n{}",
-        sandbox.log_tail()
-    );
-}
-
-/// A job's ECS cluster: `<stack>_<job id>`.
-fn cluster_of(sandbox: &Sandbox, job: &str) -> String {
-    format!("{}_{job}", sandbox.info["stack"].as_str().unwrap())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn summary(sandbox: &Sandbox, job: &str) -> Value {
-    let bytes = sandbox
-        .object(&format!(
-            "s3://{}/jobs/{job}/summary.json",
-            sandbox.bucket()
-        ))
-        .expect("summary.json");
-    serde_json::from_slice(&bytes).unwrap()
-}
 
 #[test]
 fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
@@ -362,22 +300,6 @@ fn the_same_stopped_event_twice_gives_one_result_and_terminates_again_harmlessly
         "terminated"
     );
     assert_nothing_running(&sandbox, &job);
-}
-
-/// Jobs (folders under jobs/) whose name starts with `name-`.
-fn jobs_named(sandbox: &Sandbox, name: &str) -> Vec<String> {
-    let mut jobs: Vec<String> = sandbox
-        .keys(sandbox.bucket(), &format!("jobs/{name}-"))
-        .iter()
-        .filter_map(|k| {
-            k.strip_prefix("jobs/")
-                .and_then(|r| r.split('/').next())
-                .map(str::to_owned)
-        })
-        .collect();
-    jobs.sort();
-    jobs.dedup();
-    jobs
 }
 
 #[test]

@@ -6,7 +6,9 @@ Kinds (the JSON body of `POST /fault`):
 - {"kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch", "times": 2,
    "code": "VcpuLimitExceeded", "message": "...", "status": 400}
     the next `times` matching calls fail with that error (principal: a label prefix; omitted = anyone). Quotas,
-    throttling (RequestLimitExceeded), 5xx and any other error code of the operation.
+    throttling (RequestLimitExceeded), 5xx and any other error code of the operation. With "lost_response": true
+    the service does act, and the answer is lost on the way back (the caller sees the error): a timeout after
+    the call took effect.
 - {"kind": "no-capacity", "instance_types": ["t3.small"]}: RunInstances of these types answer
     InsufficientInstanceCapacity until changed.
 - {"kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 1}: StartTask answers HTTP 200 with
@@ -37,6 +39,7 @@ class ApiFault:
     status: int
     times: int
     principal: Optional[str] = None
+    lost_response: bool = False
 
     def matches(self, operation: str, label: str) -> bool:
         return self.times > 0 and self.operation == operation and (self.principal is None or label.startswith(self.principal))
@@ -74,6 +77,7 @@ class Faults:
                         status=int(spec.get("status", 400)),
                         times=int(spec.get("times", 1)),
                         principal=spec.get("principal"),
+                        lost_response=bool(spec.get("lost_response", False)),
                     )
                 )
             elif kind == "no-capacity":

@@ -87,7 +87,7 @@ class Gateway:
             record["key"] = principal.label
             record["principal"] = principal.arn
             self._authorize(principal, request)
-            self._behave(principal, request)
+            lost = self._behave(principal, request)
         except ServiceError as e:
             if e.code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 with self.meter.lock:
@@ -104,7 +104,14 @@ class Gateway:
             status_holder["status"] = status
             return start_response(status, headers, exc_info)
 
-        result = self.app(environ, start)
+        result = self.app(environ, start if lost is None else (lambda status, headers, exc_info=None: None))
+        if lost is not None:
+            for _ in result:  # the service acted; its answer is lost on the way back
+                pass
+            record["status"] = lost.status
+            record["error"] = lost.code
+            self.meter.record(record)
+            return _error(request, ServiceError(lost.code, lost.message, lost.status), start_response)
         record["status"] = int(status_holder.get("status", "0 ").split(" ")[0] or 0)
         self.meter.record(record)
         return result
@@ -132,15 +139,20 @@ class Gateway:
         except iam.Denied as denied:
             raise _access_denied(request, str(denied)) from None
 
-    def _behave(self, principal: iam.Principal, request: iam_actions.Request) -> None:
+    def _behave(self, principal: iam.Principal, request: iam_actions.Request):
+        """AWS's behaviour in front of the service; returns an injected fault whose answer is lost after the
+        service acted, if there is one."""
         fault = FAULTS.api_fault(request.operation, principal.label)
-        if fault is not None:
+        if fault is not None and not fault.lost_response:
             LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
             raise ServiceError(fault.code, fault.message, fault.status)
         if request.service == "s3":
             self._s3(principal, request)
         if request.service == "ec2" and request.operation == "RunInstances":
             self._spot_service_linked_role(principal, request)
+        if fault is not None:
+            LOG.info("fault: %s %s (%s) acts, and its answer is lost", request.service, request.operation, principal.label)
+        return fault
 
     def _s3(self, principal: iam.Principal, request: iam_actions.Request) -> None:
         if request.bucket in FAULTS.requester_pays:

@@ -41,10 +41,7 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
             error: "States.Unknown".into(),
             cause: None,
         });
-    let reason = match error.cause.as_deref().filter(|c| !c.is_empty()) {
-        Some(cause) => format!("{}: {cause}", error.error),
-        None => error.error.clone(),
-    };
+    let reason = error.reason();
     let record = AttemptRecord {
         job_id: layout.job_id.clone(),
         index: state.task.index,
@@ -202,6 +199,11 @@ pub async fn remove_cluster(
     if let Some(definition) = task_definition {
         deregister_definition(ctx, definition).await?;
     }
+    delete_cluster(ctx, cluster).await
+}
+
+/// Deletes a cluster that has no container instances; one that is gone already is fine.
+pub async fn delete_cluster(ctx: &Ctx, cluster: &str) -> Result<(), FnError> {
     match ctx.ecs.delete_cluster().cluster(cluster).send().await {
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("ClusterNotFoundException") => Ok(()),

@@ -4,7 +4,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
-use crate::finalize::remove_cluster;
+use crate::finalize::{delete_cluster, deregister_definition};
 use crate::janitor::sweep::TAG_CREATED;
 use aws_sdk_ecs::types as ecs;
 use ecsub_core::chain::{
@@ -46,7 +46,7 @@ pub async fn prepare(
     match task_definition(ctx, spec, cluster, account).await {
         Ok(arn) => Ok(arn),
         Err(e) => {
-            if let Err(cleanup) = remove_cluster(ctx, cluster, None).await {
+            if let Err(cleanup) = delete_cluster(ctx, cluster).await {
                 warn!(cluster, error = %cleanup, "the cluster stays for the janitor's sweep");
             }
             Err(e)
@@ -54,9 +54,11 @@ pub async fn prepare(
     }
 }
 
-/// Removes what [`prepare`] made (the log group stays: it holds nothing, and expires).
+/// Removes what [`prepare`] made (the log group stays: it holds nothing, and expires). No instance has joined the
+/// cluster yet, so there is none to deregister.
 pub async fn remove(ctx: &Ctx, cluster: &str, task_definition: &str) -> Result<(), FnError> {
-    remove_cluster(ctx, cluster, Some(task_definition)).await
+    deregister_definition(ctx, task_definition).await?;
+    delete_cluster(ctx, cluster).await
 }
 
 async fn log_group(ctx: &Ctx, name: &str) -> Result<(), FnError> {

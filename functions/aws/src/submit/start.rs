@@ -210,7 +210,12 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
     let execution_arn = match started {
         Ok(out) => out.execution_arn().to_owned(),
         Err(e) if code(&e) == Some("ExecutionAlreadyExists") => {
+            // Another delivery of this event won the race and started the job with its own task definition
+            // revision; this one's is not used by anything.
             info!(job_id = %job_id, "duplicate event: the execution exists already");
+            if let Err(e) = crate::finalize::deregister_definition(ctx, &task_definition).await {
+                warn!(job_id = %job_id, error = %e, "an unused task definition revision stays");
+            }
             return Ok(json!({ "job_id": job_id, "duplicate": true }));
         }
         Err(e) => {

@@ -262,6 +262,23 @@ pub struct StatesError {
     pub cause: Option<String>,
 }
 
+impl StatesError {
+    /// `Name: what happened`. A Lambda function's error reaches a Catch with the function's error payload
+    /// (`{"errorType": …, "errorMessage": …}`, as JSON text) as its cause: its message is what is said.
+    pub fn reason(&self) -> String {
+        let cause = self.cause.as_deref().map(str::trim).unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| cause.to_owned());
+        if message.is_empty() {
+            self.error.clone()
+        } else {
+            format!("{}: {message}", self.error)
+        }
+    }
+}
+
 /// The Map iteration's state as a Catch leaves it: `instance` is there only if the launch got that far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IterationState {

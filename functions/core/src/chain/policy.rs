@@ -145,6 +145,33 @@ mod tests {
     }
 
     #[test]
+    fn a_caught_error_reads_as_its_name_and_message() {
+        let from_lambda = super::super::StatesError {
+            error: "Ecsub.StartFailed".into(),
+            cause: Some(
+                r#"{"errorType":"Ecsub.StartFailed","errorMessage":"StartTask started no task: AGENT"}"#.into(),
+            ),
+        };
+        assert_eq!(
+            from_lambda.reason(),
+            "Ecsub.StartFailed: StartTask started no task: AGENT"
+        );
+        let from_states = super::super::StatesError {
+            error: "Ecsub.InstanceNeverJoined".into(),
+            cause: Some("instance i-1 did not join".into()),
+        };
+        assert_eq!(
+            from_states.reason(),
+            "Ecsub.InstanceNeverJoined: instance i-1 did not join"
+        );
+        let bare = super::super::StatesError {
+            error: "States.Timeout".into(),
+            cause: None,
+        };
+        assert_eq!(bare.reason(), "States.Timeout");
+    }
+
+    #[test]
     fn only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
         let first = Attempt {
             number: 1,

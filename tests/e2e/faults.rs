@@ -1,0 +1,457 @@
+//! The error paths end to end. Each test injects one thing AWS does now and then (through the sandbox's control
+//! endpoint: tests/emulator/faults.py) and shows that the job ends within a bounded time — succeeding after a
+//! retry, or failing with a reason that names the cause — and that no instance of it is left pending or running.
+//! AWS's own schedules (Lambda's asynchronous retries, Step Functions' Retry intervals) run 60 times faster here.
+
+#![allow(clippy::unwrap_used)]
+
+use ecsub_e2e::jobs::{
+    all_instances, assert_nothing_running, attempt_record, calls_of, cluster_of, failed_events,
+    fire, job_id_of, push, summary, with_wordcount, write,
+};
+use ecsub_e2e::{Options, Sandbox};
+use serde_json::{json, Value};
+
+const WORDCOUNT: (&str, &str) = (
+    "examples/wordcount/wordcount.tsv",
+    "examples/wordcount/wordcount.sh",
+);
+
+/// Pushes the wordcount example's first task and waits for it.
+fn one_task(sandbox: &Sandbox) -> (i32, String, Value) {
+    let pushed = push(
+        sandbox,
+        WORDCOUNT.0,
+        WORDCOUNT.1,
+        &["--wait", "--task-range", "0"],
+    );
+    let job = job_id_of(&pushed);
+    assert!(
+        pushed.code == 0 || pushed.code == 1,
+        "{}\n{}\n{}",
+        pushed.stdout,
+        pushed.stderr,
+        sandbox.log_tail()
+    );
+    let s = summary(sandbox, &job);
+    (pushed.code, job, s)
+}
+
+fn with_wordcount_and(options: &Options) -> Sandbox {
+    let sandbox = Sandbox::start_with(options);
+    sandbox.upload_wordcount_inputs();
+    sandbox
+}
+
+#[test]
+fn start_task_failures_are_retried_until_a_task_starts() {
+    let sandbox = with_wordcount();
+    sandbox
+        .fault(&json!({ "kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 2 }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(s["tasks"][0]["attempts"], 1, "{s}");
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "StartTask"),
+        3,
+        "two answered with failures, the third started the task"
+    );
+    assert_eq!(
+        sandbox.control_get("/faults")["start_task_failures"][0][1],
+        0
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_task_that_never_starts_fails_naming_the_start_failures_and_leaves_nothing() {
+    let sandbox = with_wordcount();
+    sandbox.fault(
+        &json!({ "kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 100 }),
+    );
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 1, "{s}");
+    let task = &s["tasks"][0];
+    assert_eq!(task["outcome"], "infrastructure-error", "{s}");
+    let reason = task["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Ecsub.StartFailed: StartTask on instance i-")
+            && reason.contains("started no task: RESOURCE:MEMORY"),
+        "{reason}"
+    );
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "StartTask"),
+        5,
+        "the first try and four retries"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn an_agent_that_disconnects_after_registering_is_waited_for() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "agent-disconnect", "seconds": 3, "times": 1 }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "StartTask"),
+        1,
+        "no StartTask on a disconnected agent"
+    );
+    assert!(
+        calls_of(
+            &sandbox,
+            "lambda-ecsub-launch",
+            "DescribeContainerInstances"
+        ) >= 2,
+        "the join check saw the agent disconnected, then connected"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_lost_stopped_event_is_reconciled_by_the_janitor() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "drop-stopped", "times": 1 }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--task-range", "0"]);
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let job = job_id_of(&pushed);
+    sandbox.until(60, "the task to stop", || {
+        (sandbox.control_get("/faults")["drop_stopped"] == 0).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        attempt_record(&sandbox, &job, 0, 1).is_none(),
+        "nobody heard the task stop"
+    );
+    assert_eq!(sandbox.live_instances(&job).len(), 1, "its instance idles");
+    fire(&sandbox, "JanitorFunctionSweep");
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the job to end", || sandbox.object(&summary_url));
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["succeeded"], 1, "{s}");
+    let record = attempt_record(&sandbox, &job, 0, 1).unwrap();
+    assert_eq!(record["outcome"], "succeeded");
+    let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-janitor.log")).unwrap();
+    assert!(log.contains("its event was lost"), "{log}");
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_stopped_event_task_stopped_keeps_failing_on_is_kept_and_handled_by_the_janitor() {
+    let sandbox = with_wordcount();
+    // SendTaskSuccess fails for three invocations (the SDK tries each call three times): Lambda's first try and
+    // its two retries, a minute and two apart (a second and two here).
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "SendTaskSuccess", "principal": "lambda-ecsub-task-stopped",
+        "code": "InternalFailure", "status": 500, "times": 9
+    }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--task-range", "0"]);
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let job = job_id_of(&pushed);
+    let records = sandbox.until(60, "the failed event in the queue", || {
+        let events = failed_events(&sandbox, "ecsub");
+        (!events.is_empty()).then_some(events)
+    });
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(
+        record["requestPayload"]["detail-type"],
+        "ECS Task State Change"
+    );
+    assert_eq!(record["responsePayload"]["errorType"], "Ecsub.AwsError");
+    assert!(
+        sandbox.live_instances(&job).is_empty(),
+        "each try terminated the instance"
+    );
+    fire(&sandbox, "JanitorFunctionSweep");
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the job to end", || sandbox.object(&summary_url));
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
+    assert!(
+        failed_events(&sandbox, "ecsub").is_empty(),
+        "the handled event is gone"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_submit_that_keeps_failing_ends_its_job_with_the_reason_instead_of_hanging() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "CreateCluster", "principal": "lambda-ecsub-submit",
+        "code": "ServerException", "status": 500, "times": 9
+    }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &[]);
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let job = job_id_of(&pushed);
+    sandbox.until(60, "the failed submit in the queue", || {
+        (!failed_events(&sandbox, "ecsub").is_empty()).then_some(())
+    });
+    fire(&sandbox, "JanitorFunctionSweep");
+    let status = sandbox.until(60, "the job to be rejected", || {
+        let status = sandbox.cli(&["status", &job]);
+        status.stdout.contains("rejected").then_some(status.stdout)
+    });
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines[0], format!("job {job}: rejected"));
+    assert!(
+        lines[1].starts_with(
+            "  the stack's submit function failed 3 times (RetriesExhausted), last with Ecsub.AwsError: CreateCluster"
+        ),
+        "{status}"
+    );
+    assert!(sandbox.executions().is_empty());
+    assert!(all_instances(&sandbox, &job).is_empty());
+}
+
+#[test]
+fn a_used_up_quota_is_waited_for_not_failed() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "code": "VcpuLimitExceeded", "status": 400, "times": 3,
+        "message": "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that the specified instance type belongs to."
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(
+        s["tasks"][0]["attempts"], 1,
+        "the launch waited within its attempt"
+    );
+    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 4);
+    assert_eq!(all_instances(&sandbox, &job).len(), 1);
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn throttled_launches_back_off_and_succeed() {
+    let sandbox = with_wordcount();
+    // More than the SDK's own three tries: the launch function reports Ecsub.Throttled and the state machine
+    // tries again later.
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "code": "RequestLimitExceeded", "message": "Request limit exceeded.", "status": 503, "times": 5
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 6);
+    let log = std::fs::read_to_string(sandbox.dir.path().join("sandbox.log")).unwrap_or_default();
+    assert!(!log.contains("denied"), "{log}");
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_launch_ec2_refuses_fails_the_task_with_ec2s_reason() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "code": "InvalidParameterValue", "status": 400, "times": 1,
+        "message": "Value (sg-0bad) for parameter groupId is invalid."
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 1, "{s}");
+    assert_eq!(s["tasks"][0]["outcome"], "infrastructure-error");
+    assert_eq!(
+        s["tasks"][0]["reason"],
+        "Ecsub.LaunchFailed: RunInstances t3.micro: InvalidParameterValue: Value (sg-0bad) for parameter groupId is invalid."
+    );
+    assert!(all_instances(&sandbox, &job).is_empty());
+}
+
+#[test]
+fn no_capacity_for_any_type_fails_the_task_after_the_retries() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "no-capacity", "instance_types": ["t3.micro"] }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 1, "{s}");
+    let reason = s["tasks"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Ecsub.CapacityUnavailable: no capacity for task 0 (on demand): t3.micro: InsufficientInstanceCapacity"),
+        "{reason}"
+    );
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"),
+        4,
+        "the first try and three retries"
+    );
+    assert!(all_instances(&sandbox, &job).is_empty());
+}
+
+#[test]
+fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
+    let sandbox = with_wordcount_and(&Options::with_parameters(&[("JoinTimeoutSeconds", "5")]));
+    sandbox.fault(&json!({ "kind": "never-join", "times": 1 }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 1, "{s}");
+    let reason = s["tasks"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Ecsub.InstanceNeverJoined: instance i-")
+            && reason.ends_with(&format!(
+                "did not join cluster {} after 5 polls of 1 s (not registered)",
+                cluster_of(&sandbox, &job)
+            )),
+        "{reason}"
+    );
+    let instances = all_instances(&sandbox, &job);
+    assert_eq!(instances.len(), 1);
+    assert_eq!(instances[0]["State"]["Name"], "terminated");
+}
+
+#[test]
+fn a_task_past_its_timeout_is_stopped_and_fails() {
+    let sandbox = with_wordcount_and(&Options::with_parameters(&[("TaskTimeoutSeconds", "10")]));
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "slow.tsv", "--env N\n1\n");
+    let script = write(dir.path(), "slow.sh", "sleep 300\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_eq!(pushed.code, 1, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["tasks"][0]["outcome"], "infrastructure-error");
+    assert_eq!(s["tasks"][0]["reason"], "States.Timeout");
+    assert_nothing_running(&sandbox, &job);
+    sandbox.until(30, "the container to be gone with its instance", || {
+        sandbox
+            .control_get("/running")
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
+    });
+}
+
+#[test]
+fn events_delivered_twice_late_and_out_of_order_change_nothing() {
+    let sandbox = with_wordcount();
+    sandbox.fault(
+        &json!({ "kind": "delivery", "function": null, "duplicate": true, "delay_ms": [0, 1500] }),
+    );
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--wait"]);
+    assert_eq!(
+        pushed.code,
+        0,
+        "{}\n{}\n{}",
+        pushed.stdout,
+        pushed.stderr,
+        sandbox.log_tail()
+    );
+    let job = job_id_of(&pushed);
+    assert_eq!(sandbox.executions().len(), 1, "one execution for the job");
+    assert_eq!(
+        all_instances(&sandbox, &job).len(),
+        2,
+        "one instance per task"
+    );
+    let records = sandbox.keys(sandbox.bucket(), &format!("jobs/{job}/attempts/"));
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(
+        calls_of(&sandbox, "lambda-ecsub-task-stopped", "SendTaskSuccess") >= 4,
+        "every STOPPED event came twice"
+    );
+    let definitions = sandbox.aws_json(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        &cluster_of(&sandbox, &job),
+        "--status",
+        "ACTIVE",
+    ]);
+    assert_eq!(
+        definitions["taskDefinitionArns"],
+        json!([]),
+        "the losing submit's task definition was removed too"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_lost_runinstances_answer_is_retried_into_the_same_instance() {
+    let sandbox = with_wordcount();
+    // EC2 launches the instance, and the answer never reaches the caller; the SDK tries again.
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "code": "InternalError", "status": 500, "times": 1, "lost_response": true
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 2);
+    assert_eq!(
+        all_instances(&sandbox, &job).len(),
+        1,
+        "the retry's ClientToken gave back the first call's instance"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_cluster_ecs_will_not_delete_yet_does_not_keep_the_job_from_ending() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "DeleteCluster", "principal": "lambda-ecsub-finalize",
+        "code": "ClusterContainsTasksException", "status": 400, "times": 1,
+        "message": "The Cluster cannot be deleted while Tasks are active."
+    }));
+    let (code, job, _) = one_task(&sandbox);
+    assert_eq!(code, 0);
+    let cluster = || {
+        let v = sandbox.aws_json(&[
+            "ecs",
+            "describe-clusters",
+            "--clusters",
+            &cluster_of(&sandbox, &job),
+        ]);
+        v["clusters"][0]["status"]
+            .as_str()
+            .unwrap_or("MISSING")
+            .to_owned()
+    };
+    assert_eq!(
+        cluster(),
+        "ACTIVE",
+        "the summary came first; the cluster stayed"
+    );
+    fire(&sandbox, "JanitorFunctionSweep");
+    sandbox.until(60, "the sweep to remove the cluster", || {
+        (cluster() != "ACTIVE").then_some(())
+    });
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "StartExecution", "principal": "lambda-ecsub-submit",
+        "code": "InvalidExecutionInput", "status": 400, "times": 1,
+        "message": "Invalid State Machine Execution Input"
+    }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--wait"]);
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        pushed.stdout.lines().nth(2).unwrap_or_default(),
+        format!(
+            "  the stack could not start this job: Ecsub.AwsError: StartExecution {job}: InvalidExecutionInput: \
+             Invalid State Machine Execution Input"
+        )
+    );
+    let clusters = sandbox.aws_json(&[
+        "ecs",
+        "describe-clusters",
+        "--clusters",
+        &cluster_of(&sandbox, &job),
+    ]);
+    assert_ne!(clusters["clusters"][0]["status"], "ACTIVE", "{clusters}");
+    let definitions = sandbox.aws_json(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        &cluster_of(&sandbox, &job),
+        "--status",
+        "ACTIVE",
+    ]);
+    assert_eq!(definitions["taskDefinitionArns"], json!([]));
+    assert!(sandbox.executions().is_empty());
+}

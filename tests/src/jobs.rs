@@ -1,0 +1,166 @@
+//! What the end-to-end tests do with jobs: push one, wait for it, read its records, check that nothing of it is
+//! left running.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::{Ran, Sandbox};
+use serde_json::Value;
+use std::path::Path;
+
+pub const EXAMPLE_BUCKET: &str = "ecsub-wordcount";
+
+/// A sandbox with the wordcount example's inputs in their bucket.
+pub fn with_wordcount() -> Sandbox {
+    let sandbox = Sandbox::start();
+    sandbox.upload_wordcount_inputs();
+    sandbox
+}
+
+/// `ecsub-cli push` of a job with a one-second waiter delay, polling twice a second with --wait.
+pub fn push(sandbox: &Sandbox, tasks: &str, script: &str, extra: &[&str]) -> Ran {
+    let mut args = vec![
+        "push",
+        "--waiter-delay",
+        "1",
+        "--poll",
+        "0.5",
+        "--tasks",
+        tasks,
+        "--script",
+        script,
+    ];
+    args.extend_from_slice(extra);
+    sandbox.cli(&args)
+}
+
+pub fn job_id_of(push: &Ran) -> String {
+    push.stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+pub fn assert_nothing_running(sandbox: &Sandbox, job: &str) {
+    let live = sandbox.live_instances(job);
+    assert!(
+        live.is_empty(),
+        "instances of {job} still pending or running: {live:?}\n{}",
+        sandbox.log_tail()
+    );
+}
+
+/// A job's ECS cluster: `<stack>_<job id>`.
+pub fn cluster_of(sandbox: &Sandbox, job: &str) -> String {
+    format!("{}_{job}", sandbox.info["stack"].as_str().unwrap())
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+pub fn summary(sandbox: &Sandbox, job: &str) -> Value {
+    let bytes = sandbox
+        .object(&format!(
+            "s3://{}/jobs/{job}/summary.json",
+            sandbox.bucket()
+        ))
+        .expect("summary.json");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Jobs (folders under jobs/) whose name starts with `name-`.
+pub fn jobs_named(sandbox: &Sandbox, name: &str) -> Vec<String> {
+    let mut jobs: Vec<String> = sandbox
+        .keys(sandbox.bucket(), &format!("jobs/{name}-"))
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix("jobs/")
+                .and_then(|r| r.split('/').next())
+                .map(str::to_owned)
+        })
+        .collect();
+    jobs.sort();
+    jobs.dedup();
+    jobs
+}
+
+/// How many requests `key` (a principal's label, e.g. "lambda-ecsub-launch") made of `operation`.
+pub fn calls_of(sandbox: &Sandbox, key: &str, operation: &str) -> usize {
+    sandbox
+        .calls()
+        .iter()
+        .filter(|c| c["key"] == key && c["operation"] == operation)
+        .count()
+}
+
+/// The records Lambda put in a stack's failed-events queue (read without taking them: visibility 0).
+pub fn failed_events(sandbox: &Sandbox, stack: &str) -> Vec<Value> {
+    // The stack's queue URL names AWS's host; the CLI would go there, so it is given the emulator's.
+    let name = sandbox.stack(stack)["queues"]["FailedEventsQueue"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url = format!(
+        "{}/{}/{name}",
+        sandbox.endpoint(),
+        sandbox.info["account"].as_str().unwrap()
+    );
+    // awscli v1 sends SQS calls to queue.amazonaws.com whatever AWS_ENDPOINT_URL says: it is told twice.
+    let received = sandbox.aws_json(&[
+        "--endpoint-url",
+        sandbox.endpoint(),
+        "sqs",
+        "receive-message",
+        "--queue-url",
+        &url,
+        "--max-number-of-messages",
+        "10",
+        "--visibility-timeout",
+        "0",
+    ]);
+    received["Messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| serde_json::from_str(m["Body"].as_str()?).ok())
+        .collect()
+}
+
+/// Fires one of the stack's schedule rules (by its logical id in the template), as time passing would.
+pub fn fire(sandbox: &Sandbox, rule: &str) {
+    let fired = sandbox.control_post("/fire-schedule", &serde_json::json!({ "rule": rule }));
+    assert_eq!(fired["fired"], rule, "{fired}");
+}
+
+/// An attempt's record, once it is there.
+pub fn attempt_record(sandbox: &Sandbox, job: &str, task: usize, attempt: u32) -> Option<Value> {
+    sandbox
+        .object(&format!(
+            "s3://{}/jobs/{job}/attempts/{task:06}.{attempt}.json",
+            sandbox.bucket()
+        ))
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+}
+
+/// Every instance ever launched for a job (any state).
+pub fn all_instances(sandbox: &Sandbox, job: &str) -> Vec<Value> {
+    let v = sandbox.aws_json(&[
+        "ec2",
+        "describe-instances",
+        "--filters",
+        &format!("Name=tag:ecsub:job,Values={job}"),
+    ]);
+    v["Reservations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Instances"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
