@@ -104,6 +104,10 @@ class Gateway:
             status_holder["status"] = status
             return start_response(status, headers, exc_info)
 
+        if request.service == "sts" and request.operation == "GetCallerIdentity":
+            record["status"] = 200
+            self.meter.record(record)
+            return _caller_identity(principal, self.principals.account, start_response)
         result = self.app(environ, start if lost is None else (lambda status, headers, exc_info=None: None))
         if lost is not None:
             for _ in result:  # the service acted; its answer is lost on the way back
@@ -212,6 +216,19 @@ class Gateway:
             linked_service="spot.amazonaws.com",
         )
         LOG.info("EC2 created the service-linked role %s for %s", name, principal.label)
+
+
+def _caller_identity(principal: iam.Principal, account: str, start_response):
+    """sts:GetCallerIdentity answers who signed the request; moto's STS knows only its own sessions."""
+    user_id = f"AROA{principal.access_key_id[-12:]}:{principal.arn.rsplit('/', 1)[-1]}" if principal.role_name else f"AIDA{principal.access_key_id[-12:]}"
+    body = (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+        f"<Arn>{escape(principal.arn)}</Arn><UserId>{escape(user_id)}</UserId><Account>{account}</Account>"
+        f"</GetCallerIdentityResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _access_denied(request: iam_actions.Request, message: str) -> ServiceError:

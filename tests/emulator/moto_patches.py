@@ -423,13 +423,14 @@ def _patch_s3_events() -> None:
                 "reason": event_name.split(":")[1],
             },
         }
-        LAST_S3_EVENTS[(bucket.name, key.name)] = (account_id, bucket.region_name, event)
+        if event["detail-type"] == "Object Created":
+            LAST_S3_EVENTS[(bucket.name, key.name)] = (account_id, bucket.region_name, event)
         send_s3_event(account_id, bucket.region_name, event)
 
     notifications._send_event_bridge_message = send
 
 
-#: The last EventBridge event S3 sent for each (bucket, key), for tests that redeliver one.
+#: The last "Object Created" event S3 sent for each (bucket, key), for tests that redeliver one.
 LAST_S3_EVENTS: dict[tuple[str, str], tuple[str, str, dict]] = {}
 
 
