@@ -94,8 +94,8 @@ class Slot:
             **f.credentials,
             **f.env,
         }
-        log = open(f.workdir / f"lambda-{f.name}.log", "ab")  # noqa: SIM115 - handed to the child
-        self.process = subprocess.Popen([str(f.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(f.workdir / f"lambda-{f.name}.log", "ab") as log:
+            self.process = subprocess.Popen([str(f.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def kill(self, result: str) -> None:
         with self.lock:
@@ -115,12 +115,15 @@ class Slot:
                 pass
 
             def _reply(self, code: int, body: bytes = b"{}", headers: Optional[dict[str, str]] = None) -> None:
-                self.send_response(code)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(code)
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the process was killed (a timeout, memory) while it talked to the Runtime API
 
             def do_GET(self) -> None:
                 if not self.path.endswith("/runtime/invocation/next"):

@@ -1,17 +1,36 @@
-"""Lints the stack: cfn-lint (pinned) on template.yaml, and on the state machine's ASL wrapped in a one-resource
-AWS::StepFunctions::StateMachine template (no cfn-lint version checks the ASL inside a SAM state machine).
-Exits non-zero, with cfn-lint's findings, if either has any."""
+"""Lints the stack, offline:
+1. cfn-lint (pinned) on template.yaml, and on the state machine's ASL wrapped in a one-resource
+   AWS::StepFunctions::StateMachine template (no cfn-lint version checks the ASL inside a SAM state machine);
+2. least privilege: the template is transformed with SAM's own translator, and every statement of every policy it
+   yields (the functions', the state machine's, the instances', the tasks', the users') is checked: no
+   `Action: "*"` (nor `service:*`), and no `Resource: "*"` without a condition unless each of its actions is one
+   that AWS's Service Authorization Reference gives no resource type (listed below, with why).
+Exits non-zero with every finding."""
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+#: Actions with no resource-level permissions: "*" is the only Resource they accept.
+RESOURCE_STAR_ONLY = {
+    "ec2:DescribeInstances": "Describe* actions take no resource",
+    "ec2:DescribeInstanceTypes": "Describe* actions take no resource",
+    "ecs:RegisterTaskDefinition": "no resource type (the task definition does not exist yet)",
+    "ecs:DeregisterTaskDefinition": "no resource type",
+    "ecs:ListTaskDefinitions": "no resource type",
+    "ecs:ListClusters": "no resource type",
+    "states:SendTaskSuccess": "no resource type: the task token names the execution",
+    "states:SendTaskFailure": "no resource type: the task token names the execution",
+}
 
 
-def main() -> int:
+def cfn_lint() -> bool:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     failed = subprocess.run([str(cfn_lint), str(REPO / "template.yaml")]).returncode != 0
     for asl in sorted((REPO / "infra" / "statemachine").glob("*.asl.json")):
@@ -34,6 +53,58 @@ def main() -> int:
             print(f"lint: {asl.relative_to(REPO)} has findings (above)", file=sys.stderr)
             failed = True
         Path(f.name).unlink()
+    return failed
+
+
+def policies(resources: dict):
+    """(where, statement) of every statement of every policy the template makes."""
+    for logical, resource in resources.items():
+        properties = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [(p["PolicyName"], p["PolicyDocument"]) for p in properties.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            documents = [(logical, properties["PolicyDocument"])]
+        for name, document in documents:
+            statements = document.get("Statement", [])
+            for i, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+                if isinstance(statement, dict) and "Fn::If" in statement:
+                    statement = statement["Fn::If"][1]  # the statement when its condition holds
+                yield f"{logical}/{name}[{i}] {statement.get('Sid', '')}".rstrip(), statement
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def least_privilege() -> bool:
+    sys.path.insert(0, str(HERE))
+    import stack
+
+    sam = stack.load_sam(REPO / "template.yaml")
+    packaged, _ = stack.package(sam, REPO)
+    cfn = stack.transform(packaged, {"DataBuckets": "data"}, "us-east-1")
+    findings = []
+    for where, statement in policies(cfn["Resources"]):
+        actions = [a for a in as_list(statement.get("Action", [])) if isinstance(a, str)]
+        for action in actions:
+            if action == "*" or action.endswith(":*"):
+                findings.append(f"{where}: Action {action!r} allows every action")
+        if statement.get("Effect") != "Allow" or "Condition" in statement:
+            continue
+        if "*" in as_list(statement.get("Resource", [])):
+            wide = [a for a in actions if a not in RESOURCE_STAR_ONLY]
+            if wide:
+                findings.append(f"{where}: Resource \"*\" without a condition for {wide} (they take narrower resources)")
+    for finding in findings:
+        print(f"lint: {finding}", file=sys.stderr)
+    return bool(findings)
+
+
+def main() -> int:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    failed = cfn_lint()
+    failed = least_privilege() or failed
     return 1 if failed else 0
 
 

@@ -342,8 +342,8 @@ _ORDER = [
     "AWS::S3::Bucket",
     "AWS::SQS::Queue",
     "AWS::Logs::LogGroup",
-    "AWS::IAM::Role",
     "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Role",
     "AWS::IAM::InstanceProfile",
     "AWS::Lambda::Function",
     "AWS::Lambda::EventInvokeConfig",
@@ -370,6 +370,7 @@ def _dummy_zip() -> bytes:
 
 def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], binaries: dict[str, str]) -> None:
     ordered = sorted(stack.resources.items(), key=lambda kv: _ORDER.index(kv[1]["Type"]))
+    attach_later: list[tuple[str, str, str]] = []
     for logical, resource in ordered:
         props = resolver.resolve(resource.get("Properties", {}))
         kind = resource["Type"]
@@ -400,12 +401,11 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
             for arn in props.get("ManagedPolicyArns", []):
                 iam.attach_role_policy(RoleName=physical, PolicyArn=arn)
         elif kind == "AWS::IAM::ManagedPolicy":
+            # Made before the roles that name it in ManagedPolicyArns; the roles it names itself are attached last.
             iam = client("iam")
             iam.create_policy(PolicyName=physical.split("/")[-1], PolicyDocument=_versioned(props["PolicyDocument"]))
-            for role in props.get("Roles", []):
-                iam.attach_role_policy(RoleName=role, PolicyArn=physical)
-            for user in props.get("Users", []):
-                iam.attach_user_policy(UserName=user, PolicyArn=physical)
+            attach_later.extend(("role", role, physical) for role in props.get("Roles", []))
+            attach_later.extend(("user", user, physical) for user in props.get("Users", []))
         elif kind == "AWS::IAM::InstanceProfile":
             iam = client("iam")
             iam.create_instance_profile(InstanceProfileName=physical, Path=props.get("Path", "/"))
@@ -488,3 +488,8 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
             arguments.setdefault("AlarmName", physical)
             client("cloudwatch").put_metric_alarm(**arguments)
         LOG.info("stack %s: created %s %s", stack.name, kind, physical)
+    for kind, name, policy in attach_later:
+        if kind == "role":
+            client("iam").attach_role_policy(RoleName=name, PolicyArn=policy)
+        else:
+            client("iam").attach_user_policy(UserName=name, PolicyArn=policy)

@@ -1,0 +1,246 @@
+"""The emulated cloud refuses what AWS refuses, checked on its own (moto and the IAM gateway, no stack): each test
+is a call AWS would refuse, and the refusal it gives. Run by tests/run.sh: python -m unittest discover."""
+
+import json
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+TRUST = {
+    "ec2": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+    "ecs-tasks": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+}
+
+
+class Cloud(unittest.TestCase):
+    """One moto server behind the gateway for the whole class."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        import logging
+
+        import sandbox
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.cloud = sandbox.Sandbox(Path(cls.dir.name), 0, Path("/nonexistent"), 1, {})
+        cls.cloud.start_moto()
+        cls.admin = cls.cloud.harness
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.cloud.server.shutdown()
+        cls.dir.cleanup()
+
+    def client(self, service, principal=None):
+        return self.cloud.client(service, principal or self.admin)
+
+    def user(self, name, *statements):
+        return self.cloud.principals.add_user(name, name, {"Version": "2012-10-17", "Statement": list(statements)})
+
+    def ami(self):
+        ssm = self.client("ssm")
+        return ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")["Parameter"]["Value"]
+
+    def error(self, call):
+        from botocore.exceptions import ClientError
+
+        with self.assertRaises(ClientError) as raised:
+            call()
+        return raised.exception.response["Error"]
+
+    def test_an_unknown_access_key_is_refused(self):
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.cloud.moto_url, region_name="us-east-1", aws_access_key_id="AKIAUNKNOWN", aws_secret_access_key="x")
+        self.assertEqual(self.error(s3.list_buckets)["Code"], "InvalidAccessKeyId")
+
+    def test_a_spot_launch_without_the_service_linked_role_needs_leave_to_create_it(self):
+        iam = self.client("iam")
+        launch = {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}
+        may_not = self.user("spot-no", launch)
+        may = self.user(
+            "spot-yes",
+            launch,
+            {
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+                "Condition": {"StringEquals": {"iam:AWSServiceName": "spot.amazonaws.com"}},
+            },
+        )
+        spot = {"MarketType": "spot", "SpotOptions": {"SpotInstanceType": "one-time"}}
+        run = lambda who, market: self.client("ec2", who).run_instances(  # noqa: E731
+            ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, **({"InstanceMarketOptions": market} if market else {})
+        )
+        run(may_not, None)  # on demand needs no service-linked role
+        refused = self.error(lambda: run(may_not, spot))
+        self.assertEqual(refused["Code"], "AuthFailure.ServiceLinkedRoleCreationNotPermitted")
+        self.assertEqual(
+            refused["Message"], "The provided credentials do not have permission to create the service-linked role for EC2 Spot Instances."
+        )
+        run(may, spot)
+        role = iam.get_role(RoleName="AWSServiceRoleForEC2Spot")["Role"]
+        self.assertEqual(role["Path"], "/aws-service-role/spot.amazonaws.com/")
+        run(may_not, spot)  # once it exists, launching spot needs nothing more
+
+    def test_pass_role_is_checked_with_the_service_it_is_passed_to(self):
+        iam = self.client("iam")
+        role = iam.create_role(RoleName="instances", AssumeRolePolicyDocument=json.dumps(TRUST["ec2"]))["Role"]["Arn"]
+        iam.create_instance_profile(InstanceProfileName="instances")
+        iam.add_role_to_instance_profile(InstanceProfileName="instances", RoleName="instances")
+        launch = {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}
+        to_ecs = self.user(
+            "pass-to-ecs", launch, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role, "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}
+        )
+        to_ec2 = self.user(
+            "pass-to-ec2", launch, {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role, "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}
+        )
+        run = lambda who: self.client("ec2", who).run_instances(  # noqa: E731
+            ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "instances"}
+        )
+        refused = self.error(lambda: run(to_ecs))
+        self.assertEqual(refused["Code"], "UnauthorizedOperation")
+        self.assertIn(f"iam:PassRole on resource: {role}", refused["Message"])
+        run(to_ec2)
+
+    def test_tag_on_create_needs_the_create_action_and_the_request_tags(self):
+        scoped = self.user(
+            "tagged-launch",
+            {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": ["arn:aws:ec2:us-east-1:123456789012:instance/*"], "Condition": {"StringEquals": {"aws:RequestTag/ecsub:stack": "ecsub"}}},
+            {"Effect": "Allow", "Action": "ec2:RunInstances", "NotResource": ["arn:aws:ec2:us-east-1:123456789012:instance/*"]},
+            {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "*", "Condition": {"StringEquals": {"ec2:CreateAction": "RunInstances"}}},
+        )
+        ec2 = self.client("ec2", scoped)
+        run = lambda stack: ec2.run_instances(  # noqa: E731
+            ImageId=self.ami(),
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "ecsub:stack", "Value": stack}]}],
+        )
+        instance = run("ecsub")["Instances"][0]["InstanceId"]
+        self.assertEqual(self.error(lambda: run("other"))["Code"], "UnauthorizedOperation")
+        retag = self.error(lambda: ec2.create_tags(Resources=[instance], Tags=[{"Key": "ecsub:stack", "Value": "other"}]))
+        self.assertEqual(retag["Code"], "UnauthorizedOperation", "CreateTags outside RunInstances")
+
+    def test_start_task_refuses_a_task_role_that_does_not_trust_ecs_tasks(self):
+        iam, ecs, ec2 = self.client("iam"), self.client("ecs"), self.client("ec2")
+        bad = iam.create_role(RoleName="ecsInstanceRoleAsTaskRole", AssumeRolePolicyDocument=json.dumps(TRUST["ec2"]))["Role"]["Arn"]
+        good = iam.create_role(RoleName="taskRole", AssumeRolePolicyDocument=json.dumps(TRUST["ecs-tasks"]))["Role"]["Arn"]
+        ecs.create_cluster(clusterName="trust")
+        instance = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        document = json.dumps({"instanceId": instance, "region": "us-east-1", "accountId": "123456789012"})
+        arn = ecs.register_container_instance(cluster="trust", instanceIdentityDocument=document)["containerInstance"]["containerInstanceArn"]
+        container = [{"name": "main", "image": "busybox", "memoryReservation": 64}]
+        for family, role in (("bad", bad), ("good", good)):
+            ecs.register_task_definition(family=family, taskRoleArn=role, containerDefinitions=container)
+        refused = self.error(lambda: ecs.start_task(cluster="trust", taskDefinition="bad", containerInstances=[arn]))
+        self.assertEqual(refused["Code"], "ClientException")
+        self.assertTrue(refused["Message"].startswith(f"ECS was unable to assume the role '{bad}' that was provided for this task."))
+        started = ecs.start_task(cluster="trust", taskDefinition="good", containerInstances=[arn])
+        self.assertEqual(len(started["tasks"]), 1)
+        self.assertEqual(started["failures"], [])
+
+    def test_s3_hides_a_missing_object_from_who_may_not_list_the_bucket(self):
+        self.client("s3").create_bucket(Bucket="listing")
+        read_only = self.user("get-only", {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::listing/*"})
+        lister = self.user(
+            "get-and-list",
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::listing/*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::listing"},
+        )
+        head = lambda who: self.client("s3", who).head_object(Bucket="listing", Key="missing")  # noqa: E731
+        self.assertEqual(self.error(lambda: head(read_only))["Code"], "403")
+        self.assertEqual(self.error(lambda: head(lister))["Code"], "404")
+
+    def test_a_requester_pays_bucket_of_another_account_needs_the_header(self):
+        from faults import FAULTS
+
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket="open-data")
+        s3.put_object(Bucket="open-data", Key="a.txt", Body=b"a")
+        FAULTS.add({"kind": "requester-pays", "bucket": "open-data"})
+        self.assertEqual(self.error(lambda: s3.get_object(Bucket="open-data", Key="a.txt"))["Code"], "AccessDenied")
+        self.assertEqual(s3.get_object(Bucket="open-data", Key="a.txt", RequestPayer="requester")["Body"].read(), b"a")
+
+    def test_run_instances_honours_its_client_token(self):
+        from botocore.exceptions import ClientError
+
+        ec2 = self.client("ec2")
+        first = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken="tok-1")
+        again = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, ClientToken="tok-1")
+        self.assertEqual(first["Instances"][0]["InstanceId"], again["Instances"][0]["InstanceId"])
+        with self.assertRaises(ClientError) as raised:
+            ec2.run_instances(ImageId=self.ami(), InstanceType="m5.large", MinCount=1, MaxCount=1, ClientToken="tok-1")
+        self.assertEqual(raised.exception.response["Error"]["Code"], "IdempotentParameterMismatch")
+
+
+class LambdaHost(unittest.TestCase):
+    """A function runs under its Timeout and MemorySize, and is started again, cold, when killed."""
+
+    def runtime(self, script: str, timeout: int, memory: int):
+        import lambda_host
+        import stack
+
+        self.dir = tempfile.TemporaryDirectory()
+        binary = Path(self.dir.name) / "bootstrap"
+        binary.write_text(f"#!{sys.executable}\n" + textwrap.dedent(script))
+        binary.chmod(0o755)
+        spec = stack.Function(logical="F", name="f", arn="arn:aws:lambda:us-east-1:1:function:f", binary="f", role_arn="", env={}, timeout=timeout, memory=memory)
+        runtime = lambda_host.FunctionRuntime(spec, binary, {}, "http://127.0.0.1:1", "us-east-1", Path(self.dir.name), 1)
+        runtime.start()
+        self.addCleanup(runtime.stop)
+        self.addCleanup(self.dir.cleanup)
+        return runtime
+
+    HANDLER = """
+        import json, os, time, urllib.request
+        api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+        while True:
+            with urllib.request.urlopen(api + "next") as r:
+                request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+                event = json.loads(r.read())
+            if event.get("sleep"):
+                time.sleep(event["sleep"])
+            if event.get("allocate_mb"):
+                hog = bytearray(event["allocate_mb"] * 1024 * 1024)
+                for i in range(0, len(hog), 4096):
+                    hog[i] = 1
+                time.sleep(2)
+            body = json.dumps({"pid": os.getpid(), "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]}).encode()
+            urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
+        """
+
+    def test_an_invocation_past_the_timeout_fails_and_the_function_starts_again(self):
+        runtime = self.runtime(self.HANDLER, timeout=1, memory=256)
+        first, errored = runtime.invoke("{}")
+        self.assertFalse(errored, first)
+        self.assertEqual(json.loads(first)["memory"], "256")
+        started = time.time()
+        result, errored = runtime.invoke('{"sleep": 30}')
+        self.assertTrue(errored)
+        self.assertEqual(json.loads(result)["errorType"], "Sandbox.Timedout")
+        self.assertLess(time.time() - started, 5)
+        after, errored = runtime.invoke("{}")
+        self.assertFalse(errored)
+        self.assertNotEqual(json.loads(after)["pid"], json.loads(first)["pid"], "a cold start")
+
+    def test_an_invocation_past_the_memory_size_is_killed(self):
+        runtime = self.runtime(self.HANDLER, timeout=30, memory=128)
+        result, errored = runtime.invoke('{"allocate_mb": 300}')
+        self.assertTrue(errored)
+        self.assertEqual(json.loads(result)["errorType"], "Runtime.ExitError")
+        ok, errored = runtime.invoke("{}")
+        self.assertFalse(errored, ok)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    unittest.main()
