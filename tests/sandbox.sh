@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the emulated cloud as a sandbox a person can point ecsub-cli (and the aws CLI) at, in the foreground,
 # with the wordcount example's inputs in s3://ecsub-wordcount. Ctrl-C stops it and everything it started.
-# Usage: tests/sandbox.sh [PORT]   (default 4566)
+# Usage: tests/sandbox.sh [PORT]   (default 4566). Runs as root (instances and containers are mount namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ecsub-target}"
@@ -10,7 +10,7 @@ dir=".ecsub/sandbox"
 
 tests/emulator/setup.sh
 cargo build --workspace --bins
-rm -rf "$dir"
+rm -rf "$dir" && mkdir -p "$dir"
 .venv/bin/python tests/emulator/sandbox.py --dir "$dir" --port "$port" 2>"$dir.log" &
 sandbox=$!
 trap 'kill -TERM $sandbox 2>/dev/null; wait $sandbox 2>/dev/null' EXIT INT TERM
@@ -20,17 +20,32 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1
-.venv/bin/aws s3 mb s3://ecsub-wordcount >/dev/null
-.venv/bin/aws s3 cp --recursive --quiet --exclude 'output/*' examples/wordcount/s3/ecsub-wordcount/ s3://ecsub-wordcount/
+# Every request needs credentials the emulated cloud issued (IAM is enforced): an administrator's for setting up,
+# and the CLI user's (who has the stack's UserPolicy, as a person using ecsub would) for ecsub-cli.
+eval "$(.venv/bin/python - "$dir/sandbox.json" <<'PY'
+import json, sys
+info = json.load(open(sys.argv[1]))
+for who in ("harness", "cli"):
+    c = info["principals"][who]
+    print(f"{who}_key={c['access_key_id']} {who}_secret='{c['secret_access_key']}'")
+print(f"bucket={info['bucket']}")
+PY
+)"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY=$harness_secret .venv/bin/aws s3 mb s3://ecsub-wordcount >/dev/null
+AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY=$harness_secret \
+  .venv/bin/aws s3 cp --recursive --quiet --exclude 'output/*' examples/wordcount/s3/ecsub-wordcount/ s3://ecsub-wordcount/
 cat <<INFO
-The sandbox is up (moto on port $port, the stack from template.yaml, the real handlers; logs in $dir).
-In another shell:
+The sandbox is up (moto on port $port with IAM enforced, the stack deployed from template.yaml, the real
+handlers, instances and containers; logs in $dir). In another shell, as the stack's user:
 
-  export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1
-  export ECSUB_BUCKET=s3://ecsub-jobs PATH="\$PWD/.venv/bin:\$PATH"
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_REGION=us-east-1 ECSUB_BUCKET=s3://$bucket
+  export AWS_ACCESS_KEY_ID=$cli_key AWS_SECRET_ACCESS_KEY='$cli_secret'
   cargo run -p ecsub-cli -- push --wait --waiter-delay 1 --tasks examples/wordcount/wordcount.tsv --script examples/wordcount/wordcount.sh
-  aws s3 ls s3://ecsub-wordcount/output/
+
+and as an administrator, to look at the data:
+
+  AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY='$harness_secret' .venv/bin/aws s3 ls s3://ecsub-wordcount/output/
 
 Ctrl-C here stops it.
 INFO

@@ -42,7 +42,8 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     assert_eq!(lines[9], "nothing was uploaded (--dry-run)");
     assert!(out.stdout.contains(&format!("\"job_id\": \"{id}\"")));
     assert!(
-        out.stdout.contains("\"image\": \"python:3.12-slim\""),
+        out.stdout
+            .contains("\"image\": \"public.ecr.aws/docker/library/python:3.12-slim\""),
         "the file's #ecsub: options are applied"
     );
     assert!(out

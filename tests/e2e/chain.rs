@@ -512,6 +512,18 @@ fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
         described["Reservations"][0]["Instances"][0]["InstanceLifecycle"],
         "spot"
     );
+    // The account had never launched spot: EC2 made its service-linked role, which the launch function may ask
+    // for (and which a spot launch fails without).
+    let role = sandbox.aws_json(&["iam", "get-role", "--role-name", "AWSServiceRoleForEC2Spot"]);
+    assert_eq!(
+        role["Role"]["Path"],
+        "/aws-service-role/spot.amazonaws.com/"
+    );
+    // EC2's own warning came first, then ECS stopped the task with its host.
+    assert_eq!(
+        first["reason"],
+        format!("Host EC2 (instance {instance}) terminated.")
+    );
     assert_nothing_running(&sandbox, &job);
 }
 

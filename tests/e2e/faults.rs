@@ -455,3 +455,41 @@ fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
     assert_eq!(definitions["taskDefinitionArns"], json!([]));
     assert!(sandbox.executions().is_empty());
 }
+
+#[test]
+fn a_stopped_event_whose_handler_dies_at_terminate_terminates_on_the_retry_not_at_the_end_of_the_job(
+) {
+    let sandbox = with_wordcount();
+    // TerminateInstances fails for one invocation of task-stopped (the SDK's three tries), after the attempt was
+    // recorded: Lambda's retry finds the record and must terminate again, not leave it to the end of the job.
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "TerminateInstances", "principal": "lambda-ecsub-task-stopped",
+        "code": "InternalError", "status": 500, "times": 3
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    let terminations: Vec<Value> = sandbox
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c["key"] == "lambda-ecsub-task-stopped" && c["operation"] == "TerminateInstances"
+        })
+        .collect();
+    assert_eq!(
+        terminations.len(),
+        4,
+        "three refused, then the retry's: {terminations:?}"
+    );
+    assert_eq!(terminations.last().unwrap()["status"], 200);
+    let finalize =
+        std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-finalize.log")).unwrap();
+    assert!(
+        !finalize.contains("terminating instances left at the end of the job"),
+        "the instance idled until the job ended: {finalize}"
+    );
+    assert_eq!(
+        attempt_record(&sandbox, &job, 0, 1).unwrap()["outcome"],
+        "succeeded"
+    );
+    assert_nothing_running(&sandbox, &job);
+}

@@ -265,7 +265,7 @@ def deploy(
     stack.resources = {
         k: v for k, v in stack.resources.items() if "Condition" not in v or stack.conditions[v["Condition"]]
     }
-    _name_everything(stack, binaries)
+    _name_everything(stack, binaries, resolver)
     _create(stack, resolver, client, binaries)
     for key, output in cfn.get("Outputs", {}).items():
         if "Condition" in output and not stack.conditions[output["Condition"]]:
@@ -288,12 +288,20 @@ def _check_parameter(stack: str, key: str, spec: dict, value: str) -> None:
         raise ValueError(f"stack {stack}: {key}={value!r} is not one of {spec['AllowedValues']}")
 
 
-def _name_everything(stack: Stack, binaries: dict[str, str]) -> None:
-    """Physical names and attributes, known before anything is created (so references resolve in any order)."""
+def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver") -> None:
+    """Physical names and attributes, known before anything is created (so references resolve in any order). A
+    name given by an intrinsic function (a log group named after its function) is resolved in a second pass."""
     r, a, n = stack.region, stack.account, stack.name
+    named_by_others = []
     for logical, resource in stack.resources.items():
+        props = resource.get("Properties", {})
+        if any(isinstance(v, dict) for k, v in props.items() if k.endswith("Name")):
+            named_by_others.append(logical)
+    for logical, resource in sorted(stack.resources.items(), key=lambda kv: kv[0] in named_by_others):
         kind = resource["Type"]
         props = resource.get("Properties", {})
+        if logical in named_by_others:
+            props = {k: resolver.resolve(v) if k.endswith("Name") else v for k, v in props.items()}
         base = f"{n}-{logical}"
         if kind == "AWS::S3::Bucket":
             bucket = props.get("BucketName") or base.lower()

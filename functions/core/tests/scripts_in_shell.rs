@@ -400,3 +400,50 @@ fn the_s3_transport_adds_request_payer_only_for_the_named_buckets() {
         )
     );
 }
+
+/// The default setup command on a musl image (Alpine): the AWS CLI from Alpine's own package (AWS's glibc build
+/// does not run there), and nothing at all on an image that has `aws` already.
+#[test]
+fn the_default_setup_command_installs_the_aws_cli_only_where_it_is_missing() {
+    use ecsub_core::options::DEFAULT_SETUP_CONTAINER_CMD;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("calls.log");
+    let fake = |name: &str, body: &str| {
+        let path = bin.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    fake(
+        "apk",
+        &format!(
+            "echo \"apk $*\" >> '{}'\nprintf '#!/bin/sh\\n' > '{}/aws'\nchmod +x '{}/aws'",
+            log.display(),
+            bin.display(),
+            bin.display()
+        ),
+    );
+    fake(
+        "curl",
+        &format!("echo \"curl $*\" >> '{}'; exit 1", log.display()),
+    );
+    let run = || {
+        Command::new("sh")
+            .arg("-c")
+            .arg(DEFAULT_SETUP_CONTAINER_CMD)
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .status()
+            .unwrap()
+    };
+    assert!(run().success());
+    assert_eq!(fs::read_to_string(&log).unwrap(), "apk add -q aws-cli\n");
+    assert!(run().success(), "aws is there now");
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        "apk add -q aws-cli\n",
+        "nothing installed twice, nothing downloaded"
+    );
+}
