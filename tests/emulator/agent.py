@@ -253,7 +253,7 @@ class Agent:
             instance.state, instance.why = "failed", "fault: the agent never reaches ECS"
             LOG.info("instance %s: (fault) its agent never registers", instance.instance_id)
             return
-        profile = (described.get("IamInstanceProfile") or {}).get("Arn")
+        profile = self._instance_profile(instance.instance_id, described)
         if not profile:
             instance.state, instance.why = "failed", "no instance profile: the ECS agent has no credentials"
             LOG.warning("instance %s: %s", instance.instance_id, instance.why)
@@ -299,6 +299,18 @@ class Agent:
             instance.container_instance_arn = arn
             instance.state = "registered"
         LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    def _instance_profile(self, instance_id: str, described: dict) -> Optional[str]:
+        """The instance profile EC2 launched the instance with (on an instance, the metadata service has it from
+        the start; moto attaches it a moment after the instance shows up, so it is looked up again)."""
+        for _ in range(20):
+            profile = (described.get("IamInstanceProfile") or {}).get("Arn")
+            if profile:
+                return profile
+            time.sleep(0.25)
+            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+            described = reservations[0]["Instances"][0] if reservations else {}
+        return None
 
     # -- tasks ----------------------------------------------------------------------------------------------------
 

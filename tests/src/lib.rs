@@ -249,15 +249,13 @@ impl Sandbox {
             .env_remove("AWS_PROFILE");
     }
 
-    /// `ecsub-cli ARGS` against the sandbox.
+    /// `ecsub-cli ARGS` against the sandbox; one that has not ended after four minutes is killed and the test
+    /// fails with the sandbox's logs (every job here ends well within that, or something hangs).
     pub fn cli(&self, args: &[&str]) -> Ran {
         let mut cmd = Command::new(binary("ecsub-cli"));
         self.env(&mut cmd, "cli");
-        let out = ran(cmd
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("ecsub-cli runs"));
+        cmd.args(args).current_dir(repo());
+        let out = self.bounded(cmd, Duration::from_secs(240));
         assert!(
             !out.stderr.contains("this build has no AWS support"),
             "{} was built without AWS support (the README's local command does that): \
@@ -278,11 +276,51 @@ impl Sandbox {
                 self.stack(stack)["bucket"].as_str().expect("a bucket")
             ),
         );
-        ran(cmd
-            .args(args)
-            .current_dir(repo())
-            .output()
-            .expect("ecsub-cli runs"))
+        cmd.args(args).current_dir(repo());
+        self.bounded(cmd, Duration::from_secs(240))
+    }
+
+    /// Runs a command, killing it (and failing the test with the sandbox's logs) if it runs past `limit`.
+    fn bounded(&self, mut cmd: Command, limit: Duration) -> Ran {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command starts");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let out = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stdout.read_to_end(&mut text);
+            text
+        });
+        let err = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text);
+            text
+        });
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the command can be waited for") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+                panic!(
+                    "{cmd:?} did not end within {limit:?}:\n{stderr}\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        ran(Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
     }
 
     /// Injects a fault (see tests/emulator/faults.py); answers the faults left.
