@@ -1,0 +1,230 @@
+//! The three ways a job starts on the emulated cloud — an inbox drop, a schedule, a push — and the jobs the
+//! submit function refuses before anything starts (a malformed drop, a missing input, a job one execution cannot
+//! carry). The real template, state machine, handlers, `ecsub-cli` and `aws` CLI; only AWS itself is emulated.
+
+#![allow(clippy::unwrap_used)]
+
+use ecsub_e2e::jobs::{
+    assert_nothing_running, job_id_of, jobs_named, push, summary, with_wordcount, write,
+};
+use ecsub_e2e::{repo, Sandbox};
+use serde_json::{json, Value};
+
+#[test]
+fn a_tasks_file_dropped_into_the_inbox_runs_with_its_own_options() {
+    let sandbox = with_wordcount();
+    let script_url = format!("s3://{}/scripts/wordcount.sh", sandbox.bucket());
+    let copied = sandbox.aws(&["s3", "cp", "examples/wordcount/wordcount.sh", &script_url]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(repo().join("examples/wordcount/wordcount.tsv")).unwrap();
+    let tasks = write(
+        dir.path(),
+        "dropped.tsv",
+        &format!("#ecsub: --script {script_url} --waiter-delay 1 --task-name dropped\n{example}"),
+    );
+    let dropped = sandbox.aws(&[
+        "s3",
+        "cp",
+        &tasks,
+        &format!("s3://{}/inbox/dropped.tsv", sandbox.bucket()),
+    ]);
+    assert_eq!(dropped.code, 0, "{}", dropped.stderr);
+    let job = sandbox.until(30, "the inbox job", || {
+        jobs_named(&sandbox, "dropped").into_iter().next()
+    });
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the inbox job to finish", || {
+        sandbox.object(&summary_url)
+    });
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["succeeded"], 2, "{s}");
+    let submission: Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!("s3://{}/jobs/{job}/job.json", sandbox.bucket()))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(submission["origin"], "inbox");
+    assert_eq!(
+        submission["args"]["waiter_delay"], 1,
+        "the file's #ecsub: options were used"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_malformed_inbox_drop_writes_an_error_naming_line_and_column_and_starts_nothing() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "broken.tsv",
+        &format!(
+            "#ecsub: --script s3://{}/scripts/x.sh\n--env NAME\t--input IN\nhamlet\tgs://elsewhere/hamlet.txt\n",
+            sandbox.bucket()
+        ),
+    );
+    let dropped = sandbox.aws(&[
+        "s3",
+        "cp",
+        &tasks,
+        &format!("s3://{}/inbox/broken.tsv", sandbox.bucket()),
+    ]);
+    assert_eq!(dropped.code, 0, "{}", dropped.stderr);
+    let error_url = format!("s3://{}/inbox/broken.tsv.error.txt", sandbox.bucket());
+    let error = sandbox.until(30, "the error object", || sandbox.object(&error_url));
+    assert_eq!(
+        String::from_utf8(error).unwrap(),
+        "broken.tsv:3:8: column 2 (`--input IN`): `gs://elsewhere/hamlet.txt` is not an s3:// path\n"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(sandbox.executions().is_empty(), "an execution started");
+    assert!(
+        sandbox.keys(sandbox.bucket(), "jobs/").is_empty(),
+        "a job was written"
+    );
+    let instances = sandbox.aws_json(&["ec2", "describe-instances"]);
+    assert_eq!(
+        instances["Reservations"].as_array().map_or(0, Vec::len),
+        0,
+        "an instance was launched"
+    );
+}
+
+#[test]
+fn a_schedule_starts_a_job_from_a_stored_spec_and_its_duplicate_starts_nothing() {
+    let sandbox = with_wordcount();
+    let bucket = sandbox.bucket().to_owned();
+    for (from, to) in [
+        ("examples/wordcount/wordcount.tsv", "specs/wordcount.tsv"),
+        ("examples/wordcount/wordcount.sh", "specs/wordcount.sh"),
+    ] {
+        let copied = sandbox.aws(&["s3", "cp", from, &format!("s3://{bucket}/{to}")]);
+        assert_eq!(copied.code, 0, "{}", copied.stderr);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = json!({
+        "tasks": format!("s3://{bucket}/specs/wordcount.tsv"),
+        "script": format!("s3://{bucket}/specs/wordcount.sh"),
+        "options": { "waiter_delay": 1, "task_name": "nightly" }
+    });
+    let spec_file = write(dir.path(), "nightly.json", &spec.to_string());
+    let copied = sandbox.aws(&[
+        "s3",
+        "cp",
+        &spec_file,
+        &format!("s3://{bucket}/specs/nightly.json"),
+    ]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    // The template's example schedule is disabled: a user enables it once the spec exists.
+    let fired = sandbox.control_post("/fire-schedule", &json!({ "rule": "NightlySchedule" }));
+    assert!(
+        fired["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DISABLED"),
+        "{fired}"
+    );
+    let rule = sandbox.stack("ecsub")["rules"]["NightlySchedule"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enabled = sandbox.aws(&["events", "enable-rule", "--name", &rule]);
+    assert_eq!(enabled.code, 0, "{}", enabled.stderr);
+    let fired = sandbox.control_post("/fire-schedule", &json!({ "rule": "NightlySchedule" }));
+    assert_eq!(fired["fired"], "NightlySchedule", "{fired}");
+    let job = sandbox.until(30, "the scheduled job", || {
+        jobs_named(&sandbox, "nightly").into_iter().next()
+    });
+    let summary_url = format!("s3://{bucket}/jobs/{job}/summary.json");
+    sandbox.until(60, "the scheduled job to finish", || {
+        sandbox.object(&summary_url)
+    });
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 2);
+
+    let redelivered =
+        sandbox.control_post("/redeliver-schedule", &json!({ "rule": "NightlySchedule" }));
+    assert_eq!(redelivered["redelivered"], "NightlySchedule");
+    sandbox.until(20, "the duplicate to be handled", || {
+        let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-submit.log"))
+            .unwrap_or_default();
+        log.contains("duplicate event: the job exists already")
+            .then_some(())
+    });
+    assert_eq!(
+        jobs_named(&sandbox, "nightly"),
+        vec![job.clone()],
+        "the duplicate made a second job"
+    );
+    assert_eq!(
+        sandbox.executions().len(),
+        1,
+        "the duplicate started a second execution"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn a_pushed_job_whose_input_is_missing_is_rejected_before_anything_starts() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "typo.tsv",
+        "--input IN\t--output OUT\ns3://ecsub-wordcount/input/hamlet.txt\ts3://ecsub-wordcount/typo/0.txt\n\
+         s3://ecsub-wordcount/input/hamlett.txt\ts3://ecsub-wordcount/typo/1.txt\n",
+    );
+    let script = write(dir.path(), "typo.sh", "cp \"$IN\" \"$OUT\"\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        pushed.stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            format!("job {job}: rejected"),
+            "  typo.tsv:3: task 1 (`--input IN`): input `s3://ecsub-wordcount/input/hamlett.txt` not found".to_owned(),
+        ]
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
+    let instances = sandbox.aws_json(&["ec2", "describe-instances"]);
+    assert_eq!(
+        instances["Reservations"].as_array().map_or(0, Vec::len),
+        0,
+        "an instance was launched"
+    );
+}
+
+#[test]
+fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..10_000).map(|i| format!("sample-{i}\n")).collect();
+    let tasks = write(dir.path(), "big.tsv", &format!("--env SAMPLE\n{rows}"));
+    let script = write(dir.path(), "big.sh", "echo \"$SAMPLE\"\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--wait", "--processes", "50"]);
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let lines: Vec<&str> = pushed.stdout.lines().collect();
+    assert_eq!(
+        lines[1],
+        format!("job {job}: rejected"),
+        "{}",
+        pushed.stdout
+    );
+    assert_eq!(
+        lines[2],
+        "  --processes 50: one job runs at most 40 tasks at once (Step Functions' inline Map); use --processes 40 \
+         or fewer"
+    );
+    assert!(
+        lines[3].starts_with(
+            "  the job has 10000 tasks, but one execution's history holds 25000 events and each task takes about 1995 \
+             at --waiter-delay 1"
+        ) && lines[3].ends_with("split it with --task-range into jobs of at most 12 tasks, or raise --waiter-delay"),
+        "{}",
+        pushed.stdout
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
+    assert!(sandbox.live_instances(&job).is_empty());
+}
