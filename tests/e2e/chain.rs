@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount, write,
-    EXAMPLE_BUCKET,
+    assert_exit, assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount,
+    write, EXAMPLE_BUCKET,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -20,14 +20,7 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         "examples/wordcount/wordcount.sh",
         &["--wait"],
     );
-    assert_eq!(
-        push.code,
-        0,
-        "{}\n{}\n{}",
-        push.stdout,
-        push.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &push, 0);
     let job = job_id_of(&push);
     assert!(job.starts_with("wordcount-"), "{}", push.stdout);
     assert!(
@@ -151,14 +144,7 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
         "mkdir -p \"$(dirname \"$OUT\")\"\necho \"code $CODE\" > \"$OUT\"\nexit \"$CODE\"\n",
     );
     let push = push(&sandbox, &tasks, &script, &["--wait"]);
-    assert_eq!(
-        push.code,
-        1,
-        "{}\n{}\n{}",
-        push.stdout,
-        push.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &push, 1);
     let job = job_id_of(&push);
     let status = sandbox.cli(&["status", &job]);
     let rows: Vec<&str> = status.stdout.lines().collect();

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_nothing_running, attempt_record, calls_of, cluster_of, failed_events,
-    fire, job_id_of, push, summary, with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, attempt_record, calls_of, cluster_of,
+    failed_events, fire, job_id_of, push, summary, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -329,14 +329,7 @@ fn events_delivered_twice_late_and_out_of_order_change_nothing() {
         &json!({ "kind": "delivery", "function": null, "duplicate": true, "delay_ms": [0, 1500] }),
     );
     let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--wait"]);
-    assert_eq!(
-        pushed.code,
-        0,
-        "{}\n{}\n{}",
-        pushed.stdout,
-        pushed.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     assert_eq!(sandbox.executions().len(), 1, "one execution for the job");
     assert_eq!(

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_nothing_running, cluster_of, fire, job_id_of, jobs_named, push, summary,
-    with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, cluster_of, fire, job_id_of, jobs_named,
+    push, summary, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -280,14 +280,7 @@ fn a_requester_pays_bucket_is_read_and_written_with_the_requester_paying() {
         &script,
         &["--wait", "--request-payer-bucket", "ecsub-open-data"],
     );
-    assert_eq!(
-        pushed.code,
-        0,
-        "{}\n{}\n{}",
-        pushed.stdout,
-        pushed.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &pushed, 0);
     let counted = sandbox.aws(&[
         "s3api",
         "get-object",
@@ -313,14 +306,7 @@ fn an_image_with_its_own_entrypoint_still_runs_ecsubs_command() {
         WORDCOUNT.1,
         &["--wait", "--task-range", "0", "--image", "amazon/aws-cli"],
     );
-    assert_eq!(
-        pushed.code,
-        0,
-        "{}\n{}\n{}",
-        pushed.stdout,
-        pushed.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     let definition = sandbox.aws_json(&[
         "ecs",
@@ -366,14 +352,7 @@ fn an_image_that_runs_as_an_unprivileged_user_can_use_its_scratch_folder() {
         &script,
         &["--wait", "--image", "sandbox/nonroot"],
     );
-    assert_eq!(
-        pushed.code,
-        0,
-        "{}\n{}\n{}",
-        pushed.stdout,
-        pushed.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &pushed, 0);
     assert_eq!(
         sandbox
             .object("s3://ecsub-wordcount/nonroot/id.txt")
@@ -412,14 +391,7 @@ fn a_secret_env_is_decrypted_in_the_container_with_the_stacks_key_and_its_region
         "mkdir -p \"$(dirname \"$OUT\")\" && printf '%s' \"$TOKEN\" > \"$OUT\"\n",
     );
     let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
-    assert_eq!(
-        pushed.code,
-        0,
-        "{}\n{}\n{}",
-        pushed.stdout,
-        pushed.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &pushed, 0);
     assert_eq!(
         sandbox
             .object("s3://ecsub-wordcount/secret/out.txt")

@@ -244,26 +244,17 @@ def _error(request: Optional[iam_actions.Request], e: ServiceError, start_respon
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
     reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(e.status, "Error")
-    if protocol == "ec2":
-        body = (
-            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{escape(e.code)}</Code>"
-            f"<Message>{escape(e.message)}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>"
-        ).encode()
-        headers.append(("Content-Type", "text/xml"))
-    elif protocol == "query":
-        body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(e.code)}</Code><Message>{escape(e.message)}</Message>"
-            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        ).encode()
-        headers.append(("Content-Type", "text/xml"))
-    elif protocol == "rest-xml":
-        body = (
-            f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{escape(e.code)}</Code><Message>{escape(e.message)}"
-            f"</Message><RequestId>{request_id}</RequestId></Error>"
-        ).encode()
+    code, message = escape(e.code), escape(e.message)
+    if protocol in ("ec2", "query", "rest-xml"):
+        error = {
+            "ec2": f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
+            "query": f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
+            "rest-xml": f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>",
+        }[protocol]
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n{error}'.encode()
         if request is not None and request.method == "HEAD":
-            body = b""
-        headers.append(("Content-Type", "application/xml"))
+            body = b""  # a HEAD answer has no body: the status says it all
+        headers.append(("Content-Type", "text/xml"))
     else:
         body = json.dumps({"__type": e.code, "message": e.message, "Message": e.message}).encode()
         headers += [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", e.code)]

@@ -167,20 +167,24 @@ def _indexed(params: dict, prefix: str) -> list[str]:
     return [v for _, v in found]
 
 
+def _tags(params: dict, prefix: str) -> dict[str, str]:
+    """EC2 query tag lists: `PREFIX.1.Key`, `PREFIX.1.Value`, …"""
+    tags = {}
+    for i in range(1, 100):
+        key = params.get(f"{prefix}.{i}.Key")
+        if key is None:
+            break
+        tags[key] = params.get(f"{prefix}.{i}.Value", "")
+    return tags
+
+
 def _tag_specs(params: dict) -> dict[str, dict[str, str]]:
     """RunInstances' TagSpecification.N: resource type -> {key: value}."""
     specs: dict[str, dict[str, str]] = {}
     for k, v in params.items():
         m = re.match(r"^TagSpecification\.(\d+)\.ResourceType$", k)
         if m:
-            n = m.group(1)
-            tags = {}
-            for i in range(1, 100):
-                key = params.get(f"TagSpecification.{n}.Tag.{i}.Key")
-                if key is None:
-                    break
-                tags[key] = params.get(f"TagSpecification.{n}.Tag.{i}.Value", "")
-            specs.setdefault(v, {}).update(tags)
+            specs.setdefault(v, {}).update(_tags(params, f"TagSpecification.{m.group(1)}.Tag"))
     return specs
 
 
@@ -306,12 +310,7 @@ def _ec2(r: Request, look: Lookups) -> Optional[list[Check]]:
             for i in _indexed(p, "InstanceId")
         ]
     if op == "CreateTags":
-        tags = {}
-        for i in range(1, 100):
-            key = p.get(f"Tag.{i}.Key")
-            if key is None:
-                break
-            tags[key] = p.get(f"Tag.{i}.Value", "")
+        tags = _tags(p, "Tag")
         found = []
         for resource in _indexed(p, "ResourceId"):
             kind = {"i": "instance", "vol": "volume", "sg": "security-group", "subnet": "subnet"}.get(resource.split("-")[0], "*")

@@ -164,3 +164,15 @@ pub fn all_instances(sandbox: &Sandbox, job: &str) -> Vec<Value> {
         .flat_map(|r| r["Instances"].as_array().cloned().unwrap_or_default())
         .collect()
 }
+
+/// Asserts how a command exited; otherwise fails with what it printed and the sandbox's logs.
+pub fn assert_exit(sandbox: &Sandbox, ran: &Ran, code: i32) {
+    assert_eq!(
+        ran.code,
+        code,
+        "{}\n{}\n{}",
+        ran.stdout,
+        ran.stderr,
+        sandbox.log_tail()
+    );
+}
