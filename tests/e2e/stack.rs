@@ -460,3 +460,60 @@ fn an_inbox_drop_is_one_job_per_write_whatever_its_name_and_however_often_its_ev
     assert_nothing_running(&sandbox, &first);
     assert_nothing_running(&sandbox, &second);
 }
+
+#[test]
+fn an_instance_whose_role_does_not_trust_ec2_never_joins_and_its_task_fails_with_the_reason() {
+    let sandbox = Sandbox::start_with(&Options::with_parameters(&[("JoinTimeoutSeconds", "5")]));
+    sandbox.upload_wordcount_inputs();
+    // What the console's old ecsInstanceRole-as-task-role advice leads to, the other way round: a role that does
+    // not trust EC2. RunInstances accepts it; the instance's metadata service then refuses its credentials
+    // (AssumeRoleUnauthorizedAccess), so its ECS agent cannot register.
+    let role = sandbox.stack("ecsub")["resources"]["InstanceRole"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Action": "sts:AssumeRole" }]
+    });
+    let updated = sandbox.aws(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        &role,
+        "--policy-document",
+        &trust.to_string(),
+    ]);
+    assert_eq!(updated.code, 0, "{}", updated.stderr);
+    let pushed = push(
+        &sandbox,
+        WORDCOUNT.0,
+        WORDCOUNT.1,
+        &["--wait", "--task-range", "0"],
+    );
+    assert_exit(&sandbox, &pushed, 1);
+    let job = job_id_of(&pushed);
+    let reason = summary(&sandbox, &job)["tasks"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with("Ecsub.InstanceNeverJoined: instance i-"),
+        "{reason}"
+    );
+    let instances = sandbox.control_get("/instances");
+    let why: Vec<&str> = instances
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|i| i["why"].as_str())
+        .collect();
+    assert!(
+        why.iter()
+            .any(|w| w.starts_with("instance metadata credentials: AssumeRoleUnauthorizedAccess")),
+        "{instances}"
+    );
+    assert!(all_instances(&sandbox, &job)
+        .iter()
+        .all(|i| i["State"]["Name"] == "terminated"));
+}

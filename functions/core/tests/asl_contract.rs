@@ -368,6 +368,9 @@ fn only_what_started_no_task_retries_the_start_so_a_task_never_starts_twice() {
 #[test]
 fn the_state_machine_names_no_partition_of_its_own() {
     // `arn:aws:` would break the stack in China and GovCloud: the template substitutes ${Partition}.
-    assert!(!ASL.contains("arn:aws:"), "a hard-coded partition in the ASL");
+    assert!(
+        !ASL.contains("arn:aws:"),
+        "a hard-coded partition in the ASL"
+    );
     assert!(ASL.contains("arn:${Partition}:states:::lambda:invoke.waitForTaskToken"));
 }
