@@ -7,8 +7,10 @@
 # Usage: infra/build-lambdas.sh [OUT_DIR]        (OUT_DIR default: target/lambda-zips in the repository)
 # Environment:
 #   ECSUB_LAMBDA_TARGET_DIR  cargo's target dir for these builds (default ~/.cache/ecsub-lambda-arm64, outside the
-#                            clone like the debug one, so a fresh clone rebuilds only the workspace crates).
-#                            CARGO_TARGET_DIR is deliberately not used: it usually names the debug/test dir.
+#                            clone, apart from the debug/test dir that CARGO_TARGET_DIR usually names).
+#                            `CARGO_TARGET_DIR=<this dir> sam build --beta-features` reuses it (SAM CLI 1.170).
+#                            Only from the same clone: cargo-lambda's linker wrapper names the venv's path, and
+#                            cargo rebuilds everything when the linker changes.
 #   CARGO_BUILD_JOBS         as usual.
 # Cost (2 cores): a cold build takes tens of minutes (aws-sdk-ec2 dominates); see infra/DEPLOY-draft.md.
 set -euo pipefail
@@ -34,11 +36,14 @@ fi
 
 say "cargo-lambda $(cargo-lambda lambda --version | cut -d' ' -f2), zig $(python -m ziglang version), $(rustc --version)"
 say "building ${functions[*]} for $triple (release) in $target_dir"
-packages=()
-for f in "${functions[@]}"; do packages+=(--package "$f"); done
+# `--bin NAME` from the workspace root, not `--package`: that is how `sam build` asks (one `--bin` per function),
+# and it resolves features over the whole workspace (ecsub-cli's and the tests' dependencies turn on one more
+# rustix feature), so the compiled crates are the same ones and one target dir serves both.
+bins=()
+for f in "${functions[@]}"; do bins+=(--bin "$f"); done
 start=$(date +%s.%N)
 # --target-dir is not used: cargo-lambda 1.9.2 passes it on to `cargo metadata`, which rejects it.
-(cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo lambda build --release --arm64 --locked "${packages[@]}")
+(cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo lambda build --release --arm64 --locked "${bins[@]}")
 end=$(date +%s.%N)
 say "build took $(python -c "print(f'{$end - $start:.1f}')") s"
 
