@@ -19,7 +19,8 @@
 #   ECSUB_CLI                   an ecsub-cli binary to use (default: built here with cargo, with the AWS commands,
 #                               in $CARGO_TARGET_DIR, default ~/.cache/ecsub-target)
 #   ECSUB_LAMBDA_TARGET_DIR     cargo's target dir for sam build (default ~/.cache/ecsub-lambda-arm64, shared
-#                               with infra/build-lambdas.sh)
+#                               with infra/build-lambdas.sh of the same clone; another clone's venv makes cargo
+#                               rebuild everything there, see infra/build-lambdas.sh)
 #   Stack parameters (template.yaml; an empty or unset one keeps the template's default):
 #   ECSUB_SMOKE_SUBNET_IDS            -> SubnetIds (subnets whose instances get a public IP or a NAT: they pull the
 #                                        image from Docker Hub and talk to ECS and S3)
@@ -42,6 +43,7 @@ die() { note "FAILED: $*"; exit 1; }
 if [ -x "$repo/.venv-deploy/bin/sam" ]; then
   export PATH="$repo/.venv-deploy/bin:$PATH"
 fi
+export SAM_CLI_TELEMETRY="${SAM_CLI_TELEMETRY:-0}"
 for tool in aws sam cargo-lambda cargo python3; do
   command -v "$tool" >/dev/null || die "$tool is not on PATH (sam and cargo-lambda: infra/deploy-tools.sh)"
 done
