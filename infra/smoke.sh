@@ -22,11 +22,10 @@
 #                               with infra/build-lambdas.sh of the same clone; another clone's venv makes cargo
 #                               rebuild everything there, see infra/build-lambdas.sh)
 #   Stack parameters (template.yaml; an empty or unset one keeps the template's default):
+#   DataBuckets is always the data bucket of this run.
 #   ECSUB_SMOKE_SUBNET_IDS            -> SubnetIds (subnets whose instances get a public IP or a NAT: they pull the
-#                                        image from Docker Hub and talk to ECS and S3)
+#                                        image from ECR Public, the AWS CLI from the internet, and talk to ECS and S3)
 #   ECSUB_SMOKE_SECURITY_GROUP_ID     -> SecurityGroupId
-#   ECSUB_SMOKE_INSTANCE_PROFILE      -> InstanceProfileName (default ecsInstanceRole; its role needs
-#                                        AmazonEC2ContainerServiceforEC2Role and read/write on the data bucket)
 #   ECSUB_SMOKE_TASK_TIMEOUT_SECONDS  -> TaskTimeoutSeconds
 #   ECSUB_SMOKE_EXTRA_PARAMETERS      more `Key=Value` overrides, space-separated, for parameters added later
 #
@@ -96,14 +95,15 @@ teardown() {
       # shellcheck disable=SC2086  # a whitespace-separated list of instance ids
       aws ec2 terminate-instances --instance-ids $left >/dev/null || failed=1
     fi
-    if [ "$(aws ecs describe-clusters --clusters "$job_id" --query 'clusters[0].status' --output text 2>/dev/null)" = ACTIVE ]; then
-      note "deleting the job's ECS cluster $job_id"
-      for ci in $(aws ecs list-container-instances --cluster "$job_id" --query 'containerInstanceArns[]' --output text); do
-        aws ecs deregister-container-instance --cluster "$job_id" --container-instance "$ci" --force >/dev/null
+    local cluster="${stack}_$job_id" # the stack names each job's cluster (and task definition family) so
+    if [ "$(aws ecs describe-clusters --clusters "$cluster" --query 'clusters[0].status' --output text 2>/dev/null)" = ACTIVE ]; then
+      note "deleting the job's ECS cluster $cluster"
+      for ci in $(aws ecs list-container-instances --cluster "$cluster" --query 'containerInstanceArns[]' --output text); do
+        aws ecs deregister-container-instance --cluster "$cluster" --container-instance "$ci" --force >/dev/null
       done
-      aws ecs delete-cluster --cluster "$job_id" >/dev/null || failed=1
+      aws ecs delete-cluster --cluster "$cluster" >/dev/null || failed=1
     fi
-    for td in $(aws ecs list-task-definitions --family-prefix "$job_id" --status ACTIVE --query 'taskDefinitionArns[]' --output text); do
+    for td in $(aws ecs list-task-definitions --family-prefix "$cluster" --status ACTIVE --query 'taskDefinitionArns[]' --output text); do
       aws ecs deregister-task-definition --task-definition "$td" >/dev/null || failed=1
     done
     aws logs delete-log-group --log-group-name "ecsub-$job_id" 2>/dev/null
@@ -121,7 +121,7 @@ teardown() {
       failed=1
       note "stack $stack was not deleted: see its events in the CloudFormation console"
     fi
-    # Lambda creates its functions' log groups itself; they outlive the stack.
+    # The stack's log groups go with it; in case Lambda made one again after that, they are removed too.
     for fn in "${function_names[@]}"; do
       aws logs delete-log-group --log-group-name "/aws/lambda/$fn" 2>/dev/null
     done
@@ -181,11 +181,10 @@ lambda_target="${ECSUB_LAMBDA_TARGET_DIR:-$HOME/.cache/ecsub-lambda-arm64}"
 say "sam build --beta-features in $lambda_target (rust-cargolambda; a cold build takes tens of minutes)"
 CARGO_TARGET_DIR="$lambda_target" sam build --beta-features
 
-overrides=()
+overrides=("DataBuckets=$data_bucket")
 add_override() { if [ -n "$2" ]; then overrides+=("$1=$2"); fi; }
 add_override SubnetIds "${ECSUB_SMOKE_SUBNET_IDS:-}"
 add_override SecurityGroupId "${ECSUB_SMOKE_SECURITY_GROUP_ID:-}"
-add_override InstanceProfileName "${ECSUB_SMOKE_INSTANCE_PROFILE:-}"
 add_override TaskTimeoutSeconds "${ECSUB_SMOKE_TASK_TIMEOUT_SECONDS:-}"
 if [ -n "${ECSUB_SMOKE_EXTRA_PARAMETERS:-}" ]; then
   read -r -a extra <<<"$ECSUB_SMOKE_EXTRA_PARAMETERS"
