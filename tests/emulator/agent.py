@@ -418,8 +418,8 @@ class Agent:
         self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
         _record_stop(self.account, self.region, task, stop_code, exit_code, container_reason)
         described = task.described
-        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-        started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(task.started_at))
+        now = _iso_ms(time.time())
+        started = _iso_ms(task.started_at)
         main: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "containerArn": f"{task.arn}/main", "taskArn": task.arn}
         if exit_code is not None:
             main["exitCode"] = exit_code
@@ -558,6 +558,11 @@ def _set_agent_connected(account: str, region: str, cluster: str, arn: str, conn
     if instance is not None:
         instance.agent_connected = connected
         LOG.info("container instance %s: agentConnected=%s", arn, connected)
+
+
+def _iso_ms(t: float) -> str:
+    """A time as ECS events give it: ISO 8601 in UTC, to the millisecond."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
 
 
 def _record_stop(account: str, region: str, task: "Task", stop_code: str, exit_code: Optional[int], reason: Optional[str]) -> None:

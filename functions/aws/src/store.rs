@@ -145,50 +145,72 @@ async fn list_paying(
     Ok(keys)
 }
 
-/// Is there at least one key under `prefix`?
-async fn any_under(
-    s3: &Client,
-    bucket: &str,
-    prefix: &str,
-    payer: Payer<'_>,
-) -> Result<bool, FnError> {
-    let page = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .max_keys(1)
-        .set_request_payer(payer.of(bucket))
-        .send()
-        .await
-        .map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
-    Ok(!page.contents().is_empty())
-}
-
-/// Does the location exist: a file, a folder with at least one key, or a wildcard with at least one match?
-/// Requests to `payer`'s buckets say that the requester pays.
+/// Does the location exist: a file, a folder with at least one key, or a wildcard with at least one match (the
+/// input pre-flight)? Requests to `payer`'s buckets say that the requester pays.
 pub async fn location_exists(
     s3: &Client,
     path: &ecsub_core::S3Path,
     payer: Payer<'_>,
 ) -> Result<bool, FnError> {
-    if path.is_recursive() {
-        return any_under(s3, path.bucket(), path.key(), payer).await;
-    }
-    if !path.has_wildcard() {
-        return exists_paying(s3, path.bucket(), path.key(), payer).await;
-    }
-    let (folder, pattern) = path
-        .key()
-        .rsplit_once('/')
-        .map_or(("", path.key()), |(f, p)| (f, p));
-    let prefix = if folder.is_empty() {
-        String::new()
-    } else {
-        format!("{folder}/")
+    location_written(s3, path, payer, None).await
+}
+
+/// Is the location satisfied by an object written no earlier than `started_ms` (the output contract,
+/// `ecsub_core::outputs`; with `None`, by any object)? One HeadObject for a file; for a folder or a wildcard,
+/// ListObjectsV2 pages of its prefix (a wildcard's with a delimiter, so not its subfolders) until an object
+/// satisfies it: the times come with the answers, so checking them costs no extra call.
+pub async fn location_written(
+    s3: &Client,
+    path: &ecsub_core::S3Path,
+    payer: Payer<'_>,
+    started_ms: Option<i64>,
+) -> Result<bool, FnError> {
+    use ecsub_core::outputs::{listing_prefix, satisfied, Written, S3_SLACK_MS};
+    let (since, slack) = started_ms.map_or((i64::MIN, 0), |ms| (ms, S3_SLACK_MS));
+    let millis = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+        t.and_then(|t| t.to_millis().ok()).unwrap_or(i64::MIN)
     };
-    let keys = list_paying(s3, path.bucket(), &prefix, payer).await?;
-    Ok(keys.iter().any(|k| {
-        let name = &k[prefix.len()..];
-        !name.contains('/') && ecsub_core::s3path::wildcard_matches(pattern, name)
-    }))
+    let bucket = path.bucket();
+    if !path.is_recursive() && !path.has_wildcard() {
+        let key = path.key();
+        let head = s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_request_payer(payer.of(bucket));
+        return match head.send().await {
+            Ok(out) => {
+                let written = Written {
+                    key,
+                    modified_ms: millis(out.last_modified()),
+                };
+                Ok(satisfied(path, [written], since, slack))
+            }
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+            Err(e) => Err(FnError::aws(format!("HeadObject s3://{bucket}/{key}"), &e)),
+        };
+    }
+    let prefix = listing_prefix(path);
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter((!path.is_recursive()).then(|| "/".to_owned()))
+        .set_request_payer(payer.of(bucket))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
+        let written = page.contents().iter().filter_map(|o| {
+            Some(Written {
+                key: o.key()?,
+                modified_ms: millis(o.last_modified()),
+            })
+        });
+        if satisfied(path, written, since, slack) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

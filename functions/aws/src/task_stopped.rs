@@ -9,6 +9,7 @@ use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::events::{EcsTaskDetail, EventBridgeEvent};
 use crate::store::{self, Payer};
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use ecsub_core::chain::{
     classify, job_of_cluster, next_attempt, Attempt, AttemptRecord, AttemptResult, Stopped,
 };
@@ -16,7 +17,7 @@ use ecsub_core::tasks::{self, Cell};
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use tracing::info;
+use tracing::{info, warn};
 
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
     let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(event.payload)
@@ -75,7 +76,15 @@ pub async fn process(
     let exit_code = container.and_then(|c| c.exit_code);
 
     let missing = if exit_code == Some(0) {
-        missing_outputs(ctx, &layout, index, Payer(&payer)).await?
+        let started_ms = task
+            .started_at
+            .as_deref()
+            .and_then(|t| DateTime::from_str(t, DateTimeFormat::DateTime).ok())
+            .and_then(|t| t.to_millis().ok());
+        if started_ms.is_none() {
+            warn!(job_id = %layout.job_id, task = index, "the event has no startedAt: outputs are checked for existence only");
+        }
+        missing_outputs(ctx, &layout, index, Payer(&payer), started_ms).await?
     } else {
         Vec::new()
     };
@@ -171,12 +180,14 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The task's declared outputs that are not in S3 (one that cannot even be checked says why).
+/// The task's declared outputs that this attempt (started at `started_ms`) did not write to S3 (one that cannot
+/// even be checked says why).
 async fn missing_outputs(
     ctx: &Ctx,
     layout: &JobLayout,
     index: usize,
     payer: Payer<'_>,
+    started_ms: Option<i64>,
 ) -> Result<Vec<String>, FnError> {
     let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? else {
         return Err(FnError::invalid_input(format!(
@@ -194,7 +205,7 @@ async fn missing_outputs(
     let mut missing = Vec::new();
     for (column, cell) in file.columns.iter().zip(&task.cells) {
         if let (true, Cell::Path(path)) = (column.kind.is_output(), cell) {
-            match store::location_exists(&ctx.s3, path, payer).await {
+            match store::location_written(&ctx.s3, path, payer, started_ms).await {
                 Ok(true) => {}
                 Ok(false) => missing.push(path.url()),
                 Err(e) if !e.is_transient() => {

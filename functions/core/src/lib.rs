@@ -9,6 +9,7 @@ pub mod diag;
 pub mod exit;
 pub mod job;
 pub mod options;
+pub mod outputs;
 pub mod s3path;
 pub mod script;
 pub mod tasks;

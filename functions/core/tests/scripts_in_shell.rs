@@ -5,88 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_core::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED, EXIT_SETUP_FAILED};
-use ecsub_core::script::{run_script, setenv_script};
-use ecsub_core::{tasks, JobArgs, JobId};
+mod shell;
+
+use ecsub_core::JobArgs;
+use shell::Job;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A job written out the way a runner lays it out: scripts, a scratch folder per task, a local S3 root.
-struct Job {
-    dir: tempfile::TempDir,
-}
-
-struct Outcome {
-    code: i32,
-    log: String,
-}
-
-impl Job {
-    fn new(tasks_tsv: &str, user_script: &str, args: JobArgs) -> Job {
-        let dir = tempfile::tempdir().unwrap();
-        let tasks =
-            tasks::parse("tasks.tsv", tasks_tsv.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let spec = args.resolve(JobId::new("test", "abcde").unwrap()).unwrap();
-        let scripts = dir.path().join("scripts");
-        fs::create_dir_all(&scripts).unwrap();
-        fs::write(scripts.join("run.sh"), run_script(&spec, &tasks.columns)).unwrap();
-        fs::write(
-            scripts.join("setenv.sh"),
-            setenv_script("tasks.tsv", &tasks.columns, &tasks.tasks),
-        )
-        .unwrap();
-        fs::write(scripts.join("script"), user_script).unwrap();
-        fs::create_dir_all(dir.path().join("s3")).unwrap();
-        Job { dir }
-    }
-
-    fn s3(&self, url_path: &str) -> PathBuf {
-        self.dir.path().join("s3").join(url_path)
-    }
-
-    fn put(&self, url_path: &str, bytes: &[u8]) {
-        let path = self.s3(url_path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, bytes).unwrap();
-    }
-
-    fn run_with(
-        &self,
-        shell: &str,
-        index: usize,
-        extra_env: &[(&str, &str)],
-        path_prefix: Option<&Path>,
-    ) -> Outcome {
-        let scratch = self.dir.path().join(format!("scratch-{index}"));
-        let mut cmd = Command::new(shell);
-        cmd.arg(self.dir.path().join("scripts/run.sh"))
-            .env("ECSUB_TASK_INDEX", index.to_string())
-            .env("ECSUB_SCRATCH", &scratch)
-            .env("ECSUB_TRANSPORT", "local")
-            .env("ECSUB_LOCAL_S3_ROOT", self.dir.path().join("s3"));
-        if let Some(prefix) = path_prefix {
-            let path = format!(
-                "{}:{}",
-                prefix.display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
-            cmd.env("PATH", path);
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            log: String::from_utf8_lossy(&out.stderr).into_owned()
-                + &String::from_utf8_lossy(&out.stdout),
-        }
-    }
-
-    fn run(&self, index: usize) -> Outcome {
-        self.run_with("bash", index, &[], None)
-    }
-}
 
 /// Values that broke or were executed by ecsub's `export NAME="value"`.
 const CORPUS: &[&str] = &[
@@ -323,7 +248,10 @@ fn recording_aws(dir: &Path) -> PathBuf {
     let log = dir.join("aws-calls.log");
     let script = format!(
         "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
-         if [ \"$1\" = kms ]; then f=$(printf '%s\\n' \"$@\" | sed -n 's|^fileb://||p'); base64 < \"$f\"; fi\n",
+         if [ \"$1\" = kms ]; then f=$(printf '%s\\n' \"$@\" | sed -n 's|^fileb://||p'); base64 < \"$f\"; fi\n\
+         for a; do last=$a; done\n\
+         case \" $* \" in *' --include '*) ;; *' --recursive '*) \
+         case $last in s3://*) ;; *) mkdir -p \"$last\" && : > \"$last/recorded\" ;; esac ;; esac\n",
         log.display()
     );
     fs::write(bin.join("aws"), script).unwrap();
@@ -384,7 +312,8 @@ fn the_s3_transport_adds_request_payer_only_for_the_named_buckets() {
     let tsv = "--input A\t--input-recursive B\t--input C\ns3://payer-bkt/a\ts3://free-bkt/b\ts3://payer-bkt/c/*.x\n";
     let job = Job::new(tsv, "true\n", args);
     let bin = recording_aws(job.dir.path());
-    // The recording aws copies nothing, so the wildcard's match check fails after the copy: that is expected.
+    // The recording aws leaves one file in a downloaded folder and copies nothing else, so the wildcard's match
+    // check fails after the copy: that is expected.
     let outcome = job.run_with("bash", 0, &[("ECSUB_TRANSPORT", "s3")], Some(&bin));
     assert_eq!(outcome.code, EXIT_INPUT_FAILED, "{}", outcome.log);
     let scratch = job.dir.path().join("scratch-0");

@@ -22,6 +22,19 @@ export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS
 
 ecsub_log() { printf 'ecsub: %s\n' "$*" >&2; }
 
+# A signal ends the task at once (after the running command), leaving no partly written file behind.
+ecsub_part=
+ecsub_stop() {
+  [ -z "$ecsub_part" ] || rm -f "$ecsub_part"
+  exit "$1"
+}
+ecsub_traps() {
+  trap 'ecsub_stop 129' HUP
+  trap 'ecsub_stop 130' INT
+  trap 'ecsub_stop 143' TERM
+}
+ecsub_traps
+
 ecsub_fail() {
   ecsub_log "$2"
   exit "$1"
@@ -69,6 +82,10 @@ ecsub_copy_s3() {
   aws "$@" "$_src" "$_dst"
 }
 
+# The local transport: s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K. Like S3, the root holds only files and
+# folders: a path in it that passes through a symbolic link is refused, a link is never copied into it, and every
+# file lands whole (written under a temporary name in its folder, then renamed), so an interrupted or concurrent
+# copy leaves the old bytes or the new ones, never a mix.
 ecsub_local_path() {
   case $1 in
     s3://*) printf '%s/%s' "${ECSUB_LOCAL_S3_ROOT:?is not set (needed by ECSUB_TRANSPORT=local)}" "${1#s3://}" ;;
@@ -76,7 +93,92 @@ ecsub_local_path() {
   esac
 }
 
+# Is the root-side path $1 (an s3:// URL) free of symbolic links below the root?
+ecsub_no_link() {
+  _p=$ECSUB_LOCAL_S3_ROOT
+  _rest=${1#s3://}
+  while [ -n "$_rest" ]; do
+    case $_rest in
+      */*) _p=$_p/${_rest%%/*} _rest=${_rest#*/} ;;
+      *) _p=$_p/$_rest _rest= ;;
+    esac
+    if [ -L "$_p" ]; then
+      ecsub_log "refused: $_p is a symbolic link; the local S3 root holds only files and folders"
+      return 1
+    fi
+  done
+}
+
+# ecsub_file SRC DST: copies one file, landing it by rename. A destination that is a folder is refused.
+ecsub_file() {
+  if [ -d "$2" ] && [ ! -L "$2" ]; then
+    ecsub_log "refused: $2 is a folder, not a file"
+    return 1
+  fi
+  ecsub_part="${2%/*}/.ecsub-part.$$.${2##*/}"
+  if cp "$1" "$ecsub_part" && mv -f "$ecsub_part" "$2"; then
+    ecsub_part=
+    return 0
+  fi
+  rm -f "$ecsub_part"
+  ecsub_part=
+  return 1
+}
+
+# ecsub_entry WAY SRC: may this entry of a folder being copied be copied? Into the task (get), no link at all;
+# out of it (put), a link to a file is copied as the file's bytes (as the S3 transport does), a link to a folder
+# is refused (it could lead anywhere, or loop).
+ecsub_entry() {
+  if [ -L "$2" ] && { [ "$1" = get ] || [ -d "$2" ]; }; then
+    ecsub_log "refused: $2 is a symbolic link"
+    return 1
+  fi
+}
+
+# ecsub_tree WAY SRC DST: copies the folder SRC into DST file by file (dotfiles too), SRC's subfolders included.
+ecsub_tree() {
+  mkdir -p "$3" || return 1
+  for _e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+    [ -e "$_e" ] || [ -L "$_e" ] || continue
+    ecsub_entry "$1" "$_e" || return 1
+    if [ -L "$3/${_e##*/}" ]; then
+      ecsub_log "refused: $3/${_e##*/} is a symbolic link"
+      return 1
+    fi
+    if [ -d "$_e" ]; then
+      (ecsub_traps && ecsub_tree "$1" "$_e" "$3/${_e##*/}") || return 1
+    elif [ -f "$_e" ]; then
+      ecsub_file "$_e" "$3/${_e##*/}" || return 1
+    fi
+  done
+}
+
+# ecsub_glob_each FOLDER PATTERN: prints nothing, sets ecsub_matches to how many files of FOLDER match PATTERN
+# (whose only wildcard is *, which matches a leading dot too, as S3's --include does); with WAY SRC DST after
+# them, also copies each match.
+ecsub_glob_each() {
+  ecsub_matches=0
+  for _e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -f "$_e" ] || continue
+    case ${_e##*/} in
+      $2)
+        ecsub_matches=$((ecsub_matches + 1))
+        if [ $# -gt 2 ]; then
+          ecsub_entry "$3" "$_e" || return 1
+          if [ -L "$4${_e##*/}" ]; then
+            ecsub_log "refused: $4${_e##*/} is a symbolic link"
+            return 1
+          fi
+          ecsub_file "$_e" "$4${_e##*/}" || return 1
+        fi
+        ;;
+    esac
+  done
+}
+
 ecsub_copy_local() {
+  case $2 in s3://*) _way=get _root=$2 ;; *) _way=put _root=$3 ;; esac
+  ecsub_no_link "$_root" || return 1
   _src=$(ecsub_local_path "$2") || return 1
   _dst=$(ecsub_local_path "$3") || return 1
   case $1 in
@@ -85,53 +187,49 @@ ecsub_copy_local() {
         ecsub_log "$2: no such file ($_src)"
         return 1
       fi
-      mkdir -p "${_dst%/*}" && cp "$_src" "$_dst"
+      mkdir -p "${_dst%/*}" && ecsub_file "$_src" "$_dst"
       ;;
     dir)
       if [ ! -d "$_src" ]; then
         ecsub_log "$2: no such folder ($_src)"
         return 1
       fi
-      mkdir -p "$_dst" && cp -R "$_src." "$_dst"
+      ecsub_tree "$_way" "${_src%/}" "${_dst%/}"
       ;;
     glob)
       if [ ! -d "$_src" ]; then
         ecsub_log "$2: no such folder ($_src)"
         return 1
       fi
-      mkdir -p "$_dst" || return 1
-      _ifs=$IFS
-      IFS=''
-      for _f in "$_src"$4; do
-        if [ -f "$_f" ] && ! cp "$_f" "$_dst"; then
-          IFS=$_ifs
-          return 1
-        fi
-      done
-      IFS=$_ifs
+      mkdir -p "$_dst" && ecsub_glob_each "${_src%/}" "$4" "$_way" "$_dst"
       ;;
   esac
 }
 
-# Is there a file at PATH, whose last segment may hold * wildcards?
+# Is there a file at PATH, whose last segment may hold * wildcards (matching dotfiles too)?
 ecsub_has_match() {
-  _ifs=$IFS
-  IFS=''
-  for _f in "${1%/*}/"${1##*/}; do
-    if [ -e "$_f" ]; then
-      IFS=$_ifs
-      return 0
-    fi
-  done
-  IFS=$_ifs
-  return 1
+  [ -d "${1%/*}" ] || return 1
+  ecsub_glob_each "${1%/*}" "${1##*/}"
+  [ "$ecsub_matches" -gt 0 ]
+}
+
+# Does the folder hold at least one file, at any depth?
+ecsub_has_file() {
+  [ -n "$(find "$1" -type f -print 2>/dev/null | head -n 1)" ]
 }
 
 # ecsub_get file|dir URL PATH NAME: downloads one input (nothing to do for an empty cell).
 ecsub_get() {
   [ -n "$2" ] || return 0
   case $1 in
-    dir) mkdir -p "$3" && ecsub_copy dir "$2" "$3" ;;
+    dir)
+      mkdir -p "$3" && ecsub_copy dir "$2" "$3" && {
+        ecsub_has_file "$3" || {
+          ecsub_log "input $4: $2 holds no file (an input folder must hold at least one, on S3 as here)"
+          false
+        }
+      }
+      ;;
     *)
       case $2 in
         *'*'*)
@@ -157,6 +255,10 @@ ecsub_put() {
     dir)
       if [ ! -d "$3" ]; then
         ecsub_log "output $4: the script did not create the folder $3; nothing to upload"
+        return 0
+      fi
+      if ! ecsub_has_file "$3"; then
+        ecsub_log "output $4: the script's folder $3 holds no file; nothing to upload"
         return 0
       fi
       ecsub_copy dir "$3" "$2"
