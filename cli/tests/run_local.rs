@@ -288,7 +288,9 @@ fn ctrl_c_stops_running_tasks_and_still_prints_the_table() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("ecsub-cli: Ctrl-C: stopping 2 running task(s); the rest will not start"),
+        stderr.contains(
+            "ecsub-cli: Ctrl-C: stopping 2 running task(s) (SIGTERM, then SIGKILL after 5 s); the rest will not start"
+        ),
         "{stderr}"
     );
     for i in 0..2 {
@@ -320,4 +322,27 @@ fn gone_soon(pid: &str) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Local review finding 16: with a low file-descriptor limit, tasks that cannot be started yet wait for a slot
+/// instead of failing.
+#[test]
+fn tasks_that_cannot_start_for_want_of_file_descriptors_wait_for_a_slot() {
+    let rows: String = (0..60).map(|i| format!("{i}\n")).collect();
+    let job = LocalJob::new(&format!("--env I\n{rows}"), "sleep 0.2\n");
+    let cli = job.command(&["--processes", "60"]);
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 40 && exec \"$@\"")
+        .arg("sh")
+        .arg(cli.get_program())
+        .args(cli.get_args())
+        .current_dir(job.dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot start more tasks now"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout.lines().count(), 61, "{}", out.stdout);
 }

@@ -10,18 +10,24 @@ use crate::report::{self, human, TaskReport, TaskState};
 use crate::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
 use anyhow::Context as _;
 use ecsub_core::chain::{classify, Outcome, Stopped};
-use ecsub_core::s3path::wildcard_matches;
-use ecsub_core::tasks::{Cell, ColumnKind};
-use ecsub_core::S3Path;
+use ecsub_core::tasks::ColumnKind;
 use ecsub_core::{exit, job::SCRIPT_FILE};
 use std::collections::HashMap;
 use std::fs;
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
+
+mod lifetime;
+mod objects;
+mod progress;
+
+use lifetime::signal_group;
+
+use objects::{check_inputs, missing_outputs};
+use progress::Progress;
 
 /// How long a stopped task gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -72,14 +78,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let started = Instant::now();
-    let (reports, interrupted) = runtime.block_on(runner.execute())?;
+    let (reports, stopped_by) = runtime.block_on(runner.execute())?;
 
+    // The table first: every task's result is known, whatever happens to the report file after.
     let job = plan.spec.job_id.as_str();
-    fs::write(
-        dirs.root.join("report.json"),
-        serde_json::to_vec_pretty(&reports)?,
-    )
-    .with_context(|| format!("{}: cannot write the report", dirs.root.display()))?;
     match args.output {
         Output::Text => print!("{}", report::table(job, &reports)),
         Output::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
@@ -92,95 +94,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         "ecsub-cli: job {job}: {succeeded}/{} tasks succeeded in {}{}; scripts, logs and report in {}",
         reports.len(),
         human(started.elapsed()),
-        if interrupted { " (interrupted)" } else { "" },
+        stopped_by.map_or(String::new(), |s| format!(" (stopped by {})", s.name())),
         dirs.root.display()
     );
-    Ok(if interrupted {
-        ExitCode::from(EXIT_INTERRUPTED)
+    fs::write(
+        dirs.root.join("report.json"),
+        serde_json::to_vec_pretty(&reports)?,
+    )
+    .with_context(|| format!("{}: cannot write the report", dirs.root.display()))?;
+    Ok(if let Some(stop) = stopped_by {
+        ExitCode::from(stop.exit_status())
     } else if succeeded == reports.len() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_TASK_FAILED)
     })
-}
-
-/// ecsub's pre-flight, on the local folder: every input of every selected task must exist before any task runs.
-fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
-    let mut errors = Vec::new();
-    for task in plan.selected_tasks() {
-        for (column, cell) in plan.tasks.columns.iter().zip(&task.cells) {
-            let Cell::Path(path) = cell else { continue };
-            if !column.kind.is_input() {
-                continue;
-            }
-            let local = s3_root.join(path.bucket()).join(path.key());
-            if !exists_locally(s3_root, path) {
-                errors.push(format!(
-                    "{}:{}: task {} (`{column}`): input `{path}` not found (looked for {})",
-                    plan.tasks.file,
-                    task.line,
-                    task.index,
-                    local.display()
-                ));
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        errors.push("nothing was run (--not-verify-bucket skips this check)".into());
-        Err(InputError(errors))
-    }
-}
-
-/// Does an S3 location exist under the local S3 root: a file, a folder, or at least one wildcard match?
-fn exists_locally(s3_root: &Path, path: &S3Path) -> bool {
-    let local = s3_root.join(path.bucket()).join(path.key());
-    if path.has_wildcard() {
-        matches_in_folder(&local)
-    } else if path.is_recursive() {
-        local.is_dir()
-    } else {
-        local.is_file()
-    }
-}
-
-/// The declared outputs of a task that are not under the local S3 root (the controller's outputs check).
-fn missing_outputs(plan: &Plan, s3_root: &Path, index: usize) -> Vec<String> {
-    let Some(task) = plan.tasks.tasks.get(index) else {
-        return Vec::new();
-    };
-    plan.tasks
-        .columns
-        .iter()
-        .zip(&task.cells)
-        .filter_map(|(column, cell)| match cell {
-            Cell::Path(path) if column.kind.is_output() && !exists_locally(s3_root, path) => {
-                Some(path.url())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Is there a file in PATH's folder whose name matches PATH's last segment, where `*` matches any run of
-/// characters?
-fn matches_in_folder(path: &Path) -> bool {
-    let (Some(dir), Some(pattern)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-    else {
-        return false;
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
-        return false;
-    };
-    entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .any(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|name| wildcard_matches(pattern, name))
-        })
 }
 
 /// The folders of one local run: `WDIR/<job-id>/{scripts, tasks/NNN (scratch), logs}`.
@@ -228,6 +156,33 @@ struct Runner<'a> {
     keep_scratch: bool,
 }
 
+/// What stopped a run before its end: the signal the CLI got, and the exit status it then gives (a shell's
+/// 128 + the signal's number).
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl Stop {
+    fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "Ctrl-C",
+            Stop::Terminate => "SIGTERM",
+            Stop::Hangup => "SIGHUP",
+        }
+    }
+
+    fn exit_status(self) -> u8 {
+        match self {
+            Stop::Interrupt => EXIT_INTERRUPTED,
+            Stop::Terminate => 143,
+            Stop::Hangup => 129,
+        }
+    }
+}
+
 /// A task that has been started: its process group, and when.
 struct Started {
     pgid: Option<i32>,
@@ -235,23 +190,39 @@ struct Started {
 }
 
 impl Runner<'_> {
-    async fn execute(&self) -> anyhow::Result<(Vec<TaskReport>, bool)> {
+    async fn execute(&self) -> anyhow::Result<(Vec<TaskReport>, Option<Stop>)> {
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
         let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
-        let mut queue = self.plan.selected.clone();
-        let limit = self.plan.spec.processes as usize;
+        let mut hangup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
+        if !lifetime::become_subreaper() {
+            eprintln!("ecsub-cli: cannot become the tasks' subreaper: a process that leaves its task's process group may outlive the job");
+        }
+        let mut queue = self.plan.selected.clone().peekable();
+        let mut limit = self.plan.spec.processes as usize;
         let mut running: JoinSet<(usize, std::io::Result<ExitStatus>)> = JoinSet::new();
         let mut started: HashMap<usize, Started> = HashMap::new();
         let mut reports: HashMap<usize, TaskReport> = HashMap::new();
         let mut progress = Progress::new(self.plan.selected_tasks().len());
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         let mut stopping: Option<tokio::time::Instant> = None;
+        let mut stopped_by: Option<Stop> = None;
         let mut killed = false;
 
         loop {
             while stopping.is_none() && running.len() < limit {
-                let Some(index) = queue.next() else { break };
-                match self.spawn(index) {
+                let Some(&index) = queue.peek() else { break };
+                let spawned = self.spawn(index);
+                if let Err(e) = &spawned {
+                    // Out of file descriptors or processes while others run: wait for a slot (and run fewer at
+                    // once from now on) instead of failing the task.
+                    if !running.is_empty() && is_exhaustion(e) {
+                        limit = running.len();
+                        eprintln!("ecsub-cli: cannot start more tasks now ({e:#}): running at most {limit} at once");
+                        break;
+                    }
+                }
+                queue.next();
+                match spawned {
                     Ok(mut child) => {
                         started.insert(
                             index,
@@ -281,6 +252,9 @@ impl Runner<'_> {
                 joined = running.join_next() => {
                     let Some(joined) = joined else { continue };
                     let (index, status) = joined.context("a task's waiter failed")?;
+                    // The task's run.sh has ended: so does everything left in its process group (as at a
+                    // container's end), whatever it does with SIGTERM.
+                    signal_group(started.get(&index).and_then(|s| s.pgid), libc::SIGKILL);
                     let start = started.get(&index).map(|s| s.start);
                     let (state, code, note) = match status {
                         Ok(status) => {
@@ -288,7 +262,7 @@ impl Runner<'_> {
                             if stopping.is_some() && code != 0 {
                                 (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()))
                             } else {
-                                let missing = if code == 0 { missing_outputs(self.plan, &self.s3_root, index) } else { Vec::new() };
+                                let missing = match (code, start) { (0, Some(start)) => missing_outputs(self.plan, &self.s3_root, index, start), _ => Vec::new() };
                                 let stopped = Stopped { exit_code: Some(code), ..Default::default() };
                                 let (outcome, reason) = classify(&stopped, &missing);
                                 match outcome {
@@ -310,10 +284,16 @@ impl Runner<'_> {
                     started.remove(&index);
                 }
                 _ = interrupt.recv(), if stopping.is_none() => {
-                    stopping = Some(self.stop_all(&started, "Ctrl-C"));
+                    stopping = Some(self.stop_all(&started, Stop::Interrupt));
+                    stopped_by = Some(Stop::Interrupt);
                 }
                 _ = terminate.recv(), if stopping.is_none() => {
-                    stopping = Some(self.stop_all(&started, "SIGTERM"));
+                    stopping = Some(self.stop_all(&started, Stop::Terminate));
+                    stopped_by = Some(Stop::Terminate);
+                }
+                _ = hangup.recv(), if stopping.is_none() => {
+                    stopping = Some(self.stop_all(&started, Stop::Hangup));
+                    stopped_by = Some(Stop::Hangup);
                 }
                 _ = tokio::time::sleep_until(stopping.unwrap_or_else(tokio::time::Instant::now)), if stopping.is_some() && !killed => {
                     for s in started.values() {
@@ -325,6 +305,10 @@ impl Runner<'_> {
             }
         }
         progress.clear();
+        let stray = lifetime::kill_descendants();
+        if stray > 0 {
+            eprintln!("ecsub-cli: killed {stray} process(es) the tasks left behind");
+        }
         let all = self
             .plan
             .selected
@@ -341,7 +325,7 @@ impl Runner<'_> {
                 })
             })
             .collect();
-        Ok((all, stopping.is_some()))
+        Ok((all, stopped_by))
     }
 
     fn spawn(&self, index: usize) -> anyhow::Result<tokio::process::Child> {
@@ -371,10 +355,12 @@ impl Runner<'_> {
     }
 
     /// Asks every running task's process group to stop; returns when to stop asking nicely.
-    fn stop_all(&self, started: &HashMap<usize, Started>, why: &str) -> tokio::time::Instant {
+    fn stop_all(&self, started: &HashMap<usize, Started>, why: Stop) -> tokio::time::Instant {
         eprintln!(
-            "\necsub-cli: {why}: stopping {} running task(s); the rest will not start",
-            started.len()
+            "\necsub-cli: {}: stopping {} running task(s) (SIGTERM, then SIGKILL after {} s); the rest will not start",
+            why.name(),
+            started.len(),
+            GRACE.as_secs()
         );
         for s in started.values() {
             signal_group(s.pgid, libc::SIGTERM);
@@ -402,6 +388,19 @@ impl Runner<'_> {
     }
 }
 
+/// Is this a failure to start a process for want of a resource that a finishing task gives back (file
+/// descriptors, processes)?
+fn is_exhaustion(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.raw_os_error(),
+                Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN)
+            )
+        })
+}
+
 /// A shell's view of how a process ended: its exit code, or 128 + the signal that killed it.
 fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
@@ -409,99 +408,4 @@ fn exit_code(status: ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(-1)
-}
-
-#[allow(unsafe_code)]
-fn signal_group(pgid: Option<i32>, signal: libc::c_int) {
-    if let Some(pgid) = pgid.filter(|&p| p > 0) {
-        // SAFETY: killpg has no memory-safety preconditions; a group that is already gone gives ESRCH, ignored.
-        unsafe {
-            libc::killpg(pgid, signal);
-        }
-    }
-}
-
-/// The progress shown on stderr: one line per start and end, and on a terminal a status line kept up to date.
-struct Progress {
-    total: usize,
-    running: usize,
-    done: usize,
-    failed: usize,
-    since: Instant,
-    tty: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        Progress {
-            total,
-            running: 0,
-            done: 0,
-            failed: 0,
-            since: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn say(&self, line: &str) {
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[K");
-        }
-        let _ = writeln!(err, "{line}");
-        drop(err);
-        self.redraw();
-    }
-
-    fn started(&mut self, index: usize, log: &Path) {
-        self.running += 1;
-        self.say(&format!(
-            "ecsub-cli: task {index:03} started (log: {})",
-            log.display()
-        ));
-    }
-
-    fn finished(&mut self, index: usize, code: Option<i32>, note: &str) {
-        self.running = self.running.saturating_sub(1);
-        self.done += 1;
-        if code != Some(0) {
-            self.failed += 1;
-        }
-        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let note = if note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({note})")
-        };
-        self.say(&format!(
-            "ecsub-cli: task {index:03} exited {code}{note} [{}/{} done, {} running, {} failed, {}]",
-            self.done,
-            self.total,
-            self.running,
-            self.failed,
-            human(self.since.elapsed())
-        ));
-    }
-
-    fn redraw(&self) {
-        if self.tty {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "\r\x1b[K[{}/{} done, {} running, {} failed] {}",
-                self.done,
-                self.total,
-                self.running,
-                self.failed,
-                human(self.since.elapsed())
-            );
-            let _ = err.flush();
-        }
-    }
-
-    fn clear(&self) {
-        if self.tty {
-            eprint!("\r\x1b[K");
-        }
-    }
 }

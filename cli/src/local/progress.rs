@@ -1,0 +1,92 @@
+//! The progress of a local run on stderr: one line per start and end, and on a terminal a status line kept up
+//! to date.
+
+use crate::report::human;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+/// The progress shown on stderr: one line per start and end, and on a terminal a status line kept up to date.
+pub struct Progress {
+    total: usize,
+    running: usize,
+    done: usize,
+    failed: usize,
+    since: Instant,
+    tty: bool,
+}
+
+impl Progress {
+    pub fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            running: 0,
+            done: 0,
+            failed: 0,
+            since: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn say(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K");
+        }
+        let _ = writeln!(err, "{line}");
+        drop(err);
+        self.redraw();
+    }
+
+    pub fn started(&mut self, index: usize, log: &Path) {
+        self.running += 1;
+        self.say(&format!(
+            "ecsub-cli: task {index:03} started (log: {})",
+            log.display()
+        ));
+    }
+
+    pub fn finished(&mut self, index: usize, code: Option<i32>, note: &str) {
+        self.running = self.running.saturating_sub(1);
+        self.done += 1;
+        if code != Some(0) {
+            self.failed += 1;
+        }
+        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({note})")
+        };
+        self.say(&format!(
+            "ecsub-cli: task {index:03} exited {code}{note} [{}/{} done, {} running, {} failed, {}]",
+            self.done,
+            self.total,
+            self.running,
+            self.failed,
+            human(self.since.elapsed())
+        ));
+    }
+
+    pub fn redraw(&self) {
+        if self.tty {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[K[{}/{} done, {} running, {} failed] {}",
+                self.done,
+                self.total,
+                self.running,
+                self.failed,
+                human(self.since.elapsed())
+            );
+            let _ = err.flush();
+        }
+    }
+
+    pub fn clear(&self) {
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
