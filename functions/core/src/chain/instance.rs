@@ -33,7 +33,7 @@ pub fn container_command(setup_container_cmd: &str) -> String {
         "set -u\n{setup}\
          : \"${{ECSUB_HOME:=/tmp/ecsub}}\"\n\
          mkdir -p \"$ECSUB_HOME/scripts\" || {{ echo \"ecsub: cannot create $ECSUB_HOME/scripts\" >&2; exit {code}; }}\n\
-         aws s3 cp --recursive --no-progress --only-show-errors \"${{ECSUB_JOB_URL}}scripts/\" \"$ECSUB_HOME/scripts/\" \
+         aws s3 cp --recursive --no-progress --only-show-errors --exclude setenv.sh \"${{ECSUB_JOB_URL}}scripts/\" \"$ECSUB_HOME/scripts/\" \
          || {{ echo \"ecsub: cannot fetch the job's scripts from ${{ECSUB_JOB_URL}}scripts/\" >&2; exit {code}; }}\n\
          ECSUB_SCRIPTS_DIR=\"$ECSUB_HOME/scripts\" exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"
     )

@@ -123,34 +123,81 @@ fn empty_note(cell: &Cell) -> &'static str {
     }
 }
 
+/// Width of every line of `setenv.sh`'s index, so that a task finds its record by arithmetic.
+pub const SETENV_INDEX_LINE: usize = 24;
+
 /// `setenv.sh`: every selected task's environment in one file (one object to upload, whatever the number of
-/// tasks), picked by `$ECSUB_TASK_INDEX` when `run.sh` sources it.
+/// tasks), laid out so that a task reads only its own bytes, in constant time whatever the job's size:
+///
+/// ```text
+/// # ecsub   FIRST   COUNT\n            line 0: the first task index in the file, and how many (24 bytes a line)
+/// #       OFFSET   LENGTH\n            line 1 + (i - FIRST): where task i's environment is
+/// ...
+/// # comment, then each task's environment (export lines, sourced by run.sh)
+/// ```
+///
+/// `tasks` must be consecutive indexes (a job's tasks, or a `--task-range` of them).
 pub fn setenv_script<'a>(
     file: &str,
     columns: &[Column],
     tasks: impl IntoIterator<Item = &'a Task>,
 ) -> String {
-    let mut out = String::with_capacity(4096);
+    let mut bodies = String::with_capacity(4096);
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut first = None;
     let _ = writeln!(
-        out,
-        "# ecsub setenv.sh (generated from {}; do not edit): sourced by run.sh, picks the task by $ECSUB_TASK_INDEX.",
-        file.replace('\n', " ")
+        bodies,
+        "# ecsub setenv.sh (generated from {}; do not edit). Above: one 24-byte line per task, its environment's \
+         offset and length in this file; run.sh reads its own task's bytes only.",
+        file.replace(['\n', '\r'], " ")
     );
-    out.push_str("case $ECSUB_TASK_INDEX in\n");
     for task in tasks {
-        let _ = writeln!(out, "{})  # line {}", task.index, task.line);
-        write_task_environment(&mut out, columns, task);
-        out.push_str(";;\n");
+        first.get_or_insert(task.index);
+        let start = bodies.len();
+        let _ = writeln!(bodies, "# task {} (line {})", task.index, task.line);
+        write_task_environment(&mut bodies, columns, task);
+        ranges.push((start, bodies.len() - start));
     }
-    out.push_str(
-        "*)\n  printf 'ecsub: task %s is not in this job\\n' \"$ECSUB_TASK_INDEX\" >&2\n  return 1\n  ;;\nesac\n",
-    );
+    let header = SETENV_INDEX_LINE * (1 + ranges.len());
+    let mut out = String::with_capacity(header + bodies.len());
+    let _ = writeln!(out, "# ecsub {:>7} {:>7}", first.unwrap_or(0), ranges.len());
+    for (start, len) in ranges {
+        let _ = writeln!(out, "# {:>12} {len:>8}", header + start);
+    }
+    debug_assert_eq!(out.len(), header);
+    out.push_str(&bodies);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setenv_indexes_each_tasks_bytes_in_fixed_width_lines() {
+        let file = crate::tasks::parse("t.tsv", b"--env A\n#x\nzero\none\ntwo\nthree\n").unwrap();
+        let picked = &file.tasks[1..3];
+        let out = setenv_script("t.tsv", &file.columns, picked);
+        let lines: Vec<&str> = out.split_inclusive('\n').collect();
+        assert_eq!(lines[0], "# ecsub       1       2\n");
+        for (line, task) in lines[1..3].iter().zip(picked) {
+            assert_eq!(line.len(), SETENV_INDEX_LINE);
+            let mut fields = line[1..]
+                .split_whitespace()
+                .map(|f| f.parse::<usize>().unwrap());
+            let (offset, len) = (fields.next().unwrap(), fields.next().unwrap());
+            let body = &out[offset..offset + len];
+            assert_eq!(
+                body,
+                format!(
+                    "# task {} (line {})\nexport A={}\n",
+                    task.index,
+                    task.line,
+                    shell_quote(["zero", "one", "two", "three"][task.index])
+                )
+            );
+        }
+    }
 
     #[test]
     fn quoting_wraps_in_single_quotes_and_escapes_them() {

@@ -308,13 +308,76 @@ ecsub_secret() {
   export "$1=${_v%x}"
 }
 
+# ecsub_setenv_bytes OFFSET LENGTH: those bytes of the job's setenv.sh, from the scripts folder when it is there
+# (run --local), else by a ranged GET of ${ECSUB_JOB_URL}scripts/setenv.sh (on AWS, where a task fetches only
+# its own environment, not every task's).
+ecsub_setenv_bytes() {
+  if [ -f "$ECSUB_SCRIPTS_DIR/setenv.sh" ]; then
+    dd if="$ECSUB_SCRIPTS_DIR/setenv.sh" bs=1 skip="$1" count="$2" 2>/dev/null
+    return
+  fi
+  _u=${ECSUB_JOB_URL:?is not set and there is no setenv.sh in the scripts folder}scripts/setenv.sh
+  _b=${_u#s3://}
+  _part=$(mktemp) || return 1
+  if aws s3api get-object --bucket "${_b%%/*}" --key "${_b#*/}" --range "bytes=$1-$(($1 + $2 - 1))" \
+    "$_part" >/dev/null; then
+    cat "$_part"
+    rm -f "$_part"
+    return 0
+  fi
+  rm -f "$_part"
+  return 1
+}
+
+# Sets up this task's environment: finds its record in setenv.sh's index (24-byte lines; line 0 names the first
+# task), reads those bytes only and sources them.
+ecsub_task_env() {
+  _rec=$(ecsub_setenv_bytes 0 24) || return 1
+  set -f
+  set -- $_rec
+  set +f
+  case ${1-}:${2-}:${3-}:${4-}:$ECSUB_TASK_INDEX in
+    '#:ecsub:'[0-9]*:[0-9]*:[0-9]*) ;;
+    *)
+      ecsub_log "setenv.sh has no index, or ECSUB_TASK_INDEX '$ECSUB_TASK_INDEX' is not a number"
+      return 1
+      ;;
+  esac
+  case $ECSUB_TASK_INDEX in *[!0-9]*) ecsub_log "ECSUB_TASK_INDEX '$ECSUB_TASK_INDEX' is not a number"; return 1 ;; esac
+  _line=$((ECSUB_TASK_INDEX - $3 + 1))
+  if [ "$_line" -lt 1 ] || [ "$_line" -gt "$4" ]; then
+    ecsub_log "task $ECSUB_TASK_INDEX is not in this job"
+    return 1
+  fi
+  _rec=$(ecsub_setenv_bytes $((_line * 24)) 24) || return 1
+  set -f
+  set -- $_rec
+  set +f
+  case ${1-}:${2-}:${3-} in
+    '#:'[0-9]*:[0-9]*) ;;
+    *)
+      ecsub_log "setenv.sh's index is damaged at task $ECSUB_TASK_INDEX"
+      return 1
+      ;;
+  esac
+  _env=$(mktemp) || return 1
+  if ! ecsub_setenv_bytes "$2" "$3" >"$_env"; then
+    rm -f "$_env"
+    return 1
+  fi
+  . "$_env"
+  _rc=$?
+  rm -f "$_env"
+  return $_rc
+}
+
 [ -n "${ECSUB_TASK_INDEX:-}" ] || ecsub_fail 122 "ECSUB_TASK_INDEX is not set"
 if [ -z "${ECSUB_SCRIPTS_DIR:-}" ]; then
   ECSUB_SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd) || ecsub_fail 122 "cannot find the folder of $0"
 fi
 export ECSUB_TASK_INDEX ECSUB_SCRIPTS_DIR
 mkdir -p "$ECSUB_SCRATCH" && cd "$ECSUB_SCRATCH" || ecsub_fail 122 "cannot enter the scratch folder $ECSUB_SCRATCH"
-. "$ECSUB_SCRIPTS_DIR/setenv.sh" || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX"
+ecsub_task_env || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX"
 
 ecsub_log "job $ECSUB_JOB_ID, task $ECSUB_TASK_INDEX: downloading inputs"
 @GETS@
