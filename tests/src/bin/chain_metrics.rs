@@ -4,10 +4,17 @@
 //! tasks, so that the per-job and per-task parts can be told apart.
 //!
 //! Run with `cargo run -p ecsub-e2e --bin chain-metrics` after `tests/run.sh` (it needs the venv and binaries).
+//! It is also a check: it exits 1 when a run exceeds the budget the README states (controller calls, state
+//! transitions and S3 PUTs as a + b·N), so CI fails when a change makes the chain cost more per job or per task.
 
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The README's figures, as budgets: (per job, per task).
+const CONTROLLER_CALLS: (usize, usize) = (24, 15);
+const TRANSITIONS: (usize, usize) = (2, 7);
+const S3_PUTS: (usize, usize) = (7, 1);
 
 struct Figures {
     tasks: usize,
@@ -217,4 +224,29 @@ fn main() {
         a.puts as f64 - puts_per_task * a.tasks as f64,
         puts_per_task
     );
+    let mut over = Vec::new();
+    for f in &runs {
+        let controller = controller(f) as usize;
+        for (what, got, (job, task)) in [
+            ("controller calls", controller, CONTROLLER_CALLS),
+            ("state transitions", f.transitions, TRANSITIONS),
+            ("S3 PUTs", f.puts, S3_PUTS),
+        ] {
+            let budget = job + task * f.tasks;
+            if got > budget {
+                over.push(format!(
+                    "{} tasks: {got} {what}, over the budget of {job} + {task}*N = {budget}",
+                    f.tasks
+                ));
+            }
+        }
+    }
+    if !over.is_empty() {
+        eprintln!("chain-metrics: over budget (README.md states these figures):");
+        for line in &over {
+            eprintln!("  {line}");
+        }
+        std::process::exit(1);
+    }
+    println!("within budget: controller calls, state transitions and S3 PUTs");
 }
