@@ -3,26 +3,39 @@
 use crate::args::{Output, ValidateArgs};
 use crate::plan::read_tasks;
 use crate::InputError;
-use ecsub_core::{JobArgs, JobId};
+use ecsub_core::{job, JobArgs, JobId};
 use std::process::ExitCode;
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let tasks = read_tasks(&args.tasks)?.parsed.map_err(InputError)?;
-    let options = JobArgs::from_directives(&tasks).map_err(|d| InputError(d.lines()))?;
-    let range = options.task_range;
-    let id = JobId::new(&JobId::name_from_file(&tasks.file), "check")
+    // Every option error at once: the directives, the job name (`--task-name`, as `run` and `push` check it), the
+    // resolved options and the task range.
+    let mut errors = Vec::new();
+    let options = JobArgs::from_directives(&tasks).unwrap_or_else(|d| {
+        errors.extend(d.lines());
+        JobArgs::default()
+    });
+    let name = options
+        .task_name
+        .clone()
+        .unwrap_or_else(|| JobId::name_from_file(&tasks.file));
+    if let Err(why) = job::check_name(&name) {
+        errors.push(format!("{}: --task-name: {why}", tasks.file));
+    }
+    // The other options are checked under a valid name, whatever the given one.
+    let id = JobId::new(&name, "check")
+        .or_else(|_| JobId::new(&JobId::name_from_file(&tasks.file), "check"))
         .map_err(|e| InputError(vec![e]))?;
-    options.resolve(id).map_err(|e| {
-        InputError(
-            e.into_iter()
-                .map(|m| format!("{}: {m}", tasks.file))
-                .collect(),
-        )
-    })?;
-    if let Some(range) = range {
-        range
-            .select(tasks.tasks.len())
-            .map_err(|m| InputError(vec![format!("{}: {m}", tasks.file)]))?;
+    if let Err(e) = options.clone().resolve(id) {
+        errors.extend(e.into_iter().map(|m| format!("{}: {m}", tasks.file)));
+    }
+    if let Some(range) = options.task_range {
+        if let Err(m) = range.select(tasks.tasks.len()) {
+            errors.push(format!("{}: {m}", tasks.file));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(InputError(errors).into());
     }
     for warning in &tasks.warnings {
         eprintln!("{warning}");

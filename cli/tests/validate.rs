@@ -96,3 +96,22 @@ fn validate_json_lists_columns_and_warnings() {
     assert_eq!(v["columns"][2]["kind"], "input-recursive");
     assert_eq!(v["columns"][2]["name"], "SCRIPT");
 }
+
+/// Local review findings 11 and 13: `validate` checks `--task-name` as `run` does, and reports every option error
+/// at once, not one layer at a time.
+#[test]
+fn validate_checks_the_task_name_and_reports_every_option_error_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tn.tsv");
+    std::fs::write(
+        &file,
+        "#ecsub: --task-name ../../x\n#ecsub: --processes 0\n#ecsub: --task-range 7\n--env A\nx\n",
+    )
+    .unwrap();
+    let out = run(cli().arg("validate").arg("--tasks").arg(&file));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    for what in ["--task-name", "--processes", "7"] {
+        assert!(out.stderr.contains(what), "{what}: {}", out.stderr);
+    }
+    assert!(out.stderr.lines().count() >= 3, "{}", out.stderr);
+}

@@ -376,3 +376,45 @@ fn the_default_setup_command_installs_the_aws_cli_only_where_it_is_missing() {
         "nothing installed twice, nothing downloaded"
     );
 }
+
+/// Local review finding 8: names run.sh used for itself (`_src`, `_dst`, `_f`, `_mode`, …) reach the script as
+/// given; run.sh's own variables are `ecsub_*`, a prefix no column may have (finding 9: nor a shell's own names).
+#[test]
+fn columns_named_like_run_sh_internals_keep_their_values() {
+    let names = [
+        "_src", "_dst", "_f", "_ifs", "_mode", "_pat", "_u", "_b", "_e", "_p",
+    ];
+    let header: Vec<String> = names.iter().map(|n| format!("--env {n}")).collect();
+    let values: Vec<String> = names.iter().map(|n| format!("val{n}")).collect();
+    let tsv = format!(
+        "{}\t--input IN\t--input GLOB\n{}\ts3://bkt/in/a.txt\ts3://bkt/in/*.txt\n",
+        header.join("\t"),
+        values.join("\t")
+    );
+    let script: String = names
+        .iter()
+        .map(|n| format!("printf '%s=%s\\n' {n} \"${n}\" >&2\n"))
+        .collect();
+    let job = Job::new(&tsv, &script, JobArgs::default());
+    job.put("bkt/in/a.txt", b"a");
+    for sh in ["bash", "dash"] {
+        let outcome = job.run_with(sh, 0, &[], None);
+        assert_eq!(outcome.code, 0, "{sh}: {}", outcome.log);
+        for n in names {
+            assert!(
+                outcome.log.contains(&format!("{n}=val{n}\n")),
+                "{sh}: {n}: {}",
+                outcome.log
+            );
+        }
+    }
+    for reserved in ["OPTIND", "ecsub_src", "Ecsub_x", "BASH_ENV", "HOME"] {
+        let err = ecsub_core::tasks::parse("t.tsv", format!("--env {reserved}\nx\n").as_bytes())
+            .err()
+            .unwrap_or_else(|| panic!("{reserved} was accepted"));
+        assert!(
+            err.to_string().contains("is reserved by ecsub's scripts"),
+            "{reserved}: {err}"
+        );
+    }
+}

@@ -42,12 +42,12 @@ ecsub_fail() {
 
 # Does a copy touch a bucket named by --request-payer-bucket?
 ecsub_needs_payer() {
-  for _u in "$@"; do
-    case $_u in
+  for ecsub_u in "$@"; do
+    case $ecsub_u in
       s3://*)
-        _b=${_u#s3://}
-        _b=${_b%%/*}
-        case $ECSUB_REQUEST_PAYER_BUCKETS in *" $_b "*) return 0 ;; esac
+        ecsub_b=${ecsub_u#s3://}
+        ecsub_b=${ecsub_b%%/*}
+        case $ECSUB_REQUEST_PAYER_BUCKETS in *" $ecsub_b "*) return 0 ;; esac
         ;;
     esac
   done
@@ -69,17 +69,17 @@ ecsub_copy() {
 }
 
 ecsub_copy_s3() {
-  _mode=$1
-  _src=$2
-  _dst=$3
-  _pat=${4-}
+  ecsub_mode=$1
+  ecsub_src=$2
+  ecsub_dst=$3
+  ecsub_pat=${4-}
   set -- s3 cp --no-progress
-  if ecsub_needs_payer "$_src" "$_dst"; then set -- "$@" --request-payer requester; fi
-  case $_mode in
+  if ecsub_needs_payer "$ecsub_src" "$ecsub_dst"; then set -- "$@" --request-payer requester; fi
+  case $ecsub_mode in
     dir) set -- "$@" --recursive ;;
-    glob) set -- "$@" --recursive --exclude '*' --include "$_pat" --exclude '*/*' ;;
+    glob) set -- "$@" --recursive --exclude '*' --include "$ecsub_pat" --exclude '*/*' ;;
   esac
-  aws "$@" "$_src" "$_dst"
+  aws "$@" "$ecsub_src" "$ecsub_dst"
 }
 
 # The local transport: s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K. Like S3, the root holds only files and
@@ -95,15 +95,15 @@ ecsub_local_path() {
 
 # Is the root-side path $1 (an s3:// URL) free of symbolic links below the root?
 ecsub_no_link() {
-  _p=$ECSUB_LOCAL_S3_ROOT
-  _rest=${1#s3://}
-  while [ -n "$_rest" ]; do
-    case $_rest in
-      */*) _p=$_p/${_rest%%/*} _rest=${_rest#*/} ;;
-      *) _p=$_p/$_rest _rest= ;;
+  ecsub_p=$ECSUB_LOCAL_S3_ROOT
+  ecsub_rest=${1#s3://}
+  while [ -n "$ecsub_rest" ]; do
+    case $ecsub_rest in
+      */*) ecsub_p=$ecsub_p/${ecsub_rest%%/*} ecsub_rest=${ecsub_rest#*/} ;;
+      *) ecsub_p=$ecsub_p/$ecsub_rest ecsub_rest= ;;
     esac
-    if [ -L "$_p" ]; then
-      ecsub_log "refused: $_p is a symbolic link; the local S3 root holds only files and folders"
+    if [ -L "$ecsub_p" ]; then
+      ecsub_log "refused: $ecsub_p is a symbolic link; the local S3 root holds only files and folders"
       return 1
     fi
   done
@@ -138,17 +138,17 @@ ecsub_entry() {
 # ecsub_tree WAY SRC DST: copies the folder SRC into DST file by file (dotfiles too), SRC's subfolders included.
 ecsub_tree() {
   mkdir -p "$3" || return 1
-  for _e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
-    [ -e "$_e" ] || [ -L "$_e" ] || continue
-    ecsub_entry "$1" "$_e" || return 1
-    if [ -L "$3/${_e##*/}" ]; then
-      ecsub_log "refused: $3/${_e##*/} is a symbolic link"
+  for ecsub_e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+    [ -e "$ecsub_e" ] || [ -L "$ecsub_e" ] || continue
+    ecsub_entry "$1" "$ecsub_e" || return 1
+    if [ -L "$3/${ecsub_e##*/}" ]; then
+      ecsub_log "refused: $3/${ecsub_e##*/} is a symbolic link"
       return 1
     fi
-    if [ -d "$_e" ]; then
-      (ecsub_traps && ecsub_tree "$1" "$_e" "$3/${_e##*/}") || return 1
-    elif [ -f "$_e" ]; then
-      ecsub_file "$_e" "$3/${_e##*/}" || return 1
+    if [ -d "$ecsub_e" ]; then
+      (ecsub_traps && ecsub_tree "$1" "$ecsub_e" "$3/${ecsub_e##*/}") || return 1
+    elif [ -f "$ecsub_e" ]; then
+      ecsub_file "$ecsub_e" "$3/${ecsub_e##*/}" || return 1
     fi
   done
 }
@@ -158,18 +158,18 @@ ecsub_tree() {
 # them, also copies each match.
 ecsub_glob_each() {
   ecsub_matches=0
-  for _e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-    [ -f "$_e" ] || continue
-    case ${_e##*/} in
+  for ecsub_e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -f "$ecsub_e" ] || continue
+    case ${ecsub_e##*/} in
       $2)
         ecsub_matches=$((ecsub_matches + 1))
         if [ $# -gt 2 ]; then
-          ecsub_entry "$3" "$_e" || return 1
-          if [ -L "$4${_e##*/}" ]; then
-            ecsub_log "refused: $4${_e##*/} is a symbolic link"
+          ecsub_entry "$3" "$ecsub_e" || return 1
+          if [ -L "$4${ecsub_e##*/}" ]; then
+            ecsub_log "refused: $4${ecsub_e##*/} is a symbolic link"
             return 1
           fi
-          ecsub_file "$_e" "$4${_e##*/}" || return 1
+          ecsub_file "$ecsub_e" "$4${ecsub_e##*/}" || return 1
         fi
         ;;
     esac
@@ -177,31 +177,31 @@ ecsub_glob_each() {
 }
 
 ecsub_copy_local() {
-  case $2 in s3://*) _way=get _root=$2 ;; *) _way=put _root=$3 ;; esac
-  ecsub_no_link "$_root" || return 1
-  _src=$(ecsub_local_path "$2") || return 1
-  _dst=$(ecsub_local_path "$3") || return 1
+  case $2 in s3://*) ecsub_way=get ecsub_root=$2 ;; *) ecsub_way=put ecsub_root=$3 ;; esac
+  ecsub_no_link "$ecsub_root" || return 1
+  ecsub_src=$(ecsub_local_path "$2") || return 1
+  ecsub_dst=$(ecsub_local_path "$3") || return 1
   case $1 in
     file)
-      if [ ! -f "$_src" ]; then
-        ecsub_log "$2: no such file ($_src)"
+      if [ ! -f "$ecsub_src" ]; then
+        ecsub_log "$2: no such file ($ecsub_src)"
         return 1
       fi
-      mkdir -p "${_dst%/*}" && ecsub_file "$_src" "$_dst"
+      mkdir -p "${ecsub_dst%/*}" && ecsub_file "$ecsub_src" "$ecsub_dst"
       ;;
     dir)
-      if [ ! -d "$_src" ]; then
-        ecsub_log "$2: no such folder ($_src)"
+      if [ ! -d "$ecsub_src" ]; then
+        ecsub_log "$2: no such folder ($ecsub_src)"
         return 1
       fi
-      ecsub_tree "$_way" "${_src%/}" "${_dst%/}"
+      ecsub_tree "$ecsub_way" "${ecsub_src%/}" "${ecsub_dst%/}"
       ;;
     glob)
-      if [ ! -d "$_src" ]; then
-        ecsub_log "$2: no such folder ($_src)"
+      if [ ! -d "$ecsub_src" ]; then
+        ecsub_log "$2: no such folder ($ecsub_src)"
         return 1
       fi
-      mkdir -p "$_dst" && ecsub_glob_each "${_src%/}" "$4" "$_way" "$_dst"
+      mkdir -p "$ecsub_dst" && ecsub_glob_each "${ecsub_src%/}" "$4" "$ecsub_way" "$ecsub_dst"
       ;;
   esac
 }
@@ -292,20 +292,20 @@ ecsub_secret() {
     export "$1=$2"
     return 0
   fi
-  _ct=$(mktemp) || return 1
-  if ! printf '%s' "$2" | base64 -d >"$_ct" 2>/dev/null; then
-    rm -f "$_ct"
+  ecsub_ct=$(mktemp) || return 1
+  if ! printf '%s' "$2" | base64 -d >"$ecsub_ct" 2>/dev/null; then
+    rm -f "$ecsub_ct"
     ecsub_log "secret $1: the value is not base64 KMS ciphertext"
     return 1
   fi
-  if ! _pt=$(aws kms decrypt --ciphertext-blob "fileb://$_ct" --query Plaintext --output text); then
-    rm -f "$_ct"
+  if ! ecsub_pt=$(aws kms decrypt --ciphertext-blob "fileb://$ecsub_ct" --query Plaintext --output text); then
+    rm -f "$ecsub_ct"
     ecsub_log "secret $1: aws kms decrypt failed"
     return 1
   fi
-  rm -f "$_ct"
-  _v=$(printf '%s' "$_pt" | base64 -d && printf x) || return 1
-  export "$1=${_v%x}"
+  rm -f "$ecsub_ct"
+  ecsub_v=$(printf '%s' "$ecsub_pt" | base64 -d && printf x) || return 1
+  export "$1=${ecsub_v%x}"
 }
 
 # ecsub_setenv_bytes OFFSET LENGTH: those bytes of the job's setenv.sh, from the scripts folder when it is there
@@ -316,25 +316,25 @@ ecsub_setenv_bytes() {
     dd if="$ECSUB_SCRIPTS_DIR/setenv.sh" bs=1 skip="$1" count="$2" 2>/dev/null
     return
   fi
-  _u=${ECSUB_JOB_URL:?is not set and there is no setenv.sh in the scripts folder}scripts/setenv.sh
-  _b=${_u#s3://}
-  _part=$(mktemp) || return 1
-  if aws s3api get-object --bucket "${_b%%/*}" --key "${_b#*/}" --range "bytes=$1-$(($1 + $2 - 1))" \
-    "$_part" >/dev/null; then
-    cat "$_part"
-    rm -f "$_part"
+  ecsub_u=${ECSUB_JOB_URL:?is not set and there is no setenv.sh in the scripts folder}scripts/setenv.sh
+  ecsub_b=${ecsub_u#s3://}
+  ecsub_part=$(mktemp) || return 1
+  if aws s3api get-object --bucket "${ecsub_b%%/*}" --key "${ecsub_b#*/}" --range "bytes=$1-$(($1 + $2 - 1))" \
+    "$ecsub_part" >/dev/null; then
+    cat "$ecsub_part"
+    rm -f "$ecsub_part"
     return 0
   fi
-  rm -f "$_part"
+  rm -f "$ecsub_part"
   return 1
 }
 
 # Sets up this task's environment: finds its record in setenv.sh's index (24-byte lines; line 0 names the first
 # task), reads those bytes only and sources them.
 ecsub_task_env() {
-  _rec=$(ecsub_setenv_bytes 0 24) || return 1
+  ecsub_rec=$(ecsub_setenv_bytes 0 24) || return 1
   set -f
-  set -- $_rec
+  set -- $ecsub_rec
   set +f
   case ${1-}:${2-}:${3-}:${4-}:$ECSUB_TASK_INDEX in
     '#:ecsub:'[0-9]*:[0-9]*:[0-9]*) ;;
@@ -344,14 +344,14 @@ ecsub_task_env() {
       ;;
   esac
   case $ECSUB_TASK_INDEX in *[!0-9]*) ecsub_log "ECSUB_TASK_INDEX '$ECSUB_TASK_INDEX' is not a number"; return 1 ;; esac
-  _line=$((ECSUB_TASK_INDEX - $3 + 1))
-  if [ "$_line" -lt 1 ] || [ "$_line" -gt "$4" ]; then
+  ecsub_line=$((ECSUB_TASK_INDEX - $3 + 1))
+  if [ "$ecsub_line" -lt 1 ] || [ "$ecsub_line" -gt "$4" ]; then
     ecsub_log "task $ECSUB_TASK_INDEX is not in this job"
     return 1
   fi
-  _rec=$(ecsub_setenv_bytes $((_line * 24)) 24) || return 1
+  ecsub_rec=$(ecsub_setenv_bytes $((ecsub_line * 24)) 24) || return 1
   set -f
-  set -- $_rec
+  set -- $ecsub_rec
   set +f
   case ${1-}:${2-}:${3-} in
     '#:'[0-9]*:[0-9]*) ;;
@@ -360,15 +360,15 @@ ecsub_task_env() {
       return 1
       ;;
   esac
-  _env=$(mktemp) || return 1
-  if ! ecsub_setenv_bytes "$2" "$3" >"$_env"; then
-    rm -f "$_env"
+  ecsub_env=$(mktemp) || return 1
+  if ! ecsub_setenv_bytes "$2" "$3" >"$ecsub_env"; then
+    rm -f "$ecsub_env"
     return 1
   fi
-  . "$_env"
-  _rc=$?
-  rm -f "$_env"
-  return $_rc
+  . "$ecsub_env"
+  ecsub_rc=$?
+  rm -f "$ecsub_env"
+  return $ecsub_rc
 }
 
 [ -n "${ECSUB_TASK_INDEX:-}" ] || ecsub_fail 122 "ECSUB_TASK_INDEX is not set"

@@ -4,18 +4,17 @@
 //! file, line and column of each problem. Parsing never panics, whatever the bytes. Pure: the caller reads the
 //! file.
 
+mod names;
+
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::s3path::S3Path;
+use names::{check_label_name, check_variable_name};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
 /// The prefix of an option directive: a comment line before the header that carries the job's options.
 pub const DIRECTIVE_PREFIX: &str = "#ecsub:";
-
-/// Variable names the generated scripts need for themselves; a column may not take them.
-const RESERVED_NAMES: &[&str] = &["PATH", "IFS", "PWD", "OLDPWD", "ENV", "BASH_ENV"];
-const RESERVED_PREFIX: &str = "ECSUB_";
 
 /// What a column holds, from its header's TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -481,36 +480,6 @@ fn cell_value(column: &Column, value: &str) -> Result<Cell, String> {
         kind if kind.is_recursive() => S3Path::parse_folder(value).map(Cell::Path),
         _ => S3Path::parse_file(value).map(Cell::Path),
     }
-}
-
-/// A column NAME becomes a shell variable, so it must be one: `[A-Za-z_][A-Za-z0-9_]*`.
-fn check_variable_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
-            "`{name}` is not a shell variable name (letters, digits and `_`, not starting with a digit)"
-        ));
-    }
-    if name.starts_with(RESERVED_PREFIX) || RESERVED_NAMES.contains(&name) {
-        return Err(format!(
-            "`{name}` is reserved by ecsub's scripts; choose another name"
-        ));
-    }
-    Ok(())
-}
-
-/// Labels become EC2/ECS tags: keys of up to 128 characters of letters, digits, `_`, `-` and `.`.
-fn check_label_name(name: &str) -> Result<(), String> {
-    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if name.len() > 128 || !name.chars().all(ok) || name.to_ascii_lowercase().starts_with("aws:") {
-        return Err(format!(
-            "`{name}` is not a valid label name (up to 128 letters, digits, `_`, `-` and `.`)"
-        ));
-    }
-    Ok(())
 }
 
 fn check_label_value(value: &str) -> Result<(), String> {
