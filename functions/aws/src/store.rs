@@ -116,23 +116,8 @@ async fn exists_paying(
 
 /// Every key under `prefix` (paginated).
 pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, FnError> {
-    list_paying(s3, bucket, prefix, Payer::default()).await
-}
-
-async fn list_paying(
-    s3: &Client,
-    bucket: &str,
-    prefix: &str,
-    payer: Payer<'_>,
-) -> Result<Vec<String>, FnError> {
     let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .set_request_payer(payer.of(bucket))
-        .into_paginator()
-        .send();
+    let mut pages = listing(s3, bucket, prefix, None, Payer::default()).send();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
@@ -143,6 +128,22 @@ async fn list_paying(
         );
     }
     Ok(keys)
+}
+
+/// The pages of ListObjectsV2 under `prefix` (with `delimiter`, only the prefix's own level).
+fn listing(
+    s3: &Client,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    payer: Payer<'_>,
+) -> aws_sdk_s3::operation::list_objects_v2::paginator::ListObjectsV2Paginator {
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter(delimiter.map(str::to_owned))
+        .set_request_payer(payer.of(bucket))
+        .into_paginator()
 }
 
 /// Does the location exist: a file, a folder with at least one key, or a wildcard with at least one match (the
@@ -191,14 +192,8 @@ pub async fn location_written(
         };
     }
     let prefix = listing_prefix(path);
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .set_delimiter((!path.is_recursive()).then(|| "/".to_owned()))
-        .set_request_payer(payer.of(bucket))
-        .into_paginator()
-        .send();
+    let delimiter = (!path.is_recursive()).then_some("/");
+    let mut pages = listing(s3, bucket, prefix, delimiter, payer).send();
     while let Some(page) = pages.next().await {
         let page =
             page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
