@@ -1,7 +1,8 @@
 //! ecsub-cli: the edge that turns flags and files into a validated plan (ecsub-core), then acts on it.
 //!
 //! Exit codes: 0 every task succeeded (or the command did what it was asked), 1 some task failed, 2 usage or
-//! input error (nothing was run or written), 3 runtime error, 130 interrupted by Ctrl-C.
+//! input error (nothing was run or written), 3 runtime error; `run --local` stopped by a signal: 130 (Ctrl-C),
+//! 143 (SIGTERM), 129 (SIGHUP). Under `--output json`, input errors are a JSON document on stdout.
 
 mod args;
 mod local;
@@ -14,6 +15,8 @@ mod validate;
 
 use args::{Cli, Command};
 use clap::Parser;
+use ecsub_core::diag::{cut, printable};
+use ecsub_core::Diagnostic;
 use std::process::ExitCode;
 
 /// Bad input: every line is shown, nothing was run or written, the exit code is 2.
@@ -45,6 +48,12 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = match &cli.command {
+        Command::Validate(a) => a.output == args::Output::Json,
+        Command::Run(a) => a.output == args::Output::Json,
+        Command::Status(a) => a.output == args::Output::Json,
+        Command::Push(_) | Command::Logs(_) | Command::Cancel(_) => false,
+    };
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => local::run(args),
@@ -63,9 +72,13 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => match error.downcast_ref::<InputError>() {
+            Some(InputError(lines)) if json => {
+                println!("{}", errors_as_json(lines));
+                ExitCode::from(EXIT_INPUT)
+            }
             Some(InputError(lines)) => {
                 for line in lines {
-                    eprintln!("{line}");
+                    eprintln!("{}", printable(&cut(line)));
                 }
                 ExitCode::from(EXIT_INPUT)
             }
@@ -75,4 +88,17 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Input errors under `--output json`: `{"errors": [...]}` on stdout, each with its file, line and column where
+/// the message has them (`FILE:LINE:COL: message`), else the message alone.
+fn errors_as_json(lines: &[String]) -> String {
+    let errors: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| match Diagnostic::parse_line(line) {
+            Some(d) => serde_json::to_value(d).unwrap_or_default(),
+            None => serde_json::json!({ "severity": "error", "message": cut(line) }),
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "errors": errors })).unwrap_or_default()
 }

@@ -1,13 +1,14 @@
 //! `ecsub-cli validate`: check a tasks file and its `#ecsub:` options, print a one-line summary.
 
 use crate::args::{Output, ValidateArgs};
-use crate::plan::read_tasks;
+use crate::plan::{locate_option_error, read_tasks};
 use crate::InputError;
 use ecsub_core::{job, JobArgs, JobId};
 use std::process::ExitCode;
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let tasks = read_tasks(&args.tasks)?.parsed.map_err(InputError)?;
+    let read = read_tasks(&args.tasks)?;
+    let tasks = read.parsed.map_err(InputError)?;
     // Every option error at once: the directives, the job name (`--task-name`, as `run` and `push` check it), the
     // resolved options and the task range.
     let mut errors = Vec::new();
@@ -20,18 +21,26 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| JobId::name_from_file(&tasks.file));
     if let Err(why) = job::check_name(&name) {
-        errors.push(format!("{}: --task-name: {why}", tasks.file));
+        errors.push(locate_option_error(
+            &tasks,
+            &read.bytes,
+            None,
+            &format!("--task-name: {why}"),
+        ));
     }
     // The other options are checked under a valid name, whatever the given one.
     let id = JobId::new(&name, "check")
         .or_else(|_| JobId::new(&JobId::name_from_file(&tasks.file), "check"))
         .map_err(|e| InputError(vec![e]))?;
     if let Err(e) = options.clone().resolve(id) {
-        errors.extend(e.into_iter().map(|m| format!("{}: {m}", tasks.file)));
+        errors.extend(
+            e.iter()
+                .map(|m| locate_option_error(&tasks, &read.bytes, None, m)),
+        );
     }
     if let Some(range) = options.task_range {
         if let Err(m) = range.select(tasks.tasks.len()) {
-            errors.push(format!("{}: {m}", tasks.file));
+            errors.push(locate_option_error(&tasks, &read.bytes, None, &m));
         }
     }
     if !errors.is_empty() {

@@ -80,8 +80,8 @@ fn validate_checks_the_options_in_directives() {
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "t.tsv: --aws-ec2-instance-type: a list of types (`t3.micro,t3.small`) needs --spot\n\
-         t.tsv: --processes: must be at least 1\n"
+        "t.tsv:1:23: --aws-ec2-instance-type: a list of types (`t3.micro,t3.small`) needs --spot\n\
+         t.tsv:1:9: --processes: must be at least 1\n"
     );
 }
 
@@ -114,4 +114,91 @@ fn validate_checks_the_task_name_and_reports_every_option_error_at_once() {
         assert!(out.stderr.contains(what), "{what}: {}", out.stderr);
     }
     assert!(out.stderr.lines().count() >= 3, "{}", out.stderr);
+}
+
+/// Local review finding 19e: an endless tasks file (or script) stops at ecsub's size limit with exit 2.
+#[test]
+fn an_endless_tasks_file_or_script_stops_at_the_size_limit() {
+    let out = run(cli().args(["validate", "--tasks", "/dev/zero"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "/dev/zero: the tasks file is 268435457 bytes or more, over the 256 MiB ecsub reads; split it into several jobs\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.tsv"), "--env A\nx\n").unwrap();
+    let out = run(cli().current_dir(dir.path()).args([
+        "run",
+        "--local",
+        "--tasks",
+        "t.tsv",
+        "--script",
+        "/dev/zero",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "/dev/zero: the script is 67108865 bytes or more, over the 64 MiB ecsub takes"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join(".ecsub").exists());
+}
+
+/// Local review findings 13 and 15: a directive's error is reported with the rows' errors, `--output json` gives
+/// the errors as JSON objects with their positions, and a cell's control characters are escaped in messages.
+#[test]
+fn every_error_at_once_as_json_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.tsv");
+    std::fs::write(
+        &file,
+        "#ecsub: --bogus\n#ecsub: --processes 0\n--env A\tjunk\x1b]0;PWN\x07\nx\n",
+    )
+    .unwrap();
+    let out = run(cli().arg("validate").arg("--tasks").arg(&file));
+    assert_eq!(out.code, 2);
+    let f = file.display();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "{f}:1:1: in `#ecsub:` options: unexpected argument '--bogus' found\n\
+             {f}:3:9: column 2 (`junk\\u{{1b}}]0;PWN\\u{{7}}`): unknown column type `junk\\u{{1b}}]0;PWN\\u{{7}}` \
+             (expected one of --env, --secret-env, --input, --input-recursive, --output, --output-recursive, --label)\n"
+        )
+    );
+    let out = run(cli()
+        .arg("validate")
+        .arg("--tasks")
+        .arg(&file)
+        .args(["--output", "json"]));
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr, "");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{json}");
+    assert_eq!(errors[1]["line"], 3);
+    assert_eq!(errors[1]["column"], 9);
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("junk\\u{1b}]0;PWN\\u{7}"),
+        "{json}"
+    );
+
+    std::fs::write(&file, "#ecsub: --processes 0\n--env A\nx\n").unwrap();
+    let out = run(cli()
+        .arg("validate")
+        .arg("--tasks")
+        .arg(&file)
+        .args(["--output", "json"]));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["errors"][0]["line"], 1, "{json}");
+    assert_eq!(json["errors"][0]["column"], 9, "{json}");
+    assert_eq!(
+        json["errors"][0]["message"],
+        "--processes: must be at least 1"
+    );
 }

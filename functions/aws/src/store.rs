@@ -22,17 +22,45 @@ impl Payer<'_> {
 
 /// Reads an object; `None` if it does not exist.
 pub async fn get(s3: &Client, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, FnError> {
+    Ok(match get_at_most(s3, bucket, key, u64::MAX).await? {
+        Bounded::Bytes(bytes) => Some(bytes),
+        Bounded::Missing | Bounded::TooLarge(_) => None,
+    })
+}
+
+/// An object read with a size limit.
+#[derive(Debug)]
+pub enum Bounded {
+    Missing,
+    /// Larger than the limit: its size in bytes (nothing was read).
+    TooLarge(u64),
+    Bytes(Vec<u8>),
+}
+
+/// Reads an object of at most `max` bytes; a larger one is not read (its size comes with GetObject's headers).
+pub async fn get_at_most(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    max: u64,
+) -> Result<Bounded, FnError> {
     match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
+            let size = out
+                .content_length()
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+            if size > max {
+                return Ok(Bounded::TooLarge(size));
+            }
             let bytes = out.body.collect().await.map_err(|e| {
                 FnError::new(
                     ecsub_core::chain::error_names::AWS_ERROR,
                     format!("reading s3://{bucket}/{key}: {e}"),
                 )
             })?;
-            Ok(Some(bytes.into_bytes().to_vec()))
+            Ok(Bounded::Bytes(bytes.into_bytes().to_vec()))
         }
-        Err(e) if matches!(code(&e), Some("NoSuchKey" | "NotFound")) => Ok(None),
+        Err(e) if matches!(code(&e), Some("NoSuchKey" | "NotFound")) => Ok(Bounded::Missing),
         Err(e) => Err(FnError::aws(format!("GetObject s3://{bucket}/{key}"), &e)),
     }
 }

@@ -143,16 +143,25 @@ impl JobArgs {
 
     /// Everything a tasks file's `#ecsub:` lines carry, including `--script`.
     pub fn parse_directives(tasks: &TasksFile) -> Result<FileDirectives, Diagnostics> {
+        Self::parse_directive_lines(&tasks.file, &tasks.directives)
+    }
+
+    /// The options of `#ecsub:` lines of `file` (as [`crate::tasks::directives`] finds them in a file that may
+    /// have other errors).
+    pub fn parse_directive_lines(
+        file: &str,
+        directives: &[crate::tasks::Directive],
+    ) -> Result<FileDirectives, Diagnostics> {
         let mut merged = FileDirectives::default();
         let mut errors = Vec::new();
-        for directive in &tasks.directives {
+        for directive in directives {
             match DirectiveLine::try_parse_from(&directive.words) {
                 Ok(line) => {
                     merged.args = line.args.over(merged.args);
                     merged.script = line.script.or(merged.script);
                 }
                 Err(e) => errors.push(Diagnostic::error(
-                    &tasks.file,
+                    file,
                     directive.line,
                     1,
                     format!("in `#ecsub:` options: {}", first_line(&e.to_string())),

@@ -220,3 +220,58 @@ fn recursive_columns_match_folders_not_prefixes() {
     let tasks = parse("t.tsv", b"--input-recursive D\ns3://bkt/data\n").unwrap();
     assert_eq!(url(&tasks.tasks[0].cells[0]), "s3://bkt/data/");
 }
+
+fn warnings(bytes: &[u8]) -> Vec<String> {
+    let file = parse("w.tsv", bytes).unwrap_or_else(|e| panic!("{e}"));
+    file.warnings.iter().map(ToString::to_string).collect()
+}
+
+/// Local review findings 7 and 14: a `#` row shaped like a task, a whitespace-only row and a misspelt directive
+/// are still what ecsub makes of them (comments, blank), but each gets a warning naming its line.
+#[test]
+fn comments_and_blanks_that_look_like_something_else_are_warned_about() {
+    let got = warnings(
+        b"#ECSUB: --processes 0\n# ecsub: --spot\n--env COLOR\t--env N\n#ff0000\tred\nplain\tblue\n \t \n# a note\n",
+    );
+    assert_eq!(
+        got,
+        [
+            "w.tsv:1:1: warning: this is a comment, not an option directive: directives are spelled `#ecsub:` exactly",
+            "w.tsv:2:1: warning: this is a comment, not an option directive: directives are spelled `#ecsub:` exactly",
+            "w.tsv:4:1: warning: this row starts with `#`, so it is a comment and not a task (as in ecsub), although \
+             it has the header's number of cells; if it is a task, move a column whose value cannot start with `#` first",
+            "w.tsv:6:1: warning: a line of only spaces and TABs is skipped as blank (a task needs a non-blank cell)",
+        ]
+    );
+}
+
+/// Local review finding 10: a value Linux cannot pass to a process is refused by validation, with the limit.
+#[test]
+fn values_too_long_for_a_process_are_refused_up_front() {
+    let fits = format!(
+        "--env A\t--output OUT\n{}\ts3://bkt/f/o\n",
+        "x".repeat(131_069)
+    );
+    assert!(parse("big.tsv", fits.as_bytes()).is_ok());
+    let over = format!(
+        "--env A\t--output OUT\n{}\ts3://bkt/f/o\n",
+        "x".repeat(131_070)
+    );
+    let Diagnostics(all) = parse("big.tsv", over.as_bytes()).unwrap_err();
+    assert_eq!(
+        all[0].to_string(),
+        "big.tsv:2:1: column 1 (`--env A`): the value is 131070 bytes, over the 131069 bytes Linux passes to a \
+         process in one environment variable (MAX_ARG_STRLEN)"
+    );
+    let header: Vec<String> = (0..10).map(|i| format!("--env V{i}")).collect();
+    let row = vec!["y".repeat(120_000); 10];
+    let wide = format!("{}\n{}\n", header.join("\t"), row.join("\t"));
+    let Diagnostics(all) = parse("wide.tsv", wide.as_bytes()).unwrap_err();
+    assert!(
+        all[0].to_string().starts_with(
+            "wide.tsv:2:1: the task's environment is 1200040 bytes, over the 1048576 ecsub allows"
+        ),
+        "{}",
+        all[0]
+    );
+}

@@ -6,7 +6,7 @@ use super::{reject_at, INBOX_DEFAULTS_KEY};
 use crate::ctx::Ctx;
 use crate::error::FnError;
 use crate::events::ScheduleInput;
-use crate::store;
+use crate::store::{self, Bounded};
 use ecsub_core::chain::admission::in_stack_bucket;
 use ecsub_core::chain::JobSubmission;
 use ecsub_core::tasks;
@@ -25,9 +25,16 @@ pub async fn from_inbox(
 ) -> Result<Value, FnError> {
     let error_key = format!("{key}.error.txt");
     let name = key.rsplit('/').next().unwrap_or(key).to_owned();
-    let Some(bytes) = store::get(&ctx.s3, bucket, key).await? else {
-        warn!(key, "the dropped tasks file is gone");
-        return Ok(json!({ "ignored": key }));
+    let bytes = match store::get_at_most(&ctx.s3, bucket, key, tasks::MAX_FILE_BYTES).await? {
+        Bounded::Bytes(bytes) => bytes,
+        Bounded::Missing => {
+            warn!(key, "the dropped tasks file is gone");
+            return Ok(json!({ "ignored": key }));
+        }
+        Bounded::TooLarge(size) => {
+            let line = tasks::too_large(&name, size);
+            return reject_at(ctx, bucket, &error_key, &[line]).await;
+        }
     };
     let tasks = match tasks::parse(&name, &bytes) {
         Ok(tasks) => tasks,

@@ -6,7 +6,7 @@
 use super::{ecs, preflight, reject_at};
 use crate::ctx::Ctx;
 use crate::error::{code, FnError};
-use crate::store;
+use crate::store::{self, Bounded};
 use ecsub_core::chain::admission::{admit, StackRules};
 use ecsub_core::chain::limits::join_polls;
 use ecsub_core::chain::{
@@ -60,10 +60,19 @@ pub async fn start_job(
         Ok(s) => s,
         Err(e) => return reject_at(ctx, bucket, &error_key, &[format!("job.json: {e}")]).await,
     };
-    let Some(tasks_bytes) = store::get(&ctx.s3, bucket, &layout.tasks_key()).await? else {
-        let line = "tasks.tsv: missing from the job".to_owned();
-        return reject_at(ctx, bucket, &error_key, &[line]).await;
-    };
+    let tasks_key = layout.tasks_key();
+    let tasks_bytes =
+        match store::get_at_most(&ctx.s3, bucket, &tasks_key, tasks::MAX_FILE_BYTES).await? {
+            Bounded::Bytes(bytes) => bytes,
+            Bounded::Missing => {
+                let line = "tasks.tsv: missing from the job".to_owned();
+                return reject_at(ctx, bucket, &error_key, &[line]).await;
+            }
+            Bounded::TooLarge(size) => {
+                let line = tasks::too_large(&submission.tasks_file, size);
+                return reject_at(ctx, bucket, &error_key, &[line]).await;
+            }
+        };
     let tasks = match tasks::parse(&submission.tasks_file, &tasks_bytes) {
         Ok(t) => t,
         Err(d) => return reject_at(ctx, bucket, &error_key, &d.lines()).await,

@@ -142,30 +142,28 @@ pub fn setenv_script<'a>(
     columns: &[Column],
     tasks: impl IntoIterator<Item = &'a Task>,
 ) -> String {
-    let mut bodies = String::with_capacity(4096);
-    let mut ranges: Vec<(usize, usize)> = Vec::new();
-    let mut first = None;
+    let tasks: Vec<&Task> = tasks.into_iter().collect();
+    let header = SETENV_INDEX_LINE * (1 + tasks.len());
+    // The index is written last, over a placeholder of its exact size: one buffer, no copy of the bodies.
+    let mut out = String::with_capacity(header + 64 * columns.len() * tasks.len() + 256);
+    out.extend(std::iter::repeat_n(' ', header));
     let _ = writeln!(
-        bodies,
+        out,
         "# ecsub setenv.sh (generated from {}; do not edit). Above: one 24-byte line per task, its environment's \
          offset and length in this file; run.sh reads its own task's bytes only.",
         file.replace(['\n', '\r'], " ")
     );
-    for task in tasks {
-        first.get_or_insert(task.index);
-        let start = bodies.len();
-        let _ = writeln!(bodies, "# task {} (line {})", task.index, task.line);
-        write_task_environment(&mut bodies, columns, task);
-        ranges.push((start, bodies.len() - start));
+    let mut index = String::with_capacity(header);
+    let first = tasks.first().map_or(0, |t| t.index);
+    let _ = writeln!(index, "# ecsub {first:>7} {:>7}", tasks.len());
+    for task in &tasks {
+        let start = out.len();
+        let _ = writeln!(out, "# task {} (line {})", task.index, task.line);
+        write_task_environment(&mut out, columns, task);
+        let _ = writeln!(index, "# {start:>12} {:>8}", out.len() - start);
     }
-    let header = SETENV_INDEX_LINE * (1 + ranges.len());
-    let mut out = String::with_capacity(header + bodies.len());
-    let _ = writeln!(out, "# ecsub {:>7} {:>7}", first.unwrap_or(0), ranges.len());
-    for (start, len) in ranges {
-        let _ = writeln!(out, "# {:>12} {len:>8}", header + start);
-    }
-    debug_assert_eq!(out.len(), header);
-    out.push_str(&bodies);
+    debug_assert_eq!(index.len(), header);
+    out.replace_range(..header, &index);
     out
 }
 

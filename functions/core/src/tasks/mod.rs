@@ -163,6 +163,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<TasksFile, Diagnostics> {
     let mut parser = Parser {
         file,
         diagnostics: Vec::new(),
+        directives: Vec::new(),
     };
     let parsed = parser.run(bytes);
     let has_error = parser.diagnostics.iter().any(Diagnostic::is_error);
@@ -178,9 +179,24 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<TasksFile, Diagnostics> {
     }
 }
 
+/// The `#ecsub:` directives of a file, whatever else is wrong with it, so that their errors can be reported
+/// together with the file's (`validate` reports every error at once).
+pub fn directives(file: &str, bytes: &[u8]) -> Vec<Directive> {
+    let mut parser = Parser {
+        file,
+        diagnostics: Vec::new(),
+        directives: Vec::new(),
+    };
+    match parser.run(bytes) {
+        Some((_, _, directives)) => directives,
+        None => parser.directives,
+    }
+}
+
 struct Parser<'a> {
     file: &'a str,
     diagnostics: Vec<Diagnostic>,
+    directives: Vec<Directive>,
 }
 
 /// A header cell with where it stands, kept until the header is known good.
@@ -207,7 +223,6 @@ impl<'a> Parser<'a> {
         let mut header: Option<(usize, Vec<Column>)> = None;
         let mut header_failed = false;
         let mut tasks = Vec::new();
-        let mut directives = Vec::new();
 
         for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
             let line_no = i + 1;
@@ -231,9 +246,17 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if line.trim().is_empty() {
+                if !line.is_empty() && header.is_some() {
+                    self.warning(
+                        line_no,
+                        1,
+                        "a line of only spaces and TABs is skipped as blank (a task needs a non-blank cell)",
+                    );
+                }
                 continue;
             }
             if line.starts_with('#') {
+                self.comment_warnings(line_no, line, header.as_ref().map(|(_, c)| c.len()));
                 if let Some(rest) = line.strip_prefix(DIRECTIVE_PREFIX) {
                     if header.is_some() || header_failed {
                         self.error(
@@ -245,7 +268,7 @@ impl<'a> Parser<'a> {
                         );
                     } else {
                         match split_words(rest) {
-                            Ok(words) => directives.push(Directive {
+                            Ok(words) => self.directives.push(Directive {
                                 line: line_no,
                                 words,
                             }),
@@ -299,7 +322,7 @@ impl<'a> Parser<'a> {
                         "no tasks: the file has a header row but no task rows",
                     );
                 }
-                Some((columns, tasks, directives))
+                Some((columns, tasks, std::mem::take(&mut self.directives)))
             }
         }
     }
@@ -409,6 +432,30 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// A comment that looks like something else gets a warning: a directive spelled otherwise than `#ecsub:`
+    /// (its options would be lost), or, once the header is known, a row with the header's number of cells whose
+    /// first cell starts with `#` (a task that would be dropped: ecsub reads it as a comment, and so does this).
+    fn comment_warnings(&mut self, line_no: usize, line: &str, columns: Option<usize>) {
+        if line.starts_with(DIRECTIVE_PREFIX) {
+            return;
+        }
+        let squeezed: String = line[1..].trim_start().chars().take(6).collect();
+        if squeezed.eq_ignore_ascii_case("ecsub:") {
+            self.warning(
+                line_no,
+                1,
+                format!("this is a comment, not an option directive: directives are spelled `{DIRECTIVE_PREFIX}` exactly"),
+            );
+        } else if columns.is_some_and(|n| n > 1 && line.split('\t').count() == n) {
+            self.warning(
+                line_no,
+                1,
+                "this row starts with `#`, so it is a comment and not a task (as in ecsub), although it has the \
+                 header's number of cells; if it is a task, move a column whose value cannot start with `#` first",
+            );
+        }
+    }
+
     fn row(&mut self, line_no: usize, line: &str, columns: &[Column]) -> Option<Vec<Cell>> {
         let cells = cells_with_columns(line).collect::<Vec<_>>();
         if cells.len() > columns.len() {
@@ -455,9 +502,86 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        if ok {
+            ok = self.fits_a_process(line_no, columns, &out, &cells);
+        }
         ok.then_some(out)
     }
+
+    /// Can the task's environment be handed to a process? Linux takes at most 128 KiB for one `NAME=value`
+    /// (MAX_ARG_STRLEN) and ARG_MAX (a quarter of the stack limit, 2 MiB by default) for the arguments and the
+    /// whole environment, so a longer value would make every run of the task fail as "script not executable".
+    fn fits_a_process(
+        &mut self,
+        line_no: usize,
+        columns: &[Column],
+        cells: &[Cell],
+        positions: &[(usize, &str)],
+    ) -> bool {
+        let mut total = 0;
+        let mut ok = true;
+        for (i, (column, cell)) in columns.iter().zip(cells).enumerate() {
+            let exported = match (column.kind, cell) {
+                (ColumnKind::Label, _) | (_, Cell::Empty) => continue,
+                (_, Cell::Text(text)) => column.name.len() + 1 + text.len() + 1,
+                // NAME=$ECSUB_SCRATCH/AWS_DATA/… and S3_NAME=s3://…, with room for the scratch folder's path.
+                (_, Cell::Path(path)) => {
+                    let url = "s3://".len() + path.bucket().len() + 1 + path.key().len();
+                    2 * column.name.len() + 2 * url + 4 + 4096
+                }
+            };
+            total += exported;
+            if exported > MAX_VARIABLE_BYTES {
+                self.error(
+                    line_no,
+                    positions.get(i).map_or(1, |p| p.0),
+                    format!(
+                        "column {} (`{column}`): the value is {} bytes, over the {} bytes Linux passes to a process \
+                         in one environment variable (MAX_ARG_STRLEN)",
+                        i + 1,
+                        exported - column.name.len() - 2,
+                        MAX_VARIABLE_BYTES - column.name.len() - 2
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if ok && total > MAX_TASK_ENVIRONMENT_BYTES {
+            self.error(
+                line_no,
+                1,
+                format!(
+                    "the task's environment is {total} bytes, over the {MAX_TASK_ENVIRONMENT_BYTES} ecsub allows \
+                     (Linux passes at most ARG_MAX, 2 MiB by default, of arguments and environment to a process)"
+                ),
+            );
+            ok = false;
+        }
+        ok
+    }
 }
+
+/// The largest tasks file ecsub reads (bytes): reading stops there, so `--tasks /dev/zero` or a runaway file is
+/// refused instead of filling memory. 256 MiB holds well over a million ordinary rows.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// The message for a tasks file over [`MAX_FILE_BYTES`] (`size` is what is known of it: at least that much).
+pub fn too_large(file: &str, size: u64) -> String {
+    format!(
+        "{file}: the tasks file is {size} bytes or more, over the {} MiB ecsub reads; split it into several jobs",
+        MAX_FILE_BYTES >> 20
+    )
+}
+
+/// The largest user script ecsub takes (bytes): each task downloads it.
+pub const MAX_SCRIPT_BYTES: u64 = 64 << 20;
+
+/// The largest `NAME=value` (with its NUL) Linux passes to a process: MAX_ARG_STRLEN, 32 pages.
+pub const MAX_VARIABLE_BYTES: usize = 131_072;
+
+/// The largest environment a task may have: half of Linux's default ARG_MAX (2 MiB), leaving the rest for the
+/// environment the task inherits (the image's, ECS's, ecsub's).
+pub const MAX_TASK_ENVIRONMENT_BYTES: usize = 1 << 20;
 
 /// TAB-separated cells with the 1-based character column each starts at.
 fn cells_with_columns(line: &str) -> impl Iterator<Item = (usize, &str)> {
