@@ -154,25 +154,41 @@ fn missing_inputs_are_found_before_anything_runs() {
     );
 }
 
+/// `--processes` as real overlap (test audit 1.1): each task records its own start and end to the nanosecond,
+/// and at no instant do more than N tasks run, while N do run together.
 #[test]
 fn processes_bounds_how_many_tasks_run_at_once() {
-    let job = LocalJob::new("--env I\n0\n1\n2\n3\n", "sleep 0.3\n");
-    let out = job.run(&["--processes", "2", "--output", "json"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(report.len(), 4);
-    let times: Vec<(String, String)> = report
-        .iter()
-        .map(|r| {
-            (
-                r["start"].as_str().unwrap().to_owned(),
-                r["end"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    // Tasks start in index order; with 2 slots, task 2 can only start once task 0 or 1 has ended.
-    let first_end = times[0].1.clone().min(times[1].1.clone());
-    assert!(times[2].0 >= first_end, "{times:?}");
+    for n in [1usize, 2, 3] {
+        let job = LocalJob::new(
+            "--env I\n0\n1\n2\n3\n4\n5\n",
+            "echo \"$(date +%s%N) 1\" >> \"$LOG\"; sleep 0.3; echo \"$(date +%s%N) -1\" >> \"$LOG\"\n",
+        );
+        let log = job.path("spans.log");
+        let out = run(job
+            .command(&["--processes", &n.to_string()])
+            .env("LOG", &log));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut events: Vec<(u128, i32)> = fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (t, d) = l.split_once(' ').unwrap();
+                (t.parse().unwrap(), d.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(events.len(), 12);
+        // Ends before starts at the same instant, so that back-to-back tasks do not count as overlapping.
+        events.sort();
+        let (mut now, mut most) = (0, 0);
+        for (_, delta) in events {
+            now += delta;
+            most = most.max(now);
+        }
+        assert_eq!(
+            most, n as i32,
+            "--processes {n}: at most {most} tasks ran at once"
+        );
+    }
 }
 
 #[test]
@@ -345,4 +361,71 @@ fn tasks_that_cannot_start_for_want_of_file_descriptors_wait_for_a_slot() {
         out.stderr
     );
     assert_eq!(out.stdout.lines().count(), 61, "{}", out.stdout);
+}
+
+/// Exit 3 (a runtime error) and local review finding 17: when report.json cannot be written, the table of the
+/// tasks' results is still printed, then the error, with exit 3.
+#[test]
+fn a_report_that_cannot_be_written_exits_3_after_printing_the_table() {
+    let job = LocalJob::new(
+        "--env I\n0\n",
+        "rm -rf \"$(dirname \"$ECSUB_SCRIPTS_DIR\")\"\n",
+    );
+    let out = job.run(&[]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert!(rows[1].starts_with("0 "), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("cannot write the report"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// README promises of `run --local` (test audit §4): the default roots, `ECSUB_JOB_ID` and `ECSUB_TASK_INDEX`
+/// in the task, `--task-name`, `--shell`, `--keep-scratch`, and progress on stderr.
+#[test]
+fn defaults_and_flags_of_run_local_do_what_the_readme_says() {
+    let job = LocalJob::new(
+        "--output O\ns3://bkt/o.txt\n",
+        "import os, pathlib\n\
+         p = pathlib.Path(os.environ['O']); p.parent.mkdir(parents=True, exist_ok=True)\n\
+         p.write_text(os.environ['ECSUB_JOB_ID'] + ' ' + os.environ['ECSUB_TASK_INDEX'] + '\\n')\n\
+         pathlib.Path('kept').write_text('scratch')\n",
+    );
+    let out = run(common::cli().current_dir(job.dir.path()).args([
+        "run",
+        "--local",
+        "--tasks",
+        "tasks.tsv",
+        "--script",
+        "script.sh",
+        "--task-name",
+        "named",
+        "--shell",
+        "python3 -B",
+        "--keep-scratch",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = fs::read_to_string(job.path(".ecsub/s3/bkt/o.txt")).unwrap();
+    let (id, index) = written.trim().split_once(' ').unwrap();
+    assert!(
+        id.starts_with("named-") && id.len() == "named-".len() + 5,
+        "{written}"
+    );
+    assert_eq!(index, "0");
+    let job_dir = job.path(&format!(".ecsub/work/{id}"));
+    assert_eq!(
+        fs::read_to_string(job_dir.join("tasks/000/kept")).unwrap(),
+        "scratch"
+    );
+    assert!(
+        out.stderr.contains("ecsub-cli: task 000 started (log: ")
+            && out
+                .stderr
+                .contains("ecsub-cli: task 000 exited 0 [1/1 done"),
+        "{}",
+        out.stderr
+    );
 }
