@@ -1,0 +1,223 @@
+//! README promises on the emulated cloud that no other test held (test audit 2026-11, §4): the job options that
+//! only take effect on AWS reach the instance and the task definition, the container gets no CPU or memory hard
+//! limit, `*` wildcards and `ECSUB_JOB_ID` work on the S3 transport, `--processes` bounds how many tasks overlap,
+//! and the aliases `submit` and `delete` do what `push` and `cancel` do.
+
+#![allow(clippy::unwrap_used)]
+
+use ecsub_e2e::jobs::{
+    all_instances, assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount,
+    write,
+};
+
+#[test]
+fn aws_only_job_options_reach_the_instance_and_the_task_definition() {
+    let sandbox = with_wordcount();
+    let key = sandbox.aws(&["ec2", "create-key-pair", "--key-name", "ecsub-key"]);
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    let subnets = sandbox.aws_json(&["ec2", "describe-subnets"]);
+    let subnet = subnets["Subnets"][0]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let groups = sandbox.aws_json(&["ec2", "describe-security-groups"]);
+    let group = groups["SecurityGroups"][0]["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let image = "public.ecr.aws/docker/library/python:3.12-alpine";
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "one.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "wait.sh", "sleep 6\n");
+    let pushed = sandbox.cli(&[
+        "submit",
+        "--waiter-delay",
+        "1",
+        "--tasks",
+        &tasks,
+        "--script",
+        &script,
+        "--disk-size",
+        "77",
+        "--aws-key-name",
+        "ecsub-key",
+        "--aws-subnet-id",
+        &subnet,
+        "--aws-security-group-id",
+        &group,
+        "--image",
+        image,
+    ]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    // The volume is looked at while the instance runs: it goes with the instance.
+    let instance = sandbox.until(60, "the task's instance to run", || {
+        all_instances(&sandbox, &job).into_iter().find(|i| {
+            i["State"]["Name"] == "running"
+                && i["BlockDeviceMappings"][0]["Ebs"]["VolumeId"].is_string()
+        })
+    });
+    assert_eq!(instance["KeyName"], "ecsub-key", "{instance}");
+    assert_eq!(instance["SubnetId"], subnet.as_str(), "{instance}");
+    assert_eq!(
+        instance["SecurityGroups"][0]["GroupId"],
+        group.as_str(),
+        "{instance}"
+    );
+    let volume = instance["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+        .as_str()
+        .unwrap();
+    let volumes = sandbox.aws_json(&["ec2", "describe-volumes", "--volume-ids", volume]);
+    assert_eq!(
+        volumes["Volumes"][0]["Size"], 107,
+        "30 GiB for the system and Docker, and --disk-size 77 for the task"
+    );
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(120, "the job's end", || sandbox.object(&summary_url));
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
+    let listed = sandbox.aws_json(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        &cluster_of(&sandbox, &job),
+        "--status",
+        "INACTIVE",
+    ]);
+    let arn = listed["taskDefinitionArns"][0].as_str().unwrap();
+    let definition =
+        sandbox.aws_json(&["ecs", "describe-task-definition", "--task-definition", arn]);
+    let container = &definition["taskDefinition"]["containerDefinitions"][0];
+    assert_eq!(container["image"], image);
+    assert_eq!(
+        container["entryPoint"],
+        serde_json::json!(["sh", "-c"]),
+        "{container}"
+    );
+    for limit in ["cpu", "memory"] {
+        assert!(
+            container[limit].is_null() || container[limit] == 0,
+            "the container has a {limit} limit: {container}"
+        );
+        assert!(
+            definition["taskDefinition"][limit].is_null(),
+            "the task has a {limit} limit: {definition}"
+        );
+    }
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn wildcards_and_the_job_id_work_on_the_s3_transport() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.txt", "b.txt", ".c.txt", "skip.log", "sub/d.txt"] {
+        let file = write(dir.path(), "f", name);
+        let ran = sandbox.aws(&[
+            "s3",
+            "cp",
+            &file,
+            &format!("s3://ecsub-wordcount/glob/{name}"),
+        ]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+    }
+    let tasks = write(
+        dir.path(),
+        "glob.tsv",
+        "--input IN\t--output OUT\ns3://ecsub-wordcount/glob/*.txt\ts3://ecsub-wordcount/glob-out/*.out\n",
+    );
+    let script = write(
+        dir.path(),
+        "glob.sh",
+        "mkdir -p \"${OUT%/*}\"\n\
+         ls -A \"${IN%/*}\" > \"${OUT%/*}/seen.out\"\n\
+         printf '%s' \"$ECSUB_JOB_ID\" > \"${OUT%/*}/job.out\"\n\
+         echo not an output > \"${OUT%/*}/other.log\"\n",
+    );
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let seen = sandbox
+        .object("s3://ecsub-wordcount/glob-out/seen.out")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(seen).unwrap(),
+        ".c.txt\na.txt\nb.txt\n",
+        "the * matched the folder's .txt files, dotfiles too, not its subfolder's"
+    );
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/glob-out/job.out")
+            .unwrap(),
+        job.as_bytes()
+    );
+    assert!(sandbox
+        .object("s3://ecsub-wordcount/glob-out/other.log")
+        .is_none());
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// MaxConcurrency = --processes, measured: each task records its span, and no more than N overlap.
+#[test]
+fn processes_bounds_how_many_tasks_overlap_on_the_chain() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..5)
+        .map(|i| format!("s3://ecsub-wordcount/spans/{i}.txt\n"))
+        .collect();
+    let tasks = write(dir.path(), "spans.tsv", &format!("--output OUT\n{rows}"));
+    let script = write(
+        dir.path(),
+        "spans.sh",
+        "mkdir -p \"${OUT%/*}\"\nstart=$(date +%s%N)\nsleep 2\necho \"$start $(date +%s%N)\" > \"$OUT\"\n",
+    );
+    let pushed = push(&sandbox, &tasks, &script, &["--wait", "--processes", "2"]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let mut events: Vec<(u128, i32)> = Vec::new();
+    for i in 0..5 {
+        let span = sandbox
+            .object(&format!("s3://ecsub-wordcount/spans/{i}.txt"))
+            .unwrap();
+        let span = String::from_utf8(span).unwrap();
+        let (start, end) = span.trim().split_once(' ').unwrap();
+        events.push((start.parse().unwrap(), 1));
+        events.push((end.parse().unwrap(), -1));
+    }
+    events.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    assert_eq!(most, 2, "tasks running at once with --processes 2");
+    assert_nothing_running(&sandbox, &job_id_of(&pushed));
+}
+
+#[test]
+fn the_delete_alias_cancels_and_status_names_the_states() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "long.sh", "sleep 600\n");
+    let pushed = push(&sandbox, &tasks, &script, &[]);
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let job = job_id_of(&pushed);
+    sandbox.until(60, "the task to run", || {
+        let status = sandbox.cli(&["status", &job]);
+        status
+            .stdout
+            .starts_with(&format!("job {job}: running\n"))
+            .then_some(())
+    });
+    let deleted = sandbox.cli(&["delete", &job]);
+    assert_eq!(deleted.code, 0, "{}\n{}", deleted.stdout, deleted.stderr);
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the janitor's summary", || sandbox.object(&summary_url));
+    assert_eq!(summary(&sandbox, &job)["failed"], 1);
+    let status = sandbox.cli(&["status", &job]);
+    assert!(
+        status.stdout.starts_with(&format!("job {job}: failed\n")),
+        "{}",
+        status.stdout
+    );
+    assert_nothing_running(&sandbox, &job);
+}
