@@ -96,3 +96,36 @@ fn push_reports_every_input_problem_at_once() {
          starting with a digit)\n"
     );
 }
+
+/// Local review finding 19f: the job bucket's prefix is refused when it has `..`, spaces or shell syntax, as a
+/// task cell would be.
+#[test]
+fn push_refuses_a_prefix_with_dot_dot_or_odd_characters() {
+    for (bucket, why) in [
+        (
+            "s3://bkt/../../x",
+            "the prefix may not have empty, `.` or `..` segments",
+        ),
+        (
+            "s3://bkt/a b",
+            "the prefix may hold letters, digits, `!-_.*'()` and `/` only, not ` `",
+        ),
+        (
+            "s3://bkt/$(id)",
+            "the prefix may hold letters, digits, `!-_.*'()` and `/` only, not `$`",
+        ),
+    ] {
+        let out = run(cli().current_dir(repo()).args([
+            "push",
+            "--dry-run",
+            "--tasks",
+            "examples/wordcount/wordcount.tsv",
+            "--script",
+            "examples/wordcount/wordcount.sh",
+            "--aws-s3-bucket",
+            bucket,
+        ]));
+        assert_eq!(out.code, 2, "{bucket}: {}", out.stdout);
+        assert_eq!(out.stderr, format!("--aws-s3-bucket: `{bucket}`: {why}\n"));
+    }
+}

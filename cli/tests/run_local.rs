@@ -429,3 +429,33 @@ fn defaults_and_flags_of_run_local_do_what_the_readme_says() {
         out.stderr
     );
 }
+
+/// Local review finding 19: `--wdir` naming a file is an input error (exit 2), `--shell` is split as a shell
+/// would split it (quotes group words) and a placeholder-like text in it is kept as written.
+#[test]
+fn small_flag_fixes_hold() {
+    let job = LocalJob::new("--env I\n0\n", "echo ran\n");
+    fs::write(job.path("afile"), "x").unwrap();
+    let out = run(common::cli().current_dir(job.dir.path()).args([
+        "run",
+        "--local",
+        "--tasks",
+        "tasks.tsv",
+        "--script",
+        "script.sh",
+        "--wdir",
+        "afile",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stderr, "--wdir afile: not a folder\n");
+
+    let job = LocalJob::new("--env I\n0\n", "echo \"script got: $1\"\n");
+    let out = job.run(&[
+        "--shell",
+        "sh -c 'echo \"shell says @SCRIPT_FILE@\"; sh \"$0\" arg'",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = fs::read_to_string(job.job_dir().join("logs/000.log")).unwrap();
+    assert!(log.contains("shell says @SCRIPT_FILE@\n"), "{log}");
+    assert!(log.contains("script got: arg\n"), "{log}");
+}

@@ -66,6 +66,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             secrets.join(", ")
         );
     }
+    for (flag, dir) in [("--wdir", &args.wdir), ("--s3-root", &args.s3_root)] {
+        if dir.exists() && !dir.is_dir() {
+            return Err(InputError(vec![format!("{flag} {}: not a folder", dir.display())]).into());
+        }
+    }
     let dirs = RunDirs::create(&args.wdir, &plan)?;
     let runner = Runner {
         plan: &plan,

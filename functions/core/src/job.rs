@@ -144,6 +144,7 @@ impl JobLayout {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         crate::s3path::check_bucket(bucket).map_err(|why| format!("`{work}`: {why}"))?;
         let prefix = prefix.trim_matches('/');
+        check_prefix(work, prefix)?;
         Ok(Self {
             bucket: bucket.to_owned(),
             prefix: if prefix.is_empty() {
@@ -246,6 +247,30 @@ impl JobLayout {
     pub fn url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
+}
+
+/// A job bucket's prefix holds S3's safe key characters only (letters, digits, `!-_.*'()` and `/`: S3 user
+/// guide, "Object key naming guidelines"), in segments that are neither empty, `.` nor `..`: a prefix is spliced
+/// into keys, paths and log lines (local review 2026-11, finding 19f).
+fn check_prefix(work: &str, prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()".contains(c);
+    for segment in prefix.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return Err(format!(
+                "`{work}`: the prefix may not have empty, `.` or `..` segments"
+            ));
+        }
+        if let Some(bad) = segment.chars().find(|&c| !safe(c)) {
+            return Err(format!(
+                "`{work}`: the prefix may hold letters, digits, `!-_.*'()` and `/` only, not `{}`",
+                bad.escape_default()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

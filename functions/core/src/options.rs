@@ -278,13 +278,18 @@ impl JobArgs {
             errors.push("--retry-od only makes sense with --spot".to_owned());
         }
         let shell = self.shell.unwrap_or_else(|| DEFAULT_SHELL.to_owned());
-        let shell_words = shell
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>();
-        if shell_words.is_empty() {
-            errors.push("--shell: the shell is empty".to_owned());
-        }
+        // Split as a shell would (quotes group words), so `--shell "bash -c 'set -e; . \"$0\"'"` works.
+        let shell_words = match crate::tasks::split_words(&shell) {
+            Ok(words) if words.is_empty() => {
+                errors.push("--shell: the shell is empty".to_owned());
+                words
+            }
+            Ok(words) => words,
+            Err((_, why)) => {
+                errors.push(format!("--shell: {why}"));
+                Vec::new()
+            }
+        };
         let processes = self.processes.unwrap_or(DEFAULT_PROCESSES);
         if processes == 0 {
             errors.push("--processes: must be at least 1".to_owned());

@@ -68,8 +68,9 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
             "@PUTS@",
             &copy_lines(ColumnKind::is_output, "put", EXIT_OUTPUT_FAILED),
         )
-        .replace("@SHELL@", &shell)
         .replace("@SCRIPT_FILE@", SCRIPT_FILE)
+        // Last: the shell is the user's text, and no placeholder in it may be replaced.
+        .replace("@SHELL@", &shell)
 }
 
 /// One task's environment: `export` lines for every column (input and output columns export `NAME`, the local
