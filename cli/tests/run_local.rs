@@ -394,13 +394,7 @@ fn defaults_and_flags_of_run_local_do_what_the_readme_says() {
          p.write_text(os.environ['ECSUB_JOB_ID'] + ' ' + os.environ['ECSUB_TASK_INDEX'] + '\\n')\n\
          pathlib.Path('kept').write_text('scratch')\n",
     );
-    let out = run(common::cli().current_dir(job.dir.path()).args([
-        "run",
-        "--local",
-        "--tasks",
-        "tasks.tsv",
-        "--script",
-        "script.sh",
+    let out = run(&mut job.bare_command(&[
         "--task-name",
         "named",
         "--shell",
@@ -436,16 +430,7 @@ fn defaults_and_flags_of_run_local_do_what_the_readme_says() {
 fn small_flag_fixes_hold() {
     let job = LocalJob::new("--env I\n0\n", "echo ran\n");
     fs::write(job.path("afile"), "x").unwrap();
-    let out = run(common::cli().current_dir(job.dir.path()).args([
-        "run",
-        "--local",
-        "--tasks",
-        "tasks.tsv",
-        "--script",
-        "script.sh",
-        "--wdir",
-        "afile",
-    ]));
+    let out = run(&mut job.bare_command(&["--wdir", "afile"]));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_eq!(out.stderr, "--wdir afile: not a folder\n");
 

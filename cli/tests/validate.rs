@@ -95,6 +95,29 @@ fn validate_json_lists_columns_and_warnings() {
     assert_eq!(v["tasks"], 2);
     assert_eq!(v["columns"][2]["kind"], "input-recursive");
     assert_eq!(v["columns"][2]["name"], "SCRIPT");
+    assert_eq!(v["warnings"], serde_json::json!([]));
+
+    // A file with warnings lists them (test audit 1.10: the test's name promised it, and it never looked).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.tsv");
+    std::fs::write(&file, "--env A\t--env B\nx\n#y\tz\n").unwrap();
+    let out = run(cli()
+        .args(["validate", "--output", "json", "--tasks"])
+        .arg(&file));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{v}");
+    assert_eq!(warnings[0]["line"], 2);
+    assert_eq!(warnings[0]["severity"], "warning");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the row has 1 cells but the header has 2 columns"),
+        "{v}"
+    );
+    assert_eq!(warnings[1]["line"], 3);
 }
 
 /// Local review findings 11 and 13: `validate` checks `--task-name` as `run` does, and reports every option error

@@ -79,8 +79,8 @@ impl LocalJob {
         std::fs::write(path, bytes).unwrap();
     }
 
-    /// `ecsub-cli run --local` on this job, with `extra` flags.
-    pub fn command(&self, extra: &[&str]) -> Command {
+    /// `ecsub-cli run --local` on this job, with `extra` flags, and the roots left to their defaults.
+    pub fn bare_command(&self, extra: &[&str]) -> Command {
         let mut cmd = cli();
         cmd.current_dir(self.dir.path())
             .args([
@@ -91,8 +91,14 @@ impl LocalJob {
                 "--script",
                 "script.sh",
             ])
-            .args(["--s3-root", "s3", "--wdir", "work"])
             .args(extra);
+        cmd
+    }
+
+    /// `ecsub-cli run --local` on this job, with `extra` flags, the S3 root `s3/` and the work folder `work/`.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = self.bare_command(&["--s3-root", "s3", "--wdir", "work"]);
+        cmd.args(extra);
         cmd
     }
 
