@@ -155,3 +155,54 @@ fn background_children_and_escaped_sessions_end_with_the_job() {
         "processes of the job survived it: {left:?}"
     );
 }
+
+/// Local review finding 3: two runs writing one output key at the same moment leave one whole version of it,
+/// never a mix of both (each copy lands by rename).
+#[test]
+fn two_runs_writing_one_key_at_once_leave_one_whole_version() {
+    let job = LocalJob::new("--env CH\t--env N\t--output OUT\n", "true\n");
+    let start_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let script = format!(
+        "head -c \"$N\" /dev/zero | tr '\\0' \"$CH\" > big.part\n\
+         while [ \"$(date +%s)\" -lt {start_at} ]; do sleep 0.01; done\n\
+         mkdir -p \"${{OUT%/*}}\" && mv big.part \"$OUT\"\n"
+    );
+    fs::write(job.path("script.sh"), script).unwrap();
+    let sizes = [("a", 120_000_000usize), ("b", 60_000_000)];
+    let children: Vec<_> = sizes
+        .iter()
+        .map(|(ch, n)| {
+            let file = format!("{ch}.tsv");
+            fs::write(
+                job.path(&file),
+                format!("--env CH\t--env N\t--output OUT\n{ch}\t{n}\ts3://bkt/conc/out.bin\n"),
+            )
+            .unwrap();
+            common::cli()
+                .current_dir(job.dir.path())
+                .args(["run", "--local", "--tasks", &file, "--script", "script.sh"])
+                .args(["--s3-root", "s3", "--wdir", "work"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let bytes = fs::read(job.path("s3/bkt/conc/out.bin")).unwrap();
+    let whole = sizes
+        .iter()
+        .any(|(ch, n)| bytes.len() == *n && bytes.iter().all(|&b| b == ch.as_bytes()[0]));
+    assert!(whole, "a torn output: {} bytes", bytes.len());
+}
