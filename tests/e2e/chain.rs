@@ -355,6 +355,25 @@ fn a_spot_interruption_is_retried_on_demand_with_retry_od() {
         first["reason"],
         format!("Host EC2 (instance {instance}) terminated.")
     );
+    // `logs` shows one section per attempt, in order (a README promise the suite did not hold: test audit §4).
+    let logs = sandbox.cli(&["logs", &job]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    let sections: Vec<&str> = logs
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("==> task 000, attempt "))
+        .collect();
+    assert_eq!(sections.len(), 2, "{}", logs.stdout);
+    assert!(
+        sections[0].starts_with("==> task 000, attempt 1 "),
+        "{}",
+        logs.stdout
+    );
+    assert!(
+        sections[1].starts_with("==> task 000, attempt 2 "),
+        "{}",
+        logs.stdout
+    );
     assert_nothing_running(&sandbox, &job);
 }
 

@@ -198,9 +198,21 @@ fn the_delete_alias_cancels_and_status_names_the_states() {
     let dir = tempfile::tempdir().unwrap();
     let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
     let script = write(dir.path(), "long.sh", "sleep 600\n");
+    // The submit function gets its event 3 s late, so the job is seen before it is picked up.
+    sandbox.fault(&serde_json::json!({
+        "kind": "delivery", "function": "ecsub-submit", "duplicate": false, "delay_ms": [3000, 3000]
+    }));
     let pushed = push(&sandbox, &tasks, &script, &[]);
     assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     let job = job_id_of(&pushed);
+    let status = sandbox.cli(&["status", &job]);
+    assert!(
+        status
+            .stdout
+            .starts_with(&format!("job {job}: submitted\n")),
+        "{}",
+        status.stdout
+    );
     sandbox.until(60, "the task to run", || {
         let status = sandbox.cli(&["status", &job]);
         status
@@ -218,6 +230,63 @@ fn the_delete_alias_cancels_and_status_names_the_states() {
         status.stdout.starts_with(&format!("job {job}: failed\n")),
         "{}",
         status.stdout
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// `inbox/defaults.json` gives a dropped tasks file that has no `#ecsub:` lines its script and options.
+#[test]
+fn inbox_defaults_give_a_dropped_file_its_script_and_options() {
+    let sandbox = with_wordcount();
+    let bucket = sandbox.bucket().to_owned();
+    let script_url = format!("s3://{bucket}/scripts/wordcount.sh");
+    let copied = sandbox.aws(&["s3", "cp", "examples/wordcount/wordcount.sh", &script_url]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = write(
+        dir.path(),
+        "defaults.json",
+        &serde_json::json!({
+            "script": script_url,
+            "options": { "waiter_delay": 1, "task_name": "fromdefaults" }
+        })
+        .to_string(),
+    );
+    let put = sandbox.aws(&[
+        "s3",
+        "cp",
+        &defaults,
+        &format!("s3://{bucket}/inbox/defaults.json"),
+    ]);
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    let dropped = sandbox.aws(&[
+        "s3",
+        "cp",
+        "examples/wordcount/wordcount.tsv",
+        &format!("s3://{bucket}/inbox/plain.tsv"),
+    ]);
+    assert_eq!(dropped.code, 0, "{}", dropped.stderr);
+    let job = sandbox.until(30, "the inbox job", || {
+        ecsub_e2e::jobs::jobs_named(&sandbox, "fromdefaults")
+            .into_iter()
+            .next()
+    });
+    let summary_url = format!("s3://{bucket}/jobs/{job}/summary.json");
+    sandbox.until(60, "the inbox job to finish", || {
+        sandbox.object(&summary_url)
+    });
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 2);
+    let submission: serde_json::Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!("s3://{bucket}/jobs/{job}/job.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(submission["args"]["waiter_delay"], 1, "{submission}");
+    assert_eq!(
+        sandbox.executions().len(),
+        1,
+        "defaults.json itself starts nothing"
     );
     assert_nothing_running(&sandbox, &job);
 }
