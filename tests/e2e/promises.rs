@@ -290,3 +290,61 @@ fn inbox_defaults_give_a_dropped_file_its_script_and_options() {
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+/// Interrupting `push --wait` stops the waiting, not the job: it runs to its end in the stack.
+#[test]
+fn interrupting_push_wait_leaves_the_job_running_to_its_end() {
+    use std::io::BufRead as _;
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "goes-on.tsv",
+        "--output OUT\ns3://ecsub-wordcount/goes-on/out.txt\n",
+    );
+    let script = write(
+        dir.path(),
+        "goes-on.sh",
+        "sleep 4\nmkdir -p \"${OUT%/*}\" && echo done > \"$OUT\"\n",
+    );
+    let mut cmd = std::process::Command::new(ecsub_e2e::bin_dir().join("ecsub-cli"));
+    sandbox.env(&mut cmd, "cli");
+    cmd.current_dir(ecsub_e2e::repo())
+        .args(["push", "--wait", "--waiter-delay", "1", "--poll", "0.5"])
+        .args(["--tasks", &tasks, "--script", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    // The reader stays open until the end: the CLI must not meet a closed pipe.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let job = first.trim().to_owned();
+    sandbox.until(60, "the task to run", || {
+        sandbox
+            .control_get("/running")
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+            .then_some(())
+    });
+    // SAFETY: kill has no memory-safety preconditions.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let ended = child.wait().unwrap();
+    assert!(!ended.success(), "push --wait ended with {ended:?}");
+    drop(stdout);
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the job to end without its waiter", || {
+        sandbox.object(&summary_url)
+    });
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/goes-on/out.txt")
+            .unwrap(),
+        b"done\n"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
