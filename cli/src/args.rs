@@ -110,6 +110,10 @@ pub struct PushArgs {
     /// Seconds between polls while waiting
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub poll: f64,
+    /// With --wait: how long to wait for the stack to pick the job up (its submit function to start or refuse
+    /// it) before giving up with exit 3; the job itself stays uploaded
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub pickup_timeout: u64,
     #[command(flatten)]
     pub input: JobInput,
 }

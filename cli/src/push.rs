@@ -97,7 +97,13 @@ fn upload(
             layout.url(&layout.job_folder())
         );
         if args.wait {
-            remote::wait(&ctx, layout, args.poll).await
+            remote::wait(
+                &ctx,
+                layout,
+                args.poll,
+                std::time::Duration::from_secs(args.pickup_timeout),
+            )
+            .await
         } else {
             eprintln!(
                 "ecsub-cli: follow it with: ecsub-cli status {}",

@@ -356,11 +356,14 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// How long `--wait` waits for the submit function to start (or reject) a job before it says so.
-const SUBMIT_PATIENCE: Duration = Duration::from_secs(300);
-
 /// Follows a job until it ends: a progress line on stderr, the status table on stdout at the end.
-pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<ExitCode> {
+/// `pickup` is how long the job may stay `submitted` (the submit function has neither started nor refused it).
+pub async fn wait(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    poll: f64,
+    pickup: Duration,
+) -> anyhow::Result<ExitCode> {
     let since = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_line = String::new();
@@ -384,7 +387,7 @@ pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<Ex
             eprintln!("ecsub-cli: {line} [{}]", human(since.elapsed()));
         }
         last_line = line;
-        if status.state == "submitted" && since.elapsed() > SUBMIT_PATIENCE {
+        if status.state == "submitted" && since.elapsed() > pickup {
             if tty {
                 eprintln!();
             }
@@ -392,7 +395,7 @@ pub async fn wait(ctx: &Ctx, layout: &JobLayout, poll: f64) -> anyhow::Result<Ex
                 "job {} was uploaded but the stack's submit function has not started it after {}: check that \
                  the bucket is the stack's and see the submit function's logs (the job itself stays in {})",
                 status.job_id,
-                human(SUBMIT_PATIENCE),
+                human(pickup),
                 layout.url(&layout.job_folder())
             ));
         }

@@ -348,3 +348,35 @@ fn interrupting_push_wait_leaves_the_job_running_to_its_end() {
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+/// `push --wait` gives up, with exit 3 and the way to look, on a job the stack does not pick up in time (here the
+/// submit function gets its event 8 s late, past `--pickup-timeout 2`); the job is still started afterwards.
+#[test]
+fn push_wait_gives_up_on_a_job_the_stack_does_not_pick_up() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&serde_json::json!({
+        "kind": "delivery", "function": "ecsub-submit", "duplicate": false, "delay_ms": [8000, 8000]
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "late.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "late.sh", "true\n");
+    let pushed = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &["--wait", "--pickup-timeout", "2"],
+    );
+    assert_eq!(pushed.code, 3, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert!(
+        pushed.stderr.contains(&format!(
+            "job {job} was uploaded but the stack's submit function has not started it after 2.0s"
+        )),
+        "{}",
+        pushed.stderr
+    );
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the late job to end", || sandbox.object(&summary_url));
+    assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
+    assert_nothing_running(&sandbox, &job);
+}
