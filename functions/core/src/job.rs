@@ -285,7 +285,10 @@ mod tests {
         assert!(JobId::new("a b", "abcde")
             .unwrap_err()
             .contains("may only hold"));
-        assert!(JobId::new("x", "ABCDE").is_err());
+        assert_eq!(
+            JobId::new("x", "ABCDE").unwrap_err(),
+            "`ABCDE` is not a job id suffix (5 lowercase letters or digits)"
+        );
     }
 
     #[test]
@@ -309,7 +312,10 @@ mod tests {
             nested.url(&nested.tasks_key()),
             "s3://bkt/team/a/jobs/wc-abcde/tasks.tsv"
         );
-        assert!(JobLayout::new("bkt", JobId::new("wc", "abcde").unwrap()).is_err());
+        assert_eq!(
+            JobLayout::new("bkt", JobId::new("wc", "abcde").unwrap()).unwrap_err(),
+            "`bkt` is not an s3:// bucket (expected s3://bucket or s3://bucket/prefix)"
+        );
         let (found, name) = JobLayout::from_key("bkt", "team/a/jobs/wc-abcde/job.json").unwrap();
         assert_eq!(found, nested);
         assert_eq!(name, "job.json");

@@ -500,7 +500,10 @@ mod tests {
             .parse::<TaskRange>()
             .unwrap_err()
             .contains("not a task range"));
-        assert!("-3".parse::<TaskRange>().is_err());
+        assert_eq!(
+            "-3".parse::<TaskRange>().unwrap_err(),
+            "`-3` is not a task range (expected M-N, M- or M, e.g. 0-9)"
+        );
     }
 
     #[test]
@@ -533,9 +536,16 @@ mod tests {
             ..Default::default()
         };
         let errors = args.resolve(job()).unwrap_err();
-        assert_eq!(errors.len(), 4, "{errors:?}");
-        assert!(errors[0].contains("`large` is not an instance type"));
-        assert!(errors[1].contains("needs --spot"));
+        assert_eq!(
+            errors,
+            [
+                "--aws-ec2-instance-type: `large` is not an instance type (e.g. `t3.micro`)",
+                "--aws-ec2-instance-type: a list of types (`t3.micro,large`) needs --spot",
+                "--processes: must be at least 1",
+                "--request-payer-bucket: `Bad_Bucket` is not a valid bucket name (lowercase letters, digits, \
+                 `.` and `-`; beginning and ending with a letter or digit)",
+            ]
+        );
     }
 
     #[test]
