@@ -119,7 +119,7 @@ fn a_lost_stopped_event_is_reconciled_by_the_janitor() {
     sandbox.until(60, "the task to stop", || {
         (sandbox.control_get("/faults")["drop_stopped"] == 0).then_some(())
     });
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    sandbox.settled(30);
     assert!(
         attempt_record(&sandbox, &job, 0, 1).is_none(),
         "nobody heard the task stop"

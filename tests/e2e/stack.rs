@@ -201,7 +201,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
     // The old sweep terminated every instance tagged ecsub:job whose execution it could not find in its own
     // state machine: the other stack's, every hour.
     fire(&sandbox, "JanitorFunctionSweep");
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    sandbox.settled(30);
     assert_eq!(
         sandbox.live_instances(&theirs).len(),
         1,

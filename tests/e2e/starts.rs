@@ -78,7 +78,7 @@ fn a_malformed_inbox_drop_writes_an_error_naming_line_and_column_and_starts_noth
         String::from_utf8(error).unwrap(),
         "broken.tsv:3:8: column 2 (`--input IN`): `gs://elsewhere/hamlet.txt` is not an s3:// path\n"
     );
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    sandbox.settled(30);
     assert!(sandbox.executions().is_empty(), "an execution started");
     assert!(
         sandbox.keys(sandbox.bucket(), "jobs/").is_empty(),

@@ -1,7 +1,7 @@
 """The sandbox's control endpoint: what a test may ask of the emulated cloud besides AWS's own APIs (read its
 records, make time pass for a schedule, inject a fault). JSON in, JSON out; an error is answered as JSON too.
 
-GET  /info /calls /stopped /running /invocations /faults /instances /undelivered /denials
+GET  /info /calls /stopped /running /invocations /busy /faults /instances /undelivered /denials
 POST /fault {kind, ...}               (faults.py)
 POST /fire-schedule {rule[, stack]}   a schedule rule's time came (logical id, e.g. JanitorFunctionSweep)
 POST /redeliver-schedule {rule[, stack]}
@@ -46,6 +46,7 @@ def serve(sandbox) -> str:
                     "/stopped": lambda: sandbox.stopped_at,
                     "/running": sandbox.agent.running_tasks,
                     "/invocations": lambda: {n: r.invocations for n, r in sandbox.lambdas.functions.items()},
+                    "/busy": sandbox.lambdas.busy,
                     "/faults": FAULTS.state,
                     "/instances": sandbox.agent.instance_states,
                     "/undelivered": lambda: sandbox.lambdas.undelivered,

@@ -185,6 +185,7 @@ class FunctionRuntime:
         self.queue: "queue.Queue[Invocation]" = queue.Queue()
         self.stopping = False
         self.invocations = 0
+        self.in_flight = 0
         self.lock = threading.Lock()
         self.slots = [Slot(self, i) for i in range(processes)]
 
@@ -223,8 +224,13 @@ class FunctionRuntime:
         invocation = Invocation(payload)
         with self.lock:
             self.invocations += 1
-        self.queue.put(invocation)
-        invocation.done.wait()
+            self.in_flight += 1
+        try:
+            self.queue.put(invocation)
+            invocation.done.wait()
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         return invocation.result, invocation.errored
 
     def stop(self) -> None:
@@ -265,6 +271,15 @@ class LambdaHost:
         self.send_to_queue = send_to_queue  # (credentials, queue ARN, body)
         self.lock = threading.Lock()
         self.undelivered: list[dict[str, Any]] = []
+        self.pending_async = 0  # asynchronous deliveries not finished: waiting, running or between retries
+
+    def busy(self) -> dict[str, Any]:
+        """What is still under way: asynchronous deliveries not finished and invocations running, per function.
+        A test waits for all of it to be zero instead of sleeping before it checks that nothing happened."""
+        with self.lock:
+            pending = self.pending_async
+        running = {name: r.in_flight for name, r in self.functions.items() if r.in_flight}
+        return {"pending_async": pending, "running": running, "idle": pending == 0 and not running}
 
     def add(self, runtime: FunctionRuntime) -> None:
         self.functions[runtime.name] = runtime
@@ -282,6 +297,8 @@ class LambdaHost:
             return
         delivery = FAULTS.delivery_for(name)
         copies = 2 if delivery.duplicate else 1
+        with self.lock:
+            self.pending_async += copies
         for _ in range(copies):
             delay = random.uniform(*delivery.delay_ms) / 1000 if delivery.delay_ms[1] else 0
             threading.Thread(
@@ -289,6 +306,13 @@ class LambdaHost:
             ).start()
 
     def _run_async(self, runtime: FunctionRuntime, payload: str, source: str, delay: float) -> None:
+        try:
+            self._deliver_async(runtime, payload, source, delay)
+        finally:
+            with self.lock:
+                self.pending_async -= 1
+
+    def _deliver_async(self, runtime: FunctionRuntime, payload: str, source: str, delay: float) -> None:
         if delay:
             time.sleep(delay)
         spec = runtime.spec

@@ -457,6 +457,20 @@ impl Sandbox {
         }
     }
 
+    /// Waits until no function runs and no asynchronous event is on its way to one (seen twice, 200 ms apart), so
+    /// a test can check that something did *not* happen without guessing how long to sleep first.
+    pub fn settled(&self, seconds: u64) {
+        let mut quiet = 0;
+        self.until(seconds, "the functions to go quiet", || {
+            quiet = if self.control_get("/busy")["idle"] == true {
+                quiet + 1
+            } else {
+                0
+            };
+            (quiet >= 2).then_some(())
+        });
+    }
+
     /// GET on the sandbox's control endpoint.
     pub fn control_get(&self, path: &str) -> Value {
         self.control("GET", path, &Value::Null)
