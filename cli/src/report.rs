@@ -1,6 +1,7 @@
 //! The end-of-job report: one row per task, like ecsub's `report` table, as text or JSON.
 
 use serde::Serialize;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,58 +75,93 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// The report as an aligned text table.
-pub fn table(job: &str, rows: &[TaskReport]) -> String {
-    let header = [
-        "exit_code",
-        "taskname",
-        "no",
-        "task_startAt",
-        "task_endAt",
-        "duration",
-        "log",
-        "note",
-    ];
-    let mut cells: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    for r in rows {
-        cells.push(vec![
-            r.exit_code
-                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
-            job.to_owned(),
-            format!("{:03}", r.index),
-            r.start.map_or_else(|| "-".to_owned(), utc),
-            r.end.map_or_else(|| "-".to_owned(), utc),
-            r.duration().map_or_else(|| "-".to_owned(), human),
-            r.log.display().to_string(),
-            r.note.clone().unwrap_or_default(),
-        ]);
-    }
-    align(&cells)
+/// One task's result as a run keeps it until the end: a few dozen bytes, so that a job of 100 000 tasks keeps a
+/// few MB of them (the log path and the report's other fields are derived when the report is written).
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    pub state: TaskState,
+    pub exit_code: Option<i32>,
+    pub start: Option<SystemTime>,
+    pub end: Option<SystemTime>,
+    pub note: Option<Box<str>>,
 }
 
-/// Rows of cells as text columns, two spaces apart, without trailing blanks.
+const TABLE_HEADER: [&str; 8] = [
+    "exit_code",
+    "taskname",
+    "no",
+    "task_startAt",
+    "task_endAt",
+    "duration",
+    "log",
+    "note",
+];
+
+fn table_row(job: &str, r: &TaskReport) -> Vec<String> {
+    vec![
+        r.exit_code
+            .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        job.to_owned(),
+        format!("{:03}", r.index),
+        r.start.map_or_else(|| "-".to_owned(), utc),
+        r.end.map_or_else(|| "-".to_owned(), utc),
+        r.duration().map_or_else(|| "-".to_owned(), human),
+        r.log.display().to_string(),
+        r.note.clone().unwrap_or_default(),
+    ]
+}
+
+/// Writes the report as an aligned text table. `rows` is called twice (once to measure the columns, once to
+/// write), so that no table of the whole job is held in memory.
+pub fn write_table<I: Iterator<Item = TaskReport>>(
+    out: &mut impl Write,
+    job: &str,
+    rows: impl Fn() -> I,
+) -> std::io::Result<()> {
+    let header = || std::iter::once(TABLE_HEADER.iter().map(|h| (*h).to_owned()).collect());
+    write_aligned(out, || header().chain(rows().map(|r| table_row(job, &r))))
+}
+
+/// Rows of cells as text columns, two spaces apart, without trailing blanks (`status`'s table).
+#[cfg(feature = "aws")]
 pub fn align(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_aligned(&mut out, || rows.iter().cloned());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes rows of cells as text columns, two spaces apart, without trailing blanks; `rows` is called twice.
+fn write_aligned<I: Iterator<Item = Vec<String>>>(
+    out: &mut impl Write,
+    rows: impl Fn() -> I,
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows() {
+        for (c, cell) in row.iter().enumerate() {
+            let w = cell.chars().count();
+            match widths.get_mut(c) {
+                Some(max) => *max = (*max).max(w),
+                None => widths.push(w),
+            }
+        }
     }
-    out
+    let mut line = String::new();
+    for row in rows() {
+        line.clear();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()),
+            ));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -142,6 +178,39 @@ mod tests {
         assert_eq!(
             utc(UNIX_EPOCH + Duration::from_secs(1_795_827_661)),
             "2026-11-28 01:01:01"
+        );
+    }
+
+    #[test]
+    fn the_table_is_aligned_from_rows_made_as_they_are_written() {
+        let at = |s| Some(UNIX_EPOCH + Duration::from_secs(s));
+        let rows = [
+            TaskReport {
+                index: 0,
+                state: TaskState::Succeeded,
+                exit_code: Some(0),
+                start: at(60),
+                end: at(62),
+                log: "w/logs/000.log".into(),
+                note: None,
+            },
+            TaskReport {
+                index: 11,
+                state: TaskState::NotStarted,
+                exit_code: None,
+                start: None,
+                end: None,
+                log: "w/logs/011.log".into(),
+                note: Some("not started".into()),
+            },
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, "j-abcde", || rows.iter().cloned()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "exit_code  taskname  no   task_startAt         task_endAt           duration  log             note\n\
+             0          j-abcde   000  1970-01-01 00:01:00  1970-01-01 00:01:02  2.0s      w/logs/000.log\n\
+             -          j-abcde   011  -                    -                    -         w/logs/011.log  not started\n"
         );
     }
 

@@ -444,3 +444,39 @@ fn small_flag_fixes_hold() {
     assert!(log.contains("shell says @SCRIPT_FILE@\n"), "{log}");
     assert!(log.contains("script got: arg\n"), "{log}");
 }
+
+/// `run --local` hands each task its environment as a file of its own (not through setenv.sh's index): values
+/// still reach the script byte for byte, a `--secret-env` value is passed as written, and no task's environment
+/// file is left in the work folder after the run.
+#[test]
+fn each_task_gets_its_own_values_byte_for_byte_and_no_environment_file_is_left() {
+    let values = [
+        "$(id)",
+        "'\\''",
+        "a;b `id` ${PATH}",
+        "naïve 🧬",
+        "",
+        "  x  ",
+    ];
+    let mut tasks = String::from("--env V\t--secret-env S\t--output OUT\n");
+    for (i, v) in values.iter().enumerate() {
+        tasks.push_str(&format!("{v}\tsecret {i}\ts3://bkt/v/{i}\n"));
+    }
+    let job = LocalJob::new(
+        &tasks,
+        "mkdir -p \"${OUT%/*}\" && printf '%s|%s|%s' \"$V\" \"$S\" \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
+    );
+    let out = job.run(&["--processes", "3"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            fs::read_to_string(job.path(&format!("s3/bkt/v/{i}"))).unwrap(),
+            format!("{v}|secret {i}|{i}"),
+        );
+    }
+    let left: Vec<_> = fs::read_dir(job.job_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!left.contains(&"env".to_owned()), "{left:?}");
+}

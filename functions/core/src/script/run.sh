@@ -7,6 +7,8 @@
 #   ECSUB_TASK_INDEX     the task to run (0-based; required)
 #   ECSUB_SCRATCH        the task's working folder (default /scratch); inputs land in $ECSUB_SCRATCH/AWS_DATA
 #   ECSUB_SCRIPTS_DIR    where setenv.sh and the user script are (default: this file's folder)
+#   ECSUB_TASK_ENV       a file holding this task's environment (run --local writes it, sparing each task the
+#                        reading of setenv.sh's index); unset, the task's record in setenv.sh is read
 #   ECSUB_TRANSPORT      s3 (default: aws s3 cp) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K)
 #   ECSUB_SECRETS        kms (default: --secret-env values are decrypted with aws kms) or plain (used as written)
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
@@ -86,10 +88,17 @@ ecsub_copy_s3() {
 # folders: a path in it that passes through a symbolic link is refused, a link is never copied into it, and every
 # file lands whole (written under a temporary name in its folder, then renamed), so an interrupted or concurrent
 # copy leaves the old bytes or the new ones, never a mix.
+# ecsub_local_path URL|PATH: sets ecsub_path to the file an s3:// URL maps to (a path is kept as it is).
 ecsub_local_path() {
   case $1 in
-    s3://*) printf '%s/%s' "${ECSUB_LOCAL_S3_ROOT:?is not set (needed by ECSUB_TRANSPORT=local)}" "${1#s3://}" ;;
-    *) printf '%s' "$1" ;;
+    s3://*)
+      if [ -z "${ECSUB_LOCAL_S3_ROOT:-}" ]; then
+        ecsub_log "ECSUB_LOCAL_S3_ROOT is not set (needed by ECSUB_TRANSPORT=local)"
+        return 1
+      fi
+      ecsub_path=$ECSUB_LOCAL_S3_ROOT/${1#s3://}
+      ;;
+    *) ecsub_path=$1 ;;
   esac
 }
 
@@ -178,16 +187,18 @@ ecsub_glob_each() {
 
 ecsub_copy_local() {
   case $2 in s3://*) ecsub_way=get ecsub_root=$2 ;; *) ecsub_way=put ecsub_root=$3 ;; esac
+  ecsub_local_path "$2" || return 1
+  ecsub_src=$ecsub_path
+  ecsub_local_path "$3" || return 1
+  ecsub_dst=$ecsub_path
   ecsub_no_link "$ecsub_root" || return 1
-  ecsub_src=$(ecsub_local_path "$2") || return 1
-  ecsub_dst=$(ecsub_local_path "$3") || return 1
   case $1 in
     file)
       if [ ! -f "$ecsub_src" ]; then
         ecsub_log "$2: no such file ($ecsub_src)"
         return 1
       fi
-      mkdir -p "${ecsub_dst%/*}" && ecsub_file "$ecsub_src" "$ecsub_dst"
+      { [ -d "${ecsub_dst%/*}" ] || mkdir -p "${ecsub_dst%/*}"; } && ecsub_file "$ecsub_src" "$ecsub_dst"
       ;;
     dir)
       if [ ! -d "$ecsub_src" ]; then
@@ -376,8 +387,13 @@ if [ -z "${ECSUB_SCRIPTS_DIR:-}" ]; then
   ECSUB_SCRIPTS_DIR=$(cd "$(dirname "$0")" && pwd) || ecsub_fail 122 "cannot find the folder of $0"
 fi
 export ECSUB_TASK_INDEX ECSUB_SCRIPTS_DIR
-mkdir -p "$ECSUB_SCRATCH" && cd "$ECSUB_SCRATCH" || ecsub_fail 122 "cannot enter the scratch folder $ECSUB_SCRATCH"
-ecsub_task_env || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX"
+{ [ -d "$ECSUB_SCRATCH" ] || mkdir -p "$ECSUB_SCRATCH"; } && cd "$ECSUB_SCRATCH" ||
+  ecsub_fail 122 "cannot enter the scratch folder $ECSUB_SCRATCH"
+if [ -n "${ECSUB_TASK_ENV:-}" ]; then
+  [ -r "$ECSUB_TASK_ENV" ] && . "$ECSUB_TASK_ENV" || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX from $ECSUB_TASK_ENV"
+else
+  ecsub_task_env || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX"
+fi
 
 ecsub_log "job $ECSUB_JOB_ID, task $ECSUB_TASK_INDEX: downloading inputs"
 @GETS@
