@@ -9,6 +9,7 @@ POST /redeliver-stopped {task_arn}    the same ECS STOPPED event once more
 POST /redeliver-s3 {bucket, key}      S3's last event for that object once more, with a new event id
 POST /interrupt {task_arn}            EC2 reclaims the spot instance under the task
 POST /no-capacity {instance_types}    (kept: a fault)
+POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (throttle.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from faults import FAULTS
+from throttle import EC2_THROTTLE
 
 LOG = logging.getLogger("ecsub.sandbox.control")
 
@@ -48,6 +50,7 @@ def serve(sandbox) -> str:
                     "/invocations": lambda: {n: r.invocations for n, r in sandbox.lambdas.functions.items()},
                     "/busy": sandbox.lambdas.busy,
                     "/faults": FAULTS.state,
+                    "/ec2-throttle": EC2_THROTTLE.state,
                     "/instances": sandbox.agent.instance_states,
                     "/undelivered": lambda: sandbox.lambdas.undelivered,
                     "/denials": lambda: sandbox.gateway.denials,
@@ -67,6 +70,10 @@ def serve(sandbox) -> str:
                     return self._json(200, FAULTS.add(body))
                 if self.path == "/no-capacity":
                     return self._json(200, FAULTS.add({"kind": "no-capacity", **body}))
+                if self.path == "/ec2-bucket":
+                    return self._json(
+                        200, EC2_THROTTLE.resize(body["kind"], body["api"], body["capacity"], body["refill"])
+                    )
                 if self.path == "/fire-schedule":
                     sandbox.fire_schedule(body["rule"], body.get("stack"))
                     return self._json(200, {"fired": body["rule"]})

@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 import iam
 import iam_actions
 from faults import FAULTS
+from throttle import EC2_THROTTLE, Throttled
 
 LOG = logging.getLogger("ecsub.sandbox.gateway")
 
@@ -150,6 +151,12 @@ class Gateway:
         if fault is not None and not fault.lost_response:
             LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
             raise ServiceError(fault.code, fault.message, fault.status)
+        if request.service == "ec2":
+            try:
+                EC2_THROTTLE.check(request.account, request.region, request.operation, request.params)
+            except Throttled as t:
+                LOG.info("throttled: ec2 %s (%s): its %s bucket is empty", request.operation, principal.label, t.kind)
+                raise ServiceError(t.code, str(t), t.status) from None
         if request.service == "s3":
             self._s3(principal, request)
         if request.service == "ec2" and request.operation == "RunInstances":

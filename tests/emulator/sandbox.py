@@ -65,10 +65,11 @@ class Sandbox:
 
     # -- clients --------------------------------------------------------------------------------------------------
 
-    def client(self, service: str, principal):
+    def client(self, service: str, principal, config=None):
         import boto3
         from botocore.config import Config
 
+        base = Config(retries={"max_attempts": 2}, s3={"addressing_style": "path"})
         return boto3.client(
             service,
             region_name=REGION,
@@ -76,7 +77,7 @@ class Sandbox:
             aws_access_key_id=principal.access_key_id,
             aws_secret_access_key=principal.secret_access_key,
             aws_session_token=principal.session_token,
-            config=Config(retries={"max_attempts": 2}, s3={"addressing_style": "path"}),
+            config=base.merge(config) if config else base,
         )
 
     def state_machine_arns(self) -> list[str]:

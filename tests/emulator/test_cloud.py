@@ -182,6 +182,73 @@ class Cloud(unittest.TestCase):
         self.assertEqual(raised.exception.response["Error"]["Code"], "IdempotentParameterMismatch")
 
 
+    def test_run_instances_is_throttled_by_its_token_buckets(self):
+        import botocore.config
+        import throttle
+
+        # One try per call: the SDK's own retries would hide the answer.
+        ec2 = self.cloud.client("ec2", self.admin, config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
+        try:
+            throttle.EC2_THROTTLE.resize("request", "RunInstances", 2, 0.001)
+            launch = lambda: ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1)  # noqa: E731
+            launch()
+            launch()
+            self.assertEqual(self.error(launch)["Code"], "RequestLimitExceeded")
+            # A resource bucket counts instances, not calls: three instances from a bucket of two is refused whole.
+            throttle.EC2_THROTTLE.resize("request", "RunInstances", *throttle.DOCUMENTED[("request", "RunInstances")])
+            throttle.EC2_THROTTLE.resize("resource", "RunInstances", 2, 0.001)
+            three = lambda: ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=3, MaxCount=3)  # noqa: E731
+            self.assertEqual(self.error(three)["Code"], "RequestLimitExceeded")
+            ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)
+        finally:
+            for (kind, api), (capacity, refill) in throttle.DOCUMENTED.items():
+                throttle.EC2_THROTTLE.resize(kind, api, capacity, refill)
+
+
+class Ec2Buckets(unittest.TestCase):
+    """The token bucket arithmetic of throttle.py, on a clock the test turns."""
+
+    def test_a_bucket_holds_its_capacity_and_refills_at_its_rate(self):
+        import throttle
+
+        now = [0.0]
+        t = throttle.Ec2Throttle(clock=lambda: now[0])
+        run = lambda: t.check("1", "us-east-1", "RunInstances", {"MaxCount": "1"})  # noqa: E731
+        for _ in range(5):  # the documented burst: five calls at once
+            run()
+        with self.assertRaises(throttle.Throttled) as raised:
+            run()
+        self.assertEqual((raised.exception.kind, raised.exception.status), ("request", 503))
+        now[0] += 0.5  # one token back at two a second
+        run()
+        with self.assertRaises(throttle.Throttled):
+            run()
+        now[0] += 60  # refilled to the capacity, never beyond it
+        for _ in range(5):
+            run()
+        with self.assertRaises(throttle.Throttled):
+            run()
+        # Another account or Region has buckets of its own; other calls are not throttled here.
+        t.check("2", "us-east-1", "RunInstances", {"MaxCount": "1"})
+        t.check("1", "eu-west-1", "RunInstances", {"MaxCount": "1"})
+        t.check("1", "us-east-1", "DescribeInstances", {})
+        self.assertEqual(t.state()["throttled"], {"RunInstances": 3})
+
+    def test_a_throttled_call_takes_no_token_and_terminations_count_instances(self):
+        import throttle
+
+        now = [0.0]
+        t = throttle.Ec2Throttle(clock=lambda: now[0])
+        t.resize("resource", "TerminateInstances", 3, 20)
+        ids = {f"InstanceId.{i}": f"i-{i}" for i in range(1, 3)}
+        t.check("1", "us-east-1", "TerminateInstances", ids)  # two of three
+        with self.assertRaises(throttle.Throttled):
+            t.check("1", "us-east-1", "TerminateInstances", ids)  # two more: refused, nothing taken
+        t.check("1", "us-east-1", "TerminateInstances", {"InstanceId.1": "i-1"})  # the one left
+        now[0] += 0.1  # 20 a second: two more
+        t.check("1", "us-east-1", "TerminateInstances", ids)
+
+
 class LambdaHost(unittest.TestCase):
     """A function runs under its Timeout and MemorySize, and is started again, cold, when killed."""
 
