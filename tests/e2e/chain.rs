@@ -149,13 +149,15 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
     let status = sandbox.cli(&["status", &job]);
     let rows: Vec<&str> = status.stdout.lines().collect();
     assert_eq!(rows[0], format!("job {job}: failed"));
+    assert_eq!(rows[1], "2 tasks: 1 failed, 1 succeeded");
     let cells = |row: &str| {
         row.split_whitespace()
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
+    // The failed task first: it is the one to look at.
     assert_eq!(
-        cells(rows[2])[..2],
+        cells(rows[4])[..2],
         ["000", "succeeded"],
         "{}",
         status.stdout

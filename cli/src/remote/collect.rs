@@ -1,0 +1,271 @@
+//! What a job is now, as the stack records it: the job's objects in the bucket (job.json, error.txt,
+//! started.json, attempts/, summary.json), its execution, and the instances tagged with it.
+
+use crate::InputError;
+use anyhow::Context as _;
+use ecsub_aws::store;
+use ecsub_aws::Ctx;
+use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TAG_TASK};
+use ecsub_core::{tasks, JobId, JobLayout};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskStatus {
+    pub index: usize,
+    pub state: String,
+    pub attempts: u32,
+    pub instance_type: Option<String>,
+    pub spot: bool,
+    pub exit_code: Option<i32>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    /// submitted, rejected, running, succeeded, failed, or `execution <STATUS>` when it ended without a summary.
+    pub state: String,
+    pub errors: Vec<String>,
+    pub execution_arn: Option<String>,
+    pub tasks: Vec<TaskStatus>,
+}
+
+impl JobStatus {
+    pub(super) fn done(&self) -> usize {
+        self.tasks.iter().filter(|t| is_final(&t.state)).count()
+    }
+
+    pub(super) fn failed(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| is_final(&t.state) && t.state != "succeeded")
+            .count()
+    }
+
+    pub(super) fn finished(&self) -> bool {
+        matches!(self.state.as_str(), "rejected" | "succeeded" | "failed")
+            || self.state.starts_with("execution ")
+    }
+}
+
+pub(super) fn is_final(state: &str) -> bool {
+    matches!(
+        state,
+        "succeeded" | "failed" | "outputs-missing" | "interrupted" | "infrastructure-error"
+    )
+}
+
+pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    key: &str,
+) -> anyhow::Result<Option<T>> {
+    match store::get(&ctx.s3, &layout.bucket, key).await? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is not what ecsub wrote", layout.url(key))
+        })?)),
+    }
+}
+
+/// What polling a job has read already and will not change: the job's spec, its task indices, the attempt
+/// records (each written once). `--wait` keeps one across polls, so a poll reads only what is new.
+#[derive(Debug, Default)]
+pub struct Seen {
+    submission: Option<JobSubmission>,
+    indices: Option<Vec<usize>>,
+    records: std::collections::BTreeMap<String, AttemptRecord>,
+}
+
+pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::Result<JobStatus> {
+    let job_id = layout.job_id.to_string();
+    if seen.submission.is_none() {
+        seen.submission = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await?;
+    }
+    let Some(submission) = seen.submission.clone() else {
+        return Err(InputError(vec![format!(
+            "ecsub-cli: no job {job_id} in {}",
+            layout.url(&layout.job_folder())
+        )])
+        .into());
+    };
+    if let Some(errors) = store::get(&ctx.s3, &layout.bucket, &layout.error_key()).await? {
+        return Ok(JobStatus {
+            job_id,
+            state: "rejected".into(),
+            errors: String::from_utf8_lossy(&errors)
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            execution_arn: None,
+            tasks: Vec::new(),
+        });
+    }
+    let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
+    let execution_arn = started.as_ref().map(|s| s.execution_arn.clone());
+    // The execution is asked before the summary is read: the summary is written before the execution ends, so
+    // an ended execution without a summary really ended without one.
+    let mut execution_status = None;
+    if let Some(arn) = &execution_arn {
+        if let Ok(out) = ctx.sfn.describe_execution().execution_arn(arn).send().await {
+            execution_status = Some(out.status().as_str().to_owned());
+        }
+    }
+    if let Some(summary) = get_json::<Summary>(ctx, layout, &layout.summary_key()).await? {
+        return Ok(JobStatus {
+            job_id,
+            state: if summary.failed == 0 {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into(),
+            errors: Vec::new(),
+            execution_arn,
+            tasks: summary
+                .tasks
+                .into_iter()
+                .map(|t| TaskStatus {
+                    index: t.index,
+                    state: t.outcome.as_str().into(),
+                    attempts: t.attempts,
+                    instance_type: t.instance_type,
+                    spot: t.spot,
+                    exit_code: t.exit_code,
+                    reason: t.reason,
+                })
+                .collect(),
+        });
+    }
+    if seen.indices.is_none() {
+        if let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? {
+            let indices = match tasks::parse(&submission.tasks_file, &bytes) {
+                Ok(file) => {
+                    let all = 0..=file.tasks.len().saturating_sub(1);
+                    let range = submission
+                        .args
+                        .task_range
+                        .map_or(Ok(all), |r| r.select(file.tasks.len()));
+                    range.map(Iterator::collect).unwrap_or_default()
+                }
+                Err(_) => Vec::new(),
+            };
+            seen.indices = Some(indices);
+        }
+    }
+    let indices = seen.indices.clone().unwrap_or_default();
+    for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
+        if let std::collections::btree_map::Entry::Vacant(slot) = seen.records.entry(key) {
+            if let Some(record) = get_json::<AttemptRecord>(ctx, layout, slot.key()).await? {
+                slot.insert(record);
+            }
+        }
+    }
+    // Each task's last attempt and live instance, looked up by index (a 10 000-task job is not searched
+    // 10 000 times over).
+    let mut last_attempts: std::collections::HashMap<usize, &AttemptRecord> =
+        std::collections::HashMap::new();
+    for record in seen.records.values() {
+        let slot = last_attempts.entry(record.index).or_insert(record);
+        if record.attempt > slot.attempt {
+            *slot = record;
+        }
+    }
+    let instances = tagged_instances(ctx, &layout.job_id).await?;
+    let live_instances: std::collections::HashMap<usize, &(usize, String, String)> =
+        instances.iter().map(|i| (i.0, i)).collect();
+    let tasks = indices
+        .iter()
+        .map(|&index| {
+            let last = last_attempts.get(&index).copied();
+            let live = live_instances.get(&index).copied();
+            match (last, live) {
+                (Some(r), _) if r.next_attempt.is_none() => TaskStatus {
+                    index,
+                    state: r.outcome.as_str().into(),
+                    attempts: r.attempt,
+                    instance_type: r.instance_type.clone(),
+                    spot: r.spot,
+                    exit_code: r.exit_code,
+                    reason: r.reason.clone(),
+                },
+                (last, Some((_, instance_type, state))) => TaskStatus {
+                    index,
+                    state: if state == "running" {
+                        "running".into()
+                    } else {
+                        format!("instance {state}")
+                    },
+                    attempts: last.map_or(1, |r| r.attempt + 1),
+                    instance_type: Some(instance_type.clone()),
+                    spot: false,
+                    exit_code: None,
+                    reason: last
+                        .map(|r| format!("retrying after: {}", r.reason))
+                        .unwrap_or_default(),
+                },
+                (Some(r), None) => TaskStatus {
+                    index,
+                    state: "retrying".into(),
+                    attempts: r.attempt,
+                    instance_type: r.instance_type.clone(),
+                    spot: r.spot,
+                    exit_code: r.exit_code,
+                    reason: r.reason.clone(),
+                },
+                (None, None) => TaskStatus {
+                    index,
+                    state: "pending".into(),
+                    attempts: 0,
+                    instance_type: None,
+                    spot: false,
+                    exit_code: None,
+                    reason: String::new(),
+                },
+            }
+        })
+        .collect();
+    let mut state = if started.is_some() {
+        "running".to_owned()
+    } else {
+        "submitted".to_owned()
+    };
+    if let Some(status) = execution_status.filter(|s| s != "RUNNING") {
+        state = format!("execution {status}");
+    }
+    Ok(JobStatus {
+        job_id,
+        state,
+        errors: Vec::new(),
+        execution_arn,
+        tasks,
+    })
+}
+
+/// (task index, instance type, state) of the job's instances that are not terminated.
+async fn tagged_instances(ctx: &Ctx, job: &JobId) -> anyhow::Result<Vec<(usize, String, String)>> {
+    let instances =
+        ecsub_aws::compute::instances(&ctx.ec2, None, Some(job), &["pending", "running"]).await?;
+    Ok(instances
+        .iter()
+        .filter_map(|i| {
+            let task = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(TAG_TASK))?
+                .value()?
+                .parse()
+                .ok()?;
+            let kind = i
+                .instance_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default();
+            let state = i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default();
+            Some((task, kind, state))
+        })
+        .collect())
+}
