@@ -55,6 +55,9 @@ pub(super) fn is_final(state: &str) -> bool {
     )
 }
 
+/// How many attempt records a poll reads at once.
+const READS_AT_ONCE: usize = 16;
+
 pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     ctx: &Ctx,
     layout: &JobLayout,
@@ -154,11 +157,30 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         }
     }
     let indices = seen.indices.clone().unwrap_or_default();
-    for key in store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await? {
-        if let std::collections::btree_map::Entry::Vacant(slot) = seen.records.entry(key) {
-            if let Some(record) = get_json::<AttemptRecord>(ctx, layout, slot.key()).await? {
-                slot.insert(record);
-            }
+    // The attempt records not read yet, a few at a time: a 10 000-task job's first poll is not 10 000 GETs in a
+    // row (each record is read once; `--wait` keeps what it has read across polls).
+    let mut unread = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder())
+        .await?
+        .into_iter()
+        .filter(|key| !seen.records.contains_key(key))
+        .collect::<Vec<_>>()
+        .into_iter();
+    let mut reads = tokio::task::JoinSet::new();
+    loop {
+        while reads.len() < READS_AT_ONCE {
+            let Some(key) = unread.next() else { break };
+            let (ctx, layout) = (ctx.clone(), layout.clone());
+            reads.spawn(async move {
+                let record = get_json::<AttemptRecord>(&ctx, &layout, &key).await;
+                (key, record)
+            });
+        }
+        let Some(read) = reads.join_next().await else {
+            break;
+        };
+        let (key, record) = read.context("reading an attempt record stopped")?;
+        if let Some(record) = record? {
+            seen.records.insert(key, record);
         }
     }
     // Each task's last attempt and live instance, looked up by index (a 10 000-task job is not searched
