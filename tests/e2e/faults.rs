@@ -265,7 +265,7 @@ fn launches_over_ec2s_token_bucket_wait_for_tokens_and_every_task_runs_once() {
         "mkdir -p \"${OUT%/*}\" && echo \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
     );
     let pushed = push(&sandbox, &tasks, &script, &["--wait", "--processes", "6"]);
-    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]
         .as_u64()

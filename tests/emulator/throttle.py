@@ -34,13 +34,9 @@ class Bucket:
     tokens: float
     at: float
 
-    def take(self, n: float, now: float) -> bool:
+    def refill_to(self, now: float) -> None:
         self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.refill)
         self.at = now
-        if self.tokens >= n:
-            self.tokens -= n
-            return True
-        return False
 
 
 class Throttled(Exception):
@@ -99,15 +95,14 @@ class Ec2Throttle:
         with self.lock:
             now = self.clock()
             buckets = [(kind, n, self._bucket(account, region, kind, api, now)) for kind, n in needs]
-            # Refill first, then take only if every bucket has enough: a throttled call costs nothing.
-            for _, _, bucket in buckets:
-                bucket.take(0, now)
+            # Take only if every bucket has enough: a throttled call costs nothing.
             for kind, n, bucket in buckets:
+                bucket.refill_to(now)
                 if bucket.tokens < n:
                     self.throttled[api] = self.throttled.get(api, 0) + 1
                     raise Throttled(api, kind)
             for _, n, bucket in buckets:
-                bucket.take(n, now)
+                bucket.tokens -= n
 
 
 def _resources(api: str, params: dict[str, Any]) -> float:

@@ -7,6 +7,7 @@
 //! It is also a check: it exits 1 when a run exceeds the budget the README states (controller calls, state
 //! transitions and S3 PUTs as a + b·N), so CI fails when a change makes the chain cost more per job or per task.
 
+use ecsub_e2e::jobs::{assert_exit, job_id_of};
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -68,21 +69,8 @@ fn measure(tasks: usize) -> Figures {
         "examples/wordcount/wordcount.sh",
     ]);
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(
-        push.code,
-        0,
-        "{}\n{}\n{}",
-        push.stdout,
-        push.stderr,
-        sandbox.log_tail()
-    );
-    let job = push
-        .stdout
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    assert_exit(&sandbox, &push, 0);
+    let job = job_id_of(&push);
 
     let execution = format!(
         "{}:{job}",

@@ -7,6 +7,7 @@
 //!
 //! Run with `cargo run -p ecsub-e2e --bin launch-pace [-- N]` after `tests/run.sh` (it needs the venv and binaries).
 
+use ecsub_e2e::jobs::assert_exit;
 use ecsub_e2e::Sandbox;
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -46,14 +47,7 @@ fn main() {
         script.to_str().expect("UTF-8"),
     ]);
     let ended = now() - pushed_at;
-    assert_eq!(
-        push.code,
-        0,
-        "{}\n{}\n{}",
-        push.stdout,
-        push.stderr,
-        sandbox.log_tail()
-    );
+    assert_exit(&sandbox, &push, 0);
     let calls = sandbox.calls();
     let runs: Vec<&Value> = calls
         .iter()
