@@ -8,7 +8,7 @@ use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::store;
 use ecsub_core::chain::{
-    AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskRef,
+    AttemptRecord, FinalizeInput, IterationState, JobRef, Outcome, Summary, TaskItems, TaskRef,
 };
 use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
@@ -20,7 +20,7 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         .map_err(|e| FnError::invalid_input(format!("finalize input: {e}")))?;
     match input {
         FinalizeInput::TaskError { state } => task_error(ctx, &state).await,
-        FinalizeInput::JobEnd { job, tasks } => job_end(ctx, &job, &tasks).await,
+        FinalizeInput::JobEnd { job, items } => close_job(ctx, &job, &items, None).await,
     }
 }
 
@@ -70,33 +70,32 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
     )
 }
 
-async fn job_end(ctx: &Ctx, job: &JobRef, tasks: &[TaskRef]) -> Result<Value, FnError> {
-    close_job(ctx, job, tasks, None).await
-}
-
 /// Ends a job: terminates its instances, removes its cluster and task definition, and writes `summary.json`
 /// from the attempt records. `ended_early` names the execution's status when it ended before its tasks did
 /// (the janitor's case): tasks without a record then say so.
 pub async fn close_job(
     ctx: &Ctx,
     job: &JobRef,
-    tasks: &[TaskRef],
+    items: &TaskItems,
     ended_early: Option<&str>,
 ) -> Result<Value, FnError> {
     let layout = layout_of(job)?;
+    let tasks = read_items(ctx, &layout, items).await?;
     let keys = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await?;
     let mut records = Vec::with_capacity(keys.len());
-    for key in keys {
-        if let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &key).await? {
-            match serde_json::from_slice::<AttemptRecord>(&bytes) {
-                Ok(record) => records.push(record),
-                Err(e) => warn!(key, error = %e, "unreadable attempt record; skipped"),
-            }
+    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, keys).await? {
+        match serde_json::from_slice::<AttemptRecord>(&bytes) {
+            Ok(record) => records.push(record),
+            Err(e) => warn!(key, error = %e, "unreadable attempt record; skipped"),
         }
     }
     let swept = sweep_instances(ctx, job).await?;
-    let mut summary =
-        Summary::from_records(layout.job_id.clone(), tasks, &records, crate::now_rfc3339());
+    let mut summary = Summary::from_records(
+        layout.job_id.clone(),
+        &tasks,
+        &records,
+        crate::now_rfc3339(),
+    );
     if let Some(status) = ended_early {
         for task in summary
             .tasks
@@ -132,6 +131,28 @@ pub async fn close_job(
     Ok(
         json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
     )
+}
+
+/// The job's tasks, from the `items.json` the submit function wrote.
+async fn read_items(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    items: &TaskItems,
+) -> Result<Vec<TaskRef>, FnError> {
+    let url = layout.url(&items.key);
+    let bytes = store::get(&ctx.s3, &layout.bucket, &items.key)
+        .await?
+        .ok_or_else(|| FnError::invalid_input(format!("{url} is gone")))?;
+    let tasks: Vec<TaskRef> = serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::invalid_input(format!("{url}: {e}")))?;
+    if tasks.len() != items.count {
+        return Err(FnError::invalid_input(format!(
+            "{url} holds {} tasks, the execution says {}",
+            tasks.len(),
+            items.count
+        )));
+    }
+    Ok(tasks)
 }
 
 /// Terminates every instance still tagged with the job (pending, running, stopping or stopped).

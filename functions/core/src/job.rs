@@ -198,6 +198,16 @@ impl JobLayout {
         self.key("attempts/")
     }
 
+    /// `items.json`: the job's tasks as the distributed Map reads them (written by the submit function).
+    pub fn items_key(&self) -> String {
+        self.key("items.json")
+    }
+
+    /// Where the Map run writes its results (`map/<map-run-id>/manifest.json` and result files).
+    pub fn results_prefix(&self) -> String {
+        self.key("map/")
+    }
+
     /// The job's end state, written by the finalize function.
     pub fn summary_key(&self) -> String {
         self.key("summary.json")

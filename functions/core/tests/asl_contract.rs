@@ -8,7 +8,7 @@
 
 use ecsub_core::chain::{
     error_names, Attempt, AttemptResult, ExecutionInput, FinalizeInput, Instance, JobRef,
-    JoinCheck, LaunchRequest, Outcome, TaskRef,
+    JoinCheck, LaunchRequest, Outcome, TaskItems, TaskRef,
 };
 use ecsub_core::JobId;
 use serde_json::{json, Map, Value};
@@ -132,15 +132,67 @@ fn instance() -> Value {
     .unwrap()
 }
 
-/// One task's iteration state, as the Map's ItemSelector makes it from the execution's input.
-fn iteration() -> Value {
-    let input = serde_json::to_value(ExecutionInput {
+fn execution_input() -> Value {
+    serde_json::to_value(ExecutionInput {
         job: job(),
-        tasks: vec![TaskRef { index: 0, line: 2 }],
+        items: TaskItems {
+            key: "jobs/wc-abcde/items.json".into(),
+            count: 1,
+            results_prefix: "jobs/wc-abcde/map/".into(),
+        },
     })
-    .unwrap();
-    let context = json!({ "Map": { "Item": { "Value": input["tasks"][0] } } });
-    evaluate(&asl()["States"]["Tasks"]["ItemSelector"], &input, &context)
+    .unwrap()
+}
+
+/// One task's iteration state, as the Map's ItemSelector makes it from the execution's input and one item of
+/// `items.json` (written by submit as a JSON array of TaskRef).
+fn iteration() -> Value {
+    let items = serde_json::to_value(vec![TaskRef { index: 0, line: 2 }]).unwrap();
+    let context = json!({ "Map": { "Item": { "Value": items[0] } } });
+    evaluate(
+        &asl()["States"]["Tasks"]["ItemSelector"],
+        &execution_input(),
+        &context,
+    )
+}
+
+#[test]
+fn the_map_reads_items_json_and_writes_its_results_into_the_job_folder() {
+    let map = &asl()["States"]["Tasks"];
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"], "STANDARD",
+        "a task waits for its container for hours; EXPRESS children end after 5 minutes"
+    );
+    assert_eq!(map["ToleratedFailurePercentage"], 100.0);
+    assert_eq!(
+        map["ResultPath"],
+        Value::Null,
+        "no state grows with the tasks"
+    );
+    let input = execution_input();
+    let reader = evaluate(&map["ItemReader"]["Parameters"], &input, &json!({}));
+    assert_eq!(
+        reader,
+        json!({ "Bucket": "bkt", "Key": "jobs/wc-abcde/items.json" })
+    );
+    assert_eq!(map["ItemReader"]["ReaderConfig"]["InputType"], "JSON");
+    let writer = evaluate(&map["ResultWriter"]["Parameters"], &input, &json!({}));
+    assert_eq!(
+        writer,
+        json!({ "Bucket": "bkt", "Prefix": "jobs/wc-abcde/map/" })
+    );
+    assert_eq!(
+        path(
+            &input,
+            &json!({}),
+            map["MaxConcurrencyPath"].as_str().unwrap()
+        ),
+        json!(2)
+    );
 }
 
 #[test]
@@ -294,16 +346,19 @@ fn the_error_paths_and_the_end_reach_finalize_with_what_it_needs() {
         }
         other => panic!("{other:?}"),
     }
-    let input = serde_json::to_value(ExecutionInput {
-        job: job(),
-        tasks: vec![TaskRef { index: 0, line: 2 }],
-    })
-    .unwrap();
-    let end = evaluate(&state("FinishJob")["Parameters"], &input, &json!({}));
-    assert!(matches!(
-        serde_json::from_value(end).unwrap(),
-        FinalizeInput::JobEnd { .. }
-    ));
+    let end = evaluate(
+        &state("FinishJob")["Parameters"],
+        &execution_input(),
+        &json!({}),
+    );
+    match serde_json::from_value(end).unwrap() {
+        FinalizeInput::JobEnd { job: j, items } => {
+            assert_eq!(j, job());
+            assert_eq!(items.key, "jobs/wc-abcde/items.json");
+            assert_eq!(items.count, 1);
+        }
+        other => panic!("FinishJob sends {other:?}"),
+    }
 }
 
 fn error_names_in(v: &Value, out: &mut BTreeSet<String>) {

@@ -10,7 +10,7 @@ use crate::store::{self, Bounded};
 use ecsub_core::chain::admission::{admit, StackRules};
 use ecsub_core::chain::limits::join_polls;
 use ecsub_core::chain::{
-    cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskRef,
+    cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems, TaskRef,
 };
 use ecsub_core::script::{run_script, setenv_script};
 use ecsub_core::tasks::{self, TasksFile};
@@ -102,6 +102,7 @@ pub async fn start_job(
         data_buckets: &config.data_buckets,
         own_roles: &own_roles,
         min_waiter_delay: config.min_waiter_delay,
+        join_timeout: config.join_timeout,
     };
     let refused = admit(&tasks, selected.clone(), &spec, &rules);
     if !refused.is_empty() {
@@ -174,6 +175,18 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
     )
     .await?;
 
+    // The tasks as the distributed Map reads them: one object, whatever the number of tasks (the execution's
+    // input stays the same size; Step Functions caps it at 256 KiB).
+    let items =
+        serde_json::to_vec(&task_refs).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(
+        &ctx.s3,
+        bucket,
+        &layout.items_key(),
+        items,
+        "application/json",
+    )
+    .await?;
     let cluster = cluster_name(&ctx.config.stack, job_id);
     let task_definition = ecs::prepare(ctx, spec, &cluster, job.account).await?;
     let input = ExecutionInput {
@@ -203,7 +216,11 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
             task_timeout: ctx.config.task_timeout,
         },
-        tasks: task_refs,
+        items: TaskItems {
+            key: layout.items_key(),
+            count: task_refs.len(),
+            results_prefix: layout.results_prefix(),
+        },
     };
     let input_json =
         serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
@@ -238,7 +255,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
     let record = StartedRecord {
         job_id: job_id.clone(),
         execution_arn: execution_arn.clone(),
-        tasks: input.tasks.len(),
+        tasks: input.items.count,
         started_at: crate::now_rfc3339(),
         cluster,
         log_group: spec.log_group_name.clone(),
@@ -253,6 +270,6 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
         "application/json",
     )
     .await?;
-    info!(job_id = %job_id, tasks = input.tasks.len(), execution_arn, "job started");
-    Ok(json!({ "job_id": job_id, "execution_arn": execution_arn, "tasks": input.tasks.len() }))
+    info!(job_id = %job_id, tasks = input.items.count, execution_arn, "job started");
+    Ok(json!({ "job_id": job_id, "execution_arn": execution_arn, "tasks": input.items.count }))
 }

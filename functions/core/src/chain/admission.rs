@@ -20,6 +20,8 @@ pub struct StackRules<'a> {
     pub own_roles: &'a [&'a str],
     /// The MinWaiterDelaySeconds parameter.
     pub min_waiter_delay: u32,
+    /// The JoinTimeoutSeconds parameter.
+    pub join_timeout: u32,
 }
 
 /// Every reason the stack refuses the job (empty: admitted).
@@ -77,7 +79,12 @@ pub fn admit(
         }
     }
     let count = selected.end() + 1 - selected.start();
-    problems.extend(limits::check_job(count, spec.processes, spec.waiter_delay));
+    problems.extend(limits::check_job(
+        count,
+        spec.processes,
+        spec.waiter_delay,
+        rules.join_timeout,
+    ));
     problems
 }
 
@@ -118,6 +125,7 @@ mod tests {
             data_buckets: data,
             own_roles: &["ecsub-InstanceProfile", "ecsub-InstanceRole"],
             min_waiter_delay: 10,
+            join_timeout: 600,
         }
     }
 

@@ -1,59 +1,68 @@
 //! What one job's execution can carry, and the numbers derived from the job's options: join polls, RunInstances'
 //! idempotency token. Pure.
 //!
-//! A job is one Step Functions execution with an inline Map (one iteration per task). AWS caps an inline Map at 40
-//! concurrent iterations, and every iteration's events count toward the execution's 25 000-event history ("Using
-//! Map state in Inline mode"); past that the execution fails. Until the Map becomes distributed, submit refuses a
+//! A job is one Step Functions execution whose Map runs in Distributed mode: every task is a child execution of
+//! its own, read from `items.json` in S3 ("Using Map state in Distributed mode"). The parent's input and history
+//! stay the same size whatever the number of tasks; each child's history grows with its own polls and attempts
+//! only, and must stay within one execution's 25 000 events ("Step Functions service quotas"). Submit refuses a
 //! job these limits cannot carry, with the number and the way out, instead of letting it fail part-way.
 
-/// Step Functions: an inline Map runs at most this many iterations at once.
-pub const MAX_INLINE_CONCURRENCY: u32 = 40;
-/// Step Functions: events in one execution's history.
+/// Step Functions: a Distributed Map runs at most this many child executions at once.
+pub const MAX_MAP_CONCURRENCY: u32 = 10_000;
+/// The most tasks one job may have: what the submit function is sized to validate, generate and write within
+/// its memory and time (a 100 000-row tasks file; the parse_generate benchmark measures the per-row cost).
+pub const MAX_TASKS: usize = 100_000;
+/// Step Functions: events in one execution's history (each task's child execution has its own).
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
-/// Events the job's own states take (start, the Map, FinishJob, the end), kept out of the tasks' share.
-const JOB_EVENTS: usize = 40;
 /// History events of one task's attempt when its instance joins on the first poll (measured on the emulated cloud
-/// with the wordcount job: Map iteration, Launch, one Wait + CheckJoined + Choice, StartTask, Again?, TaskDone).
+/// with the wordcount job: Launch, one Wait + CheckJoined + Choice, StartTask, Again?, TaskDone, and the child
+/// execution's start and end).
 pub const TASK_EVENTS: usize = 26;
 /// Events of each further join poll (CountPoll, JoinWait, CheckJoined, Joined?).
 pub const POLL_EVENTS: usize = 11;
-/// How long an ECS-optimized instance usually takes to register (1–3 minutes): the polls a task is expected to
-/// make while it waits.
-pub const EXPECTED_JOIN_SECONDS: u32 = 180;
 
 /// Polls of the join check before an instance that has not joined is given up: the join timeout in polls.
 pub fn join_polls(join_timeout_seconds: u32, waiter_delay: u32) -> u32 {
     join_timeout_seconds.div_ceil(waiter_delay.max(1)).max(1)
 }
 
-/// History events one task is expected to take at this waiter delay.
-pub fn events_per_task(waiter_delay: u32) -> usize {
-    let polls = EXPECTED_JOIN_SECONDS.div_ceil(waiter_delay.max(1)).max(1) as usize;
-    TASK_EVENTS + POLL_EVENTS * (polls - 1)
-}
-
-/// The most tasks one execution's history is expected to hold at this waiter delay.
-pub fn max_tasks(waiter_delay: u32) -> usize {
-    (MAX_HISTORY_EVENTS - JOB_EVENTS) / events_per_task(waiter_delay)
+/// The most history events one task's child execution can take: every attempt polling until the join timeout.
+pub fn worst_task_events(join_polls: u32) -> usize {
+    let attempt = TASK_EVENTS + POLL_EVENTS * (join_polls.max(1) as usize - 1);
+    attempt * super::MAX_ATTEMPTS as usize
 }
 
 /// Why one execution cannot carry the job (every reason, each with its number and a way out), or nothing.
-pub fn check_job(tasks: usize, processes: u32, waiter_delay: u32) -> Vec<String> {
+pub fn check_job(
+    tasks: usize,
+    processes: u32,
+    waiter_delay: u32,
+    join_timeout_seconds: u32,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    if processes > MAX_INLINE_CONCURRENCY {
+    if processes > MAX_MAP_CONCURRENCY {
         problems.push(format!(
-            "--processes {processes}: one job runs at most {MAX_INLINE_CONCURRENCY} tasks at once (Step Functions' \
-             inline Map); use --processes {MAX_INLINE_CONCURRENCY} or fewer"
+            "--processes {processes}: one job runs at most {MAX_MAP_CONCURRENCY} tasks at once (Step Functions' \
+             Distributed Map); use --processes {MAX_MAP_CONCURRENCY} or fewer"
         ));
     }
-    let most = max_tasks(waiter_delay);
-    if tasks > most {
+    if tasks > MAX_TASKS {
         problems.push(format!(
-            "the job has {tasks} tasks, but one execution's history holds {MAX_HISTORY_EVENTS} events and each task \
-             takes about {} at --waiter-delay {waiter_delay} (its launch, its polls while the instance joins, its \
-             run), so at most {most} tasks fit: split it with --task-range into jobs of at most {most} tasks, or \
-             raise --waiter-delay",
-            events_per_task(waiter_delay)
+            "the job has {tasks} tasks, but a job holds at most {MAX_TASKS}: split it with --task-range into jobs \
+             of at most {MAX_TASKS} tasks"
+        ));
+    }
+    let polls = join_polls(join_timeout_seconds, waiter_delay);
+    let events = worst_task_events(polls);
+    if events > MAX_HISTORY_EVENTS {
+        let fits = (1..=join_timeout_seconds.max(1))
+            .find(|d| worst_task_events(join_polls(join_timeout_seconds, *d)) <= MAX_HISTORY_EVENTS)
+            .unwrap_or(join_timeout_seconds);
+        problems.push(format!(
+            "--waiter-delay {waiter_delay}: a task polls its instance up to {polls} times while it joins (the \
+             stack's join timeout of {join_timeout_seconds} s), {events} history events over {} attempts, more than \
+             the {MAX_HISTORY_EVENTS} a task's execution holds; use --waiter-delay {fits} or more",
+            super::MAX_ATTEMPTS
         ));
     }
     problems
@@ -94,20 +103,28 @@ mod tests {
 
     #[test]
     fn a_job_too_big_for_one_execution_is_refused_with_its_numbers() {
-        assert_eq!(events_per_task(15), 26 + 11 * 11);
-        assert_eq!(max_tasks(15), (25_000 - 40) / 147);
-        assert!(check_job(max_tasks(15), 40, 15).is_empty());
-        let problems = check_job(max_tasks(15) + 1, 41, 15);
-        assert_eq!(problems.len(), 2);
+        assert_eq!(worst_task_events(1), 26 * 3);
+        assert_eq!(worst_task_events(40), (26 + 11 * 39) * 3);
+        assert!(check_job(MAX_TASKS, MAX_MAP_CONCURRENCY, 15, 600).is_empty());
+        let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 3600);
+        assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(
             problems[0],
-            "--processes 41: one job runs at most 40 tasks at once (Step Functions' inline Map); use --processes \
-             40 or fewer"
+            "--processes 10001: one job runs at most 10000 tasks at once (Step Functions' Distributed Map); use \
+             --processes 10000 or fewer"
         );
-        assert!(problems[1]
-            .starts_with("the job has 170 tasks, but one execution's history holds 25000 events"));
-        assert!(problems[1].ends_with("jobs of at most 169 tasks, or raise --waiter-delay"));
-        assert!(max_tasks(60) > max_tasks(15));
+        assert_eq!(
+            problems[1],
+            "the job has 100001 tasks, but a job holds at most 100000: split it with --task-range into jobs of at \
+             most 100000 tasks"
+        );
+        assert_eq!(
+            problems[2],
+            "--waiter-delay 1: a task polls its instance up to 3600 times while it joins (the stack's join timeout \
+             of 3600 s), 118845 history events over 3 attempts, more than the 25000 a task's execution holds; use \
+             --waiter-delay 5 or more"
+        );
+        assert!(check_job(1, 1, 5, 3600).is_empty());
     }
 
     #[test]

@@ -95,11 +95,24 @@ pub struct JobSubmission {
     pub origin: String,
 }
 
-/// The state machine's input, written by the submit function.
+/// The state machine's input, written by the submit function. It stays the same size whatever the number of
+/// tasks: the tasks themselves are in [`TaskItems::key`], which the distributed Map reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionInput {
     pub job: JobRef,
-    pub tasks: Vec<TaskRef>,
+    pub items: TaskItems,
+}
+
+/// Where the job's tasks are: one JSON array of [`TaskRef`] in the job's bucket (`items.json`), the distributed
+/// Map's ItemReader; and where the Map writes its results (the ResultWriter's prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskItems {
+    /// The key of `items.json` in [`JobRef::bucket`].
+    pub key: String,
+    /// How many tasks it holds.
+    pub count: usize,
+    /// The key prefix under which the Map run writes its manifest and result files.
+    pub results_prefix: String,
 }
 
 /// Everything about the job that a task's states need; carried through the Map into every iteration.
@@ -298,7 +311,7 @@ pub enum FinalizeInput {
     /// A task's states failed (launch, join, start, timeout): terminate its instance, record the attempt.
     TaskError { state: IterationState },
     /// Every task is done: write the summary, sweep the job's instances, delete the cluster.
-    JobEnd { job: JobRef, tasks: Vec<TaskRef> },
+    JobEnd { job: JobRef, items: TaskItems },
 }
 
 /// One task's line in the summary.
@@ -332,30 +345,36 @@ impl Summary {
         records: &[AttemptRecord],
         finished_at: String,
     ) -> Summary {
+        // Each task's last attempt, found in one pass over the records (a job has up to 100 000 tasks).
+        let mut last: std::collections::HashMap<usize, &AttemptRecord> =
+            std::collections::HashMap::with_capacity(tasks.len());
+        for record in records {
+            let entry = last.entry(record.index).or_insert(record);
+            if record.attempt > entry.attempt {
+                *entry = record;
+            }
+        }
         let lines: Vec<TaskSummary> = tasks
             .iter()
-            .map(|t| {
-                let mine = records.iter().filter(|r| r.index == t.index);
-                match mine.max_by_key(|r| r.attempt) {
-                    Some(last) => TaskSummary {
-                        index: t.index,
-                        outcome: last.outcome,
-                        exit_code: last.exit_code,
-                        attempts: last.attempt,
-                        instance_type: last.instance_type.clone(),
-                        spot: last.spot,
-                        reason: last.reason.clone(),
-                    },
-                    None => TaskSummary {
-                        index: t.index,
-                        outcome: Outcome::InfrastructureError,
-                        exit_code: None,
-                        attempts: 0,
-                        instance_type: None,
-                        spot: false,
-                        reason: "no attempt was recorded".to_owned(),
-                    },
-                }
+            .map(|t| match last.get(&t.index) {
+                Some(last) => TaskSummary {
+                    index: t.index,
+                    outcome: last.outcome,
+                    exit_code: last.exit_code,
+                    attempts: last.attempt,
+                    instance_type: last.instance_type.clone(),
+                    spot: last.spot,
+                    reason: last.reason.clone(),
+                },
+                None => TaskSummary {
+                    index: t.index,
+                    outcome: Outcome::InfrastructureError,
+                    exit_code: None,
+                    attempts: 0,
+                    instance_type: None,
+                    spot: false,
+                    reason: "no attempt was recorded".to_owned(),
+                },
             })
             .collect();
         let succeeded = lines
