@@ -171,9 +171,11 @@ class Agent:
     def tick(self) -> None:
         self.report_executions()
         states = {}
-        for reservation in self.ec2.describe_instances()["Reservations"]:
-            for described in reservation["Instances"]:
-                states[described["InstanceId"]] = described
+        # Every page: DescribeInstances answers 100 reservations at a time unless asked for more.
+        for page in self.ec2.get_paginator("describe_instances").paginate():
+            for reservation in page["Reservations"]:
+                for described in reservation["Instances"]:
+                    states[described["InstanceId"]] = described
         for instance_id, described in states.items():
             if described["State"]["Name"] == "running" and instance_id not in self.instances:
                 self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
@@ -200,15 +202,16 @@ class Agent:
             by_cluster.setdefault(instance.cluster or "default", set()).add(instance.container_instance_arn)
         for cluster, arns in by_cluster.items():
             try:
-                listed = self.ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]
+                pages = self.ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING")
+                listed = [arn for page in pages for arn in page["taskArns"]]
             except self.ecs.exceptions.ClusterNotFoundException:
                 continue
             fresh = [a for a in listed if a not in self.running and a not in self.finished]
-            if not fresh:
-                continue
-            for task in self.ecs.describe_tasks(cluster=cluster, tasks=fresh)["tasks"]:
-                if task.get("containerInstanceArn") in arns:
-                    self.start(cluster, task, registered[task["containerInstanceArn"]])
+            # DescribeTasks takes at most 100 tasks a call.
+            for at in range(0, len(fresh), 100):
+                for task in self.ecs.describe_tasks(cluster=cluster, tasks=fresh[at : at + 100])["tasks"]:
+                    if task.get("containerInstanceArn") in arns:
+                        self.start(cluster, task, registered[task["containerInstanceArn"]])
 
     # -- instances ------------------------------------------------------------------------------------------------
 
@@ -502,7 +505,8 @@ class Agent:
     def report_executions(self) -> None:
         """Step Functions' "Execution Status Change" event when an execution ends (moto sends none)."""
         for machine in self.sandbox.state_machine_arns():
-            for execution in self.sfn.list_executions(stateMachineArn=machine)["executions"]:
+            pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+            for execution in (e for page in pages for e in page["executions"]):
                 arn, status = execution["executionArn"], execution["status"]
                 if self.execution_status.get(arn) == status:
                     continue

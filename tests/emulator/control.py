@@ -2,6 +2,8 @@
 records, make time pass for a schedule, inject a fault). JSON in, JSON out; an error is answered as JSON too.
 
 GET  /info /calls /stopped /running /invocations /busy /faults /instances /undelivered /denials
+     /lambda-rss                      each function's peak resident set (kB), sampled every 0.1 s
+     /map-runs                        each Distributed Map run's children: counts, events, transitions (map_run.py)
 POST /fault {kind, ...}               (faults.py)
 POST /fire-schedule {rule[, stack]}   a schedule rule's time came (logical id, e.g. JanitorFunctionSweep)
 POST /redeliver-schedule {rule[, stack]}
@@ -22,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from faults import FAULTS
+from map_run import RUNS
 from throttle import EC2_THROTTLE
 
 LOG = logging.getLogger("ecsub.sandbox.control")
@@ -48,12 +51,14 @@ def serve(sandbox) -> str:
                     "/stopped": lambda: sandbox.stopped_at,
                     "/running": sandbox.agent.running_tasks,
                     "/invocations": lambda: {n: r.invocations for n, r in sandbox.lambdas.functions.items()},
+                    "/lambda-rss": lambda: {n: r.peak_rss_kb for n, r in sandbox.lambdas.functions.items()},
                     "/busy": sandbox.lambdas.busy,
                     "/faults": FAULTS.state,
                     "/ec2-throttle": EC2_THROTTLE.state,
                     "/instances": sandbox.agent.instance_states,
                     "/undelivered": lambda: sandbox.lambdas.undelivered,
                     "/denials": lambda: sandbox.gateway.denials,
+                    "/map-runs": RUNS.snapshot,
                 }
                 if self.path in answers:
                     return self._json(200, answers[self.path]())

@@ -186,6 +186,7 @@ class FunctionRuntime:
         self.stopping = False
         self.invocations = 0
         self.in_flight = 0
+        self.peak_rss_kb = 0  # the largest resident set any of its handler processes had (sampled every 0.1 s)
         self.lock = threading.Lock()
         self.slots = [Slot(self, i) for i in range(processes)]
 
@@ -214,7 +215,9 @@ class FunctionRuntime:
                     slot.kill(_error("Sandbox.Timedout", f"Task timed out after {self.timeout:.2f} seconds"))
                     slot.spawn()
                     continue
-                if _rss_kb(process.pid) > limit_kb:
+                rss_kb = _rss_kb(process.pid)
+                self.peak_rss_kb = max(self.peak_rss_kb, rss_kb)
+                if rss_kb > limit_kb:
                     LOG.warning("%s: memory above %s MB; the process is killed", self.name, self.memory)
                     slot.kill(_error("Runtime.ExitError", "Runtime exited with error: signal: killed (memory size exceeded)"))
                     slot.spawn()

@@ -12,26 +12,27 @@ Step Functions
    dummy key, which the sandbox's IAM gateway would refuse. The role must trust states.amazonaws.com.
 3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
+5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (map_run.py).
 
 EC2
-5. RunInstances honours ClientToken (EC2 "Ensuring idempotency"): the same token and parameters return the first
+6. RunInstances honours ClientToken (EC2 "Ensuring idempotency"): the same token and parameters return the first
    call's instances; the same token with other parameters fails IdempotentParameterMismatch (seen also after a
    failed first call: ubicloud/ubicloud#5898). moto ignores the token.
-6. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
+7. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
 
 ECS
-7. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language).
-8. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
-9. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
+8. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language).
+9. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
+10. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
    the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, and injected
    ones; and ClientException "ECS was unable to assume the role …" when the task role does not trust
    ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give).
 
 EventBridge, S3, Lambda
-10. Disabled rules and schedule rules get no S3 events (moto delivers to both).
-11. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
+11. Disabled rules and schedule rules get no S3 events (moto delivers to both).
+12. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
-12. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
+13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
     sandbox's Lambda host (lambda_host.py), which runs the real handlers and checks the resource-based policy.
 """
 
@@ -52,6 +53,7 @@ from typing import Any, Callable, Optional
 import botocore.session
 from botocore.response import StreamingBody
 
+import map_run
 from faults import FAULTS
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
@@ -149,7 +151,7 @@ def _patch_stepfunctions_credentials() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory  # noqa: F401
 
     module.boto_client_for = boto_client_for
-    for name, loaded in list(sys.modules.items()):
+    for name, loaded in sys.modules.copy().items():  # a copy: a server thread may be importing
         if name.startswith("moto.stepfunctions") and getattr(loaded, "boto_client_for", None) is original:
             loaded.boto_client_for = boto_client_for
 
@@ -467,11 +469,19 @@ def _patch_lambda() -> None:
     LambdaSimpleBackend.invoke = invoke
 
 
+_APPLIED = False
+
+
 def apply() -> None:
+    """Patches moto, once per process (the emulator's own tests start several clouds in one process)."""
+    global _APPLIED
     import moto
 
     if moto.__version__ != "5.2.5":
         raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
+    if _APPLIED:
+        return
+    _APPLIED = True
     _patch_stepfunctions()
     _patch_stepfunctions_credentials()
     _patch_stepfunctions_retry()
@@ -481,3 +491,4 @@ def apply() -> None:
     _patch_events()
     _patch_s3_events()
     _patch_lambda()
+    map_run.apply()

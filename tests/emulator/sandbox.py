@@ -83,6 +83,12 @@ class Sandbox:
     def state_machine_arns(self) -> list[str]:
         return [s.refs[k] for s in self.stacks.values() for k in s.of_type("AWS::StepFunctions::StateMachine")]
 
+    def states_authorize(self, role_arn: str, action: str, resource: str) -> None:
+        """What Step Functions does with a state machine's role is allowed by the role's policies (or iam.Denied)."""
+        import iam
+
+        iam.authorize(self.principals, self.states_principal(role_arn), [iam.Check(action, resource)])
+
     def states_principal(self, role_arn: str):
         """Step Functions acting with a state machine's role (assumed once, after the trust check)."""
         import iam
@@ -105,6 +111,7 @@ class Sandbox:
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # AWS's managed policies (AWSLambdaBasicExecutionRole, AmazonEC2ContainerServiceforEC2Role, …) exist.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        import map_run
         import moto_patches
 
         moto_patches.apply()
@@ -133,6 +140,7 @@ class Sandbox:
         # Tasks stay RUNNING until the agent stops them (moto moves them along on every describe otherwise).
         post("/moto-api/state-manager/set-transition", {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}})
         moto_patches.STATES_PRINCIPAL = self.states_principal
+        map_run.AUTHORIZE = self.states_authorize
         # Who else signs requests: the harness, AWS's own services, CloudFormation, and the CLI's user (whose
         # permissions are the stacks' user policies, attached as they are deployed).
         self.harness = self.principals.add_user("sandbox-harness", "harness", ADMIN)
@@ -172,6 +180,7 @@ class Sandbox:
         import stack as stacks
 
         self.lambdas = lambda_host.LambdaHost(self._send_to_queue)
+        import map_run
         import moto_patches
 
         moto_patches.LAMBDA_HOST = self.lambdas
@@ -261,6 +270,7 @@ class Sandbox:
 
     def redeliver_s3(self, bucket: str, key: str) -> bool:
         """S3 delivering one event a second time (at-least-once): the same detail, a new event id."""
+        import map_run
         import moto_patches
 
         found = moto_patches.LAST_S3_EVENTS.get((bucket, key))

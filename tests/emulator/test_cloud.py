@@ -17,26 +17,34 @@ TRUST = {
 }
 
 
-class Cloud(unittest.TestCase):
-    """One moto server behind the gateway for the whole class."""
+_SHARED: list = []
 
-    @classmethod
-    def setUpClass(cls) -> None:
+
+def shared_cloud():
+    """One moto server behind the gateway for every test class of the process: moto's backends are the process's,
+    so a second server would find the first one's users."""
+    if not _SHARED:
+        import atexit
         import logging
 
         import sandbox
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        folder = tempfile.TemporaryDirectory()
+        cloud = sandbox.Sandbox(Path(folder.name), 0, Path("/nonexistent"), 1, {})
+        cloud.start_moto()
+        atexit.register(lambda: (cloud.server.shutdown(), folder.cleanup()))
+        _SHARED.append(cloud)
+    return _SHARED[0]
 
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.cloud = sandbox.Sandbox(Path(cls.dir.name), 0, Path("/nonexistent"), 1, {})
-        cls.cloud.start_moto()
-        cls.admin = cls.cloud.harness
+
+class Cloud(unittest.TestCase):
+    """The moto server behind the gateway (shared_cloud)."""
 
     @classmethod
-    def tearDownClass(cls) -> None:
-        cls.cloud.server.shutdown()
-        cls.dir.cleanup()
+    def setUpClass(cls) -> None:
+        cls.cloud = shared_cloud()
+        cls.admin = cls.cloud.harness
 
     def client(self, service, principal=None):
         return self.cloud.client(service, principal or self.admin)
