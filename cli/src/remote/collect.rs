@@ -1,12 +1,13 @@
 //! What a job is now, as the stack records it: the job's objects in the bucket (job.json, error.txt,
 //! started.json, attempts/, summary.json), its execution, and the instances tagged with it.
 
+use super::cache::RecordCache;
 use crate::InputError;
 use anyhow::Context as _;
 use ecsub_aws::store;
 use ecsub_aws::Ctx;
-use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TAG_TASK};
-use ecsub_core::{tasks, JobId, JobLayout};
+use ecsub_core::chain::{AttemptRecord, JobSubmission, StartedRecord, Summary, TaskRef, TAG_TASK};
+use ecsub_core::{JobId, JobLayout};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,9 +56,6 @@ pub(super) fn is_final(state: &str) -> bool {
     )
 }
 
-/// How many attempt records a poll reads at once.
-const READS_AT_ONCE: usize = 16;
-
 pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     ctx: &Ctx,
     layout: &JobLayout,
@@ -78,6 +76,8 @@ pub struct Seen {
     submission: Option<JobSubmission>,
     indices: Option<Vec<usize>>,
     records: std::collections::BTreeMap<String, AttemptRecord>,
+    /// The records an earlier `status` on this machine read (loaded once the job has started).
+    cache: Option<RecordCache>,
 }
 
 pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::Result<JobStatus> {
@@ -85,13 +85,13 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
     if seen.submission.is_none() {
         seen.submission = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await?;
     }
-    let Some(submission) = seen.submission.clone() else {
+    if seen.submission.is_none() {
         return Err(InputError(vec![format!(
             "ecsub-cli: no job {job_id} in {}",
             layout.url(&layout.job_folder())
         )])
         .into());
-    };
+    }
     if let Some(errors) = store::get(&ctx.s3, &layout.bucket, &layout.error_key()).await? {
         return Ok(JobStatus {
             job_id,
@@ -141,47 +141,37 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         });
     }
     if seen.indices.is_none() {
-        if let Some(bytes) = store::get(&ctx.s3, &layout.bucket, &layout.tasks_key()).await? {
-            let indices = match tasks::parse(&submission.tasks_file, &bytes) {
-                Ok(file) => {
-                    let all = 0..=file.tasks.len().saturating_sub(1);
-                    let range = submission
-                        .args
-                        .task_range
-                        .map_or(Ok(all), |r| r.select(file.tasks.len()));
-                    range.map(Iterator::collect).unwrap_or_default()
-                }
-                Err(_) => Vec::new(),
-            };
-            seen.indices = Some(indices);
+        // The tasks the Map runs, as submit wrote them once it started the job (a 100 000-row tasks file is not
+        // read and parsed again on every `status`).
+        if let Some(items) = get_json::<Vec<TaskRef>>(ctx, layout, &layout.items_key()).await? {
+            seen.indices = Some(items.into_iter().map(|t| t.index).collect());
         }
     }
     let indices = seen.indices.clone().unwrap_or_default();
     // The attempt records not read yet, a few at a time: a 10 000-task job's first poll is not 10 000 GETs in a
     // row (each record is read once; `--wait` keeps what it has read across polls).
-    let mut unread = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder())
+    if seen.cache.is_none() {
+        if let Some(cache) = started
+            .as_ref()
+            .and_then(|s| RecordCache::for_job(layout, s))
+        {
+            seen.records.extend(cache.load());
+            seen.cache = Some(cache);
+        }
+    }
+    let unread: Vec<String> = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder())
         .await?
         .into_iter()
         .filter(|key| !seen.records.contains_key(key))
-        .collect::<Vec<_>>()
-        .into_iter();
-    let mut reads = tokio::task::JoinSet::new();
-    loop {
-        while reads.len() < READS_AT_ONCE {
-            let Some(key) = unread.next() else { break };
-            let (ctx, layout) = (ctx.clone(), layout.clone());
-            reads.spawn(async move {
-                let record = get_json::<AttemptRecord>(&ctx, &layout, &key).await;
-                (key, record)
-            });
-        }
-        let Some(read) = reads.join_next().await else {
-            break;
-        };
-        let (key, record) = read.context("reading an attempt record stopped")?;
-        if let Some(record) = record? {
-            seen.records.insert(key, record);
-        }
+        .collect();
+    let new = !unread.is_empty();
+    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, unread).await? {
+        let record: AttemptRecord = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not what ecsub wrote", layout.url(&key)))?;
+        seen.records.insert(key, record);
+    }
+    if let (true, Some(cache)) = (new, &seen.cache) {
+        cache.save(&seen.records);
     }
     // Each task's last attempt and live instance, looked up by index (a 10 000-task job is not searched
     // 10 000 times over).

@@ -1,7 +1,9 @@
 //! The job as the stack sees it: `status` and `push --wait` read it from the bucket (job.json, error.txt,
 //! started.json, attempts/, summary.json), the execution, and the instances tagged with the job — never from a
-//! local folder, so any machine can follow any job.
+//! local folder, so any machine can follow any job (the attempt records read are kept in a local cache, since they
+//! never change: `cache`).
 
+mod cache;
 mod collect;
 mod view;
 
