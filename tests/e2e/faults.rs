@@ -243,57 +243,6 @@ fn throttled_launches_back_off_and_succeed() {
     assert_nothing_running(&sandbox, &job);
 }
 
-/// EC2's own token buckets (tests/emulator/throttle.py, AWS's documented sizes), shrunk so that six tasks
-/// launched at once meet them: launches over the bucket are refused with RequestLimitExceeded, back off and
-/// succeed; no task fails for it and none gets a second instance.
-#[test]
-fn launches_over_ec2s_token_bucket_wait_for_tokens_and_every_task_runs_once() {
-    let sandbox = with_wordcount();
-    let resized = sandbox.control_post(
-        "/ec2-bucket",
-        &json!({ "kind": "request", "api": "RunInstances", "capacity": 1, "refill": 0.5 }),
-    );
-    assert_eq!(resized["sizes"]["request RunInstances"], json!([1.0, 0.5]));
-    let dir = tempfile::tempdir().unwrap();
-    let rows: String = (0..6)
-        .map(|i| format!("s3://ecsub-wordcount/burst/{i}.txt\n"))
-        .collect();
-    let tasks = write(dir.path(), "burst.tsv", &format!("--output OUT\n{rows}"));
-    let script = write(
-        dir.path(),
-        "burst.sh",
-        "mkdir -p \"${OUT%/*}\" && echo \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
-    );
-    let pushed = push(&sandbox, &tasks, &script, &["--wait", "--processes", "6"]);
-    assert_exit(&sandbox, &pushed, 0);
-    let job = job_id_of(&pushed);
-    let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]
-        .as_u64()
-        .unwrap_or(0);
-    assert!(
-        throttled >= 1,
-        "six launches at once from a bucket of one: none throttled"
-    );
-    let refused = sandbox
-        .calls()
-        .iter()
-        .filter(|c| c["operation"] == "RunInstances" && c["error"] == "RequestLimitExceeded")
-        .count();
-    assert_eq!(refused as u64, throttled);
-    for i in 0..6 {
-        assert_eq!(
-            sandbox.object(&format!("s3://ecsub-wordcount/burst/{i}.txt")),
-            Some(format!("{i}\n").into_bytes())
-        );
-    }
-    assert_eq!(
-        all_instances(&sandbox, &job).len(),
-        6,
-        "one instance per task"
-    );
-    assert_nothing_running(&sandbox, &job);
-}
-
 #[test]
 fn a_launch_ec2_refuses_fails_the_task_with_ec2s_reason() {
     let sandbox = with_wordcount();

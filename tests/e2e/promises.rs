@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount,
-    write,
+    all_instances, assert_nothing_running, cluster_of, job_id_of, most_at_once, push, summary,
+    with_wordcount, write,
 };
 
 #[test]
@@ -172,22 +172,10 @@ fn processes_bounds_how_many_tasks_overlap_on_the_chain() {
     );
     let pushed = push(&sandbox, &tasks, &script, &["--wait", "--processes", "2"]);
     assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
-    let mut events: Vec<(u128, i32)> = Vec::new();
-    for i in 0..5 {
-        let span = sandbox
-            .object(&format!("s3://ecsub-wordcount/spans/{i}.txt"))
-            .unwrap();
-        let span = String::from_utf8(span).unwrap();
-        let (start, end) = span.trim().split_once(' ').unwrap();
-        events.push((start.parse().unwrap(), 1));
-        events.push((end.parse().unwrap(), -1));
-    }
-    events.sort();
-    let (mut now, mut most) = (0, 0);
-    for (_, delta) in events {
-        now += delta;
-        most = most.max(now);
-    }
+    let spans: Vec<String> = (0..5)
+        .map(|i| format!("s3://ecsub-wordcount/spans/{i}.txt"))
+        .collect();
+    let most = most_at_once(&sandbox, &spans);
     assert_eq!(most, 2, "tasks running at once with --processes 2");
     assert_nothing_running(&sandbox, &job_id_of(&pushed));
 }

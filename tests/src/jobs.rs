@@ -176,3 +176,28 @@ pub fn assert_exit(sandbox: &Sandbox, ran: &Ran, code: i32) {
         sandbox.log_tail()
     );
 }
+
+/// The most tasks that ran at once, from the spans they wrote (`START END` in nanoseconds, one object each): a
+/// start and an end at the same instant count the end first.
+pub fn most_at_once(sandbox: &Sandbox, span_urls: &[String]) -> usize {
+    let mut events: Vec<(u128, i32)> = Vec::with_capacity(span_urls.len() * 2);
+    for url in span_urls {
+        let span = sandbox
+            .object(url)
+            .unwrap_or_else(|| panic!("{url} was not written"));
+        let span = String::from_utf8(span).unwrap();
+        let (start, end) = span
+            .trim()
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{url}: `{span}` is not a span"));
+        events.push((start.parse().unwrap(), 1));
+        events.push((end.parse().unwrap(), -1));
+    }
+    events.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, delta) in events {
+        now += delta;
+        most = most.max(now);
+    }
+    usize::try_from(most).unwrap_or(0)
+}

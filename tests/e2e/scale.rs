@@ -1,0 +1,211 @@
+//! Jobs at scale: larger than one inline Map could carry (40 tasks at once, 25 000 history events for the whole
+//! job: 117 tasks at `--waiter-delay 10`, 169 at 15 s), and launching faster than EC2's RunInstances throttling
+//! allows. The Distributed Map reads the tasks from `items.json`, runs each as a child execution with its own
+//! history, at most `--processes` at once, and writes its results to the job's folder.
+//!
+//! What bounds the size of a job this 2-core machine runs in a test is the emulated cloud itself: one Python
+//! process answers every API call, and each task's container runs the AWS CLI four times (its scripts, and three
+//! ranged reads of setenv.sh), about 5 s of CPU per task in all (40 tasks: 227 s of CPU, measured). These tests
+//! run alone (.config/nextest.toml).
+
+#![allow(clippy::unwrap_used)]
+
+use ecsub_e2e::jobs::{
+    all_instances, assert_exit, assert_nothing_running, job_id_of, summary, with_wordcount, write,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// 120 trivial tasks at `--processes 100`, polling for their instances every 10 s (a real stack's shortest
+/// `--waiter-delay`).
+#[test]
+fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
+    let sandbox = with_wordcount();
+    // EC2's RunInstances bucket (5 at once, 2 a second) would spread 100 launches over 50 s; this test is about
+    // the Map's concurrency (the bucket has its own test in faults.rs).
+    sandbox.control_post(
+        "/ec2-bucket",
+        &json!({ "kind": "request", "api": "RunInstances", "capacity": 100, "refill": 50 }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..120).map(|i| format!("{i}\n")).collect();
+    let tasks = write(dir.path(), "scale.tsv", &format!("--env I\n{rows}"));
+    let script = write(
+        dir.path(),
+        "scale.sh",
+        "test \"$I\" = \"$ECSUB_TASK_INDEX\"\n",
+    );
+    let pushed = sandbox.cli_within(
+        &[
+            "push",
+            "--wait",
+            "--poll",
+            "5",
+            "--waiter-delay",
+            "10",
+            "--processes",
+            "100",
+            "--tasks",
+            &tasks,
+            "--script",
+            &script,
+        ],
+        Duration::from_secs(1200),
+    );
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+
+    let summary = summary(&sandbox, &job);
+    assert_eq!(
+        (summary["succeeded"].as_u64(), summary["failed"].as_u64()),
+        (Some(120), Some(0))
+    );
+    let tasks = summary["tasks"].as_array().unwrap();
+    assert!(tasks.iter().all(|t| t["attempts"] == 1), "a task ran twice");
+    assert_eq!(
+        all_instances(&sandbox, &job).len(),
+        120,
+        "one instance per task"
+    );
+
+    // The Map run, as the emulated Step Functions saw it: one child per task, 100 at once and never more (a task
+    // holds its child from its launch to its instance's termination).
+    let runs = sandbox.control_get("/map-runs");
+    let runs: Vec<&Value> = runs
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| {
+            r["execution_arn"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&format!(":{job}"))
+        })
+        .collect();
+    assert_eq!(runs.len(), 1, "one Map run for the job");
+    let run = runs[0];
+    assert_eq!(run["children"], 120);
+    assert_eq!(
+        run["most_running"], 100,
+        "children at once, --processes 100"
+    );
+    assert_eq!(run["by_status"], json!({ "SUCCEEDED": 120 }));
+    // No state's history grows with the job: the parent's holds the Map run, each task's its own states.
+    let execution = format!(
+        "{}:{job}",
+        sandbox.info["state_machine_arn"]
+            .as_str()
+            .unwrap()
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    let history = sandbox.aws_json(&[
+        "stepfunctions",
+        "get-execution-history",
+        "--execution-arn",
+        &execution,
+        "--max-items",
+        "100000",
+    ]);
+    let parent_events = history["events"].as_array().unwrap().len();
+    assert!(
+        parent_events < 40,
+        "the parent's history has {parent_events} events"
+    );
+    // A task's own history is bounded by its own polls while its instance joins: at --waiter-delay 10 and the
+    // stack's 600 s join timeout, 60 polls at most, 26 + 11 * 59 = 675 events, whatever the number of tasks.
+    assert!(
+        run["most_events"].as_u64().unwrap() <= 675,
+        "a task's history: {}",
+        run["most_events"]
+    );
+
+    // The ResultWriter's manifest and result file, in the job's folder.
+    let keys = sandbox.keys(sandbox.bucket(), &format!("jobs/{job}/map/"));
+    let manifest_key = keys
+        .iter()
+        .find(|k| k.ends_with("/manifest.json"))
+        .unwrap_or_else(|| panic!("no manifest among {keys:?}"));
+    let read = |key: &str| -> Value {
+        serde_json::from_slice(
+            &sandbox
+                .object(&format!("s3://{}/{key}", sandbox.bucket()))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let manifest = read(manifest_key);
+    let succeeded = &manifest["ResultFiles"]["SUCCEEDED"];
+    assert_eq!(succeeded.as_array().map(Vec::len), Some(1), "{manifest}");
+    let results = read(succeeded[0]["Key"].as_str().unwrap());
+    assert_eq!(results.as_array().map(Vec::len), Some(120));
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// EC2's own token buckets (tests/emulator/throttle.py, AWS's documented sizes), shrunk to a few launches a second:
+/// a 50-task job at `--processes 50` launches faster than that, its launches over the bucket are refused with
+/// RequestLimitExceeded, back off and succeed; no task fails for it and none gets a second instance.
+#[test]
+fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_every_task_once() {
+    let sandbox = with_wordcount();
+    let resized = sandbox.control_post(
+        "/ec2-bucket",
+        &json!({ "kind": "request", "api": "RunInstances", "capacity": 3, "refill": 3 }),
+    );
+    assert_eq!(resized["sizes"]["request RunInstances"], json!([3.0, 3.0]));
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..50)
+        .map(|i| format!("s3://ecsub-wordcount/burst/{i}.txt\n"))
+        .collect();
+    let tasks = write(dir.path(), "burst.tsv", &format!("--output OUT\n{rows}"));
+    let script = write(
+        dir.path(),
+        "burst.sh",
+        "mkdir -p \"${OUT%/*}\" && echo \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
+    );
+    let pushed = sandbox.cli_within(
+        &[
+            "push",
+            "--wait",
+            "--poll",
+            "5",
+            "--waiter-delay",
+            "5",
+            "--processes",
+            "50",
+            "--tasks",
+            &tasks,
+            "--script",
+            &script,
+        ],
+        Duration::from_secs(900),
+    );
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+    let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        throttled >= 1,
+        "50 launches at once from a bucket of three: none throttled"
+    );
+    let refused = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c["operation"] == "RunInstances" && c["error"] == "RequestLimitExceeded")
+        .count();
+    assert_eq!(refused as u64, throttled);
+    for i in 0..50 {
+        assert_eq!(
+            sandbox.object(&format!("s3://ecsub-wordcount/burst/{i}.txt")),
+            Some(format!("{i}\n").into_bytes())
+        );
+    }
+    let summary = summary(&sandbox, &job);
+    assert_eq!(summary["succeeded"], 50, "{summary}");
+    assert_eq!(
+        all_instances(&sandbox, &job).len(),
+        50,
+        "one instance per task"
+    );
+    assert_nothing_running(&sandbox, &job);
+}

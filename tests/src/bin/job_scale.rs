@@ -1,0 +1,42 @@
+//! Benchmark: one large job of trivial tasks on the emulated cloud (default 2 000 tasks at `--processes 500`),
+//! with the chain's figures: wall time, controller API calls per task, state transitions per task (the parent
+//! execution's and every task's child execution's), S3 PUTs per job, the largest state payload, the largest
+//! task history, each function's peak memory, and the time from `push` to the 1st, 10th, 100th and last
+//! RunInstances (EC2's documented throttling: 5 at once, then 2 a second). The original ecsub starts tasks 5 s
+//! apart: its 100th 500 s after the first.
+//!
+//! Run with `cargo run -p ecsub-e2e --bin job-scale [-- TASKS [PROCESSES]]` after `tests/run.sh` (it needs the venv
+//! and binaries). The job polls for its instances every 15 s (the default `--waiter-delay`); EC2's RunInstances
+//! bucket is the documented one (5 at once, 2 a second).
+
+use ecsub_e2e::metrics::run_job;
+use ecsub_e2e::Sandbox;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let tasks: usize = args
+        .next()
+        .map_or(2_000, |n| n.parse().expect("TASKS is a number"));
+    let processes: usize = args
+        .next()
+        .map_or(500, |n| n.parse().expect("PROCESSES is a number"));
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut tsv = String::from("--env I\n");
+    for i in 0..tasks {
+        tsv.push_str(&format!("{i}\n"));
+    }
+    let file = dir.path().join("scale.tsv");
+    std::fs::write(&file, tsv).expect("the tasks file is written");
+    let script = dir.path().join("scale.sh");
+    std::fs::write(&script, "true\n").expect("the script is written");
+    let figures = run_job(
+        &sandbox,
+        file.to_str().expect("UTF-8"),
+        script.to_str().expect("UTF-8"),
+        tasks,
+        processes,
+        15,
+    );
+    figures.print();
+}
