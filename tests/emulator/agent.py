@@ -93,6 +93,13 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class _Listener(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a hundred containers starting at once had their credential fetches
+    # dropped and timed out (the AWS CLI gives up after 3 tries of 2 s), failing their setup. The ECS agent's
+    # endpoint does not refuse a burst.
+    request_queue_size = 1024
+
+
 class CredentialsServer:
     """The ECS agent's credentials endpoint: a task's role credentials, at the URI put in its environment."""
 
@@ -124,7 +131,7 @@ class CredentialsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = _Listener(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
         threading.Thread(target=self.http.serve_forever, name="credentials", daemon=True).start()
 

@@ -116,7 +116,11 @@ class Sandbox:
 
         moto_patches.apply()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
+        from werkzeug.serving import BaseWSGIServer, make_server
+
+        # Every container's AWS CLI connects here; werkzeug listens with a backlog of 128, which a hundred containers
+        # starting at once overflow (their connections dropped, their setup failing). AWS's endpoints do not.
+        BaseWSGIServer.request_queue_size = 1024
 
         import gateway
         import iam
