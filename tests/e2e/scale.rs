@@ -1,8 +1,7 @@
 //! Jobs at scale: larger than one inline Map could carry (40 tasks at once, 25 000 history events for the whole
 //! job: 117 tasks at `--waiter-delay 10`, 169 at 15 s), and launching faster than EC2's RunInstances throttling
 //! allows. The Distributed Map reads the tasks from `items.json`, runs each as a child execution with its own
-//! history, at most `--processes` at once. (Its ResultWriter is not checked here: the emulated one fails on the
-//! state's path parameters, see the closing note of issue #8.)
+//! history, at most `--processes` at once, and writes its results to the job's folder.
 //!
 //! What bounds the size of a job this 2-core machine runs in a test is the emulated cloud itself: one Python
 //! process answers every API call, and each task's container runs the AWS CLI four times (its scripts, and three
@@ -120,6 +119,25 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
         run["most_events"]
     );
 
+    // The ResultWriter's manifest and result file, in the job's folder.
+    let keys = sandbox.keys(sandbox.bucket(), &format!("jobs/{job}/map/"));
+    let manifest_key = keys
+        .iter()
+        .find(|k| k.ends_with("/manifest.json"))
+        .unwrap_or_else(|| panic!("no manifest among {keys:?}"));
+    let read = |key: &str| -> Value {
+        serde_json::from_slice(
+            &sandbox
+                .object(&format!("s3://{}/{key}", sandbox.bucket()))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let manifest = read(manifest_key);
+    let succeeded = &manifest["ResultFiles"]["SUCCEEDED"];
+    assert_eq!(succeeded.as_array().map(Vec::len), Some(1), "{manifest}");
+    let results = read(succeeded[0]["Key"].as_str().unwrap());
+    assert_eq!(results.as_array().map(Vec::len), Some(120));
     assert_nothing_running(&sandbox, &job);
 }
 

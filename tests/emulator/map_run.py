@@ -17,7 +17,9 @@ says so. Pinned to moto 5.2.5 like moto_patches.py, which applies these.
    Map run for its items.
 4. ResultWriter writes what AWS writes ("ResultWriter (Map)"): `<Prefix>/<map-run-id>/SUCCEEDED_0.json` and
    `FAILED_0.json` (each child's Name, ExecutionArn, Input, Output or Error and Cause, Status, dates) and a
-   `manifest.json` that lists them with their sizes. moto writes a manifest that lists no result file.
+   `manifest.json` that lists them with their sizes. moto writes a manifest that lists no result file, and
+   evaluates ResultWriter's path parameters (`Prefix.$`) against the children's outputs instead of the Map state's
+   input, which fails the Map after its last child.
 
 Left as moto has it (stricter than AWS, so nothing passes here that AWS refuses): its ASL parser takes
 ToleratedFailurePercentage only as a decimal literal (`100.0`; `100` fails to parse), so job.asl.json writes
@@ -320,8 +322,28 @@ def _patch_result_writer() -> None:
     ResourceEvalS3._handle_put_object = staticmethod(_handle_put_object)
 
 
+def _patch_result_writer_input() -> None:
+    """ResultWriter's Parameters are evaluated on the Map state's input (moto: on the children's outputs)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
+        ResultWriter,
+    )
+
+    def _eval_body(self, env) -> None:
+        outputs = env.stack.pop()
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()
+        env.stack.append(outputs)
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)
+
+    ResultWriter._eval_body = _eval_body
+
+
 def apply() -> None:
     _patch_declared_tolerance()
     _patch_map_run()
     _patch_children()
     _patch_result_writer()
+    _patch_result_writer_input()

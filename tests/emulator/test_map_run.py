@@ -44,7 +44,7 @@ def machine(tolerance: dict, max_concurrency: int = 0) -> dict:
                 },
                 "ResultWriter": {
                     "Resource": "arn:aws:states:::s3:putObject",
-                    "Parameters": {"Bucket": BUCKET, "Prefix": "results"},
+                    "Parameters": {"Bucket.$": "$.bucket", "Prefix.$": "$.prefix"},
                 },
                 "End": True,
             }
@@ -90,7 +90,7 @@ class DistributedMap(unittest.TestCase):
         arn = sfn.create_state_machine(
             name=f"map-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=self.role(may_start_children)
         )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"key": key, "tag": "t"}))["executionArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"key": key, "tag": "t", "bucket": BUCKET, "prefix": "results/x/"}))["executionArn"]
         deadline = time.time() + 60
         while time.time() < deadline:
             described = sfn.describe_execution(executionArn=execution)
