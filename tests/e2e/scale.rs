@@ -11,10 +11,40 @@
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_exit, assert_nothing_running, job_id_of, summary, with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, execution_history, job_id_of, map_runs,
+    summary, with_wordcount, write,
 };
+use ecsub_e2e::{Ran, Sandbox};
 use serde_json::{json, Value};
 use std::time::Duration;
+
+/// `push --wait` of a large job: polling every 5 s, given 20 minutes (the machine runs its containers one
+/// Python start after another).
+fn push_and_wait(
+    sandbox: &Sandbox,
+    tasks: &str,
+    script: &str,
+    waiter_delay: &str,
+    processes: &str,
+) -> Ran {
+    sandbox.cli_within(
+        &[
+            "push",
+            "--wait",
+            "--poll",
+            "5",
+            "--waiter-delay",
+            waiter_delay,
+            "--processes",
+            processes,
+            "--tasks",
+            tasks,
+            "--script",
+            script,
+        ],
+        Duration::from_secs(1200),
+    )
+}
 
 /// 120 trivial tasks at `--processes 100`, polling for their instances every 10 s (a real stack's shortest
 /// `--waiter-delay`).
@@ -35,23 +65,7 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
         "scale.sh",
         "test \"$I\" = \"$ECSUB_TASK_INDEX\"\n",
     );
-    let pushed = sandbox.cli_within(
-        &[
-            "push",
-            "--wait",
-            "--poll",
-            "5",
-            "--waiter-delay",
-            "10",
-            "--processes",
-            "100",
-            "--tasks",
-            &tasks,
-            "--script",
-            &script,
-        ],
-        Duration::from_secs(1200),
-    );
+    let pushed = push_and_wait(&sandbox, &tasks, &script, "10", "100");
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
 
@@ -70,20 +84,9 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
 
     // The Map run, as the emulated Step Functions saw it: one child per task, 100 at once and never more (a task
     // holds its child from its launch to its instance's termination).
-    let runs = sandbox.control_get("/map-runs");
-    let runs: Vec<&Value> = runs
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| {
-            r["execution_arn"]
-                .as_str()
-                .unwrap_or_default()
-                .ends_with(&format!(":{job}"))
-        })
-        .collect();
+    let runs = map_runs(&sandbox, &job);
     assert_eq!(runs.len(), 1, "one Map run for the job");
-    let run = runs[0];
+    let run = &runs[0];
     assert_eq!(run["children"], 120);
     assert_eq!(
         run["most_running"], 100,
@@ -91,22 +94,7 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     );
     assert_eq!(run["by_status"], json!({ "SUCCEEDED": 120 }));
     // No state's history grows with the job: the parent's holds the Map run, each task's its own states.
-    let execution = format!(
-        "{}:{job}",
-        sandbox.info["state_machine_arn"]
-            .as_str()
-            .unwrap()
-            .replacen(":stateMachine:", ":execution:", 1)
-    );
-    let history = sandbox.aws_json(&[
-        "stepfunctions",
-        "get-execution-history",
-        "--execution-arn",
-        &execution,
-        "--max-items",
-        "100000",
-    ]);
-    let parent_events = history["events"].as_array().unwrap().len();
+    let parent_events = execution_history(&sandbox, &job).len();
     assert!(
         parent_events < 40,
         "the parent's history has {parent_events} events"
@@ -162,23 +150,7 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_ever
         "burst.sh",
         "mkdir -p \"${OUT%/*}\" && echo \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
     );
-    let pushed = sandbox.cli_within(
-        &[
-            "push",
-            "--wait",
-            "--poll",
-            "5",
-            "--waiter-delay",
-            "5",
-            "--processes",
-            "50",
-            "--tasks",
-            &tasks,
-            "--script",
-            &script,
-        ],
-        Duration::from_secs(900),
-    );
+    let pushed = push_and_wait(&sandbox, &tasks, &script, "5", "50");
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]

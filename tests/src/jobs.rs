@@ -201,3 +201,39 @@ pub fn most_at_once(sandbox: &Sandbox, span_urls: &[String]) -> usize {
     }
     usize::try_from(most).unwrap_or(0)
 }
+
+/// The ARN of a job's execution (named after the job id).
+pub fn execution_arn(sandbox: &Sandbox, job: &str) -> String {
+    format!(
+        "{}:{job}",
+        sandbox.info["state_machine_arn"]
+            .as_str()
+            .unwrap_or_default()
+            .replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// Every event of a job's execution's own history (its children's are their own: `/map-runs`).
+pub fn execution_history(sandbox: &Sandbox, job: &str) -> Vec<Value> {
+    let history = sandbox.aws_json(&[
+        "stepfunctions",
+        "get-execution-history",
+        "--execution-arn",
+        &execution_arn(sandbox, job),
+        "--max-items",
+        "100000",
+    ]);
+    history["events"].as_array().cloned().unwrap_or_default()
+}
+
+/// The job's Map runs as the emulated Step Functions recorded them (tests/emulator/map_run.py).
+pub fn map_runs(sandbox: &Sandbox, job: &str) -> Vec<Value> {
+    let execution = execution_arn(sandbox, job);
+    let runs = sandbox.control_get("/map-runs");
+    runs.as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|r| r["execution_arn"] == execution.as_str())
+        .cloned()
+        .collect()
+}

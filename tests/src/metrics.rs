@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use crate::jobs::job_id_of;
+use crate::jobs::{execution_history, job_id_of, map_runs};
 use crate::Sandbox;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -171,22 +171,7 @@ pub fn run_job(
         .collect();
     let job = job_id_of(&push);
 
-    let execution = format!(
-        "{}:{job}",
-        sandbox.info["state_machine_arn"]
-            .as_str()
-            .unwrap_or_default()
-            .replacen(":stateMachine:", ":execution:", 1)
-    );
-    let history = sandbox.aws_json(&[
-        "stepfunctions",
-        "get-execution-history",
-        "--execution-arn",
-        &execution,
-        "--max-items",
-        "100000",
-    ]);
-    let events = history["events"].as_array().cloned().unwrap_or_default();
+    let events = execution_history(sandbox, &job);
     let parent_transitions = events
         .iter()
         .filter(|e| {
@@ -201,14 +186,7 @@ pub fn run_job(
         .flat_map(|details| ["input", "output"].map(|k| details[k].as_str().map_or(0, str::len)))
         .max()
         .unwrap_or(0);
-    let runs = sandbox.control_get("/map-runs");
-    let run = runs
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.values())
-        .find(|r| r["execution_arn"] == execution.as_str())
-        .cloned()
-        .unwrap_or(Value::Null);
+    let run = map_runs(sandbox, &job).pop().unwrap_or(Value::Null);
     let number = |v: &Value| usize::try_from(v.as_u64().unwrap_or(0)).unwrap_or(usize::MAX);
 
     let calls = sandbox.calls();
