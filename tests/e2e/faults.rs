@@ -450,6 +450,51 @@ fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
 }
 
 #[test]
+fn a_map_that_cannot_read_its_tasks_ends_the_job_saying_why() {
+    let sandbox = with_wordcount();
+    // The distributed Map reads items.json with the state machine's role, and S3 refuses it (as it would for a
+    // bucket policy or a KMS key the role may not use): the Map fails before any task started, its Catch goes
+    // to the job's end, and the summary — not only the execution's history — says what happened.
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "GetObject", "principal": "states-",
+        "code": "AccessDenied", "status": 403, "times": 1, "message": "Access Denied"
+    }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--wait"]);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        sandbox.control_get("/faults")["api"][0]["times"],
+        0,
+        "the Map's read was refused"
+    );
+    assert_exit(&sandbox, &pushed, 1);
+    let s = summary(&sandbox, &job);
+    let why = s["job_error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("the job's Map failed (States.ItemReaderFailed")
+            && why.contains("AccessDenied"),
+        "{s}"
+    );
+    assert_eq!(
+        (s["succeeded"].clone(), s["failed"].clone()),
+        (json!(0), json!(2)),
+        "{s}"
+    );
+    for task in s["tasks"].as_array().unwrap() {
+        assert_eq!(task["outcome"], "infrastructure-error", "{s}");
+        assert_eq!(task["reason"], format!("{why} before the task did"), "{s}");
+    }
+    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 0);
+    let status = sandbox.cli(&["status", &job]);
+    assert_eq!(
+        status.stdout.lines().nth(1).unwrap_or_default(),
+        format!("  {why}"),
+        "{}",
+        status.stdout
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
 fn a_stopped_event_whose_handler_dies_at_terminate_terminates_on_the_retry_not_at_the_end_of_the_job(
 ) {
     let sandbox = with_wordcount();

@@ -20,6 +20,10 @@ says so. Pinned to moto 5.2.5 like moto_patches.py, which applies these.
    `manifest.json` that lists them with their sizes. moto writes a manifest that lists no result file, and
    evaluates ResultWriter's path parameters (`Prefix.$`) against the children's outputs instead of the Map state's
    input, which fails the Map after its last child.
+5. An ItemReader that cannot read its items fails the Map state with States.ItemReaderFailed, a ResultWriter that
+   cannot write fails it with States.ResultWriterFailed ("Handling errors in Step Functions workflows": error
+   names), each with the service's error as the cause. moto fails it with States.Runtime, which a Catch of
+   States.ALL must not catch (moto_patches.py) — AWS's names are the ones a state machine can catch.
 
 Left as moto has it (stricter than AWS, so nothing passes here that AWS refuses): its ASL parser takes
 ToleratedFailurePercentage only as a decimal literal (`100.0`; `100` fails to parse), so job.asl.json writes
@@ -322,6 +326,31 @@ def _patch_result_writer() -> None:
     ResourceEvalS3._handle_put_object = staticmethod(_handle_put_object)
 
 
+def _patch_reader_writer_errors() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.item_reader_decl import ItemReader
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
+        ResultWriter,
+    )
+
+    def named(cls, error_type, error: str) -> None:
+        inner = cls._eval_body
+
+        def _eval_body(self, env) -> None:
+            try:
+                inner(self, env)
+            except FailureEventException:
+                raise
+            except Exception as e:
+                raise _failure(env, error_type, error, str(e)) from e
+
+        cls._eval_body = _eval_body
+
+    named(ItemReader, StatesErrorNameType.StatesItemReaderFailed, "States.ItemReaderFailed")
+    named(ResultWriter, StatesErrorNameType.StatesResultWriterFailed, "States.ResultWriterFailed")
+
+
 def _patch_result_writer_input() -> None:
     """ResultWriter's Parameters are evaluated on the Map state's input (moto: on the children's outputs)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
@@ -347,3 +376,4 @@ def apply() -> None:
     _patch_children()
     _patch_result_writer()
     _patch_result_writer_input()
+    _patch_reader_writer_errors()

@@ -13,6 +13,9 @@ Step Functions
 3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
 5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (map_run.py).
+   And States.ALL in a Catch or Retry matches neither States.Runtime nor States.DataLimitExceeded ("Handling
+   errors in Step Functions workflows": "This error type can't catch the States.DataLimitExceeded terminal error
+   type and runtime error types"): such an error fails the execution. moto's States.ALL matched every error.
 
 EC2
 6. RunInstances honours ClientToken (EC2 "Ensuring idempotency"): the same token and parameters return the first
@@ -171,6 +174,29 @@ def _patch_stepfunctions_retry() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     retrier_decl.time = _ScaledTime()
+
+
+def _patch_states_all() -> None:
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+
+    uncatchable = {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+    inner = ErrorEqualsDecl._eval_body
+
+    def _eval_body(self, env) -> None:
+        error_name = env.stack[-1]
+        if (
+            ErrorEqualsDecl._STATE_ALL_ERROR in self.error_names
+            and isinstance(error_name, StatesErrorName)
+            and error_name.typ in uncatchable
+        ):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        inner(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body
 
 
 def _patch_stop_execution() -> None:
@@ -485,6 +511,7 @@ def apply() -> None:
     _patch_stepfunctions()
     _patch_stepfunctions_credentials()
     _patch_stepfunctions_retry()
+    _patch_states_all()
     _patch_stop_execution()
     _patch_ec2()
     _patch_ecs()

@@ -83,14 +83,15 @@ class DistributedMap(unittest.TestCase):
         iam.put_role_policy(RoleName=name, PolicyName="map", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
         return arn
 
-    def run_map(self, items: list, definition: dict, may_start_children: bool = True) -> dict:
+    def run_map(self, items: list, definition: dict, may_start_children: bool = True, **input_fields) -> dict:
         key = f"items/{uuid.uuid4().hex}.json"
-        self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(items).encode())
+        if items is not None:
+            self.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(items).encode())
         sfn = self.client("stepfunctions")
         arn = sfn.create_state_machine(
             name=f"map-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=self.role(may_start_children)
         )["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"key": key, "tag": "t", "bucket": BUCKET, "prefix": "results/x/"}))["executionArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"key": key, "tag": "t", "bucket": BUCKET, "prefix": "results/x/", **input_fields}))["executionArn"]
         deadline = time.time() + 60
         while time.time() < deadline:
             described = sfn.describe_execution(executionArn=execution)
@@ -156,6 +157,34 @@ class DistributedMap(unittest.TestCase):
         self.assertEqual((failed["Error"], failed["Cause"]), ("Item.Failed", "asked to"))
         self.assertEqual(json.loads(failed["Input"]), {"n": 5, "fail": True, "tag": "t"})
         self.assertIn(":execution:", failed["ExecutionArn"])
+
+
+    def test_a_map_that_cannot_read_or_write_fails_with_names_a_catch_can_match(self):
+        caught = with_catch(machine({"ToleratedFailurePercentage": 100.0}))
+        unread = self.run_map(None, caught)
+        self.assertEqual(unread["described"]["status"], "SUCCEEDED")
+        error = json.loads(unread["described"]["output"])["caught"]
+        self.assertEqual(error["Error"], "States.ItemReaderFailed")
+        # No such key, and the role may not list the bucket: S3 answers 403, not 404 (GetObject's permissions).
+        self.assertIn("AccessDenied", error["Cause"])
+        self.assertIsNone(unread["run"], "a child ran")
+        unwritten = self.run_map([{"n": 1, "fail": False}], caught, prefix="elsewhere/")
+        error = json.loads(unwritten["described"]["output"])["caught"]
+        self.assertEqual(error["Error"], "States.ResultWriterFailed")
+        self.assertIn("AccessDenied", error["Cause"])
+        self.assertEqual(unwritten["run"]["by_status"], {"SUCCEEDED": 1}, "the items ran before the results failed")
+
+    def test_a_catch_of_states_all_does_not_catch_a_runtime_error(self):
+        ran = self.run_map([{"n": 1, "fail": False}], with_catch(machine({})), may_start_children=False)
+        self.assertEqual(ran["described"]["status"], "FAILED")
+        self.assertEqual(self.failure(ran["history"])["error"], "States.Runtime")
+
+
+def with_catch(definition: dict) -> dict:
+    """The Map's errors caught into `$.caught`."""
+    definition["States"]["Tasks"]["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}]
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    return definition
 
 
 if __name__ == "__main__":

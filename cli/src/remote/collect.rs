@@ -123,7 +123,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                 "failed"
             }
             .into(),
-            errors: Vec::new(),
+            errors: summary.job_error.into_iter().collect(),
             execution_arn,
             tasks: summary
                 .tasks

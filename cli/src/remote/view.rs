@@ -55,8 +55,10 @@ fn table(status: &JobStatus) -> String {
             t.reason.clone(),
         ]);
     }
+    // Why the job ended before its tasks did, if it did (the Map failed, the execution was stopped).
+    let errors: String = status.errors.iter().map(|e| format!("  {e}\n")).collect();
     format!(
-        "job {}: {}\n{}\n{}",
+        "job {}: {}\n{errors}{}\n{}",
         status.job_id,
         status.state,
         counts(status),
@@ -126,5 +128,24 @@ mod tests {
             .map(|l| l.split_whitespace().next().unwrap_or_default())
             .collect();
         assert_eq!(order, ["002", "004", "005", "003", "001", "000", "006"]);
+    }
+
+    #[test]
+    fn a_job_that_ended_early_says_why_under_its_state() {
+        let status = JobStatus {
+            job_id: "j-abcde".into(),
+            state: "failed".into(),
+            errors: vec!["the job's Map failed (States.ItemReaderFailed: denied)".into()],
+            execution_arn: None,
+            tasks: vec![task(0, "infrastructure-error")],
+        };
+        let text = table(&status);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "job j-abcde: failed");
+        assert_eq!(
+            lines[1],
+            "  the job's Map failed (States.ItemReaderFailed: denied)"
+        );
+        assert_eq!(lines[2], "1 tasks: 1 infrastructure-error");
     }
 }

@@ -20,7 +20,14 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         .map_err(|e| FnError::invalid_input(format!("finalize input: {e}")))?;
     match input {
         FinalizeInput::TaskError { state } => task_error(ctx, &state).await,
-        FinalizeInput::JobEnd { job, items } => close_job(ctx, &job, &items, None).await,
+        FinalizeInput::JobEnd {
+            job,
+            items,
+            map_error,
+        } => {
+            let why = map_error.map(|e| format!("the job's Map failed ({})", e.reason()));
+            close_job(ctx, &job, &items, why).await
+        }
     }
 }
 
@@ -71,13 +78,13 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
 }
 
 /// Ends a job: terminates its instances, removes its cluster and task definition, and writes `summary.json`
-/// from the attempt records. `ended_early` names the execution's status when it ended before its tasks did
-/// (the janitor's case): tasks without a record then say so.
+/// from the attempt records. `ended_early` says why the job ended before its tasks did (its Map failed; the
+/// janitor's case: its execution ended): the summary says so, and so does each task it cut short.
 pub async fn close_job(
     ctx: &Ctx,
     job: &JobRef,
     items: &TaskItems,
-    ended_early: Option<&str>,
+    ended_early: Option<String>,
 ) -> Result<Value, FnError> {
     let layout = layout_of(job)?;
     let tasks = read_items(ctx, &layout, items).await?;
@@ -96,21 +103,9 @@ pub async fn close_job(
         &records,
         crate::now_rfc3339(),
     );
-    if let Some(status) = ended_early {
-        for task in summary
-            .tasks
-            .iter_mut()
-            .filter(|t| t.attempts == 0 || t.outcome == Outcome::Interrupted)
-        {
-            task.outcome = Outcome::InfrastructureError;
-            task.reason = format!("the job's execution ended {status} before the task did");
-        }
-        summary.succeeded = summary
-            .tasks
-            .iter()
-            .filter(|t| t.outcome == Outcome::Succeeded)
-            .count();
-        summary.failed = summary.tasks.len() - summary.succeeded;
+    if let Some(why) = ended_early {
+        warn!(job_id = %layout.job_id, why, "the job ended before its tasks did");
+        summary.ended_early(why);
     }
     let body =
         serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
@@ -127,7 +122,7 @@ pub async fn close_job(
     if let Err(e) = remove_cluster(ctx, &job.cluster, Some(&job.task_definition)).await {
         warn!(job_id = %layout.job_id, error = %e, "the cluster stays for the janitor's sweep");
     }
-    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, ended_early, "job closed");
+    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, job_error = ?summary.job_error, "job closed");
     Ok(
         json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
     )

@@ -140,6 +140,7 @@ fn execution_input() -> Value {
             count: 1,
             results_prefix: "jobs/wc-abcde/map/".into(),
         },
+        map_error: None,
     })
     .unwrap()
 }
@@ -352,10 +353,39 @@ fn the_error_paths_and_the_end_reach_finalize_with_what_it_needs() {
         &json!({}),
     );
     match serde_json::from_value(end).unwrap() {
-        FinalizeInput::JobEnd { job: j, items } => {
+        FinalizeInput::JobEnd {
+            job: j,
+            items,
+            map_error,
+        } => {
             assert_eq!(j, job());
             assert_eq!(items.key, "jobs/wc-abcde/items.json");
             assert_eq!(items.count, 1);
+            assert_eq!(map_error, None);
+        }
+        other => panic!("FinishJob sends {other:?}"),
+    }
+}
+
+#[test]
+fn a_map_that_fails_as_a_whole_hands_its_error_to_the_jobs_end() {
+    let map = &asl()["States"]["Tasks"];
+    let catch = &map["Catch"][0];
+    assert_eq!(catch["ErrorEquals"], json!(["States.ALL"]));
+    assert_eq!(catch["Next"], "FinishJob");
+    assert_eq!(map["Next"], "FinishJob");
+    let error = json!({ "Error": "States.ItemReaderFailed", "Cause": "AccessDenied" });
+    let caught = with(
+        &execution_input(),
+        catch["ResultPath"].as_str().unwrap(),
+        error,
+    );
+    let end = evaluate(&state("FinishJob")["Parameters"], &caught, &json!({}));
+    match serde_json::from_value(end).unwrap() {
+        FinalizeInput::JobEnd { map_error, .. } => {
+            let map_error = map_error.unwrap();
+            assert_eq!(map_error.error, "States.ItemReaderFailed");
+            assert_eq!(map_error.reason(), "States.ItemReaderFailed: AccessDenied");
         }
         other => panic!("FinishJob sends {other:?}"),
     }

@@ -99,7 +99,13 @@ async fn execution_ended(ctx: &Ctx, detail: &ExecutionDetail) -> Result<Value, F
         ))
     })?;
     warn!(job_id = %input.job.job_id, status = detail.status, "the execution ended early; closing the job");
-    close_job(ctx, &input.job, &input.items, Some(&detail.status)).await
+    close_job(
+        ctx,
+        &input.job,
+        &input.items,
+        Some(format!("the job's execution ended {}", detail.status)),
+    )
+    .await
 }
 
 /// A job's execution status (`RUNNING`, `SUCCEEDED`, …), or `None` when it never started.

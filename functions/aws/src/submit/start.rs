@@ -221,6 +221,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             count: task_refs.len(),
             results_prefix: layout.results_prefix(),
         },
+        map_error: None,
     };
     let input_json =
         serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;

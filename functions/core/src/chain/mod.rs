@@ -101,6 +101,10 @@ pub struct JobSubmission {
 pub struct ExecutionInput {
     pub job: JobRef,
     pub items: TaskItems,
+    /// Always there, `null` when the job starts: the Map's Catch puts its error here (`ResultPath`), and the job's
+    /// end passes it on to the summary. (A path that may be missing cannot be read: a state that reads
+    /// `$.map_error` when it is not in its input fails with States.Runtime.)
+    pub map_error: Option<StatesError>,
 }
 
 /// Where the job's tasks are: one JSON array of [`TaskRef`] in the job's bucket (`items.json`), the distributed
@@ -311,7 +315,13 @@ pub enum FinalizeInput {
     /// A task's states failed (launch, join, start, timeout): terminate its instance, record the attempt.
     TaskError { state: IterationState },
     /// Every task is done: write the summary, sweep the job's instances, delete the cluster.
-    JobEnd { job: JobRef, items: TaskItems },
+    JobEnd {
+        job: JobRef,
+        items: TaskItems,
+        /// The Map's error when it failed as a whole (its items unreadable, its results unwritable, …).
+        #[serde(default)]
+        map_error: Option<StatesError>,
+    },
 }
 
 /// One task's line in the summary.
@@ -334,6 +344,10 @@ pub struct Summary {
     pub failed: usize,
     pub tasks: Vec<TaskSummary>,
     pub finished_at: String,
+    /// Why the job ended other than by running its tasks to their end (its Map failed, its execution was
+    /// stopped or timed out); each task it cut short says so in its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_error: Option<String>,
 }
 
 impl Summary {
@@ -387,7 +401,29 @@ impl Summary {
             succeeded,
             tasks: lines,
             finished_at,
+            job_error: None,
         }
+    }
+
+    /// The job ended before its tasks did (`why`: its Map failed, its execution was stopped or timed out): every
+    /// task with no attempt, or whose last attempt was interrupted (its retry will not come), failed for that
+    /// reason, and the summary says why the job ended.
+    pub fn ended_early(&mut self, why: String) {
+        for task in self
+            .tasks
+            .iter_mut()
+            .filter(|t| t.attempts == 0 || t.outcome == Outcome::Interrupted)
+        {
+            task.outcome = Outcome::InfrastructureError;
+            task.reason = format!("{why} before the task did");
+        }
+        self.succeeded = self
+            .tasks
+            .iter()
+            .filter(|t| t.outcome == Outcome::Succeeded)
+            .count();
+        self.failed = self.tasks.len() - self.succeeded;
+        self.job_error = Some(why);
     }
 }
 
@@ -403,4 +439,74 @@ pub struct StartedRecord {
     pub cluster: String,
     #[serde(default)]
     pub log_group: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(index: usize, attempt: u32, outcome: Outcome) -> AttemptRecord {
+        AttemptRecord {
+            job_id: JobId::new("wc", "abcde").unwrap_or_else(|e| panic!("{e}")),
+            index,
+            attempt,
+            spot: true,
+            instance_id: Some(format!("i-{index}-{attempt}")),
+            instance_type: Some("t3.micro".into()),
+            task_arn: None,
+            outcome,
+            exit_code: None,
+            reason: format!("{outcome:?}"),
+            missing_outputs: Vec::new(),
+            started_at: None,
+            stopped_at: None,
+            recorded_at: "2026-12-02T00:00:00Z".into(),
+            recorded_by: "task-stopped".into(),
+            next_attempt: None,
+        }
+    }
+
+    #[test]
+    fn a_job_ended_early_fails_the_tasks_it_cut_short_and_says_why() {
+        let tasks: Vec<TaskRef> = (0..4)
+            .map(|index| TaskRef {
+                index,
+                line: index + 2,
+            })
+            .collect();
+        let records = [
+            record(0, 1, Outcome::Succeeded),
+            record(1, 1, Outcome::Interrupted),
+            record(2, 1, Outcome::Interrupted),
+            record(2, 2, Outcome::Failed),
+        ];
+        let job = JobId::new("wc", "abcde").unwrap_or_else(|e| panic!("{e}"));
+        let mut summary = Summary::from_records(job, &tasks, &records, "t".into());
+        assert_eq!((summary.succeeded, summary.failed), (1, 3));
+        assert_eq!(summary.job_error, None);
+        summary.ended_early("the job's Map failed (States.ItemReaderFailed: denied)".into());
+        let outcomes: Vec<(Outcome, &str)> = summary
+            .tasks
+            .iter()
+            .map(|t| (t.outcome, t.reason.as_str()))
+            .collect();
+        let cut = "the job's Map failed (States.ItemReaderFailed: denied) before the task did";
+        assert_eq!(
+            outcomes,
+            [
+                (Outcome::Succeeded, "Succeeded"),
+                (Outcome::InfrastructureError, cut),
+                (Outcome::Failed, "Failed"),
+                (Outcome::InfrastructureError, cut),
+            ]
+        );
+        assert_eq!((summary.succeeded, summary.failed), (1, 3));
+        assert_eq!(
+            summary.job_error.as_deref(),
+            Some("the job's Map failed (States.ItemReaderFailed: denied)")
+        );
+        let text = serde_json::to_string(&summary).unwrap_or_default();
+        let back: Summary = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, summary);
+    }
 }
