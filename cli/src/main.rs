@@ -46,7 +46,14 @@ pub const EXIT_INPUT: u8 = 2;
 pub const EXIT_RUNTIME: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// `ecsub-cli stage ARGS` is `ecsub-stage ARGS` with the local transport only: what `run --local`'s tasks call
+/// for their copies (hidden from the help: run.sh's, not a user's).
+pub const STAGE: &str = "stage";
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == STAGE) {
+        return ecsub_stage::main_with(std::env::args_os().skip(1));
+    }
     let cli = Cli::parse();
     let json = match &cli.command {
         Command::Validate(a) => a.output == args::Output::Json,

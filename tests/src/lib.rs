@@ -272,6 +272,17 @@ impl Sandbox {
         out
     }
 
+    /// `ecsub-stage ARGS` over the sandbox's S3, signing as `principal`, with `env` added.
+    pub fn stage(&self, principal: &str, env: &[(&str, &str)], args: &[&str]) -> Ran {
+        let mut cmd = Command::new(binary("ecsub-stage"));
+        self.env(&mut cmd, principal);
+        cmd.env("ECSUB_TRANSPORT", "s3")
+            .env_remove("ECSUB_REQUEST_PAYER_BUCKETS")
+            .envs(env.iter().copied())
+            .args(args);
+        self.bounded(cmd, Duration::from_secs(120))
+    }
+
     /// `ecsub-cli ARGS` against the sandbox with `ECSUB_BUCKET` set to another stack's bucket.
     pub fn cli_for(&self, stack: &str, args: &[&str]) -> Ran {
         let mut cmd = Command::new(binary("ecsub-cli"));

@@ -81,6 +81,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         plan: &plan,
         dirs: &dirs,
         s3_root,
+        stager: std::env::current_exe().context(
+            "cannot find this program's own path (the tasks' copies run it as `ecsub-cli stage`)",
+        )?,
         keep_scratch: args.keep_scratch,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -210,6 +213,8 @@ struct Runner<'a> {
     plan: &'a Plan,
     dirs: &'a RunDirs,
     s3_root: PathBuf,
+    /// This program: each task's copies run `<stager> stage copy …`.
+    stager: PathBuf,
     keep_scratch: bool,
 }
 
@@ -419,6 +424,8 @@ impl Runner<'_> {
             .env("ECSUB_TASK_ENV", &env_path)
             .env("ECSUB_TRANSPORT", "local")
             .env("ECSUB_LOCAL_S3_ROOT", &self.s3_root)
+            .env("ECSUB_STAGE", &self.stager)
+            .env("ECSUB_STAGE_VIA", crate::STAGE)
             .env("ECSUB_SECRETS", "plain")
             .stdin(Stdio::null())
             .stdout(log)

@@ -9,7 +9,10 @@
 #   ECSUB_SCRIPTS_DIR    where setenv.sh and the user script are (default: this file's folder)
 #   ECSUB_TASK_ENV       a file holding this task's environment (run --local writes it, sparing each task the
 #                        reading of setenv.sh's index); unset, the task's record in setenv.sh is read
-#   ECSUB_TRANSPORT      s3 (default: aws s3 cp) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K)
+#   ECSUB_TRANSPORT      s3 (default: aws s3 cp) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K, copied by
+#                        the stager)
+#   ECSUB_STAGE          the stager, ecsub-stage (default /opt/ecsub/bin/ecsub-stage); ECSUB_STAGE_VIA, when set,
+#                        is its first argument (run --local: `ecsub-cli stage`)
 #   ECSUB_SECRETS        kms (default: --secret-env values are decrypted with aws kms) or plain (used as written)
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
@@ -19,8 +22,9 @@ ECSUB_JOB_ID=@JOB_ID_QUOTED@
 ECSUB_REQUEST_PAYER_BUCKETS=@PAYER_QUOTED@
 : "${ECSUB_SCRATCH:=/scratch}"
 : "${ECSUB_TRANSPORT:=s3}"
+: "${ECSUB_STAGE:=/opt/ecsub/bin/ecsub-stage}"
 : "${ECSUB_SECRETS:=kms}"
-export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS
+export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS ECSUB_STAGE
 
 ecsub_log() { printf 'ecsub: %s\n' "$*" >&2; }
 
@@ -62,7 +66,7 @@ ecsub_needs_payer() {
 ecsub_copy() {
   case $ECSUB_TRANSPORT in
     s3) ecsub_copy_s3 "$@" ;;
-    local) ecsub_copy_local "$@" ;;
+    local) ecsub_stage copy "$@" ;;
     *)
       ecsub_log "unknown ECSUB_TRANSPORT '$ECSUB_TRANSPORT' (expected s3 or local)"
       return 1
@@ -84,144 +88,30 @@ ecsub_copy_s3() {
   aws "$@" "$ecsub_src" "$ecsub_dst"
 }
 
-# The local transport: s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K. Like S3, the root holds only files and
-# folders: a path in it that passes through a symbolic link is refused, a link is never copied into it, and every
-# file lands whole (written under a temporary name in its folder, then renamed), so an interrupted or concurrent
-# copy leaves the old bytes or the new ones, never a mix.
-# ecsub_local_path URL|PATH: sets ecsub_path to the file an s3:// URL maps to (a path is kept as it is).
-ecsub_local_path() {
-  case $1 in
-    s3://*)
-      if [ -z "${ECSUB_LOCAL_S3_ROOT:-}" ]; then
-        ecsub_log "ECSUB_LOCAL_S3_ROOT is not set (needed by ECSUB_TRANSPORT=local)"
-        return 1
-      fi
-      ecsub_path=$ECSUB_LOCAL_S3_ROOT/${1#s3://}
-      ;;
-    *) ecsub_path=$1 ;;
-  esac
-}
-
-# Is the root-side path $1 (an s3:// URL) free of symbolic links below the root?
-ecsub_no_link() {
-  ecsub_p=$ECSUB_LOCAL_S3_ROOT
-  ecsub_rest=${1#s3://}
-  while [ -n "$ecsub_rest" ]; do
-    case $ecsub_rest in
-      */*) ecsub_p=$ecsub_p/${ecsub_rest%%/*} ecsub_rest=${ecsub_rest#*/} ;;
-      *) ecsub_p=$ecsub_p/$ecsub_rest ecsub_rest= ;;
-    esac
-    if [ -L "$ecsub_p" ]; then
-      ecsub_log "refused: $ecsub_p is a symbolic link; the local S3 root holds only files and folders"
-      return 1
-    fi
-  done
-}
-
-# ecsub_file SRC DST: copies one file, landing it by rename. A destination that is a folder is refused.
-ecsub_file() {
-  if [ -d "$2" ] && [ ! -L "$2" ]; then
-    ecsub_log "refused: $2 is a folder, not a file"
+# ecsub_stage ARGS: the stager (its rules: no link followed into the task or into the local root, every file
+# landed by rename, folders and wildcards as on S3).
+ecsub_stage() {
+  if ! command -v "$ECSUB_STAGE" >/dev/null 2>&1; then
+    ecsub_log "the stager $ECSUB_STAGE is missing (ECSUB_STAGE)"
     return 1
   fi
-  ecsub_part="${2%/*}/.ecsub-part.$$.${2##*/}"
-  if cp "$1" "$ecsub_part" && mv -f "$ecsub_part" "$2"; then
-    ecsub_part=
-    return 0
+  if [ -n "${ECSUB_STAGE_VIA:-}" ]; then
+    "$ECSUB_STAGE" "$ECSUB_STAGE_VIA" "$@"
+  else
+    "$ECSUB_STAGE" "$@"
   fi
-  rm -f "$ecsub_part"
-  ecsub_part=
-  return 1
-}
-
-# ecsub_entry WAY SRC: may this entry of a folder being copied be copied? Into the task (get), no link at all;
-# out of it (put), a link to a file is copied as the file's bytes (as the S3 transport does), a link to a folder
-# is refused (it could lead anywhere, or loop).
-ecsub_entry() {
-  if [ -L "$2" ] && { [ "$1" = get ] || [ -d "$2" ]; }; then
-    ecsub_log "refused: $2 is a symbolic link"
-    return 1
-  fi
-}
-
-# ecsub_tree WAY SRC DST: copies the folder SRC into DST file by file (dotfiles too), SRC's subfolders included.
-ecsub_tree() {
-  mkdir -p "$3" || return 1
-  for ecsub_e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
-    [ -e "$ecsub_e" ] || [ -L "$ecsub_e" ] || continue
-    ecsub_entry "$1" "$ecsub_e" || return 1
-    if [ -L "$3/${ecsub_e##*/}" ]; then
-      ecsub_log "refused: $3/${ecsub_e##*/} is a symbolic link"
-      return 1
-    fi
-    if [ -d "$ecsub_e" ]; then
-      (ecsub_traps && ecsub_tree "$1" "$ecsub_e" "$3/${ecsub_e##*/}") || return 1
-    elif [ -f "$ecsub_e" ]; then
-      ecsub_file "$ecsub_e" "$3/${ecsub_e##*/}" || return 1
-    fi
-  done
-}
-
-# ecsub_glob_each FOLDER PATTERN: prints nothing, sets ecsub_matches to how many files of FOLDER match PATTERN
-# (whose only wildcard is *, which matches a leading dot too, as S3's --include does); with WAY SRC DST after
-# them, also copies each match.
-ecsub_glob_each() {
-  ecsub_matches=0
-  for ecsub_e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-    [ -f "$ecsub_e" ] || continue
-    case ${ecsub_e##*/} in
-      $2)
-        ecsub_matches=$((ecsub_matches + 1))
-        if [ $# -gt 2 ]; then
-          ecsub_entry "$3" "$ecsub_e" || return 1
-          if [ -L "$4${ecsub_e##*/}" ]; then
-            ecsub_log "refused: $4${ecsub_e##*/} is a symbolic link"
-            return 1
-          fi
-          ecsub_file "$ecsub_e" "$4${ecsub_e##*/}" || return 1
-        fi
-        ;;
-    esac
-  done
-}
-
-ecsub_copy_local() {
-  case $2 in s3://*) ecsub_way=get ecsub_root=$2 ;; *) ecsub_way=put ecsub_root=$3 ;; esac
-  ecsub_local_path "$2" || return 1
-  ecsub_src=$ecsub_path
-  ecsub_local_path "$3" || return 1
-  ecsub_dst=$ecsub_path
-  ecsub_no_link "$ecsub_root" || return 1
-  case $1 in
-    file)
-      if [ ! -f "$ecsub_src" ]; then
-        ecsub_log "$2: no such file ($ecsub_src)"
-        return 1
-      fi
-      { [ -d "${ecsub_dst%/*}" ] || mkdir -p "${ecsub_dst%/*}"; } && ecsub_file "$ecsub_src" "$ecsub_dst"
-      ;;
-    dir)
-      if [ ! -d "$ecsub_src" ]; then
-        ecsub_log "$2: no such folder ($ecsub_src)"
-        return 1
-      fi
-      ecsub_tree "$ecsub_way" "${ecsub_src%/}" "${ecsub_dst%/}"
-      ;;
-    glob)
-      if [ ! -d "$ecsub_src" ]; then
-        ecsub_log "$2: no such folder ($ecsub_src)"
-        return 1
-      fi
-      mkdir -p "$ecsub_dst" && ecsub_glob_each "${ecsub_src%/}" "$4" "$ecsub_way" "$ecsub_dst"
-      ;;
-  esac
 }
 
 # Is there a file at PATH, whose last segment may hold * wildcards (matching dotfiles too)?
 ecsub_has_match() {
   [ -d "${1%/*}" ] || return 1
-  ecsub_glob_each "${1%/*}" "${1##*/}"
-  [ "$ecsub_matches" -gt 0 ]
+  for ecsub_e in "${1%/*}"/* "${1%/*}"/.[!.]* "${1%/*}"/..?*; do
+    [ -f "$ecsub_e" ] || continue
+    case ${ecsub_e##*/} in
+      ${1##*/}) return 0 ;;
+    esac
+  done
+  return 1
 }
 
 # Does the folder hold at least one file, at any depth?

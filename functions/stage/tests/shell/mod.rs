@@ -1,5 +1,6 @@
 //! The harness of the generated-script tests: a job written out the way a runner lays it out (scripts, a scratch
-//! folder per task, a local S3 root), and one task of it run in a real shell.
+//! folder per task, a local S3 root), and one task of it run in a real shell, its copies made by this crate's
+//! `ecsub-stage`.
 
 #![allow(clippy::unwrap_used, dead_code)]
 
@@ -61,7 +62,8 @@ impl Job {
             .env("ECSUB_TASK_INDEX", index.to_string())
             .env("ECSUB_SCRATCH", &scratch)
             .env("ECSUB_TRANSPORT", "local")
-            .env("ECSUB_LOCAL_S3_ROOT", self.dir.path().join("s3"));
+            .env("ECSUB_LOCAL_S3_ROOT", self.dir.path().join("s3"))
+            .env("ECSUB_STAGE", env!("CARGO_BIN_EXE_ecsub-stage"));
         if let Some(prefix) = path_prefix {
             let path = format!(
                 "{}:{}",
