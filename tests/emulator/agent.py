@@ -34,11 +34,11 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
 import container
+from credentials import CredentialsServer
 import iam
 from faults import FAULTS
 
@@ -93,53 +93,6 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Listener(ThreadingHTTPServer):
-    # http.server listens with a backlog of 5: a hundred containers starting at once had their credential fetches
-    # dropped and timed out (the AWS CLI gives up after 3 tries of 2 s), failing their setup. The ECS agent's
-    # endpoint does not refuse a burst.
-    request_queue_size = 1024
-
-
-class CredentialsServer:
-    """The ECS agent's credentials endpoint: a task's role credentials, at the URI put in its environment."""
-
-    def __init__(self) -> None:
-        self.by_token: dict[str, iam.Principal] = {}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                principal = server.by_token.get(self.path.rsplit("/", 1)[-1])
-                if principal is None:
-                    body, code = b'{"code":"NotFound","message":"no credentials"}', 404
-                else:
-                    body, code = json.dumps(
-                        {
-                            "AccessKeyId": principal.access_key_id,
-                            "SecretAccessKey": principal.secret_access_key,
-                            "Token": principal.session_token,
-                            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6 * 3600)),
-                            "RoleArn": principal.arn,
-                        }
-                    ).encode(), 200
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.http = _Listener(("127.0.0.1", 0), Handler)
-        self.http.daemon_threads = True
-        threading.Thread(target=self.http.serve_forever, name="credentials", daemon=True).start()
-
-    def uri(self, token: str) -> str:
-        host, port = self.http.server_address[:2]
-        return f"http://{host}:{port}/v2/credentials/{token}"
-
-
 class Agent:
     def __init__(self, sandbox) -> None:
         self.sandbox = sandbox
@@ -159,7 +112,7 @@ class Agent:
         self.errors: list[str] = []
         self.lock = threading.RLock()
         self.stop = threading.Event()
-        self.credentials = CredentialsServer()
+        self.credentials = CredentialsServer(sandbox.workdir / "task-credentials")
         self.tools = container.sandbox_tools(sandbox.workdir / "tools")
 
     # -- the loop -------------------------------------------------------------------------------------------------
@@ -357,7 +310,7 @@ class Agent:
                 task.failed_to_start = f"ECS was unable to assume the role '{role}' that was provided for this task: {e}"
                 return
             token = arn.split("/")[-1]
-            self.credentials.by_token[token] = principal
+            self.credentials.grant(token, principal)
             env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri(token)
 
         log_options = (spec.get("logConfiguration") or {}).get("options", {})

@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+mod containers;
 pub mod jobs;
 pub mod metrics;
 use std::time::{Duration, Instant};
@@ -208,6 +209,7 @@ impl Sandbox {
             let tail = lines[lines.len().saturating_sub(15)..].join("\n");
             out.push_str(&format!("--- {name}\n{tail}\n"));
         }
+        out.push_str(&containers::unfinished(self.dir.path()));
         out
     }
 

@@ -1,0 +1,63 @@
+"""The task-credentials endpoint: its own process, answering what the agent granted and nothing else."""
+
+import json
+import sys
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from credentials import CredentialsServer  # noqa: E402
+
+
+@dataclass
+class Principal:
+    access_key_id: str = "ASIAEXAMPLE"
+    secret_access_key: str = "secret"
+    session_token: str = "token"
+    arn: str = "arn:aws:sts::123456789012:assumed-role/ecsub-TaskRole/0f1e"
+
+
+class CredentialsEndpointTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.server = CredentialsServer(Path(self.tmp.name) / "creds")
+
+    def tearDown(self) -> None:
+        assert self.server.process.stdin is not None
+        self.server.process.stdin.close()  # the child exits when its parent's pipe closes
+        self.assertEqual(self.server.process.wait(10), 0)
+        self.tmp.cleanup()
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def test_a_granted_token_gets_its_role_credentials(self):
+        self.server.grant("0f1e2d", Principal())
+        code, body = self.get(self.server.uri("0f1e2d"))
+        self.assertEqual(code, 200)
+        answer = json.loads(body)
+        self.assertEqual(answer["AccessKeyId"], "ASIAEXAMPLE")
+        self.assertEqual(answer["Token"], "token")
+        self.assertTrue(answer["RoleArn"].endswith("/0f1e"))
+
+    def test_unknown_and_malformed_tokens_get_nothing(self):
+        self.server.grant("0f1e2d", Principal())
+        base = f"http://127.0.0.1:{self.server.port}"
+        self.assertEqual(self.get(self.server.uri("other"))[0], 404)
+        self.assertEqual(self.get(f"{base}/v2/credentials/..%2F0f1e2d")[0], 404)
+        self.assertEqual(self.get(f"{base}/v1/credentials/0f1e2d")[0], 404)
+        with self.assertRaises(ValueError):
+            self.server.grant("../escape", Principal())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,46 @@
+//! What the emulated containers printed, for a failed test's message.
+
+/// The last lines of the containers that did not end with run.sh's "task N succeeded" (failed, or still running),
+/// at most [`CONTAINERS_SHOWN`] of them: why a task failed, which the status view only names by its exit code.
+pub fn unfinished(root: &std::path::Path) -> String {
+    const CONTAINERS_SHOWN: usize = 8;
+    let mut logs = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() && entry.file_name() == "container.log" {
+                logs.push(entry.path());
+            }
+        }
+    }
+    logs.sort();
+    let mut out = String::new();
+    let mut shown = 0;
+    for path in &logs {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let succeeded = lines
+            .last()
+            .is_some_and(|l| l.starts_with("ecsub: task ") && l.ends_with(" succeeded"));
+        if succeeded {
+            continue;
+        }
+        shown += 1;
+        if shown > CONTAINERS_SHOWN {
+            out.push_str("--- (more containers did not succeed)\n");
+            break;
+        }
+        let tail = lines[lines.len().saturating_sub(8)..].join("\n");
+        let name = path.strip_prefix(root).unwrap_or(path).display();
+        out.push_str(&format!("--- {name}\n{tail}\n"));
+    }
+    out
+}
