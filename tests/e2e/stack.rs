@@ -324,7 +324,15 @@ fn an_image_with_its_own_entrypoint_still_runs_ecsubs_command() {
         .iter()
         .map(|kv| kv["name"].as_str().unwrap())
         .collect();
-    assert_eq!(env, ["AWS_REGION", "AWS_DEFAULT_REGION"]);
+    assert_eq!(
+        env,
+        [
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_RETRY_MODE",
+            "AWS_MAX_ATTEMPTS"
+        ]
+    );
     assert!(definition["taskDefinition"]["taskRoleArn"]
         .as_str()
         .unwrap()

@@ -13,6 +13,9 @@ use ecsub_core::chain::{
 use ecsub_core::JobSpec;
 use tracing::warn;
 
+/// How many times the AWS CLI in a task tries one request (`AWS_MAX_ATTEMPTS`, standard retry mode).
+const TASK_AWS_ATTEMPTS: &str = "8";
+
 fn tags(ctx: &Ctx, spec: &JobSpec) -> Vec<ecs::Tag> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -113,12 +116,9 @@ async fn task_definition(
         .map_err(|e| FnError::invalid_input(e.to_string()))?;
     // The ECS agent on EC2 sets no region in the container (aws/amazon-ecs-agent#3106 until 2026): the AWS CLI
     // (`aws kms decrypt`) would ask for one.
-    let region = |name: &str| {
-        ecs::KeyValuePair::builder()
-            .name(name)
-            .value(&ctx.region)
-            .build()
-    };
+    let pair =
+        |name: &str, value: &str| ecs::KeyValuePair::builder().name(name).value(value).build();
+    let region = |name: &str| pair(name, &ctx.region);
     let mut container = ecs::ContainerDefinition::builder()
         .name(CONTAINER_NAME)
         .image(image(ctx, spec, account))
@@ -128,6 +128,13 @@ async fn task_definition(
         .command(container_command(&spec.setup_container_cmd))
         .environment(region("AWS_REGION"))
         .environment(region("AWS_DEFAULT_REGION"))
+        // Every task of a job reads the same objects (its scripts, setenv.sh) as it starts: S3 answers 503 SlowDown
+        // past 5 500 GETs a second per prefix ("Best practices design patterns: optimizing Amazon S3 performance"),
+        // and the AWS CLI tries a request 3 times (v2's standard mode) or 5 (v1's legacy mode, which does not retry
+        // a dropped connection) by default ("AWS CLI retries"). A task that waited minutes for its instance tries
+        // 8 times, with the standard mode's jittered backoff, before it fails its setup.
+        .environment(pair("AWS_RETRY_MODE", "standard"))
+        .environment(pair("AWS_MAX_ATTEMPTS", TASK_AWS_ATTEMPTS))
         .working_directory("/scratch")
         .mount_points(
             ecs::MountPoint::builder()
