@@ -1,6 +1,6 @@
 //! `ecsub-stage` over the emulated S3, through the real SDK: files (a large one in parts), folders, wildcards and
 //! byte ranges both ways, the bytes compared; requester-pays per bucket; a key that would land outside its folder
-//! refused; S3's errors named.
+//! refused; S3's errors named; secrets (KMS, SSM, Secrets Manager) read byte for byte, their refusals naming no value.
 
 #![allow(clippy::unwrap_used)]
 
@@ -265,4 +265,96 @@ fn requester_pays_keys_outside_the_folder_and_s3_errors_are_named() {
         fs::read("../Cargo.toml").unwrap(),
         "the old file stays whole"
     );
+}
+
+#[test]
+fn secrets_are_read_byte_for_byte_and_a_refusal_names_the_secret_not_its_value() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let value = "s3cr3t 'value' $HOME\n\n";
+    let plain = dir.path().join("plain.txt");
+    fs::write(&plain, value).unwrap();
+    let plain_file = format!("file://{}", plain.display());
+
+    let key = sandbox.aws_json(&["kms", "create-key"]);
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap();
+    let encrypted = sandbox.aws_json(&[
+        "kms",
+        "encrypt",
+        "--key-id",
+        key_id,
+        "--plaintext",
+        &format!("fileb://{}", plain.display()),
+    ]);
+    let blob = encrypted["CiphertextBlob"].as_str().unwrap();
+    let decrypted = sandbox.stage("harness", &[], &["secret", "kms", blob]);
+    ok(&decrypted);
+    assert_eq!(
+        decrypted.stdout, value,
+        "byte for byte, trailing newlines kept"
+    );
+
+    sandbox.aws_json(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/ecsub/test/token",
+        "--type",
+        "SecureString",
+        "--value",
+        &plain_file,
+    ]);
+    let parameter = sandbox.stage("harness", &[], &["secret", "ssm", "/ecsub/test/token"]);
+    ok(&parameter);
+    assert_eq!(parameter.stdout, value);
+
+    sandbox.aws_json(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        "ecsub/test/token",
+        "--secret-string",
+        &plain_file,
+    ]);
+    let secret = sandbox.stage(
+        "harness",
+        &[],
+        &["secret", "secretsmanager", "ecsub/test/token"],
+    );
+    ok(&secret);
+    assert_eq!(secret.stdout, value);
+
+    // The stack's user may not decrypt: the refusal names the action and the ciphertext's length, not the value.
+    let refused = sandbox.stage("cli", &[], &["secret", "kms", blob]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.starts_with(&format!(
+            "ecsub: kms:Decrypt of the KMS ciphertext ({} base64 characters) failed: AccessDenied",
+            blob.len()
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty());
+    let missing = sandbox.stage("harness", &[], &["secret", "ssm", "/ecsub/test/none"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.starts_with(
+            "ecsub: ssm:GetParameter of the SSM parameter /ecsub/test/none failed: ParameterNotFound"
+        ),
+        "{}",
+        missing.stderr
+    );
+    let garbled = sandbox.stage("harness", &[], &["secret", "kms", "not base64!"]);
+    assert_eq!(garbled.code, 1);
+    assert!(
+        garbled
+            .stderr
+            .starts_with("ecsub: the KMS ciphertext (11 characters) is not base64"),
+        "{}",
+        garbled.stderr
+    );
+    for ran in [&refused, &missing, &garbled] {
+        assert!(!ran.stderr.contains("s3cr3t"), "{}", ran.stderr);
+    }
 }

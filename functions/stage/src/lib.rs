@@ -17,10 +17,14 @@
 //! Exit status: 0 done; 1 the copy failed (why, on standard error, as `ecsub: …` lines like `run.sh`'s own); 2 the
 //! command line is wrong; 129, 130, 143 stopped by SIGHUP, SIGINT, SIGTERM (nothing partly written is left).
 
+#[cfg(any(feature = "s3", feature = "secrets"))]
+mod aws;
 pub mod local;
 mod part;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "secrets")]
+pub mod secret;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -139,12 +143,14 @@ pub fn inside(relative: &str) -> bool {
 #[command(
     name = "ecsub-stage",
     version,
-    about = "Copies a task's inputs and outputs between S3 and its container, and reads byte ranges of objects.",
-    long_about = "Copies a task's inputs and outputs between S3 and its container, and reads byte ranges of \
-objects. run.sh calls it for every copy; it needs nothing from the image but a place to run.\n\n\
+    about = "Copies a task's inputs and outputs between S3 and its container, reads byte ranges of objects, and \
+reads the task's secrets.",
+    long_about = "Copies a task's inputs and outputs between S3 and its container, reads byte ranges of \
+objects, and reads the task's secrets (KMS, SSM, Secrets Manager). run.sh calls it for every copy; it needs \
+nothing from the image but a place to run.\n\n\
 Over S3 it uses the AWS SDK's default credential chain (on ECS: the task role), AWS_REGION, and \
 AWS_ENDPOINT_URL when set. With --transport local, s3://BUCKET/KEY is the file ROOT/BUCKET/KEY.\n\n\
-Exit status: 0 done; 1 the copy failed (why, on standard error); 2 usage; 129, 130, 143 stopped by a signal \
+Exit status: 0 done; 1 the copy or read failed (why, on standard error); 2 usage; 129, 130, 143 stopped by a signal \
 (no partly written file is left)."
 )]
 pub struct Args {
@@ -191,6 +197,21 @@ pub enum Command {
         offset: u64,
         length: u64,
     },
+    /// Writes a secret's value to standard output, byte for byte, read with the environment's credentials (on
+    /// ECS: the task role). `kms BASE64`: a KMS ciphertext decrypted (`--secret-env`). `ssm NAME`: an SSM
+    /// parameter, a SecureString decrypted. `secretsmanager ID`: a Secrets Manager secret (name or ARN).
+    Secret {
+        #[arg(value_enum)]
+        kind: SecretKind,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecretKind {
+    Kms,
+    Ssm,
+    Secretsmanager,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -280,14 +301,35 @@ async fn run(args: Args) -> Result<()> {
                     s3_range(&url, offset, length, &args.request_payer_buckets).await?
                 }
             };
-            use tokio::io::AsyncWriteExt;
-            let mut out = tokio::io::stdout();
-            out.write_all(&bytes)
-                .await
-                .and(out.flush().await)
-                .map_err(|e| StageError(format!("cannot write to standard output: {e}")))
+            write_stdout(&bytes).await
         }
+        Command::Secret { kind, value } => write_stdout(&read_secret(kind, value).await?).await,
     }
+}
+
+async fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = tokio::io::stdout();
+    out.write_all(bytes)
+        .await
+        .and(out.flush().await)
+        .map_err(|e| StageError(format!("cannot write to standard output: {e}")))
+}
+
+#[cfg(feature = "secrets")]
+async fn read_secret(kind: SecretKind, value: String) -> Result<Vec<u8>> {
+    use secret::Secret;
+    let secret = match kind {
+        SecretKind::Kms => Secret::Kms(value),
+        SecretKind::Ssm => Secret::Ssm(value),
+        SecretKind::Secretsmanager => Secret::SecretsManager(value),
+    };
+    secret::read(&secret).await
+}
+
+#[cfg(not(feature = "secrets"))]
+async fn read_secret(_: SecretKind, _: String) -> Result<Vec<u8>> {
+    fail("this build reads no secrets (built without the `secrets` feature)")
 }
 
 #[cfg(feature = "s3")]

@@ -5,8 +5,7 @@
 
 use crate::part::Part;
 use crate::{fail, inside, split_url, Copy, Mode, Result, StageError, Way};
-use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, RequestPayer};
 use aws_sdk_s3::Client;
@@ -22,8 +21,6 @@ pub const PART_SIZE: u64 = 16 << 20;
 const PARTS_AT_ONCE: usize = 4;
 /// Files of one folder copied at once.
 const FILES_AT_ONCE: usize = 8;
-/// Tries of one request (the SDK's standard mode makes 3).
-const ATTEMPTS: u32 = 8;
 
 /// An S3 client and the buckets whose requests the requester pays for.
 #[derive(Debug, Clone)]
@@ -33,16 +30,10 @@ pub struct S3 {
 }
 
 impl S3 {
-    /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` (an emulator: path-style addressing).
-    /// A request is tried up to [`ATTEMPTS`] times (standard retry mode: exponential backoff with jitter, on
-    /// throttling, 5xx and connection errors), unless `AWS_MAX_ATTEMPTS` says otherwise: a task waited minutes for
-    /// its instance, and one S3 503 SlowDown or a dropped connection must not cost it its run.
+    /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` (an emulator: path-style addressing),
+    /// with [`crate::aws::config`]'s retries.
     pub async fn from_env(payer: Vec<String>) -> S3 {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
-            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(ATTEMPTS));
-        }
-        let shared = loader.load().await;
+        let shared = crate::aws::config().await;
         let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let config = aws_sdk_s3::config::Builder::from(&shared)
@@ -396,15 +387,10 @@ fn aws<E>(operation: &str, bucket: &str, key: &str, err: &SdkError<E>) -> StageE
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let why = match err.as_service_error() {
-        Some(e) => format!(
-            "{} ({})",
-            e.code().unwrap_or("UnknownError"),
-            e.message().unwrap_or("no message")
-        ),
-        None => DisplayErrorContext(err).to_string(),
-    };
-    StageError(format!("{operation} s3://{bucket}/{key}: {why}"))
+    StageError(format!(
+        "{operation} s3://{bucket}/{key}: {}",
+        crate::aws::why(err)
+    ))
 }
 
 /// A folder's key prefix: `key/` (the bucket's root: empty).
