@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ecsub_e2e::{Options, Ran, Sandbox};
+use ecsub_e2e::{pattern, Options, Ran, Sandbox};
 use serde_json::json;
 use std::fs;
 use std::path::Path;
@@ -29,13 +29,6 @@ fn files(folder: &Path) -> Vec<String> {
     }
     found.sort();
     found
-}
-
-/// Bytes that differ along the whole length (a misplaced part would show).
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 31 + i / 4099) % 251) as u8)
-        .collect()
 }
 
 #[test]

@@ -36,6 +36,13 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// Bytes that differ along the whole length (a misplaced part would show).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 31 + i / 4099) % 251) as u8)
+        .collect()
+}
+
 fn binary(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
     assert!(

@@ -7,19 +7,12 @@
 //! (`cargo build --release -p ecsub-stage`) to measure what the stack ships. Both tools sign as the same
 //! administrator and reach the emulator through the same gateway.
 
-use ecsub_e2e::{repo, Sandbox};
+use ecsub_e2e::{bin_dir, pattern, repo, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 3;
-
-/// Bytes that differ along the whole length (a misplaced part would show).
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| ((i * 31 + i / 4099) % 251) as u8)
-        .collect()
-}
 
 /// Runs one transfer; its wall time, or why it failed.
 fn timed(mut cmd: Command) -> Result<Duration, String> {
@@ -48,10 +41,7 @@ struct Tool<'a> {
 }
 
 fn main() {
-    let mut stager = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"))
-        .join("debug/ecsub-stage");
+    let mut stager = bin_dir().join("ecsub-stage");
     let mut mib = 200usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
