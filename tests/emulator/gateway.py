@@ -1,7 +1,8 @@
 """The front door of the emulated cloud: a WSGI layer in front of moto that does, for every request, what AWS does
 before a service acts on it, and records it.
 
-1. Authentication: the request must be signed with an access key (and session token) the cloud issued.
+1. Authentication: the request must be signed with an access key (and session token) the cloud issued, and its
+   SigV4 signature must be the one that key's secret gives (sigv4.py: header and presigned forms, clock skew, expiry).
 2. Authorization: iam.py evaluates the principal's policies for every authorization iam_actions.py lists.
 3. AWS behaviour moto lacks, in front of the service:
    - S3 answers 403 (not 404) for a missing object when the caller may not s3:ListBucket the bucket (S3 GetObject
@@ -29,6 +30,7 @@ from xml.sax.saxutils import escape
 
 import iam
 import iam_actions
+import sigv4
 from faults import FAULTS
 from throttle import EC2_THROTTLE, Throttled
 
@@ -84,7 +86,7 @@ class Gateway:
             "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
         }
         try:
-            principal = self._authenticate(environ, request)
+            principal = self._authenticate(environ, request, body)
             record["key"] = principal.label
             record["principal"] = principal.arn
             self._authorize(principal, request)
@@ -121,20 +123,28 @@ class Gateway:
         self.meter.record(record)
         return result
 
-    def _authenticate(self, environ, request: Optional[iam_actions.Request]) -> iam.Principal:
+    def _authenticate(self, environ, request: Optional[iam_actions.Request], body: bytes) -> iam.Principal:
         if request is None:
             raise ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if "Credential=" in auth:
-            key = auth.split("Credential=", 1)[1].split("/", 1)[0]
-            token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+        query = sigv4.parse_query(environ.get("QUERY_STRING", ""))
+        try:
+            signed = sigv4.read(environ, query)
+        except sigv4.Refused as refused:
+            raise _signature_error(request, refused) from None
+        if signed is None:
+            raise ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        if signed.presigned:
+            token = dict(query).get("X-Amz-Security-Token")
         else:
-            key = request.query.get("X-Amz-Credential", "").split("/", 1)[0]
-            token = request.query.get("X-Amz-Security-Token")
-        principal = self.principals.lookup(key, token)
+            token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+        principal = self.principals.lookup(signed.access_key, token)
         if principal is None:
             code = {"s3": "InvalidAccessKeyId", "ec2": "AuthFailure"}.get(request.service, "UnrecognizedClientException")
-            raise ServiceError(code, f"The security token included in the request is invalid (access key {key})", 403)
+            raise ServiceError(code, f"The security token included in the request is invalid (access key {signed.access_key})", 403)
+        try:
+            sigv4.check(environ, query, body, signed, principal.secret_access_key)
+        except sigv4.Refused as refused:
+            raise _signature_error(request, refused) from None
         return principal
 
     def _authorize(self, principal: iam.Principal, request: iam_actions.Request) -> None:
@@ -246,11 +256,24 @@ def _access_denied(request: iam_actions.Request, message: str) -> ServiceError:
     return ServiceError("AccessDeniedException", message, 403 if request.service == "lambda" else 400)
 
 
+def _signature_error(request: iam_actions.Request, refused: "sigv4.Refused") -> ServiceError:
+    """The error each protocol gives a bad signature (S3: its own codes; EC2: AuthFailure; the query services:
+    SignatureDoesNotMatch; the JSON services: InvalidSignatureException)."""
+    if request.service == "s3":
+        status = 400 if refused.code in ("InvalidRequest", "XAmzContentSHA256Mismatch", "AuthorizationQueryParametersError") else 403
+        return ServiceError(refused.code, refused.message, status)
+    if request.service == "ec2":
+        return ServiceError("AuthFailure", refused.message, 401)
+    if request.protocol == "query":
+        return ServiceError("SignatureDoesNotMatch", refused.message, 403)
+    return ServiceError("InvalidSignatureException", refused.message, 403)
+
+
 def _error(request: Optional[iam_actions.Request], e: ServiceError, start_response):
     protocol = request.protocol if request else "json"
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
-    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(e.status, "Error")
+    reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(e.status, "Error")
     code, message = escape(e.code), escape(e.message)
     if protocol in ("ec2", "query", "rest-xml"):
         error = {

@@ -67,7 +67,9 @@ def parse(environ: dict, body: bytes, account: str) -> Optional[Request]:
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = environ["CONTENT_TYPE"]
     method = environ.get("REQUEST_METHOD", "GET")
-    path = urllib.parse.unquote(environ.get("PATH_INFO", ""))
+    # PATH_INFO is the path already percent-decoded, its bytes carried as latin-1 (PEP 3333): decoding it again
+    # turned a key's "%41" into "A", and a UTF-8 key ("ü.txt") into mojibake that named no object.
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
     request = Request(service, "", {}, method, path, query, headers, region, account, body=body)
     if request.protocol in ("ec2", "query"):
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}

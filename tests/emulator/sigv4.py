@@ -1,0 +1,189 @@
+"""AWS Signature Version 4, checked as AWS checks it: the gateway recomputes every request's signature with the secret
+key of the access key it names and refuses the request when the two differ.
+
+Without this, the emulated cloud identified a caller by its access key alone: a request signed wrongly (a hand-rolled
+signer such as `curl --aws-sigv4`, a presigned URL altered or expired, a canonical form that S3 computes otherwise)
+passed here and failed on AWS. Sources: IAM user guide, "Create a signed AWS API request" (canonical request, string to
+sign, signing key) and "Elements of an AWS API request signature"; S3 API reference, "Authenticating Requests: Using
+the Authorization Header (AWS Signature Version 4)" (S3's URI is not normalized or encoded twice; x-amz-content-sha256
+is required) and "Authenticating Requests: Using Query Parameters" (X-Amz-Expires, at most 7 days; UNSIGNED-PAYLOAD).
+A request more than 15 minutes away from the server's clock is refused (RequestTimeTooSkewed / "Signature expired").
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import hmac
+import re
+import time
+from typing import Optional
+from urllib.parse import quote, unquote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SKEW_SECONDS = 15 * 60
+MAX_EXPIRES = 7 * 24 * 3600
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_AUTH = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$")
+
+
+class Refused(Exception):
+    """The request's signature is wrong, missing or out of date; `code` is the error AWS names for it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Signed:
+    """What a request says about its signature, before it is checked."""
+
+    def __init__(self, access_key: str, scope: list[str], signed_headers: list[str], signature: str, amz_date: str, presigned: bool, expires: Optional[int]) -> None:
+        self.access_key = access_key
+        self.scope = scope  # date, region, service, "aws4_request"
+        self.signed_headers = signed_headers
+        self.signature = signature
+        self.amz_date = amz_date
+        self.presigned = presigned
+        self.expires = expires
+
+
+def read(environ, query: list[tuple[str, str]]) -> Optional[Signed]:
+    """The signature a request carries (Authorization header or presigned query), or None when it carries none."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    if auth:
+        m = _AUTH.match(auth)
+        if not m:
+            raise Refused("IncompleteSignature", f"Authorization header is not a SigV4 signature: {auth[:60]!r}")
+        credential, headers, signature = m.groups()
+        amz_date = environ.get("HTTP_X_AMZ_DATE", "")
+        presigned, expires = False, None
+    else:
+        params = dict(query)
+        if params.get("X-Amz-Algorithm") != ALGORITHM:
+            return None
+        credential = params.get("X-Amz-Credential", "")
+        headers = params.get("X-Amz-SignedHeaders", "")
+        signature = params.get("X-Amz-Signature", "")
+        amz_date = params.get("X-Amz-Date", "")
+        presigned = True
+        try:
+            expires = int(params.get("X-Amz-Expires", ""))
+        except ValueError:
+            raise Refused("AuthorizationQueryParametersError", "X-Amz-Expires must be a number of seconds") from None
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise Refused("IncompleteSignature", f"Credential must be KEY/DATE/REGION/SERVICE/aws4_request, not {credential!r}")
+    if not re.fullmatch(r"\d{8}T\d{6}Z", amz_date):
+        raise Refused("IncompleteSignature", f"X-Amz-Date must be YYYYMMDDTHHMMSSZ, not {amz_date!r}")
+    if amz_date[:8] != parts[1]:
+        raise Refused("SignatureDoesNotMatch", f"the credential's date {parts[1]} is not the request's date {amz_date[:8]}")
+    return Signed(parts[0], parts[1:], headers.split(";"), signature, amz_date, presigned, expires)
+
+
+def check(environ, query: list[tuple[str, str]], body: bytes, signed: Signed, secret_key: str, now: Optional[float] = None) -> None:
+    """Raises Refused unless the request's signature is the one its secret key gives."""
+    now = time.time() if now is None else now
+    when = calendar.timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))
+    service = signed.scope[2]
+    if signed.presigned:
+        if signed.expires is None or not 1 <= signed.expires <= MAX_EXPIRES:
+            raise Refused("AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds")
+        if now > when + signed.expires:
+            raise Refused("AccessDenied", "Request has expired")
+        if when > now + SKEW_SECONDS:
+            raise Refused("AccessDenied", "Request is not valid yet")
+    elif abs(now - when) > SKEW_SECONDS:
+        raise Refused("RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+    if "host" not in signed.signed_headers:
+        raise Refused("SignatureDoesNotMatch", "the host header must be signed")
+    payload = _payload_hash(environ, body, service, signed.presigned)
+    canonical = "\n".join(
+        [
+            environ.get("REQUEST_METHOD", "GET").upper(),
+            _canonical_uri(environ, service),
+            _canonical_query(query, signed.presigned),
+            "".join(f"{name}:{_header(environ, name)}\n" for name in signed.signed_headers),
+            ";".join(signed.signed_headers),
+            payload,
+        ]
+    )
+    scope = "/".join(signed.scope)
+    to_sign = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + secret_key).encode()
+    for part in signed.scope:
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signed.signature):
+        raise Refused(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+
+
+def _payload_hash(environ, body: bytes, service: str, presigned: bool) -> str:
+    declared = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+    if service == "s3":
+        if presigned:
+            return declared or "UNSIGNED-PAYLOAD"
+        if not declared:
+            raise Refused("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
+        if re.fullmatch(r"[0-9a-f]{64}", declared) and declared != hashlib.sha256(body).hexdigest():
+            raise Refused("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        return declared
+    return declared or hashlib.sha256(body).hexdigest()
+
+
+def _raw_path(environ) -> str:
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        if "://" in raw:  # an absolute URI in the request line
+            raw = "/" + raw.split("://", 1)[1].split("/", 1)[-1] if "/" in raw.split("://", 1)[1] else "/"
+        return raw.split("?", 1)[0] or "/"
+    return quote(environ.get("PATH_INFO", "/") or "/", safe="/~")
+
+
+def _canonical_uri(environ, service: str) -> str:
+    path = _raw_path(environ)
+    if service == "s3":
+        # S3 signs the path as sent: each segment URI-encoded once by the client, never normalized.
+        return path
+    # Every other service: the normalized path, each segment encoded twice (the client's encoding, encoded again).
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    normalized = "/" + "/".join(segments) + ("/" if path.endswith("/") and segments else "")
+    return quote(normalized, safe="/~")
+
+
+def _canonical_query(query: list[tuple[str, str]], presigned: bool) -> str:
+    pairs = [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in query if not (presigned and k == "X-Amz-Signature")]
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _header(environ, name: str) -> str:
+    if name == "host":
+        value = environ.get("HTTP_HOST", "")
+    elif name == "content-type":
+        value = environ.get("CONTENT_TYPE", "")
+    elif name == "content-length":
+        value = environ.get("CONTENT_LENGTH", "")
+    else:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+    return " ".join(value.split())
+
+
+def parse_query(raw: str) -> list[tuple[str, str]]:
+    """The query string's pairs, decoded once ('+' stays '+': AWS clients encode a space as %20)."""
+    pairs = []
+    for item in raw.split("&"):
+        if not item:
+            continue
+        k, _, v = item.partition("=")
+        pairs.append((unquote(k), unquote(v)))
+    return pairs
