@@ -38,6 +38,9 @@ pub enum Command {
     /// Stop a job: its execution is stopped, and the stack's janitor terminates its instances and writes its summary
     #[command(alias = "delete")]
     Cancel(CancelArgs),
+    /// Put the stager (ecsub-stage, one static binary per architecture) in the stack's bucket, where every
+    /// instance fetches it at boot: run once after each deploy
+    PublishStager(PublishStagerArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -150,6 +153,17 @@ pub struct LogsArgs {
     #[arg(long, value_name = "N")]
     pub task: Option<usize>,
     /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishStagerArgs {
+    /// ecsub-stage binaries (x86_64 and/or aarch64, read from each file's ELF header), e.g. from
+    /// infra/build-stager.sh; a published architecture not named here keeps its binary
+    #[arg(value_name = "BINARY", required = true)]
+    pub binaries: Vec<std::path::PathBuf>,
+    /// The stack's bucket: s3://BUCKET
     #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
     pub aws_s3_bucket: Option<String>,
 }

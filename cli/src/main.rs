@@ -7,6 +7,7 @@
 mod args;
 mod local;
 mod plan;
+mod publish;
 mod push;
 #[cfg(feature = "aws")]
 mod remote;
@@ -59,12 +60,15 @@ fn main() -> ExitCode {
         Command::Validate(a) => a.output == args::Output::Json,
         Command::Run(a) => a.output == args::Output::Json,
         Command::Status(a) => a.output == args::Output::Json,
-        Command::Push(_) | Command::Logs(_) | Command::Cancel(_) => false,
+        Command::Push(_) | Command::Logs(_) | Command::Cancel(_) | Command::PublishStager(_) => {
+            false
+        }
     };
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => local::run(args),
         Command::Push(args) => push::run(&args),
+        Command::PublishStager(args) => publish::run(&args),
         #[cfg(feature = "aws")]
         Command::Status(args) => remote::status(&args),
         #[cfg(feature = "aws")]

@@ -57,7 +57,8 @@ fn outputs_left_by_an_earlier_run_do_not_make_a_task_that_wrote_nothing_succeed(
 fn an_input_folder_with_no_object_fails_the_task_and_an_empty_output_folder_is_missing() {
     let sandbox = with_wordcount();
     let dir = tempfile::tempdir().unwrap();
-    // `aws s3 cp --recursive` from a prefix with no object copies nothing and exits 0: run.sh must fail the task.
+    // A recursive copy from a prefix with no object copies nothing and succeeds (as `aws s3 cp` does): run.sh must
+    // fail the task.
     let tasks = write(
         dir.path(),
         "nofolder.tsv",

@@ -135,7 +135,13 @@ fn a_task_runs_with_the_stacks_task_role_and_reaches_only_the_data_buckets() {
          if aws s3 cp --quiet s3://private-stuff/secret.txt /tmp/secret.txt 2>/dev/null; then echo leaked; else echo refused; fi > \"$OUT\"\n\
          aws sts get-caller-identity --query Arn --output text | cut -d/ -f2 >> \"$OUT\"\n",
     );
-    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    // The user's own AWS CLI calls need an image that ships it (the emulated images have none by default).
+    let pushed = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &["--wait", "--image", "public.ecr.aws/aws-cli/aws-cli"],
+    );
     assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
     assert_eq!(
         sandbox
@@ -299,11 +305,18 @@ fn a_requester_pays_bucket_is_read_and_written_with_the_requester_paying() {
 #[test]
 fn an_image_with_its_own_entrypoint_still_runs_ecsubs_command() {
     let sandbox = with_wordcount();
-    // amazon/aws-cli's ENTRYPOINT is `aws`: given only a command, the container would run `aws sh -c …`.
+    // amazon/aws-cli's ENTRYPOINT is `aws`: given only a command, the container would run `aws sh -c …`. The
+    // image has no python3 on its PATH, so the count is done by the shell.
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(
+        dir.path(),
+        "count.sh",
+        "mkdir -p \"$(dirname \"$OUTPUT_FILE\")\" && wc -w < \"$INPUT_FILE\" > \"$OUTPUT_FILE\"\n",
+    );
     let pushed = push(
         &sandbox,
         WORDCOUNT.0,
-        WORDCOUNT.1,
+        &script,
         &["--wait", "--task-range", "0", "--image", "amazon/aws-cli"],
     );
     assert_exit(&sandbox, &pushed, 0);

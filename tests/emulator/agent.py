@@ -46,11 +46,12 @@ LOG = logging.getLogger("ecsub.sandbox.agent")
 
 #: Image configurations (what `docker inspect` would say); an image not listed is a Debian-like image run as root
 #: with no entry point. Tests may add more through the control endpoint.
-DEFAULT_PATH = f"{container.SANDBOX_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: An image's PATH: POSIX utilities only (no AWS CLI, no Python; container.py), the AWS CLI where the image ships
+#: it ("aws": True), Python in a Python image.
 IMAGES: dict[str, dict[str, Any]] = {
     # An image whose ENTRYPOINT is the AWS CLI: a container command given as `command` alone becomes its arguments.
-    "amazon/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws"},
-    "public.ecr.aws/aws-cli/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws"},
+    "amazon/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws", "aws": True},
+    "public.ecr.aws/aws-cli/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws", "aws": True},
     # Biocontainers-style images run as an unprivileged user.
     "sandbox/nonroot": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "1000:1000", "workdir": "/"},
 }
@@ -59,9 +60,11 @@ IMAGES: dict[str, dict[str, Any]] = {
 def image_config(image: str) -> dict[str, Any]:
     name = image.split("@")[0]
     repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-    config = {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {"PATH": DEFAULT_PATH}}
+    python = repository.rsplit("/", 1)[-1] == "python"
+    config = {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {}, "aws": False, "python": python}
     config.update(IMAGES.get(repository, {}))
-    config["env"] = {"PATH": DEFAULT_PATH, **config.get("env", {})}
+    path = ([container.SANDBOX_BIN] if config["aws"] else []) + ([container.PYTHON_BIN] if config["python"] else [])
+    config["env"] = {"PATH": ":".join(path + [container.POSIX_BIN]), **config.get("env", {})}
     return config
 
 
@@ -113,7 +116,11 @@ class Agent:
         self.lock = threading.RLock()
         self.stop = threading.Event()
         self.credentials = CredentialsServer(sandbox.workdir / "task-credentials")
-        self.tools = container.sandbox_tools(sandbox.workdir / "tools")
+        self.tools = {
+            "aws": container.sandbox_tools(sandbox.workdir / "tools"),
+            "posix": container.posix_tools(sandbox.workdir / "posix"),
+            "python": container.python_tools(sandbox.workdir / "python"),
+        }
 
     # -- the loop -------------------------------------------------------------------------------------------------
 
@@ -188,6 +195,19 @@ class Agent:
         upper = home / "upper"
         (upper / "etc" / "ecs").mkdir(parents=True, exist_ok=True)
         (upper / "etc" / "ecs" / "ecs.config").touch()
+        # The metadata service has the instance profile's credentials from the start, before the user data runs.
+        profile = self._instance_profile(instance.instance_id, described)
+        principal, why = None, "no instance profile: the ECS agent has no credentials"
+        roles = self.sandbox.lookups.profile_role_arns(None, profile) if profile else []
+        if profile:
+            try:
+                if not roles:
+                    raise iam.TrustError(f"the instance profile {profile} has no role")
+                principal = self.sandbox.principals.assume(roles[0], "ec2.amazonaws.com", "instance", session=instance.instance_id)
+            except iam.TrustError as e:
+                why = f"instance metadata credentials: AssumeRoleUnauthorizedAccess ({e})"
+        role_name = roles[0].rsplit("/", 1)[-1] if principal is not None else None
+        self.credentials.grant_instance(instance.instance_id, self.region, role_name, principal)
         raw = self.ec2.describe_instance_attribute(InstanceId=instance.instance_id, Attribute="userData")
         data = base64.b64decode(raw.get("UserData", {}).get("Value") or "")
         if data.startswith(b"#!"):
@@ -195,20 +215,22 @@ class Agent:
             script.parent.mkdir(parents=True, exist_ok=True)
             script.write_bytes(data)
             script.chmod(0o700)
-            process = container.start(
-                home,
-                ["/var/lib/cloud/instance/user-data.txt"],
-                {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
-                [],
-                log=home / "cloud-init-output.log",
-            )
+            # The network: the instance's metadata service and the cloud's endpoint (both unset on an instance).
+            env = {
+                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": "/root",
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.credentials.imds(instance.instance_id),
+                "AWS_ENDPOINT_URL": self.sandbox.moto_url,
+            }
+            process = container.start(home, ["/var/lib/cloud/instance/user-data.txt"], env, [], log=home / "cloud-init-output.log")
             try:
                 code = process.wait(120)
             except subprocess.TimeoutExpired:
                 _kill(process)
                 code = -1
             if code != 0:
-                LOG.warning("instance %s: its user data exited %s (see %s)", instance.instance_id, code, home / "cloud-init-output.log")
+                tail = (home / "cloud-init-output.log").read_text(errors="replace").strip().splitlines()[-3:]
+                LOG.warning("instance %s: its user data exited %s: %s", instance.instance_id, code, " / ".join(tail))
         config = _ecs_config((upper / "etc" / "ecs" / "ecs.config").read_text(errors="replace"))
         cluster = config.get("ECS_CLUSTER") or "default"
         instance.cluster = cluster
@@ -216,18 +238,8 @@ class Agent:
             instance.state, instance.why = "failed", "fault: the agent never reaches ECS"
             LOG.info("instance %s: (fault) its agent never registers", instance.instance_id)
             return
-        profile = self._instance_profile(instance.instance_id, described)
-        if not profile:
-            instance.state, instance.why = "failed", "no instance profile: the ECS agent has no credentials"
-            LOG.warning("instance %s: %s", instance.instance_id, instance.why)
-            return
-        roles = self.sandbox.lookups.profile_role_arns(None, profile)
-        try:
-            if not roles:
-                raise iam.TrustError(f"the instance profile {profile} has no role")
-            principal = self.sandbox.principals.assume(roles[0], "ec2.amazonaws.com", "instance", session=instance.instance_id)
-        except iam.TrustError as e:
-            instance.state, instance.why = "failed", f"instance metadata credentials: AssumeRoleUnauthorizedAccess ({e})"
+        if principal is None:
+            instance.state, instance.why = "failed", why
             LOG.warning("instance %s: %s; the ECS agent cannot register", instance.instance_id, instance.why)
             return
         instance.principal = principal
@@ -325,7 +337,7 @@ class Agent:
                 return
 
         volumes = {v["name"]: (v.get("host") or {}).get("sourcePath") for v in definition.get("volumes", [])}
-        binds = container.tool_binds(self.tools)
+        binds = container.tool_binds(self.tools, image["aws"], image["python"])
         for point in spec.get("mountPoints", []):
             source = volumes.get(point["sourceVolume"])
             if not source:

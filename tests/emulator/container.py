@@ -5,8 +5,12 @@ into an overlay of the host's filesystem (the "image": copy on write, so nothing
 the bind mounts its definition asks for, running as the user it asks for, with exactly the environment it is given.
 What a container writes outside its volumes stays in its own upper layer, as in Docker.
 
-Every image here has the AWS CLI at /opt/sandbox/bin/aws (standing in for an image that ships it, or for the setup
-command that installs it); the Python behind it is bound read-only under /opt/sandbox, so any user can run it.
+An image's PATH here holds a POSIX shell and utilities only (/opt/sandbox/posix: links to the host's sh, coreutils,
+sed, awk, grep, find…): no AWS CLI and no Python, which is what a bioinformatics or distroless-with-busybox image
+offers, so a task that still needed the AWS CLI would fail here. An image that ships the AWS CLI (amazon/aws-cli)
+also has it at /opt/sandbox/bin/aws, on the sandbox's pinned awscli, with the Python behind it bound read-only
+under /opt/sandbox; a Python image (`…/python:TAG`) has `python3` (/opt/sandbox/python-bin, the same Python without
+the awscli packages).
 """
 
 from __future__ import annotations
@@ -23,8 +27,15 @@ HERE = Path(__file__).resolve().parent
 PYTHON_PREFIX = Path(sys.base_prefix)  # the interpreter the venv was made from
 SITE_PACKAGES = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
 
-#: What every image's PATH starts with here.
+#: The AWS CLI of the images that ship it.
 SANDBOX_BIN = "/opt/sandbox/bin"
+#: The POSIX utilities every image has.
+POSIX_BIN = "/opt/sandbox/posix"
+POSIX_TOOLS = """sh bash dash cat cp mv rm mkdir rmdir ln ls chmod chown touch dd head tail wc sort uniq tr cut paste sed
+awk gawk mawk grep egrep fgrep find xargs tee date sleep env true false test [ expr printf echo basename dirname pwd
+readlink realpath mktemp id uname seq yes kill ps stat du df md5sum sha1sum sha256sum base64 od tar gzip gunzip zcat
+comm diff cmp split nproc hostname timeout nice nohup sync which tac fold rev join shuf tsort install mkfifo getconf
+whoami groups touch truncate fmt nl pr csplit factor sum cksum""".split()
 AWS_SHIM = f"""#!/bin/sh
 # The AWS CLI of the emulated cloud's images (the sandbox's pinned awscli, on a Python bound read-only here).
 PYTHONHOME=/opt/sandbox/python PYTHONPATH=/opt/sandbox/site LD_LIBRARY_PATH=/opt/sandbox/python/lib \\
@@ -41,12 +52,45 @@ def sandbox_tools(folder: Path) -> Path:
     return folder
 
 
-def tool_binds(tools: Path) -> list[list]:
-    return [
-        [str(tools), "/opt/sandbox/bin", True],
-        [str(PYTHON_PREFIX), "/opt/sandbox/python", True],
-        [str(SITE_PACKAGES), "/opt/sandbox/site", True],
-    ]
+PYTHON_SHIM = f"""#!/bin/sh
+# The Python of the emulated cloud's Python images (the sandbox's interpreter, bound read-only; no awscli on its path).
+PYTHONHOME=/opt/sandbox/python LD_LIBRARY_PATH=/opt/sandbox/python/lib \\
+  exec /opt/sandbox/python/bin/python{sys.version_info.major}.{sys.version_info.minor} "$@"
+"""
+PYTHON_BIN = "/opt/sandbox/python-bin"
+
+
+def python_tools(folder: Path) -> Path:
+    """The folder bound at /opt/sandbox/python-bin in a Python image: python3 and python (made once per sandbox)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("python3", "python"):
+        shim = folder / name
+        shim.write_text(PYTHON_SHIM)
+        shim.chmod(0o755)
+    return folder
+
+
+def posix_tools(folder: Path) -> Path:
+    """The folder bound at /opt/sandbox/posix: a link to each POSIX utility the host has (made once per sandbox)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in POSIX_TOOLS:
+        path = shutil.which(name, path="/usr/bin:/bin")
+        link = folder / name
+        if path and not link.exists():
+            link.symlink_to(path)
+    return folder
+
+
+def tool_binds(folders: dict[str, Path], aws: bool, python: bool) -> list[list]:
+    """The binds of an image's tools: `folders` are the sandbox's posix, aws and python tool folders."""
+    binds = [[str(folders["posix"]), POSIX_BIN, True]]
+    if aws or python:
+        binds.append([str(PYTHON_PREFIX), "/opt/sandbox/python", True])
+    if aws:
+        binds += [[str(folders["aws"]), SANDBOX_BIN, True], [str(SITE_PACKAGES), "/opt/sandbox/site", True]]
+    if python:
+        binds.append([str(folders["python"]), PYTHON_BIN, True])
+    return binds
 
 
 def start(

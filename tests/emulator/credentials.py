@@ -1,4 +1,5 @@
-"""The ECS agent's task-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), in a process of its own.
+"""The ECS agent's task-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI) and each instance's metadata
+service (IMDSv2), in a process of its own.
 
 The real agent answers from memory in a Go server, in milliseconds whatever the instance runs. The AWS CLI (botocore's
 ContainerMetadataFetcher) gives up on it after 3 tries of 2 s each, and then a task's setup fails with "Unable to
@@ -6,6 +7,15 @@ locate credentials". Served from a thread of the sandbox's process, which also r
 the gateway under one GIL, the endpoint answered late when a hundred containers started at once, and a few of them
 failed their setup: a failure of the emulator, not of ecsub. Here a child process serves the credentials the agent
 writes, one small file per task, and does nothing else.
+
+The instance metadata service answers what an instance's user data asks (EC2 user guide, "Use the Instance Metadata
+Service to access instance metadata", IMDSv2): a session token from `PUT /latest/api/token` (the TTL header is
+required: 400 without it, 1 to 21 600 s), then `GET /latest/meta-data/...` with the token in
+X-aws-ec2-metadata-token (401 without a valid one, as on an instance launched with HttpTokens=required):
+placement/region, instance-id, iam/security-credentials/ (the role's name; 404 when the instance has no profile) and
+iam/security-credentials/ROLE (the role's credentials). Each instance is served under its own prefix
+(`/imds/INSTANCE-ID`), the URL its user data gets as AWS_EC2_METADATA_SERVICE_ENDPOINT: there is no link-local
+169.254.169.254 per instance here.
 
 The child exits when its standard input closes (the sandbox ended, however it ended).
 """
@@ -15,14 +25,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Optional
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+IMDS = re.compile(r"^/imds/(i-[0-9a-f]{1,32})(/.*)$")
+MAX_IMDS_TTL = 21600
 
 
 class _Listener(ThreadingHTTPServer):
@@ -32,11 +46,39 @@ class _Listener(ThreadingHTTPServer):
 
 
 def serve(folder: Path) -> None:
+    sessions: dict[str, tuple[str, float]] = {}  # IMDSv2 token -> (instance, expiry)
+    lock = threading.Lock()
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
+        def answer(self, code: int, body: bytes, kind: str = "application/json") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_PUT(self) -> None:
+            m = IMDS.match(self.path)
+            if not m or m.group(2) != "/latest/api/token":
+                return self.answer(404, b"Not Found", "text/plain")
+            try:
+                ttl = int(self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", ""))
+            except ValueError:
+                ttl = 0
+            if not 1 <= ttl <= MAX_IMDS_TTL:
+                return self.answer(400, b"Bad Request", "text/plain")
+            token = secrets.token_urlsafe(32)
+            with lock:
+                sessions[token] = (m.group(1), time.time() + ttl)
+            self.answer(200, token.encode(), "text/plain")
+
         def do_GET(self) -> None:
+            m = IMDS.match(self.path)
+            if m:
+                return self.metadata(m.group(1), m.group(2))
             token = self.path.rsplit("/", 1)[-1]
             body, code = b'{"code":"NotFound","message":"no credentials"}', 404
             if self.path.startswith("/v2/credentials/") and TOKEN.match(token):
@@ -44,11 +86,28 @@ def serve(folder: Path) -> None:
                     body, code = (folder / f"{token}.json").read_bytes(), 200
                 except FileNotFoundError:
                     pass
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(code, body)
+
+        def metadata(self, instance: str, path: str) -> None:
+            with lock:
+                session = sessions.get(self.headers.get("X-aws-ec2-metadata-token", ""))
+            if session is None or session[0] != instance or session[1] < time.time():
+                return self.answer(401, b"Unauthorized", "text/plain")
+            try:
+                facts = json.loads((folder / f"imds-{instance}.json").read_text())
+            except FileNotFoundError:
+                return self.answer(404, b"Not Found", "text/plain")
+            role = facts.get("role")
+            answers = {
+                "/latest/meta-data/instance-id": instance,
+                "/latest/meta-data/placement/region": facts["region"],
+            }
+            if role:
+                answers["/latest/meta-data/iam/security-credentials/"] = role
+                answers[f"/latest/meta-data/iam/security-credentials/{role}"] = json.dumps(facts["credentials"], indent=2)
+            if path not in answers:
+                return self.answer(404, b"Not Found", "text/plain")
+            self.answer(200, answers[path].encode(), "text/plain")
 
     http = _Listener(("127.0.0.1", 0), Handler)
     print(http.server_address[1], flush=True)
@@ -93,6 +152,26 @@ class CredentialsServer:
         part = self.folder / f".{token}.part"
         part.write_bytes(body)
         part.rename(self.folder / f"{token}.json")  # never half a file
+
+    def grant_instance(self, instance_id: str, region: str, role: Optional[str], principal) -> None:
+        """What the instance's metadata service answers: its region and, with a role, the role's credentials."""
+        facts: dict = {"region": region, "role": role}
+        if role and principal is not None:
+            facts["credentials"] = {
+                "Code": "Success",
+                "LastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "Type": "AWS-HMAC",
+                "AccessKeyId": principal.access_key_id,
+                "SecretAccessKey": principal.secret_access_key,
+                "Token": principal.session_token,
+                "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 6 * 3600)),
+            }
+        part = self.folder / f".imds-{instance_id}.part"
+        part.write_text(json.dumps(facts))
+        part.rename(self.folder / f"imds-{instance_id}.json")
+
+    def imds(self, instance_id: str) -> str:
+        return f"http://127.0.0.1:{self.port}/imds/{instance_id}"
 
     def uri(self, token: str) -> str:
         return f"http://127.0.0.1:{self.port}/v2/credentials/{token}"

@@ -259,6 +259,15 @@ class Lookups:
         except Exception:  # noqa: BLE001
             return f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}"
 
+    def secret_arn(self, secret_id: str, partition: str) -> str:
+        """A Secrets Manager secret's ARN (its name plus the 6 random characters AWS adds), as IAM sees it."""
+        if secret_id.startswith("arn:"):
+            return secret_id
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        found = secretsmanager_backends[self.account][self.region].secrets.get(secret_id)
+        return found.arn if found is not None else f"arn:{partition}:secretsmanager:{self.region}:{self.account}:secret:{secret_id}"
+
 
 def checks(r: Request, look: Lookups) -> list[Check]:
     """The authorizations AWS makes for the request."""
@@ -424,6 +433,13 @@ def _ssm(r: Request, look: Lookups) -> Optional[list[Check]]:
     return found
 
 
+def _secretsmanager(r: Request, look: Lookups) -> Optional[list[Check]]:
+    secret = r.params.get("SecretId")
+    if not secret:
+        return None
+    return [Check(f"secretsmanager:{r.operation}", look.secret_arn(secret, r.partition))]
+
+
 def _sqs(r: Request, look: Lookups) -> Optional[list[Check]]:
     url = r.params.get("QueueUrl")
     if not url:
@@ -532,6 +548,7 @@ _HANDLERS = {
     "states": _states,
     "logs": _logs,
     "ssm": _ssm,
+    "secretsmanager": _secretsmanager,
     "sqs": _sqs,
     "lambda": _lambda,
     "kms": _kms,

@@ -1,4 +1,5 @@
-"""The task-credentials endpoint: its own process, answering what the agent granted and nothing else."""
+"""The task-credentials endpoint and the instances' metadata service (IMDSv2): their own process, answering what
+the agent granted and nothing else."""
 
 import json
 import sys
@@ -57,6 +58,38 @@ class CredentialsEndpointTest(unittest.TestCase):
         self.assertEqual(self.get(f"{base}/v1/credentials/0f1e2d")[0], 404)
         with self.assertRaises(ValueError):
             self.server.grant("../escape", Principal())
+
+    def imds(self, instance: str, path: str, token=None, method="GET", ttl=None) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{self.server.imds(instance)}{path}", method=method)
+        if token is not None:
+            request.add_header("X-aws-ec2-metadata-token", token)
+        if ttl is not None:
+            request.add_header("X-aws-ec2-metadata-token-ttl-seconds", str(ttl))
+        try:
+            with urllib.request.urlopen(request, timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def test_imds_answers_only_with_a_session_token_of_that_instance(self):
+        self.server.grant_instance("i-0abc", "us-east-1", "ecsub-InstanceRole", Principal())
+        self.server.grant_instance("i-0def", "us-east-1", None, None)
+        creds = "/latest/meta-data/iam/security-credentials/"
+        self.assertEqual(self.imds("i-0abc", creds)[0], 401, "IMDSv1 (no token) is refused")
+        self.assertEqual(self.imds("i-0abc", "/latest/api/token", method="PUT")[0], 400, "the TTL header is required")
+        self.assertEqual(self.imds("i-0abc", "/latest/api/token", method="PUT", ttl=21601)[0], 400)
+        code, token = self.imds("i-0abc", "/latest/api/token", method="PUT", ttl=60)
+        self.assertEqual(code, 200)
+        token = token.decode()
+        self.assertEqual(self.imds("i-0abc", creds, token), (200, b"ecsub-InstanceRole"))
+        code, body = self.imds("i-0abc", creds + "ecsub-InstanceRole", token)
+        self.assertEqual(code, 200)
+        answer = json.loads(body)
+        self.assertEqual((answer["Code"], answer["AccessKeyId"], answer["Token"]), ("Success", "ASIAEXAMPLE", "token"))
+        self.assertEqual(self.imds("i-0abc", "/latest/meta-data/placement/region", token), (200, b"us-east-1"))
+        self.assertEqual(self.imds("i-0def", creds, token)[0], 401, "a token is its instance's only")
+        code, other = self.imds("i-0def", "/latest/api/token", method="PUT", ttl=60)
+        self.assertEqual(self.imds("i-0def", creds, other.decode())[0], 404, "no profile, no role")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,32 @@
 //! What the emulated containers printed, for a failed test's message.
 
-/// The last lines of the containers that did not end with run.sh's "task N succeeded" (failed, or still running),
-/// at most [`CONTAINERS_SHOWN`] of them: why a task failed, which the status view only names by its exit code.
-pub fn unfinished(root: &std::path::Path) -> String {
-    const CONTAINERS_SHOWN: usize = 8;
-    let mut logs = Vec::new();
+/// Every file under `root`, at any depth (links not followed), in no order.
+pub(crate) fn files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                folders.push(entry.path());
-            } else if kind.is_file() && entry.file_name() == "container.log" {
-                logs.push(entry.path());
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => folders.push(entry.path()),
+                Ok(kind) if kind.is_file() => found.push(entry.path()),
+                _ => {}
             }
         }
     }
+    found
+}
+
+/// The last lines of the containers that did not end with run.sh's "task N succeeded" (failed, or still running),
+/// at most [`CONTAINERS_SHOWN`] of them: why a task failed, which the status view only names by its exit code.
+pub fn unfinished(root: &std::path::Path) -> String {
+    const CONTAINERS_SHOWN: usize = 8;
+    let mut logs: Vec<_> = files(root)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "container.log"))
+        .collect();
     logs.sort();
     let mut out = String::new();
     let mut shown = 0;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 mod containers;
+mod deploy;
 pub mod jobs;
 pub mod metrics;
 use std::time::{Duration, Instant};
@@ -179,6 +180,7 @@ impl Sandbox {
         }
         let text = std::fs::read_to_string(&ready).expect("sandbox.json is readable");
         sandbox.info = serde_json::from_str(&text).expect("sandbox.json is JSON");
+        sandbox.publish_stagers();
         sandbox
     }
 

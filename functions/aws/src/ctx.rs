@@ -19,6 +19,8 @@ pub struct StackConfig {
     pub security_group_id: Option<String>,
     /// The buckets tasks may read and write (the stack's DataBuckets parameter; `*` = any).
     pub data_buckets: Vec<String>,
+    /// The names a `--secret-env` reference may have (the SecretsPrefix parameter; empty: none).
+    pub secrets_prefix: String,
     /// The stack's instance profile (name, and ARN for RunInstances) and its role's name.
     pub instance_profile: Option<String>,
     pub instance_profile_arn: Option<String>,
@@ -86,6 +88,7 @@ impl StackConfig {
             subnet_ids: list("ECSUB_SUBNET_IDS"),
             security_group_id: var("ECSUB_SECURITY_GROUP_ID"),
             data_buckets: list("ECSUB_DATA_BUCKETS"),
+            secrets_prefix: var("ECSUB_SECRETS_PREFIX").unwrap_or_default(),
             instance_profile: var("ECSUB_INSTANCE_PROFILE"),
             instance_profile_arn: var("ECSUB_INSTANCE_PROFILE_ARN"),
             instance_role: var("ECSUB_INSTANCE_ROLE"),

@@ -22,17 +22,6 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub const DEFAULT_DISK_SIZE: u32 = 22;
 pub const DEFAULT_PROCESSES: u32 = 20;
 pub const DEFAULT_WAITER_DELAY: u32 = 15;
-/// Installs the AWS CLI only when the image lacks `aws` (ecsub's apt/pip line breaks on current images): Alpine's
-/// own package on musl images (AWS's glibc build does not run there), else AWS CLI v2 from awscli.amazonaws.com.
-/// Either needs the instance to reach the internet (a public IP or a NAT gateway, not only an S3 endpoint).
-pub const DEFAULT_SETUP_CONTAINER_CMD: &str = "command -v aws >/dev/null 2>&1 || { \
-if command -v apk >/dev/null; then apk add -q aws-cli; else \
-{ (command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq curl unzip >/dev/null) \
-|| (command -v dnf >/dev/null && dnf install -y -q unzip) \
-|| (command -v yum >/dev/null && yum install -y -q unzip); } && \
-arch=$(uname -m) && curl -sSfL \"https://awscli.amazonaws.com/awscli-exe-linux-${arch}.zip\" -o /tmp/awscliv2.zip \
-&& unzip -q /tmp/awscliv2.zip -d /tmp && /tmp/aws/install >/dev/null && rm -rf /tmp/aws /tmp/awscliv2.zip; fi; }";
-
 /// ecsub's job options. Every field is optional so that the command line can be laid over the tasks file's
 /// directives; defaults are applied by [`JobArgs::resolve`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, Serialize, Deserialize)]
@@ -48,7 +37,7 @@ pub struct JobArgs {
     /// Shell that runs the user script, with its arguments [default: /bin/bash]
     #[arg(long, value_name = "SH")]
     pub shell: Option<String>,
-    /// Command run in the container before anything else [default: install AWS CLI v2 if `aws` is missing] (AWS only)
+    /// Command run in the container before anything else [default: none: the stack's stager does every copy, so the image needs no AWS CLI] (AWS only)
     #[arg(long, value_name = "CMD")]
     pub setup_container_cmd: Option<String>,
     /// Bind the host's /var/run/docker.sock into the container (AWS only)
@@ -324,9 +313,7 @@ impl JobArgs {
             image,
             use_amazon_ecr: self.use_amazon_ecr,
             shell: shell_words,
-            setup_container_cmd: self
-                .setup_container_cmd
-                .unwrap_or_else(|| DEFAULT_SETUP_CONTAINER_CMD.to_owned()),
+            setup_container_cmd: self.setup_container_cmd.unwrap_or_default(),
             dind: self.dind,
             goofys: self.goofys,
             instance_types,

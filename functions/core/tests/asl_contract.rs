@@ -49,6 +49,7 @@ fn job() -> JobRef {
         waiter_delay: 1,
         join_polls: 40,
         task_timeout: 3600,
+        stagers: Vec::new(),
     }
 }
 

@@ -240,31 +240,30 @@ fn a_task_index_outside_the_job_is_a_setup_failure() {
     assert!(outcome.log.contains("ecsub: task 7 is not in this job"));
 }
 
-/// Writes an `aws` program that records its arguments and, for `kms decrypt`, answers with the base64 of the
-/// ciphertext file, so secret handling and the S3 command line can be checked without AWS.
-fn recording_aws(dir: &Path) -> PathBuf {
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let log = dir.join("aws-calls.log");
+/// Writes a stager that records its arguments (and the request-payer buckets run.sh hands it) and stands in for
+/// S3: `secret kms B64` prints the base64's bytes, a copy makes its destination (a folder gets one file, a wildcard
+/// matches nothing), so run.sh's calls can be checked without AWS. The real stager's S3 side is tested on the
+/// emulated cloud (tests/e2e/stage.rs) and every e2e job goes through it.
+fn recording_stager(dir: &Path) -> PathBuf {
+    let path = dir.join("recording-stage");
+    let log = dir.join("stage-calls.log");
     let script = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
-         if [ \"$1\" = kms ]; then f=$(printf '%s\\n' \"$@\" | sed -n 's|^fileb://||p'); base64 < \"$f\"; fi\n\
-         for a; do last=$a; done\n\
-         case \" $* \" in *' --include '*) ;; *' --recursive '*) \
-         case $last in s3://*) ;; *) mkdir -p \"$last\" && : > \"$last/recorded\" ;; esac ;; esac\n",
+        "#!/bin/sh\nprintf '%s|%s\\n' \"$ECSUB_REQUEST_PAYER_BUCKETS\" \"$*\" >> '{}'\n\
+         case $1:$2 in\n\
+         secret:kms) printf '%s' \"$3\" | base64 -d ;;\n\
+         copy:file) case $4 in s3://*) ;; *) mkdir -p \"$(dirname \"$4\")\" && : > \"$4\" ;; esac ;;\n\
+         copy:dir) case $4 in s3://*) ;; *) mkdir -p \"$4\" && : > \"$4/recorded\" ;; esac ;;\n\
+         copy:glob) case $4 in s3://*) ;; *) mkdir -p \"$4\" ;; esac ;;\n\
+         esac\n",
         log.display()
     );
-    fs::write(bin.join("aws"), script).unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(bin.join("aws"))
-        .status()
-        .unwrap();
-    bin
+    fs::write(&path, script).unwrap();
+    Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    path
 }
 
 #[test]
-fn secrets_are_decrypted_with_the_aws_cli_byte_for_byte() {
+fn secrets_are_read_by_the_stager_byte_for_byte() {
     use std::io::Write;
     let plaintext = b"top 'secret'\n\n";
     let mut b64 = Command::new("base64")
@@ -275,105 +274,73 @@ fn secrets_are_decrypted_with_the_aws_cli_byte_for_byte() {
         .unwrap();
     b64.stdin.take().unwrap().write_all(plaintext).unwrap();
     let ciphertext = String::from_utf8(b64.wait_with_output().unwrap().stdout).unwrap();
-    let tsv = format!("--secret-env TOKEN\t--output-recursive OUT\n{ciphertext}\ts3://bkt/o\n");
+    let tsv = format!("--secret-env TOKEN\n{ciphertext}\n");
     let job = Job::new(
         &tsv,
-        "mkdir -p \"$OUT\" && printf '%s' \"$TOKEN\" > \"$OUT/token\"\n",
+        "printf '%s' \"$TOKEN\" > \"$ECSUB_SCRATCH/token\"\n",
         JobArgs::default(),
     );
-    let bin = recording_aws(job.dir.path());
-    let outcome = job.run_with("bash", 0, &[], Some(&bin));
+    let stager = recording_stager(job.dir.path());
+    let stager = stager.to_str().unwrap();
+    let outcome = job.run_with("bash", 0, &[("ECSUB_STAGE", stager)], None);
     assert_eq!(outcome.code, 0, "{}", outcome.log);
-    assert_eq!(fs::read(job.s3("bkt/o/token")).unwrap(), plaintext);
-    let calls = fs::read_to_string(job.dir.path().join("aws-calls.log")).unwrap();
-    assert!(
-        calls.starts_with("kms decrypt --ciphertext-blob fileb://"),
-        "{calls}"
-    );
+    let token = fs::read(job.dir.path().join("scratch-0/token")).unwrap();
+    assert_eq!(token, plaintext);
+    let calls = fs::read_to_string(job.dir.path().join("stage-calls.log")).unwrap();
+    assert_eq!(calls, format!("  |secret kms {ciphertext}\n"));
 
-    let bad = Job::new(
-        "--secret-env TOKEN\nnot base64!\n",
+    // References go to the stager as its kind and name (the tasks file refuses what is neither).
+    let refs = Job::new(
+        "--secret-env A\t--secret-env B\nssm:/ecsub/db\tsecretsmanager:ecsub/token\n",
         "true\n",
         JobArgs::default(),
     );
-    let outcome = bad.run_with("bash", 0, &[], Some(&bin));
-    assert_eq!(outcome.code, EXIT_SETUP_FAILED, "{}", outcome.log);
-    assert!(outcome
-        .log
-        .contains("ecsub: secret TOKEN: the value is not base64 KMS ciphertext"));
+    let stager = recording_stager(refs.dir.path());
+    let outcome = refs.run_with(
+        "bash",
+        0,
+        &[("ECSUB_STAGE", stager.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.log);
+    let calls = fs::read_to_string(refs.dir.path().join("stage-calls.log")).unwrap();
+    assert_eq!(
+        calls,
+        "  |secret ssm /ecsub/db\n  |secret secretsmanager ecsub/token\n"
+    );
 }
 
 #[test]
-fn the_s3_transport_adds_request_payer_only_for_the_named_buckets() {
+fn every_s3_copy_goes_through_the_stager_with_the_request_payer_buckets() {
     let args = JobArgs {
         request_payer_bucket: vec!["payer-bkt".into()],
         ..Default::default()
     };
     let tsv = "--input A\t--input-recursive B\t--input C\ns3://payer-bkt/a\ts3://free-bkt/b\ts3://payer-bkt/c/*.x\n";
     let job = Job::new(tsv, "true\n", args);
-    let bin = recording_aws(job.dir.path());
-    // The recording aws leaves one file in a downloaded folder and copies nothing else, so the wildcard's match
-    // check fails after the copy: that is expected.
-    let outcome = job.run_with("bash", 0, &[("ECSUB_TRANSPORT", "s3")], Some(&bin));
+    let stager = recording_stager(job.dir.path());
+    // The recording stager leaves one file in a downloaded folder and matches nothing for a wildcard, so the
+    // wildcard's match check fails after the copy: that is expected.
+    let outcome = job.run_with(
+        "bash",
+        0,
+        &[
+            ("ECSUB_TRANSPORT", "s3"),
+            ("ECSUB_STAGE", stager.to_str().unwrap()),
+        ],
+        None,
+    );
     assert_eq!(outcome.code, EXIT_INPUT_FAILED, "{}", outcome.log);
     let scratch = job.dir.path().join("scratch-0");
     let s = scratch.display();
-    let calls = fs::read_to_string(job.dir.path().join("aws-calls.log")).unwrap();
+    let calls = fs::read_to_string(job.dir.path().join("stage-calls.log")).unwrap();
     assert_eq!(
         calls,
         format!(
-            "s3 cp --no-progress --request-payer requester s3://payer-bkt/a {s}/AWS_DATA/payer-bkt/a\n\
-             s3 cp --no-progress --recursive s3://free-bkt/b/ {s}/AWS_DATA/free-bkt/b/\n\
-             s3 cp --no-progress --request-payer requester --recursive --exclude * --include *.x --exclude */* \
-             s3://payer-bkt/c/ {s}/AWS_DATA/payer-bkt/c/\n"
+            " payer-bkt |copy file s3://payer-bkt/a {s}/AWS_DATA/payer-bkt/a\n \
+             payer-bkt |copy dir s3://free-bkt/b/ {s}/AWS_DATA/free-bkt/b/\n \
+             payer-bkt |copy glob s3://payer-bkt/c/ {s}/AWS_DATA/payer-bkt/c/ *.x\n"
         )
-    );
-}
-
-/// The default setup command on a musl image (Alpine): the AWS CLI from Alpine's own package (AWS's glibc build
-/// does not run there), and nothing at all on an image that has `aws` already.
-#[test]
-fn the_default_setup_command_installs_the_aws_cli_only_where_it_is_missing() {
-    use ecsub_core::options::DEFAULT_SETUP_CONTAINER_CMD;
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let log = dir.path().join("calls.log");
-    let fake = |name: &str, body: &str| {
-        let path = bin.join(name);
-        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    };
-    fake(
-        "apk",
-        &format!(
-            "echo \"apk $*\" >> '{}'\nprintf '#!/bin/sh\\n' > '{}/aws'\nchmod +x '{}/aws'",
-            log.display(),
-            bin.display(),
-            bin.display()
-        ),
-    );
-    fake(
-        "curl",
-        &format!("echo \"curl $*\" >> '{}'; exit 1", log.display()),
-    );
-    let run = || {
-        Command::new("sh")
-            .arg("-c")
-            .arg(DEFAULT_SETUP_CONTAINER_CMD)
-            .env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .status()
-            .unwrap()
-    };
-    assert!(run().success());
-    assert_eq!(fs::read_to_string(&log).unwrap(), "apk add -q aws-cli\n");
-    assert!(run().success(), "aws is there now");
-    assert_eq!(
-        fs::read_to_string(&log).unwrap(),
-        "apk add -q aws-cli\n",
-        "nothing installed twice, nothing downloaded"
     );
 }
 

@@ -248,7 +248,11 @@ async fn run_instance(
         .client_token(token)
         .min_count(1)
         .max_count(1)
-        .user_data(base64::engine::general_purpose::STANDARD.encode(user_data(&job.cluster)))
+        .user_data(base64::engine::general_purpose::STANDARD.encode(user_data(
+            &job.cluster,
+            &job.bucket,
+            &job.stagers,
+        )))
         .block_device_mappings(disk)
         .instance_initiated_shutdown_behavior(ec2::ShutdownBehavior::Terminate)
         .tag_specifications(tag_spec(ec2::ResourceType::Instance))

@@ -7,13 +7,14 @@ use crate::error::{code, FnError};
 use crate::finalize::{delete_cluster, deregister_definition};
 use crate::janitor::sweep::TAG_CREATED;
 use aws_sdk_ecs::types as ecs;
+use ecsub_core::chain::stager::STAGER_DIR;
 use ecsub_core::chain::{
     container_command, CONTAINER_NAME, CONTAINER_SHELL, LOG_STREAM_PREFIX, TAG_JOB, TAG_STACK,
 };
 use ecsub_core::JobSpec;
 use tracing::warn;
 
-/// How many times the AWS CLI in a task tries one request (`AWS_MAX_ATTEMPTS`, standard retry mode).
+/// How many times the stager (or an AWS CLI or SDK in the task) tries one request (`AWS_MAX_ATTEMPTS`, standard retry mode).
 const TASK_AWS_ATTEMPTS: &str = "8";
 
 fn tags(ctx: &Ctx, spec: &JobSpec) -> Vec<ecs::Tag> {
@@ -114,8 +115,8 @@ async fn task_definition(
         .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
         .build()
         .map_err(|e| FnError::invalid_input(e.to_string()))?;
-    // The ECS agent on EC2 sets no region in the container (aws/amazon-ecs-agent#3106 until 2026): the AWS CLI
-    // (`aws kms decrypt`) would ask for one.
+    // The ECS agent on EC2 sets no region in the container (aws/amazon-ecs-agent#3106 until 2026): the stager (the
+    // AWS SDK's region chain) would ask for one.
     let pair =
         |name: &str, value: &str| ecs::KeyValuePair::builder().name(name).value(value).build();
     let region = |name: &str| pair(name, &ctx.region);
@@ -130,9 +131,9 @@ async fn task_definition(
         .environment(region("AWS_DEFAULT_REGION"))
         // Every task of a job reads the same objects (its scripts, setenv.sh) as it starts: S3 answers 503 SlowDown
         // past 5 500 GETs a second per prefix ("Best practices design patterns: optimizing Amazon S3 performance"),
-        // and the AWS CLI tries a request 3 times (v2's standard mode) or 5 (v1's legacy mode, which does not retry
-        // a dropped connection) by default ("AWS CLI retries"). A task that waited minutes for its instance tries
-        // 8 times, with the standard mode's jittered backoff, before it fails its setup.
+        // and the SDKs try a request 3 times by default ("Retry behavior", AWS SDKs and Tools reference). A task that
+        // waited minutes for its instance tries 8 times, with the standard mode's jittered backoff, before it fails
+        // its setup (the stager reads these two variables, as a user's own AWS CLI or SDK in the task does).
         .environment(pair("AWS_RETRY_MODE", "standard"))
         .environment(pair("AWS_MAX_ATTEMPTS", TASK_AWS_ATTEMPTS))
         .working_directory("/scratch")
@@ -142,16 +143,28 @@ async fn task_definition(
                 .container_path("/scratch")
                 .build(),
         )
-        .log_configuration(log)
-        .privileged(spec.goofys);
-    let mut volumes = vec![ecs::Volume::builder()
-        .name("scratch")
-        .host(
-            ecs::HostVolumeProperties::builder()
-                .source_path("/scratch")
+        // The stager the instance fetched at boot (`ecsub-cli publish-stager`, the user data): every copy of the
+        // task goes through it, so the image needs only /bin/sh.
+        .mount_points(
+            ecs::MountPoint::builder()
+                .source_volume("ecsub-bin")
+                .container_path(STAGER_DIR)
+                .read_only(true)
                 .build(),
         )
-        .build()];
+        .log_configuration(log)
+        .privileged(spec.goofys);
+    let host = |name: &str, path: &str| {
+        ecs::Volume::builder()
+            .name(name)
+            .host(
+                ecs::HostVolumeProperties::builder()
+                    .source_path(path)
+                    .build(),
+            )
+            .build()
+    };
+    let mut volumes = vec![host("scratch", "/scratch"), host("ecsub-bin", STAGER_DIR)];
     if spec.dind {
         container = container.mount_points(
             ecs::MountPoint::builder()
@@ -159,16 +172,7 @@ async fn task_definition(
                 .container_path("/var/run/docker.sock")
                 .build(),
         );
-        volumes.push(
-            ecs::Volume::builder()
-                .name("docker-sock")
-                .host(
-                    ecs::HostVolumeProperties::builder()
-                        .source_path("/var/run/docker.sock")
-                        .build(),
-                )
-                .build(),
-        );
+        volumes.push(host("docker-sock", "/var/run/docker.sock"));
     }
     if spec.goofys {
         let fuse = ecs::Device::builder()

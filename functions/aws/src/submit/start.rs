@@ -9,6 +9,7 @@ use crate::error::{code, FnError};
 use crate::store::{self, Bounded};
 use ecsub_core::chain::admission::{admit, StackRules};
 use ecsub_core::chain::limits::join_polls;
+use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
 use ecsub_core::chain::{
     cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems, TaskRef,
 };
@@ -92,6 +93,10 @@ pub async fn start_job(
         let line = "the user script is missing from the job".to_owned();
         return reject_at(ctx, bucket, &error_key, &[line]).await;
     }
+    let stagers = match stagers(ctx, bucket).await? {
+        Ok(stagers) => stagers,
+        Err(line) => return reject_at(ctx, bucket, &error_key, &[line]).await,
+    };
     let config = &ctx.config;
     let own_roles: Vec<&str> = [&config.instance_profile, &config.instance_role]
         .into_iter()
@@ -100,6 +105,7 @@ pub async fn start_job(
     let rules = StackRules {
         bucket: &config.bucket,
         data_buckets: &config.data_buckets,
+        secrets_prefix: &config.secrets_prefix,
         own_roles: &own_roles,
         min_waiter_delay: config.min_waiter_delay,
         join_timeout: config.join_timeout,
@@ -127,6 +133,7 @@ pub async fn start_job(
         tasks: &tasks,
         selected,
         account,
+        stagers,
     };
     match launch(ctx, &job, task_refs).await {
         Ok(answer) => Ok(answer),
@@ -144,6 +151,21 @@ struct Job<'a> {
     tasks: &'a TasksFile,
     selected: std::ops::RangeInclusive<usize>,
     account: Option<&'a str>,
+    stagers: Vec<StagerRef>,
+}
+
+/// The stack's stagers, from the manifest `ecsub-cli publish-stager` writes; a job cannot run without one (its
+/// tasks' copies all go through it), so its absence refuses the job with the way out.
+async fn stagers(ctx: &Ctx, bucket: &str) -> Result<Result<Vec<StagerRef>, String>, FnError> {
+    let Some(bytes) = store::get(&ctx.s3, bucket, MANIFEST_KEY).await? else {
+        return Ok(Err(format!(
+            "the stack has no stager (s3://{bucket}/{MANIFEST_KEY} is missing): publish it with \
+             `ecsub-cli publish-stager --aws-s3-bucket s3://{bucket} PATH-TO-ecsub-stage` (README: Deploy)"
+        )));
+    };
+    Ok(StagerManifest::parse(&bytes)
+        .map(|m| m.stagers)
+        .map_err(|e| format!("s3://{bucket}/{MANIFEST_KEY}: {e}; publish the stager again")))
 }
 
 /// Scripts, ECS, the execution, `started.json`. What was made for the job is removed if the execution does not
@@ -215,6 +237,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             waiter_delay: spec.waiter_delay,
             join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
             task_timeout: ctx.config.task_timeout,
+            stagers: job.stagers.clone(),
         },
         items: TaskItems {
             key: layout.items_key(),

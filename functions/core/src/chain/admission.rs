@@ -1,12 +1,13 @@
 //! What a stack admits: the checks submit makes, after the tasks file and the options are valid, that depend on
 //! the stack rather than on the job alone. A stack runs its tasks with its own roles only, on the data buckets it
-//! was deployed with, and within what one execution can carry; a job asking for more is refused before anything
-//! starts, every reason at once, each naming the value and the way out. Pure.
+//! was deployed with, reading only the secrets under its prefix, and within what one execution can carry; a job
+//! asking for more is refused before anything starts, every reason at once, each naming the value and the way out.
+//! Pure.
 
 use super::limits;
 use super::LOG_GROUP_PREFIX;
 use crate::options::JobSpec;
-use crate::tasks::{Cell, TasksFile};
+use crate::tasks::{secret, Cell, ColumnKind, TasksFile};
 use std::ops::RangeInclusive;
 
 /// What the stack was deployed with, as far as admission is concerned.
@@ -16,6 +17,8 @@ pub struct StackRules<'a> {
     pub bucket: &'a str,
     /// The DataBuckets parameter (`*` admits any bucket).
     pub data_buckets: &'a [String],
+    /// The SecretsPrefix parameter: the names a `--secret-env` reference may have.
+    pub secrets_prefix: &'a str,
     /// Role names a job may name with `--aws-ecs-instance-role-name`: the stack's instance profile and role.
     pub own_roles: &'a [&'a str],
     /// The MinWaiterDelaySeconds parameter.
@@ -57,8 +60,22 @@ pub fn admit(
         bucket == rules.bucket || rules.data_buckets.iter().any(|b| b == "*" || b == bucket)
     };
     let mut refused = std::collections::BTreeSet::new();
+    let mut refused_secrets = std::collections::BTreeSet::new();
     for task in &tasks.tasks[selected.clone()] {
         for (column, cell) in tasks.columns.iter().zip(&task.cells) {
+            if let (Cell::Text(value), ColumnKind::SecretEnv) = (cell, column.kind) {
+                let why = secret::check(value)
+                    .err()
+                    .or_else(|| secret::outside_prefix(value, rules.secrets_prefix));
+                if let Some(why) = why {
+                    if refused_secrets.insert(value.clone()) {
+                        problems.push(format!(
+                            "{}:{}: task {} (`{column}`): {why}",
+                            tasks.file, task.line, task.index
+                        ));
+                    }
+                }
+            }
             if let Cell::Path(path) = cell {
                 if !admits(path.bucket()) && refused.insert(path.bucket().to_owned()) {
                     problems.push(format!(
@@ -123,6 +140,7 @@ mod tests {
         StackRules {
             bucket: "ecsub-jobs",
             data_buckets: data,
+            secrets_prefix: "ecsub/",
             own_roles: &["ecsub-InstanceProfile", "ecsub-InstanceRole"],
             min_waiter_delay: 10,
             join_timeout: 600,
@@ -183,5 +201,25 @@ mod tests {
         assert!(!in_stack_bucket("s3://other/scripts/a.sh", "ecsub-jobs"));
         assert!(!in_stack_bucket("s3://ecsub-jobs/", "ecsub-jobs"));
         assert!(!in_stack_bucket("ecsub-jobs/a.sh", "ecsub-jobs"));
+    }
+
+    #[test]
+    fn secret_references_outside_the_prefix_and_values_that_are_neither_are_refused() {
+        let data = vec!["data".to_owned()];
+        let tsv = "--secret-env A\t--secret-env B\nssm:/ecsub/db\tsecretsmanager:ecsub/t\nssm:/prod/db\tin the clear\n";
+        let (tasks, spec) = job(&[], tsv);
+        assert_eq!(
+            admit(&tasks, 0..=0, &spec, &rules(&data)),
+            Vec::<String>::new()
+        );
+        let refused = admit(&tasks, 0..=1, &spec, &rules(&data));
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].starts_with(
+            "t.tsv:3: task 1 (`--secret-env A`): the SSM parameter `prod/db` is not under"
+        ));
+        assert!(refused[1].starts_with(
+            "t.tsv:3: task 1 (`--secret-env B`): the value (12 characters, not shown)"
+        ));
+        assert!(!refused.concat().contains("in the clear"));
     }
 }

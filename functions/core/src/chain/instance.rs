@@ -1,6 +1,7 @@
 //! What runs on a job's instance: the user data that makes it join the job's cluster, and the container's command
 //! (run the setup command, fetch the job's scripts, run `run.sh`). Pure: strings only.
 
+use super::stager::{fetch_script, StagerRef, STAGER_PATH};
 use super::{CONTAINER_NAME, LOG_STREAM_PREFIX};
 
 /// The container's entry point. Set in the task definition (not left to the image) so that an image with an
@@ -17,9 +18,10 @@ pub fn log_stream(task_arn: &str) -> String {
     format!("{LOG_STREAM_PREFIX}/{CONTAINER_NAME}/{task_id}")
 }
 
-/// The container's command, given to [`CONTAINER_SHELL`]: run the setup command, fetch the job's scripts from
-/// `$ECSUB_JOB_URL/scripts/` into `$ECSUB_HOME` (default `/tmp/ecsub`, writable whatever the image's user),
-/// run `run.sh`.
+/// The container's command, given to [`CONTAINER_SHELL`]: run the setup command, fetch run.sh and the user's
+/// script from `$ECSUB_JOB_URL/scripts/` into `$ECSUB_HOME` (default `/tmp/ecsub`, writable whatever the image's
+/// user) with the stager the instance mounted (`$ECSUB_STAGE`, default [`STAGER_PATH`]), run `run.sh`. The image
+/// needs only `/bin/sh`.
 pub fn container_command(setup_container_cmd: &str) -> String {
     let code = crate::exit::EXIT_SETUP_FAILED;
     let setup = if setup_container_cmd.trim().is_empty() {
@@ -29,21 +31,26 @@ pub fn container_command(setup_container_cmd: &str) -> String {
             "( {setup_container_cmd}\n) || {{ echo 'ecsub: the setup command failed' >&2; exit {code}; }}\n"
         )
     };
+    let script = crate::job::SCRIPT_FILE;
     format!(
         "set -u\n{setup}\
          : \"${{ECSUB_HOME:=/tmp/ecsub}}\"\n\
+         : \"${{ECSUB_STAGE:={STAGER_PATH}}}\"\n\
          mkdir -p \"$ECSUB_HOME/scripts\" || {{ echo \"ecsub: cannot create $ECSUB_HOME/scripts\" >&2; exit {code}; }}\n\
-         aws s3 cp --recursive --no-progress --only-show-errors --exclude setenv.sh \"${{ECSUB_JOB_URL}}scripts/\" \"$ECSUB_HOME/scripts/\" \
-         || {{ echo \"ecsub: cannot fetch the job's scripts from ${{ECSUB_JOB_URL}}scripts/\" >&2; exit {code}; }}\n\
+         for f in run.sh {script}; do \"$ECSUB_STAGE\" copy file \"${{ECSUB_JOB_URL}}scripts/$f\" \"$ECSUB_HOME/scripts/$f\" \
+         || {{ echo \"ecsub: cannot fetch ${{ECSUB_JOB_URL}}scripts/$f with $ECSUB_STAGE\" >&2; exit {code}; }}; done\n\
          ECSUB_SCRIPTS_DIR=\"$ECSUB_HOME/scripts\" exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"
     )
 }
 
 /// The user data that makes an ECS-optimized instance join the job's cluster, with a scratch folder any container
-/// user can write to (Docker would make a missing host folder root-owned, 0755).
-pub fn user_data(cluster: &str) -> String {
+/// user can write to (Docker would make a missing host folder root-owned, 0755), after it has fetched the stack's
+/// stager ([`super::stager::fetch_script`]; an instance that cannot fetch it never joins, so no task starts
+/// without it).
+pub fn user_data(cluster: &str, bucket: &str, stagers: &[StagerRef]) -> String {
+    let fetch = fetch_script(bucket, stagers);
     format!(
-        "#!/bin/bash\nset -eu\nmkdir -p {SCRATCH}\nchmod 1777 {SCRATCH}\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\nEOF\n"
+        "#!/bin/bash\nset -eu\nmkdir -p {SCRATCH}\nchmod 1777 {SCRATCH}\n{fetch}cat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\nEOF\n"
     )
 }
 
@@ -61,8 +68,18 @@ mod tests {
 
     #[test]
     fn user_data_names_the_cluster_and_opens_the_scratch_folder() {
-        let data = user_data("ecsub_wc-abcde");
+        let stager = StagerRef {
+            arch: "x86_64".into(),
+            key: super::super::stager::stager_key("x86_64", &"0".repeat(64)),
+            sha256: "0".repeat(64),
+        };
+        let data = user_data("ecsub_wc-abcde", "bkt", &[stager]);
         assert!(data.starts_with("#!/bin/bash\n"));
+        let fetched = data.find("ecsub_fetch_stager ||").unwrap();
+        assert!(
+            fetched < data.find("ECS_CLUSTER=").unwrap(),
+            "no join before the stager is there"
+        );
         assert!(data.contains("\nECS_CLUSTER=ecsub_wc-abcde\n"));
         assert!(data.contains("\nchmod 1777 /scratch\n"));
     }
@@ -73,6 +90,8 @@ mod tests {
         assert!(cmd.contains("( echo setup\n) || {"));
         assert!(cmd.contains(": \"${ECSUB_HOME:=/tmp/ecsub}\"\n"));
         assert!(cmd.ends_with("exec sh \"$ECSUB_HOME/scripts/run.sh\"\n"));
+        assert!(cmd.contains("for f in run.sh script; do \"$ECSUB_STAGE\" copy file "));
+        assert!(!cmd.contains("aws "), "no AWS CLI in the container: {cmd}");
         assert!(!container_command("  ").contains("setup command failed"));
     }
 }

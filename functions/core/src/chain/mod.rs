@@ -10,6 +10,7 @@ pub mod admission;
 pub mod instance;
 pub mod limits;
 pub mod policy;
+pub mod stager;
 
 pub use instance::{container_command, log_stream, user_data, CONTAINER_SHELL};
 pub use policy::{classify, next_attempt, Stopped};
@@ -147,6 +148,9 @@ pub struct JobRef {
     pub join_polls: u32,
     /// Seconds a task may run before it is stopped and counted as failed.
     pub task_timeout: u32,
+    /// The stack's stagers when the job was submitted (the instance's user data fetches its architecture's).
+    #[serde(default)]
+    pub stagers: Vec<stager::StagerRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

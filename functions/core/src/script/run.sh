@@ -9,11 +9,13 @@
 #   ECSUB_SCRIPTS_DIR    where setenv.sh and the user script are (default: this file's folder)
 #   ECSUB_TASK_ENV       a file holding this task's environment (run --local writes it, sparing each task the
 #                        reading of setenv.sh's index); unset, the task's record in setenv.sh is read
-#   ECSUB_TRANSPORT      s3 (default: aws s3 cp) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K, copied by
-#                        the stager)
-#   ECSUB_STAGE          the stager, ecsub-stage (default /opt/ecsub/bin/ecsub-stage); ECSUB_STAGE_VIA, when set,
-#                        is its first argument (run --local: `ecsub-cli stage`)
-#   ECSUB_SECRETS        kms (default: --secret-env values are decrypted with aws kms) or plain (used as written)
+#   ECSUB_TRANSPORT      s3 (default) or local (s3://B/K is the file $ECSUB_LOCAL_S3_ROOT/B/K); either way every
+#                        copy, ranged read and secret goes through the stager: the image needs no AWS CLI
+#   ECSUB_STAGE          the stager, ecsub-stage (default /opt/ecsub/bin/ecsub-stage, which the stack's instances
+#                        mount into every container); ECSUB_STAGE_VIA, when set, is its first argument
+#                        (run --local: `ecsub-cli stage`)
+#   ECSUB_SECRETS        kms (default: --secret-env values are read by the stager with the task's role: a KMS
+#                        ciphertext decrypted, ssm:NAME, secretsmanager:NAME) or plain (used as written)
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
 # 122 the task could not be set up.
@@ -24,7 +26,7 @@ ECSUB_REQUEST_PAYER_BUCKETS=@PAYER_QUOTED@
 : "${ECSUB_TRANSPORT:=s3}"
 : "${ECSUB_STAGE:=/opt/ecsub/bin/ecsub-stage}"
 : "${ECSUB_SECRETS:=kms}"
-export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS ECSUB_STAGE
+export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS ECSUB_STAGE ECSUB_REQUEST_PAYER_BUCKETS
 
 ecsub_log() { printf 'ecsub: %s\n' "$*" >&2; }
 
@@ -46,46 +48,18 @@ ecsub_fail() {
   exit "$1"
 }
 
-# Does a copy touch a bucket named by --request-payer-bucket?
-ecsub_needs_payer() {
-  for ecsub_u in "$@"; do
-    case $ecsub_u in
-      s3://*)
-        ecsub_b=${ecsub_u#s3://}
-        ecsub_b=${ecsub_b%%/*}
-        case $ECSUB_REQUEST_PAYER_BUCKETS in *" $ecsub_b "*) return 0 ;; esac
-        ;;
-    esac
-  done
-  return 1
-}
-
-# The one transport point: every copy between S3 and the task goes through here.
+# The one transport point: every copy between S3 and the task goes through the stager (which makes the requests of
+# the buckets in ECSUB_REQUEST_PAYER_BUCKETS with the requester paying).
 #   ecsub_copy file SRC DST | ecsub_copy dir SRC/ DST/ | ecsub_copy glob SRC/ DST/ PATTERN
 # One of SRC and DST is an s3:// URL, the other a local path.
 ecsub_copy() {
   case $ECSUB_TRANSPORT in
-    s3) ecsub_copy_s3 "$@" ;;
-    local) ecsub_stage copy "$@" ;;
+    s3 | local) ecsub_stage copy "$@" ;;
     *)
       ecsub_log "unknown ECSUB_TRANSPORT '$ECSUB_TRANSPORT' (expected s3 or local)"
       return 1
       ;;
   esac
-}
-
-ecsub_copy_s3() {
-  ecsub_mode=$1
-  ecsub_src=$2
-  ecsub_dst=$3
-  ecsub_pat=${4-}
-  set -- s3 cp --no-progress
-  if ecsub_needs_payer "$ecsub_src" "$ecsub_dst"; then set -- "$@" --request-payer requester; fi
-  case $ecsub_mode in
-    dir) set -- "$@" --recursive ;;
-    glob) set -- "$@" --recursive --exclude '*' --include "$ecsub_pat" --exclude '*/*' ;;
-  esac
-  aws "$@" "$ecsub_src" "$ecsub_dst"
 }
 
 # ecsub_stage ARGS: the stager (its rules: no link followed into the task or into the local root, every file
@@ -187,47 +161,39 @@ ecsub_put() {
   return 1
 }
 
-# ecsub_secret NAME CIPHERTEXT: exports NAME as the KMS plaintext of the base64 CIPHERTEXT, byte for byte.
+# ecsub_secret NAME VALUE: exports NAME as the secret VALUE names, byte for byte: the KMS plaintext of a base64
+# ciphertext, the SSM parameter of ssm:NAME, the Secrets Manager secret of secretsmanager:NAME.
 ecsub_secret() {
   if [ -z "$2" ] || [ "$ECSUB_SECRETS" = plain ]; then
     export "$1=$2"
     return 0
   fi
-  ecsub_ct=$(mktemp) || return 1
-  if ! printf '%s' "$2" | base64 -d >"$ecsub_ct" 2>/dev/null; then
-    rm -f "$ecsub_ct"
-    ecsub_log "secret $1: the value is not base64 KMS ciphertext"
+  case $2 in
+    ssm:*) ecsub_kind=ssm ;;
+    secretsmanager:*) ecsub_kind=secretsmanager ;;
+    *[!A-Za-z0-9+/=]*)
+      ecsub_log "secret $1: the value is not base64 KMS ciphertext"
+      return 1
+      ;;
+    *) ecsub_kind=kms ;;
+  esac
+  # The value byte for byte: the x keeps trailing newlines from the command substitution.
+  if ! ecsub_v=$(ecsub_stage secret "$ecsub_kind" "${2#"$ecsub_kind":}" && printf x); then
+    ecsub_log "secret $1: the stager could not read it ($ecsub_kind)"
     return 1
   fi
-  if ! ecsub_pt=$(aws kms decrypt --ciphertext-blob "fileb://$ecsub_ct" --query Plaintext --output text); then
-    rm -f "$ecsub_ct"
-    ecsub_log "secret $1: aws kms decrypt failed"
-    return 1
-  fi
-  rm -f "$ecsub_ct"
-  ecsub_v=$(printf '%s' "$ecsub_pt" | base64 -d && printf x) || return 1
   export "$1=${ecsub_v%x}"
 }
 
 # ecsub_setenv_bytes OFFSET LENGTH: those bytes of the job's setenv.sh, from the scripts folder when it is there
 # (run --local), else by a ranged GET of ${ECSUB_JOB_URL}scripts/setenv.sh (on AWS, where a task fetches only
-# its own environment, not every task's).
+# its own environment, not every task's, through the stager).
 ecsub_setenv_bytes() {
   if [ -f "$ECSUB_SCRIPTS_DIR/setenv.sh" ]; then
     dd if="$ECSUB_SCRIPTS_DIR/setenv.sh" bs=1 skip="$1" count="$2" 2>/dev/null
     return
   fi
-  ecsub_u=${ECSUB_JOB_URL:?is not set and there is no setenv.sh in the scripts folder}scripts/setenv.sh
-  ecsub_b=${ecsub_u#s3://}
-  ecsub_part=$(mktemp) || return 1
-  if aws s3api get-object --bucket "${ecsub_b%%/*}" --key "${ecsub_b#*/}" --range "bytes=$1-$(($1 + $2 - 1))" \
-    "$ecsub_part" >/dev/null; then
-    cat "$ecsub_part"
-    rm -f "$ecsub_part"
-    return 0
-  fi
-  rm -f "$ecsub_part"
-  return 1
+  ecsub_stage range "${ECSUB_JOB_URL:?is not set and there is no setenv.sh in the scripts folder}scripts/setenv.sh" "$1" "$2"
 }
 
 # Sets up this task's environment: finds its record in setenv.sh's index (24-byte lines; line 0 names the first

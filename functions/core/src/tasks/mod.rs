@@ -5,6 +5,7 @@
 //! file.
 
 mod names;
+pub mod secret;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::s3path::S3Path;

@@ -1,0 +1,158 @@
+//! What a `--secret-env` cell names. ecsub's contract: a KMS ciphertext (base64), decrypted in the task. Besides,
+//! a reference the stager resolves in the task with the task role, so that the value is in no file the user
+//! keeps and nowhere in the job's bucket, task definition or logs: `ssm:NAME` (an SSM parameter; a SecureString
+//! is decrypted) or `secretsmanager:NAME` (a Secrets Manager secret, by name or ARN). A stack lets its tasks read
+//! only the names under its SecretsPrefix; submit refuses a job naming another ([`outside_prefix`]) or a value that
+//! is neither ([`check`]). `run --local` passes every value as written.
+
+/// Where a `--secret-env` value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource<'a> {
+    Kms(&'a str),
+    Ssm(&'a str),
+    SecretsManager(&'a str),
+}
+
+impl<'a> SecretSource<'a> {
+    pub fn of(value: &'a str) -> SecretSource<'a> {
+        if let Some(name) = value.strip_prefix("ssm:") {
+            SecretSource::Ssm(name)
+        } else if let Some(name) = value.strip_prefix("secretsmanager:") {
+            SecretSource::SecretsManager(name)
+        } else {
+            SecretSource::Kms(value)
+        }
+    }
+
+    /// The name as the stack's prefix is matched against: an SSM name without its leading `/`, a name from its
+    /// ARN (`parameter/NAME`, `secret:NAME-xxxxxx`). None for a ciphertext.
+    pub fn name(&self) -> Option<(&'static str, &'a str)> {
+        match *self {
+            SecretSource::Kms(_) => None,
+            SecretSource::Ssm(name) => {
+                let name = name.split_once(":parameter/").map_or(name, |(_, n)| n);
+                Some(("SSM parameter", name.trim_start_matches('/')))
+            }
+            SecretSource::SecretsManager(name) => Some((
+                "Secrets Manager secret",
+                name.split_once(":secret:").map_or(name, |(_, n)| n),
+            )),
+        }
+    }
+}
+
+/// Checks a `--secret-env` cell: empty, base64 ciphertext, or a well-formed reference.
+pub fn check(value: &str) -> Result<(), String> {
+    match SecretSource::of(value) {
+        SecretSource::Kms(text) => {
+            if text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            {
+                Ok(())
+            } else {
+                // The value is not repeated: it may be a secret written in the clear by mistake.
+                Err(format!(
+                    "the value ({} characters, not shown) is neither a base64 KMS ciphertext nor a reference \
+                     (ssm:NAME, secretsmanager:NAME)",
+                    text.chars().count()
+                ))
+            }
+        }
+        SecretSource::Ssm(name) => {
+            let ok = !name.is_empty()
+                && name.len() <= 2048
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-/:".contains(&b));
+            ok.then_some(()).ok_or_else(|| {
+                format!("`{value}`: an SSM parameter name is 1 to 2048 of a-z A-Z 0-9 _ . - /")
+            })
+        }
+        SecretSource::SecretsManager(name) => {
+            let ok = !name.is_empty()
+                && name.len() <= 2048
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-:".contains(&b));
+            ok.then_some(()).ok_or_else(|| {
+                format!("`{value}`: a Secrets Manager secret is a name or ARN of a-z A-Z 0-9 / _ + = . @ -")
+            })
+        }
+    }
+}
+
+/// Why the task role could not read a reference: its name is not under the stack's prefix (None: it is, or the
+/// value is a ciphertext).
+pub fn outside_prefix(value: &str, prefix: &str) -> Option<String> {
+    let (kind, name) = SecretSource::of(value).name()?;
+    if !prefix.is_empty() && name.starts_with(prefix) {
+        return None;
+    }
+    Some(format!(
+        "the {kind} `{name}` is not under the stack's secrets prefix `{prefix}` (its SecretsPrefix parameter): \
+         the task role may read only those; rename it, or deploy the stack with a prefix that covers it"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_is_a_ciphertext_or_a_reference() {
+        assert_eq!(SecretSource::of("AQICAHg="), SecretSource::Kms("AQICAHg="));
+        assert_eq!(
+            SecretSource::of("ssm:/ecsub/db"),
+            SecretSource::Ssm("/ecsub/db")
+        );
+        assert_eq!(
+            SecretSource::of("secretsmanager:ecsub/token"),
+            SecretSource::SecretsManager("ecsub/token")
+        );
+        assert!(check("").is_ok());
+        assert!(check("AQICAHg+/=").is_ok());
+        assert!(check("ssm:/ecsub/db").is_ok());
+        assert!(
+            check("secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:ecsub/t-AbCdEf")
+                .is_ok()
+        );
+        let refused = check("not base64!").unwrap_err();
+        assert!(refused.starts_with(
+            "the value (11 characters, not shown) is neither a base64 KMS ciphertext"
+        ));
+        assert!(
+            !refused.contains("not base64!"),
+            "a value written in the clear is not repeated"
+        );
+        assert!(check("ssm:").unwrap_err().contains("an SSM parameter name"));
+        assert!(check("secretsmanager:a b")
+            .unwrap_err()
+            .contains("a Secrets Manager secret"));
+    }
+
+    #[test]
+    fn references_outside_the_prefix_are_named() {
+        assert_eq!(outside_prefix("AQICAHg=", "ecsub/"), None);
+        assert_eq!(outside_prefix("ssm:/ecsub/db", "ecsub/"), None);
+        assert_eq!(
+            outside_prefix("ssm:arn:aws:ssm:us-east-1:1:parameter/ecsub/db", "ecsub/"),
+            None
+        );
+        assert_eq!(
+            outside_prefix(
+                "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:ecsub/t-AbCdEf",
+                "ecsub/"
+            ),
+            None
+        );
+        let refused = outside_prefix("secretsmanager:prod/db", "ecsub/").unwrap();
+        assert!(refused.starts_with(
+            "the Secrets Manager secret `prod/db` is not under the stack's secrets prefix `ecsub/`"
+        ));
+        assert!(
+            outside_prefix("ssm:/ecsub/db", "").is_some(),
+            "no prefix: nothing may be read"
+        );
+    }
+}
