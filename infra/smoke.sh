@@ -211,6 +211,11 @@ mapfile -t function_names < <(aws cloudformation describe-stack-resources --stac
   --query "StackResources[?ResourceType=='AWS::Lambda::Function'].PhysicalResourceId" --output text | tr '\t' '\n')
 note "stack bucket s3://$stack_bucket; functions: ${function_names[*]}"
 
+# --- the stager (every task's copies go through it; a stack without one refuses jobs) --------------------------
+say "building the stager for both architectures (infra/build-stager.sh) and publishing it"
+"$repo/infra/build-stager.sh" "$workdir/stager"
+"$ecsub" publish-stager --aws-s3-bucket "s3://$stack_bucket" "$workdir"/stager/*/ecsub-stage
+
 # --- the wordcount example -------------------------------------------------------------------------------------
 say "uploading the wordcount inputs to s3://$data_bucket/$data_prefix/"
 local_root="examples/wordcount/s3/ecsub-wordcount"

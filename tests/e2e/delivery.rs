@@ -21,7 +21,11 @@ fn a_task_has_the_published_stager_read_only_and_no_aws_cli_or_python() {
     let published = manifest(&sandbox);
     let stagers = published["stagers"].as_array().unwrap();
     assert_eq!(stagers.len(), 1, "{published}");
-    assert_eq!(stagers[0]["arch"], "x86_64");
+    assert_eq!(
+        stagers[0]["arch"],
+        std::env::consts::ARCH,
+        "the workspace's own build"
+    );
     let sha = stagers[0]["sha256"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tasks = write(
@@ -37,6 +41,7 @@ fn a_task_has_the_published_stager_read_only_and_no_aws_cli_or_python() {
            if command -v python3 >/dev/null || command -v python >/dev/null; then echo python; else echo no-python; fi\n\
            sha256sum /opt/ecsub/bin/ecsub-stage | cut -d' ' -f1\n\
            if touch /opt/ecsub/bin/planted 2>/dev/null; then echo writable; else echo read-only; fi\n\
+           test -s /opt/ecsub/bin/ca-bundle.pem && echo ca-bundle\n\
          } > \"$OUT\"\n",
     );
     // An image with a shell and nothing else (the default image is a Python one, which has Python).
@@ -48,7 +53,7 @@ fn a_task_has_the_published_stager_read_only_and_no_aws_cli_or_python() {
         .expect("the task's output was uploaded by the stager");
     assert_eq!(
         String::from_utf8(seen).unwrap(),
-        format!("no-aws\nno-python\n{sha}\nread-only\n")
+        format!("no-aws\nno-python\n{sha}\nread-only\nca-bundle\n")
     );
     assert_nothing_running(&sandbox, &job_id_of(&pushed));
 }
@@ -91,7 +96,8 @@ fn an_instance_whose_stager_is_not_the_published_digest_never_joins_and_is_termi
     let real = published["stagers"][0]["key"].as_str().unwrap();
     // The manifest names a digest the bytes under its key do not have (a corrupted or tampered upload).
     let zeros = "0".repeat(64);
-    let forged = format!("ecsub/stage/x86_64/{zeros}");
+    let arch = std::env::consts::ARCH;
+    let forged = format!("ecsub/stage/{arch}/{zeros}");
     let copied = sandbox.aws(&[
         "s3",
         "cp",
@@ -103,7 +109,7 @@ fn an_instance_whose_stager_is_not_the_published_digest_never_joins_and_is_termi
     let manifest_file = write(
         dir.path(),
         "manifest.json",
-        &json!({ "stagers": [{ "arch": "x86_64", "key": forged, "sha256": zeros }] }).to_string(),
+        &json!({ "stagers": [{ "arch": arch, "key": forged, "sha256": zeros }] }).to_string(),
     );
     let put = sandbox.aws(&[
         "s3",
@@ -129,9 +135,40 @@ fn an_instance_whose_stager_is_not_the_published_digest_never_joins_and_is_termi
     let said = sandbox.user_data_logs().join("\n");
     assert!(
         said.contains(&format!("is not the stager whose SHA-256 is {zeros}"))
-            && said.contains("cannot fetch the stager: this instance does not join the cluster"),
+            && said.contains("cannot fetch the stager: this instance shuts down (and terminates)"),
         "{said}"
     );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn an_instance_type_of_an_architecture_without_a_stager_is_not_launched() {
+    let sandbox = with_wordcount();
+    // The sandbox published the workspace's x86_64 build only; t4g is arm64 (Graviton).
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &[
+            "--wait",
+            "--task-range",
+            "0",
+            "--aws-ec2-instance-type",
+            "t4g.micro",
+        ],
+    );
+    assert_eq!(pushed.code, 1, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let reason = summary(&sandbox, &job)["tasks"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        reason,
+        "Ecsub.LaunchFailed: the stack published no stager for t4g.micro (aarch64): publish one for that \
+         architecture (ecsub-cli publish-stager)"
+    );
+    assert!(sandbox.live_instances(&job).is_empty());
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -254,4 +291,42 @@ fn secrets_by_reference_reach_the_task_and_are_in_no_object_log_or_task_definiti
         "{}",
         refused.stdout
     );
+}
+
+#[test]
+fn a_task_may_not_replace_the_stager_even_when_every_bucket_is_a_data_bucket() {
+    let sandbox = Sandbox::start_with(&Options::with_parameters(&[("DataBuckets", "*")]));
+    sandbox.upload_wordcount_inputs();
+    let bucket = sandbox.bucket().to_owned();
+    let before = manifest(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "plant.tsv",
+        "--output OUT\ns3://ecsub-wordcount/plant/out.txt\n",
+    );
+    // The user's own AWS CLI (an image that ships it), with the task role that may write any bucket's objects.
+    let script = write(
+        dir.path(),
+        "plant.sh",
+        &format!(
+            "mkdir -p \"$(dirname \"$OUT\")\"\n\
+             for key in manifest.json x86_64/planted; do\n\
+               if aws s3 cp --quiet /etc/hostname s3://{bucket}/ecsub/stage/$key 2>/dev/null; then echo written; else echo refused; fi\n\
+             done > \"$OUT\"\n\
+             aws s3 cp --quiet /etc/hostname s3://{bucket}/elsewhere.txt && echo written >> \"$OUT\"\n"
+        ),
+    );
+    let image = "public.ecr.aws/aws-cli/aws-cli";
+    let pushed = push(&sandbox, &tasks, &script, &["--wait", "--image", image]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/plant/out.txt")
+            .unwrap(),
+        b"refused\nrefused\nwritten\n",
+        "the stager's prefix only is out of the task's reach"
+    );
+    assert_eq!(manifest(&sandbox), before);
+    assert_nothing_running(&sandbox, &job_id_of(&pushed));
 }

@@ -522,18 +522,18 @@ fn an_instance_whose_role_does_not_trust_ec2_never_joins_and_its_task_fails_with
         reason.starts_with("Ecsub.InstanceNeverJoined: instance i-"),
         "{reason}"
     );
-    let instances = sandbox.control_get("/instances");
-    let why: Vec<&str> = instances
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(|i| i["why"].as_str())
-        .collect();
-    assert!(
-        why.iter()
-            .any(|w| w.starts_with("instance metadata credentials: AssumeRoleUnauthorizedAccess")),
-        "{instances}"
-    );
+    // The instance's user data tries its metadata credentials for about 30 s before it gives up and shuts down;
+    // the job's JoinTimeout ended the task before that.
+    sandbox.until(90, "the instance to say why it never joined", || {
+        let instances = sandbox.control_get("/instances");
+        instances
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|i| i["why"].as_str())
+            .any(|w| w.starts_with("instance metadata credentials: AssumeRoleUnauthorizedAccess"))
+            .then_some(())
+    });
     assert!(all_instances(&sandbox, &job)
         .iter()
         .all(|i| i["State"]["Name"] == "terminated"));

@@ -210,6 +210,14 @@ class Agent:
         self.credentials.grant_instance(instance.instance_id, self.region, role_name, principal)
         raw = self.ec2.describe_instance_attribute(InstanceId=instance.instance_id, Attribute="userData")
         data = base64.b64decode(raw.get("UserData", {}).get("Value") or "")
+        # The instance's power-off: `shutdown` (the host's would be systemctl) records it, and the instance stops or
+        # terminates afterwards as its InstanceInitiatedShutdownBehavior says.
+        halted = upper / "var" / "lib" / "ecsub-sandbox" / "halted"
+        for folder in ("usr/local/sbin", "usr/sbin"):
+            shim = upper / folder / "shutdown"
+            shim.parent.mkdir(parents=True, exist_ok=True)
+            shim.write_text("#!/bin/sh\n# The emulated instance's power-off (tests/emulator/agent.py).\nmkdir -p /var/lib/ecsub-sandbox && : > /var/lib/ecsub-sandbox/halted\n")
+            shim.chmod(0o755)
         if data.startswith(b"#!"):
             script = upper / "var" / "lib" / "cloud" / "instance" / "user-data.txt"
             script.parent.mkdir(parents=True, exist_ok=True)
@@ -231,6 +239,9 @@ class Agent:
             if code != 0:
                 tail = (home / "cloud-init-output.log").read_text(errors="replace").strip().splitlines()[-3:]
                 LOG.warning("instance %s: its user data exited %s: %s", instance.instance_id, code, " / ".join(tail))
+        if halted.exists():
+            self._halt(instance, None if principal is not None else why)
+            return
         config = _ecs_config((upper / "etc" / "ecs" / "ecs.config").read_text(errors="replace"))
         cluster = config.get("ECS_CLUSTER") or "default"
         instance.cluster = cluster
@@ -274,6 +285,19 @@ class Agent:
             instance.container_instance_arn = arn
             instance.state = "registered"
         LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    def _halt(self, instance: Instance, cause: Optional[str]) -> None:
+        """The instance shut itself down: EC2 stops it or terminates it, as launched. `cause`: what the instance
+        lacked (its metadata credentials), if the sandbox knows."""
+        behavior = self.ec2.describe_instance_attribute(InstanceId=instance.instance_id, Attribute="instanceInitiatedShutdownBehavior")
+        terminate = behavior.get("InstanceInitiatedShutdownBehavior", {}).get("Value") == "terminate"
+        if terminate:
+            self.ec2.terminate_instances(InstanceIds=[instance.instance_id])
+        else:
+            self.ec2.stop_instances(InstanceIds=[instance.instance_id])
+        shut = f"its user data shut it down ({'terminated' if terminate else 'stopped'})"
+        instance.state, instance.why = "failed", f"{cause}; {shut}" if cause else shut
+        LOG.info("instance %s: %s", instance.instance_id, instance.why)
 
     def _instance_profile(self, instance_id: str, described: dict) -> Optional[str]:
         """The instance profile EC2 launched the instance with (on an instance, the metadata service has it from

@@ -142,7 +142,7 @@ class Gateway:
             code = {"s3": "InvalidAccessKeyId", "ec2": "AuthFailure"}.get(request.service, "UnrecognizedClientException")
             raise ServiceError(code, f"The security token included in the request is invalid (access key {signed.access_key})", 403)
         try:
-            sigv4.check(environ, query, body, signed, principal.secret_access_key)
+            sigv4.check(environ, query, body, signed, principal.secret_access_key, self.region)
         except sigv4.Refused as refused:
             raise _signature_error(request, refused) from None
         return principal
@@ -260,7 +260,8 @@ def _signature_error(request: iam_actions.Request, refused: "sigv4.Refused") -> 
     """The error each protocol gives a bad signature (S3: its own codes; EC2: AuthFailure; the query services:
     SignatureDoesNotMatch; the JSON services: InvalidSignatureException)."""
     if request.service == "s3":
-        status = 400 if refused.code in ("InvalidRequest", "XAmzContentSHA256Mismatch", "AuthorizationQueryParametersError") else 403
+        bad_request = ("InvalidRequest", "XAmzContentSHA256Mismatch", "AuthorizationQueryParametersError", "AuthorizationHeaderMalformed")
+        status = 400 if refused.code in bad_request else 403
         return ServiceError(refused.code, refused.message, status)
     if request.service == "ec2":
         return ServiceError("AuthFailure", refused.message, 401)

@@ -7,7 +7,10 @@ passed here and failed on AWS. Sources: IAM user guide, "Create a signed AWS API
 sign, signing key) and "Elements of an AWS API request signature"; S3 API reference, "Authenticating Requests: Using
 the Authorization Header (AWS Signature Version 4)" (S3's URI is not normalized or encoded twice; x-amz-content-sha256
 is required) and "Authenticating Requests: Using Query Parameters" (X-Amz-Expires, at most 7 days; UNSIGNED-PAYLOAD).
-A request more than 15 minutes away from the server's clock is refused (RequestTimeTooSkewed / "Signature expired").
+A request more than 15 minutes away from the server's clock is refused (RequestTimeTooSkewed / "Signature expired"),
+and so is a signature scoped to another region (S3: AuthorizationHeaderMalformed) or an S3 request with an
+x-amz-* header it did not sign. Not checked: the scope's service name against the endpoint (the gateway knows the
+service from the scope itself), and S3's own re-encoding of a path sent with unusual percent-encoding.
 """
 
 from __future__ import annotations
@@ -82,11 +85,31 @@ def read(environ, query: list[tuple[str, str]]) -> Optional[Signed]:
     return Signed(parts[0], parts[1:], headers.split(";"), signature, amz_date, presigned, expires)
 
 
-def check(environ, query: list[tuple[str, str]], body: bytes, signed: Signed, secret_key: str, now: Optional[float] = None) -> None:
-    """Raises Refused unless the request's signature is the one its secret key gives."""
+def check(
+    environ, query: list[tuple[str, str]], body: bytes, signed: Signed, secret_key: str, region: str, now: Optional[float] = None
+) -> None:
+    """Raises Refused unless the request's signature is the one its secret key gives, scoped to `region` (the
+    cloud's only one)."""
     now = time.time() if now is None else now
-    when = calendar.timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))
+    try:
+        when = calendar.timegm(time.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        raise Refused("IncompleteSignature", f"X-Amz-Date {signed.amz_date!r} is not a date") from None
     service = signed.scope[2]
+    if signed.scope[1] != region:
+        if service == "s3":
+            raise Refused("AuthorizationHeaderMalformed", f"the region '{signed.scope[1]}' is wrong; expecting '{region}'")
+        raise Refused("SignatureDoesNotMatch", f"Credential should be scoped to a valid region, not '{signed.scope[1]}'")
+    if service == "s3":
+        # S3: every x-amz-* header sent must be signed (S3 API reference, "Authenticating Requests (AWS Signature
+        # Version 4)": "all x-amz-* headers that you plan to add to the request").
+        unsigned = sorted(
+            name
+            for name in (k[5:].lower().replace("_", "-") for k in environ if k.startswith("HTTP_X_AMZ_"))
+            if name not in signed.signed_headers
+        )
+        if unsigned:
+            raise Refused("AccessDenied", f"There were headers present in the request which were not signed: {', '.join(unsigned)}")
     if signed.presigned:
         if signed.expires is None or not 1 <= signed.expires <= MAX_EXPIRES:
             raise Refused("AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds")

@@ -76,17 +76,26 @@ class Signatures(unittest.TestCase):
         self.assertEqual(status, 403)
         self.assertIn(b"Request has expired", body)
 
-    def test_a_stale_clock_and_a_missing_payload_hash_are_refused(self):
+    def test_a_stale_clock_a_missing_payload_hash_unsigned_headers_and_another_region_are_refused(self):
         import sigv4
 
-        environ = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20200101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=" + "0" * 64, "HTTP_X_AMZ_DATE": "20200101T000000Z"}
+        environ = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20200101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64, "HTTP_X_AMZ_DATE": "20200101T000000Z"}
         signed = sigv4.read(environ, [])
         with self.assertRaises(sigv4.Refused) as raised:
-            sigv4.check(environ, [], b"", signed, "secret")
+            sigv4.check(environ, [], b"", signed, "secret", "us-east-1")
         self.assertEqual(raised.exception.code, "RequestTimeTooSkewed")
         with self.assertRaises(sigv4.Refused) as raised:
-            sigv4.check(environ, [], b"", signed, "secret", now=1577836800)
+            sigv4.check(environ, [], b"", signed, "secret", "us-east-1", now=1577836800)
         self.assertEqual(raised.exception.code, "InvalidRequest")
+        environ["HTTP_X_AMZ_CONTENT_SHA256"] = sigv4.EMPTY_SHA256
+        environ["HTTP_X_AMZ_META_NOTE"] = "unsigned"
+        with self.assertRaises(sigv4.Refused) as raised:
+            sigv4.check(environ, [], b"", signed, "secret", "us-east-1", now=1577836800)
+        self.assertEqual(raised.exception.code, "AccessDenied")
+        self.assertTrue(raised.exception.message.endswith("not signed: x-amz-content-sha256, x-amz-meta-note"), raised.exception.message)
+        with self.assertRaises(sigv4.Refused) as raised:
+            sigv4.check(environ, [], b"", signed, "secret", "eu-west-1", now=1577836800)
+        self.assertEqual(raised.exception.code, "AuthorizationHeaderMalformed")
 
     @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
     def test_curl_aws_sigv4_reads_an_object_as_user_data_does(self):

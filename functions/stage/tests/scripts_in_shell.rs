@@ -250,7 +250,7 @@ fn recording_stager(dir: &Path) -> PathBuf {
     let script = format!(
         "#!/bin/sh\nprintf '%s|%s\\n' \"$ECSUB_REQUEST_PAYER_BUCKETS\" \"$*\" >> '{}'\n\
          case $1:$2 in\n\
-         secret:kms) printf '%s' \"$3\" | base64 -d ;;\n\
+         secret:kms) printf '%s' \"$4\" | base64 -d ;;\n\
          copy:file) case $4 in s3://*) ;; *) mkdir -p \"$(dirname \"$4\")\" && : > \"$4\" ;; esac ;;\n\
          copy:dir) case $4 in s3://*) ;; *) mkdir -p \"$4\" && : > \"$4/recorded\" ;; esac ;;\n\
          copy:glob) case $4 in s3://*) ;; *) mkdir -p \"$4\" ;; esac ;;\n\
@@ -287,7 +287,7 @@ fn secrets_are_read_by_the_stager_byte_for_byte() {
     let token = fs::read(job.dir.path().join("scratch-0/token")).unwrap();
     assert_eq!(token, plaintext);
     let calls = fs::read_to_string(job.dir.path().join("stage-calls.log")).unwrap();
-    assert_eq!(calls, format!("  |secret kms {ciphertext}\n"));
+    assert_eq!(calls, format!("  |secret kms -- {ciphertext}\n"));
 
     // References go to the stager as its kind and name (the tasks file refuses what is neither).
     let refs = Job::new(
@@ -306,7 +306,7 @@ fn secrets_are_read_by_the_stager_byte_for_byte() {
     let calls = fs::read_to_string(refs.dir.path().join("stage-calls.log")).unwrap();
     assert_eq!(
         calls,
-        "  |secret ssm /ecsub/db\n  |secret secretsmanager ecsub/token\n"
+        "  |secret ssm -- /ecsub/db\n  |secret secretsmanager -- ecsub/token\n"
     );
 }
 

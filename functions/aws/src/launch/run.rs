@@ -72,8 +72,15 @@ pub async fn launch(
         job.subnet_ids.iter().map(|s| Some(s.as_str())).collect()
     };
     let mut tried = Vec::new();
+    let mut no_stager = Vec::new();
     for instance_type in &job.instance_types {
         let arch = arches.get(instance_type).copied().unwrap_or(Arch::X86_64);
+        // The user data of an instance whose architecture has no stager would only shut it down.
+        let uname = arch.uname();
+        if !job.stagers.iter().any(|s| s.arch == uname) {
+            no_stager.push(format!("{instance_type} ({uname})"));
+            continue;
+        }
         let ami = ami(ctx, arch).await?;
         for subnet in &subnets {
             match run_instance(ctx, &input, instance_type, &ami, *subnet).await {
@@ -95,6 +102,16 @@ pub async fn launch(
             }
         }
     }
+    if !no_stager.is_empty() {
+        let line = format!(
+            "the stack published no stager for {}: publish one for that architecture (ecsub-cli publish-stager)",
+            no_stager.join(", ")
+        );
+        if tried.is_empty() {
+            return Err(FnError::new(error_names::LAUNCH_FAILED, line));
+        }
+        tried.push(line);
+    }
     Err(FnError::new(
         error_names::CAPACITY_UNAVAILABLE,
         format!(
@@ -114,6 +131,16 @@ pub async fn launch(
 enum Arch {
     X86_64,
     Arm64,
+}
+
+impl Arch {
+    /// As `uname -m` names it on the instance (the stager manifest's names).
+    fn uname(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        }
+    }
 }
 
 /// The architecture of each instance type, in one DescribeInstanceTypes call.

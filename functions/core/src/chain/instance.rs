@@ -45,8 +45,8 @@ pub fn container_command(setup_container_cmd: &str) -> String {
 
 /// The user data that makes an ECS-optimized instance join the job's cluster, with a scratch folder any container
 /// user can write to (Docker would make a missing host folder root-owned, 0755), after it has fetched the stack's
-/// stager ([`super::stager::fetch_script`]; an instance that cannot fetch it never joins, so no task starts
-/// without it).
+/// stager ([`super::stager::fetch_script`]; an instance that cannot fetch it shuts down and so terminates, and
+/// no task starts without it).
 pub fn user_data(cluster: &str, bucket: &str, stagers: &[StagerRef]) -> String {
     let fetch = fetch_script(bucket, stagers);
     format!(

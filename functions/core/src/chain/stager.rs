@@ -107,7 +107,9 @@ pub fn elf_arch(head: &[u8]) -> Result<&'static str, String> {
 /// (IMDSv2), the object signed with them by curl's own SigV4 (the ECS-optimized AMI has curl, not the AWS CLI),
 /// its SHA-256 checked, then moved into place. Deterministic for a job: a retried launch sends the same user data,
 /// as RunInstances' idempotency token requires. `AWS_EC2_METADATA_SERVICE_ENDPOINT` and `AWS_ENDPOINT_URL_S3` /
-/// `AWS_ENDPOINT_URL` (the SDKs' names) are unset on an instance; the emulated cloud sets them.
+/// `AWS_ENDPOINT_URL` (the SDKs' names) are unset on an instance; the emulated cloud sets them. An instance that
+/// cannot fetch it shuts down, which terminates it (RunInstances' InstanceInitiatedShutdownBehavior), rather than
+/// let its ECS agent register in the account's default cluster.
 pub fn fetch_script(bucket: &str, stagers: &[StagerRef]) -> String {
     let mut arms = String::new();
     for s in stagers {
@@ -128,7 +130,14 @@ pub fn fetch_script(bucket: &str, stagers: &[StagerRef]) -> String {
   token=$($get -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/latest/api/token") || return 1
   md() {{ $get -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/$1"; }}
   region=$(md placement/region) || return 1
-  role=$(md iam/security-credentials/) || {{ echo 'ecsub: the instance has no role' >&2; return 1; }}
+  # The profile's credentials can come a few seconds after boot (404 until then, which curl does not retry).
+  role=
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    role=$(md iam/security-credentials/ 2>/dev/null) && [ -n "$role" ] && break
+    role=
+    sleep 3
+  done
+  [ -n "$role" ] || {{ echo 'ecsub: the instance has no role credentials (its instance profile)' >&2; return 1; }}
   creds=$(md "iam/security-credentials/$role") || return 1
   field() {{ printf '%s\n' "$creds" | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n 1; }}
   case $region in cn-*) domain=amazonaws.com.cn ;; *) domain=amazonaws.com ;; esac
@@ -138,12 +147,18 @@ pub fn fetch_script(bucket: &str, stagers: &[StagerRef]) -> String {
   part={dir}/.ecsub-stage.part
   # The keys go to curl on its standard input, not on its command line (which any process can read).
   printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$(field AccessKeyId)" "$(field SecretAccessKey)" "$(field Token)" |
-    curl -sS --fail --retry 5 --retry-all-errors --max-time 300 -K - --aws-sigv4 "aws:amz:$region:s3" \
+    curl -sS --fail --retry 3 --retry-all-errors --max-time 120 -K - --aws-sigv4 "aws:amz:$region:s3" \
       -H 'x-amz-content-sha256: {empty}' -o "$part" "$url" || {{ rm -f "$part"; return 1; }}
   echo "$sum  $part" | sha256sum -c --status || {{ echo "ecsub: $url is not the stager whose SHA-256 is $sum" >&2; rm -f "$part"; return 1; }}
-  chmod 0755 "$part" && mv -f "$part" {dir}/ecsub-stage
+  chmod 0755 "$part" && mv -f "$part" {dir}/ecsub-stage || return 1
+  # The stager trusts this CA bundle when the image has none (busybox, distroless): it talks to AWS over TLS.
+  for ca in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt; do
+    if [ -f "$ca" ]; then cp "$ca" {dir}/ca-bundle.pem && break; fi
+  done
 }}
-ecsub_fetch_stager || {{ echo 'ecsub: cannot fetch the stager: this instance does not join the cluster' >&2; exit 1; }}
+# Without the stager no task could run here. The ECS agent starts whatever the user data does (into the account's
+# "default" cluster, without ECS_CLUSTER), so the instance powers off: it was launched to terminate on shutdown.
+ecsub_fetch_stager || {{ echo 'ecsub: cannot fetch the stager: this instance shuts down (and terminates)' >&2; shutdown -h now; exit 1; }}
 "#,
         dir = STAGER_DIR,
     )

@@ -178,7 +178,8 @@ ecsub_secret() {
     *) ecsub_kind=kms ;;
   esac
   # The value byte for byte: the x keeps trailing newlines from the command substitution.
-  if ! ecsub_v=$(ecsub_stage secret "$ecsub_kind" "${2#"$ecsub_kind":}" && printf x); then
+  # `--`: a name that starts with - is not an option.
+  if ! ecsub_v=$(ecsub_stage secret "$ecsub_kind" -- "${2#"$ecsub_kind":}" && printf x); then
     ecsub_log "secret $1: the stager could not read it ($ecsub_kind)"
     return 1
   fi
