@@ -36,7 +36,7 @@ impl std::error::Error for InputError {}
 #[cfg(not(feature = "aws"))]
 pub fn without_aws(what: &str) -> anyhow::Error {
     InputError(vec![format!(
-        "ecsub-cli: this build has no AWS support (built with --no-default-features): {what} need it; \
+        "ecsub-cli: this build has no AWS support (built with --no-default-features), which {what} requires; \
          build with the default features (cargo build -p ecsub-cli)"
     )])
     .into()

@@ -28,6 +28,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -77,6 +78,7 @@ class Instance:
     principal: Optional[iam.Principal] = None
     state: str = "booting"  # booting, registered, failed
     why: str = ""
+    disk_gone: bool = False
 
 
 @dataclass
@@ -163,6 +165,13 @@ class Agent:
                 _kill(task.process)
                 verb = "stopped" if described and described["State"]["Name"] in ("stopping", "stopped") else "terminated"
                 self.finish(task, exit_code=None, reason=f"Host EC2 (instance {task.instance_id}) {verb}.", stop_code="TerminationNotice")
+        for instance_id, described in states.items():
+            instance = self.instances.get(instance_id)
+            if instance and not instance.disk_gone and instance.state != "booting" and described["State"]["Name"] == "terminated":
+                # Its root volume goes with it (DeleteOnTermination): its files (the stager among them), not its
+                # console log. Thousands of instances in one sandbox would otherwise fill the disk.
+                shutil.rmtree(instance.home / "upper", ignore_errors=True)
+                instance.disk_gone = True
         registered = {i.container_instance_arn: i for i in self.instances.values() if i.container_instance_arn}
         by_cluster: dict[str, set[str]] = {}
         for instance in registered.values():

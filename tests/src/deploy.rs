@@ -36,6 +36,12 @@ impl Sandbox {
                 .arg(format!("s3://{bucket}"))
                 .arg(&stager);
             let out = self.bounded(cmd, Duration::from_secs(120));
+            assert!(
+                !out.stderr.contains("this build has no AWS support"),
+                "{} was built without AWS support (the README's local command does that): rebuild it with \
+                 `cargo build --workspace --bins`",
+                binary("ecsub-cli").display()
+            );
             assert_eq!(
                 out.code,
                 0,
