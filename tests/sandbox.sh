@@ -35,6 +35,10 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
 AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY=$harness_secret .venv/bin/aws s3 mb s3://ecsub-wordcount >/dev/null
 AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY=$harness_secret \
   .venv/bin/aws s3 cp --recursive --quiet --exclude 'output/*' examples/wordcount/s3/ecsub-wordcount/ s3://ecsub-wordcount/
+# What a deploy does after `sam deploy`: the stager in the stack's bucket (stripped: every instance fetches it).
+strip -s -o "$dir/ecsub-stage" "$CARGO_TARGET_DIR/debug/ecsub-stage" 2>/dev/null || cp "$CARGO_TARGET_DIR/debug/ecsub-stage" "$dir/ecsub-stage"
+AWS_ACCESS_KEY_ID=$harness_key AWS_SECRET_ACCESS_KEY=$harness_secret \
+  "$CARGO_TARGET_DIR/debug/ecsub-cli" publish-stager --aws-s3-bucket "s3://$bucket" "$dir/ecsub-stage" >/dev/null
 cat <<INFO
 The sandbox is up (moto on port $port with IAM enforced, the stack deployed from template.yaml, the real
 handlers, instances and containers; logs in $dir). In another shell, as the stack's user:

@@ -160,6 +160,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
             ("ecsub-dev".to_owned(), Vec::new()),
         ],
         time_scale: None,
+        lambda_processes: None,
     });
     sandbox.upload_wordcount_inputs();
     let dir = tempfile::tempdir().unwrap();

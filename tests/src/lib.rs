@@ -94,6 +94,9 @@ fn ran(output: Output) -> Ran {
 pub struct Options {
     pub stacks: Vec<(String, Vec<(String, String)>)>,
     pub time_scale: Option<f64>,
+    /// Handler processes per function (the emulated Lambda's concurrency; default 2). Lambda itself runs up to
+    /// 1 000 at once: a job of hundreds of tasks at once needs more than 2 here, or its invocations queue.
+    pub lambda_processes: Option<usize>,
 }
 
 impl Default for Options {
@@ -101,6 +104,7 @@ impl Default for Options {
         Options {
             stacks: vec![("ecsub".to_owned(), Vec::new())],
             time_scale: None,
+            lambda_processes: None,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Options {
                     .collect(),
             )],
             time_scale: None,
+            lambda_processes: None,
         }
     }
 }
@@ -153,6 +158,9 @@ impl Sandbox {
             .arg(Value::Object(stacks).to_string());
         if let Some(scale) = options.time_scale {
             command.arg("--time-scale").arg(scale.to_string());
+        }
+        if let Some(processes) = options.lambda_processes {
+            command.arg("--processes").arg(processes.to_string());
         }
         let child = command
             .stdin(Stdio::null())
