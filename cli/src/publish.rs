@@ -7,6 +7,7 @@
 use crate::args::PublishStagerArgs;
 use crate::InputError;
 use ecsub_core::chain::stager::{elf_arch, stager_key, StagerRef};
+use sha2::Digest as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -54,10 +55,7 @@ fn bucket_of(flag: Option<&str>) -> Result<String, InputError> {
 fn read(path: &Path) -> Result<Binary, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
     let arch = elf_arch(&bytes)?;
-    let sha256 = hex(&sha2::Digest::finalize(sha2::Digest::chain_update(
-        <sha2::Sha256 as sha2::Digest>::new(),
-        &bytes,
-    )));
+    let sha256 = hex(&sha2::Sha256::digest(&bytes));
     Ok(Binary {
         entry: StagerRef {
             arch: arch.to_owned(),

@@ -34,7 +34,8 @@ class CredentialsEndpointTest(unittest.TestCase):
         self.assertEqual(self.server.process.wait(10), 0)
         self.tmp.cleanup()
 
-    def get(self, url: str) -> tuple[int, bytes]:
+    def get(self, url) -> tuple[int, bytes]:
+        """Status and body of a request (a URL or a urllib Request), an HTTP error's too."""
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
                 return r.status, r.read()
@@ -65,11 +66,7 @@ class CredentialsEndpointTest(unittest.TestCase):
             request.add_header("X-aws-ec2-metadata-token", token)
         if ttl is not None:
             request.add_header("X-aws-ec2-metadata-token-ttl-seconds", str(ttl))
-        try:
-            with urllib.request.urlopen(request, timeout=5) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return self.get(request)
 
     def test_imds_answers_only_with_a_session_token_of_that_instance(self):
         self.server.grant_instance("i-0abc", "us-east-1", "ecsub-InstanceRole", Principal())

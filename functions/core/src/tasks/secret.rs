@@ -59,27 +59,25 @@ pub fn check(value: &str) -> Result<(), String> {
                 ))
             }
         }
-        SecretSource::Ssm(name) => {
-            let ok = !name.is_empty()
-                && name.len() <= 2048
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-/:".contains(&b));
-            ok.then_some(()).ok_or_else(|| {
-                format!("`{value}`: an SSM parameter name is 1 to 2048 of a-z A-Z 0-9 _ . - /")
-            })
-        }
-        SecretSource::SecretsManager(name) => {
-            let ok = !name.is_empty()
-                && name.len() <= 2048
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-:".contains(&b));
-            ok.then_some(()).ok_or_else(|| {
-                format!("`{value}`: a Secrets Manager secret is a name or ARN of a-z A-Z 0-9 / _ + = . @ -")
-            })
-        }
+        SecretSource::Ssm(name) => name_of(name, b"_.-/:").ok_or_else(|| {
+            format!("`{value}`: an SSM parameter name is 1 to 2048 of a-z A-Z 0-9 _ . - /")
+        }),
+        SecretSource::SecretsManager(name) => name_of(name, b"/_+=.@-:").ok_or_else(|| {
+            format!(
+                "`{value}`: a Secrets Manager secret is a name or ARN of a-z A-Z 0-9 / _ + = . @ -"
+            )
+        }),
     }
+}
+
+/// A reference's name: 1 to 2048 ASCII letters, digits and `extra` (`:` for an ARN).
+fn name_of(name: &str, extra: &[u8]) -> Option<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 2048
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    ok.then_some(())
 }
 
 /// Why the task role could not read a reference: its name is not under the stack's prefix (None: it is, or the
