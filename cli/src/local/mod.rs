@@ -27,7 +27,7 @@ mod progress;
 
 use lifetime::signal_group;
 
-use objects::{check_inputs, missing_outputs};
+use objects::{check_inputs, clock_mark, missing_outputs};
 use progress::Progress;
 
 /// How long a stopped task gets between SIGTERM and SIGKILL.
@@ -245,10 +245,12 @@ impl Stop {
     }
 }
 
-/// A task that has been started: its process group, and when.
+/// A task that has been started: its process group, when (for the report), and the local root's file clock just
+/// before it (for the output contract).
 struct Started {
     pgid: Option<i32>,
     start: SystemTime,
+    since: SystemTime,
 }
 
 impl Runner<'_> {
@@ -275,6 +277,7 @@ impl Runner<'_> {
         loop {
             while stopping.is_none() && running.len() < limit {
                 let Some(&index) = queue.peek() else { break };
+                let since = clock_mark(&self.s3_root, index);
                 let spawned = self.spawn(index);
                 if let Err(e) = &spawned {
                     // Out of file descriptors or processes while others run: wait for a slot (and run fewer at
@@ -293,6 +296,7 @@ impl Runner<'_> {
                             Started {
                                 pgid: child.id().map(|id| id as i32),
                                 start: SystemTime::now(),
+                                since,
                             },
                         );
                         progress.started(index, &self.dirs.log(index));
@@ -324,13 +328,14 @@ impl Runner<'_> {
                     signal_group(started.get(&index).and_then(|s| s.pgid), libc::SIGKILL);
                     let _ = fs::remove_file(self.dirs.env(index));
                     let start = started.get(&index).map(|s| s.start);
+                    let since = started.get(&index).map(|s| s.since);
                     let (state, code, note) = match status {
                         Ok(status) => {
                             let code = exit_code(status);
                             if stopping.is_some() && code != 0 {
                                 (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()))
                             } else {
-                                let missing = match (code, start) { (0, Some(start)) => missing_outputs(self.plan, &self.s3_root, index, start), _ => Vec::new() };
+                                let missing = match (code, since) { (0, Some(since)) => missing_outputs(self.plan, &self.s3_root, index, since), _ => Vec::new() };
                                 let stopped = Stopped { exit_code: Some(code), ..Default::default() };
                                 let (outcome, reason) = classify(&stopped, &missing);
                                 match outcome {

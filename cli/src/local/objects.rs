@@ -9,7 +9,7 @@ use ecsub_core::tasks::Cell;
 use ecsub_core::S3Path;
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// ecsub's pre-flight, on the local folder: every input of every selected task must exist before any task runs.
 pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
@@ -45,7 +45,32 @@ pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
     }
 }
 
-/// The declared outputs of a task that this attempt (started at `started`) did not write under the local root.
+/// The local root's file clock now: the modification time of a file created (and removed) in `s3_root` (or its
+/// nearest existing parent) for task `index`. A task's outputs are stamped by that clock, which is not the one
+/// `SystemTime::now()` reads: Linux stamps new files from a coarse clock up to a tick behind it, a filesystem may
+/// keep whole seconds, and an NFS server stamps with its own clock. Compared with this mark, a file the task writes
+/// afterwards is never older, on any of them. Falls back to `SystemTime::now()` less a second when the folder
+/// cannot be written (the task's outputs could not be written either).
+pub fn clock_mark(s3_root: &Path, index: usize) -> SystemTime {
+    // A root that does not exist yet (a job with no inputs) is created by the first upload: mark in its nearest
+    // existing parent, most likely the same filesystem.
+    let dir = s3_root
+        .ancestors()
+        .find(|dir| dir.is_dir())
+        .unwrap_or(s3_root);
+    let path = dir.join(format!(".ecsub-clock-{}-{index}", std::process::id()));
+    let stamped = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|file| file.metadata())
+        .and_then(|meta| meta.modified());
+    let _ = fs::remove_file(&path);
+    stamped.unwrap_or_else(|_| SystemTime::now() - Duration::from_secs(1))
+}
+
+/// The declared outputs of a task that this attempt (started at `started`, by the root's file clock) did not
+/// write under the local root.
 pub fn missing_outputs(
     plan: &Plan,
     s3_root: &Path,
@@ -137,4 +162,33 @@ fn file_time(path: &Path) -> Option<i64> {
 fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_written_after_the_mark_is_never_older_than_it() {
+        // With `SystemTime::now()` as the mark this fails on the first file on this project's machine (ext4, Linux
+        // 6.18 stamps a new file by its coarse clock, 5-7 ms behind); a mark from the file clock itself never does.
+        let root = tempfile::tempdir().unwrap();
+        for i in 0..500 {
+            let mark = clock_mark(root.path(), i);
+            let part = root.path().join(format!("{i}.part"));
+            fs::write(&part, b"x").unwrap();
+            let file = root.path().join(format!("{i}"));
+            fs::rename(&part, &file).unwrap();
+            let stamped = fs::metadata(&file).unwrap().modified().unwrap();
+            assert!(
+                stamped >= mark,
+                "file {i} stamped {stamped:?}, before the mark {mark:?}"
+            );
+        }
+        assert_eq!(
+            fs::read_dir(root.path()).unwrap().count(),
+            500,
+            "no mark file is left"
+        );
+    }
 }

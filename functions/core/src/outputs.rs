@@ -5,7 +5,8 @@
 //! The time comes with the object at no extra cost: S3's `LastModified` (from the HeadObject or ListObjectsV2
 //! the check makes anyway) and a file's modification time locally, where every copy lands a new file by rename.
 //! The attempt's start is the ECS task's `startedAt` on AWS (the container starts before `run.sh` uploads
-//! anything) and the task's process start locally.
+//! anything) and, locally, the modification time of a file created in the local root just before the task's
+//! process starts (files are stamped by a coarser clock than the one a program reads).
 //!
 //! What satisfies a location: a file output, the object at its key; a folder (`--output-recursive`), at least one
 //! object under `key/` (so `data/` is not satisfied by `data2/`); a wildcard, at least one object of its folder
@@ -19,7 +20,8 @@ use crate::S3Path;
 /// attempt of the same task is minutes older (its instance was terminated and another one launched and joined).
 pub const S3_SLACK_MS: i64 = 2_000;
 
-/// Locally one clock stamps both times, to the nanosecond: no slack.
+/// Locally the attempt's start is read from the root's own file clock (`ecsub-cli`'s `clock_mark`), the clock
+/// that stamps the outputs: no slack.
 pub const LOCAL_SLACK_MS: i64 = 0;
 
 /// An object as the check sees it: its key and when it was last written (milliseconds since the Unix epoch).
