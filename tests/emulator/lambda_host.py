@@ -62,6 +62,7 @@ class Slot:
         self.index = index
         self.process: Optional[subprocess.Popen] = None
         self.current: Optional[Invocation] = None
+        self.sampled = 0  # the pid read while idle since its last invocation (0: read it again)
         self.deadline = 0.0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -215,6 +216,11 @@ class FunctionRuntime:
                     slot.kill(_error("Sandbox.Timedout", f"Task timed out after {self.timeout:.2f} seconds"))
                     slot.spawn()
                     continue
+                # An idle handler's memory does not grow: the busy ones are read, an idle one once after its start
+                # or its last invocation.
+                if slot.current is None and slot.sampled == process.pid:
+                    continue
+                slot.sampled = process.pid if slot.current is None else 0
                 rss_kb = _rss_kb(process.pid)
                 self.peak_rss_kb = max(self.peak_rss_kb, rss_kb)
                 if rss_kb > limit_kb:

@@ -37,6 +37,8 @@ EventBridge, S3, Lambda
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
 13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
     sandbox's Lambda host (lambda_host.py), which runs the real handlers and checks the resource-based policy.
+
+moto_speed.py holds the patches that change only what a call costs (applied here too).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import botocore.session
 from botocore.response import StreamingBody
 
 import map_run
+import moto_speed
 from faults import FAULTS
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
@@ -133,21 +136,29 @@ def _patch_stepfunctions_credentials() -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client as module
 
     original = module.boto_client_for
+    clients: dict[tuple, Any] = {}
+    clients_lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None):
         role = getattr(state_credentials, "role_arn", None)
         if STATES_PRINCIPAL is None or not role:
             raise RuntimeError(f"Step Functions has no execution role to call {service} with")
         principal = STATES_PRINCIPAL(role)
-        return boto3.client(
-            service_name=service,
-            region_name=region,
-            endpoint_url=f"http://127.0.0.1:{moto_server_port()}",
-            aws_access_key_id=principal.access_key_id,
-            aws_secret_access_key=principal.secret_access_key,
-            aws_session_token=principal.session_token,
-            config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}, read_timeout=900, s3={"addressing_style": "path"}),
-        )
+        # One client per service and credentials (a client is thread-safe; making one costs more than most calls).
+        key = (region, service, principal.access_key_id, principal.secret_access_key, principal.session_token)
+        with clients_lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = boto3.client(
+                    service_name=service,
+                    region_name=region,
+                    endpoint_url=f"http://127.0.0.1:{moto_server_port()}",
+                    aws_access_key_id=principal.access_key_id,
+                    aws_secret_access_key=principal.secret_access_key,
+                    aws_session_token=principal.session_token,
+                    config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}, read_timeout=900, s3={"addressing_style": "path"}, max_pool_connections=64),
+                )
+        return client
 
     import moto.stepfunctions.parser  # noqa: F401 - load the interpreter's modules before rebinding their imports
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
@@ -519,3 +530,4 @@ def apply() -> None:
     _patch_s3_events()
     _patch_lambda()
     map_run.apply()
+    moto_speed.apply()

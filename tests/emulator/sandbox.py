@@ -61,6 +61,8 @@ class Sandbox:
         self.stopped_at: dict[str, float] = {}
         self.info: dict[str, Any] = {}
         self.states_principals: dict[str, Any] = {}
+        self._clients: dict[tuple, Any] = {}
+        self._clients_lock = threading.Lock()
         self.lock = threading.Lock()
 
     # -- clients --------------------------------------------------------------------------------------------------
@@ -69,8 +71,15 @@ class Sandbox:
         import boto3
         from botocore.config import Config
 
+        # Clients with the default configuration are kept per service and credentials (thread-safe, and costly to
+        # make: the agent asks for one per instance and per tick).
+        key = (service, principal.access_key_id, principal.secret_access_key, principal.session_token)
+        if config is None:
+            with self._clients_lock:
+                if key in self._clients:
+                    return self._clients[key]
         base = Config(retries={"max_attempts": 2}, s3={"addressing_style": "path"})
-        return boto3.client(
+        client = boto3.client(
             service,
             region_name=REGION,
             endpoint_url=self.moto_url,
@@ -79,6 +88,10 @@ class Sandbox:
             aws_session_token=principal.session_token,
             config=base.merge(config) if config else base,
         )
+        if config is None:
+            with self._clients_lock:
+                client = self._clients.setdefault(key, client)
+        return client
 
     def state_machine_arns(self) -> list[str]:
         return [s.refs[k] for s in self.stacks.values() for k in s.of_type("AWS::StepFunctions::StateMachine")]

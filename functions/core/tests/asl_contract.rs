@@ -460,3 +460,51 @@ fn the_state_machine_names_no_partition_of_its_own() {
     );
     assert!(ASL.contains("arn:${Partition}:states:::lambda:invoke.waitForTaskToken"));
 }
+
+/// Every Task state of the job, the Map's and its iterations'.
+fn task_states() -> Vec<(String, Value)> {
+    let asl = asl();
+    let mut found = Vec::new();
+    for states in [
+        &asl["States"],
+        &asl["States"]["Tasks"]["ItemProcessor"]["States"],
+    ] {
+        for (name, state) in states.as_object().unwrap() {
+            if state["Type"] == "Task" {
+                found.push((name.clone(), state.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn lambda_throttling_is_waited_out_as_long_as_ec2s_in_every_state_that_invokes_a_function() {
+    // Lambda refuses an invocation past the account's concurrency with TooManyRequestsException (new accounts
+    // start with a low quota); with hundreds of tasks polling at once that is not an error of the task. Each state
+    // waits it out as long as EC2's throttling: 30 attempts, full jitter, up to 5 minutes apart.
+    let states = task_states();
+    assert!(states.len() >= 5, "{states:?}");
+    for (name, state) in states {
+        let retry = state["Retry"].as_array().cloned().unwrap_or_default();
+        let waits = retry.iter().find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "Lambda.TooManyRequestsException")
+        });
+        let Some(waits) = waits else {
+            panic!("{name} does not retry Lambda.TooManyRequestsException")
+        };
+        assert!(waits["MaxAttempts"].as_u64() >= Some(30), "{name}: {waits}");
+        assert_eq!(waits["JitterStrategy"], "FULL", "{name}: {waits}");
+        assert_eq!(waits["MaxDelaySeconds"], 300, "{name}: {waits}");
+        let first = retry.iter().position(|r| r == waits).unwrap();
+        let catch_all = retry
+            .iter()
+            .position(|r| r["ErrorEquals"][0] == "States.ALL")
+            .unwrap_or(usize::MAX);
+        assert!(first < catch_all, "{name}: States.ALL is matched before it");
+    }
+}

@@ -51,6 +51,9 @@ const BASE_DISK_GIB: i32 = 30;
 /// AMI ids by SSM parameter, kept for the life of the function instance.
 static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
 
+/// Instance types' architectures, kept for the life of the function instance.
+static ARCH_CACHE: Mutex<Option<HashMap<String, Arch>>> = Mutex::new(None);
+
 /// One attempt of one task.
 struct Launch<'a> {
     job: &'a JobRef,
@@ -143,17 +146,39 @@ impl Arch {
     }
 }
 
-/// The architecture of each instance type, in one DescribeInstanceTypes call.
+/// The architecture of each instance type: from this function instance's cache, else in one DescribeInstanceTypes
+/// call for the types it has not seen (a type's architecture never changes).
 async fn architectures(ctx: &Ctx, types: &[String]) -> Result<HashMap<String, Arch>, FnError> {
+    let mut known: HashMap<String, Arch> = ARCH_CACHE
+        .lock()
+        .ok()
+        .and_then(|cache| cache.clone())
+        .unwrap_or_default();
+    let unknown: Vec<ec2::InstanceType> = types
+        .iter()
+        .filter(|t| !known.contains_key(t.as_str()))
+        .map(|t| ec2::InstanceType::from(t.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let found = describe_architectures(ctx, unknown, types).await?;
+        if let Ok(mut cache) = ARCH_CACHE.lock() {
+            cache.get_or_insert_with(HashMap::new).extend(found.clone());
+        }
+        known.extend(found);
+    }
+    known.retain(|name, _| types.contains(name));
+    Ok(known)
+}
+
+async fn describe_architectures(
+    ctx: &Ctx,
+    unknown: Vec<ec2::InstanceType>,
+    types: &[String],
+) -> Result<HashMap<String, Arch>, FnError> {
     let out = ctx
         .ec2
         .describe_instance_types()
-        .set_instance_types(Some(
-            types
-                .iter()
-                .map(|t| ec2::InstanceType::from(t.as_str()))
-                .collect(),
-        ))
+        .set_instance_types(Some(unknown))
         .send()
         .await
         .map_err(|e| match code(&e) {
@@ -311,7 +336,12 @@ async fn run_instance(
                 .build(),
         );
     }
-    match request.send().await {
+    // No retry inside the function: a throttled or failed call returns at once and the state machine retries it
+    // with jitter (Ecsub.Throttled, Ecsub.AwsError), so a launch waiting for EC2's tokens holds no Lambda (which
+    // would bill its sleep, and hold a process of the emulated Lambda ahead of other tasks' calls).
+    let once = aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled());
+    match request.customize().config_override(once).send().await {
         Ok(out) => {
             let Some(instance) = out.instances().first() else {
                 return Err(Refused::Failed(FnError::new(
