@@ -4,9 +4,8 @@
 //! history, at most `--processes` at once, and writes its results to the job's folder.
 //!
 //! What bounds the size of a job this 2-core machine runs in a test is the emulated cloud itself: one Python
-//! process answers every API call, and each task's container runs the AWS CLI four times (its scripts, and three
-//! ranged reads of setenv.sh), about 5 s of CPU per task in all (40 tasks: 227 s of CPU, measured). These tests
-//! run alone (.config/nextest.toml).
+//! process answers every API call, boots every instance (its user data fetches the stager through the emulated
+//! S3) and runs every container. These tests run alone (.config/nextest.toml).
 
 #![allow(clippy::unwrap_used)]
 
@@ -46,10 +45,13 @@ fn push_and_wait(
     )
 }
 
-/// 120 trivial tasks at `--processes 100`, polling for their instances every 10 s (a real stack's shortest
+/// Tasks in the large job: more than an inline Map's history would hold at `--waiter-delay 10` (117).
+const TASKS: u64 = 300;
+
+/// 300 trivial tasks at `--processes 100`, polling for their instances every 10 s (a real stack's shortest
 /// `--waiter-delay`).
 #[test]
-fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
+fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     let sandbox = with_wordcount();
     // EC2's RunInstances bucket (5 at once, 2 a second) would spread 100 launches over 50 s; this test is about
     // the Map's concurrency (the bucket has its own test in faults.rs).
@@ -58,7 +60,7 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
         &json!({ "kind": "request", "api": "RunInstances", "capacity": 100, "refill": 50 }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let rows: String = (0..120).map(|i| format!("{i}\n")).collect();
+    let rows: String = (0..TASKS).map(|i| format!("{i}\n")).collect();
     let tasks = write(dir.path(), "scale.tsv", &format!("--env I\n{rows}"));
     let script = write(
         dir.path(),
@@ -72,13 +74,13 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     let summary = summary(&sandbox, &job);
     assert_eq!(
         (summary["succeeded"].as_u64(), summary["failed"].as_u64()),
-        (Some(120), Some(0))
+        (Some(TASKS), Some(0))
     );
     let tasks = summary["tasks"].as_array().unwrap();
     assert!(tasks.iter().all(|t| t["attempts"] == 1), "a task ran twice");
     assert_eq!(
-        all_instances(&sandbox, &job).len(),
-        120,
+        all_instances(&sandbox, &job).len() as u64,
+        TASKS,
         "one instance per task"
     );
 
@@ -87,12 +89,12 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     let runs = map_runs(&sandbox, &job);
     assert_eq!(runs.len(), 1, "one Map run for the job");
     let run = &runs[0];
-    assert_eq!(run["children"], 120);
+    assert_eq!(run["children"], TASKS);
     assert_eq!(
         run["most_running"], 100,
         "children at once, --processes 100"
     );
-    assert_eq!(run["by_status"], json!({ "SUCCEEDED": 120 }));
+    assert_eq!(run["by_status"], json!({ "SUCCEEDED": TASKS }));
     // No state's history grows with the job: the parent's holds the Map run, each task's its own states.
     let parent_events = execution_history(&sandbox, &job).len();
     assert!(
@@ -125,7 +127,11 @@ fn a_job_of_120_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     let succeeded = &manifest["ResultFiles"]["SUCCEEDED"];
     assert_eq!(succeeded.as_array().map(Vec::len), Some(1), "{manifest}");
     let results = read(succeeded[0]["Key"].as_str().unwrap());
-    assert_eq!(results.as_array().map(Vec::len), Some(120));
+    assert_eq!(
+        results.as_array().map(|r| r.len() as u64),
+        Some(TASKS),
+        "one result per task"
+    );
     assert_nothing_running(&sandbox, &job);
 }
 

@@ -24,7 +24,8 @@ EC2
 7. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
 
 ECS
-8. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language).
+8. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language), and answers
+   while an instance registers (moto iterated the live dict: RuntimeError, HTTP 500).
 9. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
 10. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
    the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, and injected
@@ -287,6 +288,14 @@ def _patch_ecs() -> None:
 
     original_list = EC2ContainerServiceResponse.list_container_instances
 
+    def backend_list(self, cluster_str: str, status: Optional[str] = None) -> list[str]:
+        # A snapshot of the cluster's instances (one C-level copy, atomic under the GIL): moto iterates the live
+        # dict, which an instance registering at the same moment changes (RuntimeError, an HTTP 500 AWS never gives).
+        instances = list(self.container_instances.get(cluster_str.split("/")[-1], {}).values())
+        return sorted(ci.container_instance_arn for ci in instances if status is None or ci.status == status)
+
+    ecs_models.EC2ContainerServiceBackend.list_container_instances = backend_list
+
     def list_container_instances(self):
         result = original_list(self)
         query = (self._get_param("filter") or "").strip()
@@ -297,7 +306,7 @@ def _patch_ecs() -> None:
             return result
         wanted = wanted.strip()
         cluster = (self._get_param("cluster", "default") or "default").split("/")[-1]
-        instances = self.ecs_backend.container_instances.get(cluster, {}).values()
+        instances = list(self.ecs_backend.container_instances.get(cluster, {}).values())
         arns = sorted(ci.container_instance_arn for ci in instances if ci.ec2_instance_id == wanted)
         status = self._get_param("status")
         if status:
