@@ -288,30 +288,26 @@ def _patch_ecs() -> None:
 
     original_list = EC2ContainerServiceResponse.list_container_instances
 
+    def snapshot(backend, cluster_str: str) -> list:
+        # The cluster's instances copied in one C-level call (atomic under the GIL): moto iterates the live dict,
+        # which an instance registering at the same moment changes (RuntimeError, an HTTP 500 AWS never gives).
+        return list(backend.container_instances.get(cluster_str.split("/")[-1], {}).values())
+
     def backend_list(self, cluster_str: str, status: Optional[str] = None) -> list[str]:
-        # A snapshot of the cluster's instances (one C-level copy, atomic under the GIL): moto iterates the live
-        # dict, which an instance registering at the same moment changes (RuntimeError, an HTTP 500 AWS never gives).
-        instances = list(self.container_instances.get(cluster_str.split("/")[-1], {}).values())
-        return sorted(ci.container_instance_arn for ci in instances if status is None or ci.status == status)
+        return sorted(ci.container_instance_arn for ci in snapshot(self, cluster_str) if status is None or ci.status == status)
 
     ecs_models.EC2ContainerServiceBackend.list_container_instances = backend_list
 
     def list_container_instances(self):
-        result = original_list(self)
-        query = (self._get_param("filter") or "").strip()
-        if not query:
-            return result
-        field, _, wanted = query.partition("==")
+        field, _, wanted = (self._get_param("filter") or "").strip().partition("==")
         if field.strip() != "ec2InstanceId":
-            return result
-        wanted = wanted.strip()
-        cluster = (self._get_param("cluster", "default") or "default").split("/")[-1]
-        instances = list(self.ecs_backend.container_instances.get(cluster, {}).values())
-        arns = sorted(ci.container_instance_arn for ci in instances if ci.ec2_instance_id == wanted)
-        status = self._get_param("status")
-        if status:
-            arns = [a for a in arns if any(ci.container_instance_arn == a and ci.status == status for ci in instances)]
-        return type(result)({"containerInstanceArns": arns})
+            return original_list(self)
+        wanted, status = wanted.strip(), self._get_param("status")
+        instances = snapshot(self.ecs_backend, self._get_param("cluster", "default") or "default")
+        arns = sorted(
+            ci.container_instance_arn for ci in instances if ci.ec2_instance_id == wanted and (not status or ci.status == status)
+        )
+        return ActionResult({"containerInstanceArns": arns})
 
     EC2ContainerServiceResponse.list_container_instances = list_container_instances
 

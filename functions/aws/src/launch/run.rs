@@ -149,25 +149,27 @@ impl Arch {
 /// The architecture of each instance type: from this function instance's cache, else in one DescribeInstanceTypes
 /// call for the types it has not seen (a type's architecture never changes).
 async fn architectures(ctx: &Ctx, types: &[String]) -> Result<HashMap<String, Arch>, FnError> {
-    let mut known: HashMap<String, Arch> = ARCH_CACHE
-        .lock()
-        .ok()
-        .and_then(|cache| cache.clone())
-        .unwrap_or_default();
+    let cached = |t: &String| {
+        ARCH_CACHE
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(|m| m.get(t).copied()))
+    };
     let unknown: Vec<ec2::InstanceType> = types
         .iter()
-        .filter(|t| !known.contains_key(t.as_str()))
+        .filter(|t| cached(t).is_none())
         .map(|t| ec2::InstanceType::from(t.as_str()))
         .collect();
     if !unknown.is_empty() {
         let found = describe_architectures(ctx, unknown, types).await?;
         if let Ok(mut cache) = ARCH_CACHE.lock() {
-            cache.get_or_insert_with(HashMap::new).extend(found.clone());
+            cache.get_or_insert_with(HashMap::new).extend(found);
         }
-        known.extend(found);
     }
-    known.retain(|name, _| types.contains(name));
-    Ok(known)
+    Ok(types
+        .iter()
+        .filter_map(|t| Some((t.clone(), cached(t)?)))
+        .collect())
 }
 
 async fn describe_architectures(
