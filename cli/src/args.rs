@@ -117,8 +117,30 @@ pub struct PushArgs {
     /// it) before giving up with exit 3; the job itself stays uploaded
     #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub pickup_timeout: u64,
+    /// Run, as a new job, the tasks of the ended job JOB that did not succeed: its tasks file's rows of those
+    /// tasks, its script and its options, each replaced by what this command line gives (--script, options)
+    #[arg(long, value_name = "JOB", conflicts_with = "tasks")]
+    pub rerun_failed: Option<String>,
+    /// Tasks file (TSV): a header of `TYPE NAME` cells, then one row per task
+    #[arg(long, value_name = "FILE", required_unless_present = "rerun_failed")]
+    pub tasks: Option<PathBuf>,
+    /// Script each task runs (with --shell), after its inputs are downloaded; with --rerun-failed, replaces the
+    /// job's
+    #[arg(long, value_name = "FILE", required_unless_present = "rerun_failed")]
+    pub script: Option<PathBuf>,
     #[command(flatten)]
-    pub input: JobInput,
+    pub job: JobArgs,
+}
+
+impl PushArgs {
+    /// The tasks file, script and options of a push of new files (not a rerun).
+    pub fn input(&self) -> Option<JobInput> {
+        Some(JobInput {
+            tasks: self.tasks.clone()?,
+            script: self.script.clone()?,
+            job: self.job.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Args)]

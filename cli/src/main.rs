@@ -12,6 +12,8 @@ mod push;
 #[cfg(feature = "aws")]
 mod remote;
 mod report;
+#[cfg(feature = "aws")]
+mod rerun;
 mod validate;
 
 use args::{Cli, Command};

@@ -2,7 +2,7 @@
 //! arrival starts it — and prints the job id. With `--dry-run`, the plan is printed (job id, every object key in
 //! upload order, every generated script) and nothing is touched; with `--wait`, the job is followed to its end.
 
-use crate::args::PushArgs;
+use crate::args::{JobInput, PushArgs};
 use crate::plan::{self, Plan};
 use crate::InputError;
 use ecsub_core::chain::JobSubmission;
@@ -17,7 +17,23 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
         ])
         .into());
     };
-    let plan = plan::build(&args.input, &plan::random_suffix())?;
+    if let Some(job) = &args.rerun_failed {
+        #[cfg(feature = "aws")]
+        return crate::rerun::run(args, bucket, job);
+        #[cfg(not(feature = "aws"))]
+        return Err(crate::without_aws(&format!("push --rerun-failed {job}")));
+    }
+    let input = args.input().ok_or_else(|| {
+        InputError(vec![
+            "ecsub-cli push: --tasks and --script are needed (or --rerun-failed JOB)".into(),
+        ])
+    })?;
+    push(args, bucket, &input)
+}
+
+/// Pushes the job `input` describes to `bucket` (or prints its plan with --dry-run).
+pub fn push(args: &PushArgs, bucket: &str, input: &JobInput) -> anyhow::Result<ExitCode> {
+    let plan = plan::build(input, &plan::random_suffix())?;
     let layout = JobLayout::new(bucket, plan.spec.job_id.clone())
         .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
     let submission = JobSubmission {
@@ -132,6 +148,9 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
         plan.tasks.file,
         plan.tasks.column_summary()
     );
+    if !plan.spec.skip_price {
+        println!("{}", burn_rate(plan));
+    }
     println!("would upload, in this order (the last object starts the job):");
     for (key, size) in &uploads {
         println!("  {}  ({size} bytes)", layout.url(key));
@@ -148,5 +167,48 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
     );
     for (key, text) in generated {
         println!("\n==> {} <==\n{text}", layout.url(&key));
+    }
+}
+
+/// What the job burns per hour while `--processes` of its tasks run at once, at the on-demand list price of its
+/// first instance type with its volume (from the price table shipped with ecsub: a dry run asks AWS nothing).
+fn burn_rate(plan: &Plan) -> String {
+    use ecsub_core::chain::BASE_DISK_GIB;
+    use ecsub_core::cost::{format_usd, hourly_burn, snapshot};
+    let spec = &plan.spec;
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok()
+        .filter(|r| !r.is_empty());
+    let priced_in = region.as_deref().unwrap_or("us-east-1");
+    let instances = u32::try_from(plan.selected_tasks().len())
+        .unwrap_or(u32::MAX)
+        .min(spec.processes);
+    let Some(instance_type) = spec.instance_types.first() else {
+        return "burn rate: no instance type".to_owned();
+    };
+    let gib = BASE_DISK_GIB.saturating_add(spec.disk_size);
+    let prices = snapshot::prices(priced_in);
+    match hourly_burn(&prices, instance_type, gib, instances) {
+        Some(usd) => format!(
+            "burn rate: at most {} per hour: {instances} × {instance_type} on demand with {gib} GiB gp3 each \
+             (list prices of {priced_in}{}, ecsub's table of {}){}",
+            format_usd(usd),
+            if region.is_none() {
+                ", AWS_REGION unset"
+            } else {
+                ""
+            },
+            snapshot::as_of(),
+            if spec.spot {
+                "; spot usually costs less"
+            } else {
+                ""
+            }
+        ),
+        None => format!(
+            "burn rate: unknown: ecsub's price table has no {instance_type} in {priced_in} (the job's end prices \
+             it from the Pricing API)"
+        ),
     }
 }

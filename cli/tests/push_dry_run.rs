@@ -13,6 +13,7 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     let out = run(cli()
         .current_dir(tmp.path())
         .env("ECSUB_BUCKET", "s3://my-stack-bucket/team")
+        .env("AWS_REGION", "us-east-1")
         .args(["push", "--dry-run", "--task-name", "wc", "--tasks"])
         .arg(example.join("wordcount.tsv"))
         .arg("--script")
@@ -30,16 +31,22 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     let base = format!("s3://my-stack-bucket/team/jobs/{id}");
     let lines: Vec<_> = out.stdout.lines().collect();
     assert!(lines[1].starts_with("tasks: 2 of 2 in "), "{}", lines[1]);
+    // 2 × ($0.0104 an hour for a t3.micro + 52 GiB × $0.08 per GB-month / 720 hours).
     assert_eq!(
         lines[2],
+        "burn rate: at most $0.0324 per hour: 2 × t3.micro on demand with 52 GiB gp3 each (list prices of \
+         us-east-1, ecsub's table of 2026-11)"
+    );
+    assert_eq!(
+        lines[3],
         "would upload, in this order (the last object starts the job):"
     );
-    assert!(lines[3].starts_with(&format!("  {base}/tasks.tsv  (")));
-    assert!(lines[4].starts_with(&format!("  {base}/scripts/script  (")));
-    assert!(lines[5].starts_with(&format!("  {base}/job.json  (")));
-    assert!(lines[7].starts_with(&format!("  {base}/scripts/run.sh  (")));
-    assert!(lines[8].starts_with(&format!("  {base}/scripts/setenv.sh  (")));
-    assert_eq!(lines[9], "nothing was uploaded (--dry-run)");
+    assert!(lines[4].starts_with(&format!("  {base}/tasks.tsv  (")));
+    assert!(lines[5].starts_with(&format!("  {base}/scripts/script  (")));
+    assert!(lines[6].starts_with(&format!("  {base}/job.json  (")));
+    assert!(lines[8].starts_with(&format!("  {base}/scripts/run.sh  (")));
+    assert!(lines[9].starts_with(&format!("  {base}/scripts/setenv.sh  (")));
+    assert_eq!(lines[10], "nothing was uploaded (--dry-run)");
     assert!(out.stdout.contains(&format!("\"job_id\": \"{id}\"")));
     assert!(
         out.stdout

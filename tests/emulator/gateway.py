@@ -9,6 +9,7 @@ before a service acts on it, and records it.
      and HeadObject API reference, "Permissions").
    - A requester-pays bucket of another account answers 403 AccessDenied to a request without
      `x-amz-request-payer: requester` (S3 user guide, "Downloading objects from Requester Pays buckets").
+   - The Pricing API (GetProducts), which moto lacks, from pricing.py's fixture prices in AWS's response shape.
    - A spot RunInstances when the AWSServiceRoleForEC2Spot service-linked role does not exist: EC2 creates it if the
      caller may iam:CreateServiceLinkedRole for spot.amazonaws.com, and otherwise answers 403
      AuthFailure.ServiceLinkedRoleCreationNotPermitted (EC2 user guide, "Service-linked role for Spot Instance
@@ -30,6 +31,7 @@ from xml.sax.saxutils import escape
 
 import iam
 import iam_actions
+import pricing
 import sigv4
 from faults import FAULTS
 from throttle import EC2_THROTTLE, Throttled
@@ -111,6 +113,8 @@ class Gateway:
             record["status"] = 200
             self.meter.record(record)
             return _caller_identity(principal, self.principals.account, start_response)
+        if request.service == "pricing":
+            return self._pricing(request, record, start_response)
         result = self.app(environ, start if lost is None else (lambda status, headers, exc_info=None: None))
         if lost is not None:
             for _ in result:  # the service acted; its answer is lost on the way back
@@ -122,6 +126,22 @@ class Gateway:
         record["status"] = int(status_holder.get("status", "0 ").split(" ")[0] or 0)
         self.meter.record(record)
         return result
+
+    def _pricing(self, request: iam_actions.Request, record: dict[str, Any], start_response):
+        """The Pricing API, which moto lacks (pricing.py)."""
+        try:
+            if request.operation != "GetProducts":
+                raise pricing.PricingError("UnknownOperationException", f"{request.operation} is not emulated")
+            answer = json.dumps(pricing.get_products(request.params)).encode()
+        except pricing.PricingError as e:
+            record["status"] = 400
+            record["error"] = e.code
+            self.meter.record(record)
+            return _error(request, ServiceError(e.code, e.message, 400), start_response)
+        record["status"] = 200
+        self.meter.record(record)
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(answer)))])
+        return [answer]
 
     def _authenticate(self, environ, request: Optional[iam_actions.Request], body: bytes) -> iam.Principal:
         if request is None:

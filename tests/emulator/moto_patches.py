@@ -33,11 +33,16 @@ ECS
    ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give).
 
 EventBridge, S3, Lambda
-11. Disabled rules and schedule rules get no S3 events (moto delivers to both).
+11. Disabled rules and schedule rules get no S3 events (moto delivers to both); an SQS target gets a rule's events
+    only if its queue's policy lets events.amazonaws.com send them (event_targets.py).
 12. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
 13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
     sandbox's Lambda host (lambda_host.py), which runs the real handlers and checks the resource-based policy.
+
+Prices
+14. DescribeSpotPriceHistory answers the fixture history of pricing.py for the window asked (moto answered one
+    made-up price dated 2006); the Pricing API, which moto lacks, is answered by the gateway from the same file.
 
 moto_speed.py holds the patches that change only what a call costs (applied here too).
 """
@@ -59,8 +64,10 @@ from typing import Any, Callable, Optional
 import botocore.session
 from botocore.response import StreamingBody
 
+import event_targets
 import map_run
 import moto_speed
+import pricing
 from faults import FAULTS
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
@@ -400,12 +407,11 @@ def _patch_events() -> None:
             return None
         if getattr(self, "scheduled_expression", None) and not self.event_pattern.get_pattern():
             return None
-        lambda_targets = [t for t in self.targets if ":lambda:" in t.get("Arn", "")]
-        if not lambda_targets:
-            return original(self, original_event, transform_input)
         if not self.event_pattern.matches_event(original_event):
             return None
-        others = [t for t in self.targets if t not in lambda_targets]
+        targets = event_targets.deliverable(self.arn, self.targets)
+        lambda_targets = [t for t in targets if ":lambda:" in t.get("Arn", "")]
+        others = [t for t in targets if t not in lambda_targets]
         if others:
             shallow = copy.copy(self)
             shallow.targets = others
@@ -535,4 +541,5 @@ def apply() -> None:
     _patch_s3_events()
     _patch_lambda()
     map_run.apply()
+    pricing.apply()
     moto_speed.apply()

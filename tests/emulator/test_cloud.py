@@ -38,8 +38,9 @@ def shared_cloud():
     return _SHARED[0]
 
 
-class Cloud(unittest.TestCase):
-    """The moto server behind the gateway (shared_cloud)."""
+class CloudCase(unittest.TestCase):
+    """The moto server behind the gateway (shared_cloud), and helpers; no tests of its own (other files' cases
+    derive from it)."""
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -63,6 +64,8 @@ class Cloud(unittest.TestCase):
             call()
         return raised.exception.response["Error"]
 
+
+class Cloud(CloudCase):
     def test_an_unknown_access_key_is_refused(self):
         import boto3
 
@@ -155,6 +158,22 @@ class Cloud(unittest.TestCase):
         started = ecs.start_task(cluster="trust", taskDefinition="good", containerInstances=[arn])
         self.assertEqual(len(started["tasks"]), 1)
         self.assertEqual(started["failures"], [])
+
+    def test_an_sqs_target_gets_a_rules_events_only_if_its_policy_lets_eventbridge_send(self):
+        sqs, events = self.client("sqs"), self.client("events")
+        rule = events.put_rule(Name="ends", EventPattern=json.dumps({"source": ["ecsub"]}))["RuleArn"]
+        queues = {}
+        for name in ("open", "closed"):
+            url = sqs.create_queue(QueueName=f"ends-{name}")["QueueUrl"]
+            queues[name] = (url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+        url, arn = queues["open"]
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule}}}]}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        events.put_targets(Rule="ends", Targets=[{"Id": name, "Arn": queues[name][1]} for name in queues])
+        events.put_events(Entries=[{"Source": "ecsub", "DetailType": "x", "Detail": "{}"}])
+        got = {name: sqs.receive_message(QueueUrl=queues[name][0], WaitTimeSeconds=1).get("Messages", []) for name in queues}
+        self.assertEqual((len(got["open"]), len(got["closed"])), (1, 0))
+        self.assertEqual(json.loads(got["open"][0]["Body"])["source"], "ecsub")
 
     def test_s3_hides_a_missing_object_from_who_may_not_list_the_bucket(self):
         self.client("s3").create_bucket(Bucket="listing")

@@ -101,6 +101,8 @@ mod tests {
             missing_outputs: Vec::new(),
             started_at: None,
             stopped_at: None,
+            launched_at: None,
+            availability_zone: None,
             recorded_at: "2026-12-02T00:00:00Z".into(),
             recorded_by: "task-stopped".into(),
             next_attempt: None,

@@ -29,6 +29,10 @@ pub struct JobStatus {
     pub errors: Vec<String>,
     pub execution_arn: Option<String>,
     pub tasks: Vec<TaskStatus>,
+    /// What the job cost, attempt by attempt (from its summary: known once the job has ended, unless it was
+    /// pushed with `--skip-price`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ecsub_core::cost::JobCost>,
 }
 
 impl JobStatus {
@@ -102,6 +106,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                 .collect(),
             execution_arn: None,
             tasks: Vec::new(),
+            cost: None,
         });
     }
     let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
@@ -138,6 +143,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     reason: t.reason,
                 })
                 .collect(),
+            cost: summary.cost,
         });
     }
     if seen.indices.is_none() {
@@ -251,6 +257,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         errors: Vec::new(),
         execution_arn,
         tasks,
+        cost: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use super::collect::{is_final, JobStatus, TaskStatus};
 use crate::args::Output;
+use ecsub_core::cost::{format_usd, JobCost};
 
 /// How a task's state sorts in the table: what needs a look first (failed), then what is under way, then what
 /// is waiting, and what succeeded last.
@@ -31,34 +32,70 @@ fn counts(status: &JobStatus) -> String {
     format!("{} tasks: {}", status.tasks.len(), parts.join(", "))
 }
 
+/// `cost: $1.23 (4 attempts; prices from …)`, and what could not be priced and why.
+fn cost_lines(cost: &JobCost) -> String {
+    let mut text = format!(
+        "cost: {} ({} attempts; prices from {}{})\n",
+        format_usd(cost.usd),
+        cost.attempts.len(),
+        if cost.sources.is_empty() {
+            "nowhere".to_owned()
+        } else {
+            cost.sources.join(", ")
+        },
+        cost.ebs_source
+            .as_ref()
+            .map(|s| format!("; EBS from {s}"))
+            .unwrap_or_default()
+    );
+    if cost.unpriced > 0 {
+        text.push_str(&format!(
+            "  {} attempts could not be priced and are not in the total\n",
+            cost.unpriced
+        ));
+    }
+    for note in &cost.notes {
+        text.push_str(&format!("  {note}\n"));
+    }
+    text
+}
+
 fn table(status: &JobStatus) -> String {
-    let header = [
+    let mut header = vec![
         "task",
         "state",
         "attempts",
         "instance_type",
         "spot",
         "exit_code",
-        "reason",
     ];
+    if status.cost.is_some() {
+        header.push("cost");
+    }
+    header.push("reason");
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
     let mut tasks: Vec<&TaskStatus> = status.tasks.iter().collect();
     tasks.sort_by_key(|t| (table_rank(&t.state), t.index));
     for t in tasks {
-        rows.push(vec![
+        let mut row = vec![
             format!("{:03}", t.index),
             t.state.clone(),
             t.attempts.to_string(),
             t.instance_type.clone().unwrap_or_else(|| "-".into()),
             if t.spot { "spot" } else { "on-demand" }.into(),
             t.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
-            t.reason.clone(),
-        ]);
+        ];
+        if let Some(cost) = &status.cost {
+            row.push(format_usd(cost.task_usd(t.index)));
+        }
+        row.push(t.reason.clone());
+        rows.push(row);
     }
     // Why the job ended before its tasks did, if it did (the Map failed, the execution was stopped).
     let errors: String = status.errors.iter().map(|e| format!("  {e}\n")).collect();
+    let cost = status.cost.as_ref().map(cost_lines).unwrap_or_default();
     format!(
-        "job {}: {}\n{errors}{}\n{}",
+        "job {}: {}\n{errors}{}\n{cost}{}",
         status.job_id,
         status.state,
         counts(status),
@@ -115,6 +152,7 @@ mod tests {
                 task(5, "retrying"),
                 task(6, "succeeded"),
             ],
+            cost: None,
         };
         let text = table(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -138,6 +176,7 @@ mod tests {
             errors: vec!["the job's Map failed (States.ItemReaderFailed: denied)".into()],
             execution_arn: None,
             tasks: vec![task(0, "infrastructure-error")],
+            cost: None,
         };
         let text = table(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -147,5 +186,47 @@ mod tests {
             "  the job's Map failed (States.ItemReaderFailed: denied)"
         );
         assert_eq!(lines[2], "1 tasks: 1 infrastructure-error");
+    }
+
+    #[test]
+    fn a_priced_job_shows_each_tasks_cost_and_the_total_with_its_sources() {
+        use ecsub_core::cost::{price, sources, Prices, Rate, Span};
+        let mut prices = Prices::default();
+        prices.on_demand.insert(
+            "t3.micro".into(),
+            Rate {
+                usd: 0.0104,
+                source: sources::PRICING_API.into(),
+            },
+        );
+        prices.notes.push("spot price history: denied".into());
+        let span = |index: usize, hours: i64| Span {
+            index,
+            attempt: 1,
+            instance_type: Some("t3.micro".into()),
+            spot: false,
+            availability_zone: None,
+            launched_ms: Some(0),
+            ended_ms: hours * 3_600_000,
+            disk_gib: 30,
+        };
+        let status = JobStatus {
+            job_id: "j-abcde".into(),
+            state: "succeeded".into(),
+            errors: Vec::new(),
+            execution_arn: None,
+            tasks: vec![task(0, "succeeded"), task(1, "succeeded")],
+            cost: Some(price(&[span(0, 1), span(1, 200)], &prices)),
+        };
+        let text = table(&status);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "cost: $2.09 (2 attempts; prices from pricing-api)"
+        );
+        assert_eq!(lines[3], "  spot price history: denied");
+        assert!(lines[4].contains("cost"), "{text}");
+        assert!(lines[5].contains("$0.0104"), "{text}");
+        assert!(lines[6].contains("$2.08"), "{text}");
     }
 }

@@ -53,6 +53,11 @@ pub struct Ctx {
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The Pricing API answers in a few regions only (us-east-1 for the `aws` partition, cn-northwest-1 for
+    /// `aws-cn`: "AWS Price List Query API" endpoints), whatever the stack's region.
+    pub pricing: aws_sdk_pricing::Client,
+    /// The default event bus, where a job's end is announced.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -127,6 +132,16 @@ impl Ctx {
         let s3_config = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(path_style)
             .build();
+        let pricing_region = if config.partition == "aws-cn" {
+            "cn-northwest-1"
+        } else {
+            "us-east-1"
+        };
+        let pricing = aws_sdk_pricing::Client::from_conf(
+            aws_sdk_pricing::config::Builder::from(shared)
+                .region(aws_sdk_pricing::config::Region::new(pricing_region))
+                .build(),
+        );
         Ctx {
             config,
             region: shared.region().map(ToString::to_string).unwrap_or_default(),
@@ -137,6 +152,8 @@ impl Ctx {
             ssm: aws_sdk_ssm::Client::new(shared),
             logs: aws_sdk_cloudwatchlogs::Client::new(shared),
             sqs: aws_sdk_sqs::Client::new(shared),
+            pricing,
+            events: aws_sdk_eventbridge::Client::new(shared),
         }
     }
 }

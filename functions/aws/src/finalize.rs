@@ -63,6 +63,11 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
         missing_outputs: Vec::new(),
         started_at: None,
         stopped_at: None,
+        launched_at: state.instance.as_ref().map(|i| i.launched_at.clone()),
+        availability_zone: state
+            .instance
+            .as_ref()
+            .and_then(|i| i.availability_zone.clone()),
         recorded_at: crate::now_rfc3339(),
         recorded_by: "finalize".to_owned(),
         next_attempt: None,
@@ -107,6 +112,11 @@ pub async fn close_job(
         warn!(job_id = %layout.job_id, why, "the job ended before its tasks did");
         summary.ended_early(why);
     }
+    if !job.skip_price {
+        let spans = crate::prices::spans(&records, job.root_volume_gib());
+        let prices = crate::prices::gather(ctx, &spans).await;
+        summary.priced(ecsub_core::cost::price(&spans, &prices));
+    }
     let body =
         serde_json::to_vec_pretty(&summary).map_err(|e| FnError::invalid_input(e.to_string()))?;
     // The summary before the cluster: ECS may refuse to delete a cluster for a while (tasks it still counts on
@@ -119,10 +129,15 @@ pub async fn close_job(
         "application/json",
     )
     .await?;
+    // Announced once the summary is there to read; a notice that cannot be sent does not undo the job's end.
+    if let Err(e) = crate::notice::job_ended(ctx, &layout, &summary).await {
+        warn!(job_id = %layout.job_id, error = %e.message, "the job's end was not announced");
+    }
     if let Err(e) = remove_cluster(ctx, &job.cluster, Some(&job.task_definition)).await {
         warn!(job_id = %layout.job_id, error = %e, "the cluster stays for the janitor's sweep");
     }
-    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, job_error = ?summary.job_error, "job closed");
+    let usd = summary.cost.as_ref().map(|c| c.usd);
+    info!(job_id = %layout.job_id, succeeded = summary.succeeded, failed = summary.failed, swept, usd, job_error = ?summary.job_error, "job closed");
     Ok(
         json!({ "job_id": layout.job_id, "succeeded": summary.succeeded, "failed": summary.failed, "swept": swept }),
     )

@@ -12,6 +12,8 @@ pub mod events;
 pub mod finalize;
 pub mod janitor;
 pub mod launch;
+pub mod notice;
+pub mod prices;
 pub mod store;
 pub mod submit;
 pub mod task_stopped;

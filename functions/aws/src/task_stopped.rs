@@ -109,6 +109,11 @@ pub async fn process(
         missing_outputs: missing,
         started_at: task.started_at.clone(),
         stopped_at: task.stopped_at.clone(),
+        launched_at: task.env("ECSUB_LAUNCHED_AT").map(str::to_owned),
+        availability_zone: task
+            .env("ECSUB_AVAILABILITY_ZONE")
+            .filter(|z| !z.is_empty())
+            .map(str::to_owned),
         recorded_at: crate::now_rfc3339(),
         recorded_by: "task-stopped".to_owned(),
         next_attempt: next_attempt(outcome, attempt, retry_od),

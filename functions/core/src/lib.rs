@@ -5,6 +5,7 @@
 //! depend on the AWS SDK, an async runtime or the filesystem: callers read and write, this crate decides.
 
 pub mod chain;
+pub mod cost;
 pub mod diag;
 pub mod exit;
 pub mod job;

@@ -89,7 +89,7 @@ pub struct JobArgs {
     /// Do not check that every input exists before the tasks start
     #[arg(long)]
     pub not_verify_bucket: bool,
-    /// Do not estimate prices (AWS only)
+    /// Do not price the job's attempts when it ends (AWS only; see `status`)
     #[arg(long)]
     pub skip_price: bool,
     /// Seconds between the state machine's polls [default: 15] (AWS only)

@@ -50,6 +50,7 @@ fn job() -> JobRef {
         join_polls: 40,
         task_timeout: 3600,
         stagers: Vec::new(),
+        skip_price: false,
     }
 }
 
@@ -129,6 +130,7 @@ fn instance() -> Value {
         spot: true,
         subnet_id: None,
         launched_at: "2026-11-28T00:00:00Z".into(),
+        availability_zone: Some("us-east-1a".into()),
     })
     .unwrap()
 }

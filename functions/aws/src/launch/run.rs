@@ -46,7 +46,6 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// Root volume of the ECS-optimized AMI.
 const ROOT_DEVICE: &str = "/dev/xvda";
-const BASE_DISK_GIB: i32 = 30;
 
 /// AMI ids by SSM parameter, kept for the life of the function instance.
 static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
@@ -288,7 +287,7 @@ async fn run_instance(
         .device_name(ROOT_DEVICE)
         .ebs(
             ec2::EbsBlockDevice::builder()
-                .volume_size(BASE_DISK_GIB + i32::try_from(job.disk_size).unwrap_or(0))
+                .volume_size(i32::try_from(job.root_volume_gib()).unwrap_or(i32::MAX))
                 .volume_type(ec2::VolumeType::Gp3)
                 .delete_on_termination(true)
                 .build(),
@@ -356,7 +355,18 @@ async fn run_instance(
                 instance_type: instance_type.to_owned(),
                 spot: input.attempt.spot,
                 subnet_id: instance.subnet_id().map(str::to_owned),
-                launched_at: crate::now_rfc3339(),
+                // EC2's own launch time (what billing counts from); ours if the answer has none.
+                launched_at: instance
+                    .launch_time()
+                    .and_then(|t| {
+                        t.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
+                            .ok()
+                    })
+                    .unwrap_or_else(crate::now_rfc3339),
+                availability_zone: instance
+                    .placement()
+                    .and_then(|p| p.availability_zone())
+                    .map(str::to_owned),
             })
         }
         Err(e) => Err(refused(instance_type, input, &e)),

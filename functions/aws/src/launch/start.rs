@@ -31,6 +31,12 @@ fn environment(r: &StartRequest<'_>) -> Vec<ecs::KeyValuePair> {
         ("ECSUB_RETRY_OD", r.job.retry_od.to_string()),
         ("ECSUB_INSTANCE_ID", r.instance.instance_id.clone()),
         ("ECSUB_INSTANCE_TYPE", r.instance.instance_type.clone()),
+        // For the attempt's cost, recorded by task-stopped.
+        ("ECSUB_LAUNCHED_AT", r.instance.launched_at.clone()),
+        (
+            "ECSUB_AVAILABILITY_ZONE",
+            r.instance.availability_zone.clone().unwrap_or_default(),
+        ),
         (
             "ECSUB_REQUEST_PAYER_BUCKETS",
             r.job.request_payer_buckets.join(" "),

@@ -238,6 +238,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
             task_timeout: ctx.config.task_timeout,
             stagers: job.stagers.clone(),
+            skip_price: spec.skip_price,
         },
         items: TaskItems {
             key: layout.items_key(),

@@ -151,6 +151,19 @@ pub struct JobRef {
     /// The stack's stagers when the job was submitted (the instance's user data fetches its architecture's).
     #[serde(default)]
     pub stagers: Vec<stager::StagerRef>,
+    /// `--skip-price`: the job's end does not cost its attempts.
+    #[serde(default)]
+    pub skip_price: bool,
+}
+
+/// The root volume of every instance: the ECS-optimized AMI's 30 GiB plus the job's `--disk-size`.
+pub const BASE_DISK_GIB: u32 = 30;
+
+impl JobRef {
+    /// The size of each instance's root volume (gp3), in GiB.
+    pub fn root_volume_gib(&self) -> u32 {
+        BASE_DISK_GIB.saturating_add(self.disk_size)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +223,9 @@ pub struct Instance {
     pub spot: bool,
     pub subnet_id: Option<String>,
     pub launched_at: String,
+    /// Where it runs: a spot attempt is priced at its zone's spot price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 /// How an attempt ended.
@@ -268,6 +284,12 @@ pub struct AttemptRecord {
     pub missing_outputs: Vec<String>,
     pub started_at: Option<String>,
     pub stopped_at: Option<String>,
+    /// When the instance was launched and where (for the attempt's cost; absent in records of older stacks).
+    #[serde(default)]
+    pub launched_at: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// Written just before the attempt's instance is terminated: the end of what it is billed for.
     pub recorded_at: String,
     pub recorded_by: String,
     #[serde(default)]
@@ -329,7 +351,7 @@ pub enum FinalizeInput {
 }
 
 /// One task's line in the summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub index: usize,
     pub outcome: Outcome,
@@ -338,10 +360,13 @@ pub struct TaskSummary {
     pub instance_type: Option<String>,
     pub spot: bool,
     pub reason: String,
+    /// What the task's attempts cost (absent when the job was not priced: `--skip-price`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
 }
 
 /// `summary.json`: the job's end state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub job_id: JobId,
     pub succeeded: usize,
@@ -352,6 +377,9 @@ pub struct Summary {
     /// stopped or timed out); each task it cut short says so in its reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_error: Option<String>,
+    /// What every attempt cost, and the job's total (absent with `--skip-price`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::JobCost>,
 }
 
 impl Summary {
@@ -383,6 +411,7 @@ impl Summary {
                     instance_type: last.instance_type.clone(),
                     spot: last.spot,
                     reason: last.reason.clone(),
+                    usd: None,
                 },
                 None => TaskSummary {
                     index: t.index,
@@ -392,6 +421,7 @@ impl Summary {
                     instance_type: None,
                     spot: false,
                     reason: "no attempt was recorded".to_owned(),
+                    usd: None,
                 },
             })
             .collect();
@@ -406,7 +436,16 @@ impl Summary {
             tasks: lines,
             finished_at,
             job_error: None,
+            cost: None,
         }
+    }
+
+    /// Puts the job's cost in the summary, and each task's share on its line.
+    pub fn priced(&mut self, cost: crate::cost::JobCost) {
+        for task in &mut self.tasks {
+            task.usd = Some(cost.task_usd(task.index));
+        }
+        self.cost = Some(cost);
     }
 
     /// The job ended before its tasks did (`why`: its Map failed, its execution was stopped or timed out): every
@@ -464,6 +503,8 @@ mod tests {
             missing_outputs: Vec::new(),
             started_at: None,
             stopped_at: None,
+            launched_at: None,
+            availability_zone: None,
             recorded_at: "2026-12-02T00:00:00Z".into(),
             recorded_by: "task-stopped".into(),
             next_attempt: None,

@@ -1,0 +1,220 @@
+//! The prices a job's attempts are costed with, asked once per job at its end: each instance type's on-demand
+//! price and the gp3 volume's from the Pricing API (GetProducts), each spot attempt's zone's price history from
+//! EC2 (DescribeSpotPriceHistory, over the job's time). What cannot be asked (no permission, no route to the
+//! Pricing API's endpoint, a region it does not price) falls back to the table shipped with the stack, and the
+//! job's cost says so.
+
+use crate::ctx::Ctx;
+use crate::error::describe;
+use aws_sdk_ec2::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_ec2::types as ec2;
+use aws_sdk_pricing::types::{Filter, FilterType};
+use ecsub_core::chain::AttemptRecord;
+use ecsub_core::cost::{self, price_list, snapshot, Prices, Rate, Span, SpotPoint};
+use std::collections::{BTreeMap, BTreeSet};
+use tracing::warn;
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+pub fn millis(rfc3339: &str) -> Option<i64> {
+    DateTime::from_str(rfc3339, DateTimeFormat::DateTime)
+        .ok()?
+        .to_millis()
+        .ok()
+}
+
+/// The attempts as they are costed: launch → the record (written just before the instance is terminated).
+pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {
+    let mut spans: Vec<Span> = records
+        .iter()
+        .map(|r| Span {
+            index: r.index,
+            attempt: r.attempt,
+            instance_type: r.instance_id.as_ref().and(r.instance_type.clone()),
+            spot: r.spot,
+            availability_zone: r.availability_zone.clone(),
+            launched_ms: r.launched_at.as_deref().and_then(millis),
+            ended_ms: millis(&r.recorded_at).unwrap_or(0),
+            disk_gib: root_volume_gib,
+        })
+        .collect();
+    spans.sort_by_key(|s| (s.index, s.attempt));
+    spans
+}
+
+/// Asks AWS for the prices of what `spans` ran; the shipped table fills what AWS did not answer.
+pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
+    let table = snapshot::prices(&ctx.region);
+    let mut prices = Prices::default();
+    let types: BTreeSet<&str> = spans
+        .iter()
+        .filter_map(|s| s.instance_type.as_deref())
+        .collect();
+    if types.is_empty() {
+        return prices;
+    }
+    let mut api_refused: Option<String> = None;
+    for instance_type in &types {
+        if api_refused.is_none() {
+            let filters = price_list::instance_filters(instance_type, &ctx.region);
+            match products(ctx, &filters, "instanceType", "Hrs").await {
+                Ok(found) => {
+                    if let Some(usd) = found.get(*instance_type) {
+                        prices.on_demand.insert(
+                            (*instance_type).to_owned(),
+                            Rate {
+                                usd: *usd,
+                                source: cost::sources::PRICING_API.to_owned(),
+                            },
+                        );
+                        continue;
+                    }
+                }
+                Err(why) => api_refused = Some(why),
+            }
+        }
+        if let Some(rate) = table.on_demand.get(*instance_type) {
+            prices
+                .on_demand
+                .insert((*instance_type).to_owned(), rate.clone());
+        }
+    }
+    if api_refused.is_none() {
+        match products(
+            ctx,
+            &price_list::gp3_filters(&ctx.region),
+            "volumeApiName",
+            "GB-Mo",
+        )
+        .await
+        {
+            Ok(found) => {
+                prices.ebs_gb_month = found.get("gp3").map(|usd| Rate {
+                    usd: *usd,
+                    source: cost::sources::PRICING_API.to_owned(),
+                });
+            }
+            Err(why) => api_refused = Some(why),
+        }
+    }
+    if prices.ebs_gb_month.is_none() {
+        prices.ebs_gb_month = table.ebs_gb_month.clone();
+    }
+    if let Some(why) = api_refused {
+        warn!(
+            why,
+            "the Pricing API was not asked for every price: the shipped table fills in"
+        );
+        prices.notes.push(format!(
+            "Pricing API: {why}; on-demand and EBS prices from the table shipped with the stack ({}{})",
+            snapshot::as_of(),
+            if table.on_demand.is_empty() {
+                format!(", which has no prices for {}", ctx.region)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Err(why) = spot_history(ctx, spans, &mut prices).await {
+        warn!(
+            why,
+            "no spot price history: spot attempts are priced at the on-demand price"
+        );
+        prices.notes.push(format!(
+            "spot price history: {why}; spot attempts priced at the on-demand price (an upper bound)"
+        ));
+    }
+    prices
+}
+
+/// GetProducts with `filters` (all TERM_MATCH), every page: attribute `key`'s value → its on-demand price per
+/// `unit`.
+async fn products(
+    ctx: &Ctx,
+    filters: &[(&str, &str)],
+    key: &str,
+    unit: &str,
+) -> Result<BTreeMap<String, f64>, String> {
+    let mut request = ctx
+        .pricing
+        .get_products()
+        .service_code(price_list::EC2_SERVICE)
+        .format_version("aws_v1")
+        .max_results(100);
+    for (field, value) in filters {
+        let filter = Filter::builder()
+            .r#type(FilterType::TermMatch)
+            .field(*field)
+            .value(*value)
+            .build()
+            .map_err(|e| e.to_string())?;
+        request = request.filters(filter);
+    }
+    let mut found = BTreeMap::new();
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| format!("GetProducts: {}", describe(&e)))?;
+        for document in page.price_list() {
+            if let Some((name, usd)) = price_list::on_demand(document, key, unit) {
+                found.entry(name).or_insert(usd);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// EC2's spot price history for every type and zone a spot attempt ran in, over the job's time.
+async fn spot_history(ctx: &Ctx, spans: &[Span], prices: &mut Prices) -> Result<(), String> {
+    let spot: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.spot && s.instance_type.is_some() && s.availability_zone.is_some())
+        .collect();
+    let (Some(from), Some(to)) = (
+        spot.iter().filter_map(|s| s.launched_ms).min(),
+        spot.iter().map(|s| s.ended_ms).max(),
+    ) else {
+        return Ok(());
+    };
+    let mut zones_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for s in &spot {
+        if let (Some(t), Some(z)) = (s.instance_type.as_deref(), s.availability_zone.as_deref()) {
+            zones_of.entry(t).or_default().insert(z);
+        }
+    }
+    for (instance_type, zones) in zones_of {
+        let request = ctx
+            .ec2
+            .describe_spot_price_history()
+            .instance_types(ec2::InstanceType::from(instance_type))
+            .product_descriptions("Linux/UNIX")
+            .filters(
+                ec2::Filter::builder()
+                    .name("availability-zone")
+                    .set_values(Some(zones.iter().map(|z| (*z).to_owned()).collect()))
+                    .build(),
+            )
+            .start_time(DateTime::from_millis(from))
+            .end_time(DateTime::from_millis(to.max(from + 60_000)));
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| format!("DescribeSpotPriceHistory: {}", describe(&e)))?;
+            for point in page.spot_price_history() {
+                let (Some(zone), Some(usd), Some(at)) = (
+                    point.availability_zone(),
+                    point.spot_price().and_then(|p| p.parse::<f64>().ok()),
+                    point.timestamp().and_then(|t| t.to_millis().ok()),
+                ) else {
+                    continue;
+                };
+                prices.add_spot(
+                    instance_type,
+                    zone,
+                    SpotPoint {
+                        at_ms: at,
+                        usd_per_hour: usd,
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
