@@ -7,9 +7,8 @@
 #
 # Usage: infra/build-stager.sh [OUT_DIR]        (OUT_DIR default: target/stager in the repository)
 # Environment: ECSUB_STAGER_TARGET_DIR, cargo's target dir for these builds (default ~/.cache/ecsub-stager).
-# Not run where ecsub is developed: that machine cannot download the musl targets (rustup) and has no musl C
-# compiler; zig is the C compiler here (aws-lc-sys needs one). A glibc build of the same profile was measured there
-# (README: the stager's size).
+# zig is the C compiler here (aws-lc-sys needs one); rustup adds the musl targets. Measured 2026-12-04 on the
+# 2-core development machine (README: the stager's size).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$repo/target/stager}"
@@ -28,12 +27,18 @@ for triple in "${triples[@]}"; do
     rustup target add "$triple" >/dev/null 2>&1 || die "rustup target add $triple failed (it downloads from static.rust-lang.org)"
   fi
   say "building ecsub-stage for $triple (profile small) in $target_dir"
-  # cargo-lambda links with zig, which cross-compiles C (aws-lc-sys) and links musl statically.
+  stamp="$(mktemp)"
+  # cargo-lambda links with zig, which cross-compiles C (aws-lc-sys) and links musl statically; it moves the
+  # binary to lambda/<bin>/bootstrap, which the next architecture's build overwrites: copied at once.
   (cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo lambda build --profile small --locked \
     --package ecsub-stage --bin ecsub-stage --target "$triple")
   arch=${triple%%-*}
   mkdir -p "$out/$arch"
-  found=$(find "$target_dir" -path "*$triple*" -name ecsub-stage -type f -newer "$repo/Cargo.lock" | head -n 1)
+  found=""
+  for candidate in "$target_dir/$triple/small/ecsub-stage" "$target_dir/lambda/ecsub-stage/bootstrap"; do
+    if [ -f "$candidate" ] && [ "$candidate" -nt "$stamp" ]; then found="$candidate"; break; fi
+  done
+  rm -f "$stamp"
   [ -n "$found" ] || die "no ecsub-stage built for $triple under $target_dir"
   cp "$found" "$out/$arch/ecsub-stage"
 done

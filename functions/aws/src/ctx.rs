@@ -111,6 +111,14 @@ impl StackConfig {
         })
     }
 
+    /// The stack's account, from its state machine's ARN (`arn:PARTITION:states:REGION:ACCOUNT:stateMachine:…`).
+    pub fn account(&self) -> Option<&str> {
+        self.state_machine_arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+    }
+
     /// The state machine's execution ARN for a job (the execution is named after the job id).
     pub fn execution_arn(&self, job: &str) -> Option<String> {
         self.state_machine_arn

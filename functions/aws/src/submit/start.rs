@@ -109,6 +109,11 @@ pub async fn start_job(
         own_roles: &own_roles,
         min_waiter_delay: config.min_waiter_delay,
         join_timeout: config.join_timeout,
+        home: [
+            &config.partition,
+            &ctx.region,
+            config.account().unwrap_or_default(),
+        ],
     };
     let refused = admit(&tasks, selected.clone(), &spec, &rules);
     if !refused.is_empty() {

@@ -25,6 +25,8 @@ pub struct StackRules<'a> {
     pub min_waiter_delay: u32,
     /// The JoinTimeoutSeconds parameter.
     pub join_timeout: u32,
+    /// The stack's partition, region and account (a secret named by ARN must be there; empty: unknown).
+    pub home: [&'a str; 3],
 }
 
 /// Every reason the stack refuses the job (empty: admitted).
@@ -66,6 +68,7 @@ pub fn admit(
             if let (Cell::Text(value), ColumnKind::SecretEnv) = (cell, column.kind) {
                 let why = secret::check(value)
                     .err()
+                    .or_else(|| secret::elsewhere(value, rules.home))
                     .or_else(|| secret::outside_prefix(value, rules.secrets_prefix));
                 if let Some(why) = why {
                     if refused_secrets.insert(value.clone()) {
@@ -144,6 +147,7 @@ mod tests {
             own_roles: &["ecsub-InstanceProfile", "ecsub-InstanceRole"],
             min_waiter_delay: 10,
             join_timeout: 600,
+            home: ["aws", "us-east-1", "111122223333"],
         }
     }
 
@@ -206,7 +210,8 @@ mod tests {
     #[test]
     fn secret_references_outside_the_prefix_and_values_that_are_neither_are_refused() {
         let data = vec!["data".to_owned()];
-        let tsv = "--secret-env A\t--secret-env B\nssm:/ecsub/db\tsecretsmanager:ecsub/t\nssm:/prod/db\tin the clear\n";
+        let tsv = "--secret-env A\t--secret-env B\nssm:/ecsub/db\tsecretsmanager:ecsub/t\nssm:/prod/db\tin the clear\n\
+                   ssm:arn:aws:ssm:us-east-1:444455556666:parameter/ecsub/db\tsecretsmanager:ecsub/t\n";
         let (tasks, spec) = job(&[], tsv);
         assert_eq!(
             admit(&tasks, 0..=0, &spec, &rules(&data)),
@@ -221,5 +226,13 @@ mod tests {
             "t.tsv:3: task 1 (`--secret-env B`): the value (12 characters, not shown)"
         ));
         assert!(!refused.concat().contains("in the clear"));
+        let foreign = admit(&tasks, 2..=2, &spec, &rules(&data));
+        assert_eq!(
+            foreign,
+            ["t.tsv:4: task 2 (`--secret-env A`): the SSM parameter \
+              `arn:aws:ssm:us-east-1:444455556666:parameter/ecsub/db` is in another account 444455556666 (the \
+              stack's: 111122223333): the task role may read only its own account's and region's secrets; copy \
+              it there, or name it without an ARN"]
+        );
     }
 }

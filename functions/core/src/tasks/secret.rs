@@ -93,6 +93,35 @@ pub fn outside_prefix(value: &str, prefix: &str) -> Option<String> {
     ))
 }
 
+/// Why the task role could not read a reference named by its ARN: the ARN is of another partition, region or
+/// account than the stack's (`home`: partition, region, account; an empty one is not checked). The task role may
+/// read its own account's and region's secrets only (template.yaml, SecretParameters and SecretValues), so such a
+/// job would fail in every task, after its instances were paid for.
+pub fn elsewhere(value: &str, home: [&str; 3]) -> Option<String> {
+    let (kind, arn) = match SecretSource::of(value) {
+        SecretSource::Ssm(name) => ("SSM parameter", name),
+        SecretSource::SecretsManager(name) => ("Secrets Manager secret", name),
+        SecretSource::Kms(_) => return None,
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() < 6 || parts[0] != "arn" {
+        return None;
+    }
+    let named = [parts[1], parts[3], parts[4]];
+    let what = ["partition", "region", "account"];
+    let differ: Vec<String> = (0..3)
+        .filter(|&i| !home[i].is_empty() && named[i] != home[i])
+        .map(|i| format!("{} {} (the stack's: {})", what[i], named[i], home[i]))
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "the {kind} `{arn}` is in another {}: the task role may read only its own account's and region's \
+             secrets; copy it there, or name it without an ARN",
+            differ.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +180,31 @@ mod tests {
         assert!(
             outside_prefix("ssm:/ecsub/db", "").is_some(),
             "no prefix: nothing may be read"
+        );
+    }
+
+    #[test]
+    fn a_reference_by_arn_must_be_in_the_stacks_account_and_region() {
+        let home = ["aws", "us-east-1", "111122223333"];
+        let here = "ssm:arn:aws:ssm:us-east-1:111122223333:parameter/ecsub/db";
+        assert_eq!(elsewhere(here, home), None);
+        assert_eq!(elsewhere("ssm:/ecsub/db", home), None);
+        assert_eq!(elsewhere("AQICAHg=", home), None);
+        let there =
+            "secretsmanager:arn:aws:secretsmanager:eu-west-1:444455556666:secret:ecsub/t-AbCdEf";
+        assert_eq!(
+            elsewhere(there, home).as_deref(),
+            Some(
+                "the Secrets Manager secret `arn:aws:secretsmanager:eu-west-1:444455556666:secret:ecsub/t-AbCdEf` \
+                 is in another region eu-west-1 (the stack's: us-east-1), account 444455556666 (the stack's: \
+                 111122223333): the task role may read only its own account's and region's secrets; copy it \
+                 there, or name it without an ARN"
+            )
+        );
+        assert_eq!(
+            elsewhere(there, ["aws", "", ""]),
+            None,
+            "unknown: not checked"
         );
     }
 }
