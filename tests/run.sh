@@ -23,6 +23,14 @@ if [ "$(id -u)" != 0 ]; then
   echo "tests/run.sh: the emulated cloud runs instances and containers in mount namespaces: run as root" >&2
   exit 1
 fi
+# The job report's HTML page is opened in a real headless browser (tests/e2e/attempts.rs).
+if ! command -v chromium >/dev/null; then
+  command -v apt-get >/dev/null || { echo "tests/run.sh: chromium is needed (Debian: apt-get install chromium)" >&2; exit 1; }
+  echo "tests/run.sh: installing chromium (once), for the report's page" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null; } \
+    || { echo "tests/run.sh: apt-get install chromium failed" >&2; exit 1; }
+fi
 
 tests/emulator/setup.sh
 echo "== lint: template.yaml and infra/statemachine/*.asl.json (cfn-lint, least privilege)" >&2

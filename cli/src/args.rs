@@ -33,6 +33,9 @@ pub enum Command {
     Push(PushArgs),
     /// Show a job's state: per task its state, attempts, instance type, exit code and reason
     Status(StatusArgs),
+    /// Report every attempt of a job in ecsub's columns (times, instance, cpu, memory, disk, price, log link),
+    /// as a table, TSV or JSON, and with --html a page with the job's timeline
+    Report(ReportArgs),
     /// Print a job's container logs (CloudWatch Logs), task by task and attempt by attempt
     Logs(LogsArgs),
     /// Stop a job: its execution is stopped, and the stack's janitor terminates its instances and writes its summary
@@ -154,6 +157,39 @@ pub struct StatusArgs {
     /// Print the status as text or JSON
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportOutput {
+    #[default]
+    Text,
+    Tsv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Columns (for --sortby): exit_code, taskname, no, attempt, outcome, spot, task_startAt, \
+task_endAt, instance_type, cpu, memory (MiB), disk_size (GiB), price (USD, once the job has ended), \
+instance_createAt, instance_stopAt, log (the CloudWatch console's page of the attempt's log), reason."
+)]
+pub struct ReportArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+    /// Sort the rows by this column (default: task, then attempt)
+    #[arg(long, value_name = "COLUMN")]
+    pub sortby: Option<String>,
+    /// Print the rows as an aligned table, TSV or JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub output: ReportOutput,
+    /// Also write one self-contained HTML page (nothing fetched from the network): the job's totals, a timeline
+    /// with a row per task and a bar per attempt coloured by outcome, and the table
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,8 @@
 //! 143 (SIGTERM), 129 (SIGHUP). Under `--output json`, input errors are a JSON document on stdout.
 
 mod args;
+#[cfg(feature = "aws")]
+mod job_report;
 mod local;
 mod plan;
 mod publish;
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => a.output == args::Output::Json,
         Command::Run(a) => a.output == args::Output::Json,
         Command::Status(a) => a.output == args::Output::Json,
+        Command::Report(a) => a.output == args::ReportOutput::Json,
         Command::Push(_) | Command::Logs(_) | Command::Cancel(_) | Command::PublishStager(_) => {
             false
         }
@@ -74,12 +77,14 @@ fn main() -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Status(args) => remote::status(&args),
         #[cfg(feature = "aws")]
+        Command::Report(args) => remote::report(&args),
+        #[cfg(feature = "aws")]
         Command::Logs(args) => remote::logs(&args),
         #[cfg(feature = "aws")]
         Command::Cancel(args) => remote::cancel(&args),
         #[cfg(not(feature = "aws"))]
-        Command::Status(_) | Command::Logs(_) | Command::Cancel(_) => {
-            Err(without_aws("status, logs and cancel"))
+        Command::Status(_) | Command::Report(_) | Command::Logs(_) | Command::Cancel(_) => {
+            Err(without_aws("status, report, logs and cancel"))
         }
     };
     match outcome {

@@ -1,14 +1,15 @@
 //! What each attempt of a task was: retried on demand after a spot interruption, logged, and priced — the spot
 //! attempt at its zone's spot price, the on-demand one at its list price, each for the seconds from its launch to
 //! its record, with its volume — all checked against the prices the emulated cloud's own APIs give — and the
-//! job's end announced on the default event bus.
+//! job's end announced on the default event bus, and reported in ecsub's columns and as a timeline page that a real
+//! headless browser opens.
 
 #![allow(clippy::unwrap_used)]
 
 use ecsub_e2e::jobs::{
     assert_nothing_running, job_id_of, push, rfc3339_ms, summary, with_wordcount, write,
 };
-use ecsub_e2e::Sandbox;
+use ecsub_e2e::{repo, venv_bin, Sandbox};
 use serde_json::{json, Value};
 
 #[test]
@@ -105,6 +106,7 @@ fn a_spot_interruption_is_retried_on_demand_and_both_attempts_are_priced() {
     );
     assert_priced(&sandbox, &job, &s, 40);
     assert_job_end_announced(&sandbox, &ends, &job, &s);
+    assert_report(&sandbox, &job, &s);
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -416,4 +418,136 @@ fn sqs<'a>(sandbox: &'a Sandbox, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["sqs", "--endpoint-url", sandbox.endpoint()];
     all.extend_from_slice(args);
     all
+}
+
+/// `report` gives both attempts with ecsub's columns and their prices; its HTML page, opened in headless
+/// Chromium, has one row for the task and a bar for each attempt, and its screenshot shows both outcomes' colours.
+fn assert_report(sandbox: &Sandbox, job: &str, summary: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let report = sandbox.cli(&[
+        "report",
+        job,
+        "--output",
+        "json",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let rows: Value = serde_json::from_str(&report.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let sizes = sandbox.aws_json(&[
+        "ec2",
+        "describe-instance-types",
+        "--instance-types",
+        rows[0]["instance_type"].as_str().unwrap(),
+    ]);
+    let size = &sizes["InstanceTypes"][0];
+    for (row, priced) in rows
+        .iter()
+        .zip(summary["cost"]["attempts"].as_array().unwrap())
+    {
+        assert_eq!(row["taskname"], job);
+        assert_eq!(
+            (&row["no"], &row["attempt"]),
+            (&priced["index"], &priced["attempt"])
+        );
+        assert_eq!(row["price"], priced["usd"], "{row}");
+        assert_eq!(row["cpu"], size["VCpuInfo"]["DefaultVCpus"], "{row}");
+        assert_eq!(row["memory"], size["MemoryInfo"]["SizeInMiB"], "{row}");
+        assert_eq!(row["disk_size"], 40);
+        assert!(
+            row["log"]
+                .as_str()
+                .unwrap()
+                .contains("#logsV2:log-groups/log-group/"),
+            "{row}"
+        );
+        let at = |column: &str| {
+            rfc3339_ms(
+                row[column]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {column}: {row}")),
+            )
+        };
+        assert!(at("instance_createAt") <= at("task_startAt"), "{row}");
+        assert!(at("task_endAt") <= at("instance_stopAt"), "{row}");
+    }
+    assert_eq!(
+        (&rows[0]["outcome"], &rows[1]["outcome"]),
+        (&json!("interrupted"), &json!("succeeded"))
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "the page fetches nothing"
+    );
+    let url = format!("file://{}", page.display());
+    let dom = chromium(&["--dump-dom", &url]);
+    assert_eq!(dom.matches("class=\"task-row\"").count(), 1, "{dom}");
+    assert_eq!(dom.matches("class=\"attempt ").count(), 2, "{dom}");
+    assert_eq!(
+        dom.matches("class=\"attempt outcome-interrupted\"").count(),
+        1
+    );
+    assert_eq!(
+        dom.matches("class=\"attempt outcome-succeeded\"").count(),
+        1
+    );
+    // The screenshot is kept as the test's artifact: target/test-artifacts/report.png.
+    let artifacts = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("report.png");
+    chromium(&[
+        "--window-size=1200,700",
+        &format!("--screenshot={}", shot.display()),
+        &url,
+    ]);
+    let look = std::process::Command::new(venv_bin("python"))
+        .arg(repo().join("tests/e2e/look.py"))
+        .arg(&shot)
+        .args(["#e36209", "#2e9e44"])
+        .output()
+        .unwrap();
+    assert!(
+        look.status.success(),
+        "{}",
+        String::from_utf8_lossy(&look.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&look.stdout).unwrap();
+    assert!(
+        seen["not_white"].as_u64().unwrap() > 2000,
+        "a blank page: {seen}"
+    );
+    assert!(
+        seen["colours"]["#e36209"].as_u64().unwrap() > 20,
+        "no interrupted bar: {seen}"
+    );
+    assert!(
+        seen["colours"]["#2e9e44"].as_u64().unwrap() > 20,
+        "no succeeded bar: {seen}"
+    );
+}
+
+/// Headless Chromium's output for `args` (tests/run.sh installs Debian's chromium).
+fn chromium(args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("chromium does not run ({e}): apt-get install chromium"));
+    assert!(
+        out.status.success(),
+        "chromium {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -9,11 +9,11 @@ An instance (one RunInstances made, moto says running):
   service answers AssumeRoleUnauthorizedAccess and the agent never registers; RunInstances itself does not check
   this) and must allow ecs:RegisterContainerInstance. An instance that cannot register never joins.
 
-A task started on a registered instance runs its one container (container.py) with only what ECS gives a container
-on EC2: the image's configuration (IMAGES) overlaid with the task definition's environment, entry point, command,
-user, working directory and volumes (host paths in the instance's filesystem), the overrides, and the variables the
-agent injects (the task role's credentials endpoint, AWS_EXECUTION_ENV). Nothing else: no region, no harness
-variables. The only stand-in is AWS_ENDPOINT_URL, which plays the network. The awslogs driver ships the output with
+A task started on a registered instance (agent_tasks.py) runs its one container (container.py) with only what ECS
+gives a container on EC2: the image's configuration (IMAGES) overlaid with the task definition's environment, entry
+point, command, user, working directory and volumes (host paths in the instance's filesystem), the overrides, and
+the variables the agent injects (the task role's credentials endpoint, AWS_EXECUTION_ENV). Nothing else: no region,
+no harness variables. The only stand-in is AWS_ENDPOINT_URL, which plays the network. The awslogs driver ships the output with
 the instance role's credentials and fails the container's start if it cannot create its stream.
 
 When the container exits the task is stopped and the "ECS Task State Change" event is put on the bus with the exit
@@ -34,39 +34,17 @@ import subprocess
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import container
+from agent_tasks import Task, TaskRunner
 from credentials import CredentialsServer
 import iam
 from faults import FAULTS
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
-
-#: Image configurations (what `docker inspect` would say); an image not listed is a Debian-like image run as root
-#: with no entry point. Tests may add more through the control endpoint.
-#: An image's PATH: POSIX utilities only (no AWS CLI, no Python; container.py), the AWS CLI where the image ships
-#: it ("aws": True), Python in a Python image.
-IMAGES: dict[str, dict[str, Any]] = {
-    # An image whose ENTRYPOINT is the AWS CLI: a container command given as `command` alone becomes its arguments.
-    "amazon/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws", "aws": True},
-    "public.ecr.aws/aws-cli/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws", "aws": True},
-    # Biocontainers-style images run as an unprivileged user.
-    "sandbox/nonroot": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "1000:1000", "workdir": "/"},
-}
-
-
-def image_config(image: str) -> dict[str, Any]:
-    name = image.split("@")[0]
-    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
-    python = repository.rsplit("/", 1)[-1] == "python"
-    config = {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {}, "aws": False, "python": python}
-    config.update(IMAGES.get(repository, {}))
-    path = ([container.SANDBOX_BIN] if config["aws"] else []) + ([container.PYTHON_BIN] if config["python"] else [])
-    config["env"] = {"PATH": ":".join(path + [container.POSIX_BIN]), **config.get("env", {})}
-    return config
 
 
 @dataclass
@@ -81,24 +59,7 @@ class Instance:
     disk_gone: bool = False
 
 
-@dataclass
-class Task:
-    arn: str
-    cluster: str
-    instance_id: str
-    process: Optional[subprocess.Popen]
-    home: Path
-    described: dict
-    started_at: float
-    log_group: Optional[str] = None
-    log_stream: Optional[str] = None
-    log_offset: int = 0
-    instance_principal: Optional[iam.Principal] = None
-    failed_to_start: Optional[str] = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Agent:
+class Agent(TaskRunner):
     def __init__(self, sandbox) -> None:
         self.sandbox = sandbox
         self.region = sandbox.region
@@ -321,149 +282,6 @@ class Agent:
             described = reservations[0]["Instances"][0] if reservations else {}
         return None
 
-    # -- tasks ----------------------------------------------------------------------------------------------------
-
-    def definition(self, arn: str) -> dict:
-        if arn not in self.task_definitions:
-            self.task_definitions[arn] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-        return self.task_definitions[arn]
-
-    def start(self, cluster: str, described: dict, instance: Instance) -> None:
-        arn = described["taskArn"]
-        definition = self.definition(described["taskDefinitionArn"])
-        spec = definition["containerDefinitions"][0]
-        image = image_config(spec.get("image", ""))
-        home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
-        home.mkdir(parents=True, exist_ok=True)
-        task = Task(arn, cluster, instance.instance_id, None, home, described, time.time(), instance_principal=instance.principal)
-        self.running[arn] = task
-
-        env = dict(image["env"])
-        env.update({kv["name"]: kv["value"] for kv in spec.get("environment", [])})
-        for override in described.get("overrides", {}).get("containerOverrides", []):
-            if override.get("name") == spec["name"]:
-                env.update({kv["name"]: kv["value"] for kv in override.get("environment", [])})
-        env["AWS_EXECUTION_ENV"] = "AWS_ECS_EC2"
-        env["AWS_ENDPOINT_URL"] = self.sandbox.moto_url  # the network
-        user = spec.get("user") or image["user"] or "0"
-        uid, gid = _user(user)
-        env.setdefault("HOME", "/root" if uid == 0 else "/")
-        role = definition.get("taskRoleArn")
-        if role:
-            try:
-                principal = self.sandbox.principals.assume(role, "ecs-tasks.amazonaws.com", "container", session=arn.split("/")[-1])
-            except iam.TrustError as e:
-                task.failed_to_start = f"ECS was unable to assume the role '{role}' that was provided for this task: {e}"
-                return
-            token = arn.split("/")[-1]
-            self.credentials.grant(token, principal)
-            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials.uri(token)
-
-        log_options = (spec.get("logConfiguration") or {}).get("options", {})
-        if (spec.get("logConfiguration") or {}).get("logDriver") == "awslogs":
-            task.log_group = log_options.get("awslogs-group")
-            task.log_stream = f"{log_options.get('awslogs-stream-prefix', 'ecs')}/{spec['name']}/{arn.split('/')[-1]}"
-            try:
-                logs = self.sandbox.client("logs", instance.principal)
-                logs.create_log_stream(logGroupName=task.log_group, logStreamName=task.log_stream)
-            except Exception as e:  # noqa: BLE001 - Docker fails the container's start
-                task.failed_to_start = f"CannotStartContainerError: failed to initialize logging driver: {e}"
-                return
-
-        volumes = {v["name"]: (v.get("host") or {}).get("sourcePath") for v in definition.get("volumes", [])}
-        binds = container.tool_binds(self.tools, image["aws"], image["python"])
-        for point in spec.get("mountPoints", []):
-            source = volumes.get(point["sourceVolume"])
-            if not source:
-                continue
-            host = instance.home / "upper" / source.lstrip("/")
-            if not host.exists():
-                host.mkdir(parents=True)  # Docker makes a missing host folder, root-owned, 0755
-            binds.append([str(host), point["containerPath"], bool(point.get("readOnly"))])
-
-        if spec.get("entryPoint"):
-            argv = list(spec["entryPoint"]) + list(spec.get("command") or [])
-        else:
-            argv = list(image["entrypoint"]) + list(spec.get("command") or image["cmd"])
-        cwd = spec.get("workingDirectory") or image["workdir"]
-        task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
-        LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
-
-    def ship_logs(self, task: Task) -> None:
-        """The awslogs driver: the container's new output lines, as events of its CloudWatch Logs stream."""
-        if not task.log_group or task.process is None:
-            return
-        path = task.home / "container.log"
-        if not path.exists():
-            return
-        with open(path, "rb") as f:
-            f.seek(task.log_offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end == 0:
-            return
-        now = int(time.time() * 1000)
-        events = [
-            {"timestamp": now, "message": line.decode("utf-8", "replace")}
-            for line in data[:end].split(b"\n")[:-1]
-            if line.strip()  # CloudWatch Logs refuses empty messages; the driver does not send them
-        ]
-        if events:
-            logs = self.sandbox.client("logs", task.instance_principal)
-            logs.put_log_events(logGroupName=task.log_group, logStreamName=task.log_stream, logEvents=events)
-        task.log_offset += end
-
-    def finish(self, task: Task, exit_code: Optional[int], reason: str, stop_code: str = "EssentialContainerExited", container_reason: Optional[str] = None) -> None:
-        path = task.home / "container.log"
-        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            with open(path, "ab") as f:  # a last line without its newline is shipped too
-                f.write(b"\n")
-        try:
-            self.ship_logs(task)
-        except Exception as e:  # noqa: BLE001 - lost log lines do not stop the task's end
-            LOG.warning("%s: the last log lines were not shipped: %s", task.arn, e)
-        self.running.pop(task.arn, None)
-        self.finished.add(task.arn)
-        self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
-        _record_stop(self.account, self.region, task, stop_code, exit_code, container_reason)
-        described = task.described
-        now = _iso_ms(time.time())
-        started = _iso_ms(task.started_at)
-        main: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "containerArn": f"{task.arn}/main", "taskArn": task.arn}
-        if exit_code is not None:
-            main["exitCode"] = exit_code
-        if container_reason:
-            main["reason"] = container_reason
-        detail = {
-            "clusterArn": described.get("clusterArn", task.cluster),
-            "taskArn": task.arn,
-            "taskDefinitionArn": described.get("taskDefinitionArn"),
-            "containerInstanceArn": described.get("containerInstanceArn"),
-            "lastStatus": "STOPPED",
-            "desiredStatus": "STOPPED",
-            "launchType": "EC2",
-            "startedBy": described.get("startedBy", ""),
-            "group": described.get("group", ""),
-            "stopCode": stop_code,
-            "stoppedReason": reason,
-            "createdAt": started,
-            "stoppingAt": now,
-            "stoppedAt": now,
-            "containers": [main],
-            "overrides": described.get("overrides", {}),
-            "version": 3,
-        }
-        if exit_code is not None:
-            detail["startedAt"] = started
-        entry = {"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail), "Resources": [task.arn]}
-        self.stopped_events[task.arn] = entry
-        self.sandbox.stopped_at[task.arn] = time.time()
-        if FAULTS.take("drop_stopped"):
-            LOG.info("(fault) the STOPPED event of %s never arrives", task.arn)
-        else:
-            self.events.put_events(Entries=[entry])
-        LOG.info("%s stopped (exit %s): %s", task.arn, exit_code, reason)
-
     # -- what tests ask for -----------------------------------------------------------------------------------------
 
     def running_tasks(self) -> list[dict[str, Any]]:
@@ -553,13 +371,6 @@ def _ecs_config(text: str) -> dict[str, str]:
     return config
 
 
-def _user(user: str) -> tuple[int, int]:
-    name, _, group = user.partition(":")
-    uid = 0 if name in ("", "root") else int(name)
-    gid = int(group) if group else (0 if uid == 0 else uid)
-    return uid, gid
-
-
 def _set_agent_connected(account: str, region: str, cluster: str, arn: str, connected: bool) -> None:
     from moto.ecs.models import ecs_backends
 
@@ -568,31 +379,3 @@ def _set_agent_connected(account: str, region: str, cluster: str, arn: str, conn
     if instance is not None:
         instance.agent_connected = connected
         LOG.info("container instance %s: agentConnected=%s", arn, connected)
-
-
-def _iso_ms(t: float) -> str:
-    """A time as ECS events give it: ISO 8601 in UTC, to the millisecond."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
-
-
-def _record_stop(account: str, region: str, task: "Task", stop_code: str, exit_code: Optional[int], reason: Optional[str]) -> None:
-    """What ECS keeps about a stopped task (DescribeTasks shows it for an hour): moto's StopTask keeps only the
-    reason, so the stop code, times and the container's exit code are set here."""
-    from moto.ecs.models import ecs_backends
-
-    backend = ecs_backends[account][region]
-    found = backend.tasks.get(task.cluster.split("/")[-1], {}).get(task.arn)
-    if found is None:
-        return
-    found.stop_code = stop_code
-    found.started_at = task.started_at
-    found.stopped_at = time.time()
-    for container in found.containers:
-        container.last_status = "STOPPED"
-        if exit_code is None:
-            if hasattr(container, "exitCode"):
-                del container.exitCode
-        else:
-            container.exitCode = exit_code
-        if reason:
-            container.reason = reason

@@ -11,7 +11,7 @@ control URL) and serves until SIGTERM or SIGINT; everything it started stops wit
 - moto_patches.py: moto made to behave as AWS does; faults.py: what tests inject;
 - stack.py: template.yaml → resources (SAM's own translator, then each resource created);
 - lambda_host.py: the functions, under their roles, limits and AWS's asynchronous delivery;
-- agent.py + container.py: instances (user data, registration) and tasks (containers);
+- agent.py (instances: user data, registration), agent_tasks.py (tasks) and container.py (their containers);
 - control.py: the control endpoint.
 Runs as root (instances and containers are mount namespaces).
 """

@@ -238,42 +238,7 @@ pub fn map_runs(sandbox: &Sandbox, job: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC time as ecsub and AWS write them (`2026-12-04T02:28:10Z`,
-/// `…10.123Z`, `…10.123+00:00`).
+/// Milliseconds since the epoch of an RFC 3339 time (ecsub's records, AWS's answers).
 pub fn rfc3339_ms(text: &str) -> i64 {
-    let number = |range: std::ops::Range<usize>| -> i64 {
-        text.get(range)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("`{text}` is not an RFC 3339 time"))
-    };
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
-    let fraction: String = text[19..]
-        .strip_prefix('.')
-        .unwrap_or("")
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let millis: i64 = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_times_read_as_the_epoch_does() {
-        assert_eq!(super::rfc3339_ms("1970-01-01T00:00:00Z"), 0);
-        assert_eq!(super::rfc3339_ms("2000-03-01T00:00:01.5Z"), 951_868_801_500);
-        assert_eq!(
-            super::rfc3339_ms("2026-12-04T02:28:10.123+00:00"),
-            1_796_351_290_123
-        );
-    }
+    ecsub_core::time::rfc3339_ms(text).unwrap_or_else(|| panic!("`{text}` is not an RFC 3339 time"))
 }

@@ -54,7 +54,7 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-fn venv_bin(name: &str) -> PathBuf {
+pub fn venv_bin(name: &str) -> PathBuf {
     let path = repo().join(".venv/bin").join(name);
     assert!(
         path.exists(),

@@ -5,7 +5,10 @@
 
 mod cache;
 mod collect;
+mod report;
 mod view;
+
+pub use report::report;
 
 use crate::args::{CancelArgs, LogsArgs, Output, StatusArgs};
 use crate::report::human;

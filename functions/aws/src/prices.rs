@@ -6,21 +6,14 @@
 
 use crate::ctx::Ctx;
 use crate::error::describe;
-use aws_sdk_ec2::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as ec2;
 use aws_sdk_pricing::types::{Filter, FilterType};
 use ecsub_core::chain::AttemptRecord;
 use ecsub_core::cost::{self, price_list, snapshot, Prices, Rate, Span, SpotPoint};
+use ecsub_core::time::rfc3339_ms as millis;
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::warn;
-
-/// Milliseconds since the epoch of an RFC 3339 time.
-pub fn millis(rfc3339: &str) -> Option<i64> {
-    DateTime::from_str(rfc3339, DateTimeFormat::DateTime)
-        .ok()?
-        .to_millis()
-        .ok()
-}
 
 /// The attempts as they are costed: launch → the record (written just before the instance is terminated).
 pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {

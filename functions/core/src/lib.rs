@@ -14,6 +14,7 @@ pub mod outputs;
 pub mod s3path;
 pub mod script;
 pub mod tasks;
+pub mod time;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use job::{JobId, JobLayout};
