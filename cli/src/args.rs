@@ -33,6 +33,11 @@ pub enum Command {
     Push(PushArgs),
     /// Show a job's state: per task its state, attempts, instance type, exit code and reason
     Status(StatusArgs),
+    /// List the jobs in the stack's bucket, newest first: state, tasks by outcome, cost
+    Ls(LsArgs),
+    /// Follow a job until it ends: counts, a progress bar, and why each task is not running yet (plain lines
+    /// when not on a terminal); exits like push --wait
+    Watch(WatchArgs),
     /// Report every attempt of a job in ecsub's columns (times, instance, cpu, memory, disk, price, log link),
     /// as a table, TSV or JSON, and with --html a page with the job's timeline
     Report(ReportArgs),
@@ -120,6 +125,11 @@ pub struct PushArgs {
     /// it) before giving up with exit 3; the job itself stays uploaded
     #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub pickup_timeout: u64,
+    /// Leave out the tasks whose declared outputs all exist already (a file by its object, a recursive output
+    /// when its folder holds an object, a wildcard when something matches); a task with no output always runs.
+    /// When every task is left out, no job is started
+    #[arg(long, conflicts_with = "dry_run")]
+    pub skip_existing: bool,
     /// Run, as a new job, the tasks of the ended job JOB that did not succeed: its tasks file's rows of those
     /// tasks, its script and its options, each replaced by what this command line gives (--script, options)
     #[arg(long, value_name = "JOB", conflicts_with = "tasks")]
@@ -193,6 +203,32 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+    /// Seconds between polls
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub poll: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+    /// Show at most this many jobs, the newest (0: all)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Print the list as text or JSON
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The job id `push` printed
     #[arg(value_name = "JOB")]
@@ -210,6 +246,10 @@ pub struct LogsArgs {
     /// Only this task (its index, as in the tasks file's numbering)
     #[arg(long, value_name = "N")]
     pub task: Option<usize>,
+    /// Keep printing new lines (and new attempts) as they come, until the job has ended; each line is prefixed
+    /// with `[TASK.ATTEMPT]` unless --task picks one task
+    #[arg(long, short = 'f')]
+    pub follow: bool,
     /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
     #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
     pub aws_s3_bucket: Option<String>,

@@ -16,6 +16,10 @@ mod remote;
 mod report;
 #[cfg(feature = "aws")]
 mod rerun;
+#[cfg(feature = "aws")]
+mod skip;
+#[cfg(feature = "aws")]
+mod subset;
 mod validate;
 
 use args::{Cli, Command};
@@ -64,10 +68,13 @@ fn main() -> ExitCode {
         Command::Validate(a) => a.output == args::Output::Json,
         Command::Run(a) => a.output == args::Output::Json,
         Command::Status(a) => a.output == args::Output::Json,
+        Command::Ls(a) => a.output == args::Output::Json,
         Command::Report(a) => a.output == args::ReportOutput::Json,
-        Command::Push(_) | Command::Logs(_) | Command::Cancel(_) | Command::PublishStager(_) => {
-            false
-        }
+        Command::Push(_)
+        | Command::Watch(_)
+        | Command::Logs(_)
+        | Command::Cancel(_)
+        | Command::PublishStager(_) => false,
     };
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
@@ -77,15 +84,22 @@ fn main() -> ExitCode {
         #[cfg(feature = "aws")]
         Command::Status(args) => remote::status(&args),
         #[cfg(feature = "aws")]
+        Command::Ls(args) => remote::ls(&args),
+        #[cfg(feature = "aws")]
+        Command::Watch(args) => remote::watch(&args),
+        #[cfg(feature = "aws")]
         Command::Report(args) => remote::report(&args),
         #[cfg(feature = "aws")]
         Command::Logs(args) => remote::logs(&args),
         #[cfg(feature = "aws")]
         Command::Cancel(args) => remote::cancel(&args),
         #[cfg(not(feature = "aws"))]
-        Command::Status(_) | Command::Report(_) | Command::Logs(_) | Command::Cancel(_) => {
-            Err(without_aws("status, report, logs and cancel"))
-        }
+        Command::Status(_)
+        | Command::Ls(_)
+        | Command::Watch(_)
+        | Command::Report(_)
+        | Command::Logs(_)
+        | Command::Cancel(_) => Err(without_aws("status, ls, watch, report, logs and cancel")),
     };
     match outcome {
         Ok(code) => code,

@@ -34,6 +34,71 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
 /// Pushes the job `input` describes to `bucket` (or prints its plan with --dry-run).
 pub fn push(args: &PushArgs, bucket: &str, input: &JobInput) -> anyhow::Result<ExitCode> {
     let plan = plan::build(input, &plan::random_suffix())?;
+    #[cfg(feature = "aws")]
+    if args.skip_existing {
+        let skipped = crate::skip::existing(&plan)?;
+        if !skipped.is_empty() {
+            return push_the_rest(args, bucket, input, &plan, &skipped);
+        }
+    }
+    send(args, bucket, &plan)
+}
+
+/// `--skip-existing` found tasks whose outputs all exist: the job is pushed without them (or not at all).
+#[cfg(feature = "aws")]
+fn push_the_rest(
+    args: &PushArgs,
+    bucket: &str,
+    input: &JobInput,
+    plan: &Plan,
+    skipped: &std::collections::BTreeSet<usize>,
+) -> anyhow::Result<ExitCode> {
+    let numbers = |set: &std::collections::BTreeSet<usize>| {
+        set.iter()
+            .map(|i| format!("{i:03}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let keep: std::collections::BTreeSet<usize> = plan
+        .selected
+        .clone()
+        .filter(|i| !skipped.contains(i))
+        .collect();
+    eprintln!(
+        "ecsub-cli: --skip-existing: {} of {} tasks have every output already and are skipped: {}",
+        skipped.len(),
+        plan.selected_tasks().len(),
+        numbers(skipped)
+    );
+    if keep.is_empty() {
+        println!("every task's outputs exist: nothing to run, no job started");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "ecsub-cli: running the other {} ({}), numbered 000 to {:03} in the job",
+        keep.len(),
+        numbers(&keep),
+        keep.len() - 1
+    );
+    let folder = crate::subset::Folder::new("skip")?;
+    let rows = crate::subset::rows(&plan.tasks_bytes, &plan.tasks, &keep);
+    let rest = JobInput {
+        tasks: folder.write(&plan.tasks.file, &rows)?,
+        script: input.script.clone(),
+        // The options as merged from the command line and the file's `#ecsub:` lines (which the rows left out),
+        // without --task-range: the rows are picked already.
+        job: ecsub_core::JobArgs {
+            task_range: None,
+            ..plan.args.clone()
+        },
+    };
+    let plan = plan::build(&rest, &plan::random_suffix())?;
+    drop(folder);
+    send(args, bucket, &plan)
+}
+
+/// Uploads the job (or prints its plan with --dry-run).
+fn send(args: &PushArgs, bucket: &str, plan: &Plan) -> anyhow::Result<ExitCode> {
     let layout = JobLayout::new(bucket, plan.spec.job_id.clone())
         .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
     let submission = JobSubmission {
@@ -50,10 +115,10 @@ pub fn push(args: &PushArgs, bucket: &str, input: &JobInput) -> anyhow::Result<E
     };
     let job_json = serde_json::to_string_pretty(&submission)?;
     if args.dry_run {
-        print_plan(&plan, &layout, &job_json);
+        print_plan(plan, &layout, &job_json);
         return Ok(ExitCode::SUCCESS);
     }
-    upload(args, &plan, &layout, job_json)
+    upload(args, plan, &layout, job_json)
 }
 
 #[cfg(not(feature = "aws"))]

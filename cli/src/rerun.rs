@@ -1,7 +1,7 @@
 //! `ecsub-cli push --rerun-failed JOB`: a new job of exactly the tasks of JOB that did not succeed. The new job's
-//! tasks file is JOB's (from the bucket) with only those tasks' rows — its header, comments and `#ecsub:` lines
-//! kept — its script is JOB's unless `--script` names another, and its options are JOB's with this command line's
-//! over them. Task numbers start again at 000 in the new job; what each was in JOB is printed.
+//! tasks file is JOB's (from the bucket) with only those tasks' rows (`subset`), its script is JOB's unless
+//! `--script` names another, and its options are JOB's with this command line's over them. Task numbers start
+//! again at 000 in the new job; what each was in JOB is printed.
 
 use crate::args::{JobInput, PushArgs};
 use crate::remote::{connect, runtime};
@@ -9,7 +9,7 @@ use crate::InputError;
 use anyhow::Context as _;
 use ecsub_aws::store;
 use ecsub_core::chain::{JobSubmission, Outcome, Summary};
-use ecsub_core::tasks::{self, TasksFile};
+use ecsub_core::tasks;
 use ecsub_core::{JobArgs, JobId, JobLayout};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -46,49 +46,33 @@ pub fn run(args: &PushArgs, bucket: &str, job: &str) -> anyhow::Result<ExitCode>
             layout.url(&layout.tasks_key())
         )
     })?;
-    let rows = subset(&ended.tasks, &parsed, &failed);
-    let dir = std::env::temp_dir().join(format!(
-        "ecsub-rerun-{}-{}",
-        std::process::id(),
-        crate::plan::random_suffix()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let outcome = (|| {
-        let tasks_path = dir.join(file_name(name));
-        std::fs::write(&tasks_path, rows)
-            .with_context(|| format!("writing {}", tasks_path.display()))?;
-        let script = match &args.script {
-            Some(path) => path.clone(),
-            None => {
-                let path = dir.join("script");
-                std::fs::write(&path, &ended.script)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                path
-            }
-        };
-        // The rows are picked already: JOB's --task-range would pick again among them.
-        let earlier = JobArgs {
-            task_range: None,
-            ..ended.submission.args.clone()
-        };
-        let input = JobInput {
-            tasks: tasks_path,
-            script,
-            job: args.job.clone().over(earlier),
-        };
-        let numbers: Vec<String> = failed.iter().map(|i| format!("{i:03}")).collect();
-        eprintln!(
-            "ecsub-cli: rerunning the {} of {} tasks of {job} that did not succeed ({}): in the new job they are \
-             tasks 000 to {:03}, in this order",
-            failed.len(),
-            ended.summary.tasks.len(),
-            numbers.join(", "),
-            failed.len() - 1
-        );
-        crate::push::push(args, bucket, &input)
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    outcome
+    let folder = crate::subset::Folder::new("rerun")?;
+    let tasks_path = folder.write(name, &crate::subset::rows(&ended.tasks, &parsed, &failed))?;
+    let script = match &args.script {
+        Some(path) => path.clone(),
+        None => folder.write("script", &ended.script)?,
+    };
+    // JOB's options as job.json holds them (its file's `#ecsub:` lines merged in), without its --task-range: the
+    // rows are picked already.
+    let earlier = JobArgs {
+        task_range: None,
+        ..ended.submission.args.clone()
+    };
+    let input = JobInput {
+        tasks: tasks_path,
+        script,
+        job: args.job.clone().over(earlier),
+    };
+    let numbers: Vec<String> = failed.iter().map(|i| format!("{i:03}")).collect();
+    eprintln!(
+        "ecsub-cli: rerunning the {} of {} tasks of {job} that did not succeed ({}): in the new job they are \
+         tasks 000 to {:03}, in this order",
+        failed.len(),
+        ended.summary.tasks.len(),
+        numbers.join(", "),
+        failed.len() - 1
+    );
+    crate::push::push(args, bucket, &input)
 }
 
 /// Reads JOB's summary, submission, tasks file and script; a job that has not ended is an input error.
@@ -136,53 +120,4 @@ async fn read(layout: &JobLayout) -> anyhow::Result<Ended> {
         tasks,
         script,
     })
-}
-
-/// A file name the tasks file can be written under (the job's name comes from it).
-fn file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    if base.is_empty() || base == "." || base == ".." {
-        "tasks.tsv".to_owned()
-    } else {
-        base.to_owned()
-    }
-}
-
-/// The tasks file with only the rows of the tasks in `keep`: every other line (comments, `#ecsub:` lines, the
-/// header, blank lines) as it was, so the new file says what the old one said about its columns and options.
-pub fn subset(bytes: &[u8], file: &TasksFile, keep: &BTreeSet<usize>) -> Vec<u8> {
-    let dropped: BTreeSet<usize> = file
-        .tasks
-        .iter()
-        .filter(|t| !keep.contains(&t.index))
-        .map(|t| t.line)
-        .collect();
-    let mut out = Vec::with_capacity(bytes.len());
-    for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-        if !dropped.contains(&(n + 1)) {
-            out.extend_from_slice(line);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_subset_keeps_the_header_options_and_comments_and_the_rows_asked_for() {
-        let text = "#ecsub: --processes 2\n--env N\t--output OUT\n1\ts3://bkt/1\n# a note\n2\ts3://bkt/2\n3\ts3://bkt/3";
-        let file = tasks::parse("t.tsv", text.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
-        let kept = subset(text.as_bytes(), &file, &BTreeSet::from([1, 2]));
-        let kept = String::from_utf8(kept).unwrap_or_default();
-        assert_eq!(
-            kept,
-            "#ecsub: --processes 2\n--env N\t--output OUT\n# a note\n2\ts3://bkt/2\n3\ts3://bkt/3"
-        );
-        let again = tasks::parse("t.tsv", kept.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
-        assert_eq!(again.tasks.len(), 2);
-        assert_eq!(file_name("a/b/wordcount.tsv"), "wordcount.tsv");
-        assert_eq!(file_name(".."), "tasks.tsv");
-    }
 }

@@ -150,20 +150,30 @@ fn a_script_exiting_3_fails_the_job_keeps_its_outputs_back_and_terminates_the_in
     let rows: Vec<&str> = status.stdout.lines().collect();
     assert_eq!(rows[0], format!("job {job}: failed"));
     assert_eq!(rows[1], "2 tasks: 1 failed, 1 succeeded");
+    assert!(
+        rows[2].starts_with("cost: $")
+            && rows[2].ends_with("(2 attempts; prices from pricing-api; EBS from pricing-api)"),
+        "{}",
+        status.stdout
+    );
     let cells = |row: &str| {
-        row.split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
+        let mut cells: Vec<String> = row.split_whitespace().map(str::to_owned).collect();
+        // The cost column: a price in dollars, whatever the seconds billed.
+        if cells.len() > 6 {
+            assert!(cells[6].starts_with('$'), "{row}");
+            cells.remove(6);
+        }
+        cells
     };
     // The failed task first: it is the one to look at.
     assert_eq!(
-        cells(rows[4])[..2],
+        cells(rows[5])[..2],
         ["000", "succeeded"],
         "{}",
         status.stdout
     );
     assert_eq!(
-        cells(rows[3]),
+        cells(rows[4]),
         [
             "001",
             "failed",

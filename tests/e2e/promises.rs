@@ -1,7 +1,7 @@
 //! README promises on the emulated cloud that no other test held (test audit 2026-11, §4): the job options that
 //! only take effect on AWS reach the instance and the task definition, the container gets no CPU or memory hard
 //! limit, `*` wildcards and `ECSUB_JOB_ID` work on the S3 transport, `--processes` bounds how many tasks overlap,
-//! and the aliases `submit` and `delete` do what `push` and `cancel` do.
+//! the aliases `submit` and `delete` do what `push` and `cancel` do, and `watch` says why each task waits.
 
 #![allow(clippy::unwrap_used)]
 
@@ -366,5 +366,34 @@ fn push_wait_gives_up_on_a_job_the_stack_does_not_pick_up() {
     let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
     sandbox.until(60, "the late job to end", || sandbox.object(&summary_url));
     assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn watch_says_why_each_task_is_not_running_yet_and_ends_with_the_table() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "slots.tsv", "--env N\n1\n2\n");
+    let script = write(dir.path(), "slots.sh", "sleep 3\n");
+    let pushed = push(&sandbox, &tasks, &script, &["--processes", "1"]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    // Not a terminal: plain lines, one per change.
+    let watched = sandbox.cli(&["watch", &job, "--poll", "0.5"]);
+    assert_eq!(watched.code, 0, "{}\n{}", watched.stdout, watched.stderr);
+    let out = &watched.stdout;
+    assert!(
+        out.contains("task 001: pending: waiting for a slot: 1 tasks at once (--processes)"),
+        "{out}"
+    );
+    assert!(out.contains("-> running"), "{out}");
+    assert!(
+        out.contains(&format!("job {job}: running [")),
+        "the counts line: {out}"
+    );
+    assert!(
+        out.contains(&format!("\njob {job}: succeeded\n2 tasks: 2 succeeded")),
+        "the status table at the end: {out}"
+    );
     assert_nothing_running(&sandbox, &job);
 }

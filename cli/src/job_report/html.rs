@@ -91,7 +91,7 @@ pub fn page(totals: &Totals, rows: &[Row]) -> String {
          .attempt{{position:absolute;top:3px;height:16px;min-width:2px;display:flex;overflow:hidden;border-radius:2px}}\n\
          .attempt span{{height:100%;display:block}} .attempt span.run{{min-width:2px}}\n\
          table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #d0d7de;padding:2px 6px;text-align:left}}\n\
-         .legend i{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}}\n\
+         .legend i{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle;opacity:.6}}\n\
          </style></head><body>\n<h1>ecsub job {id}: {state}</h1>\n<div class=\"totals\"><span class=\"tasks\">{n} tasks: {counts}</span>\
          <span class=\"wall\">wall time {wall}</span><span class=\"cost\">cost {cost}</span><span>{attempts} attempts</span></div>\n",
         id = escape(&totals.job_id),

@@ -73,6 +73,26 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// A job's options as resolved from its job.json; a job that is not there is an input error.
+pub(super) async fn job_spec(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    command: &str,
+) -> anyhow::Result<ecsub_core::JobSpec> {
+    let Some(submission) = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await? else {
+        return Err(InputError(vec![format!(
+            "ecsub-cli {command}: no job {} in {}",
+            layout.job_id,
+            layout.url(&layout.job_folder())
+        )])
+        .into());
+    };
+    submission
+        .args
+        .resolve(layout.job_id.clone())
+        .map_err(|e| anyhow::anyhow!("job.json of {}: {}", layout.job_id, e.join("; ")))
+}
+
 /// What polling a job has read already and will not change: the job's spec, its task indices, the attempt
 /// records (each written once). `--wait` keeps one across polls, so a poll reads only what is new.
 #[derive(Debug, Default)]
@@ -192,6 +212,20 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
     let instances = tagged_instances(ctx, &layout.job_id).await?;
     let live_instances: std::collections::HashMap<usize, &(usize, String, String)> =
         instances.iter().map(|i| (i.0, i)).collect();
+    // What ECS says of the tasks on running instances (a ListTasks and a DescribeTasks per 100 of them): joined
+    // and starting (pulling the image) or running.
+    let ecs_states = match (&started, instances.iter().any(|i| i.2 == "running")) {
+        (Some(started), true) if !started.cluster.is_empty() => {
+            ecs_states(ctx, &started.cluster).await?
+        }
+        _ => std::collections::HashMap::new(),
+    };
+    let processes = seen
+        .submission
+        .as_ref()
+        .and_then(|s| s.args.processes)
+        .unwrap_or(ecsub_core::options::DEFAULT_PROCESSES);
+    let waiting_for_slot = instances.len() >= processes as usize;
     let tasks = indices
         .iter()
         .map(|&index| {
@@ -207,21 +241,34 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     exit_code: r.exit_code,
                     reason: r.reason.clone(),
                 },
-                (last, Some((_, instance_type, state))) => TaskStatus {
-                    index,
-                    state: if state == "running" {
-                        "running".into()
-                    } else {
-                        format!("instance {state}")
-                    },
-                    attempts: last.map_or(1, |r| r.attempt + 1),
-                    instance_type: Some(instance_type.clone()),
-                    spot: false,
-                    exit_code: None,
-                    reason: last
-                        .map(|r| format!("retrying after: {}", r.reason))
-                        .unwrap_or_default(),
-                },
+                (last, Some((_, instance_type, state))) => {
+                    let (state, why) = match (state.as_str(), ecs_states.get(&index)) {
+                        ("pending", _) => ("booting", "its instance is booting"),
+                        (_, None) => (
+                            "joining",
+                            "its instance runs; its ECS agent is joining the cluster",
+                        ),
+                        (_, Some(ecs)) if ecs == "RUNNING" => ("running", ""),
+                        (_, Some(_)) => (
+                            "starting",
+                            "ECS is pulling the image and starting the container",
+                        ),
+                    };
+                    let retry = last.map(|r| format!("retrying after: {}", r.reason));
+                    TaskStatus {
+                        index,
+                        state: state.into(),
+                        attempts: last.map_or(1, |r| r.attempt + 1),
+                        instance_type: Some(instance_type.clone()),
+                        spot: false,
+                        exit_code: None,
+                        reason: match retry {
+                            Some(retry) if why.is_empty() => retry,
+                            Some(retry) => format!("{why}; {retry}"),
+                            None => why.to_owned(),
+                        },
+                    }
+                }
                 (Some(r), None) => TaskStatus {
                     index,
                     state: "retrying".into(),
@@ -238,7 +285,14 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     instance_type: None,
                     spot: false,
                     exit_code: None,
-                    reason: String::new(),
+                    reason: if started.is_none() {
+                        String::new()
+                    } else if waiting_for_slot {
+                        format!("waiting for a slot: {processes} tasks at once (--processes)")
+                    } else {
+                        "being launched (EC2's request limits, capacity and quota are waited out)"
+                            .to_owned()
+                    },
                 },
             }
         })
@@ -259,6 +313,26 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         tasks,
         cost: None,
     })
+}
+
+/// Task index → ECS's lastStatus of the job's tasks that ECS runs or is starting.
+async fn ecs_states(
+    ctx: &Ctx,
+    cluster: &str,
+) -> anyhow::Result<std::collections::HashMap<usize, String>> {
+    let tasks =
+        ecsub_aws::ecs_tasks::tasks(ctx, cluster, ecsub_aws::ecs_tasks::DesiredStatus::Running)
+            .await?;
+    Ok(tasks
+        .iter()
+        .filter_map(|t| {
+            let index = ecsub_aws::ecs_tasks::env_number(t, "ECSUB_TASK_INDEX")?;
+            Some((
+                usize::try_from(index).ok()?,
+                t.last_status().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect())
 }
 
 /// (task index, instance type, state) of the job's instances that are not terminated.

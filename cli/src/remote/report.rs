@@ -9,7 +9,7 @@ use crate::job_report::{self, html, Logs, Size};
 use crate::InputError;
 use anyhow::Context as _;
 use ecsub_aws::{store, Ctx};
-use ecsub_core::chain::{AttemptRecord, JobSubmission, Summary, BASE_DISK_GIB};
+use ecsub_core::chain::{AttemptRecord, Summary, BASE_DISK_GIB};
 use ecsub_core::JobLayout;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -18,19 +18,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("report", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let Some(submission) = get_json::<JobSubmission>(&ctx, &layout, &layout.spec_key()).await?
-        else {
-            return Err(InputError(vec![format!(
-                "ecsub-cli report: no job {} in {}",
-                layout.job_id,
-                layout.url(&layout.job_folder())
-            )])
-            .into());
-        };
-        let spec = submission
-            .args
-            .resolve(layout.job_id.clone())
-            .map_err(|e| anyhow::anyhow!("job.json of {}: {}", layout.job_id, e.join("; ")))?;
+        let spec = super::collect::job_spec(&ctx, &layout, "report").await?;
         let records = records(&ctx, &layout).await?;
         let summary = get_json::<Summary>(&ctx, &layout, &layout.summary_key()).await?;
         let sizes = sizes(&ctx, &records).await;

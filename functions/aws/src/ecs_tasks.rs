@@ -35,3 +35,14 @@ pub async fn tasks(ctx: &Ctx, cluster: &str, desired: DesiredStatus) -> Result<V
     }
     Ok(tasks)
 }
+
+/// A number ecsub put in the task's container environment (`ECSUB_TASK_INDEX`, `ECSUB_ATTEMPT`).
+pub fn env_number(task: &Task, name: &str) -> Option<u64> {
+    task.overrides()
+        .into_iter()
+        .flat_map(|o| o.container_overrides())
+        .flat_map(|o| o.environment())
+        .find(|kv| kv.name() == Some(name))
+        .and_then(|kv| kv.value())
+        .and_then(|v| v.parse().ok())
+}

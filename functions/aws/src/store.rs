@@ -196,6 +196,23 @@ pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>
     Ok(keys)
 }
 
+/// The folders directly under `prefix` (ListObjectsV2 with a `/` delimiter, every page): their full prefixes,
+/// each ending in `/`.
+pub async fn folders(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<String>, FnError> {
+    let mut found = Vec::new();
+    let mut pages = listing(s3, bucket, prefix, Some("/"), Payer::default()).send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| FnError::aws(format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e))?;
+        found.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
+    }
+    Ok(found)
+}
+
 /// The pages of ListObjectsV2 under `prefix` (with `delimiter`, only the prefix's own level).
 fn listing(
     s3: &Client,

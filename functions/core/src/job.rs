@@ -138,6 +138,16 @@ pub const SCRIPT_FILE: &str = "script";
 impl JobLayout {
     /// Parses `s3://bucket` or `s3://bucket/prefix` for a job.
     pub fn new(work: &str, job_id: JobId) -> Result<Self, String> {
+        let (bucket, prefix) = Self::work(work)?;
+        Ok(Self {
+            bucket,
+            prefix,
+            job_id,
+        })
+    }
+
+    /// The bucket and the prefix (empty, or ending in `/`) of a work location, `s3://bucket[/prefix]`.
+    pub fn work(work: &str) -> Result<(String, String), String> {
         let rest = work.strip_prefix("s3://").ok_or_else(|| {
             format!("`{work}` is not an s3:// bucket (expected s3://bucket or s3://bucket/prefix)")
         })?;
@@ -145,15 +155,12 @@ impl JobLayout {
         crate::s3path::check_bucket(bucket).map_err(|why| format!("`{work}`: {why}"))?;
         let prefix = prefix.trim_matches('/');
         check_prefix(work, prefix)?;
-        Ok(Self {
-            bucket: bucket.to_owned(),
-            prefix: if prefix.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}/")
-            },
-            job_id,
-        })
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        Ok((bucket.to_owned(), prefix))
     }
 
     /// `<prefix>jobs/<job-id>/`

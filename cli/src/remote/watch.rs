@@ -1,0 +1,184 @@
+//! `ecsub-cli watch JOB`: a live view of a job until it ends. On a terminal the screen is redrawn every poll: the
+//! counts by state, a progress bar, and the tasks that are not done, each with why it is not running yet
+//! (waiting for a slot, being launched, booting, joining, starting, retrying after an interruption). Elsewhere
+//! (a log, a pipe) plain lines: the counts when they change, and one line per task that changes state.
+
+use super::collect::{collect, JobStatus, Seen};
+use super::view::print;
+use super::{bar, connect, exit_code, job_layout, runtime};
+use crate::args::{Output, WatchArgs};
+use crate::report::human;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Rows of not-done tasks shown on a terminal (the rest are counted).
+const SHOWN: usize = 30;
+
+pub fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
+    let layout = job_layout("watch", &args.job, args.aws_s3_bucket.as_deref())?;
+    let tty = std::io::stdout().is_terminal();
+    let delay = Duration::from_secs_f64(args.poll.clamp(0.2, 300.0));
+    runtime()?.block_on(async {
+        let ctx = connect().await?;
+        let since = Instant::now();
+        let mut seen = Seen::default();
+        let mut states: HashMap<usize, (String, String)> = HashMap::new();
+        let mut last_counts = String::new();
+        loop {
+            let status = collect(&ctx, &layout, &mut seen).await?;
+            let counts = counts_line(&status);
+            if tty {
+                print!("\x1b[H\x1b[2J{}", screen(&status, &counts, since.elapsed()));
+            } else {
+                if counts != last_counts {
+                    println!("{counts} [{}]", human(since.elapsed()));
+                }
+                for line in changes(&mut states, &status) {
+                    println!("{line}");
+                }
+            }
+            last_counts = counts;
+            if status.finished() {
+                if tty {
+                    print!("\x1b[H\x1b[2J");
+                }
+                print(&status, Output::Text)?;
+                return Ok(exit_code(&status));
+            }
+            tokio::time::sleep(delay).await;
+        }
+    })
+}
+
+/// `job J: running [####------] 12/40 done, 1 failed`.
+fn counts_line(status: &JobStatus) -> String {
+    let total = status.tasks.len();
+    format!(
+        "job {}: {} {} {}/{} done, {} failed",
+        status.job_id,
+        status.state,
+        bar(status.done(), total),
+        status.done(),
+        total,
+        status.failed()
+    )
+}
+
+/// What a terminal shows: the counts, the states, and the tasks not done with why.
+fn screen(status: &JobStatus, counts: &str, elapsed: Duration) -> String {
+    let mut by_state: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for t in &status.tasks {
+        *by_state.entry(t.state.as_str()).or_default() += 1;
+    }
+    let states: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let mut out = format!("{counts} [{}]\n{}\n\n", human(elapsed), states.join(", "));
+    let open: Vec<_> = status
+        .tasks
+        .iter()
+        .filter(|t| t.state != "succeeded")
+        .collect();
+    for t in open.iter().take(SHOWN) {
+        out.push_str(&format!(
+            "  {:03}  {:<22}  {}\n",
+            t.index, t.state, t.reason
+        ));
+    }
+    if open.len() > SHOWN {
+        out.push_str(&format!("  … and {} more\n", open.len() - SHOWN));
+    }
+    out
+}
+
+/// One line per task whose state or reason changed since the last poll (`task 003: booting -> running`,
+/// `task 004: pending: waiting for a slot …`).
+fn changes(states: &mut HashMap<usize, (String, String)>, status: &JobStatus) -> Vec<String> {
+    let mut lines = Vec::new();
+    for t in &status.tasks {
+        let now = (t.state.clone(), t.reason.clone());
+        let before = states.insert(t.index, now.clone());
+        if before.as_ref() == Some(&now) {
+            continue;
+        }
+        let why = if t.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", t.reason)
+        };
+        lines.push(match before {
+            Some((state, _)) if state != t.state => {
+                format!("task {:03}: {state} -> {}{why}", t.index, t.state)
+            }
+            _ => format!("task {:03}: {}{why}", t.index, t.state),
+        });
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::collect::TaskStatus;
+
+    fn status(states: &[&str]) -> JobStatus {
+        JobStatus {
+            job_id: "j-abcde".into(),
+            state: "running".into(),
+            errors: Vec::new(),
+            execution_arn: None,
+            tasks: states
+                .iter()
+                .enumerate()
+                .map(|(index, state)| TaskStatus {
+                    index,
+                    state: (*state).into(),
+                    attempts: 1,
+                    instance_type: None,
+                    spot: false,
+                    exit_code: None,
+                    reason: if *state == "pending" {
+                        "waiting for a slot: 1 tasks at once (--processes)".into()
+                    } else {
+                        String::new()
+                    },
+                })
+                .collect(),
+            cost: None,
+        }
+    }
+
+    #[test]
+    fn plain_lines_say_each_change_once_and_the_screen_says_why_tasks_wait() {
+        let mut seen = HashMap::new();
+        assert_eq!(
+            changes(&mut seen, &status(&["booting", "pending"])),
+            [
+                "task 000: booting",
+                "task 001: pending: waiting for a slot: 1 tasks at once (--processes)"
+            ]
+        );
+        assert_eq!(
+            changes(&mut seen, &status(&["running", "pending"])),
+            ["task 000: booting -> running"]
+        );
+        let mut reason_changed = status(&["running", "pending"]);
+        reason_changed.tasks[1].reason = "being launched".into();
+        assert_eq!(
+            changes(&mut seen, &reason_changed),
+            ["task 001: pending: being launched"]
+        );
+        let s = status(&["succeeded", "pending"]);
+        assert_eq!(
+            counts_line(&s),
+            "job j-abcde: running [##########----------] 1/2 done, 0 failed"
+        );
+        let text = screen(&s, &counts_line(&s), Duration::from_secs(5));
+        assert!(text.contains("1 pending, 1 succeeded"), "{text}");
+        assert!(
+            text.contains("  001  pending                 waiting for a slot"),
+            "{text}"
+        );
+        assert!(!text.contains("  000"), "done tasks are not listed: {text}");
+    }
+}
