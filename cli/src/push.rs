@@ -41,7 +41,7 @@ pub fn push(args: &PushArgs, bucket: &str, input: &JobInput) -> anyhow::Result<E
             return push_the_rest(args, bucket, input, &plan, &skipped);
         }
     }
-    send(args, bucket, &plan)
+    send(args, bucket, &plan, &[])
 }
 
 /// `--skip-existing` found tasks whose outputs all exist: the job is pushed without them (or not at all).
@@ -94,11 +94,13 @@ fn push_the_rest(
     };
     let plan = plan::build(&rest, &plan::random_suffix())?;
     drop(folder);
-    send(args, bucket, &plan)
+    let skipped: Vec<usize> = skipped.iter().copied().collect();
+    send(args, bucket, &plan, &skipped)
 }
 
 /// Uploads the job (or prints its plan with --dry-run).
-fn send(args: &PushArgs, bucket: &str, plan: &Plan) -> anyhow::Result<ExitCode> {
+/// `skipped`: the tasks `--skip-existing` left out, recorded in job.json for the job's report.
+fn send(args: &PushArgs, bucket: &str, plan: &Plan, skipped: &[usize]) -> anyhow::Result<ExitCode> {
     let layout = JobLayout::new(bucket, plan.spec.job_id.clone())
         .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
     let submission = JobSubmission {
@@ -112,6 +114,7 @@ fn send(args: &PushArgs, bucket: &str, plan: &Plan) -> anyhow::Result<ExitCode> 
             .unwrap_or(&plan.tasks.file)
             .to_owned(),
         origin: "ecsub-cli".to_owned(),
+        skipped: skipped.to_vec(),
     };
     let job_json = serde_json::to_string_pretty(&submission)?;
     if args.dry_run {

@@ -85,6 +85,18 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         .map(|t| t["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["succeeded", "succeeded"], "2/2 succeeded");
+    // Each task's log: the CloudWatch console's page of its stream.
+    for task in status["tasks"].as_array().unwrap() {
+        let link = task["log"].as_str().unwrap_or_default();
+        assert!(
+            link.starts_with(
+                "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:"
+            ) && link.contains(&format!(
+                "log-group/ecsub-{job}/log-events/ecsub$252Fmain$252F"
+            )),
+            "{task}"
+        );
+    }
 
     let clusters = sandbox.aws_json(&[
         "ecs",

@@ -116,6 +116,14 @@ fn a_rerun_runs_exactly_the_failed_tasks_and_skip_existing_exactly_the_unfinishe
         sandbox.object("s3://ecsub-wordcount/rerun/2.txt").unwrap(),
         b"again 2\n"
     );
+    let report = sandbox.cli(&["report", &third]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert_eq!(
+        report.stdout.lines().next(),
+        Some("skipped by --skip-existing (every output existed), in the tasks file as pushed: 000, 002"),
+        "{}",
+        report.stdout
+    );
     let jobs = jobs_named(&sandbox, "rerun").len();
     let launched = sandbox.aws_json(&["ec2", "describe-instances"])["Reservations"]
         .as_array()

@@ -17,6 +17,8 @@ pub struct Totals {
     /// Task index → its outcome (the last attempt's).
     pub outcomes: BTreeMap<usize, String>,
     pub usd: Option<f64>,
+    /// Tasks `--skip-existing` left out.
+    pub skipped: usize,
 }
 
 fn escape(s: &str) -> String {
@@ -93,13 +95,21 @@ pub fn page(totals: &Totals, rows: &[Row]) -> String {
          table{{border-collapse:collapse;font-size:12px}} td,th{{border:1px solid #d0d7de;padding:2px 6px;text-align:left}}\n\
          .legend i{{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle;opacity:.6}}\n\
          </style></head><body>\n<h1>ecsub job {id}: {state}</h1>\n<div class=\"totals\"><span class=\"tasks\">{n} tasks: {counts}</span>\
-         <span class=\"wall\">wall time {wall}</span><span class=\"cost\">cost {cost}</span><span>{attempts} attempts</span></div>\n",
+         <span class=\"wall\">wall time {wall}</span><span class=\"cost\">cost {cost}</span><span>{attempts} attempts</span>{skipped}</div>\n",
         id = escape(&totals.job_id),
         state = escape(&totals.state),
         n = totals.outcomes.len(),
         counts = counts.join(", "),
         cost = totals.usd.map_or_else(|| "not priced".to_owned(), format_usd),
         attempts = rows.len(),
+        skipped = if totals.skipped > 0 {
+            format!(
+                "<span class=\"skipped\">{} skipped (outputs existed)</span>",
+                totals.skipped
+            )
+        } else {
+            String::new()
+        },
     );
     out.push_str("<div class=\"legend\">");
     for (name, colour) in [("before the task ran", BOOT)]
@@ -199,6 +209,7 @@ mod tests {
             state: "succeeded".into(),
             outcomes: BTreeMap::from([(0, "succeeded".into()), (1, "succeeded".into())]),
             usd: Some(0.0123),
+            skipped: 0,
         };
         let html = page(&totals, &rows);
         assert_eq!(html.matches("class=\"task-row\"").count(), 2);

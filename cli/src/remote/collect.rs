@@ -19,6 +19,9 @@ pub struct TaskStatus {
     pub spot: bool,
     pub exit_code: Option<i32>,
     pub reason: String,
+    /// The CloudWatch console's page of the log of the task's last attempt (JSON only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,12 +76,12 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// A job's options as resolved from its job.json; a job that is not there is an input error.
+/// A job's job.json and its options as resolved from it; a job that is not there is an input error.
 pub(super) async fn job_spec(
     ctx: &Ctx,
     layout: &JobLayout,
     command: &str,
-) -> anyhow::Result<ecsub_core::JobSpec> {
+) -> anyhow::Result<(JobSubmission, ecsub_core::JobSpec)> {
     let Some(submission) = get_json::<JobSubmission>(ctx, layout, &layout.spec_key()).await? else {
         return Err(InputError(vec![format!(
             "ecsub-cli {command}: no job {} in {}",
@@ -87,10 +90,12 @@ pub(super) async fn job_spec(
         )])
         .into());
     };
-    submission
+    let spec = submission
         .args
+        .clone()
         .resolve(layout.job_id.clone())
-        .map_err(|e| anyhow::anyhow!("job.json of {}: {}", layout.job_id, e.join("; ")))
+        .map_err(|e| anyhow::anyhow!("job.json of {}: {}", layout.job_id, e.join("; ")))?;
+    Ok((submission, spec))
 }
 
 /// What polling a job has read already and will not change: the job's spec, its task indices, the attempt
@@ -116,6 +121,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         )])
         .into());
     }
+    let links = Links::of(ctx, seen.submission.as_ref(), layout);
     if let Some(errors) = store::get(&ctx.s3, &layout.bucket, &layout.error_key()).await? {
         return Ok(JobStatus {
             job_id,
@@ -161,6 +167,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     spot: t.spot,
                     exit_code: t.exit_code,
                     reason: t.reason,
+                    log: t.task_arn.as_deref().and_then(|arn| links.link_of(arn)),
                 })
                 .collect(),
             cost: summary.cost,
@@ -240,6 +247,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     spot: r.spot,
                     exit_code: r.exit_code,
                     reason: r.reason.clone(),
+                    log: None,
                 },
                 (last, Some((_, instance_type, state))) => {
                     let (state, why) = match (state.as_str(), ecs_states.get(&index)) {
@@ -248,7 +256,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                             "joining",
                             "its instance runs; its ECS agent is joining the cluster",
                         ),
-                        (_, Some(ecs)) if ecs == "RUNNING" => ("running", ""),
+                        (_, Some((ecs, _))) if ecs == "RUNNING" => ("running", ""),
                         (_, Some(_)) => (
                             "starting",
                             "ECS is pulling the image and starting the container",
@@ -267,6 +275,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                             Some(retry) => format!("{why}; {retry}"),
                             None => why.to_owned(),
                         },
+                        log: None,
                     }
                 }
                 (Some(r), None) => TaskStatus {
@@ -277,6 +286,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     spot: r.spot,
                     exit_code: r.exit_code,
                     reason: r.reason.clone(),
+                    log: None,
                 },
                 (None, None) => TaskStatus {
                     index,
@@ -293,10 +303,24 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                         "being launched (EC2's request limits, capacity and quota are waited out)"
                             .to_owned()
                     },
+                    log: None,
                 },
             }
         })
         .collect();
+    let mut tasks: Vec<TaskStatus> = tasks;
+    for task in &mut tasks {
+        // The attempt ECS runs now, else the last one recorded.
+        let arn = ecs_states
+            .get(&task.index)
+            .map(|(_, arn)| arn.as_str())
+            .or_else(|| {
+                last_attempts
+                    .get(&task.index)
+                    .and_then(|r| r.task_arn.as_deref())
+            });
+        task.log = arn.and_then(|arn| links.link_of(arn));
+    }
     let mut state = if started.is_some() {
         "running".to_owned()
     } else {
@@ -315,11 +339,11 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
     })
 }
 
-/// Task index → ECS's lastStatus of the job's tasks that ECS runs or is starting.
+/// Task index → ECS's lastStatus and task ARN of the job's tasks that ECS runs or is starting.
 async fn ecs_states(
     ctx: &Ctx,
     cluster: &str,
-) -> anyhow::Result<std::collections::HashMap<usize, String>> {
+) -> anyhow::Result<std::collections::HashMap<usize, (String, String)>> {
     let tasks =
         ecsub_aws::ecs_tasks::tasks(ctx, cluster, ecsub_aws::ecs_tasks::DesiredStatus::Running)
             .await?;
@@ -329,7 +353,10 @@ async fn ecs_states(
             let index = ecsub_aws::ecs_tasks::env_number(t, "ECSUB_TASK_INDEX")?;
             Some((
                 usize::try_from(index).ok()?,
-                t.last_status().unwrap_or_default().to_owned(),
+                (
+                    t.last_status().unwrap_or_default().to_owned(),
+                    t.task_arn().unwrap_or_default().to_owned(),
+                ),
             ))
         })
         .collect())
@@ -361,4 +388,24 @@ async fn tagged_instances(ctx: &Ctx, job: &JobId) -> anyhow::Result<Vec<(usize, 
             Some((task, kind, state))
         })
         .collect())
+}
+
+/// Console links of the job's log streams (none when its options do not resolve).
+struct Links(Option<crate::job_report::Logs>);
+
+impl Links {
+    fn of(ctx: &Ctx, submission: Option<&JobSubmission>, layout: &JobLayout) -> Links {
+        Links(submission.and_then(|s| {
+            let spec = s.args.clone().resolve(layout.job_id.clone()).ok()?;
+            Some(crate::job_report::Logs {
+                region: ctx.region.clone(),
+                group: spec.log_group_name,
+            })
+        }))
+    }
+
+    fn link_of(&self, task_arn: &str) -> Option<String> {
+        let logs = self.0.as_ref()?;
+        Some(logs.link(&ecsub_core::chain::log_stream(task_arn)))
+    }
 }

@@ -28,7 +28,7 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("logs", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let spec = super::collect::job_spec(&ctx, &layout, "logs").await?;
+        let (_, spec) = super::collect::job_spec(&ctx, &layout, "logs").await?;
         let group = spec.log_group_name;
         // (task, attempt) → its stream, in that order.
         let mut streams: BTreeMap<(usize, u32), Stream> = BTreeMap::new();

@@ -16,18 +16,15 @@ pub use cancel::cancel;
 pub use logs::logs;
 pub use ls::ls;
 pub use report::report;
-pub use watch::watch;
+pub use watch::{wait, watch};
 
-use crate::args::{Output, StatusArgs};
-use crate::report::human;
-use crate::{InputError, EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
+use crate::args::StatusArgs;
+use crate::InputError;
 use anyhow::Context as _;
 use collect::{collect, Seen};
 use ecsub_aws::Ctx;
 use ecsub_core::{JobId, JobLayout};
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 use view::print;
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -69,74 +66,4 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         print(&status, args.output)?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Follows a job until it ends: a progress line on stderr, the status table on stdout at the end.
-/// `pickup` is how long the job may stay `submitted` (the submit function has neither started nor refused it).
-pub async fn wait(
-    ctx: &Ctx,
-    layout: &JobLayout,
-    poll: f64,
-    pickup: Duration,
-) -> anyhow::Result<ExitCode> {
-    let since = Instant::now();
-    let tty = std::io::stderr().is_terminal();
-    let mut last_line = String::new();
-    let delay = Duration::from_secs_f64(poll.clamp(0.2, 300.0));
-    let mut seen = Seen::default();
-    loop {
-        let status = collect(ctx, layout, &mut seen).await?;
-        let total = status.tasks.len();
-        let line = format!(
-            "{} {}/{} tasks done, {} failed, {}",
-            bar(status.done(), total),
-            status.done(),
-            total,
-            status.failed(),
-            status.state
-        );
-        if tty {
-            eprint!("\r\x1b[K{line} [{}]", human(since.elapsed()));
-            let _ = std::io::stderr().flush();
-        } else if line != last_line {
-            eprintln!("ecsub-cli: {line} [{}]", human(since.elapsed()));
-        }
-        last_line = line;
-        if status.state == "submitted" && since.elapsed() > pickup {
-            if tty {
-                eprintln!();
-            }
-            return Err(anyhow::anyhow!(
-                "job {} was uploaded but the stack's submit function has not started it after {}: check that \
-                 the bucket is the stack's and see the submit function's logs (the job itself stays in {})",
-                status.job_id,
-                human(pickup),
-                layout.url(&layout.job_folder())
-            ));
-        }
-        if status.finished() {
-            if tty {
-                eprintln!();
-            }
-            print(&status, Output::Text)?;
-            return Ok(exit_code(&status));
-        }
-        tokio::time::sleep(delay).await;
-    }
-}
-
-/// The exit code of a command that followed a job to its end.
-fn exit_code(status: &collect::JobStatus) -> ExitCode {
-    match status.state.as_str() {
-        "succeeded" => ExitCode::SUCCESS,
-        "failed" => ExitCode::from(EXIT_TASK_FAILED),
-        "rejected" => ExitCode::from(EXIT_INPUT),
-        _ => ExitCode::from(EXIT_RUNTIME),
-    }
-}
-
-fn bar(done: usize, total: usize) -> String {
-    const WIDTH: usize = 20;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH);
-    format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
 }

@@ -18,7 +18,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("report", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let spec = super::collect::job_spec(&ctx, &layout, "report").await?;
+        let (submission, spec) = super::collect::job_spec(&ctx, &layout, "report").await?;
         let records = records(&ctx, &layout).await?;
         let summary = get_json::<Summary>(&ctx, &layout, &layout.summary_key()).await?;
         let sizes = sizes(&ctx, &records).await;
@@ -32,8 +32,17 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         if let Some(column) = &args.sortby {
             job_report::sort(&mut rows, column).map_err(|e| InputError(vec![e]))?;
         }
+        let skipped = (!submission.skipped.is_empty()).then(|| {
+            let numbers: Vec<String> =
+                submission.skipped.iter().map(|i| format!("{i:03}")).collect();
+            format!(
+                "skipped by --skip-existing (every output existed), in the tasks file as pushed: {}",
+                numbers.join(", ")
+            )
+        });
         if let Some(path) = &args.html {
-            let totals = totals(&job_id, &records, summary.as_ref());
+            let mut totals = totals(&job_id, &records, summary.as_ref());
+            totals.skipped = submission.skipped.len();
             std::fs::write(path, html::page(&totals, &rows))
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
@@ -42,6 +51,13 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 totals.outcomes.len(),
                 path.display()
             );
+        }
+        if let Some(line) = &skipped {
+            if args.output == ReportOutput::Text {
+                println!("{line}");
+            } else {
+                eprintln!("ecsub-cli: {line}");
+            }
         }
         match args.output {
             ReportOutput::Text => print!("{}", job_report::text(&rows)),
@@ -139,5 +155,6 @@ fn totals(job_id: &str, records: &[AttemptRecord], summary: Option<&Summary>) ->
         state,
         outcomes,
         usd: summary.and_then(|s| s.cost.as_ref()).map(|c| c.usd),
+        skipped: 0,
     }
 }

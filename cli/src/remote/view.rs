@@ -133,6 +133,7 @@ mod tests {
             spot: false,
             exit_code: None,
             reason: String::new(),
+            log: None,
         }
     }
 

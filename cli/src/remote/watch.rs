@@ -1,15 +1,21 @@
-//! `ecsub-cli watch JOB`: a live view of a job until it ends. On a terminal the screen is redrawn every poll: the
-//! counts by state, a progress bar, and the tasks that are not done, each with why it is not running yet
-//! (waiting for a slot, being launched, booting, joining, starting, retrying after an interruption). Elsewhere
-//! (a log, a pipe) plain lines: the counts when they change, and one line per task that changes state.
+//! Following a job to its end: `ecsub-cli watch JOB` and `push --wait`. On a terminal the screen is redrawn every
+//! poll: the counts by state, a progress bar, and the tasks that are not done, each with why it is not running yet
+//! (waiting for a slot, being launched, booting, joining, starting, retrying after an interruption). Elsewhere (a
+//! log, a pipe) plain lines: the counts when they change, and (watch) one line per task whose state or reason
+//! changes.
+//! `watch` draws on stdout; `push --wait` on stderr, so that its stdout is the job id and the final table. Both end
+//! with the status table on stdout and an exit code: 0 all succeeded, 1 some failed, 2 rejected, 3 otherwise.
 
 use super::collect::{collect, JobStatus, Seen};
 use super::view::print;
-use super::{bar, connect, exit_code, job_layout, runtime};
+use super::{connect, job_layout, runtime};
 use crate::args::{Output, WatchArgs};
 use crate::report::human;
+use crate::{EXIT_INPUT, EXIT_RUNTIME, EXIT_TASK_FAILED};
+use ecsub_aws::Ctx;
+use ecsub_core::JobLayout;
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -18,38 +24,123 @@ const SHOWN: usize = 30;
 
 pub fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("watch", &args.job, args.aws_s3_bucket.as_deref())?;
-    let tty = std::io::stdout().is_terminal();
-    let delay = Duration::from_secs_f64(args.poll.clamp(0.2, 300.0));
     runtime()?.block_on(async {
         let ctx = connect().await?;
-        let since = Instant::now();
-        let mut seen = Seen::default();
-        let mut states: HashMap<usize, (String, String)> = HashMap::new();
-        let mut last_counts = String::new();
-        loop {
-            let status = collect(&ctx, &layout, &mut seen).await?;
-            let counts = counts_line(&status);
-            if tty {
-                print!("\x1b[H\x1b[2J{}", screen(&status, &counts, since.elapsed()));
-            } else {
-                if counts != last_counts {
-                    println!("{counts} [{}]", human(since.elapsed()));
-                }
-                for line in changes(&mut states, &status) {
-                    println!("{line}");
-                }
-            }
-            last_counts = counts;
-            if status.finished() {
-                if tty {
-                    print!("\x1b[H\x1b[2J");
-                }
-                print(&status, Output::Text)?;
-                return Ok(exit_code(&status));
-            }
-            tokio::time::sleep(delay).await;
-        }
+        follow(&ctx, &layout, args.poll, None, Draw::Stdout).await
     })
+}
+
+/// `push --wait`: follows the job on stderr. `pickup` is how long the job may stay `submitted` (the submit
+/// function has neither started nor refused it).
+pub async fn wait(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    poll: f64,
+    pickup: Duration,
+) -> anyhow::Result<ExitCode> {
+    follow(ctx, layout, poll, Some(pickup), Draw::Stderr).await
+}
+
+/// Where the live view goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Draw {
+    Stdout,
+    Stderr,
+}
+
+impl Draw {
+    fn tty(self) -> bool {
+        match self {
+            Draw::Stdout => std::io::stdout().is_terminal(),
+            Draw::Stderr => std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn put(self, text: &str) {
+        match self {
+            Draw::Stdout => {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            }
+            Draw::Stderr => {
+                eprint!("{text}");
+                let _ = std::io::stderr().flush();
+            }
+        }
+    }
+}
+
+async fn follow(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    poll: f64,
+    pickup: Option<Duration>,
+    draw: Draw,
+) -> anyhow::Result<ExitCode> {
+    let tty = draw.tty();
+    let delay = Duration::from_secs_f64(poll.clamp(0.2, 300.0));
+    let since = Instant::now();
+    let mut seen = Seen::default();
+    let mut states: HashMap<usize, (String, String)> = HashMap::new();
+    let mut last_counts = String::new();
+    loop {
+        let status = collect(ctx, layout, &mut seen).await?;
+        let counts = counts_line(&status);
+        if tty {
+            draw.put(&format!(
+                "\x1b[H\x1b[2J{}",
+                screen(&status, &counts, since.elapsed())
+            ));
+        } else {
+            let mut text = String::new();
+            if counts != last_counts {
+                text.push_str(&format!("{counts} [{}]\n", human(since.elapsed())));
+            }
+            // push --wait in a log: the counts only (a line per task of a 10 000-task job is watch's to give).
+            if draw == Draw::Stdout {
+                for line in changes(&mut states, &status) {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            draw.put(&text);
+        }
+        last_counts = counts;
+        if let Some(pickup) = pickup.filter(|p| status.state == "submitted" && since.elapsed() > *p)
+        {
+            return Err(anyhow::anyhow!(
+                "job {} was uploaded but the stack's submit function has not started it after {}: check that \
+                 the bucket is the stack's and see the submit function's logs (the job itself stays in {})",
+                status.job_id,
+                human(pickup),
+                layout.url(&layout.job_folder())
+            ));
+        }
+        if status.finished() {
+            if tty {
+                draw.put("\x1b[H\x1b[2J");
+            }
+            print(&status, Output::Text)?;
+            return Ok(exit_code(&status));
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// The exit code of a command that followed a job to its end.
+fn exit_code(status: &JobStatus) -> ExitCode {
+    match status.state.as_str() {
+        "succeeded" => ExitCode::SUCCESS,
+        "failed" => ExitCode::from(EXIT_TASK_FAILED),
+        "rejected" => ExitCode::from(EXIT_INPUT),
+        _ => ExitCode::from(EXIT_RUNTIME),
+    }
+}
+
+fn bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 20;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH);
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(WIDTH - filled))
 }
 
 /// `job J: running [####------] 12/40 done, 1 failed`.
@@ -142,6 +233,7 @@ mod tests {
                     } else {
                         String::new()
                     },
+                    log: None,
                 })
                 .collect(),
             cost: None,

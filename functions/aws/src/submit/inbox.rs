@@ -246,6 +246,7 @@ async fn materialize(
         args,
         tasks_file: tasks_file.to_owned(),
         origin: origin.to_owned(),
+        skipped: Vec::new(),
     };
     let body = serde_json::to_vec_pretty(&submission)
         .map_err(|e| FnError::invalid_input(e.to_string()))?;

@@ -94,6 +94,10 @@ pub struct JobSubmission {
     pub tasks_file: String,
     /// Who submitted: `ecsub-cli`, `inbox` or `schedule`.
     pub origin: String,
+    /// `push --skip-existing`: the tasks of the tasks file as given (0-based) left out because their outputs all
+    /// existed; the job's tasks are the others, numbered from 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<usize>,
 }
 
 /// The state machine's input, written by the submit function. It stays the same size whatever the number of
@@ -363,6 +367,9 @@ pub struct TaskSummary {
     /// What the task's attempts cost (absent when the job was not priced: `--skip-price`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd: Option<f64>,
+    /// The ECS task of its last attempt (its log stream is named after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
 }
 
 /// `summary.json`: the job's end state.
@@ -412,6 +419,7 @@ impl Summary {
                     spot: last.spot,
                     reason: last.reason.clone(),
                     usd: None,
+                    task_arn: last.task_arn.clone(),
                 },
                 None => TaskSummary {
                     index: t.index,
@@ -422,6 +430,7 @@ impl Summary {
                     spot: false,
                     reason: "no attempt was recorded".to_owned(),
                     usd: None,
+                    task_arn: None,
                 },
             })
             .collect();
