@@ -223,6 +223,25 @@ fn a_used_up_quota_is_waited_for_not_failed() {
     );
     assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 4);
     assert_eq!(all_instances(&sandbox, &job).len(), 1);
+    // What status said while the launch waited: the launch function's record of the refusal.
+    let waiting: serde_json::Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!(
+                "s3://{}/jobs/{job}/waiting/000000.json",
+                sandbox.bucket()
+            ))
+            .expect("the launch function recorded why it waited"),
+    )
+    .unwrap();
+    assert_eq!(waiting["attempt"], 1);
+    assert_eq!(waiting["error"], "Ecsub.QuotaExceeded");
+    assert!(
+        waiting["message"]
+            .as_str()
+            .unwrap()
+            .contains("VcpuLimitExceeded"),
+        "{waiting}"
+    );
     assert_nothing_running(&sandbox, &job);
 }
 

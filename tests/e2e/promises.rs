@@ -1,7 +1,8 @@
 //! README promises on the emulated cloud that no other test held (test audit 2026-11, §4): the job options that
 //! only take effect on AWS reach the instance and the task definition, the container gets no CPU or memory hard
 //! limit, `*` wildcards and `ECSUB_JOB_ID` work on the S3 transport, `--processes` bounds how many tasks overlap,
-//! the aliases `submit` and `delete` do what `push` and `cancel` do, and `watch` says why each task waits.
+//! the aliases `submit` and `delete` do what `push` and `cancel` do, `watch` says why each task waits, and `logs
+//! --follow` follows a running task.
 
 #![allow(clippy::unwrap_used)]
 
@@ -394,6 +395,41 @@ fn watch_says_why_each_task_is_not_running_yet_and_ends_with_the_table() {
     assert!(
         out.contains(&format!("\njob {job}: succeeded\n2 tasks: 2 succeeded")),
         "the status table at the end: {out}"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn logs_follow_attaches_to_a_running_task_prints_its_lines_and_stops_when_the_job_ends() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "lines.tsv", "--env N\n1\n");
+    let script = write(
+        dir.path(),
+        "lines.sh",
+        "for i in 1 2 3 4 5 6; do echo \"line $i\"; sleep 1; done\n",
+    );
+    let pushed = push(&sandbox, &tasks, &script, &[]);
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let followed = sandbox.cli(&["logs", &job, "--follow"]);
+    assert_eq!(followed.code, 0, "{}\n{}", followed.stdout, followed.stderr);
+    let out = &followed.stdout;
+    // Found while it ran, then read to its end.
+    assert!(
+        out.starts_with("==> task 000, attempt 1 (running): "),
+        "{out}"
+    );
+    for i in 1..=6 {
+        assert!(
+            out.contains(&format!("[000.1] line {i}\n")),
+            "line {i}: {out}"
+        );
+    }
+    assert!(
+        followed.stderr.contains(&format!("job {job} has ended")),
+        "{}",
+        followed.stderr
     );
     assert_nothing_running(&sandbox, &job);
 }

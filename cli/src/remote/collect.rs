@@ -233,6 +233,18 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         .and_then(|s| s.args.processes)
         .unwrap_or(ecsub_core::options::DEFAULT_PROCESSES);
     let waiting_for_slot = instances.len() >= processes as usize;
+    // Why launches wait, when EC2 refused some for capacity or quota (read only while a task waits for one).
+    let launching = indices.iter().any(|i| {
+        !live_instances.contains_key(i)
+            && last_attempts
+                .get(i)
+                .is_none_or(|r| r.next_attempt.is_some())
+    });
+    let waiting = if started.is_some() && launching {
+        waiting_markers(ctx, layout).await?
+    } else {
+        std::collections::HashMap::new()
+    };
     let tasks = indices
         .iter()
         .map(|&index| {
@@ -285,7 +297,10 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     instance_type: r.instance_type.clone(),
                     spot: r.spot,
                     exit_code: r.exit_code,
-                    reason: r.reason.clone(),
+                    reason: match waiting.get(&index).filter(|w| w.attempt == r.attempt + 1) {
+                        Some(w) => format!("{}; after: {}", w.reason(), r.reason),
+                        None => r.reason.clone(),
+                    },
                     log: None,
                 },
                 (None, None) => TaskStatus {
@@ -297,11 +312,12 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
                     exit_code: None,
                     reason: if started.is_none() {
                         String::new()
+                    } else if let Some(w) = waiting.get(&index).filter(|w| w.attempt == 1) {
+                        w.reason()
                     } else if waiting_for_slot {
                         format!("waiting for a slot: {processes} tasks at once (--processes)")
                     } else {
-                        "being launched (EC2's request limits, capacity and quota are waited out)"
-                            .to_owned()
+                        "being launched (EC2's request limits are waited out)".to_owned()
                     },
                     log: None,
                 },
@@ -337,6 +353,26 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
         tasks,
         cost: None,
     })
+}
+
+/// Task index → why its launch waits (`waiting/<index>.json`, written by the launch function).
+async fn waiting_markers(
+    ctx: &Ctx,
+    layout: &JobLayout,
+) -> anyhow::Result<std::collections::HashMap<usize, ecsub_core::chain::Waiting>> {
+    let keys = store::list(&ctx.s3, &layout.bucket, &layout.waiting_folder()).await?;
+    let mut found = std::collections::HashMap::new();
+    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, keys).await? {
+        let index = key
+            .rsplit('/')
+            .next()
+            .and_then(|name| name.strip_suffix(".json"))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let (Some(index), Ok(waiting)) = (index, serde_json::from_slice(&bytes)) {
+            found.insert(index, waiting);
+        }
+    }
+    Ok(found)
 }
 
 /// Task index → ECS's lastStatus and task ARN of the job's tasks that ECS runs or is starting.

@@ -95,14 +95,15 @@ async fn attempts(
         }
     }
     let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
-    let cluster = started
-        .as_ref()
-        .map(|s| s.cluster.clone())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| layout.job_id.to_string());
-    let running =
-        ecsub_aws::ecs_tasks::tasks(ctx, &cluster, ecsub_aws::ecs_tasks::DesiredStatus::Running)
-            .await?;
+    // The job's cluster is named in started.json; before the job has started nothing runs (a guessed name would
+    // be another cluster's, or one the user may not list).
+    let running = match started.as_ref().map(|s| s.cluster.as_str()) {
+        Some(cluster) if !cluster.is_empty() => {
+            ecsub_aws::ecs_tasks::tasks(ctx, cluster, ecsub_aws::ecs_tasks::DesiredStatus::Running)
+                .await?
+        }
+        _ => Vec::new(),
+    };
     for task in running {
         let env = |name: &str| ecsub_aws::ecs_tasks::env_number(&task, name);
         let (Some(index), Some(attempt), Some(arn)) = (

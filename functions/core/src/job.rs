@@ -205,6 +205,16 @@ impl JobLayout {
         self.key("attempts/")
     }
 
+    /// Why a task's launch waits (`waiting/<index>.json`, [`crate::chain::Waiting`]): written by the launch function
+    /// when EC2 has no capacity or the account's quota is used up.
+    pub fn waiting_key(&self, index: usize) -> String {
+        self.key(&format!("waiting/{index:06}.json"))
+    }
+
+    pub fn waiting_folder(&self) -> String {
+        self.key("waiting/")
+    }
+
     /// `items.json`: the job's tasks as the distributed Map reads them (written by the submit function).
     pub fn items_key(&self) -> String {
         self.key("items.json")

@@ -8,7 +8,7 @@ pub mod start;
 
 use crate::ctx::Ctx;
 use crate::error::FnError;
-use ecsub_core::chain::LaunchRequest;
+use ecsub_core::chain::{error_names, Attempt, JobRef, LaunchRequest, TaskRef, Waiting};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -17,7 +17,18 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
     let answer = match request {
         LaunchRequest::Launch { job, task, attempt } => {
-            serde_json::to_value(run::launch(ctx, &job, task, attempt).await?)
+            let launched = run::launch(ctx, &job, task, attempt).await;
+            if let Err(e) = &launched {
+                if [
+                    error_names::QUOTA_EXCEEDED,
+                    error_names::CAPACITY_UNAVAILABLE,
+                ]
+                .contains(&e.name)
+                {
+                    say_why_it_waits(ctx, &job, task, attempt, e).await;
+                }
+            }
+            serde_json::to_value(launched?)
         }
         LaunchRequest::CheckJoined { job, instance } => {
             serde_json::to_value(join::check(ctx, &job, &instance).await?)
@@ -46,4 +57,27 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         }
     };
     answer.map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+/// Records why the task's launch waits, for `status` (a failure to record is only logged: the launch's own error
+/// is what the state machine acts on).
+async fn say_why_it_waits(ctx: &Ctx, job: &JobRef, task: TaskRef, attempt: Attempt, e: &FnError) {
+    let Some(layout) = ecsub_core::JobLayout::from_url(&job.job_url) else {
+        return;
+    };
+    let waiting = Waiting {
+        attempt: attempt.number,
+        error: e.name.to_owned(),
+        message: e.message.clone(),
+        at: crate::now_rfc3339(),
+    };
+    let Ok(body) = serde_json::to_vec(&waiting) else {
+        return;
+    };
+    let key = layout.waiting_key(task.index);
+    if let Err(put) =
+        crate::store::put(&ctx.s3, &layout.bucket, &key, body, "application/json").await
+    {
+        tracing::warn!(job_id = %job.job_id, task = task.index, error = %put.message, "why the launch waits was not recorded");
+    }
 }

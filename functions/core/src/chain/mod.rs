@@ -479,6 +479,30 @@ impl Summary {
     }
 }
 
+/// `waiting/<index>.json`: the last time EC2 refused a task's launch for capacity or quota (a task waiting on
+/// either is told apart from one waiting for a slot). Overwritten at each such refusal, never removed: it counts
+/// only while the task has no instance and its attempt is the one named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub attempt: u32,
+    /// `Ecsub.QuotaExceeded` or `Ecsub.CapacityUnavailable`.
+    pub error: String,
+    pub message: String,
+    pub at: String,
+}
+
+impl Waiting {
+    /// What `status` says of a task still waiting for it.
+    pub fn reason(&self) -> String {
+        let what = if self.error == error_names::QUOTA_EXCEEDED {
+            "waiting for the account's EC2 quota"
+        } else {
+            "waiting for EC2 capacity"
+        };
+        format!("{what} (refused at {}): {}", self.at, self.message)
+    }
+}
+
 /// `started.json`: the submit function started the job's execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartedRecord {
@@ -518,6 +542,24 @@ mod tests {
             recorded_by: "task-stopped".into(),
             next_attempt: None,
         }
+    }
+
+    #[test]
+    fn a_waiting_launch_says_whether_it_waits_for_quota_or_capacity() {
+        let mut w = Waiting {
+            attempt: 1,
+            error: error_names::QUOTA_EXCEEDED.into(),
+            message: "VcpuLimitExceeded".into(),
+            at: "2026-12-04T04:00:00Z".into(),
+        };
+        assert_eq!(
+            w.reason(),
+            "waiting for the account's EC2 quota (refused at 2026-12-04T04:00:00Z): VcpuLimitExceeded"
+        );
+        w.error = error_names::CAPACITY_UNAVAILABLE.into();
+        assert!(w
+            .reason()
+            .starts_with("waiting for EC2 capacity (refused at "));
     }
 
     #[test]
