@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use ecsub_aws::store;
 use ecsub_core::chain::{JobSubmission, Outcome, Summary};
 use ecsub_core::tasks;
-use ecsub_core::{JobArgs, JobId, JobLayout};
+use ecsub_core::{JobArgs, JobLayout};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
@@ -23,10 +23,7 @@ struct Ended {
 }
 
 pub fn run(args: &PushArgs, bucket: &str, job: &str) -> anyhow::Result<ExitCode> {
-    let job_id = JobId::try_from(job.to_owned())
-        .map_err(|e| InputError(vec![format!("--rerun-failed: {e}")]))?;
-    let layout = JobLayout::new(bucket, job_id)
-        .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
+    let layout = crate::remote::job_layout("push --rerun-failed", job, Some(bucket))?;
     let ended = runtime()?.block_on(read(&layout))?;
     let failed: BTreeSet<usize> = ended
         .summary

@@ -98,6 +98,27 @@ pub(super) async fn job_spec(
     Ok((submission, spec))
 }
 
+/// Reads the job's attempt records not in `records` yet (key → record; each is written once and never changes):
+/// one LIST per 1 000 keys, then a GET per new record, a few at a time. `true` if there were new ones.
+pub(super) async fn read_records(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    records: &mut std::collections::BTreeMap<String, AttemptRecord>,
+) -> anyhow::Result<bool> {
+    let unread: Vec<String> = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder())
+        .await?
+        .into_iter()
+        .filter(|key| !records.contains_key(key))
+        .collect();
+    let new = !unread.is_empty();
+    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, unread).await? {
+        let record: AttemptRecord = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not what ecsub wrote", layout.url(&key)))?;
+        records.insert(key, record);
+    }
+    Ok(new)
+}
+
 /// What polling a job has read already and will not change: the job's spec, its task indices, the attempt
 /// records (each written once). `--wait` keeps one across polls, so a poll reads only what is new.
 #[derive(Debug, Default)]
@@ -192,17 +213,7 @@ pub async fn collect(ctx: &Ctx, layout: &JobLayout, seen: &mut Seen) -> anyhow::
             seen.cache = Some(cache);
         }
     }
-    let unread: Vec<String> = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder())
-        .await?
-        .into_iter()
-        .filter(|key| !seen.records.contains_key(key))
-        .collect();
-    let new = !unread.is_empty();
-    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, unread).await? {
-        let record: AttemptRecord = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not what ecsub wrote", layout.url(&key)))?;
-        seen.records.insert(key, record);
-    }
+    let new = read_records(ctx, layout, &mut seen.records).await?;
     if let (true, Some(cache)) = (new, &seen.cache) {
         cache.save(&seen.records);
     }

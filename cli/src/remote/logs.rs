@@ -3,7 +3,7 @@
 //! stream as they arrive (each prefixed with its task and attempt when more than one task is followed), new
 //! attempts as they start, until the job has ended and its streams are read to their end.
 
-use super::collect::get_json;
+use super::collect::{get_json, read_records};
 use super::{connect, job_layout, runtime};
 use crate::args::LogsArgs;
 use ecsub_aws::{store, Ctx};
@@ -33,10 +33,15 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
         // (task, attempt) → its stream, in that order.
         let mut streams: BTreeMap<(usize, u32), Stream> = BTreeMap::new();
         let prefixed = args.follow && args.task.is_none();
+        // The attempt records read so far: --follow reads each once, not every round.
+        let mut records = BTreeMap::new();
         let mut quiet_rounds = 0;
         loop {
             let ended = store::exists(&ctx.s3, &layout.bucket, &layout.summary_key()).await?;
-            for ((index, attempt), state, arn) in attempts(&ctx, &layout, args.task).await? {
+            read_records(&ctx, &layout, &mut records).await?;
+            for ((index, attempt), state, arn) in
+                attempts(&ctx, &layout, &records, args.task).await?
+            {
                 let stream = streams.entry((index, attempt)).or_insert_with(|| {
                     println!(
                         "==> task {index:03}, attempt {attempt} ({state}): {group} {} <==",
@@ -80,20 +85,16 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
 async fn attempts(
     ctx: &Ctx,
     layout: &JobLayout,
+    records: &BTreeMap<String, AttemptRecord>,
     only: Option<usize>,
 ) -> anyhow::Result<Vec<((usize, u32), String, String)>> {
-    let mut found: BTreeMap<(usize, u32), (String, String)> = BTreeMap::new();
-    let keys = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await?;
-    for (_, bytes) in store::get_many(&ctx.s3, &layout.bucket, keys).await? {
-        if let Ok(record) = serde_json::from_slice::<AttemptRecord>(&bytes) {
-            if let Some(arn) = record.task_arn {
-                found.insert(
-                    (record.index, record.attempt),
-                    (record.outcome.as_str().to_owned(), arn),
-                );
-            }
-        }
-    }
+    let mut found: BTreeMap<(usize, u32), (String, String)> = records
+        .values()
+        .filter_map(|r| {
+            let arn = r.task_arn.clone()?;
+            Some(((r.index, r.attempt), (r.outcome.as_str().to_owned(), arn)))
+        })
+        .collect();
     let started = get_json::<StartedRecord>(ctx, layout, &layout.started_key()).await?;
     // The job's cluster is named in started.json; before the job has started nothing runs (a guessed name would
     // be another cluster's, or one the user may not list).

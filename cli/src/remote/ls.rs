@@ -1,6 +1,6 @@
 //! `ecsub-cli ls`: the jobs in the stack's bucket, newest first, each with its state, its tasks by outcome and
-//! what it cost. One LIST of the job folders, then a few objects per job (its summary once it has ended, else
-//! its start record, else its error), read 16 at a time.
+//! what it cost. One LIST of the job folders, then one to three small objects per job (its summary once it has
+//! ended, else its start record, else its error), read 16 at a time.
 
 use super::{connect, runtime};
 use crate::args::{LsArgs, Output};
@@ -49,16 +49,21 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
                     .map(str::to_owned)
             })
             .collect();
-        let read = |name: &str| -> Vec<String> {
-            ids.iter()
-                .map(|id| format!("{jobs_prefix}{id}/{name}"))
-                .collect()
-        };
+        // A job's summary once it has ended; else its start record; else its error: each asked only of the jobs
+        // the one before did not answer for.
         let mut found: HashMap<String, Vec<u8>> = HashMap::new();
-        let mut keys = read("summary.json");
-        keys.extend(read("started.json"));
-        keys.extend(read("error.txt"));
-        found.extend(store::get_many(&ctx.s3, &bucket, keys).await?);
+        for name in ["summary.json", "started.json", "error.txt"] {
+            let keys: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    !["summary.json", "started.json"]
+                        .iter()
+                        .any(|done| found.contains_key(&format!("{jobs_prefix}{id}/{done}")))
+                })
+                .map(|id| format!("{jobs_prefix}{id}/{name}"))
+                .collect();
+            found.extend(store::get_many(&ctx.s3, &bucket, keys).await?);
+        }
         let mut lines: Vec<Line> = ids
             .iter()
             .map(|id| {

@@ -47,7 +47,11 @@ pub async fn connect() -> anyhow::Result<Ctx> {
 }
 
 /// The layout of the job a command names, from its id and the bucket flag (or `ECSUB_BUCKET`).
-fn job_layout(command: &str, job: &str, bucket: Option<&str>) -> Result<JobLayout, InputError> {
+pub(crate) fn job_layout(
+    command: &str,
+    job: &str,
+    bucket: Option<&str>,
+) -> Result<JobLayout, InputError> {
     let Some(bucket) = bucket else {
         return Err(InputError(vec![format!(
             "ecsub-cli {command}: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"

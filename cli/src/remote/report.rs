@@ -8,7 +8,7 @@ use crate::args::{ReportArgs, ReportOutput};
 use crate::job_report::{self, html, Logs, Size};
 use crate::InputError;
 use anyhow::Context as _;
-use ecsub_aws::{store, Ctx};
+use ecsub_aws::Ctx;
 use ecsub_core::chain::{AttemptRecord, Summary, BASE_DISK_GIB};
 use ecsub_core::JobLayout;
 use std::collections::BTreeMap;
@@ -70,14 +70,9 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// Every attempt record of the job.
 async fn records(ctx: &Ctx, layout: &JobLayout) -> anyhow::Result<Vec<AttemptRecord>> {
-    let keys = store::list(&ctx.s3, &layout.bucket, &layout.attempts_folder()).await?;
-    let mut records = Vec::with_capacity(keys.len());
-    for (key, bytes) in store::get_many(&ctx.s3, &layout.bucket, keys).await? {
-        let record: AttemptRecord = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not what ecsub wrote", layout.url(&key)))?;
-        records.push(record);
-    }
-    Ok(records)
+    let mut records = BTreeMap::new();
+    super::collect::read_records(ctx, layout, &mut records).await?;
+    Ok(records.into_values().collect())
 }
 
 /// The vCPUs and memory of the instance types the attempts ran on; empty (and said on stderr) when EC2 will not

@@ -17,7 +17,7 @@ fn table_rank(state: &str) -> u8 {
 }
 
 /// `N tasks: 3 failed, 1 running, …`: how many tasks are in each state, in the table's order.
-fn counts(status: &JobStatus) -> String {
+pub(super) fn counts(status: &JobStatus) -> String {
     let mut by_state: std::collections::BTreeMap<(u8, &str), usize> =
         std::collections::BTreeMap::new();
     for t in &status.tasks {
@@ -74,6 +74,7 @@ fn table(status: &JobStatus) -> String {
     }
     header.push("reason");
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    let by_task = status.cost.as_ref().map(JobCost::by_task);
     let mut tasks: Vec<&TaskStatus> = status.tasks.iter().collect();
     tasks.sort_by_key(|t| (table_rank(&t.state), t.index));
     for t in tasks {
@@ -85,8 +86,8 @@ fn table(status: &JobStatus) -> String {
             if t.spot { "spot" } else { "on-demand" }.into(),
             t.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
         ];
-        if let Some(cost) = &status.cost {
-            row.push(format_usd(cost.task_usd(t.index)));
+        if let Some(by_task) = &by_task {
+            row.push(format_usd(by_task.get(&t.index).copied().unwrap_or(0.0)));
         }
         row.push(t.reason.clone());
         rows.push(row);

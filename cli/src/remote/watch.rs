@@ -159,12 +159,11 @@ fn counts_line(status: &JobStatus) -> String {
 
 /// What a terminal shows: the counts, the states, and the tasks not done with why.
 fn screen(status: &JobStatus, counts: &str, elapsed: Duration) -> String {
-    let mut by_state: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for t in &status.tasks {
-        *by_state.entry(t.state.as_str()).or_default() += 1;
-    }
-    let states: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    let mut out = format!("{counts} [{}]\n{}\n\n", human(elapsed), states.join(", "));
+    let mut out = format!(
+        "{counts} [{}]\n{}\n\n",
+        human(elapsed),
+        super::view::counts(status)
+    );
     let open: Vec<_> = status
         .tasks
         .iter()

@@ -9,7 +9,6 @@ use crate::ctx::Ctx;
 use crate::error::{code, FnError};
 use crate::events::{EcsTaskDetail, EventBridgeEvent};
 use crate::store::{self, Payer};
-use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use ecsub_core::chain::{
     classify, job_of_cluster, next_attempt, Attempt, AttemptRecord, AttemptResult, Stopped,
 };
@@ -79,8 +78,7 @@ pub async fn process(
         let started_ms = task
             .started_at
             .as_deref()
-            .and_then(|t| DateTime::from_str(t, DateTimeFormat::DateTime).ok())
-            .and_then(|t| t.to_millis().ok());
+            .and_then(ecsub_core::time::rfc3339_ms);
         if started_ms.is_none() {
             warn!(job_id = %layout.job_id, task = index, "the event has no startedAt: outputs are checked for existence only");
         }

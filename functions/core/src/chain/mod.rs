@@ -451,8 +451,9 @@ impl Summary {
 
     /// Puts the job's cost in the summary, and each task's share on its line.
     pub fn priced(&mut self, cost: crate::cost::JobCost) {
+        let by_task = cost.by_task();
         for task in &mut self.tasks {
-            task.usd = Some(cost.task_usd(task.index));
+            task.usd = Some(by_task.get(&task.index).copied().unwrap_or(0.0));
         }
         self.cost = Some(cost);
     }

@@ -133,15 +133,14 @@ pub struct JobCost {
 }
 
 impl JobCost {
-    /// The cost of the attempts of task `index`.
-    pub fn task_usd(&self, index: usize) -> f64 {
-        dollars(
-            self.attempts
-                .iter()
-                .filter(|a| a.index == index)
-                .map(|a| micros(a.usd))
-                .sum(),
-        )
+    /// Each task's cost (the sum of its attempts'), in one pass over the attempts (a job has up to 100 000 tasks:
+    /// asking per task would go over every attempt for each).
+    pub fn by_task(&self) -> std::collections::HashMap<usize, f64> {
+        let mut sums: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+        for a in &self.attempts {
+            *sums.entry(a.index).or_default() += micros(a.usd);
+        }
+        sums.into_iter().map(|(i, m)| (i, dollars(m))).collect()
     }
 }
 
@@ -411,7 +410,7 @@ mod tests {
         let cost = price(&spans, &prices());
         let sum: u64 = cost.attempts.iter().map(|a| micros(a.usd)).sum();
         assert_eq!(micros(cost.usd), sum);
-        assert_eq!(cost.task_usd(0), cost.usd);
+        assert_eq!(cost.by_task()[&0], cost.usd);
         assert_eq!(cost.unpriced, 1);
         assert_eq!(
             cost.attempts[2].unpriced.as_deref(),
