@@ -1,8 +1,19 @@
-//! ecsub-core: the domain of ecsub, shared by the Lambdas and the CLI.
+//! ecsub-core: the domain of ecsub, shared by the Lambda handlers, the CLI and the stager.
 //!
-//! It holds the tasks-file engine ([`tasks`]), job options ([`options`]), job identity and object layout
-//! ([`job`]), the generated container scripts ([`script`]) and the exit-code policy ([`exit`]). It must not
-//! depend on the AWS SDK, an async runtime or the filesystem: callers read and write, this crate decides.
+//! - [`tasks`]: the tasks-file engine (columns, rows, `#ecsub:` lines, limits);
+//! - [`options`]: job options ([`JobArgs`] as typed, [`JobSpec`] resolved), task ranges;
+//! - [`plan`]: the planning pipeline every job goes through (parse → options → name → range → resolve);
+//! - [`job`]: job identity and the job's object layout in the bucket;
+//! - [`script`]: the generated container scripts (`run.sh`, the indexed `setenv.sh`);
+//! - [`chain`]: the serverless chain's contract (names, wire types, records, the task's container environment)
+//!   and its policies (attempts, retries, EC2 refusals, limits, admission);
+//! - [`status`]: a job's and each task's state, derived from what the stack recorded;
+//! - [`cost`]: what a job's attempts cost, from prices;
+//! - [`outputs`]: when an output counts as written by an attempt; [`s3path`]: `s3://` paths; [`exit`]: the exit
+//!   codes `run.sh` gives; [`diag`]: diagnostics with file, line and column; [`time`]: RFC 3339 times.
+//!
+//! It must not depend on the AWS SDK, an async runtime or the filesystem: callers read and write, this crate
+//! decides.
 
 pub mod chain;
 pub mod cost;
@@ -11,8 +22,10 @@ pub mod exit;
 pub mod job;
 pub mod options;
 pub mod outputs;
+pub mod plan;
 pub mod s3path;
 pub mod script;
+pub mod status;
 pub mod tasks;
 pub mod time;
 

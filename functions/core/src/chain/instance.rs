@@ -43,6 +43,27 @@ pub fn container_command(setup_container_cmd: &str) -> String {
     )
 }
 
+/// The container's image: as given, or with `--use-amazon-ecr` in this account's ECR
+/// (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]/IMAGE`; without a known account, as given).
+pub fn container_image(
+    spec: &crate::JobSpec,
+    account: Option<&str>,
+    region: &str,
+    partition: &str,
+) -> String {
+    match (spec.use_amazon_ecr, account) {
+        (true, Some(account)) => {
+            let suffix = if partition == "aws-cn" {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            format!("{account}.dkr.ecr.{region}.{suffix}/{}", spec.image)
+        }
+        _ => spec.image.clone(),
+    }
+}
+
 /// The user data that makes an ECS-optimized instance join the job's cluster, with a scratch folder any container
 /// user can write to (Docker would make a missing host folder root-owned, 0755), after it has fetched the stack's
 /// stager ([`super::stager::fetch_script`]; an instance that cannot fetch it shuts down and so terminates, and
@@ -93,5 +114,33 @@ mod tests {
         assert!(cmd.contains("for f in run.sh script; do \"$ECSUB_STAGE\" copy file "));
         assert!(!cmd.contains("aws "), "no AWS CLI in the container: {cmd}");
         assert!(!container_command("  ").contains("setup command failed"));
+    }
+
+    #[test]
+    fn an_ecr_image_is_named_in_the_accounts_registry_of_its_partition() {
+        let id = crate::JobId::new("wc", "abcde").unwrap_or_else(|e| panic!("{e}"));
+        let mut spec = crate::JobArgs {
+            image: Some("tools/bwa:1".into()),
+            ..Default::default()
+        }
+        .resolve(id)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            container_image(&spec, Some("123"), "us-east-1", "aws"),
+            "tools/bwa:1"
+        );
+        spec.use_amazon_ecr = true;
+        assert_eq!(
+            container_image(&spec, Some("123"), "us-east-1", "aws"),
+            "123.dkr.ecr.us-east-1.amazonaws.com/tools/bwa:1"
+        );
+        assert_eq!(
+            container_image(&spec, Some("123"), "cn-north-1", "aws-cn"),
+            "123.dkr.ecr.cn-north-1.amazonaws.com.cn/tools/bwa:1"
+        );
+        assert_eq!(
+            container_image(&spec, None, "us-east-1", "aws"),
+            "tools/bwa:1"
+        );
     }
 }

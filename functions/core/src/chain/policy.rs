@@ -1,6 +1,10 @@
-//! How an ended attempt is classified, and whether it is tried again. Pure.
+//! How an ended attempt is classified, whether it is tried again, and what an AWS refusal code means for the call
+//! that got it. Pure.
 
-use super::{Attempt, Outcome, MAX_ATTEMPTS};
+use super::{Attempt, Outcome};
+
+/// Attempts of one task at most (the first plus retries after interruptions).
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// What ECS says about a stopped task, as far as the classification needs it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,6 +79,88 @@ pub fn next_attempt(outcome: Outcome, attempt: Attempt, retry_od: bool) -> Optio
         number: attempt.number + 1,
         spot: attempt.spot && !retry_od,
     })
+}
+
+/// What an AWS error code means for the call that got it. EC2's codes are those of "Error codes for the Amazon
+/// EC2 API" (capacity: `Insufficient*Capacity`, `SpotMaxPriceTooLow`, …; quotas: `VcpuLimitExceeded`, …); the
+/// throttling codes are EC2's (`RequestLimitExceeded`) and the JSON services' (`ThrottlingException`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not here, not now: another instance type or subnet may have room.
+    Capacity,
+    /// An account quota (vCPUs, instances, spot instances) is used up: no other type helps soon, but waiting does
+    /// (instances end).
+    Quota,
+    /// The caller is over the service's request rate: the same call, later.
+    Throttled,
+    /// The service is in trouble: the same call, later.
+    Transient,
+    /// A spot launch needs the spot service-linked role, which the caller may not create: once, by hand.
+    NoSpotRole,
+    /// The request or the caller's permissions are wrong (a bad AMI, profile, subnet, type): retrying changes
+    /// nothing.
+    Permanent,
+}
+
+/// EC2 codes that mean "not here, not now": another type or subnet may work.
+const CAPACITY_CODES: &[&str] = &[
+    "InsufficientInstanceCapacity",
+    "InsufficientCapacity",
+    "InsufficientHostCapacity",
+    "InsufficientReservedInstanceCapacity",
+    "InsufficientFreeAddressesInSubnet",
+    "SpotMaxPriceTooLow",
+    "UnfulfillableCapacity",
+    "Unsupported",
+];
+
+/// EC2 codes of an account quota.
+const QUOTA_CODES: &[&str] = &[
+    "VcpuLimitExceeded",
+    "InstanceLimitExceeded",
+    "MaxSpotInstanceCountExceeded",
+];
+
+/// Codes of service trouble, worth the same call later.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
+
+/// Throttling codes of EC2 (`RequestLimitExceeded`), S3 (`SlowDown`) and the JSON services.
+const THROTTLING_CODES: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "SlowDown",
+    "RequestThrottled",
+    "RequestThrottledException",
+];
+
+/// Is this a throttling code?
+pub fn is_throttling(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
+/// What a refusal with `code` means.
+pub fn refusal(code: &str) -> Refusal {
+    if CAPACITY_CODES.contains(&code) {
+        Refusal::Capacity
+    } else if QUOTA_CODES.contains(&code) {
+        Refusal::Quota
+    } else if is_throttling(code) {
+        Refusal::Throttled
+    } else if TRANSIENT_CODES.contains(&code) {
+        Refusal::Transient
+    } else if code == "AuthFailure.ServiceLinkedRoleCreationNotPermitted" {
+        Refusal::NoSpotRole
+    } else {
+        Refusal::Permanent
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +289,55 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// Every code the launch path meets (RunInstances, DescribeInstanceTypes, StartTask, and the calls around
+    /// them), and what it means.
+    #[test]
+    fn refusal_codes_are_sorted_by_what_waiting_or_another_type_can_do() {
+        let cases = [
+            ("InsufficientInstanceCapacity", Refusal::Capacity),
+            ("InsufficientCapacity", Refusal::Capacity),
+            ("InsufficientHostCapacity", Refusal::Capacity),
+            ("InsufficientReservedInstanceCapacity", Refusal::Capacity),
+            ("InsufficientFreeAddressesInSubnet", Refusal::Capacity),
+            ("SpotMaxPriceTooLow", Refusal::Capacity),
+            ("UnfulfillableCapacity", Refusal::Capacity),
+            ("Unsupported", Refusal::Capacity),
+            ("VcpuLimitExceeded", Refusal::Quota),
+            ("InstanceLimitExceeded", Refusal::Quota),
+            ("MaxSpotInstanceCountExceeded", Refusal::Quota),
+            ("RequestLimitExceeded", Refusal::Throttled),
+            ("Throttling", Refusal::Throttled),
+            ("ThrottlingException", Refusal::Throttled),
+            ("ThrottledException", Refusal::Throttled),
+            ("TooManyRequestsException", Refusal::Throttled),
+            ("SlowDown", Refusal::Throttled),
+            ("RequestThrottled", Refusal::Throttled),
+            ("RequestThrottledException", Refusal::Throttled),
+            ("InternalError", Refusal::Transient),
+            ("InternalFailure", Refusal::Transient),
+            ("ServiceUnavailable", Refusal::Transient),
+            ("Unavailable", Refusal::Transient),
+            (
+                "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+                Refusal::NoSpotRole,
+            ),
+            ("InvalidAMIID.NotFound", Refusal::Permanent),
+            ("InvalidParameterValue", Refusal::Permanent),
+            ("InvalidInstanceType", Refusal::Permanent),
+            ("UnauthorizedOperation", Refusal::Permanent),
+            ("InvalidSubnetID.NotFound", Refusal::Permanent),
+            ("AccessDeniedException", Refusal::Permanent),
+            ("", Refusal::Permanent),
+        ];
+        for (code, meaning) in cases {
+            assert_eq!(refusal(code), meaning, "{code}");
+        }
+        assert!(is_throttling("RequestLimitExceeded"));
+        assert!(!is_throttling("InsufficientInstanceCapacity"));
+        // Codes are compared as AWS spells them: no case folding, no prefix match.
+        assert_eq!(refusal("requestlimitexceeded"), Refusal::Permanent);
+        assert_eq!(refusal("VcpuLimitExceededX"), Refusal::Permanent);
     }
 }

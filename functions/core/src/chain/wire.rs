@@ -1,0 +1,205 @@
+//! The payloads the Lambdas and the state machine pass each other: the execution's input, what every task's
+//! states carry (the job, the task, the attempt, its instance), the `launch` and `finalize` functions' requests and
+//! answers, the error a Catch leaves. `infra/statemachine/*.asl.json` reads these; `tests/asl_contract.rs` checks
+//! the paths. Pure: no AWS types, no I/O.
+
+use super::records::Outcome;
+use super::stager;
+use crate::job::JobId;
+use serde::{Deserialize, Serialize};
+
+/// The state machine's input, written by the submit function. It stays the same size whatever the number of
+/// tasks: the tasks themselves are in [`TaskItems::key`], which the distributed Map reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    pub job: JobRef,
+    pub items: TaskItems,
+    /// Always there, `null` when the job starts: the Map's Catch puts its error here (`ResultPath`), and the job's
+    /// end passes it on to the summary. (A path that may be missing cannot be read: a state that reads
+    /// `$.map_error` when it is not in its input fails with States.Runtime.)
+    pub map_error: Option<StatesError>,
+}
+
+/// Where the job's tasks are: one JSON array of [`TaskRef`] in the job's bucket (`items.json`), the distributed
+/// Map's ItemReader; and where the Map writes its results (the ResultWriter's prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskItems {
+    /// The key of `items.json` in [`JobRef::bucket`].
+    pub key: String,
+    /// How many tasks it holds.
+    pub count: usize,
+    /// The key prefix under which the Map run writes its manifest and result files.
+    pub results_prefix: String,
+}
+
+/// Everything about the job that a task's states need; carried through the Map into every iteration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRef {
+    pub job_id: JobId,
+    pub bucket: String,
+    /// `s3://bucket/<prefix>jobs/<job-id>/`
+    pub job_url: String,
+    /// [`cluster_name`]; also the task definition's family.
+    pub cluster: String,
+    pub task_definition: String,
+    pub instance_types: Vec<String>,
+    pub spot: bool,
+    pub retry_od: bool,
+    pub disk_size: u32,
+    pub subnet_ids: Vec<String>,
+    pub security_group_id: Option<String>,
+    pub key_name: Option<String>,
+    /// Buckets whose objects are read with `x-amz-request-payer: requester` (`--request-payer-bucket`).
+    #[serde(default)]
+    pub request_payer_buckets: Vec<String>,
+    /// Map concurrency (`--processes`).
+    pub processes: u32,
+    /// Seconds between polls (`--waiter-delay`).
+    pub waiter_delay: u32,
+    /// Polls before an instance that has not joined the cluster is given up ([`limits::join_polls`]).
+    pub join_polls: u32,
+    /// Seconds a task may run before it is stopped and counted as failed.
+    pub task_timeout: u32,
+    /// The stack's stagers when the job was submitted (the instance's user data fetches its architecture's).
+    #[serde(default)]
+    pub stagers: Vec<stager::StagerRef>,
+    /// `--skip-price`: the job's end does not cost its attempts.
+    #[serde(default)]
+    pub skip_price: bool,
+}
+
+/// The root volume of every instance: the ECS-optimized AMI's 30 GiB plus the job's `--disk-size`.
+pub const BASE_DISK_GIB: u32 = 30;
+
+impl JobRef {
+    /// The size of each instance's root volume (gp3), in GiB.
+    pub fn root_volume_gib(&self) -> u32 {
+        BASE_DISK_GIB.saturating_add(self.disk_size)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub index: usize,
+    /// The tasks file line, for messages.
+    pub line: usize,
+}
+
+/// One try at running a task: its number (from 1) and whether it runs on spot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub number: u32,
+    pub spot: bool,
+}
+
+/// What the state machine asks the `launch` function for, per attempt of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum LaunchRequest {
+    /// RunInstances for the attempt; answers an [`Instance`].
+    Launch {
+        job: JobRef,
+        task: TaskRef,
+        attempt: Attempt,
+    },
+    /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
+    /// [`JoinCheck`].
+    CheckJoined { job: JobRef, instance: Instance },
+    /// StartTask on the joined instance with the state's task token in the container's environment; answers at
+    /// once, and the state waits for the token (task-stopped sends it back). `failures` raise `Ecsub.StartFailed`.
+    Start {
+        token: String,
+        job: JobRef,
+        task: TaskRef,
+        attempt: Attempt,
+        instance: Instance,
+        container_instance: String,
+    },
+}
+
+/// The `check-joined` answer, kept at `$.joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinCheck {
+    /// Registered, ACTIVE and its agent connected: a task can be started on it.
+    pub joined: bool,
+    pub container_instance_arn: Option<String>,
+    /// What was seen, for the record when the instance never joins.
+    pub seen: String,
+}
+
+/// The `launch` function's output, kept at `$.instance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub instance_id: String,
+    pub instance_type: String,
+    pub spot: bool,
+    pub subnet_id: Option<String>,
+    pub launched_at: String,
+    /// Where it runs: a spot attempt is priced at its zone's spot price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+}
+
+/// What `task-stopped` sends back to the waiting `StartTask` state (SendTaskSuccess), at `$.result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptResult {
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub reason: String,
+    /// Present when the task is tried again: the state machine launches this attempt next.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_attempt: Option<Attempt>,
+}
+/// The error a Catch puts at `$.error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatesError {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+impl StatesError {
+    /// `Name: what happened`. A Lambda function's error reaches a Catch with the function's error payload
+    /// (`{"errorType": …, "errorMessage": …}`, as JSON text) as its cause: its message is what is said.
+    pub fn reason(&self) -> String {
+        let cause = self.cause.as_deref().map(str::trim).unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| cause.to_owned());
+        if message.is_empty() {
+            self.error.clone()
+        } else {
+            format!("{}: {message}", self.error)
+        }
+    }
+}
+
+/// The Map iteration's state as a Catch leaves it: `instance` is there only if the launch got that far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IterationState {
+    pub job: JobRef,
+    pub task: TaskRef,
+    pub attempt: Attempt,
+    #[serde(default)]
+    pub instance: Option<Instance>,
+    #[serde(default)]
+    pub error: Option<StatesError>,
+}
+
+/// The `finalize` function's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum FinalizeInput {
+    /// A task's states failed (launch, join, start, timeout): terminate its instance, record the attempt.
+    TaskError { state: IterationState },
+    /// Every task is done: write the summary, sweep the job's instances, delete the cluster.
+    JobEnd {
+        job: JobRef,
+        items: TaskItems,
+        /// The Map's error when it failed as a whole (its items unreadable, its results unwritable, …).
+        #[serde(default)]
+        map_error: Option<StatesError>,
+    },
+}
