@@ -17,14 +17,13 @@
 //! Exit status: 0 done; 1 the copy failed (why, on standard error, as `ecsub: …` lines like `run.sh`'s own); 2 the
 //! command line is wrong; 129, 130, 143 stopped by SIGHUP, SIGINT, SIGTERM (nothing partly written is left).
 
-#[cfg(any(feature = "s3", feature = "secrets"))]
-mod aws;
 pub mod local;
 mod part;
-#[cfg(feature = "s3")]
-pub mod s3;
-#[cfg(feature = "secrets")]
-pub mod secret;
+// The SDK's configuration, shared by the S3 transport and the secrets.
+#[cfg(any(feature = "s3", feature = "secrets"))]
+mod sdk;
+mod secrets;
+mod transport;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -283,7 +282,7 @@ async fn run(args: Args) -> Result<()> {
             let copy = Copy::new(mode, &src, &dst)?;
             match args.transport {
                 Transport::Local => local::Root::new(args.local_root)?.copy(&copy).await,
-                Transport::S3 => s3_copy(&copy, &args.request_payer_buckets).await,
+                Transport::S3 => transport::copy(&copy, &args.request_payer_buckets).await,
             }
         }
         Command::Range {
@@ -298,12 +297,12 @@ async fn run(args: Args) -> Result<()> {
                         .await?
                 }
                 Transport::S3 => {
-                    s3_range(&url, offset, length, &args.request_payer_buckets).await?
+                    transport::range(&url, offset, length, &args.request_payer_buckets).await?
                 }
             };
             write_stdout(&bytes).await
         }
-        Command::Secret { kind, value } => write_stdout(&read_secret(kind, value).await?).await,
+        Command::Secret { kind, value } => write_stdout(&secrets::read(kind, value).await?).await,
     }
 }
 
@@ -315,52 +314,6 @@ async fn write_stdout(bytes: &[u8]) -> Result<()> {
         .and(out.flush().await)
         .map_err(|e| StageError(format!("cannot write to standard output: {e}")))
 }
-
-#[cfg(feature = "secrets")]
-async fn read_secret(kind: SecretKind, value: String) -> Result<Vec<u8>> {
-    use secret::Secret;
-    let secret = match kind {
-        SecretKind::Kms => Secret::Kms(value),
-        SecretKind::Ssm => Secret::Ssm(value),
-        SecretKind::Secretsmanager => Secret::SecretsManager(value),
-    };
-    secret::read(&secret).await
-}
-
-#[cfg(not(feature = "secrets"))]
-async fn read_secret(_: SecretKind, _: String) -> Result<Vec<u8>> {
-    fail("this build reads no secrets (built without the `secrets` feature)")
-}
-
-#[cfg(feature = "s3")]
-async fn s3_copy(copy: &Copy, payer: &str) -> Result<()> {
-    s3::S3::from_env(payer_buckets(payer))
-        .await
-        .copy(copy)
-        .await
-}
-
-#[cfg(feature = "s3")]
-async fn s3_range(url: &str, offset: u64, length: u64, payer: &str) -> Result<Vec<u8>> {
-    s3::S3::from_env(payer_buckets(payer))
-        .await
-        .range(url, offset, length)
-        .await
-}
-
-#[cfg(not(feature = "s3"))]
-async fn s3_copy(_: &Copy, _: &str) -> Result<()> {
-    fail(WITHOUT_S3)
-}
-
-#[cfg(not(feature = "s3"))]
-async fn s3_range(_: &str, _: u64, _: u64, _: &str) -> Result<Vec<u8>> {
-    fail(WITHOUT_S3)
-}
-
-#[cfg(not(feature = "s3"))]
-const WITHOUT_S3: &str =
-    "this build has no S3 transport (built without the `s3` feature): use --transport local";
 
 #[cfg(test)]
 mod tests {

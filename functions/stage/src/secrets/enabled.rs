@@ -2,7 +2,7 @@
 //! parameter (a SecureString decrypted), a Secrets Manager secret. The value goes to standard output byte for byte
 //! and nowhere else: never into a file, never into an error message (errors name the secret, not its value).
 
-use crate::{fail, Result, StageError};
+use crate::{fail, Result, SecretKind, StageError};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine as _;
@@ -45,9 +45,19 @@ pub fn ciphertext(blob: &str) -> Result<Vec<u8>> {
         })
 }
 
+/// The value of the secret `ecsub-stage secret KIND VALUE` names.
+pub async fn read(kind: SecretKind, value: String) -> Result<Vec<u8>> {
+    let secret = match kind {
+        SecretKind::Kms => Secret::Kms(value),
+        SecretKind::Ssm => Secret::Ssm(value),
+        SecretKind::Secretsmanager => Secret::SecretsManager(value),
+    };
+    read_secret(&secret).await
+}
+
 /// The secret's value, read with the credentials of the environment (on ECS: the task role).
-pub async fn read(secret: &Secret) -> Result<Vec<u8>> {
-    let shared = crate::aws::config().await;
+async fn read_secret(secret: &Secret) -> Result<Vec<u8>> {
+    let shared = crate::sdk::config().await;
     let what = secret.named();
     match secret {
         Secret::Kms(blob) => {
@@ -103,7 +113,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    StageError(format!("{action} of {what} failed: {}", crate::aws::why(e)))
+    StageError(format!("{action} of {what} failed: {}", crate::sdk::why(e)))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! uploads in parts sent a few at a time, and a folder's files copied a few at a time.
 
 use crate::part::Part;
+use crate::payer_buckets;
 use crate::{fail, inside, split_url, Copy, Mode, Result, StageError, Way};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -31,9 +32,9 @@ pub struct S3 {
 
 impl S3 {
     /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` (an emulator: path-style addressing),
-    /// with [`crate::aws::config`]'s retries.
+    /// with [`crate::sdk::config`]'s retries.
     pub async fn from_env(payer: Vec<String>) -> S3 {
-        let shared = crate::aws::config().await;
+        let shared = crate::sdk::config().await;
         let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let config = aws_sdk_s3::config::Builder::from(&shared)
@@ -389,7 +390,7 @@ where
 {
     StageError(format!(
         "{operation} s3://{bucket}/{key}: {}",
-        crate::aws::why(err)
+        crate::sdk::why(err)
     ))
 }
 
@@ -456,4 +457,17 @@ fn walk(folder: &Path, relative: &str, out: &mut Vec<(PathBuf, String)>) -> Resu
         }
     }
     Ok(())
+}
+
+/// Makes one copy over S3 (`payer`: the buckets whose requests the requester pays for, space-separated).
+pub async fn copy(copy: &Copy, payer: &str) -> Result<()> {
+    S3::from_env(payer_buckets(payer)).await.copy(copy).await
+}
+
+/// Reads `length` bytes of the object at `url` from `offset`.
+pub async fn range(url: &str, offset: u64, length: u64, payer: &str) -> Result<Vec<u8>> {
+    S3::from_env(payer_buckets(payer))
+        .await
+        .range(url, offset, length)
+        .await
 }
