@@ -5,7 +5,7 @@ Serves the Lambda Runtime API on 127.0.0.1 (a free port) and starts each binary 
 Lambda gives it (AWS_LAMBDA_RUNTIME_API, AWS_LAMBDA_FUNCTION_NAME, _MEMORY_SIZE, _VERSION), the stack's variables
 from template.yaml, a region, dummy credentials and AWS_ENDPOINT_URL=http://127.0.0.1:1, so nothing can reach AWS.
 The time measured is what the binary does before it asks for its first event: tracing set-up, reading the
-configuration and building the SDK clients (functions/aws/src/ctx.rs). The request is then held open (no event
+configuration and building the SDK clients (functions/lambda/src/config.rs, functions/aws/src/clients.rs). The request is then held open (no event
 is ever given), the process is killed, and the next run starts.
 
 Runs are interleaved (one of each function per round) after WARMUP unmeasured rounds, so all functions see the
@@ -14,7 +14,7 @@ fetching the code and starting the sandbox, on another CPU).
 
 Usage: infra/measure_init.py [--bin-dir DIR] [--runs 20] [--warmup 1] [--memory 256] [--env NAME=VALUE]... [FUNCTION ...]
   --bin-dir  where the binaries are (default: $CARGO_TARGET_DIR/release, else ~/.cache/ecsub-release-x86/release);
-             build them with: cargo build --release --bins -p submit -p launch -p task-stopped -p finalize -p janitor
+             build them with: cargo build --release --bins -p ecsub-lambda
 Python 3.11, standard library only.
 """
 

@@ -1,66 +1,35 @@
-//! ecsub-cli: the edge that turns flags and files into a validated plan (ecsub-core), then acts on it.
+//! ecsub-cli: the edge that turns flags and files into a validated plan (ecsub-core), then acts on it. This file
+//! is the entry point only: it parses the command line, runs the command, and maps its outcome to an exit code
+//! (the codes are in [`error`]). Under `--output json`, input errors are a JSON document on stdout.
 //!
-//! Exit codes: 0 every task succeeded (or the command did what it was asked), 1 some task failed, 2 usage or
-//! input error (nothing was run or written), 3 runtime error; `run --local` stopped by a signal: 130 (Ctrl-C),
-//! 143 (SIGTERM), 129 (SIGHUP). Under `--output json`, input errors are a JSON document on stdout.
+//! - [`validate`], [`local`] (`run --local`), [`push`], [`publish`] (`publish-stager`): the commands that start
+//!   from files;
+//! - [`aws`]: everything done with AWS (status, watch, ls, report, logs, cancel, and the uploads), behind the one
+//!   gate of the `aws` feature;
+//! - [`plan`]: flags and files into a plan; [`args`]: the command line; [`table`]: tables and times.
 
 mod args;
-#[cfg(feature = "aws")]
-mod job_report;
+mod aws;
+mod error;
 mod local;
 mod plan;
 mod publish;
 mod push;
-#[cfg(feature = "aws")]
-mod remote;
-mod report;
-#[cfg(feature = "aws")]
-mod rerun;
-#[cfg(feature = "aws")]
-mod skip;
-#[cfg(feature = "aws")]
-mod subset;
+mod table;
 mod validate;
 
 use args::{Cli, Command};
 use clap::Parser;
 use ecsub_core::diag::{cut, printable};
 use ecsub_core::Diagnostic;
+use error::{InputError, EXIT_INPUT, EXIT_RUNTIME};
 use std::process::ExitCode;
 
-/// Bad input: every line is shown, nothing was run or written, the exit code is 2.
-#[derive(Debug)]
-pub struct InputError(pub Vec<String>);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.join("\n"))
-    }
-}
-
-impl std::error::Error for InputError {}
-
-/// The error of a command that needs the AWS SDK in a CLI built without it.
-#[cfg(not(feature = "aws"))]
-pub fn without_aws(what: &str) -> anyhow::Error {
-    InputError(vec![format!(
-        "ecsub-cli: this build has no AWS support (built with --no-default-features), which {what} requires; \
-         build with the default features (cargo build -p ecsub-cli)"
-    )])
-    .into()
-}
-
-pub const EXIT_TASK_FAILED: u8 = 1;
-pub const EXIT_INPUT: u8 = 2;
-pub const EXIT_RUNTIME: u8 = 3;
-pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// `ecsub-cli stage ARGS` is `ecsub-stage ARGS` with the local transport only: what `run --local`'s tasks call
-/// for their copies (hidden from the help: run.sh's, not a user's).
-pub const STAGE: &str = "stage";
-
 fn main() -> ExitCode {
-    if std::env::args_os().nth(1).is_some_and(|a| a == STAGE) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == local::STAGE)
+    {
         return ecsub_stage::main_with(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
@@ -81,25 +50,12 @@ fn main() -> ExitCode {
         Command::Run(args) => local::run(args),
         Command::Push(args) => push::run(&args),
         Command::PublishStager(args) => publish::run(&args),
-        #[cfg(feature = "aws")]
-        Command::Status(args) => remote::status(&args),
-        #[cfg(feature = "aws")]
-        Command::Ls(args) => remote::ls(&args),
-        #[cfg(feature = "aws")]
-        Command::Watch(args) => remote::watch(&args),
-        #[cfg(feature = "aws")]
-        Command::Report(args) => remote::report(&args),
-        #[cfg(feature = "aws")]
-        Command::Logs(args) => remote::logs(&args),
-        #[cfg(feature = "aws")]
-        Command::Cancel(args) => remote::cancel(&args),
-        #[cfg(not(feature = "aws"))]
-        Command::Status(_)
-        | Command::Ls(_)
-        | Command::Watch(_)
-        | Command::Report(_)
-        | Command::Logs(_)
-        | Command::Cancel(_) => Err(without_aws("status, ls, watch, report, logs and cancel")),
+        Command::Status(args) => aws::status(&args),
+        Command::Ls(args) => aws::ls(&args),
+        Command::Watch(args) => aws::watch(&args),
+        Command::Report(args) => aws::report(&args),
+        Command::Logs(args) => aws::logs(&args),
+        Command::Cancel(args) => aws::cancel(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -5,23 +5,17 @@
 //! running keep the binary they named (nothing is deleted).
 
 use crate::args::PublishStagerArgs;
-use crate::InputError;
+use crate::aws::{self, Stager};
+use crate::error::InputError;
 use ecsub_core::chain::stager::{elf_arch, stager_key, StagerRef};
 use sha2::Digest as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// A binary ready to publish: its bytes, architecture and digest.
-struct Binary {
-    #[cfg_attr(not(feature = "aws"), allow(dead_code))] // only uploaded
-    bytes: Vec<u8>,
-    entry: StagerRef,
-}
-
 pub fn run(args: &PublishStagerArgs) -> anyhow::Result<ExitCode> {
     let bucket = bucket_of(args.aws_s3_bucket.as_deref())?;
     let mut errors = Vec::new();
-    let mut binaries: Vec<Binary> = Vec::new();
+    let mut binaries: Vec<Stager> = Vec::new();
     for path in &args.binaries {
         match read(path) {
             Ok(b) if binaries.iter().any(|o| o.entry.arch == b.entry.arch) => errors.push(format!(
@@ -36,7 +30,7 @@ pub fn run(args: &PublishStagerArgs) -> anyhow::Result<ExitCode> {
     if !errors.is_empty() {
         return Err(InputError(errors).into());
     }
-    upload(&bucket, binaries)
+    aws::publish_stager(&bucket, binaries)
 }
 
 fn bucket_of(flag: Option<&str>) -> Result<String, InputError> {
@@ -52,11 +46,11 @@ fn bucket_of(flag: Option<&str>) -> Result<String, InputError> {
     }
 }
 
-fn read(path: &Path) -> Result<Binary, String> {
+fn read(path: &Path) -> Result<Stager, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
     let arch = elf_arch(&bytes)?;
     let sha256 = hex(&sha2::Sha256::digest(&bytes));
-    Ok(Binary {
+    Ok(Stager {
         entry: StagerRef {
             arch: arch.to_owned(),
             key: stager_key(arch, &sha256),
@@ -68,60 +62,6 @@ fn read(path: &Path) -> Result<Binary, String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(not(feature = "aws"))]
-fn upload(_: &str, _: Vec<Binary>) -> anyhow::Result<ExitCode> {
-    Err(crate::without_aws("publish-stager"))
-}
-
-#[cfg(feature = "aws")]
-fn upload(bucket: &str, binaries: Vec<Binary>) -> anyhow::Result<ExitCode> {
-    use crate::remote;
-    use anyhow::Context as _;
-    use ecsub_aws::store;
-    use ecsub_core::chain::stager::{StagerManifest, MANIFEST_KEY};
-    remote::runtime()?.block_on(async {
-        let ctx = remote::connect().await?;
-        let mut manifest = match store::get(&ctx.s3, bucket, MANIFEST_KEY).await? {
-            Some(bytes) => StagerManifest::parse(&bytes).unwrap_or_else(|e| {
-                eprintln!("ecsub-cli: s3://{bucket}/{MANIFEST_KEY} is replaced ({e})");
-                StagerManifest::default()
-            }),
-            None => StagerManifest::default(),
-        };
-        for b in binaries {
-            let size = b.bytes.len();
-            if store::exists(&ctx.s3, bucket, &b.entry.key).await? {
-                eprintln!(
-                    "{}: s3://{bucket}/{} is there already",
-                    b.entry.arch, b.entry.key
-                );
-            } else {
-                store::put(
-                    &ctx.s3,
-                    bucket,
-                    &b.entry.key,
-                    b.bytes,
-                    "application/octet-stream",
-                )
-                .await
-                .with_context(|| format!("uploading the {} stager", b.entry.arch))?;
-                eprintln!(
-                    "{}: {size} bytes to s3://{bucket}/{}",
-                    b.entry.arch, b.entry.key
-                );
-            }
-            manifest.upsert(b.entry);
-        }
-        let text = serde_json::to_vec_pretty(&manifest)?;
-        store::put(&ctx.s3, bucket, MANIFEST_KEY, text, "application/json")
-            .await
-            .context("writing the stager manifest")?;
-        let arches: Vec<&str> = manifest.stagers.iter().map(|s| s.arch.as_str()).collect();
-        println!("s3://{bucket}/{MANIFEST_KEY}: {}", arches.join(", "));
-        Ok(ExitCode::SUCCESS)
-    })
 }
 
 #[cfg(test)]

@@ -1,51 +1,26 @@
 //! `ecsub-cli validate`: check a tasks file and its `#ecsub:` options, print a one-line summary.
 
 use crate::args::{Output, ValidateArgs};
-use crate::plan::{locate_option_error, read_tasks};
-use crate::InputError;
-use ecsub_core::{job, JobArgs, JobId};
+use crate::error::InputError;
+use crate::plan::read_tasks;
+use ecsub_core::plan::{plan, Identity, Options, Request};
+use ecsub_core::JobArgs;
 use std::process::ExitCode;
 
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let read = read_tasks(&args.tasks)?;
-    let tasks = read.parsed.map_err(InputError)?;
-    // Every option error at once: the directives, the job name (`--task-name`, as `run` and `push` check it), the
-    // resolved options and the task range.
-    let mut errors = Vec::new();
-    let options = JobArgs::from_directives(&tasks).unwrap_or_else(|d| {
-        errors.extend(d.lines());
-        JobArgs::default()
+    let (name, bytes) = read_tasks(&args.tasks)?;
+    // The pipeline `run` and `push` use, with nothing typed: every error of the file's options at once (the job
+    // name, the resolved options, the task range), each at its place in the file.
+    let planned = plan(&Request {
+        file: &name,
+        bytes: &bytes,
+        options: Options::Typed(&JobArgs::default()),
+        identity: Identity::Draw("check"),
     });
-    let name = options
-        .task_name
-        .clone()
-        .unwrap_or_else(|| JobId::name_from_file(&tasks.file));
-    if let Err(why) = job::check_name(&name) {
-        errors.push(locate_option_error(
-            &tasks,
-            &read.bytes,
-            None,
-            &format!("--task-name: {why}"),
-        ));
-    }
-    // The other options are checked under a valid name, whatever the given one.
-    let id = JobId::new(&name, "check")
-        .or_else(|_| JobId::new(&JobId::name_from_file(&tasks.file), "check"))
-        .map_err(|e| InputError(vec![e]))?;
-    if let Err(e) = options.clone().resolve(id) {
-        errors.extend(
-            e.iter()
-                .map(|m| locate_option_error(&tasks, &read.bytes, None, m)),
-        );
-    }
-    if let Some(range) = options.task_range {
-        if let Err(m) = range.select(tasks.tasks.len()) {
-            errors.push(locate_option_error(&tasks, &read.bytes, None, &m));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(InputError(errors).into());
-    }
+    let tasks = match planned {
+        Ok(plan) => plan.tasks,
+        Err(refused) => return Err(InputError(refused.errors).into()),
+    };
     for warning in &tasks.warnings {
         eprintln!("{warning}");
     }

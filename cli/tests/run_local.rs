@@ -211,7 +211,10 @@ fn task_range_runs_only_the_selected_tasks() {
 
     let out = job.run(&["--task-range", "5"]);
     assert_eq!(out.code, 2);
-    assert_eq!(out.stderr, "--task-range 5 is outside the 3 tasks (0-2)\n");
+    assert_eq!(
+        out.stderr,
+        "--task-range 5 is outside the 3 tasks (0-2) (on the command line)\n"
+    );
 }
 
 #[test]

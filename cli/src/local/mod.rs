@@ -5,10 +5,11 @@
 //! task and everything it started, and the report is still printed.
 
 use crate::args::{Output, RunArgs};
+use crate::error::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
 use crate::plan::{self, Plan};
-use crate::report::{self, human, TaskReport, TaskResult, TaskState};
-use crate::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
+use crate::table::human;
 use anyhow::Context as _;
+use ecsub_core::chain::task_env::RunEnv;
 use ecsub_core::chain::{classify, Outcome, Stopped};
 use ecsub_core::tasks::ColumnKind;
 use ecsub_core::{exit, job::SCRIPT_FILE};
@@ -24,11 +25,17 @@ use tokio::task::JoinSet;
 mod lifetime;
 mod objects;
 mod progress;
+mod report;
 
 use lifetime::signal_group;
 
 use objects::{check_inputs, clock_mark, missing_outputs};
 use progress::Progress;
+use report::{TaskReport, TaskResult, TaskState};
+
+/// `ecsub-cli stage ARGS` is `ecsub-stage ARGS` with the local transport only: what `run --local`'s tasks call
+/// for their copies (hidden from the help: run.sh's, not a user's).
+pub const STAGE: &str = "stage";
 
 /// How long a stopped task gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -40,7 +47,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ])
         .into());
     }
-    let mut plan = plan::build(&args.input, &plan::random_suffix())?;
+    let mut plan = plan::read_and_build(&args.input, &plan::random_suffix())?;
     if !plan.aws_only_flags.is_empty() {
         eprintln!(
             "ecsub-cli: ignored by --local (AWS only): {}",
@@ -73,8 +80,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let dirs = RunDirs::create(&args.wdir, &plan)?;
-    // Written to the job's folder; the run needs only the parsed rows, so these are not held for its length.
-    plan.setenv_sh = String::new();
+    // Written to the job's folder; the run needs only the parsed rows, so the file's bytes are not held for its
+    // length.
     plan.tasks_bytes = Vec::new();
     let plan = plan;
     let runner = Runner {
@@ -171,8 +178,8 @@ impl RunDirs {
             fs::create_dir_all(dir)
                 .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
         }
-        write(scripts.join("run.sh"), plan.run_sh.as_bytes())?;
-        write(scripts.join("setenv.sh"), plan.setenv_sh.as_bytes())?;
+        write(scripts.join("run.sh"), plan.run_script().as_bytes())?;
+        write(scripts.join("setenv.sh"), plan.setenv_script().as_bytes())?;
         write(scripts.join(SCRIPT_FILE), &plan.script_bytes)?;
         write(root.join("tasks.tsv"), &plan.tasks_bytes)?;
         write(
@@ -420,18 +427,19 @@ impl Runner<'_> {
         );
         fs::write(&env_path, env)
             .with_context(|| format!("{}: cannot write", env_path.display()))?;
+        let run_env = RunEnv {
+            index,
+            scratch: &scratch,
+            scripts_dir: &self.dirs.scripts,
+            task_env: &env_path,
+            local_s3_root: &self.s3_root,
+            stage: &self.stager,
+            stage_via: STAGE,
+        };
         let child = tokio::process::Command::new("sh")
             .arg(self.dirs.scripts.join("run.sh"))
             .current_dir(&scratch)
-            .env("ECSUB_TASK_INDEX", index.to_string())
-            .env("ECSUB_SCRATCH", &scratch)
-            .env("ECSUB_SCRIPTS_DIR", &self.dirs.scripts)
-            .env("ECSUB_TASK_ENV", &env_path)
-            .env("ECSUB_TRANSPORT", "local")
-            .env("ECSUB_LOCAL_S3_ROOT", &self.s3_root)
-            .env("ECSUB_STAGE", &self.stager)
-            .env("ECSUB_STAGE_VIA", crate::STAGE)
-            .env("ECSUB_SECRETS", "plain")
+            .envs(run_env.pairs())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)

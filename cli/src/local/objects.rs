@@ -2,8 +2,8 @@
 //! not objects and are never followed), each with its modification time. The input pre-flight and the outputs
 //! check ask the same questions here as on AWS, through `ecsub_core::outputs`.
 
+use crate::error::InputError;
 use crate::plan::Plan;
-use crate::InputError;
 use ecsub_core::outputs::{listing_prefix, satisfied, Written, LOCAL_SLACK_MS};
 use ecsub_core::tasks::Cell;
 use ecsub_core::S3Path;

@@ -1,7 +1,7 @@
 //! The progress of a local run on stderr: one line per start and end, and on a terminal a status line kept up
 //! to date.
 
-use crate::report::human;
+use crate::table::human;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;

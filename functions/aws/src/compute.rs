@@ -1,11 +1,296 @@
-//! The EC2 operations every part of ecsub shares: finding a stack's (or one job's) instances by tag, terminating
-//! one. Every search is filtered on the stack's tag, so one stack never sees another's instances.
+//! EC2: what an instance type is (architecture, size), the ECS-optimized AMI, launching one instance, finding a
+//! stack's (or one job's) instances by tag, terminating them. Every search is filtered on ecsub's tags, so one
+//! stack never sees another's instances. What a refusal means is ecsub-core's [`refusal`]; a launch reports it.
 
-use crate::ctx::Ctx;
-use crate::error::{code, FnError};
+use crate::error::{code, describe, FnError};
+use aws_sdk_ec2::types as ec2;
 use aws_sdk_ec2::types::{Filter, Instance};
-use ecsub_core::chain::{TAG_JOB, TAG_STACK};
+use aws_sdk_ec2::Client;
+use base64::Engine as _;
+use ecsub_core::chain::{error_names, refusal, Refusal, TAG_JOB, TAG_STACK};
 use ecsub_core::JobId;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// An instance type's architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    /// As `uname -m` names it on the instance (the stager manifest's names).
+    pub fn uname(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        }
+    }
+}
+
+/// What DescribeInstanceTypes says of a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeInfo {
+    pub name: String,
+    pub arch: Arch,
+    pub vcpus: Option<u32>,
+    pub memory_mib: Option<u64>,
+}
+
+/// Instance types' architectures, kept for the life of the process (a type's architecture never changes).
+static ARCH_CACHE: Mutex<Option<HashMap<String, Arch>>> = Mutex::new(None);
+
+/// AMI ids by SSM parameter, kept for the life of the process.
+static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+
+/// The types, described in one call; an unknown type fails the call (`Ecsub.LaunchFailed`: retrying will not make
+/// it known).
+pub async fn describe_types(ec2: &Client, types: &[String]) -> Result<Vec<TypeInfo>, FnError> {
+    let out = ec2
+        .describe_instance_types()
+        .set_instance_types(Some(
+            types
+                .iter()
+                .map(|t| ec2::InstanceType::from(t.as_str()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| match code(&e) {
+            Some(c) if c.starts_with("InvalidInstanceType") => FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!("unknown instance type in {types:?}: {}", describe(&e)),
+            ),
+            _ => FnError::aws("DescribeInstanceTypes", &e),
+        })?;
+    Ok(out
+        .instance_types()
+        .iter()
+        .filter_map(|info| {
+            let arm = info.processor_info().is_some_and(|p| {
+                p.supported_architectures()
+                    .contains(&ec2::ArchitectureType::Arm64)
+            });
+            Some(TypeInfo {
+                name: info.instance_type()?.as_str().to_owned(),
+                arch: if arm { Arch::Arm64 } else { Arch::X86_64 },
+                vcpus: info
+                    .v_cpu_info()
+                    .and_then(|v| v.default_v_cpus())
+                    .and_then(|n| u32::try_from(n).ok()),
+                memory_mib: info
+                    .memory_info()
+                    .and_then(|m| m.size_in_mib())
+                    .and_then(|n| u64::try_from(n).ok()),
+            })
+        })
+        .collect())
+}
+
+/// The architecture of each type: from this process's cache, else in one call for the types it has not seen.
+pub async fn architectures(
+    ec2: &Client,
+    types: &[String],
+) -> Result<HashMap<String, Arch>, FnError> {
+    let cached = |t: &String| {
+        ARCH_CACHE
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(|m| m.get(t).copied()))
+    };
+    let unknown: Vec<String> = types
+        .iter()
+        .filter(|t| cached(t).is_none())
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        let found = describe_types(ec2, &unknown).await?;
+        if let Ok(mut cache) = ARCH_CACHE.lock() {
+            cache
+                .get_or_insert_with(HashMap::new)
+                .extend(found.into_iter().map(|t| (t.name, t.arch)));
+        }
+    }
+    Ok(types
+        .iter()
+        .filter_map(|t| Some((t.clone(), cached(t)?)))
+        .collect())
+}
+
+/// The AMI id an SSM public parameter names (the recommended ECS-optimized AMI), kept for the process's life.
+pub async fn ami(ssm: &aws_sdk_ssm::Client, parameter: &str) -> Result<String, FnError> {
+    if let Some(id) = AMI_CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(parameter).cloned()))
+    {
+        return Ok(id);
+    }
+    let out = ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(|e| FnError::aws(format!("GetParameter {parameter}"), &e))?;
+    let id = out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!("SSM parameter {parameter} has no value"),
+            )
+        })?;
+    if let Ok(mut cache) = AMI_CACHE.lock() {
+        cache
+            .get_or_insert_with(HashMap::new)
+            .insert(parameter.to_owned(), id.clone());
+    }
+    Ok(id)
+}
+
+/// Root volume of the ECS-optimized AMI.
+const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// One instance to launch.
+#[derive(Debug, Clone)]
+pub struct RunRequest<'a> {
+    pub ami: &'a str,
+    pub instance_type: &'a str,
+    /// Makes a retried call return the instance the first one made.
+    pub client_token: String,
+    /// The user data, as text (it is sent base64-encoded).
+    pub user_data: String,
+    pub root_volume_gib: u32,
+    /// Put on the instance and its volume.
+    pub tags: Vec<(&'static str, String)>,
+    pub subnet: Option<&'a str>,
+    pub key_name: Option<&'a str>,
+    pub security_group: Option<&'a str>,
+    pub instance_profile_arn: Option<&'a str>,
+    pub spot: bool,
+}
+
+/// A launch EC2 refused (or that got no answer): what its code means, the service's words, and the error to
+/// pass on when nothing else is made of it.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// `None`: no code (the network, a timeout).
+    pub refusal: Option<Refusal>,
+    /// `Code: message`.
+    pub detail: String,
+    pub error: FnError,
+}
+
+/// RunInstances for one instance, tried once: a throttled or failed call returns at once, and the caller decides
+/// (the state machine retries it with jitter), so a launch waiting for EC2's tokens holds no Lambda sleeping.
+pub async fn run_instance(
+    ec2: &Client,
+    r: &RunRequest<'_>,
+) -> Result<ecsub_core::chain::Instance, Refused> {
+    let tag_spec = |kind: ec2::ResourceType| {
+        r.tags
+            .iter()
+            .fold(
+                ec2::TagSpecification::builder().resource_type(kind),
+                |b, (k, v)| b.tags(ec2::Tag::builder().key(*k).value(v).build()),
+            )
+            .build()
+    };
+    let disk = ec2::BlockDeviceMapping::builder()
+        .device_name(ROOT_DEVICE)
+        .ebs(
+            ec2::EbsBlockDevice::builder()
+                .volume_size(i32::try_from(r.root_volume_gib).unwrap_or(i32::MAX))
+                .volume_type(ec2::VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build();
+    let mut request = ec2
+        .run_instances()
+        .image_id(r.ami)
+        .instance_type(ec2::InstanceType::from(r.instance_type))
+        .client_token(&r.client_token)
+        .min_count(1)
+        .max_count(1)
+        .user_data(base64::engine::general_purpose::STANDARD.encode(&r.user_data))
+        .block_device_mappings(disk)
+        .instance_initiated_shutdown_behavior(ec2::ShutdownBehavior::Terminate)
+        .tag_specifications(tag_spec(ec2::ResourceType::Instance))
+        .tag_specifications(tag_spec(ec2::ResourceType::Volume))
+        .set_subnet_id(r.subnet.map(str::to_owned))
+        .set_key_name(r.key_name.map(str::to_owned));
+    if let Some(group) = r.security_group {
+        request = request.security_group_ids(group);
+    }
+    if let Some(profile) = r.instance_profile_arn {
+        request = request.iam_instance_profile(
+            ec2::IamInstanceProfileSpecification::builder()
+                .arn(profile)
+                .build(),
+        );
+    }
+    if r.spot {
+        request = request.instance_market_options(
+            ec2::InstanceMarketOptionsRequest::builder()
+                .market_type(ec2::MarketType::Spot)
+                .spot_options(
+                    ec2::SpotMarketOptions::builder()
+                        .spot_instance_type(ec2::SpotInstanceType::OneTime)
+                        .instance_interruption_behavior(
+                            ec2::InstanceInterruptionBehavior::Terminate,
+                        )
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    let once = aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled());
+    let what = format!("RunInstances {}", r.instance_type);
+    let out = request
+        .customize()
+        .config_override(once)
+        .send()
+        .await
+        .map_err(|e| Refused {
+            refusal: code(&e).map(refusal),
+            detail: describe(&e),
+            error: FnError::aws(&what, &e),
+        })?;
+    let Some(instance) = out.instances().first() else {
+        let error = FnError::new(
+            error_names::LAUNCH_FAILED,
+            "RunInstances returned no instance",
+        );
+        return Err(Refused {
+            refusal: Some(Refusal::Permanent),
+            detail: error.message.clone(),
+            error,
+        });
+    };
+    Ok(ecsub_core::chain::Instance {
+        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
+        instance_type: r.instance_type.to_owned(),
+        spot: r.spot,
+        subnet_id: instance.subnet_id().map(str::to_owned),
+        // EC2's own launch time (what billing counts from); ours if the answer has none.
+        launched_at: instance
+            .launch_time()
+            .and_then(|t| {
+                t.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
+                    .ok()
+            })
+            .unwrap_or_else(crate::now_rfc3339),
+        availability_zone: instance
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .map(str::to_owned),
+    })
+}
 
 fn tag(key: &str, value: &str) -> Filter {
     Filter::builder()
@@ -16,7 +301,7 @@ fn tag(key: &str, value: &str) -> Filter {
 
 /// The stack's instances (by its tag), of one job if `job` is given, in any of `states` (`pending`, …).
 pub async fn stack_instances(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Client,
     stack: &str,
     job: Option<&JobId>,
     states: &[&str],
@@ -26,7 +311,7 @@ pub async fn stack_instances(
 
 /// Instances by ecsub's tags: of a stack, of a job, or both (the CLI knows the job, not the stack).
 pub async fn instances(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Client,
     stack: Option<&str>,
     job: Option<&JobId>,
     states: &[&str],
@@ -66,18 +351,25 @@ pub fn tag_of<'a>(instance: &'a Instance, key: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
+/// An instance's state name (`pending`, `running`, …).
+pub fn state_of(instance: &Instance) -> &str {
+    instance
+        .state()
+        .and_then(|s| s.name())
+        .map_or("", |n| n.as_str())
+}
+
 /// Terminates an instance; one that is already gone is fine (terminating is idempotent).
-pub async fn terminate(ctx: &Ctx, instance_id: &str) -> Result<(), FnError> {
-    terminate_all(ctx, &[instance_id.to_owned()]).await
+pub async fn terminate(ec2: &Client, instance_id: &str) -> Result<(), FnError> {
+    terminate_all(ec2, &[instance_id.to_owned()]).await
 }
 
 /// Terminates instances in one call (nothing to do for none).
-pub async fn terminate_all(ctx: &Ctx, ids: &[String]) -> Result<(), FnError> {
+pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Result<(), FnError> {
     if ids.is_empty() {
         return Ok(());
     }
-    match ctx
-        .ec2
+    match ec2
         .terminate_instances()
         .set_instance_ids(Some(ids.to_vec()))
         .send()

@@ -1,8 +1,8 @@
-//! The one error type the handlers return: a stable name (the Lambda `errorType` the state machine matches) and
-//! a message that says what failed and on what.
+//! The one error type of ecsub's calls to AWS and of the handlers above them: a stable name (the Lambda
+//! `errorType` the state machine matches) and a message that says what failed and on what.
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use ecsub_core::chain::error_names;
+use ecsub_core::chain::{error_names, is_throttling};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,21 +49,6 @@ impl FnError {
     }
 }
 
-/// Throttling codes of EC2 (RequestLimitExceeded) and of the JSON services.
-pub fn is_throttling(code: &str) -> bool {
-    matches!(
-        code,
-        "RequestLimitExceeded"
-            | "Throttling"
-            | "ThrottlingException"
-            | "ThrottledException"
-            | "TooManyRequestsException"
-            | "SlowDown"
-            | "RequestThrottled"
-            | "RequestThrottledException"
-    )
-}
-
 /// A 4xx that is not throttling: the request or the caller's permissions are wrong, and a retry changes nothing.
 fn is_permanent<E>(err: &aws_sdk_s3::error::SdkError<E>) -> bool
 where
@@ -101,12 +86,3 @@ impl fmt::Display for FnError {
 }
 
 impl std::error::Error for FnError {}
-
-impl From<FnError> for lambda_runtime::Diagnostic {
-    fn from(e: FnError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.name.to_owned(),
-            error_message: e.message,
-        }
-    }
-}

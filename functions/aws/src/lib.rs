@@ -1,25 +1,35 @@
-//! ecsub-aws: the adapters over the AWS SDK and the handlers of ecsub's Lambda functions.
+//! ecsub-aws: every call ecsub makes to AWS, as small functions over the SDK's clients ([`Clients`]). The Lambda
+//! handlers (ecsub-lambda) and the CLI (ecsub-cli) both act through these; neither calls the SDK itself.
 //!
-//! Each handler (`submit`, `launch`, `task_stopped`, `finalize`, `janitor`) parses its typed event, asks ecsub-core what to
-//! do, and does it with the clients in [`Ctx`]. The functions' `main.rs` only build a [`Ctx`] once and run the
-//! handler. Every error leaves as a [`FnError`] with a stable name from `ecsub_core::chain::error_names`.
+//! - [`store`]: the S3 objects a job's state lives in (conditional creation where two writers could race);
+//! - [`compute`]: EC2: instance types, the AMI, launching, finding and terminating a stack's instances;
+//! - [`cluster`]: a job's ECS side, made and removed: its log group, cluster and task definition, the instance's
+//!   join, the task started on it, the stack's clusters the janitor sweeps;
+//! - [`ecs_tasks`]: a cluster's tasks, in the shape ECS's "Task State Change" events carry;
+//! - [`execution`]: Step Functions: a job's execution started, asked, resumed, stopped;
+//! - [`logs`]: CloudWatch Logs: the containers' output;
+//! - [`queue`]: SQS: the events Lambda gave up on;
+//! - [`prices`]: what a job's attempts cost (Pricing API, spot price history);
+//! - [`notice`]: a job's end on the default EventBridge bus;
+//! - [`error`]: [`FnError`], the one error type, with a stable name the state machine matches.
+//!
+//! Decisions (what an EC2 refusal means, what an attempt's outcome is) are ecsub-core's; this crate does what it
+//! is told and reports what AWS answered. It must not depend on lambda_runtime or aws_lambda_events: the CLI
+//! links it.
 
+pub mod clients;
+pub mod cluster;
 pub mod compute;
-pub mod ctx;
 pub mod ecs_tasks;
 pub mod error;
-pub mod events;
-pub mod finalize;
-pub mod janitor;
-pub mod launch;
+pub mod execution;
+pub mod logs;
 pub mod notice;
 pub mod prices;
+pub mod queue;
 pub mod store;
-pub mod submit;
-pub mod task_stopped;
-pub mod telemetry;
 
-pub use ctx::Ctx;
+pub use clients::Clients;
 pub use error::FnError;
 
 /// Now, as an RFC 3339 UTC timestamp (`2026-11-28T03:04:05.123Z`).
@@ -27,21 +37,4 @@ pub fn now_rfc3339() -> String {
     aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now())
         .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
         .unwrap_or_default()
-}
-
-/// Runs a Lambda handler: JSON logs, clients built once, then the runtime loop.
-#[macro_export]
-macro_rules! lambda_main {
-    ($handler:path) => {
-        #[tokio::main]
-        async fn main() -> Result<(), lambda_runtime::Error> {
-            $crate::telemetry::init();
-            let ctx = $crate::Ctx::from_env().await?;
-            let ctx = &ctx;
-            lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-                $handler(ctx, event)
-            }))
-            .await
-        }
-    };
 }

@@ -3,7 +3,6 @@
 //! (`{"source": ["ecsub"], "detail-type": ["ecsub Job State Change"]}`) to mail, chat or start what comes next; the
 //! template's `NotifyTopicArn` parameter makes one that tells an SNS topic.
 
-use crate::ctx::Ctx;
 use crate::error::FnError;
 use ecsub_core::chain::Summary;
 use ecsub_core::JobLayout;
@@ -37,16 +36,20 @@ pub fn detail(stack: &str, layout: &JobLayout, summary: &Summary) -> serde_json:
 
 /// Puts the job's end on the default bus. PutEvents answers 200 with a failed entry when it refuses one (EventBridge
 /// API reference, "PutEvents": FailedEntryCount and each entry's ErrorCode), so the entry is checked too.
-pub async fn job_ended(ctx: &Ctx, layout: &JobLayout, summary: &Summary) -> Result<(), FnError> {
-    let detail = detail(&ctx.config.stack, layout, summary);
+pub async fn job_ended(
+    events: &aws_sdk_eventbridge::Client,
+    stack: &str,
+    layout: &JobLayout,
+    summary: &Summary,
+) -> Result<(), FnError> {
+    let detail = detail(stack, layout, summary);
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .source(SOURCE)
         .detail_type(DETAIL_TYPE)
         .resources(layout.url(&layout.job_folder()))
         .detail(detail.to_string())
         .build();
-    let out = ctx
-        .events
+    let out = events
         .put_events()
         .entries(entry)
         .send()

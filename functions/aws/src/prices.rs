@@ -4,7 +4,7 @@
 //! Pricing API's endpoint, a region it does not price) falls back to the table shipped with the stack, and the
 //! job's cost says so.
 
-use crate::ctx::Ctx;
+use crate::clients::Clients;
 use crate::error::describe;
 use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as ec2;
@@ -35,8 +35,8 @@ pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {
 }
 
 /// Asks AWS for the prices of what `spans` ran; the shipped table fills what AWS did not answer.
-pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
-    let table = snapshot::prices(&ctx.region);
+pub async fn gather(aws: &Clients, spans: &[Span]) -> Prices {
+    let table = snapshot::prices(&aws.region);
     let mut prices = Prices::default();
     let types: BTreeSet<&str> = spans
         .iter()
@@ -48,8 +48,8 @@ pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
     let mut api_refused: Option<String> = None;
     for instance_type in &types {
         if api_refused.is_none() {
-            let filters = price_list::instance_filters(instance_type, &ctx.region);
-            match products(ctx, &filters, "instanceType", "Hrs").await {
+            let filters = price_list::instance_filters(instance_type, &aws.region);
+            match products(aws, &filters, "instanceType", "Hrs").await {
                 Ok(found) => {
                     if let Some(usd) = found.get(*instance_type) {
                         prices.on_demand.insert(
@@ -73,8 +73,8 @@ pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
     }
     if api_refused.is_none() {
         match products(
-            ctx,
-            &price_list::gp3_filters(&ctx.region),
+            aws,
+            &price_list::gp3_filters(&aws.region),
             "volumeApiName",
             "GB-Mo",
         )
@@ -101,13 +101,13 @@ pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
             "Pricing API: {why}; on-demand and EBS prices from the table shipped with the stack ({}{})",
             snapshot::as_of(),
             if table.on_demand.is_empty() {
-                format!(", which has no prices for {}", ctx.region)
+                format!(", which has no prices for {}", aws.region)
             } else {
                 String::new()
             }
         ));
     }
-    if let Err(why) = spot_history(ctx, spans, &mut prices).await {
+    if let Err(why) = spot_history(aws, spans, &mut prices).await {
         warn!(
             why,
             "no spot price history: spot attempts are priced at the on-demand price"
@@ -122,12 +122,12 @@ pub async fn gather(ctx: &Ctx, spans: &[Span]) -> Prices {
 /// GetProducts with `filters` (all TERM_MATCH), every page: attribute `key`'s value → its on-demand price per
 /// `unit`.
 async fn products(
-    ctx: &Ctx,
+    aws: &Clients,
     filters: &[(&str, &str)],
     key: &str,
     unit: &str,
 ) -> Result<BTreeMap<String, f64>, String> {
-    let mut request = ctx
+    let mut request = aws
         .pricing
         .get_products()
         .service_code(price_list::EC2_SERVICE)
@@ -156,7 +156,7 @@ async fn products(
 }
 
 /// EC2's spot price history for every type and zone a spot attempt ran in, over the job's time.
-async fn spot_history(ctx: &Ctx, spans: &[Span], prices: &mut Prices) -> Result<(), String> {
+async fn spot_history(aws: &Clients, spans: &[Span], prices: &mut Prices) -> Result<(), String> {
     let spot: Vec<&Span> = spans
         .iter()
         .filter(|s| s.spot && s.instance_type.is_some() && s.availability_zone.is_some())
@@ -174,7 +174,7 @@ async fn spot_history(ctx: &Ctx, spans: &[Span], prices: &mut Prices) -> Result<
         }
     }
     for (instance_type, zones) in zones_of {
-        let request = ctx
+        let request = aws
             .ec2
             .describe_spot_price_history()
             .instance_types(ec2::InstanceType::from(instance_type))

@@ -1,0 +1,29 @@
+//! The CLI built with the `aws` feature (the default): each function of the interface ([`super`]) is a command
+//! module of this folder.
+
+mod cache;
+mod cancel;
+mod collect;
+mod ended;
+mod logs;
+mod ls;
+mod outputs;
+mod records;
+mod report;
+mod session;
+mod stager;
+mod status;
+mod upload;
+mod view;
+mod watch;
+
+pub use cancel::cancel;
+pub use ended::ended_job;
+pub use logs::logs;
+pub use ls::ls;
+pub use outputs::existing_outputs;
+pub use report::report;
+pub use stager::publish_stager;
+pub use status::status;
+pub use upload::upload;
+pub use watch::watch;

@@ -1,0 +1,146 @@
+//! `ecsub-cli report JOB`: reads a job's attempt records (one LIST per 1 000, a GET each, a few at a time), its
+//! summary (prices, when it has ended) and the sizes of its instance types (one DescribeInstanceTypes), and prints
+//! the [`rows`] — or writes their HTML page ([`html`]).
+
+mod html;
+mod rows;
+
+pub use rows::Logs;
+
+use super::records::{get_json, job_spec, read_records};
+use super::session::{connect, runtime};
+use crate::args::{ReportArgs, ReportOutput};
+use crate::aws::job_layout;
+use crate::error::InputError;
+use anyhow::Context as _;
+use ecsub_aws::{compute, Clients};
+use ecsub_core::chain::{AttemptRecord, Summary, BASE_DISK_GIB};
+use ecsub_core::status::JobState;
+use ecsub_core::JobLayout;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let layout = job_layout("report", &args.job, args.aws_s3_bucket.as_deref())?;
+    runtime()?.block_on(async {
+        let aws = connect().await?;
+        let (submission, spec) = job_spec(&aws, &layout, "report").await?;
+        let records = records(&aws, &layout).await?;
+        let summary = get_json::<Summary>(&aws, &layout, &layout.summary_key()).await?;
+        let sizes = sizes(&aws, &records).await;
+        let logs = Logs {
+            region: aws.region.clone(),
+            group: spec.log_group_name.clone(),
+        };
+        let job_id = layout.job_id.to_string();
+        let disk = BASE_DISK_GIB.saturating_add(spec.disk_size);
+        let mut rows = rows::rows(&job_id, &records, summary.as_ref(), &sizes, disk, &logs);
+        if let Some(column) = &args.sortby {
+            rows::sort(&mut rows, column).map_err(|e| InputError(vec![e]))?;
+        }
+        let skipped = (!submission.skipped.is_empty()).then(|| {
+            let numbers: Vec<String> =
+                submission.skipped.iter().map(|i| format!("{i:03}")).collect();
+            format!(
+                "skipped by --skip-existing (every output existed), in the tasks file as pushed: {}",
+                numbers.join(", ")
+            )
+        });
+        if let Some(path) = &args.html {
+            let mut totals = totals(&job_id, &records, summary.as_ref());
+            totals.skipped = submission.skipped.len();
+            std::fs::write(path, html::page(&totals, &rows))
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "ecsub-cli: {} attempts of {} tasks: {}",
+                rows.len(),
+                totals.outcomes.len(),
+                path.display()
+            );
+        }
+        if let Some(line) = &skipped {
+            if args.output == ReportOutput::Text {
+                println!("{line}");
+            } else {
+                eprintln!("ecsub-cli: {line}");
+            }
+        }
+        match args.output {
+            ReportOutput::Text => print!("{}", rows::text(&rows)),
+            ReportOutput::Tsv => print!("{}", rows::tsv(&rows)),
+            ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Every attempt record of the job.
+async fn records(aws: &Clients, layout: &JobLayout) -> anyhow::Result<Vec<AttemptRecord>> {
+    let mut records = BTreeMap::new();
+    read_records(aws, layout, &mut records).await?;
+    Ok(records.into_values().collect())
+}
+
+/// The vCPUs and memory of the instance types the attempts ran on; empty (and said on stderr) when EC2 will not
+/// tell.
+async fn sizes(aws: &Clients, records: &[AttemptRecord]) -> BTreeMap<String, rows::Size> {
+    let types: std::collections::BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| r.instance_type.clone())
+        .collect();
+    if types.is_empty() {
+        return BTreeMap::new();
+    }
+    let types: Vec<String> = types.into_iter().collect();
+    match compute::describe_types(&aws.ec2, &types).await {
+        Ok(described) => described
+            .into_iter()
+            .filter_map(|t| {
+                let size = rows::Size {
+                    vcpus: t.vcpus?,
+                    memory_mib: t.memory_mib?,
+                };
+                Some((t.name, size))
+            })
+            .collect(),
+        Err(e) => {
+            eprintln!("ecsub-cli: no cpu and memory figures: {}", e.message);
+            BTreeMap::new()
+        }
+    }
+}
+
+/// The job's totals: each task's last attempt decides it (the summary's word once the job has ended).
+fn totals(job_id: &str, records: &[AttemptRecord], summary: Option<&Summary>) -> html::Totals {
+    let mut outcomes: BTreeMap<usize, (u32, String)> = BTreeMap::new();
+    for r in records {
+        let entry = outcomes
+            .entry(r.index)
+            .or_insert((r.attempt, r.outcome.as_str().to_owned()));
+        if r.attempt >= entry.0 {
+            *entry = (r.attempt, r.outcome.as_str().to_owned());
+        }
+    }
+    let mut outcomes: BTreeMap<usize, String> =
+        outcomes.into_iter().map(|(i, (_, o))| (i, o)).collect();
+    let state = match summary {
+        Some(s) => {
+            for t in &s.tasks {
+                outcomes.insert(t.index, t.outcome.as_str().to_owned());
+            }
+            if s.failed == 0 {
+                JobState::Succeeded
+            } else {
+                JobState::Failed
+            }
+        }
+        None => JobState::Running,
+    };
+    html::Totals {
+        job_id: job_id.to_owned(),
+        state: state.to_string(),
+        outcomes,
+        usd: summary.and_then(|s| s.cost.as_ref()).map(|c| c.usd),
+        skipped: 0,
+    }
+}

@@ -1,0 +1,55 @@
+//! `ecsub-cli push`: a job to the stack's bucket. The rows are chosen — a tasks file's, the failed tasks of an
+//! ended job ([`rerun`]), less those whose outputs all exist already ([`skip`], with [`subset`]) — then planned
+//! (`crate::plan`), then sent ([`send`]): the tasks file, the script, and `job.json`, whose arrival starts it. With
+//! `--dry-run` the plan is printed and nothing is touched; with `--wait` the job is followed to its end.
+
+mod rerun;
+mod send;
+mod skip;
+mod subset;
+
+use crate::args::PushArgs;
+use crate::aws;
+use crate::error::InputError;
+use crate::plan::{self, Source};
+use std::process::ExitCode;
+
+pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
+    let Some(bucket) = args.aws_s3_bucket.as_deref() else {
+        return Err(InputError(vec![
+            "ecsub-cli push: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
+                .into(),
+        ])
+        .into());
+    };
+    let source = match &args.rerun_failed {
+        Some(job) => match rerun::failed_rows(args, bucket, job)? {
+            Some(source) => source,
+            None => return Ok(ExitCode::SUCCESS),
+        },
+        None => {
+            let input = args.input().ok_or_else(|| {
+                InputError(vec![
+                    "ecsub-cli push: --tasks and --script are needed (or --rerun-failed JOB)"
+                        .into(),
+                ])
+            })?;
+            Source::read(&input)?
+        }
+    };
+    let plan = plan::build(source, &plan::random_suffix())?;
+    if args.skip_existing {
+        let outputs = skip::declared_outputs(&plan);
+        let skipped = aws::existing_outputs(&outputs, &plan.spec.request_payer_buckets)?;
+        if !skipped.is_empty() {
+            let Some(rest) = skip::the_rest(&plan, &skipped) else {
+                println!("every task's outputs exist: nothing to run, no job started");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let plan = plan::build(rest, &plan::random_suffix())?;
+            let skipped: Vec<usize> = skipped.into_iter().collect();
+            return send::send(args, bucket, &plan, &skipped);
+        }
+    }
+    send::send(args, bucket, &plan, &[])
+}

@@ -1,0 +1,46 @@
+//! SQS: the stack's queue of the events Lambda gave up on (its functions' OnFailure destination).
+
+use crate::error::FnError;
+use aws_sdk_sqs::Client;
+
+/// A message received, and what deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub body: String,
+    pub receipt: Option<String>,
+}
+
+/// Up to ten messages, hidden from other readers for `hide_seconds`; none when the queue is empty.
+pub async fn receive(
+    sqs: &Client,
+    queue: &str,
+    hide_seconds: i32,
+) -> Result<Vec<Message>, FnError> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .visibility_timeout(hide_seconds)
+        .send()
+        .await
+        .map_err(|e| FnError::aws("ReceiveMessage (failed events)", &e))?;
+    Ok(received
+        .messages()
+        .iter()
+        .map(|m| Message {
+            body: m.body().unwrap_or_default().to_owned(),
+            receipt: m.receipt_handle().map(str::to_owned),
+        })
+        .collect())
+}
+
+/// Deletes a message once it is handled.
+pub async fn delete(sqs: &Client, queue: &str, receipt: &str) -> Result<(), FnError> {
+    sqs.delete_message()
+        .queue_url(queue)
+        .receipt_handle(receipt)
+        .send()
+        .await
+        .map_err(|e| FnError::aws("DeleteMessage (failed events)", &e))?;
+    Ok(())
+}

@@ -1,2 +1,0 @@
-//! The `finalize` Lambda: called by the state machine when a task's states fail and when the job ends.
-ecsub_aws::lambda_main!(ecsub_aws::finalize::handle);

@@ -1,3 +1,0 @@
-//! The `janitor` Lambda: an execution that ended FAILED/ABORTED/TIMED_OUT, or the periodic sweep → nothing
-//! tagged with a dead job keeps running.
-ecsub_aws::lambda_main!(ecsub_aws::janitor::handle);

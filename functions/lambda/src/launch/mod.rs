@@ -1,0 +1,81 @@
+//! The `launch` function: the state machine's hands for one attempt of a task. It launches the attempt's
+//! instance ([`run`]), checks that it joined the job's cluster (ecsub-aws's `cluster::joined`), and starts the task
+//! on it with the state's task token ([`start`]); each is one action of [`LaunchRequest`].
+
+pub mod run;
+pub mod start;
+
+use crate::Ctx;
+use ecsub_aws::{cluster, store, FnError};
+use ecsub_core::chain::{error_names, Attempt, JobRef, LaunchRequest, TaskRef, Waiting};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
+    let request: LaunchRequest = serde_json::from_value(event.payload)
+        .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
+    let answer = match request {
+        LaunchRequest::Launch { job, task, attempt } => {
+            let launched = run::launch(ctx, &job, task, attempt).await;
+            if let Err(e) = &launched {
+                if [
+                    error_names::QUOTA_EXCEEDED,
+                    error_names::CAPACITY_UNAVAILABLE,
+                ]
+                .contains(&e.name)
+                {
+                    say_why_it_waits(ctx, &job, task, attempt, e).await;
+                }
+            }
+            serde_json::to_value(launched?)
+        }
+        LaunchRequest::CheckJoined { job, instance } => serde_json::to_value(
+            cluster::joined(&ctx.aws.ecs, &job.cluster, &instance.instance_id).await?,
+        ),
+        LaunchRequest::Start {
+            token,
+            job,
+            task,
+            attempt,
+            instance,
+            container_instance,
+        } => {
+            let started = start::start(
+                ctx,
+                &start::StartRequest {
+                    token: &token,
+                    job: &job,
+                    task,
+                    attempt,
+                    instance: &instance,
+                    container_instance: &container_instance,
+                },
+            )
+            .await?;
+            Ok(serde_json::json!({ "task_arn": started }))
+        }
+    };
+    answer.map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+/// Records why the task's launch waits, for `status` (a failure to record is only logged: the launch's own error
+/// is what the state machine acts on).
+async fn say_why_it_waits(ctx: &Ctx, job: &JobRef, task: TaskRef, attempt: Attempt, e: &FnError) {
+    let Some(layout) = ecsub_core::JobLayout::from_url(&job.job_url) else {
+        return;
+    };
+    let waiting = Waiting {
+        attempt: attempt.number,
+        error: e.name.to_owned(),
+        message: e.message.clone(),
+        at: crate::now_rfc3339(),
+    };
+    let Ok(body) = serde_json::to_vec(&waiting) else {
+        return;
+    };
+    let key = layout.waiting_key(task.index);
+    if let Err(put) = store::put(&ctx.aws.s3, &layout.bucket, &key, body, "application/json").await
+    {
+        tracing::warn!(job_id = %job.job_id, task = task.index, error = %put.message, "why the launch waits was not recorded");
+    }
+}

@@ -1,0 +1,271 @@
+//! A pushed job (its `job.json` arrived): validated again with the CLI's code, admitted by the stack, its inputs
+//! checked, its scripts written, its log group, cluster and task definition made, its execution started under the
+//! job id. Whatever is refused gets `error.txt` and starts nothing; a failure retrying cannot fix (permissions, a
+//! bad parameter) too, after what was made for the job is removed again.
+
+use super::preflight;
+use super::reject::reject_at;
+use crate::Ctx;
+use ecsub_aws::cluster::{self, Owner};
+use ecsub_aws::execution::{self, Started};
+use ecsub_aws::store::{self, Bounded};
+use ecsub_aws::FnError;
+use ecsub_core::chain::admission::{admit, StackRules};
+use ecsub_core::chain::limits::join_polls;
+use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
+use ecsub_core::chain::{
+    cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems, TaskRef,
+};
+use ecsub_core::plan::{plan, Identity, Options, Plan, Request};
+use ecsub_core::tasks;
+use ecsub_core::JobLayout;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+/// A pushed job: validate it again, admit it, check its inputs, write its scripts, prepare ECS, start it.
+pub async fn start_job(
+    ctx: &Ctx,
+    layout: &JobLayout,
+    account: Option<&str>,
+) -> Result<Value, FnError> {
+    let job_id = &layout.job_id;
+    let execution_arn = ctx
+        .config
+        .execution_arn(job_id.as_str())
+        .ok_or_else(|| FnError::invalid_input("ECSUB_STATE_MACHINE_ARN is not set"))?;
+    if execution::status(&ctx.aws.sfn, &execution_arn)
+        .await?
+        .is_some()
+    {
+        info!(job_id = %job_id, "duplicate event: the execution exists already");
+        return Ok(json!({ "job_id": job_id, "duplicate": true }));
+    }
+    let s3 = &ctx.aws.s3;
+    let bucket = &layout.bucket;
+    let error_key = layout.error_key();
+    let Some(raw) = store::get(s3, bucket, &layout.spec_key()).await? else {
+        return Err(FnError::invalid_input(format!(
+            "s3://{bucket}/{} is gone",
+            layout.spec_key()
+        )));
+    };
+    let submission: JobSubmission = match serde_json::from_slice(&raw) {
+        Ok(s) => s,
+        Err(e) => return reject_at(ctx, bucket, &error_key, &[format!("job.json: {e}")]).await,
+    };
+    let tasks_key = layout.tasks_key();
+    let tasks_bytes =
+        match store::get_at_most(s3, bucket, &tasks_key, tasks::MAX_FILE_BYTES).await? {
+            Bounded::Bytes(bytes) => bytes,
+            Bounded::Missing => {
+                let line = "tasks.tsv: missing from the job".to_owned();
+                return reject_at(ctx, bucket, &error_key, &[line]).await;
+            }
+            Bounded::TooLarge(size) => {
+                let line = tasks::too_large(&submission.tasks_file, size);
+                return reject_at(ctx, bucket, &error_key, &[line]).await;
+            }
+        };
+    // The CLI's own pipeline, on the options as the push merged them.
+    let planned = plan(&Request {
+        file: &submission.tasks_file,
+        bytes: &tasks_bytes,
+        options: Options::Merged(&submission.args),
+        identity: Identity::Given(job_id.clone()),
+    });
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(refused) => return reject_at(ctx, bucket, &error_key, &refused.errors).await,
+    };
+    drop(tasks_bytes);
+    if !store::exists(s3, bucket, &layout.script_key()).await? {
+        let line = "the user script is missing from the job".to_owned();
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
+    }
+    let stagers = match stagers(ctx, bucket).await? {
+        Ok(stagers) => stagers,
+        Err(line) => return reject_at(ctx, bucket, &error_key, &[line]).await,
+    };
+    let config = &ctx.config;
+    let own_roles: Vec<&str> = [&config.instance_profile, &config.instance_role]
+        .into_iter()
+        .filter_map(|r| r.as_deref())
+        .collect();
+    let rules = StackRules {
+        bucket: &config.bucket,
+        data_buckets: &config.data_buckets,
+        secrets_prefix: &config.secrets_prefix,
+        own_roles: &own_roles,
+        min_waiter_delay: config.min_waiter_delay,
+        join_timeout: config.join_timeout,
+        home: [
+            &config.partition,
+            &ctx.aws.region,
+            config.account().unwrap_or_default(),
+        ],
+    };
+    let refused = admit(&plan.tasks, plan.selected.clone(), &plan.spec, &rules);
+    if !refused.is_empty() {
+        return reject_at(ctx, bucket, &error_key, &refused).await;
+    }
+    if plan.spec.verify_bucket {
+        let missing =
+            preflight::missing_inputs(ctx, &plan.tasks, plan.selected.clone(), &plan.spec).await?;
+        if !missing.is_empty() {
+            return reject_at(ctx, bucket, &error_key, &missing).await;
+        }
+    }
+    let task_refs: Vec<TaskRef> = plan
+        .selected_tasks()
+        .iter()
+        .map(|t| TaskRef {
+            index: t.index,
+            line: t.line,
+        })
+        .collect();
+    let job = Job {
+        layout,
+        plan: &plan,
+        account,
+        stagers,
+    };
+    match launch(ctx, &job, task_refs).await {
+        Ok(answer) => Ok(answer),
+        Err(e) if !e.is_transient() => {
+            let line = format!("the stack could not start this job: {e}");
+            reject_at(ctx, bucket, &error_key, &[line]).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+struct Job<'a> {
+    layout: &'a JobLayout,
+    plan: &'a Plan,
+    account: Option<&'a str>,
+    stagers: Vec<StagerRef>,
+}
+
+/// The stack's stagers, from the manifest `ecsub-cli publish-stager` writes; a job cannot run without one (its
+/// tasks' copies all go through it), so its absence refuses the job with the way out.
+async fn stagers(ctx: &Ctx, bucket: &str) -> Result<Result<Vec<StagerRef>, String>, FnError> {
+    let Some(bytes) = store::get(&ctx.aws.s3, bucket, MANIFEST_KEY).await? else {
+        return Ok(Err(format!(
+            "the stack has no stager (s3://{bucket}/{MANIFEST_KEY} is missing): publish it with \
+             `ecsub-cli publish-stager --aws-s3-bucket s3://{bucket} PATH-TO-ecsub-stage` (README: Deploy)"
+        )));
+    };
+    Ok(StagerManifest::parse(&bytes)
+        .map(|m| m.stagers)
+        .map_err(|e| format!("s3://{bucket}/{MANIFEST_KEY}: {e}; publish the stager again")))
+}
+
+/// Scripts, ECS, the execution, `started.json`. What was made for the job is removed if the execution does not
+/// start (a duplicate delivery that lost the race to start it removes nothing).
+async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Value, FnError> {
+    let (layout, spec) = (job.layout, &job.plan.spec);
+    let bucket = &layout.bucket;
+    let job_id = &layout.job_id;
+    let s3 = &ctx.aws.s3;
+    let run_sh = job.plan.run_script();
+    let setenv = job.plan.setenv_script();
+    store::put(
+        s3,
+        bucket,
+        &layout.run_sh_key(),
+        run_sh.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
+    store::put(
+        s3,
+        bucket,
+        &layout.setenv_key(),
+        setenv.into_bytes(),
+        "text/x-shellscript",
+    )
+    .await?;
+
+    // The tasks as the distributed Map reads them: one object, whatever the number of tasks (the execution's
+    // input stays the same size; Step Functions caps it at 256 KiB).
+    let items =
+        serde_json::to_vec(&task_refs).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(s3, bucket, &layout.items_key(), items, "application/json").await?;
+    let cluster = cluster_name(&ctx.config.stack, job_id);
+    let owner = Owner {
+        account: job.account,
+        ..ctx.owner()
+    };
+    let task_definition = cluster::prepare(&ctx.aws, &owner, spec, &cluster).await?;
+    let input = ExecutionInput {
+        job: JobRef {
+            job_id: job_id.clone(),
+            bucket: bucket.clone(),
+            job_url: layout.job_url(),
+            cluster: cluster.clone(),
+            task_definition: task_definition.clone(),
+            instance_types: spec.instance_types.clone(),
+            spot: spec.spot,
+            retry_od: spec.retry_od,
+            disk_size: spec.disk_size,
+            subnet_ids: if spec.subnet_ids.is_empty() {
+                ctx.config.subnet_ids.clone()
+            } else {
+                spec.subnet_ids.clone()
+            },
+            security_group_id: spec
+                .security_group_id
+                .clone()
+                .or_else(|| ctx.config.security_group_id.clone()),
+            key_name: spec.key_name.clone(),
+            request_payer_buckets: spec.request_payer_buckets.clone(),
+            processes: spec.processes,
+            waiter_delay: spec.waiter_delay,
+            join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
+            task_timeout: ctx.config.task_timeout,
+            stagers: job.stagers.clone(),
+            skip_price: spec.skip_price,
+        },
+        items: TaskItems {
+            key: layout.items_key(),
+            count: task_refs.len(),
+            results_prefix: layout.results_prefix(),
+        },
+        map_error: None,
+    };
+    let input_json =
+        serde_json::to_string(&input).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    let state_machine = ctx.config.state_machine_arn.as_deref().unwrap_or_default();
+    let started = execution::start(&ctx.aws.sfn, state_machine, job_id.as_str(), input_json).await;
+    let execution_arn = match started {
+        Ok(Started::Now(arn)) => arn,
+        Ok(Started::Already) => {
+            // Another delivery of this event won the race and started the job with its own task definition
+            // revision; this one's is not used by anything.
+            info!(job_id = %job_id, "duplicate event: the execution exists already");
+            if let Err(e) = cluster::deregister_definition(&ctx.aws.ecs, &task_definition).await {
+                warn!(job_id = %job_id, error = %e, "an unused task definition revision stays");
+            }
+            return Ok(json!({ "job_id": job_id, "duplicate": true }));
+        }
+        Err(error) => {
+            if let Err(cleanup) = cluster::remove(&ctx.aws, &cluster, &task_definition).await {
+                warn!(job_id = %job_id, error = %cleanup, "the cluster stays for the janitor's sweep");
+            }
+            return Err(error);
+        }
+    };
+    let record = StartedRecord {
+        job_id: job_id.clone(),
+        execution_arn: execution_arn.clone(),
+        tasks: input.items.count,
+        started_at: crate::now_rfc3339(),
+        cluster,
+        log_group: spec.log_group_name.clone(),
+    };
+    let body =
+        serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
+    store::put(s3, bucket, &layout.started_key(), body, "application/json").await?;
+    info!(job_id = %job_id, tasks = input.items.count, execution_arn, "job started");
+    Ok(json!({ "job_id": job_id, "execution_arn": execution_arn, "tasks": input.items.count }))
+}

@@ -1,2 +1,0 @@
-//! The `submit` Lambda: S3 "Object Created" (a pushed `job.json`, an inbox drop) or a schedule → a started job.
-ecsub_aws::lambda_main!(ecsub_aws::submit::handle);
