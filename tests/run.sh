@@ -32,11 +32,11 @@ if ! command -v chromium >/dev/null; then
     || { echo "tests/run.sh: apt-get install chromium failed" >&2; exit 1; }
 fi
 
-tests/emulator/setup.sh
+tests/emulator/tools/setup.sh
 echo "== lint: template.yaml and infra/statemachine/*.asl.json (cfn-lint, least privilege)" >&2
-.venv/bin/python tests/emulator/lint.py
-echo "== the emulated cloud's own tests (tests/emulator/test_*.py)" >&2
-if ! out="$(.venv/bin/python -m unittest discover -s tests/emulator -p 'test_*.py' 2>&1)"; then
+.venv/bin/python -m tests.emulator.tools.lint
+echo "== the emulated cloud's own tests (tests/emulator/tests)" >&2
+if ! out="$(.venv/bin/python -m unittest discover -s tests/emulator/tests -t . 2>&1)"; then
   printf '%s\n' "$out" >&2
   exit 1
 fi

@@ -8,10 +8,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ecsub-target}"
 port="${1:-4566}"
 dir=".ecsub/sandbox"
 
-tests/emulator/setup.sh
+tests/emulator/tools/setup.sh
 cargo build --workspace --bins
 rm -rf "$dir" && mkdir -p "$dir"
-.venv/bin/python tests/emulator/sandbox.py --dir "$dir" --port "$port" 2>"$dir.log" &
+.venv/bin/python -m tests.emulator.sandbox --dir "$dir" --port "$port" 2>"$dir.log" &
 sandbox=$!
 trap 'kill -TERM $sandbox 2>/dev/null; wait $sandbox 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 600); do

@@ -438,7 +438,8 @@ fn assert_report(sandbox: &Sandbox, job: &str, summary: &Value) {
         &url,
     ]);
     let look = std::process::Command::new(venv_bin("python"))
-        .arg(repo().join("tests/e2e/look.py"))
+        .current_dir(repo())
+        .args(["-m", "tests.emulator.tools.look"])
         .arg(&shot)
         .args(["#e36209", "#2e9e44"])
         .output()

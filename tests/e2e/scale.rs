@@ -135,8 +135,8 @@ fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     assert_nothing_running(&sandbox, &job);
 }
 
-/// EC2's own token buckets (tests/emulator/throttle.py, AWS's documented sizes), shrunk to a few launches a second:
-/// a 50-task job at `--processes 50` launches faster than that, its launches over the bucket are refused with
+/// EC2's own token buckets (tests/emulator/front/throttle.py, AWS's documented sizes), shrunk to a few launches a
+/// second: a 50-task job at `--processes 50` launches faster than that, its launches over the bucket are refused with
 /// RequestLimitExceeded, back off and succeed; no task fails for it and none gets a second instance.
 #[test]
 fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_every_task_once() {

@@ -3,7 +3,8 @@ records, make time pass for a schedule, inject a fault). JSON in, JSON out; an e
 
 GET  /info /calls /stopped /running /invocations /busy /faults /instances /undelivered /denials
      /lambda-rss                      each function's peak resident set (kB), sampled every 0.1 s
-     /map-runs                        each Distributed Map run's children: counts, events, transitions (map_run.py)
+     /map-runs                        each Distributed Map run's children: counts, events, transitions
+                                      (services/map_run.py)
 POST /fault {kind, ...}               (faults.py)
 POST /fire-schedule {rule[, stack]}   a schedule rule's time came (logical id, e.g. JanitorFunctionSweep)
 POST /redeliver-schedule {rule[, stack]}
@@ -11,7 +12,7 @@ POST /redeliver-stopped {task_arn}    the same ECS STOPPED event once more
 POST /redeliver-s3 {bucket, key}      S3's last event for that object once more, with a new event id
 POST /interrupt {task_arn}            EC2 reclaims the spot instance under the task
 POST /no-capacity {instance_types}    (kept: a fault)
-POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (throttle.py)
+POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (front/throttle.py)
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from faults import FAULTS
-from map_run import RUNS
-from throttle import EC2_THROTTLE
+from .faults import FAULTS
+from .front.throttle import EC2_THROTTLE
+from .services.map_run import RUNS
 
 LOG = logging.getLogger("ecsub.sandbox.control")
 

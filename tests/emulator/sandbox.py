@@ -1,17 +1,18 @@
 """The emulated cloud: moto (pinned, patched) behind an IAM gateway, one or more stacks deployed from template.yaml,
 the real Lambda handler binaries, and EC2 instances with an ECS agent that run tasks as isolated processes.
 
-    python tests/emulator/sandbox.py --dir DIR [--port PORT] [--bin-dir target/debug]
+    python -m tests.emulator.sandbox --dir DIR [--port PORT] [--bin-dir target/debug]    (from the repository root)
         [--stacks '{"ecsub": {"DataBuckets": "ecsub-wordcount"}}'] [--time-scale 0.0167]
 
 When it is ready it writes DIR/sandbox.json (endpoint, stacks, the credentials of the harness and of the CLI's user,
 control URL) and serves until SIGTERM or SIGINT; everything it started stops with it. The parts, one module each:
-- gateway.py + iam.py + iam_actions.py: authentication, IAM policy evaluation, AWS behaviour in front of services,
-  metering;
-- moto_patches.py: moto made to behave as AWS does; faults.py: what tests inject;
+- front/gateway.py + front/iam.py + front/iam_actions.py: authentication, IAM policy evaluation, AWS behaviour in
+  front of services, metering;
+- patches/behaviour.py: moto made to behave as AWS does; faults.py: what tests inject;
 - stack.py: template.yaml → resources (SAM's own translator, then each resource created);
-- lambda_host.py: the functions, under their roles, limits and AWS's asynchronous delivery;
-- agent.py (instances: user data, registration), agent_tasks.py (tasks) and container.py (their containers);
+- services/lambda_host.py: the functions, under their roles, limits and AWS's asynchronous delivery;
+- compute/agent.py (instances: user data, registration), compute/agent_tasks.py (tasks) and compute/container.py
+  (their containers);
 - control.py: the control endpoint.
 Runs as root (instances and containers are mount namespaces).
 """
@@ -31,8 +32,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+from . import REPO
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
@@ -98,13 +99,13 @@ class Sandbox:
 
     def states_authorize(self, role_arn: str, action: str, resource: str) -> None:
         """What Step Functions does with a state machine's role is allowed by the role's policies (or iam.Denied)."""
-        import iam
+        from .front import iam
 
         iam.authorize(self.principals, self.states_principal(role_arn), [iam.Check(action, resource)])
 
     def states_principal(self, role_arn: str):
         """Step Functions acting with a state machine's role (assumed once, after the trust check)."""
-        import iam
+        from .front import iam
 
         with self.lock:
             if role_arn not in self.states_principals:
@@ -124,10 +125,10 @@ class Sandbox:
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # AWS's managed policies (AWSLambdaBasicExecutionRole, AmazonEC2ContainerServiceforEC2Role, …) exist.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-        import map_run
-        import moto_patches
+        from .patches import behaviour
+        from .services import map_run
 
-        moto_patches.apply()
+        behaviour.apply()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -135,9 +136,7 @@ class Sandbox:
         # starting at once overflow (their connections dropped, their setup failing). AWS's endpoints do not.
         BaseWSGIServer.request_queue_size = 1024
 
-        import gateway
-        import iam
-        import iam_actions
+        from .front import gateway, iam, iam_actions
 
         self.principals = iam.Principals(ACCOUNT)
         self.lookups = iam_actions.Lookups(ACCOUNT, REGION)
@@ -156,7 +155,7 @@ class Sandbox:
         post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         # Tasks stay RUNNING until the agent stops them (moto moves them along on every describe otherwise).
         post("/moto-api/state-manager/set-transition", {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}})
-        moto_patches.STATES_PRINCIPAL = self.states_principal
+        behaviour.STATES_PRINCIPAL = self.states_principal
         map_run.AUTHORIZE = self.states_authorize
         # Who else signs requests: the harness, AWS's own services, CloudFormation, and the CLI's user (whose
         # permissions are the stacks' user policies, attached as they are deployed).
@@ -193,14 +192,13 @@ class Sandbox:
         return value
 
     def deploy(self) -> None:
-        import lambda_host
-        import stack as stacks
+        from . import stack as stacks
+        from .patches import behaviour
+        from .services import lambda_host
 
         self.lambdas = lambda_host.LambdaHost(self._send_to_queue)
-        import map_run
-        import moto_patches
 
-        moto_patches.LAMBDA_HOST = self.lambdas
+        behaviour.LAMBDA_HOST = self.lambdas
         template = stacks.load_sam(REPO / "template.yaml")
         declared = template.get("Parameters", {})
         iam_client = self.client("iam", self.deployer)
@@ -287,23 +285,21 @@ class Sandbox:
 
     def redeliver_s3(self, bucket: str, key: str) -> bool:
         """S3 delivering one event a second time (at-least-once): the same detail, a new event id."""
-        import map_run
-        import moto_patches
+        from .patches import behaviour
 
-        found = moto_patches.LAST_S3_EVENTS.get((bucket, key))
+        found = behaviour.LAST_S3_EVENTS.get((bucket, key))
         if found is None:
             return False
         account, region, event = found
         event = {**event, "id": str(uuid.uuid4())}
-        moto_patches.send_s3_event(account, region, event)
+        behaviour.send_s3_event(account, region, event)
         return True
 
     # -- run ------------------------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        import agent
-        import container
-        import control
+        from . import control
+        from .compute import agent, container
 
         problem = container.can_isolate()
         if problem:
@@ -366,9 +362,8 @@ def main() -> None:
         handlers=[logging.FileHandler(args.dir / "sandbox.log"), logging.StreamHandler(sys.stderr)],
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    sys.path.insert(0, str(HERE))
     if args.time_scale is not None:
-        from faults import FAULTS
+        from .faults import FAULTS
 
         FAULTS.time_scale = args.time_scale
     Sandbox(args.dir.resolve(), args.port, bin_dir.resolve(), args.processes, json.loads(args.stacks)).run()

@@ -226,7 +226,7 @@ pub fn execution_history(sandbox: &Sandbox, job: &str) -> Vec<Value> {
     history["events"].as_array().cloned().unwrap_or_default()
 }
 
-/// The job's Map runs as the emulated Step Functions recorded them (tests/emulator/map_run.py).
+/// The job's Map runs as the emulated Step Functions recorded them (tests/emulator/services/map_run.py).
 pub fn map_runs(sandbox: &Sandbox, job: &str) -> Vec<Value> {
     let execution = execution_arn(sandbox, job);
     let runs = sandbox.control_get("/map-runs");

@@ -1,4 +1,4 @@
-//! The harness of the end-to-end tests: starts the emulated cloud (`tests/emulator/sandbox.py`: moto with the
+//! The harness of the end-to-end tests: starts the emulated cloud (`python -m tests.emulator.sandbox`: moto with the
 //! stack created from template.yaml, the real handler binaries, the stand-in ECS agent) on free ports, and runs
 //! the real `ecsub-cli` and the real `aws` CLI against it.
 //!
@@ -148,8 +148,10 @@ impl Sandbox {
             })
             .collect();
         let mut command = Command::new(venv_bin("python"));
+        // A module of the emulator's package, found from the repository root.
         command
-            .arg(repo().join("tests/emulator/sandbox.py"))
+            .current_dir(repo())
+            .args(["-m", "tests.emulator.sandbox"])
             .arg("--dir")
             .arg(dir.path())
             .arg("--bin-dir")

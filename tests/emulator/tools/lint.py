@@ -5,7 +5,7 @@
    yields (the functions', the state machine's, the instances', the tasks', the users') is checked: no
    `Action: "*"` (nor `service:*`), and no `Resource: "*"` without a condition unless each of its actions is one
    that AWS's Service Authorization Reference gives no resource type (listed below, with why).
-Exits non-zero with every finding."""
+Exits non-zero with every finding. From the repository root: python -m tests.emulator.tools.lint"""
 
 import json
 import os
@@ -14,8 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+from .. import REPO, stack
 
 #: Actions with no resource-level permissions: "*" is the only Resource they accept.
 RESOURCE_STAR_ONLY = {
@@ -80,9 +79,6 @@ def as_list(value):
 
 
 def least_privilege() -> bool:
-    sys.path.insert(0, str(HERE))
-    import stack
-
     sam = stack.load_sam(REPO / "template.yaml")
     packaged, _ = stack.package(sam, REPO)
     cfn = stack.transform(packaged, {"DataBuckets": "data"}, "us-east-1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-import iam
+from ..front import iam
 
 LOG = logging.getLogger("ecsub.sandbox.events")
 

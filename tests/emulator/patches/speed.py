@@ -1,4 +1,4 @@
-"""Patches to moto 5.2.5 that change what a call costs, never what it answers. Pinned like moto_patches.py (which
+"""Patches to moto 5.2.5 that change what a call costs, never what it answers. Pinned like behaviour.py (which
 applies these); check each again when moto is upgraded.
 
 Found with py-spy on the emulated cloud while a job ran 300 tasks at once (`job-scale -- 600 300`, 2026-12-03): of

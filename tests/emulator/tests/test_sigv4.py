@@ -1,6 +1,7 @@
-"""The gateway checks SigV4 signatures as AWS does (sigv4.py): the right secret passes, in the header and presigned
-forms and from `curl --aws-sigv4` (what an instance's user data signs with); a wrong secret, an altered presigned
-URL, an expired one, a stale clock and a missing x-amz-content-sha256 are refused with AWS's error codes."""
+"""The gateway checks SigV4 signatures as AWS does (front/sigv4.py): the right secret passes, in the header and
+presigned forms and from `curl --aws-sigv4` (what an instance's user data signs with); a wrong secret, an altered
+presigned URL, an expired one, a stale clock and a missing x-amz-content-sha256 are refused with AWS's error
+codes."""
 
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-import test_cloud
+from . import test_cloud
 
 
 class Signatures(unittest.TestCase):
@@ -77,7 +78,7 @@ class Signatures(unittest.TestCase):
         self.assertIn(b"Request has expired", body)
 
     def test_a_stale_clock_a_missing_payload_hash_unsigned_headers_and_another_region_are_refused(self):
-        import sigv4
+        from ..front import sigv4
 
         environ = {"HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=K/20200101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64, "HTTP_X_AMZ_DATE": "20200101T000000Z"}
         signed = sigv4.read(environ, [])

@@ -1,7 +1,7 @@
 """Runs as root in a fresh mount namespace (`unshare --mount`): builds a root filesystem and becomes the process that
 lives in it, as a container runtime (or an instance's boot) would. Stdlib only.
 
-    python container_init.py SPEC.json
+    python -m tests.emulator.compute.container_init SPEC.json    (container.py starts it, from the repository root)
 
 SPEC: {"root": path of an empty folder to mount the root on,
        "upper": folder for the root's own changes (copy on write over the host's filesystem: the "image"),

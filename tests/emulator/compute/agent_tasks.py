@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import container
-import iam
-from faults import FAULTS
+from ..faults import FAULTS
+from ..front import iam
+from . import container
 
 if TYPE_CHECKING:
-    from agent import Instance
+    from .agent import Instance
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
 

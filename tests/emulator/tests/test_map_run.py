@@ -1,5 +1,6 @@
-"""The Distributed Map as the emulated cloud runs it (map_run.py), on its own: a state machine of Pass, Wait and Fail
-states over items in S3, run with a role that may or may not start child executions. Run by tests/run.sh."""
+"""The Distributed Map as the emulated cloud runs it (services/map_run.py), on its own: a state machine of Pass,
+Wait and Fail states over items in S3, run with a role that may or may not start child executions. Run by
+tests/run.sh."""
 
 import json
 import time
@@ -57,7 +58,7 @@ class DistributedMap(unittest.TestCase):
     def setUpClass(cls) -> None:
         import logging
 
-        from test_cloud import shared_cloud
+        from .test_cloud import shared_cloud
 
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)  # each Fail state's traceback
         cls.cloud = shared_cloud()
@@ -103,7 +104,7 @@ class DistributedMap(unittest.TestCase):
         self.fail(f"{execution} still running after 60 s")
 
     def cloud_runs(self) -> dict:
-        import map_run
+        from ..services import map_run
 
         return map_run.RUNS.snapshot()
 

@@ -12,7 +12,7 @@ Step Functions
    dummy key, which the sandbox's IAM gateway would refuse. The role must trust states.amazonaws.com.
 3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
-5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (map_run.py).
+5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (services/map_run.py).
    And States.ALL in a Catch or Retry matches neither States.Runtime nor States.DataLimitExceeded ("Handling
    errors in Step Functions workflows": "This error type can't catch the States.DataLimitExceeded terminal error
    type and runtime error types"): such an error fails the execution. moto's States.ALL matched every error.
@@ -34,17 +34,17 @@ ECS
 
 EventBridge, S3, Lambda
 11. Disabled rules and schedule rules get no S3 events (moto delivers to both); an SQS target gets a rule's events
-    only if its queue's policy lets events.amazonaws.com send them (event_targets.py).
+    only if its queue's policy lets events.amazonaws.com send them (services/event_targets.py).
 12. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
 13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
-    sandbox's Lambda host (lambda_host.py), which runs the real handlers and checks the resource-based policy.
+    sandbox's Lambda host (services/lambda_host.py), which runs the real handlers and checks the resource-based policy.
 
 Prices
-14. DescribeSpotPriceHistory answers the fixture history of pricing.py for the window asked (moto answered one
+14. DescribeSpotPriceHistory answers the fixture history of services/pricing.py for the window asked (moto answered one
     made-up price dated 2006); the Pricing API, which moto lacks, is answered by the gateway from the same file.
 
-moto_speed.py holds the patches that change only what a call costs (applied here too).
+speed.py holds the patches that change only what a call costs (applied here too).
 """
 
 from __future__ import annotations
@@ -64,11 +64,9 @@ from typing import Any, Callable, Optional
 import botocore.session
 from botocore.response import StreamingBody
 
-import event_targets
-import map_run
-import moto_speed
-import pricing
-from faults import FAULTS
+from ..faults import FAULTS
+from ..services import event_targets, map_run, pricing
+from . import speed
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
 
@@ -332,7 +330,7 @@ def _patch_ecs() -> None:
     def start_task(self):
         from moto.iam.models import iam_backends
 
-        import iam
+        from ..front import iam
 
         cluster_str = self._get_param("cluster", "default")
         definition = self.ecs_backend.describe_task_definition(self._get_param("taskDefinition"))
@@ -542,4 +540,4 @@ def apply() -> None:
     _patch_lambda()
     map_run.apply()
     pricing.apply()
-    moto_speed.apply()
+    speed.apply()

@@ -2,7 +2,6 @@
 the agent granted and nothing else."""
 
 import json
-import sys
 import tempfile
 import unittest
 import urllib.error
@@ -10,9 +9,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from credentials import CredentialsServer  # noqa: E402
+from ..compute.credentials import CredentialsServer
 
 
 @dataclass

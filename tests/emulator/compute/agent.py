@@ -38,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import container
-from agent_tasks import Task, TaskRunner
-from credentials import CredentialsServer
-import iam
-from faults import FAULTS
+from ..faults import FAULTS
+from ..front import iam
+from . import container
+from .agent_tasks import Task, TaskRunner
+from .credentials import CredentialsServer
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
 
@@ -187,7 +187,7 @@ class Agent(TaskRunner):
         for folder in ("usr/local/sbin", "usr/sbin"):
             shim = upper / folder / "shutdown"
             shim.parent.mkdir(parents=True, exist_ok=True)
-            shim.write_text("#!/bin/sh\n# The emulated instance's power-off (tests/emulator/agent.py).\nmkdir -p /var/lib/ecsub-sandbox && : > /var/lib/ecsub-sandbox/halted\n")
+            shim.write_text("#!/bin/sh\n# The emulated instance's power-off (tests/emulator/compute/agent.py).\nmkdir -p /var/lib/ecsub-sandbox && : > /var/lib/ecsub-sandbox/halted\n")
             shim.chmod(0o755)
         if data.startswith(b"#!"):
             script = upper / "var" / "lib" / "cloud" / "instance" / "user-data.txt"

@@ -1,12 +1,12 @@
-"""The emulated cloud's prices (pricing.py): the Pricing API answers GetProducts in AWS's shape through the real
-boto3 client, under IAM, and EC2's spot price history answers the window asked. Run by tests/run.sh."""
+"""The emulated cloud's prices (services/pricing.py): the Pricing API answers GetProducts in AWS's shape through
+the real boto3 client, under IAM, and EC2's spot price history answers the window asked. Run by tests/run.sh."""
 
 import datetime
 import json
 import unittest
 
-import pricing
-from test_cloud import CloudCase
+from ..services import pricing
+from .test_cloud import CloudCase
 
 
 class Prices(CloudCase):

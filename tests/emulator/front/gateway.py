@@ -9,7 +9,7 @@ before a service acts on it, and records it.
      and HeadObject API reference, "Permissions").
    - A requester-pays bucket of another account answers 403 AccessDenied to a request without
      `x-amz-request-payer: requester` (S3 user guide, "Downloading objects from Requester Pays buckets").
-   - The Pricing API (GetProducts), which moto lacks, from pricing.py's fixture prices in AWS's response shape.
+   - The Pricing API (GetProducts), which moto lacks, from services/pricing.py's fixture prices in AWS's response shape.
    - A spot RunInstances when the AWSServiceRoleForEC2Spot service-linked role does not exist: EC2 creates it if the
      caller may iam:CreateServiceLinkedRole for spot.amazonaws.com, and otherwise answers 403
      AuthFailure.ServiceLinkedRoleCreationNotPermitted (EC2 user guide, "Service-linked role for Spot Instance
@@ -29,12 +29,10 @@ import uuid
 from typing import Any, Optional
 from xml.sax.saxutils import escape
 
-import iam
-import iam_actions
-import pricing
-import sigv4
-from faults import FAULTS
-from throttle import EC2_THROTTLE, Throttled
+from ..faults import FAULTS
+from ..services import pricing
+from . import iam, iam_actions, sigv4
+from .throttle import EC2_THROTTLE, Throttled
 
 LOG = logging.getLogger("ecsub.sandbox.gateway")
 
@@ -128,7 +126,7 @@ class Gateway:
         return result
 
     def _pricing(self, request: iam_actions.Request, record: dict[str, Any], start_response):
-        """The Pricing API, which moto lacks (pricing.py)."""
+        """The Pricing API, which moto lacks (services/pricing.py)."""
         try:
             if request.operation != "GetProducts":
                 raise pricing.PricingError("UnknownOperationException", f"{request.operation} is not emulated")

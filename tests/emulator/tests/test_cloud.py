@@ -9,8 +9,6 @@ import time
 import unittest
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
 TRUST = {
     "ec2": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
     "ecs-tasks": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
@@ -27,7 +25,7 @@ def shared_cloud():
         import atexit
         import logging
 
-        import sandbox
+        from .. import sandbox
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         folder = tempfile.TemporaryDirectory()
@@ -188,7 +186,7 @@ class Cloud(CloudCase):
         self.assertEqual(self.error(lambda: head(lister))["Code"], "404")
 
     def test_a_requester_pays_bucket_of_another_account_needs_the_header(self):
-        from faults import FAULTS
+        from ..faults import FAULTS
 
         s3 = self.client("s3")
         s3.create_bucket(Bucket="open-data")
@@ -211,7 +209,7 @@ class Cloud(CloudCase):
 
     def test_run_instances_is_throttled_by_its_token_buckets(self):
         import botocore.config
-        import throttle
+        from ..front import throttle
 
         # One try per call: the SDK's own retries would hide the answer.
         ec2 = self.cloud.client("ec2", self.admin, config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
@@ -233,10 +231,10 @@ class Cloud(CloudCase):
 
 
 class Ec2Buckets(unittest.TestCase):
-    """The token bucket arithmetic of throttle.py, on a clock the test turns."""
+    """The token bucket arithmetic of front/throttle.py, on a clock the test turns."""
 
     def test_a_bucket_holds_its_capacity_and_refills_at_its_rate(self):
-        import throttle
+        from ..front import throttle
 
         now = [0.0]
         t = throttle.Ec2Throttle(clock=lambda: now[0])
@@ -262,7 +260,7 @@ class Ec2Buckets(unittest.TestCase):
         self.assertEqual(t.state()["throttled"], {"RunInstances": 3})
 
     def test_a_throttled_call_takes_no_token_and_terminations_count_instances(self):
-        import throttle
+        from ..front import throttle
 
         now = [0.0]
         t = throttle.Ec2Throttle(clock=lambda: now[0])
@@ -280,8 +278,8 @@ class LambdaHost(unittest.TestCase):
     """A function runs under its Timeout and MemorySize, and is started again, cold, when killed."""
 
     def runtime(self, script: str, timeout: int, memory: int):
-        import lambda_host
-        import stack
+        from .. import stack
+        from ..services import lambda_host
 
         self.dir = tempfile.TemporaryDirectory()
         binary = Path(self.dir.name) / "bootstrap"
@@ -336,5 +334,4 @@ class LambdaHost(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     unittest.main()

@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
 
+from .. import REPO
+
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 IMDS = re.compile(r"^/imds/(i-[0-9a-f]{1,32})(/.*)$")
 MAX_IMDS_TTL = 21600
@@ -127,7 +129,8 @@ class CredentialsServer:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(folder)],
+            [sys.executable, "-m", __name__, str(folder)],
+            cwd=REPO,  # where the package is found
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

@@ -12,7 +12,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from iam import Check
+from .iam import Check
 
 #: Protocol of each service's requests (how parameters arrive and how errors must look).
 PROTOCOL = {

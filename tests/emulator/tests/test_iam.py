@@ -1,10 +1,10 @@
 """The emulated cloud's IAM is only worth its strictness if its policy evaluation is right: these check it against
 the IAM policy evaluation logic (docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
-and the condition operators reference). Run by tests/run.sh: python -m unittest discover tests/emulator."""
+and the condition operators reference). Run by tests/run.sh: python -m unittest discover -s tests/emulator/tests -t ."""
 
 import unittest
 
-from iam import Check, conditions_hold, evaluate, trusts
+from ..front.iam import Check, conditions_hold, evaluate, trusts
 
 
 def policy(*statements):

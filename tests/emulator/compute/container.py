@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-HERE = Path(__file__).resolve().parent
+from .. import REPO
+
 PYTHON_PREFIX = Path(sys.base_prefix)  # the interpreter the venv was made from
 SITE_PACKAGES = next(Path(sys.prefix).glob("lib/python3*/site-packages"))
 
@@ -130,12 +131,16 @@ def start(
     spec_path.write_text(json.dumps(spec, indent=1))
     out = open(log or (home / "output.log"), "ab")  # noqa: SIM115 - handed to the child
     unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    # container_init runs as a module of this package, found from the repository root (its working folder until it
+    # enters the new root).
+    init = [sys.executable, "-m", f"{__package__}.container_init", str(spec_path)]
     return subprocess.Popen(
-        [unshare, "--mount", "--propagation", "private", "--", sys.executable, str(HERE / "container_init.py"), str(spec_path)],
+        [unshare, "--mount", "--propagation", "private", "--", *init],
         stdout=out,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=REPO,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
     )
 

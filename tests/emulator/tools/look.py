@@ -1,6 +1,6 @@
 """Looks at a PNG (a headless browser's screenshot): prints, as JSON, how many pixels it has, how many are not
 white, and how many are each of the colours named on the command line (#rrggbb, within 8 per channel). Standard
-library only. Usage: look.py FILE.png [#rrggbb ...]"""
+library only. Usage, from the repository root: python -m tests.emulator.tools.look FILE.png [#rrggbb ...]"""
 
 import json
 import struct

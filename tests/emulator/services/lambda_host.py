@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from faults import FAULTS
+from ..faults import FAULTS
 
 LOG = logging.getLogger("ecsub.sandbox.lambda")
 
@@ -390,7 +390,7 @@ def _json_or_text(text: str) -> Any:
 
 
 def _events_may_invoke(function_name: str, rule_arn: str) -> bool:
-    import iam
+    from ..front import iam
 
     # With Docker off, moto keeps functions in its "simple" Lambda backend.
     from moto.awslambda_simple.models import lambda_simple_backends as lambda_backends

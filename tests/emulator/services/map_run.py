@@ -1,6 +1,6 @@
 """The Distributed Map as AWS runs it. moto 5.2.5 runs a Distributed Map's items in-process, on worker threads that
 share one throwaway history, and none of what follows; each patch makes it do what AWS does, with the document that
-says so. Pinned to moto 5.2.5 like moto_patches.py, which applies these.
+says so. Pinned to moto 5.2.5 like patches/behaviour.py, which applies these.
 
 1. A Map run starts every item as a child execution of the state machine (StartExecution), so the execution role
    must allow `states:StartExecution` on the state machine ("IAM policies for using Distributed Map states"); a
@@ -23,7 +23,7 @@ says so. Pinned to moto 5.2.5 like moto_patches.py, which applies these.
 5. An ItemReader that cannot read its items fails the Map state with States.ItemReaderFailed, a ResultWriter that
    cannot write fails it with States.ResultWriterFailed ("Handling errors in Step Functions workflows": error
    names), each with the service's error as the cause. moto fails it with States.Runtime, which a Catch of
-   States.ALL must not catch (moto_patches.py) — AWS's names are the ones a state machine can catch.
+   States.ALL must not catch (patches/behaviour.py) — AWS's names are the ones a state machine can catch.
 
 Left as moto has it (stricter than AWS, so nothing passes here that AWS refuses): its ASL parser takes
 ToleratedFailurePercentage only as a decimal literal (`100.0`; `100` fails to parse), so job.asl.json writes
