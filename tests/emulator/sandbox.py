@@ -125,10 +125,11 @@ class Sandbox:
         os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
         # AWS's managed policies (AWSLambdaBasicExecutionRole, AmazonEC2ContainerServiceforEC2Role, …) exist.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        from . import patches
         from .patches import behaviour
         from .services import map_run
 
-        behaviour.apply()
+        patches.apply()
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import BaseWSGIServer, make_server
 

@@ -1,2 +1,48 @@
-"""Patches to moto 5.2.5: behaviour.py makes moto answer what AWS answers; speed.py changes only what a call
-costs."""
+"""Patches to moto 5.2.5, pinned: check each again when moto is upgraded, and drop the one a release fixes.
+- behaviour.py: moto made to answer what AWS answers (each patch numbered there, with the AWS document that says so);
+- services/map_run.py: the Distributed Map as AWS runs it, patched into moto's interpreter beside the records it
+  keeps;
+- speed.py: what a call costs, never what it answers.
+
+apply() applies every one of them."""
+
+from __future__ import annotations
+
+from ..services import map_run
+from . import behaviour, speed
+
+_APPLIED = False
+
+
+def apply() -> None:
+    """Patches moto, once per process (the emulator's own tests start several clouds in one process)."""
+    global _APPLIED
+    import moto
+
+    if moto.__version__ != "5.2.5":
+        raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
+    if _APPLIED:
+        return
+    _APPLIED = True
+    # What moto answers (behaviour.py, in its docstring's order).
+    behaviour.patch_stepfunctions()
+    behaviour.patch_stepfunctions_credentials()
+    behaviour.patch_stepfunctions_retry()
+    behaviour.patch_states_all()
+    behaviour.patch_stop_execution()
+    behaviour.patch_ec2()
+    behaviour.patch_ecs()
+    behaviour.patch_events()
+    behaviour.patch_s3_events()
+    behaviour.patch_lambda()
+    behaviour.patch_spot_price_history()
+    # The Distributed Map (services/map_run.py); ResultWriter's input is replaced before its errors are named.
+    map_run.patch_declared_tolerance()
+    map_run.patch_map_run()
+    map_run.patch_children()
+    map_run.patch_result_writer()
+    map_run.patch_result_writer_input()
+    map_run.patch_reader_writer_errors()
+    # What a call costs (speed.py).
+    speed.patch_dispatcher()
+    speed.patch_ec2_tags()

@@ -41,10 +41,10 @@ EventBridge, S3, Lambda
     sandbox's Lambda host (services/lambda_host.py), which runs the real handlers and checks the resource-based policy.
 
 Prices
-14. DescribeSpotPriceHistory answers the fixture history of services/pricing.py for the window asked (moto answered one
-    made-up price dated 2006); the Pricing API, which moto lacks, is answered by the gateway from the same file.
+14. DescribeSpotPriceHistory answers the fixture history of services/pricing.py for the window asked (moto answered
+    one made-up price dated 2006); the Pricing API, which moto lacks, is answered by the gateway from the same file.
 
-speed.py holds the patches that change only what a call costs (applied here too).
+speed.py holds the patches that change only what a call costs; patches.apply() (__init__.py) applies every patch.
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ import botocore.session
 from botocore.response import StreamingBody
 
 from ..faults import FAULTS
-from ..services import event_targets, map_run, pricing
-from . import speed
+from ..services import event_targets, pricing
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
 
@@ -108,7 +107,7 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _patch_stepfunctions() -> None:
+def patch_stepfunctions() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
     )
@@ -135,7 +134,7 @@ def _patch_stepfunctions() -> None:
     StateTaskService._normalise_response = normalise_response
 
 
-def _patch_stepfunctions_credentials() -> None:
+def patch_stepfunctions_credentials() -> None:
     import boto3
     from botocore.config import Config
     from moto.settings import moto_server_port
@@ -187,13 +186,13 @@ class _ScaledTime:
         time.sleep(FAULTS.scaled(seconds))
 
 
-def _patch_stepfunctions_retry() -> None:
+def patch_stepfunctions_retry() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     retrier_decl.time = _ScaledTime()
 
 
-def _patch_states_all() -> None:
+def patch_states_all() -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
@@ -216,7 +215,7 @@ def _patch_states_all() -> None:
     ErrorEqualsDecl._eval_body = _eval_body
 
 
-def _patch_stop_execution() -> None:
+def patch_stop_execution() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import Execution
 
@@ -239,7 +238,7 @@ _TOKENS: dict[str, tuple[str, Any]] = {}
 _TOKENS_LOCK = threading.Lock()
 
 
-def _patch_ec2() -> None:
+def patch_ec2() -> None:
     from moto.ec2.exceptions import EC2ClientError
     from moto.ec2.models.instances import InstanceBackend
     from moto.ec2.responses.instances import InstanceResponse
@@ -285,7 +284,7 @@ def _patch_ec2() -> None:
     InstanceResponse.run_instances = run_instances_response
 
 
-def _patch_ecs() -> None:
+def patch_ecs() -> None:
     from moto.core.responses import ActionResult
     from moto.ecs import models as ecs_models
     from moto.ecs.exceptions import EcsClientException
@@ -394,7 +393,7 @@ def _iso(event: dict) -> dict:
     return event
 
 
-def _patch_events() -> None:
+def patch_events() -> None:
     from moto.events import models as events_models
     from moto.events.models import EventTemplateParser
 
@@ -441,7 +440,7 @@ def _patch_events() -> None:
 _SEQUENCER = itertools.count(int(time.time() * 1000) << 20)
 
 
-def _patch_s3_events() -> None:
+def patch_s3_events() -> None:
     from moto.s3 import notifications
 
     def send(account_id, bucket, event_name, key):
@@ -494,7 +493,7 @@ def send_s3_event(account_id: str, region: str, event: dict) -> None:
                 LOG.exception("S3 event to rule %s", rule.name)
 
 
-def _patch_lambda() -> None:
+def patch_lambda() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
@@ -515,29 +514,27 @@ def _patch_lambda() -> None:
     LambdaSimpleBackend.invoke = invoke
 
 
-_APPLIED = False
+def patch_spot_price_history() -> None:
+    """DescribeSpotPriceHistory answers the fixture's history for the window asked (services/pricing.py)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.spot_instances import SpotInstances
+
+    def describe_spot_price_history(self) -> ActionResult:
+        filters = self._filters_from_querystring()
+        types = self._get_param("InstanceTypes", []) + filters.get("instance-type", [])
+        descriptions = self._get_param("ProductDescriptions", []) + filters.get("product-description", [])
+        zone = self._get_param("AvailabilityZone")
+        zones = filters.get("availability-zone", []) + ([zone] if zone else [])
+        start, end = self._get_param("StartTime"), self._get_param("EndTime")
+        history = pricing.spot_history(types, descriptions, zones, _epoch(start), _epoch(end))
+        return ActionResult({"SpotPriceHistory": history})
+
+    SpotInstances.describe_spot_price_history = describe_spot_price_history
 
 
-def apply() -> None:
-    """Patches moto, once per process (the emulator's own tests start several clouds in one process)."""
-    global _APPLIED
-    import moto
-
-    if moto.__version__ != "5.2.5":
-        raise RuntimeError(f"these patches are for moto 5.2.5, not {moto.__version__}: check them again")
-    if _APPLIED:
-        return
-    _APPLIED = True
-    _patch_stepfunctions()
-    _patch_stepfunctions_credentials()
-    _patch_stepfunctions_retry()
-    _patch_states_all()
-    _patch_stop_execution()
-    _patch_ec2()
-    _patch_ecs()
-    _patch_events()
-    _patch_s3_events()
-    _patch_lambda()
-    map_run.apply()
-    pricing.apply()
-    speed.apply()
+def _epoch(value: Any) -> Optional[float]:
+    if value is None or value == "":
+        return None
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()

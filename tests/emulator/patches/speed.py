@@ -1,5 +1,5 @@
-"""Patches to moto 5.2.5 that change what a call costs, never what it answers. Pinned like behaviour.py (which
-applies these); check each again when moto is upgraded.
+"""Patches to moto 5.2.5 that change what a call costs, never what it answers. Pinned like behaviour.py
+(patches.apply() applies both); check each again when moto is upgraded.
 
 Found with py-spy on the emulated cloud while a job ran 300 tasks at once (`job-scale -- 600 300`, 2026-12-03): of
 the samples of threads doing work, 18 % waited on the lock of moto's request dispatcher and 6 % were in EC2's tag
@@ -20,7 +20,7 @@ import threading
 from typing import Any
 
 
-def _patch_dispatcher() -> None:
+def patch_dispatcher() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original = DomainDispatcherApplication.get_backend_for_host
@@ -42,7 +42,7 @@ def _patch_dispatcher() -> None:
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
 
 
-def _patch_ec2_tags() -> None:
+def patch_ec2_tags() -> None:
     from moto.ec2.models.core import TaggedEC2Resource
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
 
@@ -60,8 +60,3 @@ def _patch_ec2_tags() -> None:
         ]
 
     TaggedEC2Resource.get_tags = get_tags
-
-
-def apply() -> None:
-    _patch_dispatcher()
-    _patch_ec2_tags()

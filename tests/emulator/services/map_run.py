@@ -1,6 +1,6 @@
 """The Distributed Map as AWS runs it. moto 5.2.5 runs a Distributed Map's items in-process, on worker threads that
 share one throwaway history, and none of what follows; each patch makes it do what AWS does, with the document that
-says so. Pinned to moto 5.2.5 like patches/behaviour.py, which applies these.
+says so. Pinned to moto 5.2.5 like patches/behaviour.py; patches.apply() applies these.
 
 1. A Map run starts every item as a child execution of the state machine (StartExecution), so the execution role
    must allow `states:StartExecution` on the state machine ("IAM policies for using Distributed Map states"); a
@@ -135,7 +135,7 @@ def _failure(env, error_type, error: str, cause: str):
     )
 
 
-def _patch_declared_tolerance() -> None:
+def patch_declared_tolerance() -> None:
     """Remembers, on the Map's iteration component, which failure thresholds the state declares."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.tolerated_failure import (
@@ -155,7 +155,7 @@ def _patch_declared_tolerance() -> None:
     StateMap.from_state_props = from_state_props
 
 
-def _patch_map_run() -> None:
+def patch_map_run() -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
         StatesErrorNameType,
     )
@@ -195,7 +195,7 @@ def _patch_map_run() -> None:
     DistributedIterationComponent._map_run = _map_run
 
 
-def _patch_children() -> None:
+def patch_children() -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (
@@ -280,7 +280,7 @@ def _patch_children() -> None:
     DistributedItemProcessorWorker._eval_job = _eval_job
 
 
-def _patch_result_writer() -> None:
+def patch_result_writer() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3 import (
         ResourceEvalS3,
     )
@@ -326,7 +326,7 @@ def _patch_result_writer() -> None:
     ResourceEvalS3._handle_put_object = staticmethod(_handle_put_object)
 
 
-def _patch_reader_writer_errors() -> None:
+def patch_reader_writer_errors() -> None:
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.item_reader_decl import ItemReader
@@ -351,7 +351,7 @@ def _patch_reader_writer_errors() -> None:
     named(ResultWriter, StatesErrorNameType.StatesResultWriterFailed, "States.ResultWriterFailed")
 
 
-def _patch_result_writer_input() -> None:
+def patch_result_writer_input() -> None:
     """ResultWriter's Parameters are evaluated on the Map state's input (moto: on the children's outputs)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.result_writer_decl import (
         ResultWriter,
@@ -368,12 +368,3 @@ def _patch_result_writer_input() -> None:
         self.resource_eval.eval_resource(env=env)
 
     ResultWriter._eval_body = _eval_body
-
-
-def apply() -> None:
-    _patch_declared_tolerance()
-    _patch_map_run()
-    _patch_children()
-    _patch_result_writer()
-    _patch_result_writer_input()
-    _patch_reader_writer_errors()

@@ -14,7 +14,8 @@ one made-up price from 2006 whatever is asked).
 
 The prices are fixtures: the on-demand ones are US East (N. Virginia) list prices; every zone's spot price is a
 fixed share of the on-demand price (zone a 30 %, b 35 %, c 40 %, …), in effect from an hour before the cloud
-started. Tests read them from here to check what a job's attempts cost.
+started. Tests read them from here to check what a job's attempts cost. The gateway answers GetProducts from
+here (front/gateway.py), and a patch to moto answers DescribeSpotPriceHistory (patches/behaviour.py).
 """
 
 from __future__ import annotations
@@ -202,31 +203,3 @@ def spot_history(instance_types: list[str], descriptions: list[str], zones: list
                     }
                 )
     return history
-
-
-def apply() -> None:
-    """DescribeSpotPriceHistory answers the fixture's history for the window asked."""
-    from moto.core.responses import ActionResult
-    from moto.ec2.responses.spot_instances import SpotInstances
-
-    def describe_spot_price_history(self) -> ActionResult:
-        filters = self._filters_from_querystring()
-        types = self._get_param("InstanceTypes", []) + filters.get("instance-type", [])
-        descriptions = self._get_param("ProductDescriptions", []) + filters.get("product-description", [])
-        zone = self._get_param("AvailabilityZone")
-        zones = filters.get("availability-zone", []) + ([zone] if zone else [])
-        start, end = self._get_param("StartTime"), self._get_param("EndTime")
-        history = spot_history(types, descriptions, zones, _epoch(start), _epoch(end))
-        return ActionResult({"SpotPriceHistory": history})
-
-    SpotInstances.describe_spot_price_history = describe_spot_price_history
-
-
-def _epoch(value: Any) -> Optional[float]:
-    if value is None or value == "":
-        return None
-    if hasattr(value, "timestamp"):
-        return value.timestamp()
-    import datetime
-
-    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
