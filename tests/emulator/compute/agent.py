@@ -34,29 +34,15 @@ import subprocess
 import threading
 import time
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from ..faults import FAULTS
 from ..front import iam
 from . import container
-from .agent_tasks import Task, TaskRunner
+from .agent_tasks import Instance, Task, TaskRunner
 from .credentials import CredentialsServer
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
-
-
-@dataclass
-class Instance:
-    instance_id: str
-    home: Path
-    cluster: Optional[str] = None
-    container_instance_arn: Optional[str] = None
-    principal: Optional[iam.Principal] = None
-    state: str = "booting"  # booting, registered, failed
-    why: str = ""
-    disk_gone: bool = False
 
 
 class Agent(TaskRunner):

@@ -3,7 +3,7 @@ registered instance runs its one container (container.py) with what ECS gives a 
 configuration (IMAGES) overlaid with the task definition's environment, entry point, command, user, working
 directory and volumes, the overrides, and the variables the agent injects — and ships its output with the awslogs
 driver; when it ends, the task is stopped the way ECS stops it and its "ECS Task State Change" event is put on the
-bus (see agent.py's docstring for the whole contract)."""
+bus (see agent.py's docstring for the whole contract). The records both keep are here: Instance and Task."""
 
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from ..faults import FAULTS
 from ..front import iam
 from . import container
-
-if TYPE_CHECKING:
-    from .agent import Instance
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
 
@@ -47,6 +44,20 @@ def image_config(image: str) -> dict[str, Any]:
     config["env"] = {"PATH": ":".join(path + [container.POSIX_BIN]), **config.get("env", {})}
     return config
 
+
+
+@dataclass
+class Instance:
+    """An instance as the agent knows it (agent.py boots and registers it; tasks start on it)."""
+
+    instance_id: str
+    home: Path
+    cluster: Optional[str] = None
+    container_instance_arn: Optional[str] = None
+    principal: Optional[iam.Principal] = None
+    state: str = "booting"  # booting, registered, failed
+    why: str = ""
+    disk_gone: bool = False
 
 
 @dataclass
