@@ -4,8 +4,6 @@
 //! job's end announced on the default event bus, and reported in ecsub's columns and as a timeline page that a real
 //! headless browser opens.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     assert_nothing_running, job_id_of, push, rfc3339_ms, summary, with_wordcount, write,
 };

@@ -2,8 +2,6 @@
 //! `ecsub-cli` and `aws` CLI; only AWS itself is emulated. Every test of a job ends by checking that no instance
 //! of its job is pending or running (the sweep's test has no job: it checks each instance it planted).
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     assert_exit, assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount,
     write, EXAMPLE_BUCKET,

@@ -3,8 +3,6 @@
 //! it, an input folder must hold a file, an empty output folder is missing. The same rules are tested on the local
 //! transport in functions/core/tests/local_transport.rs and cli/tests/outputs_contract.rs.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{assert_nothing_running, job_id_of, push, summary, with_wordcount, write};
 
 #[test]

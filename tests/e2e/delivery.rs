@@ -4,8 +4,6 @@
 //! checked its SHA-256, and the task definition mounts it read-only. The container's PATH has no AWS CLI and no
 //! Python: every copy, ranged read and secret of run.sh goes through the stager.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{assert_nothing_running, job_id_of, push, summary, with_wordcount, write};
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};

@@ -3,8 +3,6 @@
 //! retry, or failing with a reason that names the cause — and that no instance of it is left pending or running.
 //! AWS's own schedules (Lambda's asynchronous retries, Step Functions' Retry intervals) run 60 times faster here.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, attempt_record, calls_of, cluster_of,
     failed_events, fire, job_id_of, push, summary, with_wordcount, write,

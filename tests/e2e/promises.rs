@@ -4,8 +4,6 @@
 //! the aliases `submit` and `delete` do what `push` and `cancel` do, `watch` says why each task waits, and `logs
 //! --follow` follows a running task.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     all_instances, assert_nothing_running, cluster_of, job_id_of, most_at_once, push, summary,
     with_wordcount, write,

@@ -2,8 +2,6 @@
 //! --skip-existing` exactly those whose outputs are not all there (and no job at all when they all are); `ls`
 //! lists the jobs and `logs --follow` stops by itself once a job has ended.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     assert_nothing_running, job_id_of, jobs_named, push, summary, with_wordcount, write,
 };

@@ -7,8 +7,6 @@
 //! process answers every API call, boots every instance (its user data fetches the stager through the emulated
 //! S3) and runs every container. These tests run alone (.config/nextest.toml).
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, execution_history, job_id_of, map_runs,
     summary, with_wordcount, write,

@@ -3,8 +3,6 @@
 //! account do not touch each other's jobs; a task gets exactly what ECS gives a container (the task definition's
 //! entry point, user, region, the task role) and nothing from the harness.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, cluster_of, fire, job_id_of, jobs_named,
     push, summary, with_wordcount, write,

@@ -2,8 +2,6 @@
 //! byte ranges both ways, the bytes compared; requester-pays per bucket; a key that would land outside its folder
 //! refused; S3's errors named; secrets (KMS, SSM, Secrets Manager) read byte for byte, their refusals naming no value.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::{pattern, Options, Ran, Sandbox};
 use serde_json::json;
 use std::fs;

@@ -2,8 +2,6 @@
 //! submit function refuses before anything starts (a malformed drop, a missing input, a job one execution cannot
 //! carry). The real template, state machine, handlers, `ecsub-cli` and `aws` CLI; only AWS itself is emulated.
 
-#![allow(clippy::unwrap_used)]
-
 use ecsub_e2e::jobs::{
     assert_nothing_running, job_id_of, jobs_named, push, summary, with_wordcount, write,
 };
