@@ -13,7 +13,7 @@
 #                            cargo rebuilds everything when the linker changes.
 #   CARGO_BUILD_JOBS         as usual.
 # Cost on 2 cores: cold 22-36 min, a change in the workspace ~8 min (each binary's link is ~2 min of whole-program
-# codegen: cargo-lambda adds codegen-units=1 and panic=abort), nothing changed 7 s; see infra/DEPLOY-draft.md.
+# codegen: cargo-lambda adds codegen-units=1 and panic=abort), nothing changed 7 s; see docs/deploy.md.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$repo/target/lambda-zips}"
