@@ -3,7 +3,7 @@
 //! `status`, `report` and `ls` read these. Pure: no AWS types, no I/O.
 
 use super::error_names;
-use super::wire::{Attempt, TaskRef};
+use super::wire::{Attempt, Outcome, TaskRef};
 use crate::job::JobId;
 use crate::options::JobArgs;
 use serde::{Deserialize, Serialize};
@@ -23,33 +23,6 @@ pub struct JobSubmission {
     /// existed; the job's tasks are the others, numbered from 0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<usize>,
-}
-/// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Exit code 0 and every declared output exists.
-    Succeeded,
-    /// The task's exit code was not 0.
-    Failed,
-    /// Exit code 0 but a declared output is missing.
-    OutputsMissing,
-    /// The instance went away under the task (spot interruption, host loss).
-    Interrupted,
-    /// No exit code: the instance or container never ran the task properly.
-    InfrastructureError,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::OutputsMissing => "outputs-missing",
-            Outcome::Interrupted => "interrupted",
-            Outcome::InfrastructureError => "infrastructure-error",
-        }
-    }
 }
 /// `attempts/<index>.<attempt>.json`: the one record of how an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

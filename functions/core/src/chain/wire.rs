@@ -3,7 +3,6 @@
 //! answers, the error a Catch leaves. `infra/statemachine/*.asl.json` reads these; `tests/asl_contract.rs` checks
 //! the paths. Pure: no AWS types, no I/O.
 
-use super::records::Outcome;
 use super::stager;
 use crate::job::JobId;
 use serde::{Deserialize, Serialize};
@@ -140,6 +139,33 @@ pub struct Instance {
     pub availability_zone: Option<String>,
 }
 
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Exit code 0 and every declared output exists.
+    Succeeded,
+    /// The task's exit code was not 0.
+    Failed,
+    /// Exit code 0 but a declared output is missing.
+    OutputsMissing,
+    /// The instance went away under the task (spot interruption, host loss).
+    Interrupted,
+    /// No exit code: the instance or container never ran the task properly.
+    InfrastructureError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::OutputsMissing => "outputs-missing",
+            Outcome::Interrupted => "interrupted",
+            Outcome::InfrastructureError => "infrastructure-error",
+        }
+    }
+}
 /// What `task-stopped` sends back to the waiting `StartTask` state (SendTaskSuccess), at `$.result`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptResult {
