@@ -8,7 +8,7 @@
 # Usage: infra/build-stager.sh [OUT_DIR]        (OUT_DIR default: target/stager in the repository)
 # Environment: ECSUB_STAGER_TARGET_DIR, cargo's target dir for these builds (default ~/.cache/ecsub-stager).
 # zig is the C compiler here (aws-lc-sys needs one); rustup adds the musl targets. Measured 2026-12-04 on the
-# 2-core development machine (README: the stager's size).
+# 2-core development machine (docs/measurements.md: the stager's size).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$repo/target/stager}"

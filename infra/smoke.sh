@@ -24,7 +24,7 @@
 #   Stack parameters (template.yaml; an empty or unset one keeps the template's default):
 #   DataBuckets is always the data bucket of this run.
 #   ECSUB_SMOKE_SUBNET_IDS            -> SubnetIds (subnets whose instances get a public IP or a NAT: they pull the
-#                                        image from ECR Public, the AWS CLI from the internet, and talk to ECS and S3)
+#                                        image from ECR Public and the stager from the stack's bucket, and talk to ECS and S3)
 #   ECSUB_SMOKE_SECURITY_GROUP_ID     -> SecurityGroupId
 #   ECSUB_SMOKE_TASK_TIMEOUT_SECONDS  -> TaskTimeoutSeconds
 #   ECSUB_SMOKE_EXTRA_PARAMETERS      more `Key=Value` overrides, space-separated, for parameters added later

@@ -1,7 +1,7 @@
 //! The task contract on the S3 transport, where it differs from the local folder unless run.sh and the controller
 //! make it the same (test audit I1 and I2, local review finding 4): an output counts only if this attempt wrote
 //! it, an input folder must hold a file, an empty output folder is missing. The same rules are tested on the local
-//! transport in functions/core/tests/local_transport.rs and cli/tests/outputs_contract.rs.
+//! transport in functions/stage/tests/local_transport.rs and cli/tests/outputs_contract.rs.
 
 use ecsub_e2e::jobs::{assert_nothing_running, job_id_of, push, summary, with_wordcount, write};
 

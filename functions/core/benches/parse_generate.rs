@@ -1,7 +1,7 @@
 //! Benchmark and budget: parse a 10 000-row tasks file and generate its scripts (run.sh and setenv.sh), as the
 //! submit function and `run --local` do for a large job.
 //!
-//! The time (min / median / max over repeated runs) is printed for the README; it is not checked, since a
+//! The time (min / median / max over repeated runs) is printed for docs/measurements.md; it is not checked, since a
 //! shared machine's timings vary. What is checked, and fails CI when exceeded, are figures that do not depend on
 //! the machine: the bytes of scripts generated per row, the peak heap and the number of allocations per row, and
 //! that doubling the rows at most doubles them (a quadratic step would show here first). The budgets below are

@@ -77,7 +77,7 @@ pub struct JobArgs {
     /// Use spot instances (AWS only)
     #[arg(long)]
     pub spot: bool,
-    /// After a spot attempt is interrupted, retry once on demand (AWS only)
+    /// After a spot attempt is interrupted, its retries run on demand (AWS only)
     #[arg(long)]
     pub retry_od: bool,
     /// Buckets whose copies add `--request-payer requester` (AWS only)
