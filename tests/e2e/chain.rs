@@ -453,6 +453,66 @@ fn the_janitors_sweep_terminates_instances_of_jobs_that_are_not_running() {
     );
 }
 
+/// One job the janitor cannot sweep (its TerminateInstances fails, every try of the SDK) does not keep it from the
+/// next job's instances, and is swept on the next run.
+#[test]
+fn the_janitors_sweep_goes_past_a_job_it_cannot_sweep_and_takes_it_on_the_next_run() {
+    let sandbox = Sandbox::start();
+    let ami = sandbox.aws_json(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    ])["Parameter"]["Value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ghost = |job: &str| {
+        let launched = sandbox.aws_json(&[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            &ami,
+            "--instance-type",
+            "t3.micro",
+            "--tag-specifications",
+            &format!("ResourceType=instance,Tags=[{{Key=ecsub:job,Value={job}}},{{Key=ecsub:stack,Value=ecsub}}]"),
+        ]);
+        launched["Instances"][0]["InstanceId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The sweep goes through jobs in name order: the first one's call fails.
+    let first = ghost("ghost-aaaaa");
+    let second = ghost("ghost-bbbbb");
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "TerminateInstances", "principal": "lambda-ecsub-janitor",
+        "code": "InternalError", "status": 500, "times": 3
+    }));
+    let state = |id: &str| {
+        let v = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", id]);
+        v["Reservations"][0]["Instances"][0]["State"]["Name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    sandbox.control_post("/fire-schedule", &json!({ "rule": "JanitorFunctionSweep" }));
+    sandbox.until(60, "the sweep of the second job", || {
+        (state(&second) == "terminated").then_some(())
+    });
+    assert_eq!(
+        state(&first),
+        "running",
+        "the fault did not reach the first job's call"
+    );
+    sandbox.settled(30);
+    sandbox.control_post("/fire-schedule", &json!({ "rule": "JanitorFunctionSweep" }));
+    sandbox.until(60, "the next run's sweep of the first job", || {
+        (state(&first) == "terminated").then_some(())
+    });
+}
+
 #[test]
 fn launch_walks_the_instance_type_list_when_a_type_has_no_capacity() {
     let sandbox = with_wordcount();

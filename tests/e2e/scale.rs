@@ -185,3 +185,91 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_ever
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+/// TerminateInstances takes at most 1 000 ids a call (EC2 API Reference; tests/emulator/front/limits.py refuses a
+/// larger call whole, as EC2 does). A cancelled job with 1 002 live instances (its task's, and 1 001 made directly
+/// in the emulated cloud with the job's tags, as a job at `--processes 1001` would have them) ends with none.
+#[test]
+fn a_cancelled_job_with_more_than_1000_live_instances_ends_with_none() {
+    let sandbox = with_wordcount();
+    let stack = sandbox.info["stack"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "long.sh", "sleep 600\n");
+    let pushed = sandbox.cli(&[
+        "push",
+        "--waiter-delay",
+        "1",
+        "--tasks",
+        &tasks,
+        "--script",
+        &script,
+    ]);
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+    sandbox.until(120, "the task to run", || {
+        (sandbox
+            .control_get("/running")
+            .as_array()
+            .map_or(0, Vec::len)
+            == 1)
+            .then_some(())
+    });
+    let ami = sandbox.aws_json(&[
+        "ssm",
+        "get-parameter",
+        "--name",
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    ])["Parameter"]["Value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tags = format!(
+        "ResourceType=instance,Tags=[{{Key=ecsub:job,Value={job}}},{{Key=ecsub:stack,Value={stack}}}]"
+    );
+    // 1 001 more, 500 a call at most: RunInstances' instance bucket (1 000, refilled 2 a second) has room.
+    let mut made = 0;
+    while made < 1001 {
+        let count = (1001 - made).min(500).to_string();
+        let launched = sandbox.until(60, "RunInstances to have tokens", || {
+            let ran = sandbox.aws(&[
+                "ec2",
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--instance-type",
+                "t3.micro",
+                "--count",
+                &count,
+                "--tag-specifications",
+                &tags,
+            ]);
+            (ran.code == 0).then_some(ran.stdout)
+        });
+        let launched: Value = serde_json::from_str(&launched).unwrap();
+        made += launched["Instances"].as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(sandbox.live_instances(&job).len(), 1002);
+    let cancelled = sandbox.cli(&["cancel", &job]);
+    assert_exit(&sandbox, &cancelled, 0);
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(300, "the janitor's summary", || {
+        sandbox.object(&summary_url)
+    });
+    let live = sandbox.live_instances(&job);
+    assert!(
+        live.is_empty(),
+        "{} instances still pending or running\n{}",
+        live.len(),
+        sandbox.log_tail()
+    );
+    let calls = sandbox.calls();
+    let terminations: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["operation"] == "TerminateInstances" && c["key"] == "lambda-ecsub-janitor")
+        .collect();
+    assert!(
+        terminations.len() >= 3 && terminations.iter().all(|c| c["status"] == 200),
+        "1 002 ids in calls of at most 500, none refused: {terminations:?}"
+    );
+}

@@ -2,11 +2,13 @@
 //! stack's (or one job's) instances by tag, terminating them. Every search is filtered on ecsub's tags, so one
 //! stack never sees another's instances. What a refusal means is ecsub-core's [`refusal`]; a launch reports it.
 
-use crate::error::{code, describe, FnError};
+use crate::error::{code, describe, message, FnError};
 use aws_sdk_ec2::types as ec2;
 use aws_sdk_ec2::types::{Filter, Instance};
 use aws_sdk_ec2::Client;
 use base64::Engine as _;
+use ecsub_core::chain::limits::TERMINATE_IDS_PER_CALL;
+use ecsub_core::chain::policy::instance_ids_in;
 use ecsub_core::chain::{error_names, refusal, Refusal, TAG_JOB, TAG_STACK};
 use ecsub_core::JobId;
 use std::collections::HashMap;
@@ -361,22 +363,74 @@ pub fn state_of(instance: &Instance) -> &str {
 
 /// Terminates an instance; one that is already gone is fine (terminating is idempotent).
 pub async fn terminate(ec2: &Client, instance_id: &str) -> Result<(), FnError> {
-    terminate_all(ec2, &[instance_id.to_owned()]).await
+    let done = terminate_all(ec2, &[instance_id.to_owned()]).await;
+    match done.errors.into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
 }
 
-/// Terminates instances in one call (nothing to do for none).
-pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Result<(), FnError> {
-    if ids.is_empty() {
-        return Ok(());
+/// What terminating many instances did: every id is in exactly one of `terminated`, `gone` and `left`.
+#[derive(Debug, Default)]
+pub struct Terminated {
+    /// Terminated by these calls (or already shutting down or terminated: EC2 answers for those too).
+    pub terminated: Vec<String>,
+    /// Unknown to EC2 (`InvalidInstanceID.NotFound`): long gone, or too new for this endpoint to know yet.
+    pub gone: Vec<String>,
+    /// Not terminated: their call failed (throttled, refused); `errors` says why. A later try takes them.
+    pub left: Vec<String>,
+    pub errors: Vec<FnError>,
+}
+
+/// Terminates instances, at most [`TERMINATE_IDS_PER_CALL`] a call (EC2 refuses a call of more than 1 000 whole).
+/// A call that names an id EC2 does not know acts on none of its ids: it is sent again without the ids the
+/// error names. A call that fails otherwise leaves its ids in [`Terminated::left`] and the next call still goes.
+pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
+    let mut done = Terminated::default();
+    for chunk in ids.chunks(TERMINATE_IDS_PER_CALL) {
+        let mut chunk = chunk.to_vec();
+        while !chunk.is_empty() {
+            match ec2
+                .terminate_instances()
+                .set_instance_ids(Some(chunk.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    done.terminated.append(&mut chunk);
+                }
+                Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => {
+                    let unknown: Vec<String> = instance_ids_in(message(&e).unwrap_or_default())
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect();
+                    let before = chunk.len();
+                    chunk.retain(|id| !unknown.contains(id));
+                    if chunk.len() == before {
+                        // The message named none of the call's ids: nothing to drop, so the call would fail again.
+                        done.errors.push(FnError::aws(
+                            format!("TerminateInstances of {} instances", chunk.len()),
+                            &e,
+                        ));
+                        done.left.append(&mut chunk);
+                    } else {
+                        done.gone
+                            .extend(unknown.into_iter().filter(|id| ids.contains(id)));
+                    }
+                }
+                Err(e) => {
+                    done.errors.push(FnError::aws(
+                        format!(
+                            "TerminateInstances of {} instances ({} …)",
+                            chunk.len(),
+                            chunk[0]
+                        ),
+                        &e,
+                    ));
+                    done.left.append(&mut chunk);
+                }
+            }
+        }
     }
-    match ec2
-        .terminate_instances()
-        .set_instance_ids(Some(ids.to_vec()))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => Ok(()),
-        Err(e) => Err(FnError::aws(format!("TerminateInstances {ids:?}"), &e)),
-    }
+    done
 }

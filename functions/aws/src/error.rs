@@ -79,6 +79,12 @@ pub fn code<E: ProvideErrorMetadata>(err: &aws_sdk_s3::error::SdkError<E>) -> Op
     err.as_service_error().and_then(ProvideErrorMetadata::code)
 }
 
+/// The service's message of an SDK error, if the service answered.
+pub fn message<E: ProvideErrorMetadata>(err: &aws_sdk_s3::error::SdkError<E>) -> Option<&str> {
+    err.as_service_error()
+        .and_then(ProvideErrorMetadata::message)
+}
+
 impl fmt::Display for FnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.name, self.message)

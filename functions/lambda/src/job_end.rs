@@ -100,7 +100,9 @@ async fn read_items(
     Ok(tasks)
 }
 
-/// Terminates every instance still tagged with the job (pending, running, stopping or stopped).
+/// Terminates every instance still tagged with the job (pending, running, stopping or stopped); returns how many
+/// were terminated. One that could not be (the calls throttled or refused) stays for the janitor's sweep, which
+/// terminates the instances of every job whose execution is not running: the job's end is not held up for it.
 async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
     let left = stack_instances(
         &ctx.aws.ec2,
@@ -113,9 +115,14 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_owned))
         .collect();
-    if !ids.is_empty() {
-        warn!(job_id = %job.job_id, ?ids, "terminating instances left at the end of the job");
-        terminate_all(&ctx.aws.ec2, &ids).await?;
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(ids.len())
+    warn!(job_id = %job.job_id, count = ids.len(), ?ids, "terminating instances left at the end of the job");
+    let done = terminate_all(&ctx.aws.ec2, &ids).await;
+    if !done.left.is_empty() {
+        let errors: Vec<String> = done.errors.iter().map(ToString::to_string).collect();
+        warn!(job_id = %job.job_id, left = done.left.len(), ?errors, "instances not terminated yet: the janitor's sweep terminates them");
+    }
+    Ok(done.terminated.len())
 }

@@ -14,6 +14,7 @@ before a service acts on it, and records it.
      caller may iam:CreateServiceLinkedRole for spot.amazonaws.com, and otherwise answers 403
      AuthFailure.ServiceLinkedRoleCreationNotPermitted (EC2 user guide, "Service-linked role for Spot Instance
      requests").
+   - A request past its documented size (limits.py: TerminateInstances' 1 000 ids) is refused whole.
 4. Injected faults (faults.py) for the operation and the caller.
 5. Metering: one record per request, with the label of the principal that signed it.
 """
@@ -31,7 +32,7 @@ from xml.sax.saxutils import escape
 
 from ..faults import FAULTS
 from ..services import pricing
-from . import iam, iam_actions, sigv4
+from . import iam, iam_actions, limits, sigv4
 from .throttle import EC2_THROTTLE, Throttled
 
 LOG = logging.getLogger("ecsub.sandbox.gateway")
@@ -179,6 +180,10 @@ class Gateway:
         if fault is not None and not fault.lost_response:
             LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
             raise ServiceError(fault.code, fault.message, fault.status)
+        too_many = limits.check(request.service, request.operation, request.params)
+        if too_many is not None:
+            LOG.info("refused: %s %s (%s): %s", request.service, request.operation, principal.label, too_many)
+            raise ServiceError(too_many.code, str(too_many), too_many.status)
         if request.service == "ec2":
             try:
                 EC2_THROTTLE.check(request.account, request.region, request.operation, request.params)

@@ -229,6 +229,19 @@ class Cloud(CloudCase):
             for (kind, api), (capacity, refill) in throttle.DOCUMENTED.items():
                 throttle.EC2_THROTTLE.resize(kind, api, capacity, refill)
 
+    def test_terminate_instances_takes_at_most_1000_ids_and_refuses_more_whole(self):
+        ec2 = self.client("ec2")
+        launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)
+        ids = [i["InstanceId"] for i in launched["Instances"]]
+        padding = [f"i-{n:017x}" for n in range(999)]
+        refused = self.error(lambda: ec2.terminate_instances(InstanceIds=ids + padding))
+        self.assertEqual(refused["Code"], "InvalidParameterValue")
+        self.assertIn("1001", refused["Message"])
+        states = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"]
+        self.assertEqual({i["State"]["Name"] for i in states}, {"running"}, "a refused call acted on some ids")
+        ended = ec2.terminate_instances(InstanceIds=ids)["TerminatingInstances"]
+        self.assertEqual(sorted(i["InstanceId"] for i in ended), sorted(ids))
+
 
 class Ec2Buckets(unittest.TestCase):
     """The token bucket arithmetic of front/throttle.py, on a clock the test turns."""

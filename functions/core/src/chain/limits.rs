@@ -21,6 +21,12 @@ pub const TASK_EVENTS: usize = 26;
 /// Events of each further join poll (CountPoll, JoinWait, CheckJoined, Joined?).
 pub const POLL_EVENTS: usize = 11;
 
+/// Instance ids in one TerminateInstances call. EC2 takes at most 1 000 (EC2 API Reference, TerminateInstances,
+/// `InstanceIds`: "Constraints: Up to 1000 instance IDs. We recommend breaking up this request into smaller
+/// batches"); a call with more is refused whole, so a job with more live instances than that would terminate none.
+/// Half of it: a refused or throttled call leaves at most this many for the next try.
+pub const TERMINATE_IDS_PER_CALL: usize = 500;
+
 /// Polls of the join check before an instance that has not joined is given up: the join timeout in polls.
 pub fn join_polls(join_timeout_seconds: u32, waiter_delay: u32) -> u32 {
     join_timeout_seconds.div_ceil(waiter_delay.max(1)).max(1)

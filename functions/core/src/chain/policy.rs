@@ -146,6 +146,19 @@ pub fn is_throttling(code: &str) -> bool {
     THROTTLING_CODES.contains(&code)
 }
 
+/// The instance ids an EC2 error message names: `InvalidInstanceID.NotFound` says which ids of a call do not exist
+/// ("The instance ID 'i-0abc' does not exist", "The instance IDs 'i-0abc, i-0def' do not exist"). A call with one
+/// unknown id acts on none of its ids, so the caller drops these and sends the rest again.
+pub fn instance_ids_in(message: &str) -> Vec<&str> {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| {
+            word.strip_prefix("i-")
+                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect()
+}
+
 /// What a refusal with `code` means.
 pub fn refusal(code: &str) -> Refusal {
     if CAPACITY_CODES.contains(&code) {
@@ -339,5 +352,20 @@ mod tests {
         // Codes are compared as AWS spells them: no case folding, no prefix match.
         assert_eq!(refusal("requestlimitexceeded"), Refusal::Permanent);
         assert_eq!(refusal("VcpuLimitExceededX"), Refusal::Permanent);
+    }
+
+    #[test]
+    fn the_ids_an_ec2_not_found_message_names_are_found_and_nothing_else() {
+        assert_eq!(
+            instance_ids_in("The instance ID 'i-0123456789abcdef0' does not exist"),
+            ["i-0123456789abcdef0"]
+        );
+        assert_eq!(
+            instance_ids_in("The instance IDs 'i-0a1b2c3d, i-0e0f0a0b' do not exist"),
+            ["i-0a1b2c3d", "i-0e0f0a0b"]
+        );
+        assert!(instance_ids_in("Invalid id: \"i-\" (expecting \"i-...\")").is_empty());
+        assert!(instance_ids_in("The instance ID 'i-xyz' does not exist").is_empty());
+        assert!(instance_ids_in("").is_empty());
     }
 }

@@ -23,7 +23,7 @@ use ecsub_core::chain::ExecutionInput;
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// `detail` of a "Step Functions Execution Status Change" event.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -54,23 +54,56 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     }
 }
 
+/// One scheduled run: every part runs even when one before it failed (each failure is logged and listed in the
+/// answer, and the next run tries again), so a failing job or queue never keeps another job's instances billing.
 async fn scheduled(ctx: &Ctx) -> Result<Value, FnError> {
-    let failed = failed::drain(ctx).await?;
-    let reconciled = reconcile::lost_stops(ctx).await?;
-    let swept = sweep::instances(ctx).await?;
-    let clusters = sweep::clusters(ctx).await?;
+    let mut errors: Vec<String> = Vec::new();
+    let mut note = |part: &str, e: FnError| {
+        error!(part, error = %e, "janitor: not done this run; tried again on the next");
+        errors.push(format!("{part}: {e}"));
+    };
+    let failed = failed::drain(ctx).await.unwrap_or_else(|e| {
+        note("failed events", e);
+        Vec::new()
+    });
+    let reconciled = reconcile::lost_stops(ctx).await.unwrap_or_else(|e| {
+        note("reconcile", e);
+        Vec::new()
+    });
+    let mut swept = Vec::new();
+    for (part, run) in [
+        ("instances", sweep::instances(ctx).await),
+        ("clusters", sweep::clusters(ctx).await),
+    ] {
+        match run {
+            Ok(done) => {
+                for e in done.errors {
+                    note(part, e);
+                }
+                swept.push(done.done);
+            }
+            Err(e) => {
+                note(part, e);
+                swept.push(Vec::new());
+            }
+        }
+    }
+    let clusters = swept.pop().unwrap_or_default();
+    let terminated = swept.pop().unwrap_or_default();
     info!(
         failed_events = failed.len(),
         reconciled = reconciled.len(),
-        terminated = swept.len(),
+        terminated = terminated.len(),
         clusters_removed = clusters.len(),
+        errors = errors.len(),
         "janitor run"
     );
     Ok(json!({
         "failed_events": failed,
         "reconciled": reconciled,
-        "terminated": swept,
+        "terminated": terminated,
         "clusters_removed": clusters,
+        "errors": errors,
     }))
 }
 

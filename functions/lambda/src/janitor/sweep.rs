@@ -13,8 +13,16 @@ use tracing::warn;
 /// How long a cluster may exist without its job's execution (submit runs at most 15 minutes).
 const ORPHAN_AFTER_SECONDS: u64 = 3600;
 
-/// Terminates the stack's instances of jobs that are not running; returns their ids.
-pub async fn instances(ctx: &Ctx) -> Result<Vec<String>, FnError> {
+/// What a sweep did, and what it could not do: each error is one job's or one cluster's, and the others were
+/// still swept; the next run (every 10 minutes) tries again.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub done: Vec<String>,
+    pub errors: Vec<FnError>,
+}
+
+/// Terminates the stack's instances of jobs that are not running; `done` has their ids.
+pub async fn instances(ctx: &Ctx) -> Result<Swept, FnError> {
     let live = stack_instances(
         &ctx.aws.ec2,
         &ctx.config.stack,
@@ -31,29 +39,38 @@ pub async fn instances(ctx: &Ctx) -> Result<Vec<String>, FnError> {
                 .push(id.to_owned());
         }
     }
-    let mut terminated = Vec::new();
+    let mut swept = Swept::default();
     for (job, ids) in by_job {
-        if execution_status(ctx, &job).await?.as_deref() == Some("RUNNING") {
-            continue;
+        match execution_status(ctx, &job).await {
+            Ok(Some(status)) if status == "RUNNING" => continue,
+            Ok(_) => {}
+            Err(e) => {
+                warn!(job_id = job, error = %e, "the job's execution could not be read; its instances wait for the next sweep");
+                swept.errors.push(e);
+                continue;
+            }
         }
-        terminate_all(&ctx.aws.ec2, &ids).await?;
+        let mut done = terminate_all(&ctx.aws.ec2, &ids).await;
         warn!(
             job_id = job,
-            ?ids,
+            count = done.terminated.len(),
+            ids = ?done.terminated,
+            left = done.left.len(),
             "terminated instances of a job that is not running"
         );
-        terminated.extend(ids);
+        swept.done.append(&mut done.terminated);
+        swept.errors.append(&mut done.errors);
     }
-    Ok(terminated)
+    Ok(swept)
 }
 
-/// Removes the stack's clusters whose job is over; returns their names.
-pub async fn clusters(ctx: &Ctx) -> Result<Vec<String>, FnError> {
+/// Removes the stack's clusters whose job is over; `done` has their names.
+pub async fn clusters(ctx: &Ctx) -> Result<Swept, FnError> {
     let arns = stack_clusters(&ctx.aws.ecs, &ctx.config.stack).await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut removed = Vec::new();
+    let mut swept = Swept::default();
     for found in cluster::describe(&ctx.aws.ecs, &arns).await? {
         if !found.active {
             continue;
@@ -62,26 +79,35 @@ pub async fn clusters(ctx: &Ctx) -> Result<Vec<String>, FnError> {
         let Some(job) = job_of_cluster(&ctx.config.stack, name) else {
             continue;
         };
-        let remove = match execution_status(ctx, job.as_str()).await?.as_deref() {
-            Some("RUNNING") => false,
-            Some(_) => true,
-            None => now.saturating_sub(found.created) > ORPHAN_AFTER_SECONDS,
-        };
-        if !remove {
-            continue;
-        }
-        for definition in cluster::definitions(&ctx.aws.ecs, name).await? {
-            deregister_definition(&ctx.aws.ecs, &definition).await?;
-        }
-        match remove_cluster(&ctx.aws.ecs, name, None).await {
-            Ok(()) => {
+        match remove_if_over(ctx, name, job.as_str(), now.saturating_sub(found.created)).await {
+            Ok(true) => {
                 warn!(cluster = name, "removed the cluster of a job that is over");
-                removed.push(name.to_owned());
+                swept.done.push(name.to_owned());
             }
+            Ok(false) => {}
             Err(e) => {
-                warn!(cluster = name, error = %e, "the cluster stays until the next sweep")
+                warn!(cluster = name, error = %e, "the cluster stays until the next sweep");
+                swept.errors.push(e);
             }
         }
     }
-    Ok(removed)
+    Ok(swept)
+}
+
+/// Removes a job's cluster (its task definitions first) if its execution is over, or never started and the
+/// cluster is older than [`ORPHAN_AFTER_SECONDS`]; says whether it did.
+async fn remove_if_over(ctx: &Ctx, name: &str, job: &str, age: u64) -> Result<bool, FnError> {
+    let remove = match execution_status(ctx, job).await?.as_deref() {
+        Some("RUNNING") => false,
+        Some(_) => true,
+        None => age > ORPHAN_AFTER_SECONDS,
+    };
+    if !remove {
+        return Ok(false);
+    }
+    for definition in cluster::definitions(&ctx.aws.ecs, name).await? {
+        deregister_definition(&ctx.aws.ecs, &definition).await?;
+    }
+    remove_cluster(&ctx.aws.ecs, name, None).await?;
+    Ok(true)
 }
