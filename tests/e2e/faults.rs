@@ -61,6 +61,59 @@ fn start_task_failures_are_retried_until_a_task_starts() {
     assert_nothing_running(&sandbox, &job);
 }
 
+/// ECS placed the task but its answer to StartTask was lost (a 5xx): the launch function looks on the instance
+/// before trying again, finds the task and waits for it; the task runs once and the job succeeds (AWS review
+/// 2026-12, finding 3).
+#[test]
+fn a_start_task_whose_answer_is_lost_starts_the_task_once() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "StartTask", "principal": "lambda-ecsub-launch",
+        "code": "ServerException", "status": 500, "lost_response": true, "times": 1
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}\n{}", sandbox.log_tail());
+    assert_eq!(s["tasks"][0]["attempts"], 1, "{s}");
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "StartTask"),
+        1,
+        "the SDK sent it once and the function found the task instead of sending it again"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// The launch function started the task but Lambda's answer to Step Functions was lost (Lambda.ServiceException):
+/// the state's Retry invokes it again, and, told by `$$.State.RetryCount` that it is not the first try, it finds
+/// the task on the instance instead of starting a second. The emulated Step Functions keeps the state's task token across its
+/// tries; were AWS to give a try a new one, the start records it in the job's `tokens/` for task-stopped.
+#[test]
+fn a_start_whose_lambda_answer_is_lost_is_retried_without_a_second_task() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "Invoke", "principal": "states-", "body_contains": "\"start\"",
+        "code": "ServiceException", "status": 500, "lost_response": true, "times": 1
+    }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}\n{}", sandbox.log_tail());
+    assert_eq!(
+        sandbox.control_get("/faults")["api"][0]["times"],
+        0,
+        "the fault was not met"
+    );
+    assert_eq!(s["tasks"][0]["attempts"], 1, "{s}");
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "StartTask"),
+        1,
+        "the retried invocation found the task the first one started"
+    );
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "ListTasks"),
+        2,
+        "the second try looked on the instance (running, then stopped tasks) first; the first did not"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
 #[test]
 fn a_task_that_never_starts_fails_naming_the_start_failures_and_leaves_nothing() {
     let sandbox = with_wordcount();

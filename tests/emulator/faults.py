@@ -8,7 +8,8 @@ Kinds (the JSON body of `POST /fault`):
     the next `times` matching calls fail with that error (principal: a label prefix; omitted = anyone). Quotas,
     throttling (RequestLimitExceeded), 5xx and any other error code of the operation. With "lost_response": true
     the service does act, and the answer is lost on the way back (the caller sees the error): a timeout after
-    the call took effect.
+    the call took effect. "body_contains": "…" limits it to requests whose body holds that text (a Lambda Invoke
+    of one action, say).
 - {"kind": "no-capacity", "instance_types": ["t3.small"]}: RunInstances of these types answer
     InsufficientInstanceCapacity until changed.
 - {"kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 1}: StartTask answers HTTP 200 with
@@ -40,9 +41,16 @@ class ApiFault:
     times: int
     principal: Optional[str] = None
     lost_response: bool = False
+    # Only requests whose body holds this text (a Lambda Invoke's payload, say); None: any.
+    body_contains: Optional[str] = None
 
-    def matches(self, operation: str, label: str) -> bool:
-        return self.times > 0 and self.operation == operation and (self.principal is None or label.startswith(self.principal))
+    def matches(self, operation: str, label: str, body: bytes = b"") -> bool:
+        return (
+            self.times > 0
+            and self.operation == operation
+            and (self.principal is None or label.startswith(self.principal))
+            and (self.body_contains is None or self.body_contains.encode() in body)
+        )
 
 
 @dataclass
@@ -78,6 +86,7 @@ class Faults:
                         times=int(spec.get("times", 1)),
                         principal=spec.get("principal"),
                         lost_response=bool(spec.get("lost_response", False)),
+                        body_contains=spec.get("body_contains"),
                     )
                 )
             elif kind == "no-capacity":
@@ -114,10 +123,10 @@ class Faults:
             "time_scale": self.time_scale,
         }
 
-    def api_fault(self, operation: str, label: str) -> Optional[ApiFault]:
+    def api_fault(self, operation: str, label: str, body: bytes = b"") -> Optional[ApiFault]:
         with self.lock:
             for fault in self.api:
-                if fault.matches(operation, label):
+                if fault.matches(operation, label, body):
                     fault.times -= 1
                     return fault
         return None

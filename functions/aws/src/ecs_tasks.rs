@@ -102,20 +102,56 @@ pub async fn tasks(
     cluster: &str,
     desired: DesiredStatus,
 ) -> Result<Vec<EcsTaskDetail>, FnError> {
+    let list = ecs.list_tasks().cluster(cluster).desired_status(desired);
+    let Some(arns) = list_all(list, cluster).await? else {
+        return Ok(Vec::new());
+    };
+    describe_all(ecs, cluster, &arns).await
+}
+
+/// ecsub's tasks on one container instance, running or stopped: an attempt's instance is its own, so any is the
+/// attempt's (a start tried again finds the one an earlier try started).
+pub async fn on_instance(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container_instance: &str,
+) -> Result<Vec<EcsTaskDetail>, FnError> {
     let mut arns = Vec::new();
-    let mut pages = ecs
-        .list_tasks()
-        .cluster(cluster)
-        .desired_status(desired)
-        .into_paginator()
-        .send();
+    for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let list = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .container_instance(container_instance)
+            .started_by(STARTED_BY)
+            .desired_status(desired);
+        arns.extend(list_all(list, cluster).await?.unwrap_or_default());
+    }
+    describe_all(ecs, cluster, &arns).await
+}
+
+/// Every page of a ListTasks request; `None` when the cluster is gone.
+async fn list_all(
+    list: aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder,
+    cluster: &str,
+) -> Result<Option<Vec<String>>, FnError> {
+    let mut arns = Vec::new();
+    let mut pages = list.into_paginator().send();
     while let Some(page) = pages.next().await {
         match page {
             Ok(page) => arns.extend(page.task_arns().iter().cloned()),
-            Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(Vec::new()),
+            Err(e) if code(&e) == Some("ClusterNotFoundException") => return Ok(None),
             Err(e) => return Err(FnError::aws(format!("ListTasks {cluster}"), &e)),
         }
     }
+    Ok(Some(arns))
+}
+
+/// DescribeTasks, 100 at a time (the most it takes).
+async fn describe_all(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    arns: &[String],
+) -> Result<Vec<EcsTaskDetail>, FnError> {
     let mut tasks = Vec::with_capacity(arns.len());
     for chunk in arns.chunks(100) {
         let described = ecs
@@ -230,6 +266,13 @@ pub async fn start_task(
         .container_instances(r.container_instance)
         .started_by(STARTED_BY)
         .overrides(overrides)
+        // Sent once: StartTask has no idempotency token, and the SDK's own retry of a call whose answer was lost
+        // (a 5xx after ECS placed the task) would start a second task. The caller looks before trying again.
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Builder::default()
+                .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
     {

@@ -205,6 +205,14 @@ impl JobLayout {
         self.key("attempts/")
     }
 
+    /// The task token of an attempt whose task was started by an earlier try of the same start
+    /// (`tokens/<index>.<attempt>`): a retried StartTask state may carry a new token while the task it finds on
+    /// its instance carries the first one, so the start writes the new one here and task-stopped resumes with it
+    /// when the task's own token is no longer waited for.
+    pub fn token_key(&self, index: usize, attempt: u32) -> String {
+        self.key(&format!("tokens/{index:06}.{attempt}"))
+    }
+
     /// Why a task's launch waits (`waiting/<index>.json`, [`crate::chain::Waiting`]): written by the launch function
     /// when EC2 has no capacity or the account's quota is used up.
     pub fn waiting_key(&self, index: usize) -> String {

@@ -2,7 +2,7 @@
 //! janitor (a STOPPED task whose event was lost, or whose handling Lambda gave up on). It classifies the attempt
 //! (exit code, stop reason, declared outputs present), records it once (a conditional write, so the same event
 //! delivered twice records nothing the second time), terminates the instance, and resumes the waiting execution
-//! with the task token the task carries in its environment. Every step is idempotent, so a redelivered event (or
+//! with the task token the task carries in its environment (or, once that one is closed, the later one a retried start recorded). Every step is idempotent, so a redelivered event (or
 //! a replay of a lost one) finishes what an earlier one left.
 
 use crate::Ctx;
@@ -143,8 +143,20 @@ pub async fn record(
     };
     let output =
         serde_json::to_string(&result).map_err(|e| FnError::invalid_input(e.to_string()))?;
-    if !execution::resume(&ctx.aws.sfn, &env.task_token, output).await? {
-        info!(job_id = %layout.job_id, task = index, "the execution no longer waits for this attempt");
+    if !execution::resume(&ctx.aws.sfn, &env.task_token, output.clone()).await? {
+        // The task's token is closed (TaskTimedOut: "the task associated with the token has already been
+        // closed"). A start tried again after placing the task may have left the token the state waits with now.
+        let key = layout.token_key(index, attempt.number);
+        let later = store::get(&ctx.aws.s3, &layout.bucket, &key).await?;
+        let resumed = match later.and_then(|bytes| String::from_utf8(bytes).ok()) {
+            Some(token) if token != env.task_token => {
+                execution::resume(&ctx.aws.sfn, &token, output).await?
+            }
+            _ => false,
+        };
+        if !resumed {
+            info!(job_id = %layout.job_id, task = index, "the execution no longer waits for this attempt");
+        }
     }
     info!(job_id = %layout.job_id, task = index, attempt = attempt.number, outcome = record.outcome.as_str(), "attempt recorded");
     serde_json::to_value(&record).map_err(|e| FnError::invalid_input(e.to_string()))

@@ -176,7 +176,7 @@ class Gateway:
     def _behave(self, principal: iam.Principal, request: iam_actions.Request):
         """AWS's behaviour in front of the service; returns an injected fault whose answer is lost after the
         service acted, if there is one."""
-        fault = FAULTS.api_fault(request.operation, principal.label)
+        fault = FAULTS.api_fault(request.operation, principal.label, request.body)
         if fault is not None and not fault.lost_response:
             LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
             raise ServiceError(fault.code, fault.message, fault.status)

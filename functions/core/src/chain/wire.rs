@@ -113,6 +113,10 @@ pub enum LaunchRequest {
         attempt: Attempt,
         instance: Instance,
         container_instance: String,
+        /// The state's `$$.State.RetryCount`: 0 on its first try. A try after the first looks on the instance for
+        /// the task an earlier try started before starting one.
+        #[serde(default)]
+        retry: u32,
     },
 }
 

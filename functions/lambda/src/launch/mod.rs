@@ -39,6 +39,7 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             attempt,
             instance,
             container_instance,
+            retry,
         } => {
             let started = start::start(
                 ctx,
@@ -49,6 +50,7 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
                     attempt,
                     instance: &instance,
                     container_instance: &container_instance,
+                    retry,
                 },
             )
             .await?;

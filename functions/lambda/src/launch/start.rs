@@ -2,10 +2,18 @@
 //! task-stopped function sends it back when the task stops). ECS answers a task it could not place with HTTP 200
 //! and `failures` (AGENT, RESOURCE:*, …: "API failure reasons"); then no task exists and no STOPPED event will
 //! ever come, so that is an error the state machine retries (`Ecsub.StartFailed`) instead of waiting for days.
+//!
+//! A task never starts twice. The state machine retries this function after a Lambda service error (AWS review
+//! 2026-12, finding 3: "Handle transient Lambda service exceptions"), and a try may have started the task before
+//! its answer was lost; so every try after the first (the state's `$$.State.RetryCount`) first looks for ecsub's
+//! task on the instance (the attempt's own: any task on it is this attempt's) and answers with it. If that task carries another token than this try's, the new token
+//! is written to the job's `tokens/` for task-stopped. A StartTask that fails with a 5xx or the network (it may
+//! or may not have placed the task) is answered by looking again: a task there is the one it started; none
+//! means trying again cannot start a second.
 
 use crate::Ctx;
 use ecsub_aws::ecs_tasks::{self, NotStarted, StartTask};
-use ecsub_aws::FnError;
+use ecsub_aws::{store, FnError};
 use ecsub_core::chain::{error_names, Attempt, Instance, JobRef, TaskEnv, TaskRef};
 use tracing::info;
 
@@ -17,6 +25,8 @@ pub struct StartRequest<'a> {
     pub attempt: Attempt,
     pub instance: &'a Instance,
     pub container_instance: &'a str,
+    /// The state's retry count: 0 on its first try.
+    pub retry: u32,
 }
 
 /// The container's environment: where the job is, which task and attempt this is, its instance, and the token.
@@ -36,18 +46,29 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
     }
 }
 
-/// Starts the task; returns its ARN.
+/// Starts the task, or finds the one an earlier try started; returns its ARN.
 pub async fn start(ctx: &Ctx, r: &StartRequest<'_>) -> Result<String, FnError> {
-    let started = ecs_tasks::start_task(
-        &ctx.aws.ecs,
-        &StartTask {
-            cluster: &r.job.cluster,
-            task_definition: &r.job.task_definition,
-            container_instance: r.container_instance,
-            environment: environment(r).pairs(),
-        },
-    )
-    .await;
+    if r.retry > 0 {
+        if let Some(arn) = started_before(ctx, r).await? {
+            return Ok(arn);
+        }
+    }
+    let request = StartTask {
+        cluster: &r.job.cluster,
+        task_definition: &r.job.task_definition,
+        container_instance: r.container_instance,
+        environment: environment(r).pairs(),
+    };
+    // The SDK sends StartTask once (ecs_tasks::start_task); a throttled call placed nothing, so it is sent again
+    // here, as the SDK's own retries would have (three tries, 1 and 2 s apart), before the state machine's turn.
+    let mut started = ecs_tasks::start_task(&ctx.aws.ecs, &request).await;
+    for pause in [1, 2] {
+        if !matches!(started, Err(NotStarted::Throttled(_))) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+        started = ecs_tasks::start_task(&ctx.aws.ecs, &request).await;
+    }
     match started {
         Ok(arn) => {
             info!(job_id = %r.job.job_id, task = r.task.index, attempt = r.attempt.number, task_arn = arn, "task started");
@@ -67,6 +88,46 @@ pub async fn start(ctx: &Ctx, r: &StartRequest<'_>) -> Result<String, FnError> {
                 }
             ),
         )),
+        // A 5xx or the network: ECS may have placed the task. Look; none there means a retry starts only one.
+        Err(NotStarted::Failed(e)) if e.is_transient() => match started_before(ctx, r).await? {
+            Some(arn) => Ok(arn),
+            None => Err(FnError::new(
+                error_names::START_FAILED,
+                format!(
+                    "{} (no task on instance {}: tried again)",
+                    e.message, r.instance.instance_id
+                ),
+            )),
+        },
         Err(NotStarted::Failed(e)) => Err(e),
     }
+}
+
+/// The task an earlier try of this start placed on the instance, if any. When it carries another token than this
+/// try's, this try's token is recorded for task-stopped (the job's `tokens/`).
+async fn started_before(ctx: &Ctx, r: &StartRequest<'_>) -> Result<Option<String>, FnError> {
+    let found = ecs_tasks::on_instance(&ctx.aws.ecs, &r.job.cluster, r.container_instance).await?;
+    let Some(task) = found.first() else {
+        return Ok(None);
+    };
+    let carried = task.env(ecsub_core::chain::task_env::names::TASK_TOKEN);
+    if carried != Some(r.token) {
+        let layout = ecsub_core::JobLayout::from_url(&r.job.job_url).ok_or_else(|| {
+            FnError::invalid_input(format!("`{}` is not a job folder", r.job.job_url))
+        })?;
+        let key = layout.token_key(r.task.index, r.attempt.number);
+        store::put(
+            &ctx.aws.s3,
+            &layout.bucket,
+            &key,
+            r.token.as_bytes().to_vec(),
+            "text/plain",
+        )
+        .await?;
+    }
+    info!(
+        job_id = %r.job.job_id, task = r.task.index, attempt = r.attempt.number, task_arn = task.task_arn,
+        same_token = carried == Some(r.token), "the task was started by an earlier try; not started again"
+    );
+    Ok(Some(task.task_arn.clone()))
 }
