@@ -114,6 +114,43 @@ fn a_start_whose_lambda_answer_is_lost_is_retried_without_a_second_task() {
     assert_nothing_running(&sandbox, &job);
 }
 
+/// A cancel while RunInstances is in flight: the janitor closes the job before the instance exists, so its sweep
+/// cannot see it; the launch function, once the instance is there, finds the execution ended and terminates it at
+/// once (AWS's RunInstances is held 8 s here, the janitor's close takes a few).
+#[test]
+fn a_launch_that_lands_after_its_job_was_cancelled_is_terminated_at_once() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch", "delay_ms": 8000, "times": 1
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "long.sh", "sleep 600\n");
+    let pushed = push(&sandbox, &tasks, &script, &[]);
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+    sandbox.until(60, "RunInstances to be held", || {
+        (sandbox.control_get("/faults")["api"][0]["times"] == 0).then_some(())
+    });
+    let cancelled = sandbox.cli(&["cancel", &job]);
+    assert_exit(&sandbox, &cancelled, 0);
+    let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(60, "the janitor's close", || sandbox.object(&summary_url));
+    sandbox.until(
+        60,
+        "the late instance to be launched and terminated",
+        || {
+            let all = all_instances(&sandbox, &job);
+            (!all.is_empty() && sandbox.live_instances(&job).is_empty()).then_some(())
+        },
+    );
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "TerminateInstances"),
+        1,
+        "the launch function terminated it, not a sweep"
+    );
+}
+
 #[test]
 fn a_task_that_never_starts_fails_naming_the_start_failures_and_leaves_nothing() {
     let sandbox = with_wordcount();

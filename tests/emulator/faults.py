@@ -9,7 +9,8 @@ Kinds (the JSON body of `POST /fault`):
     throttling (RequestLimitExceeded), 5xx and any other error code of the operation. With "lost_response": true
     the service does act, and the answer is lost on the way back (the caller sees the error): a timeout after
     the call took effect. "body_contains": "…" limits it to requests whose body holds that text (a Lambda Invoke
-    of one action, say).
+    of one action, say). "delay_ms": N holds each matching request that long before the service sees it (with
+    no "code", the call then goes through: a slow call).
 - {"kind": "no-capacity", "instance_types": ["t3.small"]}: RunInstances of these types answer
     InsufficientInstanceCapacity until changed.
 - {"kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 1}: StartTask answers HTTP 200 with
@@ -43,6 +44,8 @@ class ApiFault:
     lost_response: bool = False
     # Only requests whose body holds this text (a Lambda Invoke's payload, say); None: any.
     body_contains: Optional[str] = None
+    # A slow call: the request waits this long before the service sees it (no error when `code` is empty).
+    delay_ms: int = 0
 
     def matches(self, operation: str, label: str, body: bytes = b"") -> bool:
         return (
@@ -80,13 +83,14 @@ class Faults:
                 self.api.append(
                     ApiFault(
                         operation=spec["operation"],
-                        code=spec["code"],
-                        message=spec.get("message", spec["code"]),
+                        code=spec.get("code", ""),
+                        message=spec.get("message", spec.get("code", "")),
                         status=int(spec.get("status", 400)),
                         times=int(spec.get("times", 1)),
                         principal=spec.get("principal"),
                         lost_response=bool(spec.get("lost_response", False)),
                         body_contains=spec.get("body_contains"),
+                        delay_ms=int(spec.get("delay_ms", 0)),
                     )
                 )
             elif kind == "no-capacity":

@@ -177,6 +177,11 @@ class Gateway:
         """AWS's behaviour in front of the service; returns an injected fault whose answer is lost after the
         service acted, if there is one."""
         fault = FAULTS.api_fault(request.operation, principal.label, request.body)
+        if fault is not None and fault.delay_ms:
+            LOG.info("fault: %s %s (%s) waits %d ms", request.service, request.operation, principal.label, fault.delay_ms)
+            time.sleep(fault.delay_ms / 1000)
+        if fault is not None and not fault.code:
+            fault = None
         if fault is not None and not fault.lost_response:
             LOG.info("fault: %s %s (%s) answers %s", request.service, request.operation, principal.label, fault.code)
             raise ServiceError(fault.code, fault.message, fault.status)

@@ -5,8 +5,8 @@
 //! first one made. What each refusal means is ecsub-core's `refusal`.
 
 use crate::Ctx;
-use ecsub_aws::compute::{self, Arch, Refused, RunRequest};
-use ecsub_aws::FnError;
+use ecsub_aws::compute::{self, terminate, Arch, Refused, RunRequest};
+use ecsub_aws::{execution, FnError};
 use ecsub_core::chain::limits::client_token;
 use ecsub_core::chain::{
     error_names, user_data, Attempt, Instance, JobRef, Refusal, TaskRef, TAG_ATTEMPT, TAG_JOB,
@@ -27,7 +27,50 @@ pub async fn launch(
     task: TaskRef,
     attempt: Attempt,
 ) -> Result<Instance, FnError> {
-    let input = Launch { job, task, attempt };
+    let instance = walk(ctx, &Launch { job, task, attempt }).await?;
+    still_wanted(ctx, job, task, &instance).await?;
+    Ok(instance)
+}
+
+/// An instance launched while its job was being cancelled (RunInstances in flight when the execution was
+/// stopped) may have come into being after the janitor's close looked for the job's instances: the execution is
+/// checked once the instance exists, and one nobody waits for any more is terminated at once instead of at the
+/// next sweep. A check that cannot be made is only logged (the sweep is still there).
+async fn still_wanted(
+    ctx: &Ctx,
+    job: &JobRef,
+    task: TaskRef,
+    instance: &Instance,
+) -> Result<(), FnError> {
+    let Some(arn) = ctx.config.execution_arn(job.job_id.as_str()) else {
+        return Ok(());
+    };
+    let status = match execution::status(&ctx.aws.sfn, &arn).await {
+        Ok(status) => status,
+        Err(e) => {
+            warn!(job_id = %job.job_id, task = task.index, error = %e, "whether the job still runs is unknown; the instance stays");
+            return Ok(());
+        }
+    };
+    match status.as_deref() {
+        Some("RUNNING") | None => Ok(()),
+        Some(ended) => {
+            terminate(&ctx.aws.ec2, &instance.instance_id).await?;
+            warn!(job_id = %job.job_id, task = task.index, instance_id = instance.instance_id, ended, "the job ended while its instance launched: terminated at once");
+            Err(FnError::new(
+                error_names::LAUNCH_FAILED,
+                format!(
+                    "the job's execution ended ({ended}) while instance {} launched for task {}: it was terminated at once",
+                    instance.instance_id, task.index
+                ),
+            ))
+        }
+    }
+}
+
+/// Walks the instance types (and subnets) until one launches.
+async fn walk(ctx: &Ctx, input: &Launch<'_>) -> Result<Instance, FnError> {
+    let job = input.job;
     let arches = compute::architectures(&ctx.aws.ec2, &job.instance_types).await?;
     let subnets: Vec<Option<&str>> = if job.subnet_ids.is_empty() {
         vec![None]
@@ -50,7 +93,7 @@ pub async fn launch(
         };
         let ami = compute::ami(&ctx.aws.ssm, parameter).await?;
         for subnet in &subnets {
-            let request = request(ctx, &input, instance_type, &ami, *subnet);
+            let request = request(ctx, input, instance_type, &ami, *subnet);
             match compute::run_instance(&ctx.aws.ec2, &request).await {
                 Ok(instance) => {
                     info!(
@@ -70,7 +113,7 @@ pub async fn launch(
                         subnet.map(|s| format!(" in {s}")).unwrap_or_default()
                     ));
                 }
-                Err(refused) => return Err(failed(instance_type, &input, refused)),
+                Err(refused) => return Err(failed(instance_type, input, refused)),
             }
         }
     }
