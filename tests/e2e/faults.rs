@@ -407,6 +407,55 @@ fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
     assert_eq!(instances[0]["State"]["Name"], "terminated");
 }
 
+/// EC2 ends a pending instance now and then (no capacity after all, an internal error): the next join check sees
+/// it gone, with EC2's reason, and the attempt is launched again at once, long before the join timeout (600 polls
+/// of a second here, which a task waiting it out would take).
+#[test]
+fn a_pending_instance_that_dies_is_replaced_before_the_join_timeout() {
+    let sandbox = with_wordcount_and(&Options::with_parameters(&[("JoinTimeoutSeconds", "600")]));
+    sandbox.fault(&json!({ "kind": "instance-dies", "times": 1 }));
+    let started = std::time::Instant::now();
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}\n{}", sandbox.log_tail());
+    assert!(
+        started.elapsed().as_secs() < 300,
+        "the task waited for the join timeout"
+    );
+    assert_eq!(
+        sandbox.control_get("/faults")["instance_dies"],
+        0,
+        "the fault was not met"
+    );
+    assert_eq!(
+        s["tasks"][0]["attempts"], 1,
+        "a launch again is the same attempt: {s}"
+    );
+    let instances = all_instances(&sandbox, &job);
+    assert_eq!(instances.len(), 2, "the dead instance and its replacement");
+    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 2);
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// Instances that keep dying before they join: after the third launch again the attempt fails, naming EC2's
+/// reason, instead of launching forever.
+#[test]
+fn instances_that_keep_dying_fail_the_attempt_with_ec2s_reason() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "instance-dies", "times": 4 }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 1, "{s}");
+    let reason = s["tasks"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "Ecsub.InstanceLost: EC2 ended the instances of this attempt before they joined"
+        ) && reason.contains("4 times")
+            && reason.ends_with("terminated: Server.InternalError: Internal error on launch"),
+        "{reason}"
+    );
+    assert_eq!(all_instances(&sandbox, &job).len(), 4);
+    assert_nothing_running(&sandbox, &job);
+}
+
 #[test]
 fn a_task_past_its_timeout_is_stopped_and_fails() {
     let sandbox = with_wordcount_and(&Options::with_parameters(&[("TaskTimeoutSeconds", "10")]));

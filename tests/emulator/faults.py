@@ -18,6 +18,8 @@ Kinds (the JSON body of `POST /fault`):
 - {"kind": "agent-disconnect", "seconds": 3, "times": 1}: the next registered instances' agents disconnect right
     after registering (agentConnected false) for that long.
 - {"kind": "never-join", "times": 1}: the next instances never register (their agent cannot reach ECS).
+- {"kind": "instance-dies", "times": 1}: EC2 terminates the next instances before they boot (state reason
+    Server.InternalError), as it does now and then to a pending instance.
 - {"kind": "drop-stopped", "times": 1}: the next tasks' "ECS Task State Change" STOPPED events never arrive.
 - {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
     asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
@@ -70,6 +72,7 @@ class Faults:
     start_task_failures: list[list[Any]] = field(default_factory=list)  # [reason, times]
     agent_disconnect: list[list[float]] = field(default_factory=list)  # [seconds, times]
     never_join: int = 0
+    instance_dies: int = 0
     drop_stopped: int = 0
     delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
     requester_pays: set[str] = field(default_factory=set)
@@ -101,6 +104,8 @@ class Faults:
                 self.agent_disconnect.append([float(spec.get("seconds", 3)), int(spec.get("times", 1))])
             elif kind == "never-join":
                 self.never_join += int(spec.get("times", 1))
+            elif kind == "instance-dies":
+                self.instance_dies += int(spec.get("times", 1))
             elif kind == "drop-stopped":
                 self.drop_stopped += int(spec.get("times", 1))
             elif kind == "delivery":
@@ -121,6 +126,7 @@ class Faults:
             "start_task_failures": self.start_task_failures,
             "agent_disconnect": self.agent_disconnect,
             "never_join": self.never_join,
+            "instance_dies": self.instance_dies,
             "drop_stopped": self.drop_stopped,
             "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
             "requester_pays": sorted(self.requester_pays),
@@ -136,7 +142,7 @@ class Faults:
         return None
 
     def take(self, name: str) -> bool:
-        """Uses up one of a counted fault (`never_join`, `drop_stopped`)."""
+        """Uses up one of a counted fault (`never_join`, `instance_dies`, `drop_stopped`)."""
         with self.lock:
             if getattr(self, name) > 0:
                 setattr(self, name, getattr(self, name) - 1)

@@ -240,6 +240,7 @@ pub async fn joined(
             joined: false,
             container_instance_arn: None,
             seen: "not registered".to_owned(),
+            lost: None,
         });
     };
     let described = ecs
@@ -254,6 +255,7 @@ pub async fn joined(
             joined: false,
             container_instance_arn: Some(arn.clone()),
             seen: "registered, then gone".to_owned(),
+            lost: None,
         });
     };
     let status = found.status().unwrap_or("UNKNOWN");
@@ -269,6 +271,7 @@ pub async fn joined(
                 "disconnected"
             }
         ),
+        lost: None,
     })
 }
 

@@ -361,6 +361,41 @@ pub fn state_of(instance: &Instance) -> &str {
         .map_or("", |n| n.as_str())
 }
 
+/// Whether an instance is gone: its state (`shutting-down`, `terminated`, `stopping`, `stopped`) and EC2's reason
+/// for it, or `None` while it is pending or running. An id EC2 does not know yet (a just-launched instance, seen
+/// by a DescribeInstances that has not caught up: "Eventual consistency in the Amazon EC2 API") is not gone.
+pub async fn gone(ec2: &Client, instance_id: &str) -> Result<Option<String>, FnError> {
+    let described = match ec2
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => return Ok(None),
+        Err(e) => return Err(FnError::aws(format!("DescribeInstances {instance_id}"), &e)),
+    };
+    let Some(instance) = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+    else {
+        return Ok(None);
+    };
+    let state = state_of(instance);
+    if matches!(state, "pending" | "running" | "") {
+        return Ok(None);
+    }
+    let reason = instance
+        .state_reason()
+        .and_then(|r| r.message().or(r.code()))
+        .or(instance.state_transition_reason())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("no reason given");
+    Ok(Some(format!("{state}: {reason}")))
+}
+
 /// Terminates an instance; one that is already gone is fine (terminating is idempotent).
 pub async fn terminate(ec2: &Client, instance_id: &str) -> Result<(), FnError> {
     let done = terminate_all(ec2, &[instance_id.to_owned()]).await;

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use ecsub_core::chain::limits;
 use ecsub_core::chain::{
     error_names, Attempt, AttemptResult, ExecutionInput, FinalizeInput, Instance, JobRef,
     JoinCheck, LaunchRequest, Outcome, TaskItems, TaskRef,
@@ -210,8 +211,13 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
             job: j,
             task,
             attempt,
+            relaunch,
         } => {
             assert_eq!(j, job());
+            assert_eq!(
+                relaunch, 0,
+                "the first launch keeps the token it always had"
+            );
             assert_eq!(task, TaskRef { index: 0, line: 2 });
             assert_eq!(
                 attempt,
@@ -241,15 +247,23 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
             "arn:aws:ecs:us-east-1:1:container-instance/ecsub_wc-abcde/ci".into(),
         ),
         seen: "registered, ACTIVE, agent connected".into(),
+        lost: None,
     };
     let checked = with(
         &launched,
         state("CheckJoined")["ResultPath"].as_str().unwrap(),
         serde_json::to_value(joined).unwrap(),
     );
+    // Every path a rule compares is in the state (an `IsPresent` rule asks whether it is: `lost` is absent here).
     let choice = state("Joined?");
     for rule in choice["Choices"].as_array().unwrap() {
-        path(&checked, &no_context, rule["Variable"].as_str().unwrap());
+        let rules = match rule.get("And") {
+            Some(all) => all.as_array().unwrap().clone(),
+            None => vec![rule.clone()],
+        };
+        for rule in rules.iter().filter(|r| r.get("IsPresent").is_none()) {
+            path(&checked, &no_context, rule["Variable"].as_str().unwrap());
+        }
     }
 
     let start = state("StartTask");
@@ -297,7 +311,7 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         path(&ended, &json!({}), rule["Variable"].as_str().unwrap());
     }
     let next = evaluate(&state("NextAttempt")["Parameters"], &ended, &json!({}));
-    assert_eq!(next["polls"], json!({ "n": 0 }));
+    assert_eq!(next["polls"], json!({ "n": 0, "relaunched": 0 }));
     let relaunch = evaluate(&state("Launch")["Parameters"], &next, &json!({}));
     match serde_json::from_value(relaunch).unwrap() {
         LaunchRequest::Launch { attempt, .. } => {
@@ -336,8 +350,22 @@ fn the_error_paths_and_the_end_reach_finalize_with_what_it_needs() {
             json!({ "joined": false, "container_instance_arn": null, "seen": "not registered" }),
         ),
         "$.polls",
-        json!({ "n": 40 }),
+        json!({ "n": 40, "relaunched": 0 }),
     );
+    let lost = evaluate(
+        &state("LostTooOften")["Parameters"],
+        &with(
+            &with(
+                &launched,
+                "$.joined",
+                json!({ "joined": false, "container_instance_arn": null, "seen": "not registered", "lost": "terminated: Server.InternalError" }),
+            ),
+            "$.polls",
+            json!({ "n": 7, "relaunched": limits::MAX_RELAUNCHES }),
+        ),
+        &json!({}),
+    );
+    assert_eq!(lost["Error"], error_names::INSTANCE_LOST);
     let never = evaluate(&state("NeverJoined")["Parameters"], &polled, &json!({}));
     assert_eq!(never["Error"], error_names::INSTANCE_NEVER_JOINED);
     let failed = with(&polled, "$.error", never);
@@ -525,4 +553,82 @@ fn lambda_throttling_is_waited_out_as_long_as_ec2s_in_every_state_that_invokes_a
             .unwrap_or(usize::MAX);
         assert!(first < catch_all, "{name}: States.ALL is matched before it");
     }
+}
+
+/// An instance EC2 ended before it joined is launched again at once, with the poll count as the launch's
+/// idempotency key (a new instance, not the dead one), at most `MAX_RELAUNCHES` times; then the attempt fails as
+/// `Ecsub.InstanceLost`. Polls keep counting, so the join timeout still bounds the whole wait.
+#[test]
+fn a_lost_instance_is_launched_again_a_bounded_number_of_times() {
+    let launched = with(&iteration(), "$.instance", instance());
+    let lost = json!({ "joined": false, "container_instance_arn": null, "seen": "not registered", "lost": "terminated: Server.InternalError" });
+    let choice = state("Joined?");
+    let next = |polls: Value| -> String {
+        let data = with(&with(&launched, "$.joined", lost.clone()), "$.polls", polls);
+        for rule in choice["Choices"].as_array().unwrap() {
+            let holds = match rule.get("And") {
+                Some(all) => all.as_array().unwrap().iter().all(|r| rule_holds(r, &data)),
+                None => rule_holds(rule, &data),
+            };
+            if holds {
+                return rule["Next"].as_str().unwrap().to_owned();
+            }
+        }
+        choice["Default"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(next(json!({ "n": 3, "relaunched": 0 })), "LaunchAgain");
+    assert_eq!(
+        next(json!({ "n": 3, "relaunched": limits::MAX_RELAUNCHES - 1 })),
+        "LaunchAgain"
+    );
+    assert_eq!(
+        next(json!({ "n": 3, "relaunched": limits::MAX_RELAUNCHES })),
+        "LostTooOften"
+    );
+    assert_eq!(next(json!({ "n": 40, "relaunched": 0 })), "NeverJoined");
+    let again = state("LaunchAgain");
+    assert_eq!(again["Next"], "Launch");
+    let polls = evaluate(
+        &again["Parameters"],
+        &with(&launched, "$.polls", json!({ "n": 3, "relaunched": 1 })),
+        &json!({}),
+    );
+    assert_eq!(
+        polls,
+        json!({ "n": "<States.MathAdd($.polls.n, 1)>", "relaunched": "<States.MathAdd($.polls.relaunched, 1)>" })
+    );
+    let relaunch = evaluate(
+        &state("Launch")["Parameters"],
+        &with(&launched, "$.polls", json!({ "n": 4, "relaunched": 1 })),
+        &json!({}),
+    );
+    match serde_json::from_value(relaunch).unwrap() {
+        LaunchRequest::Launch { relaunch, .. } => assert_eq!(relaunch, 4),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// One rule of a Choice state, of the forms job.asl.json uses.
+fn rule_holds(rule: &Value, data: &Value) -> bool {
+    let variable = rule["Variable"].as_str().unwrap();
+    let found = variable
+        .strip_prefix("$.")
+        .unwrap()
+        .split('.')
+        .try_fold(data, |v, k| v.get(k));
+    if let Some(present) = rule.get("IsPresent") {
+        return found.is_some() == present.as_bool().unwrap();
+    }
+    let value = found.unwrap_or_else(|| panic!("{variable} is not in {data}"));
+    if let Some(bound) = rule.get("NumericLessThan") {
+        return value.as_f64().unwrap() < bound.as_f64().unwrap();
+    }
+    if let Some(bound) = rule.get("NumericGreaterThanEqualsPath") {
+        let bound = path(data, &json!({}), bound.as_str().unwrap());
+        return value.as_f64().unwrap() >= bound.as_f64().unwrap();
+    }
+    if let Some(expected) = rule.get("BooleanEquals") {
+        return value == expected;
+    }
+    panic!("a Choice rule this test does not read: {rule}")
 }

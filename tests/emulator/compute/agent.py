@@ -95,6 +95,9 @@ class Agent(TaskRunner):
                 for described in reservation["Instances"]:
                     states[described["InstanceId"]] = described
         for instance_id, described in states.items():
+            if described["State"]["Name"] == "running" and instance_id not in self.instances and FAULTS.take("instance_dies"):
+                _die_before_boot(self.account, self.region, instance_id)
+                continue
             if described["State"]["Name"] == "running" and instance_id not in self.instances:
                 self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
                 threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
@@ -335,6 +338,20 @@ class Agent(TaskRunner):
         for task in list(self.running.values()):
             if task.process is not None:
                 _kill(task.process)
+
+
+def _die_before_boot(account: str, region: str, instance_id: str) -> None:
+    """(Fault) EC2 ends an instance before it boots, as it does now and then ("Troubleshoot Amazon EC2 instance
+    launch issues": an instance that goes from pending to terminated, with a state reason such as
+    Server.InternalError or Server.InsufficientInstanceCapacity)."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.instances import StateReason
+
+    instance = ec2_backends[account][region].get_instance(instance_id)
+    instance.terminate()
+    instance.state_reason = StateReason("Server.InternalError: Internal error on launch", "Server.InternalError")
+    instance._reason = "Server.InternalError: Internal error on launch"
+    LOG.info("instance %s: (fault) EC2 ended it before it booted", instance_id)
 
 
 def _kill(process: subprocess.Popen) -> None:

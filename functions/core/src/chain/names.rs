@@ -23,6 +23,9 @@ pub mod error_names {
     pub const INVALID_INPUT: &str = "Ecsub.InvalidInput";
     /// The instance never joined the job's cluster within the bound (set by the state machine).
     pub const INSTANCE_NEVER_JOINED: &str = "Ecsub.InstanceNeverJoined";
+    /// EC2 ended the attempt's instance before it joined, and its launches again (at most
+    /// [`crate::chain::limits::MAX_RELAUNCHES`]) were ended too (set by the state machine).
+    pub const INSTANCE_LOST: &str = "Ecsub.InstanceLost";
 
     /// Every name, for checks that the state machine only uses names that exist.
     pub const ALL: &[&str] = &[
@@ -34,6 +37,7 @@ pub mod error_names {
         AWS_ERROR,
         INVALID_INPUT,
         INSTANCE_NEVER_JOINED,
+        INSTANCE_LOST,
     ];
 }
 

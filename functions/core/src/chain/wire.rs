@@ -100,6 +100,10 @@ pub enum LaunchRequest {
         job: JobRef,
         task: TaskRef,
         attempt: Attempt,
+        /// The join poll at which the attempt's instance was found gone before it joined (0: the attempt's first
+        /// launch): a launch again gets an idempotency token of its own, so EC2 does not answer with the dead one.
+        #[serde(default)]
+        relaunch: u32,
     },
     /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
     /// [`JoinCheck`].
@@ -128,6 +132,10 @@ pub struct JoinCheck {
     pub container_instance_arn: Option<String>,
     /// What was seen, for the record when the instance never joins.
     pub seen: String,
+    /// The instance is gone before it joined (EC2 ended a pending instance: no capacity, an internal error, a spot
+    /// request not fulfilled), with EC2's state and reason: the state machine launches the attempt again at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
 }
 
 /// The `launch` function's output, kept at `$.instance`.

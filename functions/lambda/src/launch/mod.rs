@@ -6,8 +6,8 @@ pub mod run;
 pub mod start;
 
 use crate::Ctx;
-use ecsub_aws::{cluster, store, FnError};
-use ecsub_core::chain::{error_names, Attempt, JobRef, LaunchRequest, TaskRef, Waiting};
+use ecsub_aws::{cluster, compute, store, FnError};
+use ecsub_core::chain::{error_names, Attempt, JobRef, JoinCheck, LaunchRequest, TaskRef, Waiting};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -15,8 +15,13 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     let request: LaunchRequest = serde_json::from_value(event.payload)
         .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
     let answer = match request {
-        LaunchRequest::Launch { job, task, attempt } => {
-            let launched = run::launch(ctx, &job, task, attempt).await;
+        LaunchRequest::Launch {
+            job,
+            task,
+            attempt,
+            relaunch,
+        } => {
+            let launched = run::launch(ctx, &job, task, attempt, relaunch).await;
             if let Err(e) = &launched {
                 if [
                     error_names::QUOTA_EXCEEDED,
@@ -29,9 +34,9 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             }
             serde_json::to_value(launched?)
         }
-        LaunchRequest::CheckJoined { job, instance } => serde_json::to_value(
-            cluster::joined(&ctx.aws.ecs, &job.cluster, &instance.instance_id).await?,
-        ),
+        LaunchRequest::CheckJoined { job, instance } => {
+            serde_json::to_value(check_joined(ctx, &job, &instance.instance_id).await?)
+        }
         LaunchRequest::Start {
             token,
             job,
@@ -58,6 +63,24 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         }
     };
     answer.map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+/// Has the instance joined? One that has not is looked up in EC2: gone (EC2 ended it while pending, or it shut
+/// itself down) is said with EC2's reason, so the state machine launches again at once instead of polling until
+/// the join timeout; a stopped one is terminated (nobody will start it again).
+async fn check_joined(ctx: &Ctx, job: &JobRef, instance_id: &str) -> Result<JoinCheck, FnError> {
+    let mut check = cluster::joined(&ctx.aws.ecs, &job.cluster, instance_id).await?;
+    if check.joined {
+        return Ok(check);
+    }
+    check.lost = compute::gone(&ctx.aws.ec2, instance_id).await?;
+    if let Some(lost) = &check.lost {
+        if lost.starts_with("stop") {
+            compute::terminate(&ctx.aws.ec2, instance_id).await?;
+        }
+        tracing::warn!(job_id = %job.job_id, instance_id, lost, "the instance is gone before it joined; launching again");
+    }
+    Ok(check)
 }
 
 /// Records why the task's launch waits, for `status` (a failure to record is only logged: the launch's own error

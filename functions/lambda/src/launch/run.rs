@@ -14,11 +14,12 @@ use ecsub_core::chain::{
 };
 use tracing::{info, warn};
 
-/// One attempt of one task.
+/// One attempt of one task (launched again at join poll `relaunch` when its instance died before joining).
 struct Launch<'a> {
     job: &'a JobRef,
     task: TaskRef,
     attempt: Attempt,
+    relaunch: u32,
 }
 
 pub async fn launch(
@@ -26,8 +27,15 @@ pub async fn launch(
     job: &JobRef,
     task: TaskRef,
     attempt: Attempt,
+    relaunch: u32,
 ) -> Result<Instance, FnError> {
-    let instance = walk(ctx, &Launch { job, task, attempt }).await?;
+    let launch = Launch {
+        job,
+        task,
+        attempt,
+        relaunch,
+    };
+    let instance = walk(ctx, &launch).await?;
     still_wanted(ctx, job, task, &instance).await?;
     Ok(instance)
 }
@@ -158,17 +166,23 @@ fn request<'a>(
     let index = input.task.index.to_string();
     let attempt = input.attempt.number.to_string();
     let stack = ctx.config.stack.as_str();
+    let relaunch = format!("relaunch {}", input.relaunch);
+    let mut token_parts = vec![
+        stack,
+        job.job_id.as_str(),
+        index.as_str(),
+        attempt.as_str(),
+        instance_type,
+        subnet.unwrap_or_default(),
+    ];
+    // The first launch's token as it always was; a launch again after the instance died gets its own.
+    if input.relaunch > 0 {
+        token_parts.push(&relaunch);
+    }
     RunRequest {
         ami,
         instance_type,
-        client_token: client_token(&[
-            stack,
-            job.job_id.as_str(),
-            &index,
-            &attempt,
-            instance_type,
-            subnet.unwrap_or_default(),
-        ]),
+        client_token: client_token(&token_parts),
         user_data: user_data(&job.cluster, &job.bucket, &job.stagers),
         root_volume_gib: job.root_volume_gib(),
         tags: vec![
