@@ -9,6 +9,10 @@
 
 /// Step Functions: a Distributed Map runs at most this many child executions at once.
 pub const MAX_MAP_CONCURRENCY: u32 = 10_000;
+/// ECS: "the maximum number of Amazon EC2 instances that you can register for each cluster is 5,000" (ECS
+/// Developer Guide, "Handle Amazon ECS service quotas and API throttling limits"). A job is one cluster and each
+/// running task one instance, so this bounds `--processes` below the Map's own limit.
+pub const MAX_CLUSTER_INSTANCES: u32 = 5_000;
 /// The most tasks one job may have: what the submit function is sized to validate, generate and write within
 /// its memory and time (a 100 000-row tasks file; the parse_generate benchmark measures the per-row cost).
 pub const MAX_TASKS: usize = 100_000;
@@ -58,6 +62,12 @@ pub fn check_job(
         problems.push(format!(
             "--processes {processes}: one job runs at most {MAX_MAP_CONCURRENCY} tasks at once (Step Functions' \
              Distributed Map); use --processes {MAX_MAP_CONCURRENCY} or fewer"
+        ));
+    } else if processes > MAX_CLUSTER_INSTANCES {
+        problems.push(format!(
+            "--processes {processes}: a job's tasks run on the instances of one ECS cluster, which takes at most \
+             {MAX_CLUSTER_INSTANCES} (ECS service quotas); use --processes {MAX_CLUSTER_INSTANCES} or fewer, or \
+             split the job with --task-range into jobs run side by side"
         ));
     }
     if tasks > MAX_TASKS {
@@ -119,7 +129,13 @@ mod tests {
     fn a_job_too_big_for_one_execution_is_refused_with_its_numbers() {
         assert_eq!(worst_task_events(1), (26 + 5 * 3) * 3);
         assert_eq!(worst_task_events(40), (26 + 11 * 39 + 5 * 3) * 3);
-        assert!(check_job(MAX_TASKS, MAX_MAP_CONCURRENCY, 15, 600).is_empty());
+        assert!(check_job(MAX_TASKS, MAX_CLUSTER_INSTANCES, 15, 600).is_empty());
+        assert_eq!(
+            check_job(10, MAX_CLUSTER_INSTANCES + 1, 15, 600),
+            ["--processes 5001: a job's tasks run on the instances of one ECS cluster, which takes at most 5000 (ECS \
+              service quotas); use --processes 5000 or fewer, or split the job with --task-range into jobs run side \
+              by side"]
+        );
         let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 3600);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(
