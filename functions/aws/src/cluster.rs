@@ -241,6 +241,7 @@ pub async fn joined(
             container_instance_arn: None,
             seen: "not registered".to_owned(),
             lost: None,
+            ended: None,
         });
     };
     let described = ecs
@@ -256,6 +257,7 @@ pub async fn joined(
             container_instance_arn: Some(arn.clone()),
             seen: "registered, then gone".to_owned(),
             lost: None,
+            ended: None,
         });
     };
     let status = found.status().unwrap_or("UNKNOWN");
@@ -272,6 +274,7 @@ pub async fn joined(
             }
         ),
         lost: None,
+        ended: None,
     })
 }
 

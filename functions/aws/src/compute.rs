@@ -361,10 +361,21 @@ pub fn state_of(instance: &Instance) -> &str {
         .map_or("", |n| n.as_str())
 }
 
-/// Whether an instance is gone: its state (`shutting-down`, `terminated`, `stopping`, `stopped`) and EC2's reason
-/// for it, or `None` while it is pending or running. An id EC2 does not know yet (a just-launched instance, seen
-/// by a DescribeInstances that has not caught up: "Eventual consistency in the Amazon EC2 API") is not gone.
-pub async fn gone(ec2: &Client, instance_id: &str) -> Result<Option<String>, FnError> {
+/// An instance that is no longer pending or running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gone {
+    /// `shutting-down`, `terminated`, `stopping` or `stopped`.
+    pub state: String,
+    /// EC2's state reason code (`Server.InternalError`, `Client.UserInitiatedShutdown`, …), if it gave one.
+    pub code: String,
+    /// The state and EC2's reason, to be read.
+    pub said: String,
+}
+
+/// Whether an instance is gone, or `None` while it is pending or running. An id EC2 does not know yet (a
+/// just-launched instance, seen by a DescribeInstances that has not caught up: "Eventual consistency in the Amazon
+/// EC2 API") is not gone.
+pub async fn gone(ec2: &Client, instance_id: &str) -> Result<Option<Gone>, FnError> {
     let described = match ec2
         .describe_instances()
         .instance_ids(instance_id)
@@ -387,13 +398,18 @@ pub async fn gone(ec2: &Client, instance_id: &str) -> Result<Option<String>, FnE
     if matches!(state, "pending" | "running" | "") {
         return Ok(None);
     }
-    let reason = instance
-        .state_reason()
-        .and_then(|r| r.message().or(r.code()))
+    let reason = instance.state_reason();
+    let code = reason.and_then(|r| r.code()).unwrap_or_default();
+    let message = reason
+        .and_then(|r| r.message())
         .or(instance.state_transition_reason())
         .filter(|r| !r.is_empty())
         .unwrap_or("no reason given");
-    Ok(Some(format!("{state}: {reason}")))
+    Ok(Some(Gone {
+        state: state.to_owned(),
+        code: code.to_owned(),
+        said: format!("{state}: {message}"),
+    }))
 }
 
 /// Terminates an instance; one that is already gone is fine (terminating is idempotent).

@@ -248,6 +248,7 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
         ),
         seen: "registered, ACTIVE, agent connected".into(),
         lost: None,
+        ended: None,
     };
     let checked = with(
         &launched,
@@ -563,8 +564,12 @@ fn a_lost_instance_is_launched_again_a_bounded_number_of_times() {
     let launched = with(&iteration(), "$.instance", instance());
     let lost = json!({ "joined": false, "container_instance_arn": null, "seen": "not registered", "lost": "terminated: Server.InternalError" });
     let choice = state("Joined?");
-    let next = |polls: Value| -> String {
-        let data = with(&with(&launched, "$.joined", lost.clone()), "$.polls", polls);
+    let next_for = |joined: &Value, polls: Value| -> String {
+        let data = with(
+            &with(&launched, "$.joined", joined.clone()),
+            "$.polls",
+            polls,
+        );
         for rule in choice["Choices"].as_array().unwrap() {
             let holds = match rule.get("And") {
                 Some(all) => all.as_array().unwrap().iter().all(|r| rule_holds(r, &data)),
@@ -576,6 +581,13 @@ fn a_lost_instance_is_launched_again_a_bounded_number_of_times() {
         }
         choice["Default"].as_str().unwrap().to_owned()
     };
+    let next = |polls: Value| next_for(&lost, polls);
+    let ended = json!({ "joined": false, "container_instance_arn": null, "seen": "not registered", "ended": "terminated: Client.UserInitiatedShutdown" });
+    assert_eq!(
+        next_for(&ended, json!({ "n": 1, "relaunched": 0 })),
+        "NeverJoined",
+        "an instance that shut itself down is not launched again, nor waited for"
+    );
     assert_eq!(next(json!({ "n": 3, "relaunched": 0 })), "LaunchAgain");
     assert_eq!(
         next(json!({ "n": 3, "relaunched": limits::MAX_RELAUNCHES - 1 })),

@@ -10,8 +10,10 @@
 
 pub mod admission;
 pub mod instance;
+pub mod launch_sim;
 pub mod limits;
 pub mod names;
+pub mod pace;
 pub mod policy;
 pub mod records;
 pub mod stager;

@@ -159,6 +159,15 @@ pub fn instance_ids_in(message: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether an instance that ended before it joined is worth launching again, by EC2's state reason code
+/// ("StateReason", EC2 API Reference): `Server.*` is EC2's doing (Server.InternalError,
+/// Server.InsufficientInstanceCapacity, Server.SpotInstanceTermination, …) and may not happen again; `Client.*` is
+/// the instance's or the request's (Client.UserInitiatedShutdown: its user data shut it down;
+/// Client.VolumeLimitExceeded, Client.InternalError: a volume or key it cannot have) and would.
+pub fn worth_launching_again(state_reason_code: &str) -> bool {
+    state_reason_code.starts_with("Server.")
+}
+
 /// What a refusal with `code` means.
 pub fn refusal(code: &str) -> Refusal {
     if CAPACITY_CODES.contains(&code) {
@@ -367,5 +376,25 @@ mod tests {
         assert!(instance_ids_in("Invalid id: \"i-\" (expecting \"i-...\")").is_empty());
         assert!(instance_ids_in("The instance ID 'i-xyz' does not exist").is_empty());
         assert!(instance_ids_in("").is_empty());
+    }
+
+    #[test]
+    fn only_an_instance_ec2_ended_is_launched_again() {
+        for code in [
+            "Server.InternalError",
+            "Server.InsufficientInstanceCapacity",
+            "Server.SpotInstanceTermination",
+        ] {
+            assert!(worth_launching_again(code), "{code}");
+        }
+        for code in [
+            "Client.UserInitiatedShutdown",
+            "Client.InstanceInitiatedShutdown",
+            "Client.VolumeLimitExceeded",
+            "Client.InternalError",
+            "",
+        ] {
+            assert!(!worth_launching_again(code), "{code}");
+        }
     }
 }

@@ -136,6 +136,10 @@ pub struct JoinCheck {
     /// request not fulfilled), with EC2's state and reason: the state machine launches the attempt again at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<String>,
+    /// The instance is gone by its own doing or its request's (its user data shut it down, a volume it could not
+    /// have: a `Client.*` state reason): launching again would end the same way, so the attempt fails at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
 }
 
 /// The `launch` function's output, kept at `$.instance`.

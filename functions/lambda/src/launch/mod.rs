@@ -7,6 +7,7 @@ pub mod start;
 
 use crate::Ctx;
 use ecsub_aws::{cluster, compute, store, FnError};
+use ecsub_core::chain::policy::worth_launching_again;
 use ecsub_core::chain::{error_names, Attempt, JobRef, JoinCheck, LaunchRequest, TaskRef, Waiting};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -65,20 +66,28 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     answer.map_err(|e| FnError::invalid_input(e.to_string()))
 }
 
-/// Has the instance joined? One that has not is looked up in EC2: gone (EC2 ended it while pending, or it shut
-/// itself down) is said with EC2's reason, so the state machine launches again at once instead of polling until
-/// the join timeout; a stopped one is terminated (nobody will start it again).
+/// Has the instance joined? One that has not is looked up in EC2. Gone by EC2's doing (it ended a pending
+/// instance) is `lost`: the state machine launches again at once. Gone by its own doing or its request's (its user
+/// data shut it down) is `ended`: the attempt fails at once, instead of polling until the join timeout. A stopped
+/// one is terminated (nobody will start it again).
 async fn check_joined(ctx: &Ctx, job: &JobRef, instance_id: &str) -> Result<JoinCheck, FnError> {
     let mut check = cluster::joined(&ctx.aws.ecs, &job.cluster, instance_id).await?;
     if check.joined {
         return Ok(check);
     }
-    check.lost = compute::gone(&ctx.aws.ec2, instance_id).await?;
-    if let Some(lost) = &check.lost {
-        if lost.starts_with("stop") {
-            compute::terminate(&ctx.aws.ec2, instance_id).await?;
-        }
-        tracing::warn!(job_id = %job.job_id, instance_id, lost, "the instance is gone before it joined; launching again");
+    let Some(gone) = compute::gone(&ctx.aws.ec2, instance_id).await? else {
+        return Ok(check);
+    };
+    if gone.state.starts_with("stop") {
+        compute::terminate(&ctx.aws.ec2, instance_id).await?;
+    }
+    if worth_launching_again(&gone.code) {
+        tracing::warn!(job_id = %job.job_id, instance_id, lost = gone.said, "EC2 ended the instance before it joined; launching again");
+        check.lost = Some(gone.said);
+    } else {
+        tracing::warn!(job_id = %job.job_id, instance_id, ended = gone.said, "the instance ended before it joined");
+        check.seen = format!("{}, then {}", check.seen, gone.said);
+        check.ended = Some(gone.said);
     }
     Ok(check)
 }

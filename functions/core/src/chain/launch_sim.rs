@@ -1,0 +1,397 @@
+//! A job's launches in virtual time, against EC2's RunInstances buckets as documented ([`super::pace`]): what no
+//! machine here can run (10 000 instances), with the real decision logic. Three launchers meet the same tasks:
+//! - [`Launcher::Paced`]: one launcher for the job, batching what waits in the order it asked, at the pace
+//!   [`Pace`] believes EC2 allows;
+//! - [`Launcher::PerTask`]: each task calling for its own instance, as the state machine did until 2026-12, a
+//!   refused call retried with its Retry policy (5 s doubling to 300 s, full jitter, 30 times; then the task fails);
+//! - [`Launcher::Oracle`]: the best any launcher could do, seeing the buckets: it launches everything that waits
+//!   whenever there are tokens. Its last launch is the bound the others are measured against.
+//!
+//! The account's other tenant takes a share of both buckets' refill (another job, another stack). Tasks ask for an
+//! instance at most `processes` at a time; a launched task runs `task_seconds` and frees its place for the next.
+//! A task that waits longer than `patience` fails. RunInstances answers at once; boots are not modelled.
+//! Pure and deterministic (the jitter comes from a seeded generator).
+
+use super::pace::{Answer, Ask, Pace, RUN_INSTANCES_CALLS, RUN_INSTANCES_INSTANCES};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// One run's conditions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scenario {
+    pub tasks: usize,
+    pub processes: usize,
+    /// The share of EC2's refill another tenant of the account takes (0: none, 0.5: half).
+    pub tenant: f64,
+    pub task_seconds: f64,
+    /// How long a task may wait for its instance before it fails.
+    pub patience: f64,
+}
+
+/// Who launches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    Paced,
+    PerTask,
+    Oracle,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub launched: usize,
+    pub failed: usize,
+    /// Seconds from the start to the last launch.
+    pub last_launch: f64,
+    pub calls: usize,
+    /// Calls EC2 refused (RequestLimitExceeded).
+    pub throttled: usize,
+    /// Every task was launched in the order it asked.
+    pub in_order: bool,
+}
+
+/// EC2's two buckets as this account sees them: the refill the other tenant leaves.
+struct Ec2 {
+    instances: f64,
+    calls: f64,
+    at: f64,
+    left: f64,
+    calls_made: usize,
+    throttled: usize,
+}
+
+impl Ec2 {
+    fn new(tenant: f64) -> Self {
+        Ec2 {
+            instances: RUN_INSTANCES_INSTANCES.capacity,
+            calls: RUN_INSTANCES_CALLS.capacity,
+            at: 0.0,
+            left: (1.0 - tenant).clamp(0.0, 1.0),
+            calls_made: 0,
+            throttled: 0,
+        }
+    }
+
+    fn refill_to(&mut self, now: f64) {
+        let elapsed = (now - self.at).max(0.0);
+        self.instances = (self.instances + elapsed * RUN_INSTANCES_INSTANCES.refill * self.left)
+            .min(RUN_INSTANCES_INSTANCES.capacity);
+        self.calls = (self.calls + elapsed * RUN_INSTANCES_CALLS.refill * self.left)
+            .min(RUN_INSTANCES_CALLS.capacity);
+        self.at = self.at.max(now);
+    }
+
+    /// RunInstances for `n` instances: all of them, or refused whole taking nothing.
+    fn run_instances(&mut self, now: f64, n: usize) -> bool {
+        self.refill_to(now);
+        self.calls_made += 1;
+        if self.calls < 1.0 || self.instances < n as f64 {
+            self.throttled += 1;
+            return false;
+        }
+        self.calls -= 1.0;
+        self.instances -= n as f64;
+        true
+    }
+
+    /// When the buckets hold a call and `n` instances (for the oracle).
+    fn ready_at(&mut self, now: f64, n: usize) -> f64 {
+        self.refill_to(now);
+        let rate = |refill: f64| refill * self.left;
+        let calls = (1.0 - self.calls).max(0.0) / rate(RUN_INSTANCES_CALLS.refill);
+        let instances = (n as f64 - self.instances).max(0.0) / rate(RUN_INSTANCES_INSTANCES.refill);
+        now + calls.max(instances)
+    }
+}
+
+/// Tasks asking, waiting, running: the same for every launcher.
+struct Tasks {
+    scenario: Scenario,
+    next: usize,
+    waiting: VecDeque<(usize, f64)>,
+    running: BinaryHeap<Reverse<Time>>,
+    launched: Vec<usize>,
+    failed: usize,
+    last_launch: f64,
+}
+
+/// A time as a heap key (finite, non-negative seconds).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct Time(f64);
+impl Eq for Time {}
+impl Ord for Time {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Tasks {
+    fn new(scenario: Scenario) -> Self {
+        let mut tasks = Tasks {
+            scenario,
+            next: 0,
+            waiting: VecDeque::new(),
+            running: BinaryHeap::new(),
+            launched: Vec::with_capacity(scenario.tasks),
+            failed: 0,
+            last_launch: 0.0,
+        };
+        for _ in 0..scenario.processes.min(scenario.tasks) {
+            tasks.ask(0.0);
+        }
+        tasks
+    }
+
+    fn ask(&mut self, now: f64) {
+        if self.next < self.scenario.tasks {
+            self.waiting.push_back((self.next, now));
+            self.next += 1;
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.launched.len() + self.failed == self.scenario.tasks
+    }
+
+    /// Tasks that ended by `now` free their places; tasks past their patience fail and free theirs.
+    fn advance(&mut self, now: f64) {
+        while self.running.peek().is_some_and(|Reverse(t)| t.0 <= now) {
+            let Reverse(Time(at)) = self.running.pop().unwrap_or(Reverse(Time(now)));
+            self.ask(at);
+        }
+        while self
+            .waiting
+            .front()
+            .is_some_and(|(_, asked)| now - asked > self.scenario.patience)
+        {
+            self.waiting.pop_front();
+            self.failed += 1;
+            self.ask(now);
+        }
+    }
+
+    fn launch(&mut self, now: f64, n: usize) {
+        for _ in 0..n {
+            if let Some((task, _)) = self.waiting.pop_front() {
+                self.launched.push(task);
+                self.running
+                    .push(Reverse(Time(now + self.scenario.task_seconds)));
+                self.last_launch = now;
+            }
+        }
+    }
+
+    /// The next time something happens on its own: a task ends, or the first waiting one runs out of patience.
+    fn next_event(&self) -> f64 {
+        let end = self.running.peek().map_or(f64::INFINITY, |Reverse(t)| t.0);
+        let patience = self.waiting.front().map_or(f64::INFINITY, |(_, asked)| {
+            asked + self.scenario.patience + 1e-6
+        });
+        end.min(patience)
+    }
+
+    fn outcome(&self, ec2: &Ec2) -> Outcome {
+        Outcome {
+            launched: self.launched.len(),
+            failed: self.failed,
+            last_launch: self.last_launch,
+            calls: ec2.calls_made,
+            throttled: ec2.throttled,
+            in_order: self.launched.windows(2).all(|w| w[0] < w[1]),
+        }
+    }
+}
+
+/// Runs a scenario with one launcher.
+pub fn run(scenario: Scenario, launcher: Launcher) -> Outcome {
+    match launcher {
+        Launcher::Paced => paced(scenario),
+        Launcher::Oracle => oracle(scenario),
+        Launcher::PerTask => per_task(scenario),
+    }
+}
+
+fn paced(scenario: Scenario) -> Outcome {
+    let mut ec2 = Ec2::new(scenario.tenant);
+    let mut tasks = Tasks::new(scenario);
+    let mut pace = Pace::new(0.0);
+    let mut now = 0.0;
+    while !tasks.done() {
+        tasks.advance(now);
+        match pace.ask(now, tasks.waiting.len()) {
+            Ask::Now(n) => {
+                let n = n as usize;
+                if ec2.run_instances(now, n) {
+                    tasks.launch(now, n);
+                    pace.answered(now, n as u32, Answer::Launched(n as u32));
+                } else {
+                    pace.answered(now, n as u32, Answer::Throttled);
+                }
+            }
+            Ask::At(at) => {
+                let then = at.min(tasks.next_event());
+                assert!(
+                    then > now || tasks.waiting.is_empty(),
+                    "the pace waits for no time at {now} s"
+                );
+                now = then.max(now);
+            }
+        }
+    }
+    tasks.outcome(&ec2)
+}
+
+fn oracle(scenario: Scenario) -> Outcome {
+    let mut ec2 = Ec2::new(scenario.tenant);
+    let mut tasks = Tasks::new(scenario);
+    let mut now = 0.0;
+    while !tasks.done() {
+        tasks.advance(now);
+        let waiting = tasks.waiting.len();
+        if waiting == 0 {
+            now = tasks.next_event();
+            continue;
+        }
+        ec2.refill_to(now);
+        let n = (ec2.instances.floor() as usize).min(waiting);
+        if ec2.calls >= 1.0 && n >= 1 {
+            ec2.run_instances(now, n);
+            tasks.launch(now, n);
+        } else {
+            now = ec2.ready_at(now, 1).min(tasks.next_event()).max(now);
+        }
+    }
+    tasks.outcome(&ec2)
+}
+
+/// The state machine's Retry for a throttled launch until 2026-12: 5 s, doubling, at most 300 s, full jitter,
+/// 30 retries.
+const RETRY_INTERVAL: f64 = 5.0;
+const RETRY_MAX_DELAY: f64 = 300.0;
+const RETRY_ATTEMPTS: u32 = 30;
+
+fn per_task(scenario: Scenario) -> Outcome {
+    let mut ec2 = Ec2::new(scenario.tenant);
+    let mut random = Xorshift(0x2545_f491_4f6c_dd1d);
+    // (when, what): a task's call for its instance (task, retries so far), or a task's end (usize::MAX).
+    let mut events: BinaryHeap<Reverse<(Time, usize, u32)>> = BinaryHeap::new();
+    const END: usize = usize::MAX;
+    let mut next = 0;
+    while next < scenario.processes.min(scenario.tasks) {
+        events.push(Reverse((Time(0.0), next, 0)));
+        next += 1;
+    }
+    let (mut launched, mut failed, mut last_launch) = (Vec::with_capacity(scenario.tasks), 0, 0.0);
+    while let Some(Reverse((Time(now), task, retries))) = events.pop() {
+        let frees_a_place = if task == END {
+            true
+        } else if ec2.run_instances(now, 1) {
+            launched.push(task);
+            last_launch = now;
+            events.push(Reverse((Time(now + scenario.task_seconds), END, 0)));
+            false
+        } else if retries < RETRY_ATTEMPTS {
+            let cap = (RETRY_INTERVAL * 2f64.powi(retries as i32)).min(RETRY_MAX_DELAY);
+            events.push(Reverse((
+                Time(now + cap * random.unit()),
+                task,
+                retries + 1,
+            )));
+            false
+        } else {
+            failed += 1;
+            true
+        };
+        if frees_a_place && next < scenario.tasks {
+            events.push(Reverse((Time(now), next, 0)));
+            next += 1;
+        }
+    }
+    Outcome {
+        launched: launched.len(),
+        failed,
+        last_launch,
+        calls: ec2.calls_made,
+        throttled: ec2.throttled,
+        in_order: launched.windows(2).all(|w| w[0] < w[1]),
+    }
+}
+
+/// A small deterministic generator for the jitter.
+struct Xorshift(u64);
+impl Xorshift {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Whether a launcher's last launch is within 5 % of the oracle's (and two seconds, for the calls' own pacing).
+pub fn within_bound(outcome: &Outcome, oracle: &Outcome) -> bool {
+    outcome.last_launch <= oracle.last_launch * 1.05 + 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(tasks: usize, processes: usize, tenant: f64) -> Scenario {
+        Scenario {
+            tasks,
+            processes,
+            tenant,
+            task_seconds: 3600.0,
+            patience: 24.0 * 3600.0,
+        }
+    }
+
+    #[test]
+    fn the_oracle_launches_the_first_thousand_at_once_then_at_the_refill() {
+        let o = run(scenario(1000, 1000, 0.0), Launcher::Oracle);
+        assert_eq!((o.launched, o.failed, o.last_launch), (1000, 0, 0.0));
+        let o = run(scenario(1200, 1200, 0.0), Launcher::Oracle);
+        assert!((o.last_launch - 100.0).abs() < 1.0, "{o:?}");
+        let o = run(scenario(1200, 1200, 0.5), Launcher::Oracle);
+        assert!((o.last_launch - 200.0).abs() < 2.0, "{o:?}");
+    }
+
+    #[test]
+    fn the_paced_launcher_keeps_to_the_bound_and_the_order_with_and_without_another_tenant() {
+        for (tasks, processes) in [(300, 300), (2000, 2000), (3000, 1000)] {
+            for tenant in [0.0, 0.5] {
+                let s = scenario(tasks, processes, tenant);
+                let paced = run(s, Launcher::Paced);
+                let oracle = run(s, Launcher::Oracle);
+                assert_eq!((paced.launched, paced.failed), (tasks, 0), "{s:?}");
+                assert!(paced.in_order, "{s:?}");
+                assert!(
+                    within_bound(&paced, &oracle),
+                    "{s:?}: last launch {} s, the bound {} s",
+                    paced.last_launch,
+                    oracle.last_launch
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_task_per_call_is_slower_than_the_bound_and_out_of_order() {
+        let s = scenario(2000, 2000, 0.0);
+        let per_task = run(s, Launcher::PerTask);
+        let oracle = run(s, Launcher::Oracle);
+        assert_eq!(per_task.launched + per_task.failed, 2000);
+        assert!(!within_bound(&per_task, &oracle), "{per_task:?} {oracle:?}");
+        assert!(!per_task.in_order);
+    }
+
+    #[test]
+    fn a_task_out_of_patience_fails_and_frees_its_place() {
+        let mut s = scenario(1500, 1500, 0.0);
+        s.patience = 100.0;
+        let o = run(s, Launcher::Paced);
+        assert_eq!(o.launched + o.failed, 1500);
+        assert!(o.failed > 0 && o.launched >= 1000 + 190, "{o:?}");
+    }
+}
