@@ -205,15 +205,21 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
     let item = iteration();
     let no_context = json!({});
 
-    let launch = evaluate(&state("Launch")["Parameters"], &item, &no_context);
+    let launch = evaluate(&state("Launch")["Parameters"], &item, &entered());
     match serde_json::from_value(launch).unwrap() {
         LaunchRequest::Launch {
             job: j,
             task,
             attempt,
             relaunch,
+            asked_at,
         } => {
             assert_eq!(j, job());
+            assert_eq!(
+                asked_at.as_deref(),
+                Some(ENTERED),
+                "the launch's patience counts from the state's entry"
+            );
             assert_eq!(
                 relaunch, 0,
                 "the first launch keeps the token it always had"
@@ -313,7 +319,7 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
     }
     let next = evaluate(&state("NextAttempt")["Parameters"], &ended, &json!({}));
     assert_eq!(next["polls"], json!({ "n": 0, "relaunched": 0 }));
-    let relaunch = evaluate(&state("Launch")["Parameters"], &next, &json!({}));
+    let relaunch = evaluate(&state("Launch")["Parameters"], &next, &entered());
     match serde_json::from_value(relaunch).unwrap() {
         LaunchRequest::Launch { attempt, .. } => {
             assert_eq!(
@@ -612,7 +618,7 @@ fn a_lost_instance_is_launched_again_a_bounded_number_of_times() {
     let relaunch = evaluate(
         &state("Launch")["Parameters"],
         &with(&launched, "$.polls", json!({ "n": 4, "relaunched": 1 })),
-        &json!({}),
+        &entered(),
     );
     match serde_json::from_value(relaunch).unwrap() {
         LaunchRequest::Launch { relaunch, .. } => assert_eq!(relaunch, 4),
@@ -643,4 +649,45 @@ fn rule_holds(rule: &Value, data: &Value) -> bool {
         return value == expected;
     }
     panic!("a Choice rule this test does not read: {rule}")
+}
+
+/// `$$.State.EnteredTime` as Step Functions gives it.
+const ENTERED: &str = "2026-12-06T10:00:00.123Z";
+
+/// The context object of a state entered at [`ENTERED`].
+fn entered() -> Value {
+    json!({ "State": { "EnteredTime": ENTERED, "RetryCount": 0 } })
+}
+
+/// Throttling, a used-up quota and no capacity are waited for by time (the launch function's
+/// `LaunchPatienceSeconds`), so the Retry's count of tries must never be what ends the wait: at its longest
+/// interval it outlasts any patience the template allows.
+#[test]
+fn a_launch_waits_by_time_and_the_retry_count_never_runs_out_first() {
+    let launch = state("Launch");
+    for name in [
+        error_names::THROTTLED,
+        error_names::QUOTA_EXCEEDED,
+        error_names::CAPACITY_UNAVAILABLE,
+    ] {
+        let retrier = launch["Retry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == name)
+            })
+            .unwrap_or_else(|| panic!("{name} is not retried"));
+        let tries = retrier["MaxAttempts"].as_f64().unwrap();
+        // Full jitter waits half the longest interval on average.
+        let longest = retrier["MaxDelaySeconds"].as_f64().unwrap_or(0.0);
+        assert!(
+            tries * longest / 2.0 > 30.0 * 24.0 * 3600.0,
+            "{name}: {tries} tries of at most {longest} s could run out before the launch's patience"
+        );
+    }
 }

@@ -33,6 +33,9 @@ pub struct StackConfig {
     pub task_timeout: u32,
     /// The shortest `--waiter-delay` a job may ask for.
     pub min_waiter_delay: u32,
+    /// Seconds an attempt may wait for its instance while EC2 throttles, the account's quota is used up, or no
+    /// type has capacity; then the attempt fails saying so.
+    pub launch_patience: u32,
     /// Days the containers' log groups keep their events.
     pub log_retention_days: i32,
     /// Where Lambda puts the events the stack's asynchronous functions could not handle.
@@ -91,6 +94,7 @@ impl StackConfig {
             join_timeout: number("ECSUB_JOIN_TIMEOUT", 600)?,
             task_timeout: number("ECSUB_TASK_TIMEOUT", 7 * 24 * 3600)?,
             min_waiter_delay: number("ECSUB_MIN_WAITER_DELAY", 10)?,
+            launch_patience: number("ECSUB_LAUNCH_PATIENCE", 24 * 3600)?,
             log_retention_days: i32::try_from(number("ECSUB_LOG_RETENTION_DAYS", 30)?)
                 .unwrap_or(30),
             failed_events_queue: var("ECSUB_FAILED_EVENTS_QUEUE"),

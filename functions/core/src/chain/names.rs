@@ -26,6 +26,8 @@ pub mod error_names {
     /// EC2 ended the attempt's instance before it joined, and its launches again (at most
     /// [`crate::chain::limits::MAX_RELAUNCHES`]) were ended too (set by the state machine).
     pub const INSTANCE_LOST: &str = "Ecsub.InstanceLost";
+    /// The attempt waited for an instance (throttling, quota, capacity) longer than the stack lets it.
+    pub const LAUNCH_TIMED_OUT: &str = "Ecsub.LaunchTimedOut";
 
     /// Every name, for checks that the state machine only uses names that exist.
     pub const ALL: &[&str] = &[
@@ -38,6 +40,7 @@ pub mod error_names {
         INVALID_INPUT,
         INSTANCE_NEVER_JOINED,
         INSTANCE_LOST,
+        LAUNCH_TIMED_OUT,
     ];
 }
 

@@ -168,6 +168,13 @@ pub fn worth_launching_again(state_reason_code: &str) -> bool {
     state_reason_code.starts_with("Server.")
 }
 
+/// Whether an attempt that asked for its instance at `asked_at_ms` and is still refused at `now_ms` (throttled,
+/// quota used up, no capacity) has waited its `patience_seconds`: then it fails, saying so, instead of waiting on.
+/// The wait is bounded by time, never by a count of tries that a busy account could use up first.
+pub fn out_of_patience(asked_at_ms: i64, now_ms: i64, patience_seconds: u32) -> bool {
+    now_ms.saturating_sub(asked_at_ms) >= i64::from(patience_seconds) * 1000
+}
+
 /// What a refusal with `code` means.
 pub fn refusal(code: &str) -> Refusal {
     if CAPACITY_CODES.contains(&code) {
@@ -396,5 +403,16 @@ mod tests {
         ] {
             assert!(!worth_launching_again(code), "{code}");
         }
+    }
+
+    #[test]
+    fn an_attempt_runs_out_of_patience_by_time_only() {
+        let hour = 3_600_000;
+        assert!(!out_of_patience(0, hour - 1, 3600));
+        assert!(out_of_patience(0, hour, 3600));
+        assert!(
+            !out_of_patience(hour, 0, 3600),
+            "a clock behind the state's is not a wait"
+        );
     }
 }

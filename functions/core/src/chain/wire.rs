@@ -104,6 +104,10 @@ pub enum LaunchRequest {
         /// launch): a launch again gets an idempotency token of its own, so EC2 does not answer with the dead one.
         #[serde(default)]
         relaunch: u32,
+        /// When the Launch state was entered (`$$.State.EnteredTime`, RFC 3339): its retries keep it, so the
+        /// attempt's wait for an instance is bounded by time, not by a count of tries.
+        #[serde(default)]
+        asked_at: Option<String>,
     },
     /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
     /// [`JoinCheck`].

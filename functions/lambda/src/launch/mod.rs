@@ -7,7 +7,7 @@ pub mod start;
 
 use crate::Ctx;
 use ecsub_aws::{cluster, compute, store, FnError};
-use ecsub_core::chain::policy::worth_launching_again;
+use ecsub_core::chain::policy::{out_of_patience, worth_launching_again};
 use ecsub_core::chain::{error_names, Attempt, JobRef, JoinCheck, LaunchRequest, TaskRef, Waiting};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -21,18 +21,19 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             task,
             attempt,
             relaunch,
+            asked_at,
         } => {
             let launched = run::launch(ctx, &job, task, attempt, relaunch).await;
-            if let Err(e) = &launched {
-                if [
-                    error_names::QUOTA_EXCEEDED,
-                    error_names::CAPACITY_UNAVAILABLE,
-                ]
-                .contains(&e.name)
-                {
-                    say_why_it_waits(ctx, &job, task, attempt, e).await;
+            let launched = match launched {
+                Err(e) if WAITS.contains(&e.name) => {
+                    let e = patience(ctx, asked_at.as_deref(), e);
+                    if e.name != error_names::THROTTLED {
+                        say_why_it_waits(ctx, &job, task, attempt, &e).await;
+                    }
+                    Err(e)
                 }
-            }
+                other => other,
+            };
             serde_json::to_value(launched?)
         }
         LaunchRequest::CheckJoined { job, instance } => {
@@ -64,6 +65,39 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
         }
     };
     answer.map_err(|e| FnError::invalid_input(e.to_string()))
+}
+
+/// What a launch waits for rather than fails on: the state machine tries again, as long as the stack's patience.
+const WAITS: [&str; 3] = [
+    error_names::THROTTLED,
+    error_names::QUOTA_EXCEEDED,
+    error_names::CAPACITY_UNAVAILABLE,
+];
+
+/// A refusal worth waiting for, or, once the attempt has waited the stack's `LaunchPatienceSeconds` since it asked
+/// (the Launch state's entry, which its retries keep), `Ecsub.LaunchTimedOut` naming the wait and the last refusal.
+fn patience(ctx: &Ctx, asked_at: Option<&str>, e: FnError) -> FnError {
+    let Some(asked_ms) = asked_at.and_then(ecsub_core::time::rfc3339_ms) else {
+        return e;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let patience = ctx.config.launch_patience;
+    if !out_of_patience(asked_ms, now_ms, patience) {
+        return e;
+    }
+    FnError::new(
+        error_names::LAUNCH_TIMED_OUT,
+        format!(
+            "waited {} s for an instance since {} (the stack's LaunchPatienceSeconds is {patience}); the last refusal: \
+             {}: {}",
+            (now_ms - asked_ms) / 1000,
+            asked_at.unwrap_or_default(),
+            e.name,
+            e.message
+        ),
+    )
 }
 
 /// Has the instance joined? One that has not is looked up in EC2. Gone by EC2's doing (it ended a pending
