@@ -99,7 +99,13 @@ class Agent(TaskRunner):
                 _die_before_boot(self.account, self.region, instance_id)
                 continue
             if described["State"]["Name"] == "running" and instance_id not in self.instances:
-                self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
+                instance = self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
+                if "IamInstanceProfile" not in described and not _user_data(self.account, self.region, instance_id):
+                    # Nothing runs on it: no user data, and no credentials for an agent. It stays running, as EC2
+                    # keeps it, and never joins; booting it would only cost the sandbox (a test makes a thousand).
+                    instance.state, instance.why = "failed", "no user data and no instance profile: nothing runs on it"
+                    instance.disk_gone = True
+                    continue
                 threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
         for task_arn, task in list(self.running.items()):
             self.ship_logs(task)
@@ -338,6 +344,13 @@ class Agent(TaskRunner):
         for task in list(self.running.values()):
             if task.process is not None:
                 _kill(task.process)
+
+
+def _user_data(account: str, region: str, instance_id: str) -> bool:
+    """Whether EC2 holds user data for the instance (read in-process: a thousand instances are a thousand calls)."""
+    from moto.ec2.models import ec2_backends
+
+    return bool(getattr(ec2_backends[account][region].get_instance(instance_id), "user_data", None))
 
 
 def _die_before_boot(account: str, region: str, instance_id: str) -> None:
