@@ -2,9 +2,10 @@
 //! `ecsub-cli` and `aws` CLI; only AWS itself is emulated. Every test of a job ends by checking that no instance
 //! of its job is pending or running (the sweep's test has no job: it checks each instance it planted).
 
+use ecsub_e2e::instances::{ecs_ami, instance_state, run_instance};
 use ecsub_e2e::jobs::{
-    assert_exit, assert_nothing_running, cluster_of, job_id_of, push, summary, with_wordcount,
-    write, EXAMPLE_BUCKET,
+    assert_exit, assert_nothing_running, cluster_of, job_id_of, push, summary, until_running,
+    with_wordcount, write, EXAMPLE_BUCKET,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -323,14 +324,7 @@ fn a_cancelled_job_is_closed_by_the_janitor_and_leaves_nothing_running() {
     let pushed = push(&sandbox, &tasks, &script, &[]);
     assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
     let job = job_id_of(&pushed);
-    sandbox.until(60, "both tasks to run", || {
-        (sandbox
-            .control_get("/running")
-            .as_array()
-            .map_or(0, Vec::len)
-            == 2)
-            .then_some(())
-    });
+    until_running(&sandbox, 2, 60);
     let running_logs = sandbox.until(30, "the running tasks' first log lines", || {
         let logs = sandbox.cli(&["logs", &job]);
         (logs.stdout.matches("ecsub: running the script").count() == 2).then_some(logs.stdout)
@@ -372,64 +366,23 @@ fn a_cancelled_job_is_closed_by_the_janitor_and_leaves_nothing_running() {
 #[test]
 fn the_janitors_sweep_terminates_instances_of_jobs_that_are_not_running() {
     let sandbox = Sandbox::start();
-    let ami = sandbox.aws_json(&[
-        "ssm",
-        "get-parameter",
-        "--name",
-        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-    ]);
-    let ami = ami["Parameter"]["Value"].as_str().unwrap().to_owned();
+    let ami = ecs_ami(&sandbox);
     // An instance left by a job whose execution is long gone (a crash before ecsub had a janitor, say).
-    let launched = sandbox.aws_json(&[
-        "ec2",
-        "run-instances",
-        "--image-id",
+    let ghost = run_instance(
+        &sandbox,
         &ami,
-        "--instance-type",
-        "t3.micro",
-        "--tag-specifications",
-        "ResourceType=instance,Tags=[{Key=ecsub:job,Value=ghost-abcde},{Key=ecsub:stack,Value=ecsub}]",
-    ]);
-    let ghost = launched["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        &[("ecsub:job", "ghost-abcde"), ("ecsub:stack", "ecsub")],
+    );
     // Another stack's instance in the same account and region: not this stack's to sweep.
-    let theirs = sandbox.aws_json(&[
-        "ec2",
-        "run-instances",
-        "--image-id",
+    let theirs = run_instance(
+        &sandbox,
         &ami,
-        "--instance-type",
-        "t3.micro",
-        "--tag-specifications",
-        "ResourceType=instance,Tags=[{Key=ecsub:job,Value=ghost-abcde},{Key=ecsub:stack,Value=ecsub-dev}]",
-    ]);
-    let theirs = theirs["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let untagged = sandbox.aws_json(&[
-        "ec2",
-        "run-instances",
-        "--image-id",
-        &ami,
-        "--instance-type",
-        "t3.micro",
-    ]);
-    let untagged = untagged["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        &[("ecsub:job", "ghost-abcde"), ("ecsub:stack", "ecsub-dev")],
+    );
+    let untagged = run_instance(&sandbox, &ami, &[]);
     let fired = sandbox.control_post("/fire-schedule", &json!({ "rule": "JanitorFunctionSweep" }));
     assert_eq!(fired["fired"], "JanitorFunctionSweep", "{fired}");
-    let state = |id: &str| {
-        let v = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", id]);
-        v["Reservations"][0]["Instances"][0]["State"]["Name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let state = |id: &str| instance_state(&sandbox, id);
     sandbox.until(30, "the sweep", || {
         (state(&ghost) != "running").then_some(())
     });
@@ -458,30 +411,13 @@ fn the_janitors_sweep_terminates_instances_of_jobs_that_are_not_running() {
 #[test]
 fn the_janitors_sweep_goes_past_a_job_it_cannot_sweep_and_takes_it_on_the_next_run() {
     let sandbox = Sandbox::start();
-    let ami = sandbox.aws_json(&[
-        "ssm",
-        "get-parameter",
-        "--name",
-        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-    ])["Parameter"]["Value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ami = ecs_ami(&sandbox);
     let ghost = |job: &str| {
-        let launched = sandbox.aws_json(&[
-            "ec2",
-            "run-instances",
-            "--image-id",
+        run_instance(
+            &sandbox,
             &ami,
-            "--instance-type",
-            "t3.micro",
-            "--tag-specifications",
-            &format!("ResourceType=instance,Tags=[{{Key=ecsub:job,Value={job}}},{{Key=ecsub:stack,Value=ecsub}}]"),
-        ]);
-        launched["Instances"][0]["InstanceId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+            &[("ecsub:job", job), ("ecsub:stack", "ecsub")],
+        )
     };
     // The sweep goes through jobs in name order: the first one's call fails.
     let first = ghost("ghost-aaaaa");
@@ -490,13 +426,7 @@ fn the_janitors_sweep_goes_past_a_job_it_cannot_sweep_and_takes_it_on_the_next_r
         "kind": "api", "operation": "TerminateInstances", "principal": "lambda-ecsub-janitor",
         "code": "InternalError", "status": 500, "times": 3
     }));
-    let state = |id: &str| {
-        let v = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", id]);
-        v["Reservations"][0]["Instances"][0]["State"]["Name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let state = |id: &str| instance_state(&sandbox, id);
     sandbox.control_post("/fire-schedule", &json!({ "rule": "JanitorFunctionSweep" }));
     sandbox.until(60, "the sweep of the second job", || {
         (state(&second) == "terminated").then_some(())

@@ -5,7 +5,7 @@
 
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, attempt_record, calls_of, cluster_of,
-    failed_events, fire, job_id_of, push, summary, with_wordcount, write,
+    failed_events, fire, job_id_of, push, push_long, summary, until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -123,12 +123,7 @@ fn a_launch_that_lands_after_its_job_was_cancelled_is_terminated_at_once() {
     sandbox.fault(&json!({
         "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch", "delay_ms": 8000, "times": 1
     }));
-    let dir = tempfile::tempdir().unwrap();
-    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
-    let script = write(dir.path(), "long.sh", "sleep 600\n");
-    let pushed = push(&sandbox, &tasks, &script, &[]);
-    assert_exit(&sandbox, &pushed, 0);
-    let job = job_id_of(&pushed);
+    let job = push_long(&sandbox);
     sandbox.until(60, "RunInstances to be held", || {
         (sandbox.control_get("/faults")["api"][0]["times"] == 0).then_some(())
     });
@@ -475,13 +470,8 @@ fn a_task_past_its_timeout_is_stopped_and_fails() {
     assert_eq!(s["tasks"][0]["outcome"], "infrastructure-error");
     assert_eq!(s["tasks"][0]["reason"], "States.Timeout");
     assert_nothing_running(&sandbox, &job);
-    sandbox.until(30, "the container to be gone with its instance", || {
-        sandbox
-            .control_get("/running")
-            .as_array()
-            .is_some_and(Vec::is_empty)
-            .then_some(())
-    });
+    // The container is gone with its instance.
+    until_running(&sandbox, 0, 30);
 }
 
 #[test]

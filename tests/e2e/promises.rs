@@ -5,8 +5,8 @@
 //! --follow` follows a running task.
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_nothing_running, cluster_of, job_id_of, most_at_once, push, summary,
-    with_wordcount, write,
+    all_instances, assert_nothing_running, cluster_of, job_id_of, most_at_once, push, push_long,
+    summary, with_wordcount, write,
 };
 
 #[test]
@@ -182,16 +182,11 @@ fn processes_bounds_how_many_tasks_overlap_on_the_chain() {
 #[test]
 fn the_delete_alias_cancels_and_status_names_the_states() {
     let sandbox = with_wordcount();
-    let dir = tempfile::tempdir().unwrap();
-    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
-    let script = write(dir.path(), "long.sh", "sleep 600\n");
     // The submit function gets its event 3 s late, so the job is seen before it is picked up.
     sandbox.fault(&serde_json::json!({
         "kind": "delivery", "function": "ecsub-submit", "duplicate": false, "delay_ms": [3000, 3000]
     }));
-    let pushed = push(&sandbox, &tasks, &script, &[]);
-    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
-    let job = job_id_of(&pushed);
+    let job = push_long(&sandbox);
     let status = sandbox.cli(&["status", &job]);
     assert!(
         status

@@ -7,9 +7,10 @@
 //! process answers every API call, boots every instance (its user data fetches the stager through the emulated
 //! S3) and runs every container. These tests run alone (.config/nextest.toml).
 
+use ecsub_e2e::instances::{ecs_ami, tag_specification};
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, execution_history, job_id_of, map_runs,
-    summary, with_wordcount, write,
+    push_long, summary, until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Ran, Sandbox};
 use serde_json::{json, Value};
@@ -193,40 +194,10 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_ever
 fn a_cancelled_job_with_more_than_1000_live_instances_ends_with_none() {
     let sandbox = with_wordcount();
     let stack = sandbox.info["stack"].as_str().unwrap().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
-    let script = write(dir.path(), "long.sh", "sleep 600\n");
-    let pushed = sandbox.cli(&[
-        "push",
-        "--waiter-delay",
-        "1",
-        "--tasks",
-        &tasks,
-        "--script",
-        &script,
-    ]);
-    assert_exit(&sandbox, &pushed, 0);
-    let job = job_id_of(&pushed);
-    sandbox.until(120, "the task to run", || {
-        (sandbox
-            .control_get("/running")
-            .as_array()
-            .map_or(0, Vec::len)
-            == 1)
-            .then_some(())
-    });
-    let ami = sandbox.aws_json(&[
-        "ssm",
-        "get-parameter",
-        "--name",
-        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-    ])["Parameter"]["Value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tags = format!(
-        "ResourceType=instance,Tags=[{{Key=ecsub:job,Value={job}}},{{Key=ecsub:stack,Value={stack}}}]"
-    );
+    let job = push_long(&sandbox);
+    until_running(&sandbox, 1, 120);
+    let ami = ecs_ami(&sandbox);
+    let tags = tag_specification(&[("ecsub:job", &job), ("ecsub:stack", &stack)]);
     // 1 001 more, 500 a call at most: RunInstances' instance bucket (1 000, refilled 2 a second) has room.
     let mut made = 0;
     while made < 1001 {

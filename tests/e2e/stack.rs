@@ -5,7 +5,7 @@
 
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, cluster_of, fire, job_id_of, jobs_named,
-    push, summary, with_wordcount, write,
+    push, summary, until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -195,14 +195,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
         job_id_of(&pushed)
     };
     let (mine, theirs) = (run("ecsub"), run("ecsub-dev"));
-    sandbox.until(60, "both tasks to run", || {
-        (sandbox
-            .control_get("/running")
-            .as_array()
-            .map_or(0, Vec::len)
-            == 2)
-            .then_some(())
-    });
+    until_running(&sandbox, 2, 60);
     // The old sweep terminated every instance tagged ecsub:job whose execution it could not find in its own
     // state machine: the other stack's, every hour.
     fire(&sandbox, "JanitorFunctionSweep");

@@ -33,6 +33,16 @@ pub fn push(sandbox: &Sandbox, tasks: &str, script: &str, extra: &[&str]) -> Ran
     sandbox.cli(&args)
 }
 
+/// Pushes a job of one task that sleeps ten minutes (one to cancel, or to find running); returns its id.
+pub fn push_long(sandbox: &Sandbox) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "long.tsv", "--env I\n1\n");
+    let script = write(dir.path(), "long.sh", "sleep 600\n");
+    let pushed = push(sandbox, &tasks, &script, &[]);
+    assert_exit(sandbox, &pushed, 0);
+    job_id_of(&pushed)
+}
+
 pub fn job_id_of(push: &Ran) -> String {
     push.stdout
         .lines()
@@ -49,6 +59,18 @@ pub fn assert_nothing_running(sandbox: &Sandbox, job: &str) {
         "instances of {job} still pending or running: {live:?}\n{}",
         sandbox.log_tail()
     );
+}
+
+/// Waits (up to `seconds`) until `tasks` containers run in the emulated cloud.
+pub fn until_running(sandbox: &Sandbox, tasks: usize, seconds: u64) {
+    sandbox.until(seconds, &format!("{tasks} tasks to run"), || {
+        (sandbox
+            .control_get("/running")
+            .as_array()
+            .map_or(0, Vec::len)
+            == tasks)
+            .then_some(())
+    });
 }
 
 /// A job's ECS cluster: `<stack>_<job id>`.

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 mod containers;
 mod deploy;
+pub mod instances;
 pub mod jobs;
 pub mod metrics;
 use std::time::{Duration, Instant};

@@ -421,13 +421,12 @@ pub async fn terminate(ec2: &Client, instance_id: &str) -> Result<(), FnError> {
     }
 }
 
-/// What terminating many instances did: every id is in exactly one of `terminated`, `gone` and `left`.
+/// What terminating many instances did. An id in neither list was unknown to EC2 (`InvalidInstanceID.NotFound`:
+/// long gone, or too new for this endpoint to know yet).
 #[derive(Debug, Default)]
 pub struct Terminated {
     /// Terminated by these calls (or already shutting down or terminated: EC2 answers for those too).
     pub terminated: Vec<String>,
-    /// Unknown to EC2 (`InvalidInstanceID.NotFound`): long gone, or too new for this endpoint to know yet.
-    pub gone: Vec<String>,
     /// Not terminated: their call failed (throttled, refused); `errors` says why. A later try takes them.
     pub left: Vec<String>,
     pub errors: Vec<FnError>,
@@ -464,9 +463,6 @@ pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
                             &e,
                         ));
                         done.left.append(&mut chunk);
-                    } else {
-                        done.gone
-                            .extend(unknown.into_iter().filter(|id| ids.contains(id)));
                     }
                 }
                 Err(e) => {

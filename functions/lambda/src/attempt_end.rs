@@ -2,8 +2,9 @@
 //! janitor (a STOPPED task whose event was lost, or whose handling Lambda gave up on). It classifies the attempt
 //! (exit code, stop reason, declared outputs present), records it once (a conditional write, so the same event
 //! delivered twice records nothing the second time), terminates the instance, and resumes the waiting execution
-//! with the task token the task carries in its environment (or, once that one is closed, the later one a retried start recorded). Every step is idempotent, so a redelivered event (or
-//! a replay of a lost one) finishes what an earlier one left.
+//! with the task token the task carries in its environment (or, once that one is closed, the later one a retried
+//! start recorded). Every step is idempotent, so a redelivered event (or a replay of a lost one) finishes what an
+//! earlier one left.
 
 use crate::Ctx;
 use ecsub_aws::compute::terminate;

@@ -2,8 +2,8 @@
 //! join, start, timeout) it terminates the instance and records the attempt; at the end of a job it closes the job
 //! ([`job_end`]: instances, summary, notice, cluster).
 
-use crate::job_end::{self, layout_of};
 use crate::Ctx;
+use crate::{job_end, layout_of};
 use ecsub_aws::compute::terminate;
 use ecsub_aws::{store, FnError};
 use ecsub_core::chain::{AttemptRecord, FinalizeInput, IterationState, Outcome};

@@ -3,7 +3,7 @@
 //! (priced, unless `--skip-price`), its end is announced, and its cluster and task definition are removed (what ECS
 //! will not let go yet is left to the janitor's sweep).
 
-use crate::Ctx;
+use crate::{layout_of, Ctx};
 use ecsub_aws::cluster::remove_cluster;
 use ecsub_aws::compute::{stack_instances, terminate_all};
 use ecsub_aws::{notice, prices, store, FnError};
@@ -11,11 +11,6 @@ use ecsub_core::chain::{AttemptRecord, JobRef, Summary, TaskItems, TaskRef};
 use ecsub_core::JobLayout;
 use serde_json::{json, Value};
 use tracing::{info, warn};
-
-pub fn layout_of(job: &JobRef) -> Result<JobLayout, FnError> {
-    JobLayout::from_url(&job.job_url)
-        .ok_or_else(|| FnError::invalid_input(format!("`{}` is not a job folder", job.job_url)))
-}
 
 /// Ends a job: terminates its instances, removes its cluster and task definition, and writes `summary.json`
 /// from the attempt records. `ended_early` says why the job ended before its tasks did (its Map failed; the

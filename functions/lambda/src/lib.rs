@@ -29,6 +29,19 @@ pub mod telemetry;
 pub use config::{Ctx, StackConfig};
 pub use ecsub_aws::{now_rfc3339, FnError};
 
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A job's object layout, from the job folder its state carries.
+pub fn layout_of(job: &ecsub_core::chain::JobRef) -> Result<ecsub_core::JobLayout, FnError> {
+    ecsub_core::JobLayout::from_url(&job.job_url)
+        .ok_or_else(|| FnError::invalid_input(format!("`{}` is not a job folder", job.job_url)))
+}
+
 /// The error as Lambda reports it: the name is the `errorType` the state machine's Retry and Catch match.
 pub fn diagnostic(e: FnError) -> lambda_runtime::Diagnostic {
     lambda_runtime::Diagnostic {

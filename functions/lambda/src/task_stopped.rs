@@ -11,12 +11,8 @@ use serde_json::Value;
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
     let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(event.payload)
         .map_err(|e| FnError::invalid_input(format!("not an ECS task state change: {e}")))?;
-    let delay_ms = event.time.map(|t| (now_ms() - t.timestamp_millis()).max(0));
+    let delay_ms = event
+        .time
+        .map(|t| (crate::now_ms() - t.timestamp_millis()).max(0));
     attempt_end::record(ctx, &event.detail, delay_ms).await
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -95,18 +95,19 @@ class Agent(TaskRunner):
                 for described in reservation["Instances"]:
                     states[described["InstanceId"]] = described
         for instance_id, described in states.items():
-            if described["State"]["Name"] == "running" and instance_id not in self.instances and FAULTS.take("instance_dies"):
+            if described["State"]["Name"] != "running" or instance_id in self.instances:
+                continue
+            if FAULTS.take("instance_dies"):
                 _die_before_boot(self.account, self.region, instance_id)
                 continue
-            if described["State"]["Name"] == "running" and instance_id not in self.instances:
-                instance = self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
-                if "IamInstanceProfile" not in described and not _user_data(self.account, self.region, instance_id):
-                    # Nothing runs on it: no user data, and no credentials for an agent. It stays running, as EC2
-                    # keeps it, and never joins; booting it would only cost the sandbox (a test makes a thousand).
-                    instance.state, instance.why = "failed", "no user data and no instance profile: nothing runs on it"
-                    instance.disk_gone = True
-                    continue
-                threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
+            instance = self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)
+            if "IamInstanceProfile" not in described and not _user_data(self.account, self.region, instance_id):
+                # Nothing runs on it: no user data, and no credentials for an agent. It stays running, as EC2
+                # keeps it, and never joins; booting it would only cost the sandbox (a test makes a thousand).
+                instance.state, instance.why = "failed", "no user data and no instance profile: nothing runs on it"
+                instance.disk_gone = True
+                continue
+            threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
         for task_arn, task in list(self.running.items()):
             self.ship_logs(task)
             described = states.get(task.instance_id)

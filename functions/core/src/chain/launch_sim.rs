@@ -73,11 +73,9 @@ impl Ec2 {
     }
 
     fn refill_to(&mut self, now: f64) {
-        let elapsed = (now - self.at).max(0.0);
-        self.instances = (self.instances + elapsed * RUN_INSTANCES_INSTANCES.refill * self.left)
-            .min(RUN_INSTANCES_INSTANCES.capacity);
-        self.calls = (self.calls + elapsed * RUN_INSTANCES_CALLS.refill * self.left)
-            .min(RUN_INSTANCES_CALLS.capacity);
+        let elapsed = now - self.at;
+        self.instances = RUN_INSTANCES_INSTANCES.refilled(self.instances, elapsed, self.left);
+        self.calls = RUN_INSTANCES_CALLS.refilled(self.calls, elapsed, self.left);
         self.at = self.at.max(now);
     }
 

@@ -20,6 +20,13 @@ pub struct Bucket {
     pub refill: f64,
 }
 
+impl Bucket {
+    /// `tokens` after `seconds` of refill at `share` of the bucket's rate, never past its capacity.
+    pub fn refilled(&self, tokens: f64, seconds: f64, share: f64) -> f64 {
+        (tokens + seconds.max(0.0) * self.refill * share).min(self.capacity)
+    }
+}
+
 /// RunInstances' request bucket: one token a call.
 pub const RUN_INSTANCES_CALLS: Bucket = Bucket {
     capacity: 5.0,
@@ -83,11 +90,9 @@ impl Pace {
     }
 
     fn refill_to(&mut self, now: f64) {
-        let elapsed = (now - self.at).max(0.0);
-        self.instances = (self.instances + elapsed * RUN_INSTANCES_INSTANCES.refill * self.share)
-            .min(RUN_INSTANCES_INSTANCES.capacity);
-        self.calls = (self.calls + elapsed * RUN_INSTANCES_CALLS.refill * self.share)
-            .min(RUN_INSTANCES_CALLS.capacity);
+        let elapsed = now - self.at;
+        self.instances = RUN_INSTANCES_INSTANCES.refilled(self.instances, elapsed, self.share);
+        self.calls = RUN_INSTANCES_CALLS.refilled(self.calls, elapsed, self.share);
         self.at = self.at.max(now);
     }
 

@@ -70,26 +70,18 @@ async fn scheduled(ctx: &Ctx) -> Result<Value, FnError> {
         note("reconcile", e);
         Vec::new()
     });
-    let mut swept = Vec::new();
-    for (part, run) in [
-        ("instances", sweep::instances(ctx).await),
-        ("clusters", sweep::clusters(ctx).await),
-    ] {
-        match run {
-            Ok(done) => {
-                for e in done.errors {
-                    note(part, e);
-                }
-                swept.push(done.done);
-            }
-            Err(e) => {
-                note(part, e);
-                swept.push(Vec::new());
-            }
+    let mut done = |part: &str, run: Result<sweep::Swept, FnError>| match run {
+        Ok(swept) => {
+            swept.errors.into_iter().for_each(|e| note(part, e));
+            swept.done
         }
-    }
-    let clusters = swept.pop().unwrap_or_default();
-    let terminated = swept.pop().unwrap_or_default();
+        Err(e) => {
+            note(part, e);
+            Vec::new()
+        }
+    };
+    let terminated = done("instances", sweep::instances(ctx).await);
+    let clusters = done("clusters", sweep::clusters(ctx).await);
     info!(
         failed_events = failed.len(),
         reconciled = reconciled.len(),

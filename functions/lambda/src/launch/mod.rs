@@ -80,9 +80,7 @@ fn patience(ctx: &Ctx, asked_at: Option<&str>, e: FnError) -> FnError {
     let Some(asked_ms) = asked_at.and_then(ecsub_core::time::rfc3339_ms) else {
         return e;
     };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now_ms = crate::now_ms();
     let patience = ctx.config.launch_patience;
     if !out_of_patience(asked_ms, now_ms, patience) {
         return e;

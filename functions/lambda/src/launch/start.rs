@@ -6,10 +6,10 @@
 //! A task never starts twice. The state machine retries this function after a Lambda service error (AWS review
 //! 2026-12, finding 3: "Handle transient Lambda service exceptions"), and a try may have started the task before
 //! its answer was lost; so every try after the first (the state's `$$.State.RetryCount`) first looks for ecsub's
-//! task on the instance (the attempt's own: any task on it is this attempt's) and answers with it. If that task carries another token than this try's, the new token
-//! is written to the job's `tokens/` for task-stopped. A StartTask that fails with a 5xx or the network (it may
-//! or may not have placed the task) is answered by looking again: a task there is the one it started; none
-//! means trying again cannot start a second.
+//! task on the instance (the attempt's own: any task on it is this attempt's) and answers with it. If that task
+//! carries another token than this try's, the new token is written to the job's `tokens/` for task-stopped. A
+//! StartTask that fails with a 5xx or the network (it may or may not have placed the task) is answered by looking
+//! again: a task there is the one it started; none means trying again cannot start a second.
 
 use crate::Ctx;
 use ecsub_aws::ecs_tasks::{self, NotStarted, StartTask};
@@ -112,9 +112,7 @@ async fn started_before(ctx: &Ctx, r: &StartRequest<'_>) -> Result<Option<String
     };
     let carried = task.env(ecsub_core::chain::task_env::names::TASK_TOKEN);
     if carried != Some(r.token) {
-        let layout = ecsub_core::JobLayout::from_url(&r.job.job_url).ok_or_else(|| {
-            FnError::invalid_input(format!("`{}` is not a job folder", r.job.job_url))
-        })?;
+        let layout = crate::layout_of(r.job)?;
         let key = layout.token_key(r.task.index, r.attempt.number);
         store::put(
             &ctx.aws.s3,
