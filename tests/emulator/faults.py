@@ -24,6 +24,8 @@ Kinds (the JSON body of `POST /fault`):
 - {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
     asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
 - {"kind": "requester-pays", "bucket": "ecsub-open-data"}: the bucket is a requester-pays bucket of another account.
+- {"kind": "lambda-concurrency", "account": 10}: the account's concurrent executions quota for Lambda (1 000 by
+    default; a new account may have 10): invocations past it are throttled (services/lambda_host.py).
 - {"kind": "time-scale", "scale": 0.0167}: how much faster than AWS's own schedules (async retries, Step Functions
     Retry intervals, the two minutes of a spot interruption notice) the sandbox runs.
 """
@@ -76,6 +78,8 @@ class Faults:
     drop_stopped: int = 0
     delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
     requester_pays: set[str] = field(default_factory=set)
+    # Lambda's concurrent executions for the account ("Lambda quotas": 1 000 by default).
+    lambda_concurrency: int = 1000
     # AWS's schedules run this much faster here; 1/60: a minute is a second.
     time_scale: float = 1 / 60
 
@@ -113,6 +117,8 @@ class Faults:
                 self.delivery[spec.get("function")] = Delivery(bool(spec.get("duplicate", False)), (int(low), int(high)))
             elif kind == "requester-pays":
                 self.requester_pays.add(spec["bucket"])
+            elif kind == "lambda-concurrency":
+                self.lambda_concurrency = int(spec["account"])
             elif kind == "time-scale":
                 self.time_scale = float(spec["scale"])
             else:
@@ -130,6 +136,7 @@ class Faults:
             "drop_stopped": self.drop_stopped,
             "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
             "requester_pays": sorted(self.requester_pays),
+            "lambda_concurrency": self.lambda_concurrency,
             "time_scale": self.time_scale,
         }
 

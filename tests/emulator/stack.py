@@ -55,6 +55,7 @@ class Function:
     max_retries: int = 2
     max_event_age: int = 21600
     on_failure: Optional[str] = None  # destination ARN
+    reserved: Optional[int] = None  # ReservedConcurrentExecutions; None: the account's unreserved concurrency
 
 
 @dataclass
@@ -441,6 +442,7 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
                 env=env,
                 timeout=int(props.get("Timeout", 3)),
                 memory=int(props.get("MemorySize", 128)),
+                reserved=int(props["ReservedConcurrentExecutions"]) if "ReservedConcurrentExecutions" in props else None,
             )
         elif kind == "AWS::Lambda::EventInvokeConfig":
             target = next(f for f in stack.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"])

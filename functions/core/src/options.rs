@@ -4,6 +4,7 @@
 //! One clap definition serves both places, so a directive accepts exactly the flags a user types and reports the
 //! same errors. Pure: parsing and validation only.
 
+use crate::chain::limits::{MAX_CARRIED_OPTION_BYTES, MAX_STATE_BYTES};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::job::JobId;
 use crate::s3path::check_bucket;
@@ -294,6 +295,23 @@ impl JobArgs {
                 errors.push(format!("--request-payer-bucket: {why}"));
             }
         }
+        let carried = instance_types
+            .iter()
+            .chain(&self.aws_subnet_id)
+            .chain(&self.request_payer_bucket)
+            .chain(&self.aws_security_group_id)
+            .chain(&self.aws_key_name)
+            .map(|v| v.len() + 3) // quoted, and a comma
+            .sum::<usize>();
+        if carried > MAX_CARRIED_OPTION_BYTES {
+            errors.push(format!(
+                "--aws-ec2-instance-type, --aws-subnet-id, --request-payer-bucket, --aws-security-group-id and \
+                 --aws-key-name name {carried} bytes together: every state of every task carries them, and Step \
+                 Functions fails a state over {} KiB; keep them within {MAX_CARRIED_OPTION_BYTES} bytes (fewer \
+                 types, subnets or buckets)",
+                MAX_STATE_BYTES / 1024
+            ));
+        }
         let image = self.image.unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             errors.push(format!("--image: `{image}` is not an image name"));
@@ -532,6 +550,28 @@ mod tests {
                 "--request-payer-bucket: `Bad_Bucket` is not a valid bucket name (lowercase letters, digits, \
                  `.` and `-`; beginning and ending with a letter or digit)",
             ]
+        );
+    }
+
+    #[test]
+    fn options_every_state_carries_are_bounded_far_inside_a_states_256_kib() {
+        let buckets = |n: usize| (0..n).map(|i| format!("requester-pays-{i:05}")).collect();
+        let fits = JobArgs {
+            request_payer_bucket: buckets(100),
+            ..Default::default()
+        };
+        assert!(fits.resolve(job()).is_ok());
+        let over = JobArgs {
+            request_payer_bucket: buckets(1_000),
+            ..Default::default()
+        };
+        let errors = over.resolve(job()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("name 23011 bytes together")
+                && errors[0].contains("over 256 KiB; keep them within 16384 bytes"),
+            "{}",
+            errors[0]
         );
     }
 

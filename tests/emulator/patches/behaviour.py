@@ -39,6 +39,11 @@ EventBridge, S3, Lambda
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
 13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
     sandbox's Lambda host (services/lambda_host.py), which runs the real handlers and checks the resource-based policy.
+    An invocation past the concurrency limit answers TooManyRequestsException, HTTP 429, and a request over the
+    payload limit RequestEntityTooLargeException, HTTP 413 ("Invoke": errors). A Lambda
+    task state (a function ARN as its Resource) names an error of the Invoke call itself `Lambda.<code>`, as the
+    `lambda:invoke` integration does ("Handle transient Lambda service exceptions": Lambda.TooManyRequestsException,
+    Lambda.ServiceException, …); moto named every such error `Exception`, which no Retry of AWS's names matches.
 
 Prices
 14. DescribeSpotPriceHistory answers the fixture history of services/pricing.py for the window asked (moto answered
@@ -495,6 +500,22 @@ def send_s3_event(account_id: str, region: str, event: dict) -> None:
 
 def patch_lambda() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.exceptions import JsonRESTError
+
+    from ..services.lambda_host import Throttled, TooLarge
+
+    class TooManyRequests(JsonRESTError):
+        code = 429
+
+        def __init__(self, reason: str) -> None:
+            super().__init__("TooManyRequestsException", "Rate Exceeded.")
+            self.description = json.dumps({"__type": "TooManyRequestsException", "message": "Rate Exceeded.", "Reason": reason, "Type": "User"})
+
+    class RequestTooLarge(JsonRESTError):
+        code = 413
+
+        def __init__(self, message: str) -> None:
+            super().__init__("RequestEntityTooLargeException", message)
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):
         function = self.get_function(function_name, qualifier)
@@ -503,15 +524,37 @@ def patch_lambda() -> None:
             return json.dumps({"errorType": "Sandbox.NoRuntime", "errorMessage": "no Lambda host"}).encode()
         payload = body if isinstance(body, str) else json.dumps(body if body is not None else {})
         kind = (headers or {}).get("X-Amz-Invocation-Type", (headers or {}).get("x-amz-invocation-type"))
-        if kind == "Event":
-            LAMBDA_HOST.invoke_async(function.function_name, payload, "Invoke")
-            return b""
-        result, errored = LAMBDA_HOST.invoke_sync(function.function_name, payload)
+        try:
+            if kind == "Event":
+                LAMBDA_HOST.invoke_async(function.function_name, payload, "Invoke")
+                return b""
+            result, errored = LAMBDA_HOST.invoke_sync(function.function_name, payload)
+        except Throttled as throttled:
+            raise TooManyRequests(throttled.reason) from None
+        except TooLarge as large:
+            raise RequestTooLarge(str(large)) from None
         if errored:
             response_headers["x-amz-function-error"] = "Unhandled"
         return result.encode()
 
     LambdaSimpleBackend.invoke = invoke
+
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+
+    from_error = StateTaskLambda._from_error
+
+    def _from_error(self, env, ex: Exception):
+        failure = from_error(self, env, ex)
+        if isinstance(ex, ClientError):
+            from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+
+            name = f"Lambda.{ex.response['Error']['Code']}"
+            failure.error_name = CustomErrorName(name)
+            failure.event_details["lambdaFunctionFailedEventDetails"]["error"] = name
+        return failure
+
+    StateTaskLambda._from_error = _from_error
 
 
 def patch_spot_price_history() -> None:

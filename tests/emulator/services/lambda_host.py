@@ -6,7 +6,18 @@ behind a local Lambda Runtime API, with what Lambda gives it and no more.
 - Limits: the template's Timeout (the Runtime API's deadline; past it the process is killed and the invocation
   fails with Sandbox.Timedout) and MemorySize (a process whose resident memory passes it is killed: Runtime.ExitError).
   A killed process is started again, cold, as Lambda does.
-- Concurrency: a few processes per function; an invocation waits for a free one.
+- Concurrency ("Lambda quotas": concurrent executions, 1 000 per account and Region by default, as low as 10 in a
+  new account; "Configuring reserved concurrency"): a function with ReservedConcurrentExecutions runs at most that
+  many at once, the others share what the account has left, and an invocation past its limit is throttled at once.
+  A synchronous one (Step Functions' Lambda tasks) fails with TooManyRequestsException (HTTP 429), which Step
+  Functions names Lambda.TooManyRequestsException; an asynchronous one is kept and tried again, with a backoff from
+  1 second to 5 minutes, until the event's MaximumEventAgeInSeconds ("Asynchronous invocation": throttles do not
+  count against MaximumRetryAttempts). A deploy that reserves more than the account's concurrency minus 100 is
+  refused, as PutFunctionConcurrency refuses it. The account's limit is faults.FAULTS.lambda_concurrency. Behind
+  the limit each function has a few processes; an admitted invocation waits for a free one.
+- Payloads ("Invoke"): a synchronous request or response is at most 6 MB, an asynchronous request 1 MB. A larger
+  request is refused with RequestEntityTooLargeException (HTTP 413); a larger response fails the invocation with
+  Function.ResponseSizeTooLarge.
 - Asynchronous invocations (EventBridge targets, Invoke with InvocationType Event): retried on a function error after
   about 1 minute and then 2 more (docs: "Lambda > Asynchronous invocation > Error handling"), up to the function's
   EventInvokeConfig MaximumRetryAttempts and MaximumEventAgeInSeconds; then the event goes to the OnFailure
@@ -37,6 +48,30 @@ LOG = logging.getLogger("ecsub.sandbox.lambda")
 
 #: Delays before the retries of a failed asynchronous invocation, in AWS's seconds.
 ASYNC_RETRY_DELAYS = (60, 120)
+#: A throttled asynchronous invocation is tried again after 1 s, doubling up to 5 minutes (AWS's seconds).
+THROTTLE_BACKOFF = (1.0, 300.0)
+#: Lambda keeps this much of the account's concurrency unreserved ("Configuring reserved concurrency").
+MIN_UNRESERVED = 100
+
+
+#: "Invoke": the most a synchronous request or response, and an asynchronous request, may carry.
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+
+
+class TooLarge(Exception):
+    """Lambda refused a request for its size: RequestEntityTooLargeException."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+
+class Throttled(Exception):
+    """Lambda refused an invocation for concurrency: TooManyRequestsException, with the reason AWS gives."""
+
+    def __init__(self, function: str, reason: str) -> None:
+        super().__init__(f"{function}: Rate Exceeded. ({reason})")
+        self.reason = reason
 
 
 class Invocation:
@@ -281,29 +316,75 @@ class LambdaHost:
         self.lock = threading.Lock()
         self.undelivered: list[dict[str, Any]] = []
         self.pending_async = 0  # asynchronous deliveries not finished: waiting, running or between retries
+        self.concurrent: dict[str, int] = {}  # invocations admitted and not finished, per function
+        self.throttled: dict[str, int] = {}  # invocations refused for concurrency, per function
 
     def busy(self) -> dict[str, Any]:
         """What is still under way: asynchronous deliveries not finished and invocations running, per function.
         A test waits for all of it to be zero instead of sleeping before it checks that nothing happened."""
         with self.lock:
             pending = self.pending_async
+            throttled = dict(self.throttled)
         running = {name: r.in_flight for name, r in self.functions.items() if r.in_flight}
-        return {"pending_async": pending, "running": running, "idle": pending == 0 and not running}
+        return {"pending_async": pending, "running": running, "idle": pending == 0 and not running, "throttled": throttled}
 
     def add(self, runtime: FunctionRuntime) -> None:
+        reserved = sum(r.spec.reserved or 0 for r in self.functions.values()) + (runtime.spec.reserved or 0)
+        account = FAULTS.lambda_concurrency
+        if runtime.spec.reserved is not None and account - reserved < MIN_UNRESERVED:
+            raise ValueError(
+                f"{runtime.name}: InvalidParameterValueException: Specified ReservedConcurrentExecutions for function "
+                f"decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+            )
         self.functions[runtime.name] = runtime
 
+    def _admit(self, runtime: FunctionRuntime) -> None:
+        """Counts the invocation in, or raises Throttled: past the function's reserved concurrency, or past what
+        the account leaves the functions without one."""
+        with self.lock:
+            reserved = runtime.spec.reserved
+            if reserved is not None:
+                full = self.concurrent.get(runtime.name, 0) >= reserved
+                reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+            else:
+                pool = FAULTS.lambda_concurrency - sum(r.spec.reserved or 0 for r in self.functions.values())
+                used = sum(n for name, n in self.concurrent.items() if self.functions[name].spec.reserved is None)
+                full = used >= pool
+                reason = "ConcurrentInvocationLimitExceeded"
+            if full:
+                self.throttled[runtime.name] = self.throttled.get(runtime.name, 0) + 1
+                raise Throttled(runtime.name, reason)
+            self.concurrent[runtime.name] = self.concurrent.get(runtime.name, 0) + 1
+
+    def _run(self, runtime: FunctionRuntime, payload: str) -> tuple[str, bool]:
+        self._admit(runtime)
+        try:
+            return runtime.invoke(payload)
+        finally:
+            with self.lock:
+                self.concurrent[runtime.name] -= 1
+
     def invoke_sync(self, name: str, payload: str) -> tuple[str, bool]:
+        """A synchronous invocation's (result, errored); raises Throttled past the concurrency limit and TooLarge
+        for a request over 6 MB."""
         runtime = self.functions.get(name)
         if runtime is None:
             return _error("ResourceNotFoundException", f"Function not found: {name}"), True
-        return runtime.invoke(payload)
+        if len(payload.encode()) > MAX_SYNC_PAYLOAD:
+            raise TooLarge(MAX_SYNC_PAYLOAD)
+        result, errored = self._run(runtime, payload)
+        if len(result.encode()) > MAX_SYNC_PAYLOAD:
+            return _error("Function.ResponseSizeTooLarge", f"Response payload size exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD} bytes)."), True
+        return result, errored
 
     def invoke_async(self, name: str, payload: str, source: str) -> None:
+        """Queues an event for the function; raises TooLarge for one over 1 MB (nothing is queued)."""
         runtime = self.functions.get(name)
         if runtime is None:
             LOG.error("%s: no function %s", source, name)
             return
+        if len(payload.encode()) > MAX_ASYNC_PAYLOAD:
+            raise TooLarge(MAX_ASYNC_PAYLOAD)
         delivery = FAULTS.delivery_for(name)
         copies = 2 if delivery.duplicate else 1
         with self.lock:
@@ -328,16 +409,25 @@ class LambdaHost:
         queued = time.time()
         attempts = 1 + spec.max_retries
         result, errored, condition = "", True, "RetriesExhausted"
-        for attempt in range(attempts):
+        invoked = 0
+        backoff = THROTTLE_BACKOFF[0]
+        while invoked < attempts:
             if time.time() - queued > FAULTS.scaled(spec.max_event_age):
                 condition = "EventAgeExceeded"
                 break
-            result, errored = runtime.invoke(payload)
+            try:
+                result, errored = self._run(runtime, payload)
+            except Throttled:
+                # Kept and tried again: a throttle is not one of the event's attempts.
+                time.sleep(FAULTS.scaled(backoff))
+                backoff = min(backoff * 2, THROTTLE_BACKOFF[1])
+                continue
+            invoked += 1
             if not errored:
                 return
-            LOG.warning("%s: asynchronous invocation %d of %d failed: %s", runtime.name, attempt + 1, attempts, result[:300])
-            if attempt + 1 < attempts:
-                time.sleep(FAULTS.scaled(ASYNC_RETRY_DELAYS[min(attempt, len(ASYNC_RETRY_DELAYS) - 1)]))
+            LOG.warning("%s: asynchronous invocation %d of %d failed: %s", runtime.name, invoked, attempts, result[:300])
+            if invoked < attempts:
+                time.sleep(FAULTS.scaled(ASYNC_RETRY_DELAYS[min(invoked - 1, len(ASYNC_RETRY_DELAYS) - 1)]))
         record = {
             "version": "1.0",
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
@@ -345,7 +435,7 @@ class LambdaHost:
                 "requestId": str(uuid.uuid4()),
                 "functionArn": f"{runtime.arn}:$LATEST",
                 "condition": condition,
-                "approximateInvokeCount": attempts,
+                "approximateInvokeCount": invoked,
             },
             "requestPayload": _json_or_text(payload),
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
@@ -374,7 +464,13 @@ class LambdaHost:
             with self.lock:
                 self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": "no permission"}})
             return False
-        self.invoke_async(name, payload, rule_arn)
+        try:
+            self.invoke_async(name, payload, rule_arn)
+        except TooLarge as large:
+            LOG.error("EventBridge cannot invoke %s for %s: %s", name, rule_arn, large)
+            with self.lock:
+                self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": str(large)}})
+            return False
         return True
 
     def stop(self) -> None:

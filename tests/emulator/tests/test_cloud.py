@@ -5,6 +5,7 @@ import json
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -319,7 +320,7 @@ class LambdaHost(unittest.TestCase):
                 for i in range(0, len(hog), 4096):
                     hog[i] = 1
                 time.sleep(2)
-            body = json.dumps({"pid": os.getpid(), "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]}).encode()
+            body = json.dumps({"pid": os.getpid(), "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "pad": "x" * (event.get("respond_mb", 0) * 1024 * 1024)}).encode()
             urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
         """
 
@@ -344,6 +345,105 @@ class LambdaHost(unittest.TestCase):
         self.assertEqual(json.loads(result)["errorType"], "Runtime.ExitError")
         ok, errored = runtime.invoke("{}")
         self.assertFalse(errored, ok)
+
+
+class LambdaLimits(unittest.TestCase):
+    """Past the account's concurrency (or a function's reserved concurrency) Lambda throttles at once: a
+    synchronous invocation fails with TooManyRequestsException, an asynchronous one is kept and runs later. Invoke's
+    payloads are bounded."""
+
+    def setUp(self) -> None:
+        from ..faults import FAULTS
+        from ..services import lambda_host
+
+        self.limit = FAULTS.lambda_concurrency
+        self.addCleanup(setattr, FAULTS, "lambda_concurrency", self.limit)
+        self.host = lambda_host.LambdaHost(lambda *args: None)
+        self.host_module = lambda_host
+        self.addCleanup(self.host.stop)
+
+    def function(self, name: str, reserved=None):
+        from .. import stack
+
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        binary = Path(directory.name) / "bootstrap"
+        binary.write_text(f"#!{sys.executable}\n" + textwrap.dedent(LambdaHost.HANDLER))
+        binary.chmod(0o755)
+        spec = stack.Function(logical=name, name=name, arn=f"arn:aws:lambda:us-east-1:1:function:{name}", binary=name, role_arn="", env={}, timeout=30, memory=256, reserved=reserved)
+        runtime = self.host_module.FunctionRuntime(spec, binary, {}, "http://127.0.0.1:1", "us-east-1", Path(directory.name), 2)
+        self.host.add(runtime)
+        runtime.start()
+        return runtime
+
+    def hold(self, name: str, seconds: float) -> threading.Thread:
+        """A synchronous invocation that holds one of the account's executions for `seconds`."""
+        held = threading.Thread(target=self.host.invoke_sync, args=(name, json.dumps({"sleep": seconds})))
+        held.start()
+        deadline = time.time() + 10
+        while self.host.concurrent.get(name, 0) < 1 and time.time() < deadline:
+            time.sleep(0.01)
+        return held
+
+    def test_a_synchronous_invocation_past_the_accounts_concurrency_is_throttled_at_once(self):
+        from ..faults import FAULTS
+
+        FAULTS.lambda_concurrency = 1
+        self.function("a")
+        self.function("b")
+        held = self.hold("a", 2)
+        started = time.time()
+        with self.assertRaises(self.host_module.Throttled) as refused:
+            self.host.invoke_sync("b", "{}")  # another function: the account's limit is shared
+        self.assertLess(time.time() - started, 0.5, "throttled at once, not queued")
+        self.assertEqual(refused.exception.reason, "ConcurrentInvocationLimitExceeded")
+        held.join()
+        result, errored = self.host.invoke_sync("b", "{}")
+        self.assertFalse(errored, result)
+        self.assertEqual(self.host.busy()["throttled"], {"b": 1})
+
+    def test_a_function_runs_no_more_than_its_reserved_concurrency(self):
+        self.function("reserved", reserved=1)
+        held = self.hold("reserved", 2)
+        with self.assertRaises(self.host_module.Throttled) as refused:
+            self.host.invoke_sync("reserved", "{}")
+        self.assertEqual(refused.exception.reason, "ReservedFunctionConcurrentInvocationLimitExceeded")
+        held.join()
+
+    def test_a_throttled_asynchronous_invocation_is_kept_and_runs_once_there_is_room(self):
+        from ..faults import FAULTS
+
+        FAULTS.lambda_concurrency = 1
+        runtime = self.function("a")
+        held = self.hold("a", 1.5)
+        self.host.invoke_async("a", "{}", "test")
+        held.join()
+        deadline = time.time() + 20
+        while not self.host.busy()["idle"] and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(self.host.busy()["idle"])
+        self.assertGreaterEqual(self.host.throttled.get("a", 0), 1, "it was throttled while the other ran")
+        self.assertEqual(runtime.invocations, 2, "and then ran, once")
+        self.assertEqual(self.host.undelivered, [], "a throttle is not one of the event's attempts")
+
+    def test_requests_and_responses_past_invokes_payload_limits_are_refused(self):
+        lambda_host = self.host_module
+        runtime = self.function("a")
+        with self.assertRaises(lambda_host.TooLarge):
+            self.host.invoke_sync("a", json.dumps({"pad": "x" * lambda_host.MAX_SYNC_PAYLOAD}))
+        with self.assertRaises(lambda_host.TooLarge):
+            self.host.invoke_async("a", json.dumps({"pad": "x" * lambda_host.MAX_ASYNC_PAYLOAD}), "test")
+        self.assertEqual(runtime.invocations, 0, "nothing reached the function")
+        result, errored = self.host.invoke_sync("a", json.dumps({"respond_mb": 7}))
+        self.assertTrue(errored)
+        self.assertEqual(json.loads(result)["errorType"], "Function.ResponseSizeTooLarge")
+        result, errored = self.host.invoke_sync("a", json.dumps({"pad": "x" * (lambda_host.MAX_ASYNC_PAYLOAD * 2)}))
+        self.assertFalse(errored, "2 MB is within a synchronous request's 6 MB")
+
+    def test_a_reservation_that_leaves_the_account_less_than_100_unreserved_is_refused(self):
+        self.function("small", reserved=500)
+        with self.assertRaisesRegex(ValueError, r"below its minimum value of \[100\]"):
+            self.function("large", reserved=401)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,18 @@ class DistributedMap(unittest.TestCase):
         self.assertEqual(ran["described"]["status"], "FAILED")
         self.assertEqual(self.failure(ran["history"])["error"], "States.Runtime")
 
+    def test_a_state_whose_output_passes_256_kib_fails_the_execution(self):
+        # "Step Functions service quotas": a task's, state's or execution's input or output is at most 256 KiB of
+        # UTF-8; past it the execution fails with States.DataLimitExceeded, which no Catch takes.
+        def grow(size: int) -> dict:
+            return {"StartAt": "Grow", "States": {"Grow": {"Type": "Pass", "Result": "x" * size, "ResultPath": "$.grown", "End": True}}}
+
+        fits = self.run_map([], grow(250 * 1024))
+        self.assertEqual(fits["described"]["status"], "SUCCEEDED")
+        over = self.run_map([], grow(256 * 1024))
+        self.assertEqual(over["described"]["status"], "FAILED")
+        self.assertEqual(self.failure(over["history"])["error"], "States.DataLimitExceeded")
+
 
 def with_catch(definition: dict) -> dict:
     """The Map's errors caught into `$.caught`."""

@@ -16,6 +16,15 @@ pub const MAX_CLUSTER_INSTANCES: u32 = 5_000;
 /// The most tasks one job may have: what the submit function is sized to validate, generate and write within
 /// its memory and time (a 100 000-row tasks file; the parse_generate benchmark measures the per-row cost).
 pub const MAX_TASKS: usize = 100_000;
+/// Step Functions: a task's, state's or execution's input or output is at most 256 KiB of UTF-8 ("Step Functions
+/// service quotas"); past it the execution fails with `States.DataLimitExceeded`, which no Catch takes.
+pub const MAX_STATE_BYTES: usize = 256 * 1024;
+/// What the job's options carried by every state of every task (its reference names the instance types, subnets,
+/// request-payer buckets, security group and key pair) may name together: a sixteenth of a state, so that the
+/// reference with the task's attempt, instance and longest error stays far inside `MAX_STATE_BYTES` whatever the
+/// options say.
+pub const MAX_CARRIED_OPTION_BYTES: usize = MAX_STATE_BYTES / 16;
+
 /// Step Functions: events in one execution's history (each task's child execution has its own).
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
 /// History events of one task's attempt when its instance joins on the first poll (measured on the emulated cloud
