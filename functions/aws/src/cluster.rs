@@ -341,15 +341,20 @@ pub async fn describe(
     Ok(found)
 }
 
-/// The task definition revisions of a family (a job's cluster name).
+/// The task definition revisions of a family (a job's cluster name), every page ("ListTaskDefinitions": up to 100
+/// a page).
 pub async fn definitions(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<String>, FnError> {
-    let definitions = ecs
+    let mut pages = ecs
         .list_task_definitions()
         .family_prefix(family)
-        .send()
-        .await
-        .map_err(|e| FnError::aws(format!("ListTaskDefinitions {family}"), &e))?;
-    Ok(definitions.task_definition_arns().to_vec())
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| FnError::aws(format!("ListTaskDefinitions {family}"), &e))?;
+        arns.extend_from_slice(page.task_definition_arns());
+    }
+    Ok(arns)
 }
 
 /// Removes a job's cluster (its container instances deregistered first, every page of them) and, if named, its

@@ -46,10 +46,10 @@ static ARCH_CACHE: Mutex<Option<HashMap<String, Arch>>> = Mutex::new(None);
 /// AMI ids by SSM parameter, kept for the life of the process.
 static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
 
-/// The types, described in one call; an unknown type fails the call (`Ecsub.LaunchFailed`: retrying will not make
-/// it known).
+/// The types, described (every page: EC2 answers at most 100 a page, "DescribeInstanceTypes", MaxResults); an
+/// unknown type fails the call (`Ecsub.LaunchFailed`: retrying will not make it known).
 pub async fn describe_types(ec2: &Client, types: &[String]) -> Result<Vec<TypeInfo>, FnError> {
-    let out = ec2
+    let mut pages = ec2
         .describe_instance_types()
         .set_instance_types(Some(
             types
@@ -57,37 +57,39 @@ pub async fn describe_types(ec2: &Client, types: &[String]) -> Result<Vec<TypeIn
                 .map(|t| ec2::InstanceType::from(t.as_str()))
                 .collect(),
         ))
-        .send()
-        .await
-        .map_err(|e| match code(&e) {
+        .into_paginator()
+        .send();
+    let mut described = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| match code(&e) {
             Some(c) if c.starts_with("InvalidInstanceType") => FnError::new(
                 error_names::LAUNCH_FAILED,
                 format!("unknown instance type in {types:?}: {}", describe(&e)),
             ),
             _ => FnError::aws("DescribeInstanceTypes", &e),
         })?;
-    Ok(out
-        .instance_types()
-        .iter()
-        .filter_map(|info| {
-            let arm = info.processor_info().is_some_and(|p| {
-                p.supported_architectures()
-                    .contains(&ec2::ArchitectureType::Arm64)
-            });
-            Some(TypeInfo {
-                name: info.instance_type()?.as_str().to_owned(),
-                arch: if arm { Arch::Arm64 } else { Arch::X86_64 },
-                vcpus: info
-                    .v_cpu_info()
-                    .and_then(|v| v.default_v_cpus())
-                    .and_then(|n| u32::try_from(n).ok()),
-                memory_mib: info
-                    .memory_info()
-                    .and_then(|m| m.size_in_mib())
-                    .and_then(|n| u64::try_from(n).ok()),
-            })
-        })
-        .collect())
+        described.extend(page.instance_types().iter().filter_map(type_info));
+    }
+    Ok(described)
+}
+
+fn type_info(info: &ec2::InstanceTypeInfo) -> Option<TypeInfo> {
+    let arm = info.processor_info().is_some_and(|p| {
+        p.supported_architectures()
+            .contains(&ec2::ArchitectureType::Arm64)
+    });
+    Some(TypeInfo {
+        name: info.instance_type()?.as_str().to_owned(),
+        arch: if arm { Arch::Arm64 } else { Arch::X86_64 },
+        vcpus: info
+            .v_cpu_info()
+            .and_then(|v| v.default_v_cpus())
+            .and_then(|n| u32::try_from(n).ok()),
+        memory_mib: info
+            .memory_info()
+            .and_then(|m| m.size_in_mib())
+            .and_then(|n| u64::try_from(n).ok()),
+    })
 }
 
 /// The architecture of each type: from this process's cache, else in one call for the types it has not seen.

@@ -25,7 +25,9 @@ EC2
 
 ECS
 8. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language), and answers
-   while an instance registers (moto iterated the live dict: RuntimeError, HTTP 500).
+   while an instance registers (moto iterated the live dict: RuntimeError, HTTP 500). ListTasks,
+   ListContainerInstances, ListClusters and ListTaskDefinitions answer 100 a page with a nextToken, as ECS does
+   (moto answered everything at once, so no caller's paging was ever exercised).
 9. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
 10. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
    the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, and injected
@@ -54,6 +56,7 @@ speed.py holds the patches that change only what a call costs; patches.apply() (
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
 import hashlib
@@ -289,6 +292,37 @@ def patch_ec2() -> None:
     InstanceResponse.run_instances = run_instances_response
 
 
+#: The most an ECS List* call answers.
+ECS_PAGE = 100
+
+
+def _paged(original: Callable, field: str) -> Callable:
+    """An ECS List* response cut to one page, with an opaque nextToken for the rest."""
+    from moto.core.responses import ActionResult
+    from moto.ecs.exceptions import EcsClientException
+
+    def page(self):
+        wanted = self._get_param("maxResults")
+        size = ECS_PAGE if wanted in (None, "") else int(wanted)
+        if not 1 <= size <= ECS_PAGE:
+            raise EcsClientException(f"maxResults must be between 1 and {ECS_PAGE}")  # InvalidParameterException on AWS
+        token = self._get_param("nextToken")
+        start = 0
+        if token:
+            try:
+                start = int(base64.b64decode(token.encode()).decode().removeprefix("page:"))
+            except (ValueError, UnicodeDecodeError) as bad:
+                raise EcsClientException(f"Invalid nextToken: {token}") from bad
+        answer = original(self)
+        items = list(answer.result.get(field, []))
+        result = {field: items[start : start + size]}
+        if start + size < len(items):
+            result["nextToken"] = base64.b64encode(f"page:{start + size}".encode()).decode()
+        return ActionResult(result)
+
+    return page
+
+
 def patch_ecs() -> None:
     from moto.core.responses import ActionResult
     from moto.ecs import models as ecs_models
@@ -319,6 +353,17 @@ def patch_ecs() -> None:
         return ActionResult({"containerInstanceArns": arns})
 
     EC2ContainerServiceResponse.list_container_instances = list_container_instances
+
+    # Paging: every ECS List* answers at most `maxResults` (1 to 100; 100 when not given) with a nextToken for
+    # the rest ("ListTasks", "ListContainerInstances", "ListClusters", "ListTaskDefinitions": "If maxResults
+    # was not used, then … returns up to 100 results and a nextToken value if applicable"). moto answered all.
+    for operation, field in (
+        ("list_tasks", "taskArns"),
+        ("list_container_instances", "containerInstanceArns"),
+        ("list_clusters", "clusterArns"),
+        ("list_task_definitions", "taskDefinitionArns"),
+    ):
+        setattr(EC2ContainerServiceResponse, operation, _paged(getattr(EC2ContainerServiceResponse, operation), field))
 
     original_init = ecs_models.Container.__init__
 

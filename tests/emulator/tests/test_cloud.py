@@ -8,6 +8,7 @@ import textwrap
 import threading
 import time
 import unittest
+import uuid
 from pathlib import Path
 
 TRUST = {
@@ -242,6 +243,28 @@ class Cloud(CloudCase):
         self.assertEqual({i["State"]["Name"] for i in states}, {"running"}, "a refused call acted on some ids")
         ended = ec2.terminate_instances(InstanceIds=ids)["TerminatingInstances"]
         self.assertEqual(sorted(i["InstanceId"] for i in ended), sorted(ids))
+
+
+    def test_ecs_lists_answer_100_a_page_with_a_token_for_the_rest(self):
+        ecs = self.client("ecs")
+        family = f"paged-{uuid.uuid4().hex[:8]}"
+        container = [{"name": "c", "image": "busybox", "memory": 64}]
+        for _ in range(101):
+            ecs.register_task_definition(family=family, containerDefinitions=container)
+        first = ecs.list_task_definitions(familyPrefix=family)
+        self.assertEqual(len(first["taskDefinitionArns"]), 100)
+        rest = ecs.list_task_definitions(familyPrefix=family, nextToken=first["nextToken"])
+        self.assertEqual(len(rest["taskDefinitionArns"]), 1)
+        self.assertNotIn("nextToken", rest)
+        self.assertEqual(len(set(first["taskDefinitionArns"] + rest["taskDefinitionArns"])), 101)
+        paged = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, PaginationConfig={"PageSize": 30})
+        self.assertEqual([len(p["taskDefinitionArns"]) for p in paged], [30, 30, 30, 11])
+        self.assertIn("maxResults", self.error(lambda: ecs.list_task_definitions(familyPrefix=family, maxResults=101))["Message"])
+        ecs.create_cluster(clusterName=family)
+        refused = self.error(lambda: ecs.describe_tasks(cluster=family, tasks=[f"t{n}" for n in range(101)]))
+        self.assertEqual(refused["Code"], "InvalidParameterException")
+        self.assertIn("over 100", refused["Message"])
+        self.assertEqual(ecs.describe_tasks(cluster=family, tasks=[f"t{n}" for n in range(100)])["tasks"], [])
 
 
 class Ec2Buckets(unittest.TestCase):
