@@ -19,7 +19,9 @@ Kinds (the JSON body of `POST /fault`):
     after registering (agentConnected false) for that long.
 - {"kind": "never-join", "times": 1}: the next instances never register (their agent cannot reach ECS).
 - {"kind": "instance-dies", "times": 1}: EC2 terminates the next instances before they boot (state reason
-    Server.InternalError), as it does now and then to a pending instance.
+    Server.InternalError), as it does now and then to a pending instance. With "every": N instead, every Nth new
+    instance dies, from then on (a steady small rate, as a large job meets; "every": 0 ends it). `GET /faults`
+    counts the deaths in "instance_deaths".
 - {"kind": "drop-stopped", "times": 1}: the next tasks' "ECS Task State Change" STOPPED events never arrive.
 - {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
     asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
@@ -75,6 +77,9 @@ class Faults:
     agent_disconnect: list[list[float]] = field(default_factory=list)  # [seconds, times]
     never_join: int = 0
     instance_dies: int = 0
+    instance_dies_every: int = 0
+    instances_seen: int = 0  # new instances the agent met since `every` was set
+    instance_deaths: int = 0  # instances the fault ended
     drop_stopped: int = 0
     delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
     requester_pays: set[str] = field(default_factory=set)
@@ -108,6 +113,9 @@ class Faults:
                 self.agent_disconnect.append([float(spec.get("seconds", 3)), int(spec.get("times", 1))])
             elif kind == "never-join":
                 self.never_join += int(spec.get("times", 1))
+            elif kind == "instance-dies" and "every" in spec:
+                self.instance_dies_every = int(spec["every"])
+                self.instances_seen = 0
             elif kind == "instance-dies":
                 self.instance_dies += int(spec.get("times", 1))
             elif kind == "drop-stopped":
@@ -133,6 +141,8 @@ class Faults:
             "agent_disconnect": self.agent_disconnect,
             "never_join": self.never_join,
             "instance_dies": self.instance_dies,
+            "instance_dies_every": self.instance_dies_every,
+            "instance_deaths": self.instance_deaths,
             "drop_stopped": self.drop_stopped,
             "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
             "requester_pays": sorted(self.requester_pays),
@@ -155,6 +165,17 @@ class Faults:
                 setattr(self, name, getattr(self, name) - 1)
                 return True
         return False
+
+    def instance_dies_now(self) -> bool:
+        """Whether the new instance the agent meets dies before it boots: one of the counted ones, or every Nth."""
+        with self.lock:
+            self.instances_seen += 1
+            if self.instance_dies > 0:
+                self.instance_dies -= 1
+            elif not (self.instance_dies_every and self.instances_seen % self.instance_dies_every == 0):
+                return False
+            self.instance_deaths += 1
+            return True
 
     def take_listed(self, name: str) -> Optional[Any]:
         """Uses up one of a listed fault ([value, times] entries); returns its value."""

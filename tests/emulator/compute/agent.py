@@ -97,7 +97,7 @@ class Agent(TaskRunner):
         for instance_id, described in states.items():
             if described["State"]["Name"] != "running" or instance_id in self.instances:
                 continue
-            if FAULTS.take("instance_dies"):
+            if FAULTS.instance_dies_now():
                 _die_before_boot(self.account, self.region, instance_id)
                 continue
             instance = self.instances[instance_id] = Instance(instance_id, self.sandbox.workdir / "instances" / instance_id)

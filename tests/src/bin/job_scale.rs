@@ -5,9 +5,11 @@
 //! RunInstances (EC2's documented throttling: 5 at once, then 2 a second). The original ecsub starts tasks 5 s
 //! apart: its 100th 500 s after the first.
 //!
-//! Run with `cargo run -p ecsub-e2e --bin job-scale [-- TASKS [PROCESSES]]` after `tests/run.sh` (it needs the venv
-//! and binaries). The job polls for its instances every 15 s (the default `--waiter-delay`); EC2's RunInstances
-//! bucket is the documented one (5 at once, 2 a second).
+//! Run with `cargo run -p ecsub-e2e --bin job-scale [-- TASKS [PROCESSES [DIE_EVERY]]]` after `tests/run.sh` (it
+//! needs the venv and binaries). The job polls for its instances every 15 s (the default `--waiter-delay`); EC2's
+//! RunInstances bucket is the documented one (5 at once, 2 a second); EC2 ends every DIE_EVERY-th new instance
+//! before it boots (default 100: 1 %, as it ends a pending instance now and then; 0: none), and each is launched
+//! again at its task's next join check.
 
 use ecsub_e2e::metrics::run_job;
 use ecsub_e2e::{Options, Sandbox};
@@ -20,6 +22,9 @@ fn main() {
     let processes: usize = args
         .next()
         .map_or(500, |n| n.parse().expect("PROCESSES is a number"));
+    let die_every: u64 = args
+        .next()
+        .map_or(100, |n| n.parse().expect("DIE_EVERY is a number"));
     // The emulated Lambda runs 2 handler processes per function unless told otherwise; Lambda itself runs up to
     // 1 000 at once. With hundreds of tasks at once, 2 would queue the join checks behind launches that wait for
     // EC2's tokens (at 500 at once no task had started 8 minutes in).
@@ -31,6 +36,7 @@ fn main() {
         lambda_processes: Some((processes / 25).clamp(2, 24)),
         ..Options::default()
     });
+    sandbox.fault(&serde_json::json!({ "kind": "instance-dies", "every": die_every }));
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut tsv = String::from("--env I\n");
     for i in 0..tasks {
@@ -49,4 +55,8 @@ fn main() {
         15,
     );
     figures.print();
+    println!(
+        "instances EC2 ended before they booted (every {die_every}th): {}",
+        sandbox.control_get("/faults")["instance_deaths"]
+    );
 }
