@@ -24,24 +24,24 @@ fn push_and_wait(
     script: &str,
     waiter_delay: &str,
     processes: &str,
+    extra: &[&str],
 ) -> Ran {
-    sandbox.cli_within(
-        &[
-            "push",
-            "--wait",
-            "--poll",
-            "5",
-            "--waiter-delay",
-            waiter_delay,
-            "--processes",
-            processes,
-            "--tasks",
-            tasks,
-            "--script",
-            script,
-        ],
-        Duration::from_secs(1200),
-    )
+    let mut args = vec![
+        "push",
+        "--wait",
+        "--poll",
+        "5",
+        "--waiter-delay",
+        waiter_delay,
+        "--processes",
+        processes,
+        "--tasks",
+        tasks,
+        "--script",
+        script,
+    ];
+    args.extend_from_slice(extra);
+    sandbox.cli_within(&args, Duration::from_secs(1200))
 }
 
 /// Tasks in the large job: more than an inline Map's history would hold at `--waiter-delay 10` (117).
@@ -68,7 +68,7 @@ fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
         "scale.sh",
         "test \"$I\" = \"$ECSUB_TASK_INDEX\"\n",
     );
-    let pushed = push_and_wait(&sandbox, &tasks, &script, "10", "100");
+    let pushed = push_and_wait(&sandbox, &tasks, &script, "10", "100", &[]);
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
 
@@ -144,10 +144,12 @@ fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
 
 /// EC2's own token buckets (tests/emulator/front/throttle.py, AWS's documented sizes), shrunk to a few launches a
 /// second: a 50-task job at `--processes 50` launches faster than that, its launches over the bucket are refused with
-/// RequestLimitExceeded, back off and succeed; no task fails for it and none gets a second instance.
+/// RequestLimitExceeded, back off and succeed, while the first type of its list has no capacity (each launch walks
+/// to the second); no task fails for it and none gets a second instance.
 #[test]
-fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_every_task_once() {
+fn a_50_task_job_launching_over_ec2s_token_bucket_and_short_of_capacity_runs_every_task_once() {
     let sandbox = with_wordcount();
+    sandbox.control_post("/no-capacity", &json!({ "instance_types": ["t3.micro"] }));
     let resized = sandbox.control_post(
         "/ec2-bucket",
         &json!({ "kind": "request", "api": "RunInstances", "capacity": 3, "refill": 3 }),
@@ -163,7 +165,14 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_ever
         "burst.sh",
         "mkdir -p \"${OUT%/*}\" && echo \"$ECSUB_TASK_INDEX\" > \"$OUT\"\n",
     );
-    let pushed = push_and_wait(&sandbox, &tasks, &script, "5", "50");
+    let pushed = push_and_wait(
+        &sandbox,
+        &tasks,
+        &script,
+        "5",
+        "50",
+        &["--spot", "--aws-ec2-instance-type", "t3.micro,t3.small"],
+    );
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]
@@ -187,11 +196,18 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_waits_for_tokens_and_runs_ever
     }
     let summary = summary(&sandbox, &job);
     assert_eq!(summary["succeeded"], 50, "{summary}");
-    assert_eq!(
-        all_instances(&sandbox, &job).len(),
-        50,
-        "one instance per task"
+    let instances = all_instances(&sandbox, &job);
+    assert_eq!(instances.len(), 50, "one instance per task");
+    assert!(
+        instances.iter().all(|i| i["InstanceType"] == "t3.small"),
+        "a launch on the type with no capacity"
     );
+    let refused_capacity = sandbox
+        .calls()
+        .iter()
+        .filter(|c| c["operation"] == "RunInstances" && c["error"] == "InsufficientInstanceCapacity")
+        .count();
+    assert!(refused_capacity >= 50, "every task's launch met the type with no capacity first");
     assert_nothing_running(&sandbox, &job);
 }
 
