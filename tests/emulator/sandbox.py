@@ -165,11 +165,11 @@ class Sandbox:
         self.deployer = self.principals.add_user("sandbox-cloudformation", "setup", ADMIN)
         self.cli_user = self.principals.add_user("ecsub-user", "cli")
 
-    def _send_to_queue(self, credentials: dict[str, str], queue_arn: str, body: str) -> None:
+    def _sqs(self, credentials: dict[str, str], region: str):
+        """An SQS client signing with a function's credentials (its execution role)."""
         import boto3
 
-        _, _, _, region, account, name = queue_arn.split(":")
-        sqs = boto3.client(
+        return boto3.client(
             "sqs",
             region_name=region,
             endpoint_url=self.moto_url,
@@ -177,7 +177,13 @@ class Sandbox:
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
         )
-        sqs.send_message(QueueUrl=f"{self.moto_url}/{account}/{name}", MessageBody=body)
+
+    def _queue_url(self, queue_arn: str) -> str:
+        _, _, _, _, account, name = queue_arn.split(":")
+        return f"{self.moto_url}/{account}/{name}"
+
+    def _send_to_queue(self, credentials: dict[str, str], queue_arn: str, body: str) -> None:
+        self._sqs(credentials, queue_arn.split(":")[3]).send_message(QueueUrl=self._queue_url(queue_arn), MessageBody=body)
 
     def _fixture(self, value: str) -> str:
         """Parameter values may name fixtures the sandbox makes first: `${kms-key:ALIAS}` is a KMS key's ARN."""
@@ -217,6 +223,13 @@ class Sandbox:
                 principal = self.principals.assume(function.role_arn, "lambda.amazonaws.com", f"lambda-{function.name}")
                 runtime = lambda_host.FunctionRuntime(function, binary, principal.credentials(), self.moto_url, REGION, self.workdir, self.processes)
                 self.lambdas.add(runtime)
+            for mapping in deployed.mappings:
+                # Lambda's pollers act with the function's role, but they are Lambda's own calls, not the
+                # function's: their own session, so that metering tells them apart.
+                function = next(f for f in deployed.functions.values() if f.name == mapping.function)
+                poller = self.principals.assume(function.role_arn, "lambda.amazonaws.com", f"event-source-{function.name}")
+                sqs = self._sqs(poller.credentials(), REGION)
+                self.lambdas.pollers.append(lambda_host.QueuePoller(self.lambdas, mapping, sqs, self._queue_url(mapping.queue_arn), REGION))
             if "UserPolicyArn" in deployed.outputs:
                 iam_client.attach_user_policy(UserName="ecsub-user", PolicyArn=deployed.outputs["UserPolicyArn"])
             LOG.info("stack %s deployed: %s", name, json.dumps(deployed.outputs))
@@ -310,6 +323,8 @@ class Sandbox:
         self.deploy()
         for runtime in self.lambdas.functions.values():
             runtime.start()
+        for poller in self.lambdas.pollers:
+            poller.start()
         self.agent = agent.Agent(self)
         threading.Thread(target=self.agent.run, name="agent", daemon=True).start()
         stacks = {name: self.stack_info(s) for name, s in self.stacks.items()}

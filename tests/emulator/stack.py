@@ -35,6 +35,7 @@ SUPPORTED = {
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventSourceMapping",
     "AWS::StepFunctions::StateMachine",
     "AWS::Events::Rule",
     "AWS::CloudWatch::Alarm",
@@ -59,6 +60,18 @@ class Function:
 
 
 @dataclass
+class QueueMapping:
+    """An event source mapping from an SQS queue to a function (AWS::Lambda::EventSourceMapping)."""
+
+    function: str  # the function's name
+    queue_arn: str
+    batch_size: int = 10
+    window_seconds: float = 0.0
+    partial_failures: bool = False  # FunctionResponseTypes: ReportBatchItemFailures
+    max_concurrency: int = 2
+
+
+@dataclass
 class Stack:
     name: str
     parameters: dict[str, str]
@@ -68,6 +81,7 @@ class Stack:
     refs: dict[str, str] = field(default_factory=dict)
     attrs: dict[str, dict[str, str]] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
+    mappings: list[QueueMapping] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     conditions: dict[str, bool] = field(default_factory=dict)
     parameter_types: dict[str, str] = field(default_factory=dict)
@@ -356,6 +370,7 @@ _ORDER = [
     "AWS::IAM::InstanceProfile",
     "AWS::Lambda::Function",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventSourceMapping",
     "AWS::Lambda::Permission",
     "AWS::StepFunctions::StateMachine",
     "AWS::Events::Rule",
@@ -449,6 +464,30 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
             target.max_retries = int(props.get("MaximumRetryAttempts", 2))
             target.max_event_age = int(props.get("MaximumEventAgeInSeconds", 21600))
             target.on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            source = props["EventSourceArn"]
+            if ":sqs:" not in source:
+                raise ValueError(f"stack {stack.name}: {logical}: only SQS event sources are emulated ({source})")
+            target = next(f for f in stack.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"])
+            batch = int(props.get("BatchSize", 10))
+            window = float(props.get("MaximumBatchingWindowInSeconds", 0))
+            # "Using Lambda with Amazon SQS": a standard queue's batch is 1 to 10 000, and more than 10 needs a
+            # batching window of at least 1 second; MaximumConcurrency is 2 to 1 000.
+            if not 1 <= batch <= 10_000 or (batch > 10 and window < 1):
+                raise ValueError(f"stack {stack.name}: {logical}: BatchSize {batch} with MaximumBatchingWindowInSeconds {window}")
+            concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))
+            if not 2 <= concurrency <= 1000:
+                raise ValueError(f"stack {stack.name}: {logical}: MaximumConcurrency {concurrency} (2 to 1 000)")
+            stack.mappings.append(
+                QueueMapping(
+                    function=target.name,
+                    queue_arn=source,
+                    batch_size=batch,
+                    window_seconds=window,
+                    partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    max_concurrency=concurrency,
+                )
+            )
         elif kind == "AWS::Lambda::Permission":
             function = props["FunctionName"]
             arguments = {

@@ -446,7 +446,10 @@ def _sqs(r: Request, look: Lookups) -> Optional[list[Check]]:
         return None
     parts = urllib.parse.urlparse(url).path.strip("/").split("/")
     account, name = (parts[-2], parts[-1]) if len(parts) >= 2 else (r.account, parts[-1])
-    return [Check(f"sqs:{r.operation}", _arn(r, "sqs", name, account=account))]
+    # A batch action is authorized as its single action ("Amazon SQS API permissions: Actions and resource
+    # reference": SendMessageBatch needs sqs:SendMessage, DeleteMessageBatch sqs:DeleteMessage, …).
+    action = r.operation.removesuffix("Batch") if r.operation.endswith("MessageBatch") or r.operation == "ChangeMessageVisibilityBatch" else r.operation
+    return [Check(f"sqs:{action}", _arn(r, "sqs", name, account=account))]
 
 
 def _lambda(r: Request, look: Lookups) -> Optional[list[Check]]:

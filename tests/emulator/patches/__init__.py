@@ -30,11 +30,13 @@ def apply() -> None:
     behaviour.patch_stepfunctions_retry()
     behaviour.patch_states_all()
     behaviour.patch_stop_execution()
+    behaviour.patch_send_task_failure()
     behaviour.patch_ec2()
     behaviour.patch_ecs()
     behaviour.patch_events()
     behaviour.patch_s3_events()
     behaviour.patch_lambda()
+    behaviour.patch_sqs()
     behaviour.patch_spot_price_history()
     # The Distributed Map (services/map_run.py); ResultWriter's input is replaced before its errors are named.
     map_run.patch_declared_tolerance()

@@ -11,6 +11,8 @@ Step Functions
    does ("Step Functions uses the state machine's execution role for its integrations"); moto signs them with a
    dummy key, which the sandbox's IAM gateway would refuse. The role must trust states.amazonaws.com.
 3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
+   SendTaskFailure's cause reaches the waiting state's Catch with its error ("SendTaskFailure": error and cause);
+   moto dropped the cause.
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
 5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (services/map_run.py).
    And States.ALL in a Catch or Retry matches neither States.Runtime nor States.DataLimitExceeded ("Handling
@@ -18,7 +20,9 @@ Step Functions
    type and runtime error types"): such an error fails the execution. moto's States.ALL matched every error.
 
 EC2
-6. RunInstances honours ClientToken (EC2 "Ensuring idempotency"): the same token and parameters return the first
+6. RunInstances launches MaxCount instances (capacity permitting; moto launched MinCount), each with the instance
+   profile (moto gave it to the first only), and honours ClientToken
+   (EC2 "Ensuring idempotency"): the same token and parameters return the first
    call's instances; the same token with other parameters fails IdempotentParameterMismatch (seen also after a
    failed first call: ubicloud/ubicloud#5898). moto ignores the token.
 7. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
@@ -46,6 +50,11 @@ EventBridge, S3, Lambda
     task state (a function ARN as its Resource) names an error of the Invoke call itself `Lambda.<code>`, as the
     `lambda:invoke` integration does ("Handle transient Lambda service exceptions": Lambda.TooManyRequestsException,
     Lambda.ServiceException, …); moto named every such error `Exception`, which no Retry of AWS's names matches.
+
+SQS
+15. A message's delay (DelaySeconds) follows the sandbox's time scale, as every AWS schedule and Retry interval here
+    does: the launcher's waits (a minute for capacity) take a second in tests. Visibility timeouts do not (a reader
+    that hides a message while it works keeps it hidden as long as on AWS).
 
 Prices
 14. DescribeSpotPriceHistory answers the fixture history of services/pricing.py for the window asked (moto answered
@@ -223,6 +232,17 @@ def patch_states_all() -> None:
     ErrorEqualsDecl._eval_body = _eval_body
 
 
+def patch_send_task_failure() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
 def patch_stop_execution() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import Execution
@@ -243,6 +263,8 @@ def patch_stop_execution() -> None:
 
 
 _TOKENS: dict[str, tuple[str, Any]] = {}
+#: The MaxCount of the RunInstances request each server thread is answering.
+_MAX_COUNT: dict[int, int] = {}
 _TOKENS_LOCK = threading.Lock()
 
 
@@ -254,19 +276,36 @@ def patch_ec2() -> None:
     original_backend = InstanceBackend.run_instances
 
     def run_instances_backend(self, image_id, count, user_data, security_group_names, **kwargs):
+        # EC2 launches as many as it can up to MaxCount, at least MinCount ("RunInstances": MaxCount); moto
+        # launched MinCount. The request's MaxCount is read from the response object's parameters (see below).
+        count = max(int(count), int(_MAX_COUNT.get(threading.get_ident(), count)))
         instance_type = kwargs.get("instance_type")
         if instance_type in FAULTS.no_capacity:
             raise EC2ClientError(
                 "InsufficientInstanceCapacity",
                 f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
             )
-        return original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
+        reservation = original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
+        # Every instance of the call has the instance profile (moto's response associates the first one only).
+        for instance in reservation.instances[1:]:
+            if kwargs.get("iam_instance_profile_arn"):
+                self.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=kwargs["iam_instance_profile_arn"])
+            elif kwargs.get("iam_instance_profile_name"):
+                self.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_name=kwargs["iam_instance_profile_name"])
+        return reservation
 
     InstanceBackend.run_instances = run_instances_backend
 
     original_response = InstanceResponse.run_instances
 
     def run_instances_response(self):
+        _MAX_COUNT[threading.get_ident()] = int(self._get_param("MaxCount", if_none=self._get_param("MinCount", if_none="1")))
+        try:
+            return run_instances_idempotent(self)
+        finally:
+            _MAX_COUNT.pop(threading.get_ident(), None)
+
+    def run_instances_idempotent(self):
         token = self._get_param("ClientToken")
         if not token:
             return original_response(self)
@@ -600,6 +639,16 @@ def patch_lambda() -> None:
         return failure
 
     StateTaskLambda._from_error = _from_error
+
+
+def patch_sqs() -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message
+
+    def delay(self, delay_seconds: int) -> None:
+        self.delayed_until = unix_time_millis() + FAULTS.scaled(int(delay_seconds)) * 1000
+
+    Message.delay = delay
 
 
 def patch_spot_price_history() -> None:

@@ -23,6 +23,14 @@ behind a local Lambda Runtime API, with what Lambda gives it and no more.
   EventInvokeConfig MaximumRetryAttempts and MaximumEventAgeInSeconds; then the event goes to the OnFailure
   destination (an SQS queue: a record of AWS's shape, sent with the function's role, so sqs:SendMessage must be
   allowed) or is discarded. Delays run at the sandbox's time scale. Faults can deliver events twice and late.
+- SQS event source mappings ("Using Lambda with Amazon SQS"): pollers with the function's execution role (so
+  sqs:ReceiveMessage, sqs:DeleteMessage and sqs:GetQueueAttributes must be allowed) receive up to the mapping's
+  BatchSize within its MaximumBatchingWindowInSeconds and invoke the function synchronously with the batch. On
+  success the batch is deleted — all but the messages named in `batchItemFailures` when the mapping has
+  ReportBatchItemFailures (a response naming a message not in the batch fails the whole batch, as on AWS); on a
+  function error nothing is, and the messages come back after the queue's visibility timeout. A throttled
+  invocation is tried again after a backoff while its messages stay in flight. At most MaximumConcurrency batches
+  are delivered at once (2 pollers here).
 - EventBridge may invoke a function only if the function's resource-based policy lets events.amazonaws.com do so for
   that rule (the AWS::Lambda::Permission SAM adds); otherwise the event is not delivered.
 """
@@ -307,6 +315,113 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+class QueuePoller:
+    """One SQS event source mapping's pollers (see the module's docstring)."""
+
+    def __init__(self, host: "LambdaHost", mapping, sqs, queue_url: str, region: str) -> None:
+        self.host = host
+        self.mapping = mapping
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.region = region
+        self.stopping = False
+        self.delivering = 0
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        for i in range(min(self.mapping.max_concurrency, 2)):
+            threading.Thread(target=self._poll, name=f"sqs-{self.mapping.function}-{i}", daemon=True).start()
+
+    def queued(self) -> int:
+        """Messages in the queue (visible, in flight or delayed) and batches being delivered."""
+        try:
+            attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])["Attributes"]
+        except Exception:  # noqa: BLE001 - a busy() that cannot look says busy
+            return 1
+        names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+        with self.lock:
+            return sum(int(attributes.get(n, 0)) for n in names) + self.delivering
+
+    def _receive(self, most: int, wait: int) -> list[dict]:
+        try:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=most, WaitTimeSeconds=wait, AttributeNames=["All"], MessageAttributeNames=["All"]
+            )
+        except Exception as e:  # noqa: BLE001 - AWS shows it as the mapping's state; the messages stay
+            if not self.stopping:
+                LOG.error("%s: cannot poll %s: %s", self.mapping.function, self.mapping.queue_arn, e)
+                time.sleep(1)
+            return []
+        return answer.get("Messages", [])
+
+    def _poll(self) -> None:
+        m = self.mapping
+        while not self.stopping:
+            batch = self._receive(min(10, m.batch_size), 1)
+            if not batch:
+                continue
+            with self.lock:
+                self.delivering += 1
+            try:
+                deadline = time.time() + m.window_seconds
+                while len(batch) < m.batch_size and time.time() < deadline and not self.stopping:
+                    batch.extend(self._receive(min(10, m.batch_size - len(batch)), 0) or [])
+                    if len(batch) < m.batch_size:
+                        time.sleep(min(0.2, max(0.0, deadline - time.time())))
+                self._deliver(batch)
+            finally:
+                with self.lock:
+                    self.delivering -= 1
+
+    def _deliver(self, batch: list[dict]) -> None:
+        m = self.mapping
+        runtime = self.host.functions[m.function]
+        event = {"Records": [self._record(message) for message in batch]}
+        backoff = THROTTLE_BACKOFF[0]
+        while True:
+            try:
+                result, errored = self.host._run(runtime, json.dumps(event))
+                break
+            except Throttled:
+                time.sleep(FAULTS.scaled(backoff))
+                backoff = min(backoff * 2, THROTTLE_BACKOFF[1])
+        if errored:
+            LOG.warning("%s: a batch of %d from %s failed; it comes back after the visibility timeout: %s", m.function, len(batch), m.queue_arn, result[:300])
+            return
+        ids = {message["MessageId"] for message in batch}
+        failed: set[str] = set()
+        if m.partial_failures:
+            answer = _json_or_text(result)
+            listed = answer.get("batchItemFailures", []) if isinstance(answer, dict) else []
+            failed = {str(item.get("itemIdentifier")) for item in listed if isinstance(item, dict)}
+            if not failed <= ids or len(failed) != len(listed):
+                LOG.warning("%s: batchItemFailures names messages not in the batch: the whole batch failed", m.function)
+                return
+        done = [message for message in batch if message["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [{"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]} for i, message in enumerate(done[start : start + 10])]
+            try:
+                self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except Exception as e:  # noqa: BLE001 - the messages come back: at-least-once, as on AWS
+                LOG.error("%s: cannot delete handled messages from %s: %s", m.function, m.queue_arn, e)
+
+    def _record(self, message: dict) -> dict:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.mapping.queue_arn,
+            "awsRegion": self.region,
+        }
+
+    def stop(self) -> None:
+        self.stopping = True
+
+
 class LambdaHost:
     """Every function of every stack, by name, and how invocations reach them."""
 
@@ -317,6 +432,7 @@ class LambdaHost:
         self.undelivered: list[dict[str, Any]] = []
         self.pending_async = 0  # asynchronous deliveries not finished: waiting, running or between retries
         self.concurrent: dict[str, int] = {}  # invocations admitted and not finished, per function
+        self.pollers: list[QueuePoller] = []  # SQS event source mappings
         self.throttled: dict[str, int] = {}  # invocations refused for concurrency, per function
 
     def busy(self) -> dict[str, Any]:
@@ -326,7 +442,9 @@ class LambdaHost:
             pending = self.pending_async
             throttled = dict(self.throttled)
         running = {name: r.in_flight for name, r in self.functions.items() if r.in_flight}
-        return {"pending_async": pending, "running": running, "idle": pending == 0 and not running, "throttled": throttled}
+        queued = {p.mapping.queue_arn: n for p in self.pollers if (n := p.queued())}
+        idle = pending == 0 and not running and not queued
+        return {"pending_async": pending, "running": running, "queued": queued, "idle": idle, "throttled": throttled}
 
     def add(self, runtime: FunctionRuntime) -> None:
         reserved = sum(r.spec.reserved or 0 for r in self.functions.values()) + (runtime.spec.reserved or 0)
@@ -474,6 +592,8 @@ class LambdaHost:
         return True
 
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
         for runtime in self.functions.values():
             runtime.stop()
 

@@ -231,6 +231,17 @@ class Cloud(CloudCase):
             for (kind, api), (capacity, refill) in throttle.DOCUMENTED.items():
                 throttle.EC2_THROTTLE.resize(kind, api, capacity, refill)
 
+    def test_run_instances_launches_max_count_not_min_count(self):
+        ec2 = self.client("ec2")
+        iam = self.client("iam")
+        profile = f"batch-{uuid.uuid4().hex[:8]}"
+        arn = iam.create_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Arn"]
+        launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=3, IamInstanceProfile={"Arn": arn})["Instances"]
+        self.assertEqual(len(launched), 3, "EC2 launches as many as it can up to MaxCount")
+        described = ec2.describe_instances(InstanceIds=[i["InstanceId"] for i in launched])["Reservations"][0]["Instances"]
+        self.assertEqual([i.get("IamInstanceProfile", {}).get("Arn") for i in described], [arn] * 3, "each has the profile")
+        ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
+
     def test_terminate_instances_takes_at_most_1000_ids_and_refuses_more_whole(self):
         ec2 = self.client("ec2")
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)
@@ -265,6 +276,57 @@ class Cloud(CloudCase):
         self.assertEqual(refused["Code"], "InvalidParameterException")
         self.assertIn("over 100", refused["Message"])
         self.assertEqual(ecs.describe_tasks(cluster=family, tasks=[f"t{n}" for n in range(100)])["tasks"], [])
+
+
+class SqsEventSource(CloudCase):
+    """An SQS event source mapping delivers batches and deletes what the function handled."""
+
+    HANDLER = """
+        import json, os, urllib.request
+        api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+        while True:
+            with urllib.request.urlopen(api + "next") as r:
+                request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+                event = json.loads(r.read())
+            failed = [{"itemIdentifier": m["messageId"]} for m in event["Records"] if m["body"] == "fail"]
+            body = json.dumps({"batchItemFailures": failed}).encode()
+            urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
+        """
+
+    def test_a_batch_is_delivered_and_deleted_but_for_the_messages_the_function_failed(self):
+        from .. import stack
+        from ..services import lambda_host
+
+        sqs = self.client("sqs")
+        name = f"asks-{uuid.uuid4().hex[:8]}"
+        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for body in ("a", "b", "fail", "c"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        binary = Path(directory.name) / "bootstrap"
+        binary.write_text(f"#!{sys.executable}\n" + textwrap.dedent(self.HANDLER))
+        binary.chmod(0o755)
+        host = lambda_host.LambdaHost(lambda *args: None)
+        self.addCleanup(host.stop)
+        spec = stack.Function(logical="F", name="consumer", arn="arn:aws:lambda:us-east-1:1:function:consumer", binary="c", role_arn="", env={}, timeout=30, memory=256)
+        runtime = lambda_host.FunctionRuntime(spec, binary, {}, "http://127.0.0.1:1", "us-east-1", Path(directory.name), 1)
+        host.add(runtime)
+        runtime.start()
+        mapping = stack.QueueMapping(function="consumer", queue_arn=arn, batch_size=10, window_seconds=1, partial_failures=True)
+        poller = lambda_host.QueuePoller(host, mapping, sqs, url, "us-east-1")
+        host.pollers.append(poller)
+        poller.start()
+        deadline = time.time() + 20
+        while runtime.invocations < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertGreaterEqual(runtime.invocations, 2, "the failed message came back for another batch")
+        poller.stop()
+        time.sleep(1.5)  # the last batch's failure comes back into view
+        left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+        self.assertEqual([m["Body"] for m in left], ["fail"], "the handled messages were deleted")
+        self.assertGreaterEqual(int(left[0]["Attributes"]["ApproximateReceiveCount"]), 2)
 
 
 class Ec2Buckets(unittest.TestCase):
