@@ -18,7 +18,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$repo/target/lambda-zips}"
 target_dir="${ECSUB_LAMBDA_TARGET_DIR:-$HOME/.cache/ecsub-lambda-arm64}"
-functions=(submit launch task-stopped finalize janitor)
+functions=(submit launcher launch task-stopped finalize janitor)
 triple=aarch64-unknown-linux-gnu
 
 say() { echo "infra/build-lambdas.sh: $*" >&2; }

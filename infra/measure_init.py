@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 
-FUNCTIONS = ["submit", "launch", "task-stopped", "finalize", "janitor"]
+FUNCTIONS = ["submit", "launcher", "launch", "task-stopped", "finalize", "janitor"]
 NEXT = "/2018-06-01/runtime/invocation/next"
 
 

@@ -473,7 +473,7 @@ fn launch_walks_the_instance_type_list_when_a_type_has_no_capacity() {
     let launches: Vec<Value> = sandbox
         .calls()
         .into_iter()
-        .filter(|c| c["operation"] == "RunInstances" && c["key"] == "lambda-ecsub-launch")
+        .filter(|c| c["operation"] == "RunInstances" && c["key"] == "lambda-ecsub-launcher")
         .collect();
     assert_eq!(
         launches.len(),

@@ -115,13 +115,13 @@ fn a_start_whose_lambda_answer_is_lost_is_retried_without_a_second_task() {
 }
 
 /// A cancel while RunInstances is in flight: the janitor closes the job before the instance exists, so its sweep
-/// cannot see it; the launch function, once the instance is there, finds the execution ended and terminates it at
+/// cannot see it; the launcher, once the instance is there, finds nobody waiting for its answer and terminates it at
 /// once (AWS's RunInstances is held 8 s here, the janitor's close takes a few).
 #[test]
 fn a_launch_that_lands_after_its_job_was_cancelled_is_terminated_at_once() {
     let sandbox = with_wordcount();
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch", "delay_ms": 8000, "times": 1
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher", "delay_ms": 8000, "times": 1
     }));
     let job = push_long(&sandbox);
     sandbox.until(60, "RunInstances to be held", || {
@@ -140,9 +140,9 @@ fn a_launch_that_lands_after_its_job_was_cancelled_is_terminated_at_once() {
         },
     );
     assert_eq!(
-        calls_of(&sandbox, "lambda-ecsub-launch", "TerminateInstances"),
+        calls_of(&sandbox, "lambda-ecsub-launcher", "TerminateInstances"),
         1,
-        "the launch function terminated it, not a sweep"
+        "the launcher terminated it, not a sweep"
     );
 }
 
@@ -294,7 +294,7 @@ fn a_submit_that_keeps_failing_ends_its_job_with_the_reason_instead_of_hanging()
 fn a_used_up_quota_is_waited_for_not_failed() {
     let sandbox = with_wordcount();
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "VcpuLimitExceeded", "status": 400, "times": 3,
         "message": "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that the specified instance type belongs to."
     }));
@@ -304,7 +304,10 @@ fn a_used_up_quota_is_waited_for_not_failed() {
         s["tasks"][0]["attempts"], 1,
         "the launch waited within its attempt"
     );
-    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 4);
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances"),
+        4
+    );
     assert_eq!(all_instances(&sandbox, &job).len(), 1);
     // What status said while the launch waited: the launch function's record of the refusal.
     let waiting: serde_json::Value = serde_json::from_slice(
@@ -334,12 +337,15 @@ fn throttled_launches_back_off_and_succeed() {
     // More than the SDK's own three tries: the launch function reports Ecsub.Throttled and the state machine
     // tries again later.
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "RequestLimitExceeded", "message": "Request limit exceeded.", "status": 503, "times": 5
     }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 0, "{s}");
-    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 6);
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances"),
+        6
+    );
     let log = std::fs::read_to_string(sandbox.dir.path().join("sandbox.log")).unwrap_or_default();
     assert!(!log.contains("denied"), "{log}");
     assert_nothing_running(&sandbox, &job);
@@ -349,7 +355,7 @@ fn throttled_launches_back_off_and_succeed() {
 fn a_launch_ec2_refuses_fails_the_task_with_ec2s_reason() {
     let sandbox = with_wordcount();
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "InvalidParameterValue", "status": 400, "times": 1,
         "message": "Value (sg-0bad) for parameter groupId is invalid."
     }));
@@ -363,7 +369,7 @@ fn a_launch_ec2_refuses_fails_the_task_with_ec2s_reason() {
     assert!(all_instances(&sandbox, &job).is_empty());
 }
 
-/// No type has capacity: the attempt waits, trying again (60 s growing to 10 minutes apart, a second to ten here),
+/// No type has capacity: the attempt waits, its ask sent back to the launch queue (a minute apart, a second here),
 /// until the stack's LaunchPatienceSeconds (20 s here) have passed since it asked; then it fails saying how long it
 /// waited and what EC2 said last. Time bounds the wait, not a count of tries.
 #[test]
@@ -378,11 +384,11 @@ fn no_capacity_for_any_type_fails_the_task_once_the_launch_patience_has_passed()
     let reason = s["tasks"][0]["reason"].as_str().unwrap();
     assert!(
         reason.starts_with("Ecsub.LaunchTimedOut: waited ")
-            && reason.contains("(the stack's LaunchPatienceSeconds is 20); the last refusal: Ecsub.CapacityUnavailable: no capacity for task 0 (on demand): t3.micro: InsufficientInstanceCapacity"),
+            && reason.contains("(the stack's LaunchPatienceSeconds is 20); the last refusal: Ecsub.CapacityUnavailable: no capacity (on demand): t3.micro: InsufficientInstanceCapacity"),
         "{reason}"
     );
     assert!(
-        calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances") >= 2,
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances") >= 2,
         "it tried again before giving up"
     );
     assert!(all_instances(&sandbox, &job).is_empty());
@@ -433,7 +439,10 @@ fn a_pending_instance_that_dies_is_replaced_before_the_join_timeout() {
     );
     let instances = all_instances(&sandbox, &job);
     assert_eq!(instances.len(), 2, "the dead instance and its replacement");
-    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 2);
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances"),
+        2
+    );
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -516,12 +525,15 @@ fn a_lost_runinstances_answer_is_retried_into_the_same_instance() {
     let sandbox = with_wordcount();
     // EC2 launches the instance, and the answer never reaches the caller; the SDK tries again.
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "InternalError", "status": 500, "times": 1, "lost_response": true
     }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 0, "{s}");
-    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 2);
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances"),
+        2
+    );
     assert_eq!(
         all_instances(&sandbox, &job).len(),
         1,
@@ -635,7 +647,10 @@ fn a_map_that_cannot_read_its_tasks_ends_the_job_saying_why() {
         assert_eq!(task["outcome"], "infrastructure-error", "{s}");
         assert_eq!(task["reason"], format!("{why} before the task did"), "{s}");
     }
-    assert_eq!(calls_of(&sandbox, "lambda-ecsub-launch", "RunInstances"), 0);
+    assert_eq!(
+        calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances"),
+        0
+    );
     let status = sandbox.cli(&["status", &job]);
     assert_eq!(
         status.stdout.lines().nth(1).unwrap_or_default(),

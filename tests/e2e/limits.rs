@@ -5,12 +5,12 @@ use ecsub_e2e::jobs::{assert_nothing_running, job_id_of, push, summary, with_wor
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::json;
 
-/// Runs the wordcount example (two tasks, both at once) with the first RunInstances held 10 s: the first launch
-/// holds its execution that long, so the other task's launch, started by the Map at the same moment, meets a full
-/// limit for certain. Every task must succeed in one attempt; returns how often the launch function was refused.
+/// Runs the wordcount example (two tasks, launched together) with the first join check held 10 s: it holds its
+/// execution that long, so the other task's join checks, every second, meet a full limit for certain. Every task
+/// must succeed in one attempt; returns how often the launch function was refused.
 fn wordcount_past_the_limit(sandbox: &Sandbox) -> u64 {
     sandbox.fault(&json!({
-        "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launch",
+        "kind": "api", "operation": "ListContainerInstances", "principal": "lambda-ecsub-launch",
         "delay_ms": 10000, "times": 1
     }));
     let pushed = push(
@@ -41,16 +41,16 @@ fn wordcount_past_the_limit(sandbox: &Sandbox) -> u64 {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(name, _)| name.contains("launch"))
+        .filter(|(name, _)| name.ends_with("-launch"))
         .map(|(_, n)| n.as_u64().unwrap())
         .sum()
 }
 
 /// With one concurrent execution for the whole account (harsher than any real quota; a new account may have 10),
-/// every invocation that meets another is refused at once with TooManyRequestsException — the launches, join
-/// checks and starts of Step Functions (`Lambda.TooManyRequestsException`, retried by every state) and the S3 and
-/// ECS events of the submit and task-stopped functions (kept and delivered again by Lambda). The job succeeds as
-/// if nothing had been refused.
+/// every invocation that meets another is refused at once with TooManyRequestsException — the join checks and
+/// starts of Step Functions (`Lambda.TooManyRequestsException`, retried by every state), the launch queue's batches
+/// and the S3 and ECS events of the submit and task-stopped functions (kept and delivered again by Lambda). The job
+/// succeeds as if nothing had been refused.
 #[test]
 fn a_lambda_throttled_at_the_accounts_limit_does_not_fail_a_task() {
     let sandbox = with_wordcount();
@@ -60,7 +60,7 @@ fn a_lambda_throttled_at_the_accounts_limit_does_not_fail_a_task() {
 }
 
 /// The stack's LaunchConcurrency and TaskStoppedConcurrency reserve executions for those functions (the
-/// account's other functions cannot starve them), and cap them: at one, the second task's launch is refused
+/// account's other functions cannot starve them), and cap them: at one, the second task's join check is refused
 /// while the first runs, and the job still succeeds.
 #[test]
 fn the_launch_path_keeps_to_its_reserved_concurrency_without_failing_a_task() {

@@ -241,7 +241,7 @@ pub fn run_job(
         .iter()
         .filter(|c| {
             c["operation"] == "RunInstances"
-                && c["key"] == "lambda-ecsub-launch"
+                && c["key"] == "lambda-ecsub-launcher"
                 && c["status"] == 200
         })
         .filter_map(|c| c["time"].as_f64())

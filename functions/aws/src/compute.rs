@@ -188,12 +188,14 @@ pub struct Refused {
     pub error: FnError,
 }
 
-/// RunInstances for one instance, tried once: a throttled or failed call returns at once, and the caller decides
-/// (the state machine retries it with jitter), so a launch waiting for EC2's tokens holds no Lambda sleeping.
-pub async fn run_instance(
+/// RunInstances for up to `count` instances (MinCount 1, MaxCount `count`: EC2 launches as many as it can, at
+/// least one, or refuses), tried once: a throttled or failed call returns at once and the caller decides, so a
+/// launch waiting for EC2's tokens holds no Lambda sleeping.
+pub async fn run_instances(
     ec2: &Client,
     r: &RunRequest<'_>,
-) -> Result<ecsub_core::chain::Instance, Refused> {
+    count: u32,
+) -> Result<Vec<ecsub_core::chain::Instance>, Refused> {
     let tag_spec = |kind: ec2::ResourceType| {
         r.tags
             .iter()
@@ -219,7 +221,7 @@ pub async fn run_instance(
         .instance_type(ec2::InstanceType::from(r.instance_type))
         .client_token(&r.client_token)
         .min_count(1)
-        .max_count(1)
+        .max_count(i32::try_from(count.max(1)).unwrap_or(i32::MAX))
         .user_data(base64::engine::general_purpose::STANDARD.encode(&r.user_data))
         .block_device_mappings(disk)
         .instance_initiated_shutdown_behavior(ec2::ShutdownBehavior::Terminate)
@@ -265,7 +267,7 @@ pub async fn run_instance(
             detail: describe(&e),
             error: FnError::aws(&what, &e),
         })?;
-    let Some(instance) = out.instances().first() else {
+    if out.instances().is_empty() {
         let error = FnError::new(
             error_names::LAUNCH_FAILED,
             "RunInstances returned no instance",
@@ -275,25 +277,48 @@ pub async fn run_instance(
             detail: error.message.clone(),
             error,
         });
-    };
-    Ok(ecsub_core::chain::Instance {
-        instance_id: instance.instance_id().unwrap_or_default().to_owned(),
-        instance_type: r.instance_type.to_owned(),
-        spot: r.spot,
-        subnet_id: instance.subnet_id().map(str::to_owned),
-        // EC2's own launch time (what billing counts from); ours if the answer has none.
-        launched_at: instance
-            .launch_time()
-            .and_then(|t| {
-                t.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
-                    .ok()
-            })
-            .unwrap_or_else(crate::now_rfc3339),
-        availability_zone: instance
-            .placement()
-            .and_then(|p| p.availability_zone())
-            .map(str::to_owned),
-    })
+    }
+    Ok(out
+        .instances()
+        .iter()
+        .map(|instance| ecsub_core::chain::Instance {
+            instance_id: instance.instance_id().unwrap_or_default().to_owned(),
+            instance_type: r.instance_type.to_owned(),
+            spot: r.spot,
+            subnet_id: instance.subnet_id().map(str::to_owned),
+            // EC2's own launch time (what billing counts from); ours if the answer has none.
+            launched_at: instance
+                .launch_time()
+                .and_then(|t| {
+                    t.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
+                        .ok()
+                })
+                .unwrap_or_else(crate::now_rfc3339),
+            availability_zone: instance
+                .placement()
+                .and_then(|p| p.availability_zone())
+                .map(str::to_owned),
+        })
+        .collect())
+}
+
+/// Tags one instance (and nothing else): what tells a batch's instances apart, put on after the launch.
+pub async fn tag_instance(
+    ec2: &Client,
+    instance_id: &str,
+    tags: &[(&str, String)],
+) -> Result<(), FnError> {
+    ec2.create_tags()
+        .resources(instance_id)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| ec2::Tag::builder().key(*k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| FnError::aws(format!("CreateTags {instance_id}"), &e))?;
+    Ok(())
 }
 
 fn tag(key: &str, value: &str) -> Filter {

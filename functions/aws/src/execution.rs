@@ -85,6 +85,35 @@ pub async fn resume(sfn: &Client, token: &str, output: String) -> Result<bool, F
     }
 }
 
+/// Fails the state waiting for `token` with an error name its Retry and Catch match and a cause; `false` when
+/// nothing waits for it any more.
+pub async fn fail_task(
+    sfn: &Client,
+    token: &str,
+    error: &str,
+    cause: &str,
+) -> Result<bool, FnError> {
+    match sfn
+        .send_task_failure()
+        .task_token(token)
+        .error(error)
+        .cause(cause)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(FnError::aws("SendTaskFailure", &e)),
+    }
+}
+
 /// Stops an execution with an error name and a cause.
 pub async fn stop(
     sfn: &Client,

@@ -1,4 +1,5 @@
-//! SQS: the stack's queue of the events Lambda gave up on (its functions' OnFailure destination).
+//! SQS: the stack's queue of the events Lambda gave up on (its functions' OnFailure destination), and the launch
+//! queue's asks sent back to wait.
 
 use crate::error::FnError;
 use aws_sdk_sqs::Client;
@@ -42,5 +43,22 @@ pub async fn delete(sqs: &Client, queue: &str, receipt: &str) -> Result<(), FnEr
         .send()
         .await
         .map_err(|e| FnError::aws("DeleteMessage (failed events)", &e))?;
+    Ok(())
+}
+
+/// Sends a message, delivered after `delay_seconds` (0 to 900).
+pub async fn send(
+    sqs: &Client,
+    queue: &str,
+    body: String,
+    delay_seconds: u32,
+) -> Result<(), FnError> {
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body(body)
+        .delay_seconds(i32::try_from(delay_seconds.min(900)).unwrap_or(900))
+        .send()
+        .await
+        .map_err(|e| FnError::aws("SendMessage (launch queue)", &e))?;
     Ok(())
 }

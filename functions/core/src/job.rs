@@ -219,6 +219,12 @@ impl JobLayout {
         self.key(&format!("waiting/{index:06}.json"))
     }
 
+    /// The instance a task's launch (attempt, launch again) was given: written once, by the launcher that claims
+    /// it, before it answers the task; a later launch for the same ask finds it and keeps to it.
+    pub fn launched_key(&self, index: usize, attempt: u32, relaunch: u32) -> String {
+        self.key(&format!("launched/{index:06}.{attempt}.{relaunch}.json"))
+    }
+
     pub fn waiting_folder(&self) -> String {
         self.key("waiting/")
     }

@@ -9,7 +9,7 @@
 use ecsub_core::chain::limits;
 use ecsub_core::chain::{
     error_names, Attempt, AttemptResult, ExecutionInput, FinalizeInput, Instance, JobRef,
-    JoinCheck, LaunchRequest, Outcome, TaskItems, TaskRef,
+    JoinCheck, LaunchAsk, LaunchRequest, Outcome, TaskItems, TaskRef,
 };
 use ecsub_core::JobId;
 use serde_json::{json, Map, Value};
@@ -52,7 +52,22 @@ fn job() -> JobRef {
         task_timeout: 3600,
         stagers: Vec::new(),
         skip_price: false,
+        launch_timeout: 86_400 + ecsub_core::chain::LAUNCH_TIMEOUT_MARGIN,
     }
+}
+
+/// The ask the Launch state sends the launcher for an iteration in `data`, the state entered at [`ENTERED`].
+fn launch_ask(data: &Value) -> LaunchAsk {
+    let launch = state("Launch");
+    assert_eq!(launch["Parameters"]["QueueUrl"], "${LaunchQueueUrl}");
+    let context =
+        json!({ "State": { "EnteredTime": ENTERED, "RetryCount": 0 }, "Task": { "Token": TOKEN } });
+    serde_json::from_value(evaluate(
+        &launch["Parameters"]["MessageBody"],
+        data,
+        &context,
+    ))
+    .unwrap()
 }
 
 /// A JSONPath of the form `$.a.b.c` (or `$$.Task.Token`, `$$.Map.Item.Value`) in `data` / the context object.
@@ -205,37 +220,27 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
     let item = iteration();
     let no_context = json!({});
 
-    let launch = evaluate(&state("Launch")["Parameters"], &item, &entered());
-    match serde_json::from_value(launch).unwrap() {
-        LaunchRequest::Launch {
-            job: j,
-            task,
-            attempt,
-            relaunch,
-            asked_at,
-        } => {
-            assert_eq!(j, job());
-            assert_eq!(
-                asked_at.as_deref(),
-                Some(ENTERED),
-                "the launch's patience counts from the state's entry"
-            );
-            assert_eq!(
-                relaunch, 0,
-                "the first launch keeps the token it always had"
-            );
-            assert_eq!(task, TaskRef { index: 0, line: 2 });
-            assert_eq!(
-                attempt,
-                Attempt {
-                    number: 1,
-                    spot: true
-                },
-                "spot comes from the job"
-            );
-        }
-        other => panic!("Launch sends {other:?}"),
-    }
+    let ask = launch_ask(&item);
+    assert_eq!(
+        ask.token, TOKEN,
+        "the launcher answers the state's own token"
+    );
+    assert_eq!(ask.job, job());
+    assert_eq!(
+        ask.asked_at, ENTERED,
+        "the launch's patience counts from the state's entry"
+    );
+    assert_eq!(ask.relaunch, 0, "the first launch of the attempt");
+    assert_eq!(ask.task, TaskRef { index: 0, line: 2 });
+    assert_eq!(
+        ask.attempt,
+        Attempt {
+            number: 1,
+            spot: true
+        },
+        "spot comes from the job"
+    );
+    assert_eq!(ask.waited, None);
     let launched = with(
         &item,
         state("Launch")["ResultPath"].as_str().unwrap(),
@@ -319,19 +324,13 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
     }
     let next = evaluate(&state("NextAttempt")["Parameters"], &ended, &json!({}));
     assert_eq!(next["polls"], json!({ "n": 0, "relaunched": 0 }));
-    let relaunch = evaluate(&state("Launch")["Parameters"], &next, &entered());
-    match serde_json::from_value(relaunch).unwrap() {
-        LaunchRequest::Launch { attempt, .. } => {
-            assert_eq!(
-                attempt,
-                Attempt {
-                    number: 2,
-                    spot: false
-                }
-            );
+    assert_eq!(
+        launch_ask(&next).attempt,
+        Attempt {
+            number: 2,
+            spot: false
         }
-        other => panic!("{other:?}"),
-    }
+    );
     let done = evaluate(
         &state("TaskDone")["Parameters"],
         &with(
@@ -452,8 +451,6 @@ fn every_error_name_the_state_machine_uses_is_one_the_functions_emit() {
     let mut names = BTreeSet::new();
     error_names_in(&asl(), &mut names);
     for expected in [
-        error_names::CAPACITY_UNAVAILABLE,
-        error_names::QUOTA_EXCEEDED,
         error_names::THROTTLED,
         error_names::START_FAILED,
         error_names::AWS_ERROR,
@@ -467,6 +464,7 @@ fn every_error_name_the_state_machine_uses_is_one_the_functions_emit() {
         assert!(
             name.starts_with("States.")
                 || name.starts_with("Lambda.")
+                || name.starts_with("SQS.")
                 || error_names::ALL.contains(&name.as_str()),
             "the state machine uses the error name `{name}`, which no function emits"
         );
@@ -539,8 +537,15 @@ fn lambda_throttling_is_waited_out_with_no_count_to_run_out_in_every_state_that_
     // ends: every invocation holding the account's concurrency ends within its function's Timeout. So each state
     // waits it out with the launch's own retry count, which no wait reaches (full jitter, up to 5 minutes apart):
     // a count of 30 ran out after about an hour of a busy account and failed the task.
-    let states = task_states();
-    assert!(states.len() >= 5, "{states:?}");
+    let states: Vec<(String, Value)> = task_states()
+        .into_iter()
+        .filter(|(_, s)| {
+            s["Resource"]
+                .as_str()
+                .is_some_and(|r| r.contains("FunctionArn") || r.contains(":lambda:"))
+        })
+        .collect();
+    assert!(states.len() >= 4, "{states:?}");
     for (name, state) in states {
         let retry = state["Retry"].as_array().cloned().unwrap_or_default();
         let waits = retry.iter().find(|r| {
@@ -618,15 +623,12 @@ fn a_lost_instance_is_launched_again_a_bounded_number_of_times() {
         polls,
         json!({ "n": "<States.MathAdd($.polls.n, 1)>", "relaunched": "<States.MathAdd($.polls.relaunched, 1)>" })
     );
-    let relaunch = evaluate(
-        &state("Launch")["Parameters"],
-        &with(&launched, "$.polls", json!({ "n": 4, "relaunched": 1 })),
-        &entered(),
-    );
-    match serde_json::from_value(relaunch).unwrap() {
-        LaunchRequest::Launch { relaunch, .. } => assert_eq!(relaunch, 4),
-        other => panic!("{other:?}"),
-    }
+    let relaunch = launch_ask(&with(
+        &launched,
+        "$.polls",
+        json!({ "n": 4, "relaunched": 1 }),
+    ));
+    assert_eq!(relaunch.relaunch, 4, "a launch again is an ask of its own");
 }
 
 /// One rule of a Choice state, of the forms job.asl.json uses.
@@ -657,40 +659,32 @@ fn rule_holds(rule: &Value, data: &Value) -> bool {
 /// `$$.State.EnteredTime` as Step Functions gives it.
 const ENTERED: &str = "2026-12-06T10:00:00.123Z";
 
-/// The context object of a state entered at [`ENTERED`].
-fn entered() -> Value {
-    json!({ "State": { "EnteredTime": ENTERED, "RetryCount": 0 } })
-}
-
-/// Throttling, a used-up quota and no capacity are waited for by time (the launch function's
-/// `LaunchPatienceSeconds`), so the Retry's count of tries must never be what ends the wait: at its longest
-/// interval it outlasts any patience the template allows.
+/// Throttling, a used-up quota and no capacity are waited for by the launcher, by time (the stack's
+/// `LaunchPatienceSeconds`, after which it fails the ask): the Launch state itself only waits for the answer, up to
+/// the job's `launch_timeout` (the patience and a margin), and retries only the sending of its ask, with a count no
+/// wait reaches.
 #[test]
-fn a_launch_waits_by_time_and_the_retry_count_never_runs_out_first() {
+fn a_launch_waits_for_the_launchers_answer_by_time_and_retries_only_its_send() {
     let launch = state("Launch");
-    for name in [
-        error_names::THROTTLED,
-        error_names::QUOTA_EXCEEDED,
-        error_names::CAPACITY_UNAVAILABLE,
-    ] {
-        let retrier = launch["Retry"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| {
-                r["ErrorEquals"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|e| e == name)
-            })
-            .unwrap_or_else(|| panic!("{name} is not retried"));
-        let tries = retrier["MaxAttempts"].as_f64().unwrap();
-        // Full jitter waits half the longest interval on average.
-        let longest = retrier["MaxDelaySeconds"].as_f64().unwrap_or(0.0);
-        assert!(
-            tries * longest / 2.0 > 30.0 * 24.0 * 3600.0,
-            "{name}: {tries} tries of at most {longest} s could run out before the launch's patience"
-        );
-    }
+    assert_eq!(
+        launch["Resource"],
+        "arn:${Partition}:states:::sqs:sendMessage.waitForTaskToken"
+    );
+    assert_eq!(launch["TimeoutSecondsPath"], "$.job.launch_timeout");
+    assert!(
+        job().launch_timeout > 86_400,
+        "the margin past the patience"
+    );
+    let retry = launch["Retry"].as_array().unwrap();
+    assert_eq!(retry.len(), 1, "{retry:?}");
+    let names: Vec<&str> = retry[0]["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("SQS.")), "{names:?}");
+    let tries = retry[0]["MaxAttempts"].as_f64().unwrap();
+    let longest = retry[0]["MaxDelaySeconds"].as_f64().unwrap();
+    assert!(tries * longest / 2.0 > 30.0 * 24.0 * 3600.0);
 }

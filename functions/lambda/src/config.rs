@@ -40,6 +40,8 @@ pub struct StackConfig {
     pub log_retention_days: i32,
     /// Where Lambda puts the events the stack's asynchronous functions could not handle.
     pub failed_events_queue: Option<String>,
+    /// The launch queue (the launcher sends an ask that must wait back to it).
+    pub launch_queue_url: Option<String>,
 }
 
 /// Settings and clients, built once per cold start and shared by every invocation.
@@ -98,6 +100,7 @@ impl StackConfig {
             log_retention_days: i32::try_from(number("ECSUB_LOG_RETENTION_DAYS", 30)?)
                 .unwrap_or(30),
             failed_events_queue: var("ECSUB_FAILED_EVENTS_QUEUE"),
+            launch_queue_url: var("ECSUB_LAUNCH_QUEUE_URL"),
         })
     }
 

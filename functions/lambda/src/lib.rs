@@ -1,10 +1,11 @@
-//! ecsub-lambda: the handlers of ecsub's five Lambda functions. Each function is a binary of its own
+//! ecsub-lambda: the handlers of ecsub's six Lambda functions. Each function is a binary of its own
 //! (`src/bin/<name>.rs`, the name SAM and `infra/build-lambdas.sh` build with `--bin`), one line that runs its
 //! handler with [`lambda_main!`].
 //!
 //! The handlers are peers, each answering one kind of event; none imports another:
 //! - [`submit`]: a pushed job, an inbox drop or a schedule → a started job;
-//! - [`launch`]: the state machine's hands for one attempt (launch, join check, start);
+//! - [`launcher`]: the launch queue's asks → instances launched in batches at EC2's pace, each ask answered;
+//! - [`launch`]: the state machine's hands for one attempt once launched (join check, start);
 //! - [`task_stopped`]: ECS says a task stopped → the attempt recorded, the execution resumed;
 //! - [`finalize`]: a task whose states failed, and the job's end;
 //! - [`janitor`]: an execution that ended early, and the periodic sweep.
@@ -22,6 +23,7 @@ pub mod finalize;
 pub mod janitor;
 pub mod job_end;
 pub mod launch;
+pub mod launcher;
 pub mod submit;
 pub mod task_stopped;
 pub mod telemetry;

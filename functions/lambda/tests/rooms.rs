@@ -4,7 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-const HANDLERS: [&str; 5] = ["submit", "launch", "task_stopped", "finalize", "janitor"];
+const HANDLERS: [&str; 6] = [
+    "submit",
+    "launcher",
+    "launch",
+    "task_stopped",
+    "finalize",
+    "janitor",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -9,6 +9,7 @@
 //! Pure: no AWS types, no I/O.
 
 pub mod admission;
+pub mod asks;
 pub mod instance;
 pub mod launch_sim;
 pub mod limits;

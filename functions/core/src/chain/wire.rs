@@ -65,7 +65,19 @@ pub struct JobRef {
     /// `--skip-price`: the job's end does not cost its attempts.
     #[serde(default)]
     pub skip_price: bool,
+    /// Seconds the Launch state waits for the launcher's answer before it fails with States.Timeout: the stack's
+    /// launch patience (after which the launcher itself fails the ask, saying why) and a margin.
+    #[serde(default = "default_launch_timeout")]
+    pub launch_timeout: u32,
 }
+
+fn default_launch_timeout() -> u32 {
+    24 * 3600 + LAUNCH_TIMEOUT_MARGIN
+}
+
+/// What the Launch state's own timeout adds to the stack's launch patience: the launcher answers an ask that ran
+/// out of patience within a batch window and a queue delay (at most 15 minutes, SQS's longest).
+pub const LAUNCH_TIMEOUT_MARGIN: u32 = 1800;
 
 /// The root volume of every instance: the ECS-optimized AMI's 30 GiB plus the job's `--disk-size`.
 pub const BASE_DISK_GIB: u32 = 30;
@@ -91,24 +103,39 @@ pub struct Attempt {
     pub spot: bool,
 }
 
+/// What a task's Launch state puts on the stack's launch queue (SQS SendMessage with its task token): the
+/// `launcher` function launches the asks waiting together, in batches, and answers each token with its
+/// [`Instance`] (SendTaskSuccess) or fails it (SendTaskFailure, with an error of [`error_names`](super::error_names)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchAsk {
+    /// The Launch state's task token.
+    pub token: String,
+    pub job: JobRef,
+    pub task: TaskRef,
+    pub attempt: Attempt,
+    /// The join poll at which the attempt's instance was found gone before it joined (0: the attempt's first
+    /// launch): a launch again is an ask of its own.
+    #[serde(default)]
+    pub relaunch: u32,
+    /// When the Launch state was entered (`$$.State.EnteredTime`, RFC 3339): the ask waits for EC2 as long as the
+    /// stack's launch patience from then.
+    pub asked_at: String,
+    /// Why the ask waits, on the copy the launcher sends back to the queue to wait (its last refusal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited: Option<Waited>,
+}
+
+/// The last refusal an ask met: an error name of [`error_names`](super::error_names) and EC2's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waited {
+    pub error: String,
+    pub message: String,
+}
+
 /// What the state machine asks the `launch` function for, per attempt of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum LaunchRequest {
-    /// RunInstances for the attempt; answers an [`Instance`].
-    Launch {
-        job: JobRef,
-        task: TaskRef,
-        attempt: Attempt,
-        /// The join poll at which the attempt's instance was found gone before it joined (0: the attempt's first
-        /// launch): a launch again gets an idempotency token of its own, so EC2 does not answer with the dead one.
-        #[serde(default)]
-        relaunch: u32,
-        /// When the Launch state was entered (`$$.State.EnteredTime`, RFC 3339): its retries keep it, so the
-        /// attempt's wait for an instance is bounded by time, not by a count of tries.
-        #[serde(default)]
-        asked_at: Option<String>,
-    },
     /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
     /// [`JoinCheck`].
     CheckJoined { job: JobRef, instance: Instance },

@@ -225,6 +225,10 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             task_timeout: ctx.config.task_timeout,
             stagers: job.stagers.clone(),
             skip_price: spec.skip_price,
+            launch_timeout: ctx
+                .config
+                .launch_patience
+                .saturating_add(ecsub_core::chain::LAUNCH_TIMEOUT_MARGIN),
         },
         items: TaskItems {
             key: layout.items_key(),
