@@ -65,24 +65,13 @@ pub async fn start(
 /// Resumes the state waiting for `token` with `output` (JSON text); `false` when nothing waits for it any more
 /// (the state timed out, the execution ended).
 pub async fn resume(sfn: &Client, token: &str, output: String) -> Result<bool, FnError> {
-    match sfn
+    let sent = sfn
         .send_task_success()
         .task_token(token)
         .output(output)
         .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                code(&e),
-                Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(FnError::aws("SendTaskSuccess", &e)),
-    }
+        .await;
+    taken(sent, "SendTaskSuccess")
 }
 
 /// Fails the state waiting for `token` with an error name its Retry and Catch match and a cause; `false` when
@@ -93,14 +82,26 @@ pub async fn fail_task(
     error: &str,
     cause: &str,
 ) -> Result<bool, FnError> {
-    match sfn
+    let sent = sfn
         .send_task_failure()
         .task_token(token)
         .error(error)
         .cause(cause)
         .send()
-        .await
-    {
+        .await;
+    taken(sent, "SendTaskFailure")
+}
+
+/// Whether a state took the answer sent to its token: `false` when its token is closed (it timed out, it was
+/// answered, its execution ended).
+fn taken<T, E>(
+    sent: Result<T, aws_sdk_sfn::error::SdkError<E>>,
+    what: &str,
+) -> Result<bool, FnError>
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match sent {
         Ok(_) => Ok(true),
         Err(e)
             if matches!(
@@ -110,7 +111,7 @@ pub async fn fail_task(
         {
             Ok(false)
         }
-        Err(e) => Err(FnError::aws("SendTaskFailure", &e)),
+        Err(e) => Err(FnError::aws(what, &e)),
     }
 }
 

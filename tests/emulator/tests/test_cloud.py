@@ -19,6 +19,16 @@ TRUST = {
 
 _SHARED: list = []
 
+#: A handler's head, for the Lambda host's tests: the Runtime API's loop, each invocation's `event` and
+#: `request_id` (a handler's body follows, indented as here).
+RUNTIME_LOOP = """
+        import json, os, time, urllib.request
+        api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+        while True:
+            with urllib.request.urlopen(api + "next") as r:
+                request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+                event = json.loads(r.read())"""
+
 
 def shared_cloud():
     """One moto server behind the gateway for every test class of the process: moto's backends are the process's,
@@ -281,13 +291,7 @@ class Cloud(CloudCase):
 class SqsEventSource(CloudCase):
     """An SQS event source mapping delivers batches and deletes what the function handled."""
 
-    HANDLER = """
-        import json, os, urllib.request
-        api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
-        while True:
-            with urllib.request.urlopen(api + "next") as r:
-                request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-                event = json.loads(r.read())
+    HANDLER = RUNTIME_LOOP + """
             failed = [{"itemIdentifier": m["messageId"]} for m in event["Records"] if m["body"] == "fail"]
             body = json.dumps({"batchItemFailures": failed}).encode()
             urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
@@ -391,13 +395,7 @@ class LambdaHost(unittest.TestCase):
         self.addCleanup(self.dir.cleanup)
         return runtime
 
-    HANDLER = """
-        import json, os, time, urllib.request
-        api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
-        while True:
-            with urllib.request.urlopen(api + "next") as r:
-                request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-                event = json.loads(r.read())
+    HANDLER = RUNTIME_LOOP + """
             if event.get("sleep"):
                 time.sleep(event["sleep"])
             if event.get("allocate_mb"):
