@@ -88,11 +88,7 @@ async fn launch_group(ctx: &Ctx, pace: &mut Pace, group: Vec<LaunchAsk>) -> Vec<
     let n = match pace.ask(now_seconds(), live.len()) {
         Ask::Now(n) => n as usize,
         Ask::At(at) => {
-            let why = Waited {
-                error: error_names::THROTTLED.to_owned(),
-                message: "waiting for EC2's RunInstances tokens (the account's launch rate)"
-                    .to_owned(),
-            };
+            let why = launch_rate();
             for ask in live {
                 wait(ctx, ask, at - now_seconds(), &why, &mut again).await;
             }
@@ -107,11 +103,11 @@ async fn launch_group(ctx: &Ctx, pace: &mut Pace, group: Vec<LaunchAsk>) -> Vec<
     for (ask, instance) in walked.launched {
         answer(ctx, ask, instance, &mut again).await;
     }
-    let next = || match pace.clone().ask(now_seconds(), 1) {
+    // When the pace lets the next call go: the wait of an ask refused for the launch rate, or not tried yet.
+    let throttled = match pace.clone().ask(now_seconds(), 1) {
         Ask::At(at) => at - now_seconds(),
         Ask::Now(_) => 1.0,
     };
-    let throttled = next();
     if let Some(why) = walked.why {
         let waited = Waited {
             error: why.name.to_owned(),
@@ -129,14 +125,19 @@ async fn launch_group(ctx: &Ctx, pace: &mut Pace, group: Vec<LaunchAsk>) -> Vec<
             }
         }
     }
-    let untried = Waited {
-        error: error_names::THROTTLED.to_owned(),
-        message: "waiting for EC2's RunInstances tokens (the account's launch rate)".to_owned(),
-    };
+    let untried = launch_rate();
     for ask in rest {
         wait(ctx, ask, throttled, &untried, &mut again).await;
     }
     again
+}
+
+/// Why an ask waits that the launcher's pace holds back: EC2's RunInstances tokens.
+fn launch_rate() -> Waited {
+    Waited {
+        error: error_names::THROTTLED.to_owned(),
+        message: "waiting for EC2's RunInstances tokens (the account's launch rate)".to_owned(),
+    }
 }
 
 /// When the ask was made, in ms; one whose time cannot be read counts from now.
