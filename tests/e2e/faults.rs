@@ -466,9 +466,15 @@ fn instances_that_keep_dying_fail_the_attempt_with_ec2s_reason() {
     assert_nothing_running(&sandbox, &job);
 }
 
+/// A timed-out task fails as timed out, never as interrupted: finalize records the attempt before it terminates the
+/// instance, whose ECS task then stops with "Host EC2 terminated" (a slow record, held 4 s here, once lost that
+/// race to task-stopped, which recorded an interruption).
 #[test]
 fn a_task_past_its_timeout_is_stopped_and_fails() {
     let sandbox = with_wordcount_and(&Options::with_parameters(&[("TaskTimeoutSeconds", "10")]));
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "PutObject", "principal": "lambda-ecsub-finalize", "delay_ms": 4000, "times": 1
+    }));
     let dir = tempfile::tempdir().unwrap();
     let tasks = write(dir.path(), "slow.tsv", "--env N\n1\n");
     let script = write(dir.path(), "slow.sh", "sleep 300\n");
@@ -478,6 +484,11 @@ fn a_task_past_its_timeout_is_stopped_and_fails() {
     let s = summary(&sandbox, &job);
     assert_eq!(s["tasks"][0]["outcome"], "infrastructure-error");
     assert_eq!(s["tasks"][0]["reason"], "States.Timeout");
+    assert_eq!(
+        sandbox.control_get("/faults")["api"][0]["times"],
+        0,
+        "the slow record was not met"
+    );
     assert_nothing_running(&sandbox, &job);
     // The container is gone with its instance.
     until_running(&sandbox, 0, 30);

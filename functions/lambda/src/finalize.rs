@@ -29,9 +29,6 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
 
 async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError> {
     let layout = layout_of(&state.job)?;
-    if let Some(instance) = &state.instance {
-        terminate(&ctx.aws.ec2, &instance.instance_id).await?;
-    }
     let error = state
         .error
         .clone()
@@ -68,6 +65,13 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
     let key = layout.attempt_key(state.task.index, state.attempt.number);
     let created =
         store::put_new(&ctx.aws.s3, &layout.bucket, &key, body, "application/json").await?;
+    // Recorded before the instance is terminated, never after: terminating it stops its ECS task with "Host EC2
+    // terminated", whose event task-stopped would otherwise record first, as an interruption to be retried (a
+    // timed-out task retried as if spot had taken it). A retry of this function after a failed terminate finds
+    // the record and terminates again.
+    if let Some(instance) = &state.instance {
+        terminate(&ctx.aws.ec2, &instance.instance_id).await?;
+    }
     warn!(job_id = %layout.job_id, task = state.task.index, reason, created, "task ended by an error");
     Ok(
         json!({ "index": state.task.index, "outcome": Outcome::InfrastructureError, "reason": reason }),
