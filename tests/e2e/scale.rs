@@ -9,8 +9,9 @@
 
 use ecsub_e2e::instances::{ecs_ami, tag_specification};
 use ecsub_e2e::jobs::{
-    all_instances, assert_exit, assert_nothing_running, execution_history, job_id_of, map_runs,
-    push_long, summary, until_running, with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, assert_surplus_terminated,
+    execution_history, job_id_of, map_runs, push_long, summary, tasked, until_running,
+    with_wordcount, write,
 };
 use ecsub_e2e::{Ran, Sandbox};
 use serde_json::{json, Value};
@@ -42,31 +43,6 @@ fn push_and_wait(
     ];
     args.extend_from_slice(extra);
     sandbox.cli_within(&args, Duration::from_secs(1200))
-}
-
-/// The instances the launcher gave a task (it tags an instance with its task when it claims an ask for it).
-fn tasked(instances: &[Value]) -> Vec<&Value> {
-    instances
-        .iter()
-        .filter(|i| {
-            i["Tags"]
-                .as_array()
-                .is_some_and(|tags| tags.iter().any(|t| t["Key"] == "ecsub:task"))
-        })
-        .collect()
-}
-
-/// An instance launched for an ask that another instance answered (SQS delivers a message twice now and then, as a
-/// standard queue may) belongs to no task: the launcher terminated it at once, so none is left running.
-fn assert_surplus_terminated(instances: &[Value]) {
-    let tasked = tasked(instances);
-    for surplus in instances.iter().filter(|i| !tasked.contains(i)) {
-        let state = surplus["State"]["Name"].as_str().unwrap_or_default();
-        assert!(
-            matches!(state, "shutting-down" | "terminated"),
-            "an instance of no task is {state}: {surplus}"
-        );
-    }
 }
 
 /// Tasks in the large job: more than an inline Map's history would hold at `--waiter-delay 10` (117).
@@ -183,7 +159,7 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_and_short_of_capacity_runs_eve
         &json!({ "kind": "resource", "api": "RunInstances", "capacity": 10, "refill": 5 }),
     );
     assert_eq!(
-        resized["sizes"]["resource RunInstances"],
+        resized["resized"]["ec2 resource RunInstances"],
         json!([10.0, 5.0])
     );
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ POST /redeliver-s3 {bucket, key}      S3's last event for that object once more,
 POST /interrupt {task_arn}            EC2 reclaims the spot instance under the task
 POST /no-capacity {instance_types}    (kept: a fault)
 POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (front/throttle.py)
+POST /bucket {service, bucket, capacity, refill}  resize any service's throttling bucket (its name in front/throttle.py)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .faults import FAULTS
-from .front.throttle import EC2_THROTTLE
+from .front.throttle import THROTTLE
 from .services.map_run import RUNS
 
 LOG = logging.getLogger("ecsub.sandbox.control")
@@ -55,7 +56,8 @@ def serve(sandbox) -> str:
                     "/lambda-rss": lambda: {n: r.peak_rss_kb for n, r in sandbox.lambdas.functions.items()},
                     "/busy": sandbox.lambdas.busy,
                     "/faults": FAULTS.state,
-                    "/ec2-throttle": EC2_THROTTLE.state,
+                    "/ec2-throttle": THROTTLE.state,
+                    "/throttle": THROTTLE.state,
                     "/instances": sandbox.agent.instance_states,
                     "/undelivered": lambda: sandbox.lambdas.undelivered,
                     "/denials": lambda: sandbox.gateway.denials,
@@ -78,7 +80,11 @@ def serve(sandbox) -> str:
                     return self._json(200, FAULTS.add({"kind": "no-capacity", **body}))
                 if self.path == "/ec2-bucket":
                     return self._json(
-                        200, EC2_THROTTLE.resize(body["kind"], body["api"], body["capacity"], body["refill"])
+                        200, THROTTLE.resize_ec2(body["kind"], body["api"], body["capacity"], body["refill"])
+                    )
+                if self.path == "/bucket":
+                    return self._json(
+                        200, THROTTLE.resize(body["service"], body["bucket"], body["capacity"], body["refill"])
                     )
                 if self.path == "/fire-schedule":
                     sandbox.fire_schedule(body["rule"], body.get("stack"))

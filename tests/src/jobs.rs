@@ -187,6 +187,31 @@ pub fn all_instances(sandbox: &Sandbox, job: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The instances the launcher gave a task (it tags an instance with its task when it claims an ask for it).
+pub fn tasked(instances: &[Value]) -> Vec<&Value> {
+    instances
+        .iter()
+        .filter(|i| {
+            i["Tags"]
+                .as_array()
+                .is_some_and(|tags| tags.iter().any(|t| t["Key"] == "ecsub:task"))
+        })
+        .collect()
+}
+
+/// An instance launched for an ask that another instance answered (SQS delivers a message twice now and then, as a
+/// standard queue may) belongs to no task: the launcher terminated it at once, so none is left running.
+pub fn assert_surplus_terminated(instances: &[Value]) {
+    let tasked = tasked(instances);
+    for surplus in instances.iter().filter(|i| !tasked.contains(i)) {
+        let state = surplus["State"]["Name"].as_str().unwrap_or_default();
+        assert!(
+            matches!(state, "shutting-down" | "terminated"),
+            "an instance of no task is {state}: {surplus}"
+        );
+    }
+}
+
 /// Asserts how a command exited; otherwise fails with what it printed and the sandbox's logs.
 pub fn assert_exit(sandbox: &Sandbox, ran: &Ran, code: i32) {
     assert_eq!(

@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 from ..faults import FAULTS
 from ..services import pricing
 from . import iam, iam_actions, limits, sigv4
-from .throttle import EC2_THROTTLE, Throttled
+from .throttle import THROTTLE, Throttled
 
 LOG = logging.getLogger("ecsub.sandbox.gateway")
 
@@ -189,11 +189,11 @@ class Gateway:
         if too_many is not None:
             LOG.info("refused: %s %s (%s): %s", request.service, request.operation, principal.label, too_many)
             raise ServiceError(too_many.code, str(too_many), too_many.status)
-        if request.service == "ec2":
+        if principal.label != "aws":  # AWS's own services acting are not metered (front/throttle.py)
             try:
-                EC2_THROTTLE.check(request.account, request.region, request.operation, request.params)
+                THROTTLE.check(request.service, request.account, request.region, request.operation, request.params)
             except Throttled as t:
-                LOG.info("throttled: ec2 %s (%s): its %s bucket is empty", request.operation, principal.label, t.kind)
+                LOG.info("throttled: %s %s (%s): its bucket %r is empty", request.service, request.operation, principal.label, t.bucket)
                 raise ServiceError(t.code, str(t), t.status) from None
         if request.service == "s3":
             self._s3(principal, request)

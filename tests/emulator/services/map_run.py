@@ -10,7 +10,8 @@ says so. Pinned to moto 5.2.5 like patches/behaviour.py; patches.apply() applies
    service quotas"); past that the child fails (States.Runtime). moto piles every item's events into one list.
    Each child's figures (events, state transitions, largest state input or output) are kept per Map run and shown
    by the sandbox's control endpoint `/map-runs`, with how many children ran at once, since moto lists no child
-   executions.
+   executions. Children start at most 100 a second per Map run (the same page: a Map run "dispatches … standard
+   executions at up to 100 TPS"); moto starts them as fast as its threads go.
 3. Tolerated failures ("Setting failure thresholds for Distributed Map states"): the Map run fails with
    States.ExceedToleratedFailureThreshold when the failed items exceed ToleratedFailureCount or
    ToleratedFailurePercentage, whichever the state declares (neither: no failure is tolerated). moto never fails a
@@ -35,6 +36,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+import time
 import uuid
 from typing import Any, Callable, Optional
 
@@ -44,6 +46,10 @@ AUTHORIZE: Optional[Callable[[str, str, str], None]] = None
 #: Step Functions: events in one execution's history.
 MAX_HISTORY_EVENTS = 25_000
 
+#: Step Functions: a Map run "dispatches … standard executions at up to 100 TPS" ("Step Functions service quotas",
+#: the row of parallel child executions within a single Map Run).
+CHILD_STARTS_PER_SECOND = 100
+
 
 class MapRuns:
     """What each Map run did, per map run ARN: its children's figures and the most that ran at once."""
@@ -52,6 +58,7 @@ class MapRuns:
         self.lock = threading.Lock()
         self.runs: dict[str, dict[str, Any]] = {}
         self.children: dict[str, list[dict[str, Any]]] = {}
+        self.next_start: dict[str, float] = {}  # per Map run: when its next child may start
 
     def _run(self, arn: str, execution_arn: str = "") -> dict[str, Any]:
         if arn not in self.runs:
@@ -68,6 +75,15 @@ class MapRuns:
             }
             self.children[arn] = []
         return self.runs[arn]
+
+    def dispatch(self, arn: str) -> None:
+        """Waits for the Map run's next child start: at most CHILD_STARTS_PER_SECOND of them a second."""
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_start.get(arn, now))
+            self.next_start[arn] = at + 1 / CHILD_STARTS_PER_SECOND
+        if at > now:
+            time.sleep(at - now)
 
     def started(self, arn: str, execution_arn: str) -> None:
         with self.lock:
@@ -227,6 +243,7 @@ def patch_children() -> None:
             "StateMachineArn": state_machine,
             "StartDate": _now(),
         }
+        RUNS.dispatch(record.map_run_arn)
         RUNS.started(record.map_run_arn, parent)
         for counter in (record.item_counter, record.execution_counter):
             counter.total.count()

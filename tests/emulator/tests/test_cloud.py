@@ -226,20 +226,42 @@ class Cloud(CloudCase):
         # One try per call: the SDK's own retries would hide the answer.
         ec2 = self.cloud.client("ec2", self.admin, config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
         try:
-            throttle.EC2_THROTTLE.resize("request", "RunInstances", 2, 0.001)
+            throttle.THROTTLE.resize_ec2("request", "RunInstances", 2, 0.001)
             launch = lambda: ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1)  # noqa: E731
             launch()
             launch()
             self.assertEqual(self.error(launch)["Code"], "RequestLimitExceeded")
             # A resource bucket counts instances, not calls: three instances from a bucket of two is refused whole.
-            throttle.EC2_THROTTLE.resize("request", "RunInstances", *throttle.DOCUMENTED[("request", "RunInstances")])
-            throttle.EC2_THROTTLE.resize("resource", "RunInstances", 2, 0.001)
+            throttle.THROTTLE.restore()
+            throttle.THROTTLE.resize_ec2("resource", "RunInstances", 2, 0.001)
             three = lambda: ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=3, MaxCount=3)  # noqa: E731
             self.assertEqual(self.error(three)["Code"], "RequestLimitExceeded")
             ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)
         finally:
-            for (kind, api), (capacity, refill) in throttle.DOCUMENTED.items():
-                throttle.EC2_THROTTLE.resize(kind, api, capacity, refill)
+            throttle.THROTTLE.restore()
+
+    def test_ecs_and_step_functions_calls_are_throttled_with_their_own_error(self):
+        import botocore.config
+        from ..front import throttle
+
+        once = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
+        ecs = self.cloud.client("ecs", self.admin, config=once)
+        sfn = self.cloud.client("stepfunctions", self.admin, config=once)
+        try:
+            # ListTasks and DescribeContainerInstances share the cluster resource read bucket.
+            cluster = ecs.create_cluster(clusterName=f"throttled-{uuid.uuid4().hex[:8]}")["cluster"]["clusterArn"]
+            throttle.THROTTLE.resize("ecs", "cluster resource read", 2, 0.001)
+            ecs.list_container_instances(cluster=cluster)
+            ecs.list_tasks(cluster=cluster)
+            error = self.error(lambda: ecs.list_tasks(cluster=cluster))
+            self.assertEqual((error["Code"], error["Message"]), ("ThrottlingException", "Rate exceeded"))
+            ecs.list_clusters()  # another category, another bucket
+            throttle.THROTTLE.resize("states", "DescribeExecution", 1, 0.001)
+            arn = "arn:aws:states:us-east-1:123456789012:execution:none:none"
+            self.assertNotEqual(self.error(lambda: sfn.describe_execution(executionArn=arn))["Code"], "ThrottlingException")
+            self.assertEqual(self.error(lambda: sfn.describe_execution(executionArn=arn))["Code"], "ThrottlingException")
+        finally:
+            throttle.THROTTLE.restore()
 
     def test_run_instances_launches_max_count_not_min_count(self):
         ec2 = self.client("ec2")
@@ -270,8 +292,15 @@ class Cloud(CloudCase):
         ecs = self.client("ecs")
         family = f"paged-{uuid.uuid4().hex[:8]}"
         container = [{"name": "c", "image": "busybox", "memory": 64}]
-        for _ in range(101):
-            ecs.register_task_definition(family=family, containerDefinitions=container)
+        from ..front import throttle
+
+        # 101 definitions at once: ECS's task definition bucket (20, refilled 1 a second) would take 80 s.
+        throttle.THROTTLE.resize("ecs", "task definition modify", 200, 200)
+        try:
+            for _ in range(101):
+                ecs.register_task_definition(family=family, containerDefinitions=container)
+        finally:
+            throttle.THROTTLE.restore()
         first = ecs.list_task_definitions(familyPrefix=family)
         self.assertEqual(len(first["taskDefinitionArns"]), 100)
         rest = ecs.list_task_definitions(familyPrefix=family, nextToken=first["nextToken"])
@@ -333,20 +362,20 @@ class SqsEventSource(CloudCase):
         self.assertGreaterEqual(int(left[0]["Attributes"]["ApproximateReceiveCount"]), 2)
 
 
-class Ec2Buckets(unittest.TestCase):
+class Buckets(unittest.TestCase):
     """The token bucket arithmetic of front/throttle.py, on a clock the test turns."""
 
     def test_a_bucket_holds_its_capacity_and_refills_at_its_rate(self):
         from ..front import throttle
 
         now = [0.0]
-        t = throttle.Ec2Throttle(clock=lambda: now[0])
-        run = lambda: t.check("1", "us-east-1", "RunInstances", {"MaxCount": "1"})  # noqa: E731
+        t = throttle.Throttle(clock=lambda: now[0])
+        run = lambda: t.check("ec2", "1", "us-east-1", "RunInstances", {"MaxCount": "1"})  # noqa: E731
         for _ in range(5):  # the documented burst: five calls at once
             run()
         with self.assertRaises(throttle.Throttled) as raised:
             run()
-        self.assertEqual((raised.exception.kind, raised.exception.status), ("request", 503))
+        self.assertEqual((raised.exception.bucket, raised.exception.status), ("request RunInstances", 503))
         now[0] += 0.5  # one token back at two a second
         run()
         with self.assertRaises(throttle.Throttled):
@@ -356,25 +385,61 @@ class Ec2Buckets(unittest.TestCase):
             run()
         with self.assertRaises(throttle.Throttled):
             run()
-        # Another account or Region has buckets of its own; other calls are not throttled here.
-        t.check("2", "us-east-1", "RunInstances", {"MaxCount": "1"})
-        t.check("1", "eu-west-1", "RunInstances", {"MaxCount": "1"})
-        t.check("1", "us-east-1", "DescribeInstances", {})
+        # Another account or Region has buckets of its own; another API too.
+        t.check("ec2", "2", "us-east-1", "RunInstances", {"MaxCount": "1"})
+        t.check("ec2", "1", "eu-west-1", "RunInstances", {"MaxCount": "1"})
+        t.check("ec2", "1", "us-east-1", "DescribeInstances", {})
         self.assertEqual(t.state()["throttled"], {"RunInstances": 3})
 
     def test_a_throttled_call_takes_no_token_and_terminations_count_instances(self):
         from ..front import throttle
 
         now = [0.0]
-        t = throttle.Ec2Throttle(clock=lambda: now[0])
-        t.resize("resource", "TerminateInstances", 3, 20)
+        t = throttle.Throttle(clock=lambda: now[0])
+        t.resize_ec2("resource", "TerminateInstances", 3, 20)
         ids = {f"InstanceId.{i}": f"i-{i}" for i in range(1, 3)}
-        t.check("1", "us-east-1", "TerminateInstances", ids)  # two of three
+        t.check("ec2", "1", "us-east-1", "TerminateInstances", ids)  # two of three
         with self.assertRaises(throttle.Throttled):
-            t.check("1", "us-east-1", "TerminateInstances", ids)  # two more: refused, nothing taken
-        t.check("1", "us-east-1", "TerminateInstances", {"InstanceId.1": "i-1"})  # the one left
+            t.check("ec2", "1", "us-east-1", "TerminateInstances", ids)  # two more: refused, nothing taken
+        t.check("ec2", "1", "us-east-1", "TerminateInstances", {"InstanceId.1": "i-1"})  # the one left
         now[0] += 0.1  # 20 a second: two more
-        t.check("1", "us-east-1", "TerminateInstances", ids)
+        t.check("ec2", "1", "us-east-1", "TerminateInstances", ids)
+
+    def test_each_api_meets_the_bucket_its_document_gives_it(self):
+        from ..front import throttle
+
+        def burst(service: str, api: str, params: dict, region: str = "us-east-1") -> int:
+            """How many calls at once pass before the first refusal."""
+            t = throttle.Throttle(clock=lambda: 0.0)
+            n = 0
+            while n < 10_000:
+                try:
+                    t.check(service, "1", region, api, params)
+                except throttle.Throttled:
+                    return n
+                n += 1
+            return n
+
+        self.assertEqual(burst("ec2", "CreateTags", {}), 100)
+        self.assertEqual(burst("ec2", "TerminateInstances", {"InstanceId.1": "i-1"}), 100)
+        self.assertEqual(burst("ec2", "DescribeInstances", {}), 50, "unfiltered and unpaginated")
+        self.assertEqual(burst("ec2", "DescribeInstances", {"Filter.1.Name": "tag:ecsub:job"}), 100)
+        self.assertEqual(burst("ec2", "DescribeInstanceTypes", {}), 100, "non-mutating")
+        self.assertEqual(burst("ec2", "CreateSecurityGroup", {}), 50, "mutating")
+        self.assertEqual(burst("ecs", "StartTask", {}), 100)
+        self.assertEqual(burst("ecs", "DeleteCluster", {}), 20)
+        self.assertEqual(burst("ecs", "DeleteTaskDefinitions", {}), 5)
+        self.assertEqual(burst("states", "SendTaskSuccess", {}), 3000)
+        self.assertEqual(burst("states", "SendTaskSuccess", {}, "ap-northeast-1"), 1500)
+        self.assertEqual(burst("states", "DescribeExecution", {}), 300)
+        self.assertEqual(burst("s3", "PutObject", {}), 10_000, "S3 is not metered here")
+        # ECS's categories share a bucket; EC2's APIs do not.
+        t = throttle.Throttle(clock=lambda: 0.0)
+        for _ in range(100):
+            t.check("ecs", "1", "us-east-1", "ListTasks", {})
+        with self.assertRaises(throttle.Throttled):
+            t.check("ecs", "1", "us-east-1", "DescribeContainerInstances", {})
+        t.check("ecs", "1", "us-east-1", "StartTask", {})
 
 
 class LambdaHost(unittest.TestCase):

@@ -202,3 +202,27 @@ def with_catch(definition: dict) -> dict:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ChildStarts(unittest.TestCase):
+    """A Map run's children start at most 100 a second, on a clock the test turns."""
+
+    def test_children_are_dispatched_at_most_100_a_second_per_map_run(self):
+        from unittest import mock
+
+        from ..services import map_run
+
+        now = [50.0]
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            now[0] += seconds
+
+        runs = map_run.MapRuns()
+        with mock.patch.object(map_run.time, "monotonic", lambda: now[0]), mock.patch.object(map_run.time, "sleep", sleep):
+            for _ in range(201):
+                runs.dispatch("run-a")
+            runs.dispatch("run-b")  # another Map run has its own pace
+        self.assertAlmostEqual(sum(slept), 2.0, places=6, msg="the 201st start comes 2 s after the first")
+        self.assertEqual(len(slept), 200)
