@@ -502,6 +502,30 @@ fn the_start_is_retried_only_for_errors_a_look_on_the_instance_makes_safe() {
     assert_eq!(retried, safe);
 }
 
+/// A join check only reads (ListContainerInstances, DescribeContainerInstances: ECS's read bucket that every task's
+/// check and every CLI poll share, 100 and 20 a second). One that outlasts its state's 60 s — throttled past the
+/// SDK's retries, or slow behind a busy account — is tried again instead of failing a task that did nothing wrong;
+/// the count is bounded (a check that always hangs ends the attempt, not the job's patience).
+#[test]
+fn a_join_check_that_outlasts_its_state_is_tried_again_not_a_failed_task() {
+    let check = state("CheckJoined");
+    let timeout = check["TimeoutSeconds"].as_u64().unwrap();
+    let retry = check["Retry"].as_array().unwrap();
+    let on_timeout = retry
+        .iter()
+        .find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "States.Timeout")
+        })
+        .expect("CheckJoined does not retry States.Timeout");
+    let attempts = on_timeout["MaxAttempts"].as_u64().unwrap();
+    assert!((10..1000).contains(&attempts), "{on_timeout}");
+    assert!(timeout <= 60, "{timeout}");
+}
+
 #[test]
 fn the_state_machine_names_no_partition_of_its_own() {
     // `arn:aws:` would break the stack in China and GovCloud: the template substitutes ${Partition}.
