@@ -5,8 +5,8 @@
 //! --follow` follows a running task.
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_nothing_running, cluster_of, job_id_of, most_at_once, push, push_long,
-    summary, with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, cluster_of, job_id_of, most_at_once, push,
+    push_long, summary, with_wordcount, write,
 };
 
 #[test]
@@ -361,6 +361,35 @@ fn push_wait_gives_up_on_a_job_the_stack_does_not_pick_up() {
     sandbox.until(60, "the late job to end", || sandbox.object(&summary_url));
     assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
     assert_nothing_running(&sandbox, &job);
+}
+
+/// A poll of `push --wait` that fails once the job has been read (ECS's read bucket is shared by every task's join
+/// checks, and the SDK gives up after three throttled tries) is said and tried again; the wait goes on to the end.
+#[test]
+fn push_wait_reads_on_through_a_poll_that_fails() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(dir.path(), "patient.tsv", "--env N\n1\n");
+    let script = write(dir.path(), "patient.sh", "sleep 6\n");
+    sandbox.fault(&serde_json::json!({
+        "kind": "api", "operation": "ListTasks", "principal": "cli", "after": 2, "times": 3,
+        "code": "ThrottlingException", "message": "Rate exceeded", "status": 400
+    }));
+    let pushed = push(&sandbox, &tasks, &script, &["--wait"]);
+    assert_exit(&sandbox, &pushed, 0);
+    assert!(
+        pushed
+            .stderr
+            .contains("failed (1 of 5 in a row); trying again in")
+            && pushed.stderr.contains("Rate exceeded"),
+        "{}",
+        pushed.stderr
+    );
+    assert_eq!(
+        sandbox.control_get("/faults")["api"][0]["times"],
+        0,
+        "the failing poll was not met"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ Kinds (the JSON body of `POST /fault`):
     the service does act, and the answer is lost on the way back (the caller sees the error): a timeout after
     the call took effect. "body_contains": "…" limits it to requests whose body holds that text (a Lambda Invoke
     of one action, say). "delay_ms": N holds each matching request that long before the service sees it (with
-    no "code", the call then goes through: a slow call).
+    no "code", the call then goes through: a slow call). "after": N lets the first N matching calls through.
 - {"kind": "no-capacity", "instance_types": ["t3.small"]}: RunInstances of these types answer
     InsufficientInstanceCapacity until changed.
 - {"kind": "start-task-failures", "reason": "RESOURCE:MEMORY", "times": 1}: StartTask answers HTTP 200 with
@@ -52,6 +52,8 @@ class ApiFault:
     body_contains: Optional[str] = None
     # A slow call: the request waits this long before the service sees it (no error when `code` is empty).
     delay_ms: int = 0
+    # Matching calls that go through first: the fault begins with the next one.
+    after: int = 0
 
     def matches(self, operation: str, label: str, body: bytes = b"") -> bool:
         return (
@@ -103,6 +105,7 @@ class Faults:
                         lost_response=bool(spec.get("lost_response", False)),
                         body_contains=spec.get("body_contains"),
                         delay_ms=int(spec.get("delay_ms", 0)),
+                        after=int(spec.get("after", 0)),
                     )
                 )
             elif kind == "no-capacity":
@@ -154,6 +157,9 @@ class Faults:
         with self.lock:
             for fault in self.api:
                 if fault.matches(operation, label, body):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.times -= 1
                     return fault
         return None

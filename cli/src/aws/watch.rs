@@ -85,8 +85,31 @@ async fn follow(
     let mut seen = Seen::default();
     let mut states: HashMap<usize, (TaskState, String)> = HashMap::new();
     let mut last_counts = String::new();
+    let mut failed_polls = 0;
     loop {
-        let status = collect(aws, layout, &mut seen).await?;
+        // A poll that fails once the job has been read (a throttled ECS or Step Functions call past the SDK's own
+        // retries, a network blip) is said and tried again at the next poll: one bad second of an hours-long job
+        // must not end the wait. The first poll's failure (a wrong bucket or profile, no permission) ends it at
+        // once, as do MAX_FAILED_POLLS in a row.
+        let status = match collect(aws, layout, &mut seen).await {
+            Ok(status) => {
+                failed_polls = 0;
+                status
+            }
+            Err(e) if last_counts.is_empty() || failed_polls + 1 >= MAX_FAILED_POLLS => {
+                return Err(e)
+            }
+            Err(e) => {
+                failed_polls += 1;
+                eprintln!(
+                    "ecsub: reading job {} failed ({failed_polls} of {MAX_FAILED_POLLS} in a row); trying again in {}: {e:#}",
+                    layout.job_id,
+                    human(delay)
+                );
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
         let counts = counts_line(&status);
         if tty {
             draw.put(&format!(
@@ -129,6 +152,9 @@ async fn follow(
         tokio::time::sleep(delay).await;
     }
 }
+
+/// Polls in a row that may fail before `watch` and `push --wait` give up.
+const MAX_FAILED_POLLS: u32 = 5;
 
 /// The exit code of a command that followed a job to its end.
 fn exit_code(status: &JobStatus) -> ExitCode {
