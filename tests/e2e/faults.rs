@@ -4,8 +4,9 @@
 //! AWS's own schedules (Lambda's asynchronous retries, Step Functions' Retry intervals) run 60 times faster here.
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_exit, assert_nothing_running, attempt_record, calls_of, cluster_of,
-    failed_events, fire, job_id_of, push, push_long, summary, until_running, with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, assert_surplus_terminated, attempt_record,
+    calls_of, cluster_of, failed_events, fire, job_id_of, push, push_long, summary, tasked,
+    until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -494,6 +495,34 @@ fn a_task_past_its_timeout_is_stopped_and_fails() {
     until_running(&sandbox, 0, 30);
 }
 
+/// SQS delivers a message at least once: every launch ask comes a second time, alone. The copy of an ask answered
+/// in a batch of two is another batch (another idempotency token), so EC2 launches for it again: the launcher finds
+/// the ask claimed and terminates that instance at once; the copy of an ask that was alone has the same token and
+/// EC2 answers with the same instance. Either way each task has one instance and runs once.
+#[test]
+fn launch_asks_delivered_twice_give_each_task_one_instance_and_terminate_the_other() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "delivery", "function": "ecsub-launcher", "duplicate": true }));
+    let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &["--wait"]);
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+    let calls = calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances");
+    assert!(
+        calls >= 3,
+        "the copies were not launched for: {calls} RunInstances"
+    );
+    let instances = all_instances(&sandbox, &job);
+    assert_eq!(tasked(&instances).len(), 2, "one instance per task");
+    assert_surplus_terminated(&instances);
+    let claims = sandbox.keys(sandbox.bucket(), &format!("jobs/{job}/launched/"));
+    assert_eq!(claims.len(), 2, "one claim per ask: {claims:?}");
+    let s = summary(&sandbox, &job);
+    for task in s["tasks"].as_array().unwrap() {
+        assert_eq!(task["attempts"], 1, "{s}");
+    }
+    assert_nothing_running(&sandbox, &job);
+}
+
 #[test]
 fn events_delivered_twice_late_and_out_of_order_change_nothing() {
     let sandbox = with_wordcount();
@@ -504,11 +533,10 @@ fn events_delivered_twice_late_and_out_of_order_change_nothing() {
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     assert_eq!(sandbox.executions().len(), 1, "one execution for the job");
-    assert_eq!(
-        all_instances(&sandbox, &job).len(),
-        2,
-        "one instance per task"
-    );
+    // Launch asks come twice too: an instance launched for the copy of an answered ask belongs to no task.
+    let instances = all_instances(&sandbox, &job);
+    assert_eq!(tasked(&instances).len(), 2, "one instance per task");
+    assert_surplus_terminated(&instances);
     let records = sandbox.keys(sandbox.bucket(), &format!("jobs/{job}/attempts/"));
     assert_eq!(records.len(), 2, "{records:?}");
     assert!(

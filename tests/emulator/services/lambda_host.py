@@ -30,7 +30,10 @@ behind a local Lambda Runtime API, with what Lambda gives it and no more.
   ReportBatchItemFailures (a response naming a message not in the batch fails the whole batch, as on AWS); on a
   function error nothing is, and the messages come back after the queue's visibility timeout. A throttled
   invocation is tried again after a backoff while its messages stay in flight. At most MaximumConcurrency batches
-  are delivered at once (2 pollers here).
+  are delivered at once (2 pollers here). A standard queue delivers at least once ("Amazon SQS at-least-once
+  delivery": a copy on a server that was unavailable comes again): with a `delivery` fault that duplicates the
+  function's events, every message of a batch comes again, each in a batch of its own, at once or after the
+  fault's delay, as if another poller had received the copy.
 - EventBridge may invoke a function only if the function's resource-based policy lets events.amazonaws.com do so for
   that rule (the AWS::Lambda::Permission SAM adds); otherwise the event is not delivered.
 """
@@ -368,10 +371,31 @@ class QueuePoller:
                     batch.extend(self._receive(min(10, m.batch_size - len(batch)), 0) or [])
                     if len(batch) < m.batch_size:
                         time.sleep(min(0.2, max(0.0, deadline - time.time())))
+                self._deliver_copy(batch)
                 self._deliver(batch)
             finally:
                 with self.lock:
                     self.delivering -= 1
+
+    def _deliver_copy(self, batch: list[dict]) -> None:
+        """Under a duplicating `delivery` fault, each message of the batch again, alone, from another poller."""
+        delivery = FAULTS.delivery_for(self.mapping.function)
+        if not delivery.duplicate:
+            return
+        for message in batch:
+            delay = random.uniform(*delivery.delay_ms) / 1000 if delivery.delay_ms[1] else 0
+
+            def again(message: dict = message, delay: float = delay) -> None:
+                try:
+                    time.sleep(delay)
+                    self._deliver([message])
+                finally:
+                    with self.lock:
+                        self.delivering -= 1
+
+            with self.lock:
+                self.delivering += 1
+            threading.Thread(target=again, name=f"sqs-{self.mapping.function}-copy", daemon=True).start()
 
     def _deliver(self, batch: list[dict]) -> None:
         m = self.mapping
