@@ -20,6 +20,7 @@ Runs as root (instances and containers are mount namespaces).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -378,6 +379,9 @@ def main() -> None:
         handlers=[logging.FileHandler(args.dir / "sandbox.log"), logging.StreamHandler(sys.stderr)],
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # `kill -USR1 <pid>` writes every thread's stack to stacks.txt: what a sandbox that stopped answering is doing.
+    stacks = open(args.dir / "stacks.txt", "a")  # noqa: SIM115 (open for the process's life)
+    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
     if args.time_scale is not None:
         from .faults import FAULTS
 
