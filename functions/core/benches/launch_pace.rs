@@ -1,7 +1,7 @@
 //! The launch path's decision logic at sizes no machine here can run: 1 000, 5 000, 10 000 and 100 000 tasks at
 //! `--processes` 1 000 and 5 000 (the most one job's ECS cluster takes), alone in the account and with another
-//! tenant taking half of EC2's refill, in virtual time against RunInstances' documented buckets
-//! (`ecsub_core::chain::launch_sim`). Each task runs an hour; a task may wait 24 hours for its instance.
+//! tenant taking half of EC2's refill, in virtual time against RunInstances' documented buckets and the Map's
+//! documented rate of child starts (100 a second) (`ecsub_core::chain::launch_sim`). Each task runs an hour; a task may wait 24 hours for its instance.
 //!
 //! Prints, for each case, the paced launcher (one launcher per job, batched calls), the per-task launches the
 //! state machine made until 2026-12 (each task its own call, retried 30 times with full jitter), and the oracle
@@ -11,7 +11,9 @@
 //!
 //! Run: `cargo bench -p ecsub-core --bench launch_pace`
 
-use ecsub_core::chain::launch_sim::{run, within_bound, Launcher, Scenario};
+use ecsub_core::chain::launch_sim::{
+    run, within_bound, Launcher, Scenario, CHILD_STARTS_PER_SECOND,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
                     tenant,
                     task_seconds: 3600.0,
                     patience: 24.0 * 3600.0,
+                    child_starts: CHILD_STARTS_PER_SECOND,
                 };
                 let paced = run(scenario, Launcher::Paced);
                 let per_task = run(scenario, Launcher::PerTask);

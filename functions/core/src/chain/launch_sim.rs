@@ -8,8 +8,12 @@
 //!   whenever there are tokens. Its last launch is the bound the others are measured against.
 //!
 //! The account's other tenant takes a share of both buckets' refill (another job, another stack). Tasks ask for an
-//! instance at most `processes` at a time; a launched task runs `task_seconds` and frees its place for the next.
-//! A task that waits longer than `patience` fails. RunInstances answers at once; boots are not modelled.
+//! instance at most `processes` at a time, each as its child execution starts: a Map run starts at most 100 children
+//! a second ("Step Functions service quotas": it "dispatches … standard executions at up to 100 TPS"; see
+//! [`CHILD_STARTS_PER_SECOND`]); a launched task runs `task_seconds` and frees its place for the next.
+//! A task that waits longer than `patience` fails. The paced launcher sees the asks a batching window (a second) at
+//! a time, as the launch queue's event source mapping gathers them. RunInstances answers at once; boots are not
+//! modelled.
 //! Pure and deterministic (the jitter comes from a seeded generator).
 
 use super::pace::{Answer, Ask, Pace, RUN_INSTANCES_CALLS, RUN_INSTANCES_INSTANCES};
@@ -26,7 +30,12 @@ pub struct Scenario {
     pub task_seconds: f64,
     /// How long a task may wait for its instance before it fails.
     pub patience: f64,
+    /// Child executions the Map starts a second at most ([`CHILD_STARTS_PER_SECOND`]; infinite: all at once).
+    pub child_starts: f64,
 }
+
+/// Step Functions' rate of a Map run's child starts (standard executions).
+pub const CHILD_STARTS_PER_SECOND: f64 = 100.0;
 
 /// Who launches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +58,12 @@ pub struct Outcome {
     /// Every task was launched in the order it asked.
     pub in_order: bool,
 }
+
+/// The launch queue's batching window (the template's MaximumBatchingWindowInSeconds), seconds.
+pub const BATCHING_WINDOW: f64 = 1.0;
+
+/// A token short by this much is a rounding error, not a wait.
+const TOKEN_EPSILON: f64 = 1e-9;
 
 /// EC2's two buckets as this account sees them: the refill the other tenant leaves.
 struct Ec2 {
@@ -83,13 +98,19 @@ impl Ec2 {
     fn run_instances(&mut self, now: f64, n: usize) -> bool {
         self.refill_to(now);
         self.calls_made += 1;
-        if self.calls < 1.0 || self.instances < n as f64 {
+        if !self.holds(n) {
             self.throttled += 1;
             return false;
         }
         self.calls -= 1.0;
         self.instances -= n as f64;
         true
+    }
+
+    /// Whether the buckets hold a call and `n` instances. Refill is arithmetic on seconds: a token short by rounding
+    /// (which no later step of the clock could make up) counts as there.
+    fn holds(&self, n: usize) -> bool {
+        self.calls + TOKEN_EPSILON >= 1.0 && self.instances + TOKEN_EPSILON >= n as f64
     }
 
     /// When the buckets hold a call and `n` instances (for the oracle).
@@ -106,6 +127,10 @@ impl Ec2 {
 struct Tasks {
     scenario: Scenario,
     next: usize,
+    /// When the Map may start its next child.
+    next_start: f64,
+    /// Children started later than asked for (the Map's rate), each with its start time, in order.
+    starting: VecDeque<(usize, f64)>,
     waiting: VecDeque<(usize, f64)>,
     running: BinaryHeap<Reverse<Time>>,
     launched: Vec<usize>,
@@ -133,6 +158,8 @@ impl Tasks {
         let mut tasks = Tasks {
             scenario,
             next: 0,
+            next_start: 0.0,
+            starting: VecDeque::new(),
             waiting: VecDeque::new(),
             running: BinaryHeap::new(),
             launched: Vec::with_capacity(scenario.tasks),
@@ -145,9 +172,12 @@ impl Tasks {
         tasks
     }
 
+    /// The Map starts the next task's child: at once, or when its rate lets it.
     fn ask(&mut self, now: f64) {
         if self.next < self.scenario.tasks {
-            self.waiting.push_back((self.next, now));
+            let at = self.next_start.max(now);
+            self.next_start = at + 1.0 / self.scenario.child_starts;
+            self.starting.push_back((self.next, at));
             self.next += 1;
         }
     }
@@ -161,6 +191,11 @@ impl Tasks {
         while self.running.peek().is_some_and(|Reverse(t)| t.0 <= now) {
             let Reverse(Time(at)) = self.running.pop().unwrap_or(Reverse(Time(now)));
             self.ask(at);
+        }
+        while self.starting.front().is_some_and(|(_, at)| *at <= now) {
+            if let Some(started) = self.starting.pop_front() {
+                self.waiting.push_back(started);
+            }
         }
         while self
             .waiting
@@ -184,13 +219,15 @@ impl Tasks {
         }
     }
 
-    /// The next time something happens on its own: a task ends, or the first waiting one runs out of patience.
+    /// The next time something happens on its own: a task ends, a child starts, or the first waiting one runs out
+    /// of patience.
     fn next_event(&self) -> f64 {
         let end = self.running.peek().map_or(f64::INFINITY, |Reverse(t)| t.0);
+        let start = self.starting.front().map_or(f64::INFINITY, |(_, at)| *at);
         let patience = self.waiting.front().map_or(f64::INFINITY, |(_, asked)| {
             asked + self.scenario.patience + 1e-6
         });
-        end.min(patience)
+        end.min(start).min(patience)
     }
 
     fn outcome(&self, ec2: &Ec2) -> Outcome {
@@ -222,6 +259,11 @@ fn paced(scenario: Scenario) -> Outcome {
     while !tasks.done() {
         tasks.advance(now);
         match pace.ask(now, tasks.waiting.len()) {
+            // The launcher sees the asks of one batching window at a time (the queue's event source mapping
+            // gathers up to a second of them): it acts on window boundaries, on what came in the window.
+            Ask::Now(_) if now % BATCHING_WINDOW > 1e-9 => {
+                now = (now / BATCHING_WINDOW).ceil() * BATCHING_WINDOW;
+            }
             Ask::Now(n) => {
                 let n = n as usize;
                 if ec2.run_instances(now, n) {
@@ -256,8 +298,8 @@ fn oracle(scenario: Scenario) -> Outcome {
             continue;
         }
         ec2.refill_to(now);
-        let n = (ec2.instances.floor() as usize).min(waiting);
-        if ec2.calls >= 1.0 && n >= 1 {
+        let n = ((ec2.instances + TOKEN_EPSILON).floor() as usize).min(waiting);
+        if n >= 1 && ec2.holds(n) {
             ec2.run_instances(now, n);
             tasks.launch(now, n);
         } else {
@@ -280,8 +322,15 @@ fn per_task(scenario: Scenario) -> Outcome {
     let mut events: BinaryHeap<Reverse<(Time, usize, u32)>> = BinaryHeap::new();
     const END: usize = usize::MAX;
     let mut next = 0;
+    // The Map's child starts, at its rate.
+    let mut next_start = 0.0f64;
+    let mut start = |now: f64| {
+        let at = next_start.max(now);
+        next_start = at + 1.0 / scenario.child_starts;
+        Time(at)
+    };
     while next < scenario.processes.min(scenario.tasks) {
-        events.push(Reverse((Time(0.0), next, 0)));
+        events.push(Reverse((start(0.0), next, 0)));
         next += 1;
     }
     let (mut launched, mut failed, mut last_launch) = (Vec::with_capacity(scenario.tasks), 0, 0.0);
@@ -306,7 +355,7 @@ fn per_task(scenario: Scenario) -> Outcome {
             true
         };
         if frees_a_place && next < scenario.tasks {
-            events.push(Reverse((Time(now), next, 0)));
+            events.push(Reverse((start(now), next, 0)));
             next += 1;
         }
     }
@@ -347,6 +396,7 @@ mod tests {
             tenant,
             task_seconds: 3600.0,
             patience: 24.0 * 3600.0,
+            child_starts: f64::INFINITY,
         }
     }
 
@@ -387,6 +437,30 @@ mod tests {
         assert_eq!(per_task.launched + per_task.failed, 2000);
         assert!(!within_bound(&per_task, &oracle), "{per_task:?} {oracle:?}");
         assert!(!per_task.in_order);
+    }
+
+    #[test]
+    fn children_started_100_a_second_ask_as_they_start_and_the_launcher_keeps_to_the_bound() {
+        let mut s = scenario(2000, 2000, 0.0);
+        s.child_starts = CHILD_STARTS_PER_SECOND;
+        let oracle = run(s, Launcher::Oracle);
+        // The first 1 000 asks come over 10 s: even the oracle cannot launch them at once.
+        let at_once = run(scenario(2000, 2000, 0.0), Launcher::Oracle);
+        assert!(
+            oracle.last_launch >= at_once.last_launch,
+            "{oracle:?} {at_once:?}"
+        );
+        let paced = run(s, Launcher::Paced);
+        assert_eq!((paced.launched, paced.failed), (2000, 0));
+        assert!(paced.in_order);
+        assert!(within_bound(&paced, &oracle), "{paced:?} {oracle:?}");
+        let mut small = scenario(300, 300, 0.0);
+        small.child_starts = CHILD_STARTS_PER_SECOND;
+        let o = run(small, Launcher::Oracle);
+        assert!(
+            (o.last_launch - 2.99).abs() < 0.05,
+            "the 300th child starts at 2.99 s: {o:?}"
+        );
     }
 
     #[test]
