@@ -30,9 +30,9 @@ pub struct Figures {
     /// S3 PUTs by the CLI and the controller, and by the tasks themselves (their outputs).
     pub puts: usize,
     pub container_puts: usize,
-    /// Calls EC2 refused for want of tokens (its documented throttling): a burst's price, not the job's work,
-    /// so reported apart and not counted in `calls`.
-    pub throttled: usize,
+    /// Calls refused for want of tokens (EC2's, ECS's and Step Functions' documented throttling), by
+    /// `service:operation`: a burst's price, not the job's work, so reported apart and not counted in `calls`.
+    pub throttled: BTreeMap<String, usize>,
     pub delays_ms: Vec<f64>,
     /// Seconds from `push` to each successful RunInstances, in order.
     pub launched_s: Vec<f64>,
@@ -83,9 +83,19 @@ impl Figures {
         for (key, n) in &self.calls {
             println!("    {key:<28} {n}");
         }
+        let refused: usize = self.throttled.values().sum();
+        let by_call: Vec<String> = self
+            .throttled
+            .iter()
+            .map(|(call, n)| format!("{call} {n}"))
+            .collect();
         println!(
-            "  refused by EC2's throttling (RequestLimitExceeded; retried, not counted above): {}",
-            self.throttled
+            "  refused by throttling (retried, not counted above): {refused} ({})",
+            if by_call.is_empty() {
+                "none".to_owned()
+            } else {
+                by_call.join(", ")
+            }
         );
         let median = self
             .delays_ms
@@ -191,14 +201,23 @@ pub fn run_job(
 
     let calls = sandbox.calls();
     let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
-    let (mut puts, mut container_puts, mut throttled) = (0, 0, 0);
+    let (mut puts, mut container_puts) = (0, 0);
+    let mut throttled: BTreeMap<String, usize> = BTreeMap::new();
     for call in &calls {
         let key = call["key"].as_str().unwrap_or_default();
         if matches!(key, "harness" | "setup" | "") {
             continue;
         }
-        if call["error"] == "RequestLimitExceeded" {
-            throttled += 1;
+        if matches!(
+            call["error"].as_str(),
+            Some("RequestLimitExceeded" | "ThrottlingException")
+        ) {
+            let name = format!(
+                "{}:{}",
+                call["service"].as_str().unwrap_or_default(),
+                call["operation"].as_str().unwrap_or_default()
+            );
+            *throttled.entry(name).or_default() += 1;
             continue;
         }
         let is_put = call["service"] == "s3"
