@@ -9,9 +9,8 @@
 //! any number of API requests". A call short of tokens is refused with RequestLimitExceeded and takes nothing.
 //! Others in the account (another job, another stack, an Auto Scaling group) spend the same tokens, so the
 //! launcher cannot know how many are left: it starts from the documented buckets, full, and learns from EC2's
-//! answers — a refused call halves what it asks for when it was the instances that ran short, and halves the share
-//! of the refill it believes is its own when it was the calls (or in the steady state); every call that goes
-//! through gives some of that share back.
+//! answers — a refused call halves what it asks for, and in the steady state halves the share of the refill it
+//! believes is its own; every call that goes through gives some of that share back.
 
 /// A token bucket as EC2 documents it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,12 +70,7 @@ pub struct Pace {
     instances: f64,
     calls: f64,
     at: f64,
-    /// The share of the instance bucket's refill believed the launcher's own.
     share: f64,
-    /// The same for the call bucket: others may spend the two buckets differently, and a refusal for a call token
-    /// says nothing of the instances (believing it did held 1 000 instances to the refill rate, 487 s instead of
-    /// 10, when asks came a few at a time as the Map started its children).
-    call_share: f64,
 }
 
 impl Pace {
@@ -87,7 +81,6 @@ impl Pace {
             calls: RUN_INSTANCES_CALLS.capacity,
             at: now,
             share: 1.0,
-            call_share: 1.0,
         }
     }
 
@@ -96,15 +89,10 @@ impl Pace {
         self.share
     }
 
-    /// The share of the call bucket's refill the launcher believes is its own.
-    pub fn call_share(&self) -> f64 {
-        self.call_share
-    }
-
     fn refill_to(&mut self, now: f64) {
         let elapsed = now - self.at;
         self.instances = RUN_INSTANCES_INSTANCES.refilled(self.instances, elapsed, self.share);
-        self.calls = RUN_INSTANCES_CALLS.refilled(self.calls, elapsed, self.call_share);
+        self.calls = RUN_INSTANCES_CALLS.refilled(self.calls, elapsed, self.share);
         self.at = self.at.max(now);
     }
 
@@ -125,7 +113,7 @@ impl Pace {
         const EPSILON: f64 = 1e-6;
         let mut wait: f64 = 0.0;
         if self.calls + EPSILON < 1.0 {
-            wait = wait.max((1.0 - self.calls) / (RUN_INSTANCES_CALLS.refill * self.call_share));
+            wait = wait.max((1.0 - self.calls) / (RUN_INSTANCES_CALLS.refill * self.share));
         }
         if self.instances + EPSILON < batch {
             wait =
@@ -148,22 +136,14 @@ impl Pace {
                 self.instances = (self.instances - f64::from(n)).max(0.0);
                 self.calls = (self.calls - 1.0).max(0.0);
                 self.share = (self.share + SHARE_STEP).min(1.0);
-                self.call_share = (self.call_share + SHARE_STEP).min(1.0);
             }
             Answer::Throttled => {
-                // EC2 does not say which bucket was short. A call made on the call bucket's refill (fewer than two
-                // call tokens believed left) was most likely refused for a call token: that refill is shared, so
-                // believe half of it; the instances stay as believed. Otherwise fewer instance tokens than `asked`
-                // were left: ask for half next time, and a call of one second's refill or less refused also means
-                // the instance refill is shared.
-                if self.calls < 2.0 {
-                    self.call_share = (self.call_share / 2.0).max(MIN_SHARE);
-                } else {
-                    if f64::from(asked) <= self.batch(usize::MAX) {
-                        self.share = (self.share / 2.0).max(MIN_SHARE);
-                    }
-                    self.instances = (f64::from(asked) / 2.0).floor();
+                // Fewer tokens than `asked` were left. A call of one second's refill or less refused means the
+                // refill is shared: believe half the share. Either way ask for half next time.
+                if f64::from(asked) <= self.batch(usize::MAX) {
+                    self.share = (self.share / 2.0).max(MIN_SHARE);
                 }
+                self.instances = (f64::from(asked) / 2.0).floor();
                 self.calls = 0.0;
             }
         }
@@ -210,22 +190,15 @@ mod tests {
         );
         assert_eq!(pace.ask(0.5, 2000), Ask::Now(501));
         pace.answered(0.5, 501, Answer::Launched(501));
-        // Refused with no call token believed left: the call refill is shared, the instances are not blamed.
         pace.answered(0.5, 2, Answer::Throttled);
-        assert_eq!((pace.call_share(), pace.share()), (0.5, 1.0));
+        assert_eq!(pace.share(), 0.5);
         pace.answered(1.0, 1, Answer::Throttled);
-        assert_eq!(pace.call_share(), 0.25);
+        assert_eq!(pace.share(), 0.25);
         for _ in 0..100 {
             pace.answered(2.0, 1, Answer::Throttled);
         }
-        assert_eq!(pace.call_share(), MIN_SHARE, "it never stops asking");
+        assert_eq!(pace.share(), MIN_SHARE, "it never stops asking");
         pace.answered(3.0, 1, Answer::Launched(1));
-        assert!(pace.call_share() > MIN_SHARE);
-        // Refused with call tokens believed left: the instances ran short; a small call refused means their
-        // refill is shared too.
-        let mut pace = Pace::new(0.0);
-        pace.answered(0.0, 1000, Answer::Launched(1000));
-        pace.answered(10.0, 2, Answer::Throttled);
-        assert_eq!((pace.share(), pace.call_share()), (0.5, 1.0));
+        assert!(pace.share() > MIN_SHARE);
     }
 }
