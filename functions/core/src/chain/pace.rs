@@ -201,4 +201,35 @@ mod tests {
         pace.answered(3.0, 1, Answer::Launched(1));
         assert!(pace.share() > MIN_SHARE);
     }
+
+    /// Others drained the instance bucket (10 left, refilling 5 a second here, as the 50-task end-to-end test
+    /// shrinks it): 50 waiting asks are launched within a few seconds of what the refill allows, not at a call
+    /// every half minute.
+    #[test]
+    fn with_the_instance_bucket_drained_by_others_it_finds_the_refill_soon() {
+        let (mut real_instances, mut real_calls, mut at) = (10.0f64, 5.0f64, 0.0f64);
+        let mut pace = Pace::new(0.0);
+        let (mut waiting, mut now) = (50u32, 0.0f64);
+        while waiting > 0 && now < 600.0 {
+            match pace.ask(now, waiting as usize) {
+                Ask::Now(n) => {
+                    real_instances = (real_instances + (now - at) * 5.0).min(10.0);
+                    real_calls = (real_calls + (now - at) * 2.0).min(5.0);
+                    at = now;
+                    if real_calls >= 1.0 && real_instances >= f64::from(n) {
+                        real_calls -= 1.0;
+                        real_instances -= f64::from(n);
+                        waiting -= n;
+                        pace.answered(now, n, Answer::Launched(n));
+                    } else {
+                        pace.answered(now, n, Answer::Throttled);
+                    }
+                }
+                Ask::At(t) => now = t.max(now + 1e-3),
+            }
+        }
+        // 10 at once, then 5 a second: the 50th could go at 8 s.
+        assert_eq!(waiting, 0);
+        assert!(now < 40.0, "the last launch at {now} s");
+    }
 }
