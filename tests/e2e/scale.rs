@@ -182,7 +182,7 @@ fn a_50_task_job_launching_over_ec2s_token_bucket_and_short_of_capacity_runs_eve
     );
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
-    let throttled = sandbox.control_get("/ec2-throttle")["throttled"]["RunInstances"]
+    let throttled = sandbox.control_get("/throttle")["throttled"]["RunInstances"]
         .as_u64()
         .unwrap_or(0);
     assert!(

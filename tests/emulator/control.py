@@ -56,7 +56,6 @@ def serve(sandbox) -> str:
                     "/lambda-rss": lambda: {n: r.peak_rss_kb for n, r in sandbox.lambdas.functions.items()},
                     "/busy": sandbox.lambdas.busy,
                     "/faults": FAULTS.state,
-                    "/ec2-throttle": THROTTLE.state,
                     "/throttle": THROTTLE.state,
                     "/instances": sandbox.agent.instance_states,
                     "/undelivered": lambda: sandbox.lambdas.undelivered,

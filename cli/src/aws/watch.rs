@@ -85,7 +85,7 @@ async fn follow(
     let mut seen = Seen::default();
     let mut states: HashMap<usize, (TaskState, String)> = HashMap::new();
     let mut last_counts = String::new();
-    let mut failed_polls = 0;
+    let (mut read_once, mut failed_polls) = (false, 0);
     loop {
         // A poll that fails once the job has been read (a throttled ECS or Step Functions call past the SDK's own
         // retries, a network blip) is said and tried again at the next poll: one bad second of an hours-long job
@@ -93,12 +93,10 @@ async fn follow(
         // once, as do MAX_FAILED_POLLS in a row.
         let status = match collect(aws, layout, &mut seen).await {
             Ok(status) => {
-                failed_polls = 0;
+                (read_once, failed_polls) = (true, 0);
                 status
             }
-            Err(e) if last_counts.is_empty() || failed_polls + 1 >= MAX_FAILED_POLLS => {
-                return Err(e)
-            }
+            Err(e) if !read_once || failed_polls + 1 >= MAX_FAILED_POLLS => return Err(e),
             Err(e) => {
                 failed_polls += 1;
                 eprintln!(

@@ -235,7 +235,7 @@ def _filtered(params: dict[str, Any]) -> bool:
 
 def _resources(api: str, params: dict[str, Any]) -> float:
     """How many resources the call acts on: RunInstances' MaxCount, the instance ids of the others."""
-    if api in ("RunInstances",):
+    if api == "RunInstances":
         return float(_int(params.get("MaxCount")) or 1)
     return float(sum(1 for k in params if k.startswith("InstanceId.")) or 1)
 

@@ -123,12 +123,33 @@ impl Ec2 {
     }
 }
 
+/// The Map's child starts, at most `per_second` of them a second: when each asked-for start happens.
+struct ChildStarts {
+    per_second: f64,
+    next: f64,
+}
+
+impl ChildStarts {
+    fn new(per_second: f64) -> Self {
+        ChildStarts {
+            per_second,
+            next: 0.0,
+        }
+    }
+
+    /// When a child the Map would start at `now` starts.
+    fn next(&mut self, now: f64) -> f64 {
+        let at = self.next.max(now);
+        self.next = at + 1.0 / self.per_second;
+        at
+    }
+}
+
 /// Tasks asking, waiting, running: the same for every launcher.
 struct Tasks {
     scenario: Scenario,
     next: usize,
-    /// When the Map may start its next child.
-    next_start: f64,
+    starts: ChildStarts,
     /// Children started later than asked for (the Map's rate), each with its start time, in order.
     starting: VecDeque<(usize, f64)>,
     waiting: VecDeque<(usize, f64)>,
@@ -158,7 +179,7 @@ impl Tasks {
         let mut tasks = Tasks {
             scenario,
             next: 0,
-            next_start: 0.0,
+            starts: ChildStarts::new(scenario.child_starts),
             starting: VecDeque::new(),
             waiting: VecDeque::new(),
             running: BinaryHeap::new(),
@@ -175,8 +196,7 @@ impl Tasks {
     /// The Map starts the next task's child: at once, or when its rate lets it.
     fn ask(&mut self, now: f64) {
         if self.next < self.scenario.tasks {
-            let at = self.next_start.max(now);
-            self.next_start = at + 1.0 / self.scenario.child_starts;
+            let at = self.starts.next(now);
             self.starting.push_back((self.next, at));
             self.next += 1;
         }
@@ -322,15 +342,9 @@ fn per_task(scenario: Scenario) -> Outcome {
     let mut events: BinaryHeap<Reverse<(Time, usize, u32)>> = BinaryHeap::new();
     const END: usize = usize::MAX;
     let mut next = 0;
-    // The Map's child starts, at its rate.
-    let mut next_start = 0.0f64;
-    let mut start = |now: f64| {
-        let at = next_start.max(now);
-        next_start = at + 1.0 / scenario.child_starts;
-        Time(at)
-    };
+    let mut starts = ChildStarts::new(scenario.child_starts);
     while next < scenario.processes.min(scenario.tasks) {
-        events.push(Reverse((start(0.0), next, 0)));
+        events.push(Reverse((Time(starts.next(0.0)), next, 0)));
         next += 1;
     }
     let (mut launched, mut failed, mut last_launch) = (Vec::with_capacity(scenario.tasks), 0, 0.0);
@@ -355,7 +369,7 @@ fn per_task(scenario: Scenario) -> Outcome {
             true
         };
         if frees_a_place && next < scenario.tasks {
-            events.push(Reverse((start(now), next, 0)));
+            events.push(Reverse((Time(starts.next(now)), next, 0)));
             next += 1;
         }
     }
