@@ -91,7 +91,7 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
             link.starts_with(
                 "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:"
             ) && link.contains(&format!(
-                "log-group/ecsub-{job}/log-events/ecsub$252Fmain$252F"
+                "log-group/$252Fecsub$252Fecsub$252F{job}/log-events/ecsub$252Fmain$252F"
             )),
             "{task}"
         );
@@ -119,7 +119,8 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         logs.stdout,
         sandbox.log_tail()
     );
-    let stream_line = format!("==> task 001, attempt 1 (succeeded): ecsub-{job} ecsub/main/");
+    let stream_line =
+        format!("==> task 001, attempt 1 (succeeded): /ecsub/ecsub/{job} ecsub/main/");
     assert!(lines[0].starts_with(&stream_line), "{}", logs.stdout);
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("==> ")).count(),

@@ -131,8 +131,14 @@ fn a_task_runs_with_the_stacks_task_role_and_reaches_only_the_data_buckets() {
         "reach.sh",
         "mkdir -p \"$(dirname \"$OUT\")\"\n\
          if aws s3 cp --quiet s3://private-stuff/secret.txt /tmp/secret.txt 2>/dev/null; then echo leaked; else echo refused; fi > \"$OUT\"\n\
-         aws sts get-caller-identity --query Arn --output text | cut -d/ -f2 >> \"$OUT\"\n",
+         aws sts get-caller-identity --query Arn --output text | cut -d/ -f2 >> \"$OUT\"\n\
+         arn=$(env -u AWS_CONTAINER_CREDENTIALS_FULL_URI aws sts get-caller-identity --query Arn --output text 2>/dev/null) || arn=/none\n\
+         echo \"$arn\" | cut -d/ -f2 >> \"$OUT\"\n",
     );
+    // The last line: without the task role's endpoint, the AWS CLI falls back to the instance metadata service,
+    // which a bridged container reaches through the host. On the ECS-optimized AMI's own defaults (IMDSv2 with a
+    // hop limit of 2) it would answer with the instance role (ecsub-InstanceRole); the launcher's hop limit of 1
+    // leaves the container nothing.
     // The user's own AWS CLI calls need an image that ships it (the emulated images have none by default).
     let pushed = push(
         &sandbox,
@@ -141,22 +147,27 @@ fn a_task_runs_with_the_stacks_task_role_and_reaches_only_the_data_buckets() {
         &["--wait", "--image", "public.ecr.aws/aws-cli/aws-cli"],
     );
     assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let out = sandbox
+        .object("s3://ecsub-wordcount/reach/out.txt")
+        .unwrap();
     assert_eq!(
-        sandbox
-            .object("s3://ecsub-wordcount/reach/out.txt")
-            .unwrap(),
-        b"refused\necsub-TaskRole\n"
+        String::from_utf8_lossy(&out),
+        "refused\necsub-TaskRole\nnone\n"
     );
     assert_nothing_running(&sandbox, &job_id_of(&pushed));
 }
 
+/// The other stack's name has CloudFormation's 128 characters, more than a state machine's name holds (80), and
+/// starts with the first one's.
+fn long_stack_name() -> String {
+    format!("ecsub-dev-{}", "x".repeat(118))
+}
+
 #[test]
 fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the_other() {
+    let long = long_stack_name();
     let sandbox = Sandbox::start_with(&Options {
-        stacks: vec![
-            ("ecsub".to_owned(), Vec::new()),
-            ("ecsub-dev".to_owned(), Vec::new()),
-        ],
+        stacks: vec![("ecsub".to_owned(), Vec::new()), (long.clone(), Vec::new())],
         time_scale: None,
         lambda_processes: None,
     });
@@ -194,7 +205,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
         assert_eq!(pushed.code, 0, "{}", pushed.stderr);
         job_id_of(&pushed)
     };
-    let (mine, theirs) = (run("ecsub"), run("ecsub-dev"));
+    let (mine, theirs) = (run("ecsub"), run(&long));
     until_running(&sandbox, 2, 60);
     // The old sweep terminated every instance tagged ecsub:job whose execution it could not find in its own
     // state machine: the other stack's, every hour.
@@ -205,7 +216,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
         1,
         "the sweep touched the other stack's instance"
     );
-    for (stack, job) in [("ecsub", &mine), ("ecsub-dev", &theirs)] {
+    for (stack, job) in [("ecsub", &mine), (long.as_str(), &theirs)] {
         let bucket = sandbox.stack(stack)["bucket"].as_str().unwrap().to_owned();
         let summary_url = format!("s3://{bucket}/jobs/{job}/summary.json");
         let bytes = sandbox.until(90, "the job to end", || sandbox.object(&summary_url));
@@ -227,7 +238,55 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
         invocations["ecsub-task-stopped"], 1,
         "only its own STOPPED events: {invocations}"
     );
-    assert_eq!(invocations["ecsub-dev-task-stopped"], 1, "{invocations}");
+    let theirs_stopped = sandbox.stack(&long)["functions"]["TaskStoppedFunction"].clone();
+    assert_eq!(
+        invocations[theirs_stopped.as_str().unwrap()],
+        1,
+        "{invocations}"
+    );
+    // Each stack's containers log under its own prefix, which its policies name (a user of one cannot read the
+    // other's), and each state machine carries its stack's name.
+    for (stack, job) in [("ecsub", &mine), (long.as_str(), &theirs)] {
+        let group = format!("/ecsub/{stack}/{job}");
+        let groups = sandbox.aws_json(&[
+            "logs",
+            "describe-log-groups",
+            "--log-group-name-prefix",
+            &group,
+        ]);
+        assert_eq!(
+            groups["logGroups"][0]["logGroupName"],
+            group.as_str(),
+            "{groups}"
+        );
+        let logs = sandbox.cli_for(stack, &["logs", job]);
+        assert_eq!(logs.code, 0, "{}", logs.stderr);
+        assert!(
+            logs.stdout
+                .contains(&format!("(succeeded): {group} ecsub/main/")),
+            "{}",
+            logs.stdout
+        );
+        let arn = sandbox.stack(stack)["state_machine_arn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tags = sandbox.aws_json(&[
+            "stepfunctions",
+            "list-tags-for-resource",
+            "--resource-arn",
+            &arn,
+        ]);
+        assert!(
+            tags["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["key"] == "ecsub:stack" && t["value"] == stack),
+            "{arn}: {tags}"
+        );
+    }
+
     assert_eq!(sandbox.control_get("/denials"), json!([]));
     assert_nothing_running(&sandbox, &mine);
     assert_nothing_running(&sandbox, &theirs);

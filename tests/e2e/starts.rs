@@ -3,7 +3,8 @@
 //! carry). The real template, state machine, handlers, `ecsub-cli` and `aws` CLI; only AWS itself is emulated.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, job_id_of, jobs_named, push, summary, with_wordcount, write,
+    assert_nothing_running, failed_events, fire, job_id_of, jobs_named, push, summary,
+    with_wordcount, write,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -223,4 +224,98 @@ fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
     );
     assert!(sandbox.executions().is_empty(), "an execution started");
     assert!(sandbox.live_instances(&job).is_empty());
+}
+
+#[test]
+fn a_push_eventbridge_cannot_deliver_to_submit_is_rejected_with_the_reason_by_the_next_sweep() {
+    let sandbox = with_wordcount();
+    // The submit function's permission for the push rule is gone (an operator's mistake, a half-applied stack
+    // update): EventBridge cannot invoke it, and the rule's dead-letter queue keeps the event.
+    let submit = sandbox.stack("ecsub")["functions"]["SubmitFunction"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let removed = sandbox.aws(&[
+        "lambda",
+        "remove-permission",
+        "--function-name",
+        &submit,
+        "--statement-id",
+        "SubmitFunctionJobPushedPermission",
+    ]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &[],
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    let job = job_id_of(&pushed);
+    sandbox.until(30, "the undelivered event in the dead-letter queue", || {
+        (!failed_events(&sandbox, "ecsub").is_empty()).then_some(())
+    });
+    fire(&sandbox, "JanitorFunctionSweep");
+    let status = sandbox.until(60, "the job to be rejected", || {
+        let status = sandbox.cli(&["status", &job]);
+        status.stdout.contains("rejected").then_some(status.stdout)
+    });
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines[0], format!("job {job}: rejected"), "{status}");
+    assert!(
+        lines[1].starts_with(
+            "  EventBridge could not deliver the event to the stack's function (NO_PERMISSIONS: EventBridge is not \
+             allowed to invoke"
+        ),
+        "{status}"
+    );
+    assert!(sandbox.executions().is_empty());
+    assert!(
+        failed_events(&sandbox, "ecsub").is_empty(),
+        "handled and deleted"
+    );
+}
+
+#[test]
+fn a_job_in_an_account_without_a_default_vpc_is_refused_naming_the_subnet_to_give() {
+    let sandbox = with_wordcount();
+    // A landing-zone account: its default VPC deleted. A launch without a subnet would fail VPCIdNotSpecified.
+    let vpcs = sandbox.aws_json(&[
+        "ec2",
+        "describe-vpcs",
+        "--filters",
+        "Name=is-default,Values=true",
+    ]);
+    let vpc = vpcs["Vpcs"][0]["VpcId"].as_str().unwrap().to_owned();
+    let subnets = sandbox.aws_json(&[
+        "ec2",
+        "describe-subnets",
+        "--filters",
+        &format!("Name=vpc-id,Values={vpc}"),
+    ]);
+    for subnet in subnets["Subnets"].as_array().unwrap() {
+        let id = subnet["SubnetId"].as_str().unwrap();
+        let deleted = sandbox.aws(&["ec2", "delete-subnet", "--subnet-id", id]);
+        assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    }
+    let deleted = sandbox.aws(&["ec2", "delete-vpc", "--vpc-id", &vpc]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &["--wait"],
+    );
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        pushed.stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            format!("job {job}: rejected"),
+            "  this account has no default VPC in us-east-1, and the job names no subnet: every launch would fail \
+             (VPCIdNotSpecified); give the stack's SubnetIds parameter, or --aws-subnet-id"
+                .to_owned(),
+        ]
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
 }

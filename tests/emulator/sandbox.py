@@ -293,7 +293,7 @@ class Sandbox:
                 payload = payload if isinstance(payload, str) else json.dumps(payload)
             else:
                 payload = target.get("Input") or json.dumps(event)
-            self.lambdas.deliver_event(rule.arn, target["Arn"], payload)
+            self.lambdas.deliver_event(rule.arn, target, payload, json.dumps(event))
 
     def redeliver_schedule(self, rule_name: str, stack: Optional[str] = None) -> None:
         self._deliver_schedule(self._rule(rule_name, stack), self.last_schedule_event)

@@ -7,17 +7,22 @@ functions resolved, so the roles, policies, permissions, rules, queues and setti
 exactly those the template asks for. Several stacks can live in one account, as on AWS.
 
 Physical names follow one rule (`<stack>-<logical id>`, lowercased for buckets; functions `<stack>-<binary>`), where
-CloudFormation would add a random suffix.
+CloudFormation would add a random suffix. A name longer than its type allows is cut and given a suffix, as
+CloudFormation does for generated names ("Name type": it "generates a unique physical ID"), so a long stack name
+(CloudFormation allows 128 characters) deploys here only if the template's own names fit their limits. A stack's
+id ends in a UUID of its own, as CloudFormation's do.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import logging
 import os
 import re
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,7 @@ LOG = logging.getLogger("ecsub.sandbox.stack")
 SUPPORTED = {
     "AWS::S3::Bucket",
     "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
     "AWS::IAM::Role",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::InstanceProfile",
@@ -93,7 +99,7 @@ class Stack:
             "AWS::AccountId": self.account,
             "AWS::Partition": "aws",
             "AWS::StackName": self.name,
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{self.name}/0",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{self.name}/{uuid.uuid5(uuid.NAMESPACE_URL, self.name)}",
             "AWS::URLSuffix": "amazonaws.com",
         }
 
@@ -303,6 +309,29 @@ def _check_parameter(stack: str, key: str, spec: dict, value: str) -> None:
         raise ValueError(f"stack {stack}: {key}={value!r} is not one of {spec['AllowedValues']}")
 
 
+#: The longest name of each type CloudFormation may generate (each service's own limit).
+NAME_LIMITS = {
+    "AWS::S3::Bucket": 63,
+    "AWS::SQS::Queue": 80,
+    "AWS::IAM::Role": 64,
+    "AWS::IAM::ManagedPolicy": 128,
+    "AWS::IAM::InstanceProfile": 128,
+    "AWS::Lambda::Function": 64,
+    "AWS::StepFunctions::StateMachine": 80,
+    "AWS::Events::Rule": 64,
+    "AWS::Logs::LogGroup": 512,
+}
+
+
+def generated(name: str, kind: str) -> str:
+    """A generated name that fits its type: cut, with a suffix that keeps it unique, when it is too long."""
+    limit = NAME_LIMITS.get(kind, 255)
+    if len(name) <= limit:
+        return name
+    suffix = hashlib.sha256(name.encode()).hexdigest()[:12].upper()
+    return f"{name[: limit - len(suffix) - 1]}-{suffix}"
+
+
 def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver") -> None:
     """Physical names and attributes, known before anything is created (so references resolve in any order). A
     name given by an intrinsic function (a log group named after its function) is resolved in a second pass."""
@@ -317,7 +346,7 @@ def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver
         props = resource.get("Properties", {})
         if logical in named_by_others:
             props = {k: resolver.resolve(v) if k.endswith("Name") else v for k, v in props.items()}
-        base = f"{n}-{logical}"
+        base = generated(f"{n}-{logical}", kind)
         if kind == "AWS::S3::Bucket":
             bucket = props.get("BucketName") or base.lower()
             stack.refs[logical] = bucket
@@ -327,7 +356,7 @@ def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver
             stack.refs[logical] = f"https://sqs.{r}.amazonaws.com/{a}/{queue}"
             stack.attrs[logical] = {"Arn": f"arn:aws:sqs:{r}:{a}:{queue}", "QueueName": queue, "QueueUrl": stack.refs[logical]}
         elif kind == "AWS::IAM::Role":
-            role = props.get("RoleName") or base[:64]
+            role = props.get("RoleName") or base
             path = props.get("Path", "/")
             stack.refs[logical] = role
             stack.attrs[logical] = {"Arn": f"arn:aws:iam::{a}:role{path}{role}", "RoleId": f"AROA{logical.upper()[:16]}"}
@@ -340,7 +369,7 @@ def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver
             stack.refs[logical] = profile
             stack.attrs[logical] = {"Arn": f"arn:aws:iam::{a}:instance-profile{props.get('Path', '/')}{profile}"}
         elif kind == "AWS::Lambda::Function":
-            function = props.get("FunctionName") or f"{n}-{binaries.get(logical, logical)}"
+            function = props.get("FunctionName") or generated(f"{n}-{binaries.get(logical, logical)}", kind)
             stack.refs[logical] = function
             stack.attrs[logical] = {"Arn": f"arn:aws:lambda:{r}:{a}:function:{function}"}
         elif kind == "AWS::StepFunctions::StateMachine":
@@ -349,7 +378,7 @@ def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver
             stack.refs[logical] = arn
             stack.attrs[logical] = {"Arn": arn, "Name": machine}
         elif kind == "AWS::Events::Rule":
-            rule = props.get("Name") or base[:64]
+            rule = props.get("Name") or base
             stack.refs[logical] = rule
             stack.attrs[logical] = {"Arn": f"arn:aws:events:{r}:{a}:rule/{rule}"}
         elif kind == "AWS::Logs::LogGroup":
@@ -364,6 +393,7 @@ def _name_everything(stack: Stack, binaries: dict[str, str], resolver: "Resolver
 _ORDER = [
     "AWS::S3::Bucket",
     "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
     "AWS::Logs::LogGroup",
     "AWS::IAM::ManagedPolicy",
     "AWS::IAM::Role",
@@ -407,6 +437,9 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
         elif kind == "AWS::SQS::Queue":
             attributes = {k: str(v) for k, v in props.items() if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")}
             client("sqs").create_queue(QueueName=stack.attrs[logical]["QueueName"], Attributes=attributes)
+        elif kind == "AWS::SQS::QueuePolicy":
+            for url in props["Queues"]:
+                client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
         elif kind == "AWS::Logs::LogGroup":
             logs = client("logs")
             logs.create_log_group(logGroupName=physical)
@@ -512,6 +545,7 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
                 definition=text,
                 roleArn=props["RoleArn"],
                 type=props.get("StateMachineType", "STANDARD"),
+                tags=[{"key": t["Key"], "value": str(t["Value"])} for t in props.get("Tags", [])],
             )
         elif kind == "AWS::Events::Rule":
             events = client("events")

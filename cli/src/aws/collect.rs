@@ -52,7 +52,6 @@ pub async fn collect(
         )])
         .into());
     };
-    let links = Links::of(aws, submission, layout);
     if let Some(errors) = store::get(&aws.s3, &layout.bucket, &layout.error_key()).await? {
         let lines = String::from_utf8_lossy(&errors)
             .lines()
@@ -61,6 +60,7 @@ pub async fn collect(
         return Ok(JobStatus::rejected(job_id, lines));
     }
     let started = get_json::<StartedRecord>(aws, layout, &layout.started_key()).await?;
+    let links = Links::of(aws, started.as_ref());
     let execution_arn = started.as_ref().map(|s| s.execution_arn.clone());
     // The execution is asked before the summary is read: the summary is written before the execution ends, so
     // an ended execution without a summary really ended without one.
@@ -257,15 +257,14 @@ async fn tagged_instances(aws: &Clients, job: &JobId) -> anyhow::Result<Vec<Tagg
         .collect())
 }
 
-/// Console links of the job's log streams (none when its options do not resolve).
+/// Console links of the job's log streams, in the log group its start named (none before it started).
 struct Links(Option<Logs>);
 
 impl Links {
-    fn of(aws: &Clients, submission: &JobSubmission, layout: &JobLayout) -> Links {
-        let spec = submission.args.clone().resolve(layout.job_id.clone()).ok();
-        Links(spec.map(|spec| Logs {
+    fn of(aws: &Clients, started: Option<&StartedRecord>) -> Links {
+        Links(started.map(|s| Logs {
             region: aws.region.clone(),
-            group: spec.log_group_name,
+            group: s.log_group.clone(),
         }))
     }
 

@@ -30,8 +30,9 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let layout = job_layout("logs", &args.job, args.aws_s3_bucket.as_deref())?;
     runtime()?.block_on(async {
         let aws = connect().await?;
-        let (_, spec) = job_spec(&aws, &layout, "logs").await?;
-        let group = spec.log_group_name;
+        // The job must exist (a clear error otherwise); its log group is named where it started.
+        job_spec(&aws, &layout, "logs").await?;
+        let mut group = String::new();
         // (task, attempt) → its stream, in that order.
         let mut streams: BTreeMap<(usize, u32), Stream> = BTreeMap::new();
         let prefixed = args.follow && args.task.is_none();
@@ -41,9 +42,11 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
         loop {
             let ended = store::exists(&aws.s3, &layout.bucket, &layout.summary_key()).await?;
             read_records(&aws, &layout, &mut records).await?;
-            for ((index, attempt), state, arn) in
-                attempts(&aws, &layout, &records, args.task).await?
-            {
+            let (started, found) = attempts(&aws, &layout, &records, args.task).await?;
+            if let Some(started) = started {
+                group = started.log_group;
+            }
+            for ((index, attempt), state, arn) in found {
                 let stream = streams.entry((index, attempt)).or_insert_with(|| {
                     println!(
                         "==> task {index:03}, attempt {attempt} ({state}): {group} {} <==",
@@ -83,13 +86,17 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The job's attempts with a task: recorded ones (their outcome) and those ECS runs now ("running").
+/// Attempts with a task: (task, attempt), state, task ARN.
+type Found = Vec<((usize, u32), String, String)>;
+
+/// The job's `started.json` (once it started), and its attempts with a task: recorded ones (their outcome) and
+/// those ECS runs now ("running").
 async fn attempts(
     aws: &Clients,
     layout: &JobLayout,
     records: &BTreeMap<String, AttemptRecord>,
     only: Option<usize>,
-) -> anyhow::Result<Vec<((usize, u32), String, String)>> {
+) -> anyhow::Result<(Option<StartedRecord>, Found)> {
     let mut found: BTreeMap<(usize, u32), (String, String)> = records
         .values()
         .filter_map(|r| {
@@ -114,11 +121,12 @@ async fn attempts(
             .entry((env.index, env.attempt.number))
             .or_insert_with(|| ("running".to_owned(), task.task_arn.clone()));
     }
-    Ok(found
+    let found = found
         .into_iter()
         .filter(|((index, _), _)| only.is_none_or(|t| t == *index))
         .map(|(key, (state, arn))| (key, state, arn))
-        .collect())
+        .collect();
+    Ok((started, found))
 }
 
 /// Prints what is new in a stream; the number of lines. `say_missing`: print that a stream has no log yet.

@@ -14,9 +14,10 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sqs: aws_sdk_sqs::Client,
-    /// The Pricing API answers in a few regions only (us-east-1 for the `aws` partition, cn-northwest-1 for
-    /// `aws-cn`: "AWS Price List Query API" endpoints), whatever the stack's region.
-    pub pricing: aws_sdk_pricing::Client,
+    /// The Pricing API, where the stack's partition has one ([`pricing_region`]); `None` elsewhere.
+    pub pricing: Option<aws_sdk_pricing::Client>,
+    /// `aws`, `aws-cn`, `aws-us-gov`, …
+    pub partition: String,
     /// The default event bus, where a job's end is announced.
     pub events: aws_sdk_eventbridge::Client,
 }
@@ -34,16 +35,13 @@ impl Clients {
         let s3_config = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(path_style)
             .build();
-        let pricing_region = if partition == "aws-cn" {
-            "cn-northwest-1"
-        } else {
-            "us-east-1"
-        };
-        let pricing = aws_sdk_pricing::Client::from_conf(
-            aws_sdk_pricing::config::Builder::from(shared)
-                .region(aws_sdk_pricing::config::Region::new(pricing_region))
-                .build(),
-        );
+        let pricing = pricing_region(partition).map(|region| {
+            aws_sdk_pricing::Client::from_conf(
+                aws_sdk_pricing::config::Builder::from(shared)
+                    .region(aws_sdk_pricing::config::Region::new(region))
+                    .build(),
+            )
+        });
         Clients {
             region: shared.region().map(ToString::to_string).unwrap_or_default(),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -54,7 +52,34 @@ impl Clients {
             logs: aws_sdk_cloudwatchlogs::Client::new(shared),
             sqs: aws_sdk_sqs::Client::new(shared),
             pricing,
+            partition: partition.to_owned(),
             events: aws_sdk_eventbridge::Client::new(shared),
         }
+    }
+}
+
+/// Where the Price List Query API answers for a partition, whatever the stack's region ("Using the AWS Price List
+/// Query API", endpoints): us-east-1 (also eu-central-1, ap-south-1) for `aws`, cn-northwest-1 for `aws-cn`.
+/// Nowhere for the others (GovCloud, the isolated partitions): their credentials are not valid in another
+/// partition (AWS General Reference, "Partitions"), so asking us-east-1 would only fail, and its prices are not
+/// theirs.
+pub fn pricing_region(partition: &str) -> Option<&'static str> {
+    match partition {
+        "aws" => Some("us-east-1"),
+        "aws-cn" => Some("cn-northwest-1"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pricing_api_is_asked_only_in_its_own_partition() {
+        assert_eq!(pricing_region("aws"), Some("us-east-1"));
+        assert_eq!(pricing_region("aws-cn"), Some("cn-northwest-1"));
+        assert_eq!(pricing_region("aws-us-gov"), None);
+        assert_eq!(pricing_region("aws-iso"), None);
     }
 }

@@ -9,8 +9,8 @@ use aws_sdk_ecs::types as ecs;
 use aws_sdk_ecs::types::ClusterField;
 use ecsub_core::chain::stager::STAGER_DIR;
 use ecsub_core::chain::{
-    container_command, container_image, job_of_cluster, JoinCheck, CONTAINER_NAME, CONTAINER_SHELL,
-    LOG_STREAM_PREFIX, TAG_CREATED, TAG_JOB, TAG_STACK,
+    container_command, container_image, job_of_cluster, log_group, JoinCheck, CONTAINER_NAME,
+    CONTAINER_SHELL, LOG_STREAM_PREFIX, TAG_CREATED, TAG_JOB, TAG_STACK,
 };
 use ecsub_core::JobSpec;
 use tracing::warn;
@@ -55,7 +55,7 @@ pub async fn prepare(
     spec: &JobSpec,
     cluster: &str,
 ) -> Result<String, FnError> {
-    log_group(aws, owner, &spec.log_group_name).await?;
+    create_log_group(aws, owner, &log_group(owner.stack, &spec.log_group_name)).await?;
     aws.ecs
         .create_cluster()
         .cluster_name(cluster)
@@ -81,7 +81,7 @@ pub async fn remove(aws: &Clients, cluster: &str, task_definition: &str) -> Resu
     delete_cluster(&aws.ecs, cluster).await
 }
 
-async fn log_group(aws: &Clients, owner: &Owner<'_>, name: &str) -> Result<(), FnError> {
+async fn create_log_group(aws: &Clients, owner: &Owner<'_>, name: &str) -> Result<(), FnError> {
     match aws
         .logs
         .create_log_group()
@@ -111,7 +111,10 @@ async fn task_definition(
 ) -> Result<String, FnError> {
     let log = ecs::LogConfiguration::builder()
         .log_driver(ecs::LogDriver::Awslogs)
-        .options("awslogs-group", &spec.log_group_name)
+        .options(
+            "awslogs-group",
+            log_group(owner.stack, &spec.log_group_name),
+        )
         .options("awslogs-region", &aws.region)
         .options("awslogs-stream-prefix", LOG_STREAM_PREFIX)
         .build()

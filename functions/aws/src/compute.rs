@@ -122,6 +122,19 @@ pub async fn architectures(
         .collect())
 }
 
+/// Whether the region has a default VPC, where an instance launched without a subnet goes. Accounts made by
+/// Control Tower or a landing zone often have none; there RunInstances without a subnet fails with
+/// VPCIdNotSpecified ("No default VPC for this user": EC2 API error codes), which would fail every task.
+pub async fn has_default_vpc(ec2: &Client) -> Result<bool, FnError> {
+    let out = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .map_err(|e| FnError::aws("DescribeVpcs", &e))?;
+    Ok(!out.vpcs().is_empty())
+}
+
 /// The AMI id an SSM public parameter names (the recommended ECS-optimized AMI), kept for the process's life.
 pub async fn ami(ssm: &aws_sdk_ssm::Client, parameter: &str) -> Result<String, FnError> {
     if let Some(id) = AMI_CACHE
@@ -177,6 +190,23 @@ pub struct RunRequest<'a> {
     pub spot: bool,
 }
 
+/// The instance metadata service answers the instance itself and nothing behind it. The task's container runs in
+/// bridge mode, one network hop from the host, and could otherwise take the *instance* role's credentials from
+/// 169.254.169.254, bypassing the task role (ECS Developer Guide, "Amazon ECS task IAM role", additional
+/// configuration for EC2 instances). The ECS-optimized AL2023 AMI is registered with ImdsSupport v2.0, which makes
+/// its instances' default HttpTokens `required` but HttpPutResponseHopLimit **2** (EC2 API reference, `Image`:
+/// "HttpPutResponseHopLimit is set to 2"): a bridged container gets a token. With a hop limit of 1 the token's
+/// answer dies one hop out (EC2 User Guide, "Use the Instance Metadata Service": "the PUT response hop limit …
+/// containers"); with tokens required, no tokenless (IMDSv1) request is answered. The user data and the ECS agent
+/// run on the host (the agent in host network mode) and still reach it.
+fn host_only_metadata() -> ec2::InstanceMetadataOptionsRequest {
+    ec2::InstanceMetadataOptionsRequest::builder()
+        .http_endpoint(ec2::InstanceMetadataEndpointState::Enabled)
+        .http_tokens(ec2::HttpTokensState::Required)
+        .http_put_response_hop_limit(1)
+        .build()
+}
+
 /// A launch EC2 refused (or that got no answer): what its code means, the service's words, and the error to
 /// pass on when nothing else is made of it.
 #[derive(Debug, Clone)]
@@ -225,6 +255,7 @@ pub async fn run_instances(
         .user_data(base64::engine::general_purpose::STANDARD.encode(&r.user_data))
         .block_device_mappings(disk)
         .instance_initiated_shutdown_behavior(ec2::ShutdownBehavior::Terminate)
+        .metadata_options(host_only_metadata())
         .tag_specifications(tag_spec(ec2::ResourceType::Instance))
         .tag_specifications(tag_spec(ec2::ResourceType::Volume))
         .set_subnet_id(r.subnet.map(str::to_owned))

@@ -45,7 +45,12 @@ pub async fn gather(aws: &Clients, spans: &[Span]) -> Prices {
     if types.is_empty() {
         return prices;
     }
-    let mut api_refused: Option<String> = None;
+    let mut api_refused: Option<String> = aws.pricing.is_none().then(|| {
+        format!(
+            "there is none in the {} partition (it prices the aws and aws-cn partitions only)",
+            aws.partition
+        )
+    });
     for instance_type in &types {
         if api_refused.is_none() {
             let filters = price_list::instance_filters(instance_type, &aws.region);
@@ -127,8 +132,10 @@ async fn products(
     key: &str,
     unit: &str,
 ) -> Result<BTreeMap<String, f64>, String> {
-    let mut request = aws
-        .pricing
+    let Some(pricing) = &aws.pricing else {
+        return Err(format!("no Pricing API in the {} partition", aws.partition));
+    };
+    let mut request = pricing
         .get_products()
         .service_code(price_list::EC2_SERVICE)
         .format_version("aws_v1")
@@ -210,4 +217,52 @@ async fn spot_history(aws: &Clients, spans: &[Span], prices: &mut Prices) -> Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
+
+    /// Clients of a stack in `region` of `partition`, pointed at a port where nothing answers: any call fails.
+    fn clients(partition: &str, region: &'static str) -> Clients {
+        let shared = aws_config::SdkConfig::builder()
+            .region(Region::new(region))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )))
+            .build();
+        Clients::new(&shared, partition)
+    }
+
+    #[tokio::test]
+    async fn govcloud_is_not_priced_with_another_partitions_prices() {
+        let spans = [Span {
+            index: 0,
+            attempt: 1,
+            instance_type: Some("m5.large".into()),
+            spot: false,
+            availability_zone: Some("us-gov-west-1a".into()),
+            launched_ms: Some(0),
+            ended_ms: 3_600_000,
+            disk_gib: 30,
+        }];
+        let prices = gather(&clients("aws-us-gov", "us-gov-west-1"), &spans).await;
+        assert!(prices.on_demand.is_empty(), "{:?}", prices.on_demand);
+        assert!(prices.ebs_gb_month.is_none());
+        assert_eq!(prices.notes.len(), 1, "{:?}", prices.notes);
+        assert!(
+            prices.notes[0].starts_with(
+                "Pricing API: there is none in the aws-us-gov partition (it prices the aws and aws-cn partitions only)"
+            ) && prices.notes[0].ends_with("which has no prices for us-gov-west-1)"),
+            "{}",
+            prices.notes[0]
+        );
+    }
 }

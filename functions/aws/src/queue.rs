@@ -9,6 +9,9 @@ use aws_sdk_sqs::Client;
 pub struct Message {
     pub body: String,
     pub receipt: Option<String>,
+    /// Its string message attributes (EventBridge's dead-letter messages say why in `ERROR_CODE` and
+    /// `ERROR_MESSAGE`).
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// Up to ten messages, hidden from other readers for `hide_seconds`; none when the queue is empty.
@@ -22,6 +25,7 @@ pub async fn receive(
         .queue_url(queue)
         .max_number_of_messages(10)
         .visibility_timeout(hide_seconds)
+        .message_attribute_names("All")
         .send()
         .await
         .map_err(|e| FnError::aws("ReceiveMessage (failed events)", &e))?;
@@ -31,6 +35,12 @@ pub async fn receive(
         .map(|m| Message {
             body: m.body().unwrap_or_default().to_owned(),
             receipt: m.receipt_handle().map(str::to_owned),
+            attributes: m
+                .message_attributes()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.string_value()?.to_owned())))
+                .collect(),
         })
         .collect())
 }

@@ -320,13 +320,20 @@ impl JobArgs {
         if waiter_delay == 0 {
             errors.push("--waiter-delay: must be at least 1 second".to_owned());
         }
+        if let Some(Err(why)) = self
+            .aws_log_group_name
+            .as_deref()
+            .map(crate::chain::check_log_group_name)
+        {
+            errors.push(format!("--aws-log-group-name: {why}"));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(JobSpec {
             log_group_name: self
                 .aws_log_group_name
-                .unwrap_or_else(|| format!("ecsub-{job_id}")),
+                .unwrap_or_else(|| job_id.to_string()),
             job_id,
             image,
             use_amazon_ecr: self.use_amazon_ecr,
@@ -529,7 +536,10 @@ mod tests {
         assert!(spec.spot);
         assert_eq!(spec.shell, vec!["/bin/bash"]);
         assert_eq!(spec.instance_types, vec!["t3.micro"]);
-        assert_eq!(spec.log_group_name, "ecsub-job-abcde");
+        assert_eq!(
+            spec.log_group_name, "job-abcde",
+            "the job id, under the stack's prefix"
+        );
     }
 
     #[test]
@@ -538,6 +548,7 @@ mod tests {
             aws_ec2_instance_type: vec!["t3.micro".into(), "large".into()],
             processes: Some(0),
             request_payer_bucket: vec!["Bad_Bucket".into()],
+            aws_log_group_name: Some("my logs".into()),
             ..Default::default()
         };
         let errors = args.resolve(job()).unwrap_err();
@@ -549,7 +560,17 @@ mod tests {
                 "--processes: must be at least 1",
                 "--request-payer-bucket: `Bad_Bucket` is not a valid bucket name (lowercase letters, digits, \
                  `.` and `-`; beginning and ending with a letter or digit)",
+                "--aws-log-group-name: ' ' is not allowed in a log group's name (letters, digits, `_ - / . #`)",
             ]
+        );
+        let named = |name: &str| JobArgs {
+            aws_log_group_name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        assert!(named("team/genomics#2.v_1-a").resolve(job()).is_ok());
+        assert_eq!(
+            named(&"a".repeat(257)).resolve(job()).unwrap_err(),
+            ["--aws-log-group-name: a log group's name here has 1 to 256 characters, not 257"]
         );
     }
 

@@ -174,7 +174,7 @@ class Agent(TaskRunner):
             except iam.TrustError as e:
                 why = f"instance metadata credentials: AssumeRoleUnauthorizedAccess ({e})"
         role_name = roles[0].rsplit("/", 1)[-1] if principal is not None else None
-        self.credentials.grant_instance(instance.instance_id, self.region, role_name, principal)
+        self.credentials.grant_instance(instance.instance_id, self.region, role_name, principal, described.get("MetadataOptions") or {})
         raw = self.ec2.describe_instance_attribute(InstanceId=instance.instance_id, Attribute="userData")
         data = base64.b64decode(raw.get("UserData", {}).get("Value") or "")
         # The instance's power-off: `shutdown` (the host's would be systemctl) records it, and the instance stops or

@@ -21,7 +21,7 @@ from . import container
 
 LOG = logging.getLogger("ecsub.sandbox.agent")
 
-#: Image configurations (what `docker inspect` would say); an image not listed is a Debian-like image run as root
+#: Image configurations (what `docker inspect` would say); an image of HELD not listed here is a Debian-like image run as root
 #: with no entry point. Tests may add more through the control endpoint.
 #: An image's PATH: POSIX utilities only (no AWS CLI, no Python; container.py), the AWS CLI where the image ships
 #: it ("aws": True), Python in a Python image.
@@ -34,9 +34,47 @@ IMAGES: dict[str, dict[str, Any]] = {
 }
 
 
-def image_config(image: str) -> dict[str, Any]:
+#: The repositories the emulated registries hold besides those of IMAGES: Docker Hub's official images the project
+#: and its users name, by their short names and on ECR Public's mirror. Tags are not checked: any tag of a held
+#: repository pulls.
+HELD = {"python", "ubuntu", "debian", "alpine", "busybox", "amazonlinux", "bash"}
+ECR_PUBLIC_MIRROR = "public.ecr.aws/docker/library/"
+
+
+def _repository(image: str) -> str:
     name = image.split("@")[0]
-    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+
+
+def pull_error(image: str) -> Optional[str]:
+    """Why the image cannot be pulled, or None. A repository no registry holds fails the task's start with
+    CannotPullContainerError, as on ECS ("Amazon ECS stopped task errors": CannotPullContainerError, "… not
+    found"), so a misspelt --image or default is seen by the suite, not run as some other image. An ECR image
+    pulls when the account's registry has the repository."""
+    repository = _repository(image)
+    if repository in IMAGES:
+        return None
+    short = repository.removeprefix("docker.io/").removeprefix("library/").removeprefix(ECR_PUBLIC_MIRROR)
+    if short in HELD:
+        return None
+    if ".dkr.ecr." in repository:
+        from moto.ecr.models import ecr_backends
+
+        host, _, name = repository.partition("/")
+        account, region = host.split(".")[0], host.split(".")[3]
+        try:
+            ecr_backends[account][region]._get_repository(name)
+            return None
+        except Exception:  # noqa: BLE001 - no such repository
+            pass
+    return (
+        f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "
+        f"{image}: {repository}: not found"
+    )
+
+
+def image_config(image: str) -> dict[str, Any]:
+    repository = _repository(image)
     python = repository.rsplit("/", 1)[-1] == "python"
     config = {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {}, "aws": False, "python": python}
     config.update(IMAGES.get(repository, {}))
@@ -93,10 +131,14 @@ class TaskRunner:
         definition = self.definition(described["taskDefinitionArn"])
         spec = definition["containerDefinitions"][0]
         image = image_config(spec.get("image", ""))
+        unpulled = pull_error(spec.get("image", ""))
         home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
         home.mkdir(parents=True, exist_ok=True)
         task = Task(arn, cluster, instance.instance_id, None, home, described, time.time(), instance_principal=instance.principal)
         self.running[arn] = task
+        if unpulled:
+            task.failed_to_start = unpulled
+            return
 
         env = dict(image["env"])
         env.update({kv["name"]: kv["value"] for kv in spec.get("environment", [])})
@@ -105,6 +147,10 @@ class TaskRunner:
                 env.update({kv["name"]: kv["value"] for kv in override.get("environment", [])})
         env["AWS_EXECUTION_ENV"] = "AWS_ECS_EC2"
         env["AWS_ENDPOINT_URL"] = self.sandbox.moto_url  # the network
+        # The network, too: the instance's metadata service, which a container reaches at 169.254.169.254 through
+        # the host, one hop away in bridge mode (what it answers there: credentials.py).
+        bridged = definition.get("networkMode", "bridge") == "bridge"
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.credentials.imds(instance.instance_id, bridged=bridged)
         user = spec.get("user") or image["user"] or "0"
         uid, gid = _user(user)
         env.setdefault("HOME", "/root" if uid == 0 else "/")
@@ -146,8 +192,36 @@ class TaskRunner:
         else:
             argv = list(image["entrypoint"]) + list(spec.get("command") or image["cmd"])
         cwd = spec.get("workingDirectory") or image["workdir"]
+        self._transition(task, "PENDING", 1)
         task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
+        self._transition(task, "RUNNING", 2)
         LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
+
+    def _transition(self, task: Task, status: str, version: int) -> None:
+        """ECS puts a Task State Change event on the bus at every transition of a task, PENDING and RUNNING too
+        ("Amazon ECS task state change events": "Task state change events are delivered … whenever the task's
+        lastStatus or desiredStatus changes"), not only STOPPED; a rule that wants STOPPED must filter."""
+        described = task.described
+        container_status = {"name": "main", "lastStatus": status, "containerArn": f"{task.arn}/main", "taskArn": task.arn}
+        detail = {
+            "clusterArn": described.get("clusterArn", task.cluster),
+            "taskArn": task.arn,
+            "taskDefinitionArn": described.get("taskDefinitionArn"),
+            "containerInstanceArn": described.get("containerInstanceArn"),
+            "lastStatus": status,
+            "desiredStatus": "RUNNING",
+            "launchType": "EC2",
+            "startedBy": described.get("startedBy", ""),
+            "group": described.get("group", ""),
+            "createdAt": _iso_ms(task.started_at),
+            "containers": [container_status],
+            "overrides": described.get("overrides", {}),
+            "version": version,
+        }
+        if status == "RUNNING":
+            detail["startedAt"] = _iso_ms(time.time())
+        entry = {"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail), "Resources": [task.arn]}
+        self.events.put_events(Entries=[entry])
 
     def ship_logs(self, task: Task) -> None:
         """The awslogs driver: the container's new output lines, as events of its CloudWatch Logs stream."""

@@ -17,6 +17,14 @@ iam/security-credentials/ROLE (the role's credentials). Each instance is served 
 (`/imds/INSTANCE-ID`), the URL its user data gets as AWS_EC2_METADATA_SERVICE_ENDPOINT: there is no link-local
 169.254.169.254 per instance here.
 
+The instance's own metadata options decide who is answered (EC2 User Guide, "Configure the Instance Metadata Service
+options"). A container in bridge mode reaches 169.254.169.254 one network hop behind the host; here it is given
+`/imds/INSTANCE-ID/bridge` instead. HttpTokens `optional` answers tokenless (IMDSv1) reads, `required` refuses them
+with 401. HttpPutResponseHopLimit is the IP TTL of the token's answer: a request from N hops away gets it only when
+the limit is at least N + 1 ("the PUT response hop limit … in a container environment, we recommend setting the hop
+limit to 2"), otherwise the answer dies on the way and the client waits for its own timeout. Here the connection is
+closed unanswered, which the client sees as the same failure, sooner.
+
 The child exits when its standard input closes (the sandbox ended, however it ended).
 """
 
@@ -37,7 +45,7 @@ from typing import Optional
 from .. import REPO
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-IMDS = re.compile(r"^/imds/(i-[0-9a-f]{1,32})(/.*)$")
+IMDS = re.compile(r"^/imds/(i-[0-9a-f]{1,32})(/bridge)?(/.*)$")
 MAX_IMDS_TTL = 21600
 
 
@@ -62,10 +70,22 @@ def serve(folder: Path) -> None:
             self.end_headers()
             self.wfile.write(body)
 
+        def facts(self, instance: str) -> Optional[dict]:
+            try:
+                return json.loads((folder / f"imds-{instance}.json").read_text())
+            except FileNotFoundError:
+                return None
+
         def do_PUT(self) -> None:
             m = IMDS.match(self.path)
-            if not m or m.group(2) != "/latest/api/token":
+            if not m or m.group(3) != "/latest/api/token":
                 return self.answer(404, b"Not Found", "text/plain")
+            hops = 1 if m.group(2) else 0
+            facts = self.facts(m.group(1)) or {}
+            if hops >= int(facts.get("hop_limit", 1)):
+                # The answer's TTL runs out before it reaches the caller: nothing comes back.
+                self.close_connection = True
+                return
             try:
                 ttl = int(self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", ""))
             except ValueError:
@@ -80,7 +100,7 @@ def serve(folder: Path) -> None:
         def do_GET(self) -> None:
             m = IMDS.match(self.path)
             if m:
-                return self.metadata(m.group(1), m.group(2))
+                return self.metadata(m.group(1), m.group(3))
             token = self.path.rsplit("/", 1)[-1]
             body, code = b'{"code":"NotFound","message":"no credentials"}', 404
             if self.path.startswith("/v2/credentials/") and TOKEN.match(token):
@@ -91,13 +111,14 @@ def serve(folder: Path) -> None:
             self.answer(code, body)
 
         def metadata(self, instance: str, path: str) -> None:
+            facts = self.facts(instance)
+            given = self.headers.get("X-aws-ec2-metadata-token")
             with lock:
-                session = sessions.get(self.headers.get("X-aws-ec2-metadata-token", ""))
-            if session is None or session[0] != instance or session[1] < time.time():
+                session = sessions.get(given or "")
+            tokenless = given is None and facts is not None and facts.get("tokens") == "optional"
+            if not tokenless and (session is None or session[0] != instance or session[1] < time.time()):
                 return self.answer(401, b"Unauthorized", "text/plain")
-            try:
-                facts = json.loads((folder / f"imds-{instance}.json").read_text())
-            except FileNotFoundError:
+            if facts is None:
                 return self.answer(404, b"Not Found", "text/plain")
             role = facts.get("role")
             answers = {
@@ -156,9 +177,15 @@ class CredentialsServer:
         part.write_bytes(body)
         part.rename(self.folder / f"{token}.json")  # never half a file
 
-    def grant_instance(self, instance_id: str, region: str, role: Optional[str], principal) -> None:
-        """What the instance's metadata service answers: its region and, with a role, the role's credentials."""
-        facts: dict = {"region": region, "role": role}
+    def grant_instance(self, instance_id: str, region: str, role: Optional[str], principal, options: dict) -> None:
+        """What the instance's metadata service answers: its region and, with a role, the role's credentials; to
+        whom, as its metadata options (DescribeInstances' MetadataOptions) say."""
+        facts: dict = {
+            "region": region,
+            "role": role,
+            "tokens": options.get("HttpTokens", "required"),
+            "hop_limit": int(options.get("HttpPutResponseHopLimit", 1)),
+        }
         if role and principal is not None:
             facts["credentials"] = {
                 "Code": "Success",
@@ -173,8 +200,9 @@ class CredentialsServer:
         part.write_text(json.dumps(facts))
         part.rename(self.folder / f"imds-{instance_id}.json")
 
-    def imds(self, instance_id: str) -> str:
-        return f"http://127.0.0.1:{self.port}/imds/{instance_id}"
+    def imds(self, instance_id: str, bridged: bool = False) -> str:
+        """The instance's metadata service as the host reaches it, or as a container in bridge mode does."""
+        return f"http://127.0.0.1:{self.port}/imds/{instance_id}{'/bridge' if bridged else ''}"
 
     def uri(self, token: str) -> str:
         return f"http://127.0.0.1:{self.port}/v2/credentials/{token}"

@@ -26,6 +26,13 @@ EC2
    call's instances; the same token with other parameters fails IdempotentParameterMismatch (seen also after a
    failed first call: ubicloud/ubicloud#5898). moto ignores the token.
 7. (Fault) InsufficientInstanceCapacity for the instance types faults.FAULTS.no_capacity names.
+7a. A launch without MetadataOptions gets its AMI's: the ECS-optimized AL2023 AMI is registered with ImdsSupport
+   v2.0, so HttpTokens `required` and HttpPutResponseHopLimit 2 (EC2 API reference, `Image.ImdsSupport`: "Instances
+   launched from this AMI will have HttpTokens automatically set to required … HttpPutResponseHopLimit is set to
+   2"); moto gave `optional` and 1. A hop limit outside 1–64 is InvalidParameterValue. The metadata service of
+   compute/credentials.py answers as these options say.
+   A launch without a subnet in a region without a default VPC fails VPCIdNotSpecified ("No default VPC for this
+   user": EC2 API error codes); moto launched it anyway.
 
 ECS
 8. ListContainerInstances honours its `filter` (`ec2InstanceId == i-…`, the cluster query language), and answers
@@ -279,6 +286,17 @@ def patch_ec2() -> None:
         # EC2 launches as many as it can up to MaxCount, at least MinCount ("RunInstances": MaxCount); moto
         # launched MinCount. The request's MaxCount is read from the response object's parameters (see below).
         count = max(int(count), int(_MAX_COUNT.get(threading.get_ident(), count)))
+        options = dict(kwargs.get("metadata_options") or {})
+        options.setdefault("HttpTokens", "required")
+        options.setdefault("HttpPutResponseHopLimit", 2)
+        if not 1 <= int(options["HttpPutResponseHopLimit"]) <= 64:
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                f"Value ({options['HttpPutResponseHopLimit']}) for parameter HttpPutResponseHopLimit is invalid.",
+            )
+        kwargs["metadata_options"] = options
+        if not kwargs.get("subnet_id") and self.get_default_vpc() is None:
+            raise EC2ClientError("VPCIdNotSpecified", "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.")
         instance_type = kwargs.get("instance_type")
         if instance_type in FAULTS.no_capacity:
             raise EC2ClientError(
@@ -520,7 +538,7 @@ def patch_events() -> None:
             if LAMBDA_HOST is None:
                 LOG.error("no Lambda host to deliver to %s", target["Arn"])
                 continue
-            LAMBDA_HOST.deliver_event(self.arn, target["Arn"], payload)
+            LAMBDA_HOST.deliver_event(self.arn, target, payload, json.dumps(event))
         return None
 
     events_models.Rule.send_to_targets = send_to_targets

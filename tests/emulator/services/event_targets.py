@@ -1,7 +1,12 @@
 """What EventBridge may deliver to: a rule's target that is an SQS queue receives the rule's events only if the
 queue's access policy lets events.amazonaws.com send to it (EventBridge user guide, "Using resource-based policies
 for Amazon EventBridge", "Amazon SQS permissions": without it the delivery fails and counts as a FailedInvocation).
-moto delivered to any queue."""
+moto delivered to any queue.
+
+An event a target could not be given at all goes to the target's dead-letter queue, if it has one whose policy
+lets EventBridge send this rule's events (EventBridge user guide, "Using dead-letter queues to process undelivered
+events"): the event as it was, with the message attributes RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
+EXHAUSTED_RETRY_CONDITION and RETRY_ATTEMPTS. Without one the event is dropped."""
 
 from __future__ import annotations
 
@@ -52,3 +57,35 @@ def deliverable(rule_arn: str, targets: list[dict]) -> list[dict]:
             continue
         kept.append(target)
     return kept
+
+
+#: Events sent to a dead-letter queue: (rule ARN, target ARN, error code).
+DEAD_LETTERED: list[tuple[str, str, str]] = []
+
+
+def dead_letter(rule_arn: str, target: dict, event: str, code: str, message: str) -> bool:
+    """Sends an undeliverable event to the target's dead-letter queue; whether it went there."""
+    from moto.sqs.models import sqs_backends
+
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        LOG.error("EventBridge drops the event of %s for %s (%s): the target has no dead-letter queue", rule_arn, target.get("Arn"), code)
+        return False
+    if not sqs_may_receive(rule_arn, queue_arn):
+        LOG.error("EventBridge cannot send to the dead-letter queue %s for %s: its policy does not let events.amazonaws.com", queue_arn, rule_arn)
+        return False
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    attributes = {
+        "RULE_ARN": rule_arn,
+        "TARGET_ARN": target.get("Arn", ""),
+        "ERROR_CODE": code,
+        "ERROR_MESSAGE": message,
+        "EXHAUSTED_RETRY_CONDITION": "",
+        "RETRY_ATTEMPTS": "0",
+    }
+    sqs_backends[account][region].send_message(
+        name, event, message_attributes={k: {"DataType": "String", "StringValue": v or "-"} for k, v in attributes.items()}
+    )
+    DEAD_LETTERED.append((rule_arn, target.get("Arn", ""), code))
+    LOG.warning("EventBridge sent the event of %s for %s to its dead-letter queue (%s)", rule_arn, target.get("Arn"), code)
+    return True

@@ -35,7 +35,9 @@ behind a local Lambda Runtime API, with what Lambda gives it and no more.
   function's events, every message of a batch comes again, each in a batch of its own, at once or after the
   fault's delay, as if another poller had received the copy.
 - EventBridge may invoke a function only if the function's resource-based policy lets events.amazonaws.com do so for
-  that rule (the AWS::Lambda::Permission SAM adds); otherwise the event is not delivered.
+  that rule (the AWS::Lambda::Permission SAM adds); otherwise (or when the function is gone, or the event too
+  large) the event is not delivered, and goes to the target's dead-letter queue if it has one
+  (services/event_targets.py).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..faults import FAULTS
+from . import event_targets
 
 LOG = logging.getLogger("ecsub.sandbox.lambda")
 
@@ -594,26 +597,30 @@ class LambdaHost:
         else:
             LOG.error("%s: the event is discarded after %d attempts (no OnFailure destination)", runtime.name, attempts)
 
-    def deliver_event(self, rule_arn: str, function_arn: str, payload: str) -> bool:
-        """EventBridge invoking a function for a rule: only if the function's resource policy allows it."""
+    def deliver_event(self, rule_arn: str, target: dict, payload: str, event: str) -> bool:
+        """EventBridge invoking a function for a rule (`payload`, the target's input made of `event`): only if the
+        function's resource policy allows it; an event it cannot deliver goes to the target's dead-letter queue."""
+        function_arn = target["Arn"]
         name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+        if name not in self.functions:
+            return self._undeliverable(rule_arn, target, event, name, "ResourceNotFoundException", f"Function not found: {function_arn}")
         if not _events_may_invoke(name, rule_arn):
-            LOG.error(
-                "EventBridge cannot invoke %s for %s: no resource-based policy statement allows events.amazonaws.com",
-                name,
-                rule_arn,
+            return self._undeliverable(
+                rule_arn, target, event, name, "NO_PERMISSIONS",
+                f"EventBridge is not allowed to invoke {function_arn}: no resource-based policy statement allows events.amazonaws.com",
             )
-            with self.lock:
-                self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": "no permission"}})
-            return False
         try:
             self.invoke_async(name, payload, rule_arn)
         except TooLarge as large:
-            LOG.error("EventBridge cannot invoke %s for %s: %s", name, rule_arn, large)
-            with self.lock:
-                self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": str(large)}})
-            return False
+            return self._undeliverable(rule_arn, target, event, name, "RequestEntityTooLargeException", str(large))
         return True
+
+    def _undeliverable(self, rule_arn: str, target: dict, event: str, name: str, code: str, message: str) -> bool:
+        LOG.error("EventBridge cannot invoke %s for %s: %s", name, rule_arn, message)
+        with self.lock:
+            self.undelivered.append({"function": name, "source": rule_arn, "record": {"reason": code}})
+        event_targets.dead_letter(rule_arn, target, event, code, message)
+        return False
 
     def stop(self) -> None:
         for poller in self.pollers:

@@ -274,6 +274,22 @@ class Cloud(CloudCase):
         self.assertEqual([i.get("IamInstanceProfile", {}).get("Arn") for i in described], [arn] * 3, "each has the profile")
         ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
 
+    def test_an_instance_launched_without_metadata_options_gets_the_ecs_amis(self):
+        ec2 = self.client("ec2")
+        launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]
+        options = ec2.describe_instances(InstanceIds=[launched["InstanceId"]])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+        self.assertEqual((options["HttpTokens"], options["HttpPutResponseHopLimit"]), ("required", 2), "ImdsSupport v2.0")
+        asked = ec2.run_instances(
+            ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
+        )["Instances"][0]
+        self.assertEqual(asked["MetadataOptions"]["HttpPutResponseHopLimit"], 1)
+        refused = self.error(lambda: ec2.run_instances(
+            ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, MetadataOptions={"HttpPutResponseHopLimit": 65},
+        ))
+        self.assertEqual(refused["Code"], "InvalidParameterValue")
+        ec2.terminate_instances(InstanceIds=[launched["InstanceId"], asked["InstanceId"]])
+
     def test_terminate_instances_takes_at_most_1000_ids_and_refuses_more_whole(self):
         ec2 = self.client("ec2")
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)

@@ -12,6 +12,10 @@ from pathlib import Path
 from ..compute.credentials import CredentialsServer
 
 
+REQUIRED_HOST_ONLY = {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+CREDS = "/latest/meta-data/iam/security-credentials/"
+
+
 @dataclass
 class Principal:
     access_key_id: str = "ASIAEXAMPLE"
@@ -57,8 +61,8 @@ class CredentialsEndpointTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.server.grant("../escape", Principal())
 
-    def imds(self, instance: str, path: str, token=None, method="GET", ttl=None) -> tuple[int, bytes]:
-        request = urllib.request.Request(f"{self.server.imds(instance)}{path}", method=method)
+    def imds(self, instance: str, path: str, token=None, method="GET", ttl=None, bridged=False) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{self.server.imds(instance, bridged)}{path}", method=method)
         if token is not None:
             request.add_header("X-aws-ec2-metadata-token", token)
         if ttl is not None:
@@ -66,9 +70,9 @@ class CredentialsEndpointTest(unittest.TestCase):
         return self.get(request)
 
     def test_imds_answers_only_with_a_session_token_of_that_instance(self):
-        self.server.grant_instance("i-0abc", "us-east-1", "ecsub-InstanceRole", Principal())
-        self.server.grant_instance("i-0def", "us-east-1", None, None)
-        creds = "/latest/meta-data/iam/security-credentials/"
+        self.server.grant_instance("i-0abc", "us-east-1", "ecsub-InstanceRole", Principal(), REQUIRED_HOST_ONLY)
+        self.server.grant_instance("i-0def", "us-east-1", None, None, REQUIRED_HOST_ONLY)
+        creds = CREDS
         self.assertEqual(self.imds("i-0abc", creds)[0], 401, "IMDSv1 (no token) is refused")
         self.assertEqual(self.imds("i-0abc", "/latest/api/token", method="PUT")[0], 400, "the TTL header is required")
         self.assertEqual(self.imds("i-0abc", "/latest/api/token", method="PUT", ttl=21601)[0], 400)
@@ -84,6 +88,33 @@ class CredentialsEndpointTest(unittest.TestCase):
         self.assertEqual(self.imds("i-0def", creds, token)[0], 401, "a token is its instance's only")
         code, other = self.imds("i-0def", "/latest/api/token", method="PUT", ttl=60)
         self.assertEqual(self.imds("i-0def", creds, other.decode())[0], 404, "no profile, no role")
+
+    def bridged_token(self, instance: str) -> str:
+        """A session token as a container in bridge mode asks for one; "" when no answer comes back."""
+        try:
+            code, token = self.imds(instance, "/latest/api/token", method="PUT", ttl=60, bridged=True)
+        except (urllib.error.URLError, ConnectionError) as e:  # the connection closed unanswered
+            self.assertNotIsInstance(e, urllib.error.HTTPError)
+            return ""
+        self.assertEqual(code, 200)
+        return token.decode()
+
+    def test_a_bridged_container_gets_the_instance_role_unless_the_hop_limit_is_1_and_tokens_required(self):
+        # What the ECS-optimized AMI gives an instance launched without MetadataOptions (ImdsSupport v2.0).
+        self.server.grant_instance("i-0a2", "us-east-1", "ecsub-InstanceRole", Principal(), {"HttpTokens": "required", "HttpPutResponseHopLimit": 2})
+        token = self.bridged_token("i-0a2")
+        self.assertTrue(token, "a hop limit of 2 lets the token's answer reach the container")
+        self.assertEqual(self.imds("i-0a2", CREDS, token, bridged=True), (200, b"ecsub-InstanceRole"))
+        # moto's default, EC2's for an AMI without ImdsSupport: IMDSv1 answers anyone who reaches it.
+        self.server.grant_instance("i-0b1", "us-east-1", "ecsub-InstanceRole", Principal(), {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1})
+        self.assertEqual(self.bridged_token("i-0b1"), "", "a hop limit of 1 drops the token's answer")
+        self.assertEqual(self.imds("i-0b1", CREDS, bridged=True), (200, b"ecsub-InstanceRole"), "but IMDSv1 needs none")
+        # What the launcher asks for: nothing reaches the container, and the host is still answered.
+        self.server.grant_instance("i-0c1", "us-east-1", "ecsub-InstanceRole", Principal(), REQUIRED_HOST_ONLY)
+        self.assertEqual(self.bridged_token("i-0c1"), "")
+        self.assertEqual(self.imds("i-0c1", CREDS, bridged=True)[0], 401)
+        code, token = self.imds("i-0c1", "/latest/api/token", method="PUT", ttl=60)
+        self.assertEqual(self.imds("i-0c1", CREDS, token.decode()), (200, b"ecsub-InstanceRole"))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ RESOURCE_STAR_ONLY = {
     "ec2:DescribeInstances": "Describe* actions take no resource",
     "ec2:DescribeInstanceTypes": "Describe* actions take no resource",
     "ec2:DescribeSpotPriceHistory": "Describe* actions take no resource",
+    "ec2:DescribeVpcs": "Describe* actions take no resource",
     "pricing:GetProducts": "the Price List API has no resource types",
     "ecs:RegisterTaskDefinition": "no resource type (the task definition does not exist yet)",
     "ecs:DeregisterTaskDefinition": "no resource type",

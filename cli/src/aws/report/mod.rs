@@ -14,7 +14,7 @@ use crate::aws::job_layout;
 use crate::error::InputError;
 use anyhow::Context as _;
 use ecsub_aws::{compute, Clients};
-use ecsub_core::chain::{AttemptRecord, Summary, BASE_DISK_GIB};
+use ecsub_core::chain::{AttemptRecord, StartedRecord, Summary, BASE_DISK_GIB};
 use ecsub_core::status::JobState;
 use ecsub_core::JobLayout;
 use std::collections::BTreeMap;
@@ -28,9 +28,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let records = records(&aws, &layout).await?;
         let summary = get_json::<Summary>(&aws, &layout, &layout.summary_key()).await?;
         let sizes = sizes(&aws, &records).await;
+        // The log group as the job's start named it (a job that never started has no logs to link).
+        let started = get_json::<StartedRecord>(&aws, &layout, &layout.started_key()).await?;
         let logs = Logs {
             region: aws.region.clone(),
-            group: spec.log_group_name.clone(),
+            group: started.map(|s| s.log_group).unwrap_or_default(),
         };
         let job_id = layout.job_id.to_string();
         let disk = BASE_DISK_GIB.saturating_add(spec.disk_size);

@@ -294,7 +294,7 @@ pub(crate) mod tests {
         )]);
         let logs = Logs {
             region: "us-east-1".into(),
-            group: "ecsub-wc-abcde".into(),
+            group: "/ecsub/ecsub/wc-abcde".into(),
         };
         rows("wc-abcde", &records, None, &sizes, 52, &logs)
     }
@@ -310,7 +310,7 @@ pub(crate) mod tests {
             rows[0].log.as_deref(),
             Some(
                 "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/\
-                 log-group/ecsub-wc-abcde/log-events/ecsub$252Fmain$252Ft01"
+                 log-group/$252Fecsub$252Fecsub$252Fwc-abcde/log-events/ecsub$252Fmain$252Ft01"
             )
         );
         let json = serde_json::to_value(&rows[0]).unwrap_or_default();

@@ -5,7 +5,6 @@
 //! Pure.
 
 use super::limits;
-use super::LOG_GROUP_PREFIX;
 use crate::options::JobSpec;
 use crate::tasks::{secret, Cell, ColumnKind, TasksFile};
 use std::ops::RangeInclusive;
@@ -45,12 +44,6 @@ pub fn admit(
                 rules.own_roles.join(", ")
             ));
         }
-    }
-    if !spec.log_group_name.starts_with(LOG_GROUP_PREFIX) {
-        problems.push(format!(
-            "--aws-log-group-name `{}`: the stack writes only log groups named {LOG_GROUP_PREFIX}*",
-            spec.log_group_name
-        ));
     }
     if spec.waiter_delay < rules.min_waiter_delay {
         problems.push(format!(
@@ -170,8 +163,6 @@ mod tests {
             &[
                 "--aws-ecs-instance-role-name",
                 "AdminRole",
-                "--aws-log-group-name",
-                "mine",
                 "--waiter-delay",
                 "2",
             ],
@@ -183,7 +174,6 @@ mod tests {
                 "--aws-ecs-instance-role-name `AdminRole`: a stack runs its instances and tasks with its own roles \
                  only (ecsub-InstanceProfile, ecsub-InstanceRole); drop the option, or give the stack's task role the \
                  access the job needs",
-                "--aws-log-group-name `mine`: the stack writes only log groups named ecsub-*",
                 "--waiter-delay 2: this stack polls no more often than every 10 seconds (its MinWaiterDelaySeconds)",
                 "t.tsv:3: task 1 (`--input IN`): the bucket `other` is not one of the stack's data buckets (data): add \
                  it to the stack's DataBuckets parameter",
@@ -191,7 +181,7 @@ mod tests {
         );
         assert_eq!(
             admit(&tasks, 0..=0, &spec, &rules(&data)).len(),
-            3,
+            2,
             "only selected tasks"
         );
     }

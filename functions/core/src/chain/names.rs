@@ -54,8 +54,38 @@ pub const TAG_ATTEMPT: &str = "ecsub:attempt";
 pub const CONTAINER_NAME: &str = "main";
 /// The awslogs stream prefix of the task definitions.
 pub const LOG_STREAM_PREFIX: &str = "ecsub";
-/// Log groups the stack may create and read: `ecsub-<job>` by default; `--aws-log-group-name` must keep it.
-pub const LOG_GROUP_PREFIX: &str = "ecsub-";
+/// A job's container log group: `/ecsub/<stack>/<name>`, the name being `--aws-log-group-name` or the job id.
+/// Under the stack's own prefix, so that the IAM statements that create and read them
+/// (`log-group:/ecsub/<stack>/*`) reach exactly one stack's groups: the `/` after the stack's name keeps `ecsub`'s
+/// from matching `ecsub-dev`'s. (Named `ecsub-<job>` until 2026-12, every stack's user could read every other
+/// stack's logs.)
+pub fn log_group(stack: &str, name: &str) -> String {
+    format!("/ecsub/{stack}/{name}")
+}
+
+/// The longest `--aws-log-group-name`: a log group's name has at most 512 characters ("CreateLogGroup"), of which
+/// `/ecsub/<stack>/` takes up to 136 (a stack's name has at most 128).
+pub const MAX_LOG_GROUP_NAME: usize = 256;
+
+/// Whether `name` may end a log group's name: 1 to [`MAX_LOG_GROUP_NAME`] of the characters CloudWatch Logs allows
+/// (`a-z`, `A-Z`, `0-9`, `_`, `-`, `/`, `.`, `#`: "CreateLogGroup").
+pub fn check_log_group_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_LOG_GROUP_NAME {
+        return Err(format!(
+            "a log group's name here has 1 to {MAX_LOG_GROUP_NAME} characters, not {}",
+            name.len()
+        ));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_-/.#".contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "{c:?} is not allowed in a log group's name (letters, digits, `_ - / . #`)"
+        )),
+        None => Ok(()),
+    }
+}
 /// `startedBy` of every task ecsub starts (at most 36 characters, ECS StartTask).
 pub const STARTED_BY: &str = "ecsub";
 /// Tag on each cluster: when submit made it (seconds since the epoch); the janitor's sweep removes a cluster whose

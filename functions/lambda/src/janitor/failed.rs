@@ -1,7 +1,10 @@
 //! The events Lambda gave up on: after an asynchronous invocation failed its retries, Lambda sends a record of it
 //! (the event, the last error) to the stack's OnFailure queue ("Capturing records of Lambda asynchronous
-//! invocations"). Without this they would be gone: a submit that kept failing would leave its job "submitted"
-//! forever, a STOPPED event task-stopped could not handle would leave an instance billing and an execution waiting.
+//! invocations"). And the events EventBridge could not deliver at all (the function's permission gone, the
+//! function deleted, its retry policy run out): the rules' targets send them, as they were, to the same queue, with
+//! why in the message attributes ("Using dead-letter queues to process undelivered events"). Without this they
+//! would be gone: a submit that kept failing would leave its job "submitted" forever, a STOPPED event task-stopped
+//! could not handle would leave an instance billing and an execution waiting.
 //! - a submit's event: the job (or the inbox drop, or the schedule's spec) gets its `error.txt`, saying why;
 //! - a task-stopped event: handled again (its steps are idempotent); kept in the queue if it fails again;
 //! - anything else: logged.
@@ -40,6 +43,47 @@ struct RequestContext {
     approximate_invoke_count: u32,
 }
 
+/// A failed event as the queue holds it: the event, and why it was not handled.
+struct Failed {
+    payload: Value,
+    /// What could not handle it: a function's ARN, or a rule's.
+    by: String,
+    why: String,
+}
+
+impl Failed {
+    fn of(message: &queue::Message) -> Result<Failed, String> {
+        let body: Value = serde_json::from_str(&message.body).map_err(|e| e.to_string())?;
+        if body.get("detail-type").is_some() {
+            // An event EventBridge could not deliver, as it was.
+            let attribute = |name: &str| message.attributes.get(name).cloned().unwrap_or_default();
+            return Ok(Failed {
+                payload: body,
+                by: attribute("RULE_ARN"),
+                why: format!(
+                    "EventBridge could not deliver the event to the stack's function ({}: {})",
+                    attribute("ERROR_CODE"),
+                    attribute("ERROR_MESSAGE")
+                ),
+            });
+        }
+        let record: FailureRecord = serde_json::from_value(body).map_err(|e| e.to_string())?;
+        if record.request_payload.is_null() {
+            return Err("no requestPayload".to_owned());
+        }
+        Ok(Failed {
+            why: format!(
+                "the stack's submit function failed {} times ({}), last with {}",
+                record.request_context.approximate_invoke_count.max(1),
+                record.request_context.condition,
+                record.error()
+            ),
+            by: record.request_context.function_arn,
+            payload: record.request_payload,
+        })
+    }
+}
+
 impl FailureRecord {
     /// The last error, as `Type: message`.
     fn error(&self) -> String {
@@ -68,9 +112,11 @@ pub async fn drain(ctx: &Ctx) -> Result<Vec<String>, FnError> {
         }
         seen += messages.len();
         for message in messages {
-            let outcome = match serde_json::from_str::<FailureRecord>(&message.body) {
-                Ok(record) => handle(ctx, &record).await,
-                Err(e) => Ok(format!("not a Lambda failure record ({e}); dropped")),
+            let outcome = match Failed::of(&message) {
+                Ok(failed) => handle(ctx, &failed).await,
+                Err(e) => Ok(format!(
+                    "neither a Lambda failure record nor an undelivered event ({e}); dropped"
+                )),
             };
             match outcome {
                 Ok(line) => {
@@ -87,15 +133,10 @@ pub async fn drain(ctx: &Ctx) -> Result<Vec<String>, FnError> {
     Ok(handled)
 }
 
-async fn handle(ctx: &Ctx, record: &FailureRecord) -> Result<String, FnError> {
-    let payload = &record.request_payload;
+async fn handle(ctx: &Ctx, failed: &Failed) -> Result<String, FnError> {
+    let payload = &failed.payload;
     let source = payload["source"].as_str().unwrap_or_default();
-    let why = format!(
-        "the stack's submit function failed {} times ({}), last with {}",
-        record.request_context.approximate_invoke_count.max(1),
-        record.request_context.condition,
-        record.error()
-    );
+    let why = &failed.why;
     if source == "aws.ecs" {
         let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(payload.clone())
             .map_err(|e| FnError::invalid_input(format!("failed ECS event: {e}")))?;
@@ -115,24 +156,22 @@ async fn handle(ctx: &Ctx, record: &FailureRecord) -> Result<String, FnError> {
             {
                 return Ok(format!("job {} has started or ended since", layout.job_id));
             }
-            write(ctx, bucket, &layout.error_key(), &why).await?;
+            write(ctx, bucket, &layout.error_key(), why).await?;
             return Ok(format!("job {}: {why}", layout.job_id));
         }
-        write(ctx, bucket, &format!("{key}.error.txt"), &why).await?;
+        write(ctx, bucket, &format!("{key}.error.txt"), why).await?;
         return Ok(format!("s3://{bucket}/{key}: {why}"));
     }
     if let Some(schedule) = payload.get("schedule") {
         let schedule: ScheduleInput = serde_json::from_value(schedule.clone())
             .map_err(|e| FnError::invalid_input(format!("failed schedule input: {e}")))?;
         let key = format!("{}.error.txt", schedule.spec);
-        write(ctx, &ctx.config.bucket, &key, &why).await?;
+        write(ctx, &ctx.config.bucket, &key, why).await?;
         return Ok(format!("schedule of {}: {why}", schedule.spec));
     }
     Ok(format!(
-        "{} could not handle an event ({}); logged: {}",
-        record.request_context.function_arn,
-        record.error(),
-        payload
+        "{} could not handle an event ({why}); logged: {payload}",
+        failed.by
     ))
 }
 

@@ -7,6 +7,7 @@ use super::preflight;
 use super::reject::reject_at;
 use crate::Ctx;
 use ecsub_aws::cluster::{self, Owner};
+use ecsub_aws::compute;
 use ecsub_aws::execution::{self, Started};
 use ecsub_aws::store::{self, Bounded};
 use ecsub_aws::FnError;
@@ -14,7 +15,8 @@ use ecsub_core::chain::admission::{admit, StackRules};
 use ecsub_core::chain::limits::join_polls;
 use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
 use ecsub_core::chain::{
-    cluster_name, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems, TaskRef,
+    cluster_name, log_group, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems,
+    TaskRef,
 };
 use ecsub_core::plan::{plan, Identity, Options, Plan, Request};
 use ecsub_core::tasks;
@@ -107,6 +109,17 @@ pub async fn start_job(
     let refused = admit(&plan.tasks, plan.selected.clone(), &plan.spec, &rules);
     if !refused.is_empty() {
         return reject_at(ctx, bucket, &error_key, &refused).await;
+    }
+    if plan.spec.subnet_ids.is_empty()
+        && config.subnet_ids.is_empty()
+        && !compute::has_default_vpc(&ctx.aws.ec2).await?
+    {
+        let line = format!(
+            "this account has no default VPC in {}, and the job names no subnet: every launch would fail \
+             (VPCIdNotSpecified); give the stack's SubnetIds parameter, or --aws-subnet-id",
+            ctx.aws.region
+        );
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
     }
     if plan.spec.verify_bucket {
         let missing =
@@ -265,7 +278,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
         tasks: input.items.count,
         started_at: crate::now_rfc3339(),
         cluster,
-        log_group: spec.log_group_name.clone(),
+        log_group: log_group(&ctx.config.stack, &spec.log_group_name),
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
