@@ -4,6 +4,11 @@
 //! start, finding the task's record in `setenv.sh`'s index, reading and sourcing its own bytes, and the (empty)
 //! copies. Best of 7 runs. The two figures of a job should be equal, and the same for every N.
 //!
+//! The budget, which CI enforces (test audit 2026-12: without one an O(N) setup passed): at 100 000 tasks, the
+//! last task's setup and the first's each take at most [`BUDGET_RATIO`] times the faster of a 10-task job's two.
+//! Ratios of one machine's figures, so the budget does not depend on its speed; an O(N) setup (parsing the 100 000
+//! records' 24.6 MB, as before 2026-12-02) costs tens of times more and fails it.
+//!
 //! Run with `cargo bench -p ecsub-core --bench task_setup`.
 
 use ecsub_core::script::{run_script, setenv_script};
@@ -14,6 +19,9 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 7;
 
+/// How much slower a task's setup may be in a 100 000-task job than in a 10-task one.
+const BUDGET_RATIO: f64 = 2.0;
+
 fn main() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     println!("per-task setup (sh run.sh, best of {RUNS}):");
@@ -21,6 +29,7 @@ fn main() {
         "{:>8}  {:>12}  {:>12}  {:>12}",
         "tasks", "setenv.sh", "first task", "last task"
     );
+    let mut figures = Vec::new();
     for n in [10usize, 10_000, 100_000] {
         let mut tsv = String::from("--env A\t--env B\t--input IN\t--output OUT\n");
         for i in 0..n {
@@ -67,5 +76,18 @@ fn main() {
             first.as_secs_f64() * 1e3,
             last.as_secs_f64() * 1e3
         );
+        figures.push((first, last));
     }
+    let base = figures[0].0.min(figures[0].1).as_secs_f64();
+    let (first, last) = figures[figures.len() - 1];
+    let ratios = [first.as_secs_f64() / base, last.as_secs_f64() / base];
+    println!(
+        "at 100 000 tasks: first ×{:.2}, last ×{:.2} a task of a 10-task job (budget ×{BUDGET_RATIO})",
+        ratios[0], ratios[1]
+    );
+    if ratios.iter().any(|r| *r > BUDGET_RATIO) {
+        eprintln!("task setup: over budget: it grows with the number of tasks");
+        std::process::exit(1);
+    }
+    println!("task setup: within budget");
 }

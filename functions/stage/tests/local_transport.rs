@@ -67,6 +67,12 @@ fn a_link_planted_in_the_root_is_never_written_through() {
             "--output O\ns3://bkt/results/linkdir/planted.txt\n",
             "mkdir -p \"${O%/*}\" && echo x > \"$O\"\n",
         ),
+        // A wildcard output whose match lands on the planted link (test audit 2026-12, M5): refused too, not
+        // silently replaced.
+        (
+            "--output O\ns3://bkt/results/*.txt\n",
+            "mkdir -p \"${O%/*}\" && echo OVERWRITTEN > \"${O%/*}/link.txt\"\n",
+        ),
     ] {
         let innocent = Job::new(tsv, script, JobArgs::default());
         fs::remove_dir_all(innocent.dir.path().join("s3")).unwrap();
@@ -86,6 +92,13 @@ fn a_link_planted_in_the_root_is_never_written_through() {
     }
     assert_eq!(fs::read(canary.join("secret")).unwrap(), b"secret");
     assert!(!canary.join("planted.txt").exists());
+    assert!(
+        fs::symlink_metadata(results.join("link.txt"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the planted link was replaced"
+    );
 }
 
 #[test]

@@ -382,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn a_spot_attempt_shorter_than_a_minute_pays_the_minute_at_the_prices_of_that_minute() {
+        // 10 s at $0.03: billed 60 s.
+        let short = price(&[span(1, true, 0, 10_000)], &prices());
+        assert_eq!(short.attempts[0].billed_seconds, 60);
+        assert_eq!(short.attempts[0].instance_usd, 0.0005);
+        // 5 s, 30 s before the price changes: the billed minute is half at $0.03 and half at $0.05.
+        let across = price(&[span(1, true, 1_770_000, 1_775_000)], &prices());
+        assert_eq!(across.attempts[0].billed_seconds, 60);
+        assert_eq!(across.attempts[0].instance_usd, 0.000667);
+    }
+
+    #[test]
     fn the_job_is_the_exact_sum_of_its_attempts_and_unknowns_are_counted() {
         let spans = [
             span(1, true, 0, 1_234_567),
