@@ -5,7 +5,7 @@
 //! headless browser opens.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, job_id_of, push, rfc3339_ms, summary, with_wordcount, write,
+    assert_nothing_running, job_id_of, push, rfc3339_ms, sqs, summary, with_wordcount, write,
 };
 use ecsub_e2e::{repo, venv_bin, Sandbox};
 use serde_json::{json, Value};
@@ -343,14 +343,6 @@ fn assert_job_end_announced(sandbox: &Sandbox, queue: &str, job: &str, summary: 
     );
 }
 
-/// `aws sqs ARGS` with the sandbox's endpoint named: AWS CLI v1 sends SQS calls in us-east-1 to
-/// queue.amazonaws.com whatever AWS_ENDPOINT_URL says.
-fn sqs<'a>(sandbox: &'a Sandbox, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["sqs", "--endpoint-url", sandbox.endpoint()];
-    all.extend_from_slice(args);
-    all
-}
-
 /// `report` gives both attempts with ecsub's columns and their prices; its HTML page, opened in headless
 /// Chromium, has one row for the task and a bar for each attempt, and its screenshot shows both outcomes' colours.
 fn assert_report(sandbox: &Sandbox, job: &str, summary: &Value) {
@@ -483,4 +475,45 @@ fn chromium(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// docs/aws.md: "when the Pricing API cannot be asked, the table shipped with the stack" prices the job, and says so
+/// (test audit 2026-12, K11 and the untested promise): the Pricing API throttles every call of the job's end.
+#[test]
+fn a_pricing_api_that_refuses_is_replaced_by_the_shipped_table_and_the_cost_says_so() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({
+        "kind": "api", "operation": "GetProducts", "code": "ThrottlingException", "message": "Rate exceeded",
+        "status": 400, "times": 1000
+    }));
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &["--wait"],
+    );
+    assert_eq!(pushed.code, 0, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    let s = summary(&sandbox, &job);
+    let cost = &s["cost"];
+    assert_eq!(cost["unpriced"], 0, "{cost}");
+    let attempts = cost["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{cost}");
+    for priced in attempts {
+        assert_eq!(priced["source"], "snapshot (2026-11)", "{priced}");
+        assert!(priced["usd"].as_f64().unwrap() > 0.0, "{priced}");
+    }
+    let notes: Vec<&str> = cost["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("Pricing API: ")
+            && n.contains("ThrottlingException")
+            && n.contains("from the table shipped with the stack (2026-11")),
+        "{notes:?}"
+    );
+    assert_nothing_running(&sandbox, &job);
 }

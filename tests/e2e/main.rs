@@ -19,6 +19,8 @@ mod contract;
 mod delivery;
 // Error paths: one thing AWS does now and then, injected per test; the job ends in bounded time, naming the cause.
 mod faults;
+// What a stack tells people: NotifyTopicArn at a job's end, the AlarmTopicArn alarm on failed events.
+mod notices;
 // AWS's documented service limits met by a whole job: Lambda's concurrency.
 mod limits;
 // README promises no other module holds: AWS-only job options, wildcards, --processes, aliases, watch, logs --follow.

@@ -188,7 +188,7 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
             .unwrap()
             .replace("ONE", stack);
         let path = write(dir.path(), &format!("{stack}.tsv"), &tsv);
-        vec![
+        let mut args = vec![
             "push".to_owned(),
             "--waiter-delay".to_owned(),
             "1".to_owned(),
@@ -196,7 +196,12 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
             path,
             "--script".to_owned(),
             script.clone(),
-        ]
+        ];
+        if stack != "ecsub" {
+            // ecsub's option, kept: the group is named as asked, under the stack's prefix.
+            args.extend(["--aws-log-group-name".to_owned(), "team/wc".to_owned()]);
+        }
+        args
     };
     let run = |stack: &str| {
         let args = args(stack);
@@ -247,7 +252,12 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
     // Each stack's containers log under its own prefix, which its policies name (a user of one cannot read the
     // other's), and each state machine carries its stack's name.
     for (stack, job) in [("ecsub", &mine), (long.as_str(), &theirs)] {
-        let group = format!("/ecsub/{stack}/{job}");
+        let name = if stack == "ecsub" {
+            job.as_str()
+        } else {
+            "team/wc"
+        };
+        let group = format!("/ecsub/{stack}/{name}");
         let groups = sandbox.aws_json(&[
             "logs",
             "describe-log-groups",

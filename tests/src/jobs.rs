@@ -289,3 +289,11 @@ pub fn map_runs(sandbox: &Sandbox, job: &str) -> Vec<Value> {
 pub fn rfc3339_ms(text: &str) -> i64 {
     ecsub_core::time::rfc3339_ms(text).unwrap_or_else(|| panic!("`{text}` is not an RFC 3339 time"))
 }
+
+/// `aws sqs ARGS` with the sandbox's endpoint named: AWS CLI v1 sends SQS calls in us-east-1 to
+/// queue.amazonaws.com whatever AWS_ENDPOINT_URL says.
+pub fn sqs<'a>(sandbox: &'a Sandbox, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["sqs", "--endpoint-url", sandbox.endpoint()];
+    all.extend_from_slice(args);
+    all
+}

@@ -47,7 +47,8 @@ ECS
 
 EventBridge, S3, Lambda
 11. Disabled rules and schedule rules get no S3 events (moto delivers to both); an SQS target gets a rule's events
-    only if its queue's policy lets events.amazonaws.com send them (services/event_targets.py).
+    only if its queue's policy lets events.amazonaws.com send them, and an SNS topic target (which moto never
+    delivered to) only if the topic's policy lets it publish them (services/event_targets.py).
 12. S3's EventBridge events carry a fresh `id` and a `sequencer` that grows with every write, as S3's do (moto gives
     every event the same of both); keys are raw, not URL-encoded (as moto already does).
 13. Lambda: moto's Invoke needs Docker, and rules with Lambda targets make PutEvents fail. Both are handed to the
@@ -515,12 +516,13 @@ def patch_events() -> None:
             return None
         targets = event_targets.deliverable(self.arn, self.targets)
         lambda_targets = [t for t in targets if ":lambda:" in t.get("Arn", "")]
-        others = [t for t in targets if t not in lambda_targets]
+        sns_targets = [t for t in targets if ":sns:" in t.get("Arn", "")]
+        others = [t for t in targets if t not in lambda_targets and t not in sns_targets]
         if others:
             shallow = copy.copy(self)
             shallow.targets = others
             original(shallow, original_event, transform_input)
-        for target in lambda_targets:
+        for target in lambda_targets + sns_targets:
             event = _iso(original_event)
             transformer = target.get("InputTransformer")
             if transform_input and transformer:
@@ -535,6 +537,9 @@ def patch_events() -> None:
             else:
                 payload = json.dumps(event)
             LOG.info("rule %s: %s -> %s", self.name, event.get("detail-type"), target["Arn"])
+            if target in sns_targets:
+                event_targets.publish(self.arn, target["Arn"], payload)
+                continue
             if LAMBDA_HOST is None:
                 LOG.error("no Lambda host to deliver to %s", target["Arn"])
                 continue

@@ -1,7 +1,8 @@
 """What EventBridge may deliver to: a rule's target that is an SQS queue receives the rule's events only if the
 queue's access policy lets events.amazonaws.com send to it (EventBridge user guide, "Using resource-based policies
 for Amazon EventBridge", "Amazon SQS permissions": without it the delivery fails and counts as a FailedInvocation).
-moto delivered to any queue.
+moto delivered to any queue. An SNS topic target likewise receives them only if the topic's policy lets
+events.amazonaws.com publish ("Amazon SNS permissions"); moto never delivered to a topic, so `publish` here does.
 
 An event a target could not be given at all goes to the target's dead-letter queue, if it has one whose policy
 lets EventBridge send this rule's events (EventBridge user guide, "Using dead-letter queues to process undelivered
@@ -33,17 +34,48 @@ def _queue_policy(queue_arn: str) -> dict:
     return json.loads(policy) if isinstance(policy, str) else policy
 
 
-def sqs_may_receive(rule_arn: str, queue_arn: str) -> bool:
-    """Does the queue's policy allow events.amazonaws.com to send this rule's events?"""
-    for statement in _queue_policy(queue_arn).get("Statement", []):
+def _topic(topic_arn: str):
+    from moto.sns.models import sns_backends
+
+    _, _, _, region, account, _ = topic_arn.split(":", 5)
+    try:
+        return sns_backends[account][region].get_topic(topic_arn)
+    except Exception:  # noqa: BLE001 - no such topic: nothing may be published to it
+        return None
+
+
+def _events_allowed(policy: dict, action: str, resource: str, rule_arn: str) -> bool:
+    """Does a resource policy allow events.amazonaws.com `action` on `resource` for this rule?"""
+    for statement in policy.get("Statement", []):
         principal = statement.get("Principal")
         service = principal.get("Service") if isinstance(principal, dict) else principal
         if service != "*" and "events.amazonaws.com" not in iam._as_list(service):
             continue
-        check = iam.Check("sqs:SendMessage", queue_arn, {"aws:SourceArn": rule_arn})
+        check = iam.Check(action, resource, {"aws:SourceArn": rule_arn})
         if iam.evaluate([{"Statement": [statement]}], check) == "Allow":
             return True
     return False
+
+
+def sqs_may_receive(rule_arn: str, queue_arn: str) -> bool:
+    """Does the queue's policy allow events.amazonaws.com to send this rule's events?"""
+    return _events_allowed(_queue_policy(queue_arn), "sqs:SendMessage", queue_arn, rule_arn)
+
+
+def sns_may_publish(rule_arn: str, topic_arn: str) -> bool:
+    """Does the topic's policy allow events.amazonaws.com to publish this rule's events?"""
+    topic = _topic(topic_arn)
+    return topic is not None and _events_allowed(json.loads(topic.policy), "sns:Publish", topic_arn, rule_arn)
+
+
+def publish(rule_arn: str, topic_arn: str, message: str) -> None:
+    """EventBridge publishing a rule's (transformed) event to an SNS topic target."""
+    topic = _topic(topic_arn)
+    if topic is None:
+        LOG.error("EventBridge cannot publish to %s for %s: no such topic", topic_arn, rule_arn)
+        return
+    topic.publish(message)
+    LOG.info("rule %s: published to %s", rule_arn, topic_arn)
 
 
 def deliverable(rule_arn: str, targets: list[dict]) -> list[dict]:
@@ -53,6 +85,10 @@ def deliverable(rule_arn: str, targets: list[dict]) -> list[dict]:
         arn = target.get("Arn", "")
         if ":sqs:" in arn and not sqs_may_receive(rule_arn, arn):
             LOG.error("EventBridge cannot send to %s for %s: the queue's policy does not let events.amazonaws.com", arn, rule_arn)
+            REFUSED.append((rule_arn, arn))
+            continue
+        if ":sns:" in arn and not sns_may_publish(rule_arn, arn):
+            LOG.error("EventBridge cannot publish to %s for %s: the topic's policy does not let events.amazonaws.com", arn, rule_arn)
             REFUSED.append((rule_arn, arn))
             continue
         kept.append(target)
