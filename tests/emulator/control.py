@@ -54,7 +54,7 @@ def serve(sandbox) -> str:
                     "/running": sandbox.agent.running_tasks,
                     "/invocations": lambda: {n: r.invocations for n, r in sandbox.lambdas.functions.items()},
                     "/lambda-rss": lambda: {n: r.peak_rss_kb for n, r in sandbox.lambdas.functions.items()},
-                    "/busy": sandbox.lambdas.busy,
+                    "/busy": lambda: sandbox.lambdas.busy(sandbox.agent.stopping()),
                     "/faults": FAULTS.state,
                     "/throttle": THROTTLE.state,
                     "/instances": sandbox.agent.instance_states,

@@ -497,8 +497,9 @@ impl Sandbox {
         }
     }
 
-    /// Waits until no function runs and no asynchronous event is on its way to one (seen twice, 200 ms apart), so
-    /// a test can check that something did *not* happen without guessing how long to sleep first.
+    /// Waits until no function runs, no asynchronous event is on its way to one, no Step Functions Wait state or
+    /// Retry back-off is under way, and no exited container's task is still to be stopped (seen twice, 200 ms
+    /// apart), so a test can check that something did *not* happen without guessing how long to sleep first.
     pub fn settled(&self, seconds: u64) {
         let mut quiet = 0;
         self.until(seconds, "the functions to go quiet", || {

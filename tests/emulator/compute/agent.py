@@ -284,6 +284,16 @@ class Agent(TaskRunner):
         with self.lock:
             return [{"task_arn": arn, "instance_id": t.instance_id, "cluster": t.cluster} for arn, t in self.running.items()]
 
+    def stopping(self) -> int:
+        """Tasks whose container has exited (or never started) and that the agent's next tick stops: their STOPPED
+        events are still to come."""
+        with self.lock:
+            return sum(
+                1
+                for t in self.running.values()
+                if t.process is None or t.process.poll() is not None
+            )
+
     def instance_states(self) -> dict[str, dict[str, Any]]:
         with self.lock:
             return {i.instance_id: {"state": i.state, "cluster": i.cluster, "why": i.why} for i in self.instances.values()}

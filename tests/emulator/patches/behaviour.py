@@ -14,6 +14,8 @@ Step Functions
    SendTaskFailure's cause reaches the waiting state's Catch with its error ("SendTaskFailure": error and cause);
    moto dropped the cause.
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
+   A Retry back-off or a Wait state under way counts as scheduled work (services/schedule.py), which the
+   harness's "settled" waits for.
 5. The Distributed Map: its authorization, child histories, failure thresholds and ResultWriter (services/map_run.py).
    And States.ALL in a Catch or Retry matches neither States.Runtime nor States.DataLimitExceeded ("Handling
    errors in Step Functions workflows": "This error type can't catch the States.DataLimitExceeded terminal error
@@ -90,7 +92,7 @@ import botocore.session
 from botocore.response import StreamingBody
 
 from ..faults import FAULTS
-from ..services import event_targets, pricing
+from ..services import event_targets, pricing, schedule
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
 
@@ -208,13 +210,22 @@ class _ScaledTime:
 
     @staticmethod
     def sleep(seconds: float) -> None:
-        time.sleep(FAULTS.scaled(seconds))
+        with schedule.waiting():
+            time.sleep(FAULTS.scaled(seconds))
 
 
 def patch_stepfunctions_retry() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     retrier_decl.time = _ScaledTime()
+    original = WaitFunction._wait_interval
+
+    def wait_interval(self, env, wait_seconds):
+        with schedule.waiting():  # a Wait state under way is work still to come (services/schedule.py)
+            return original(self, env=env, wait_seconds=wait_seconds)
+
+    WaitFunction._wait_interval = wait_interval
 
 
 def patch_states_all() -> None:

@@ -6,6 +6,10 @@ behind a local Lambda Runtime API, with what Lambda gives it and no more.
 - Limits: the template's Timeout (the Runtime API's deadline; past it the process is killed and the invocation
   fails with Sandbox.Timedout) and MemorySize (a process whose resident memory passes it is killed: Runtime.ExitError).
   A killed process is started again, cold, as Lambda does.
+- Freezing ("Lambda execution environment lifecycle": between invocations the environment is frozen, and "background
+  processes or callbacks … resume when the environment is thawed"): a handler process waiting for its next event is
+  stopped (SIGSTOP) until it gets one, so work a handler leaves running after it answers does not go on here
+  either.
 - Concurrency ("Lambda quotas": concurrent executions, 1 000 per account and Region by default, as low as 10 in a
   new account; "Configuring reserved concurrency"): a function with ReservedConcurrentExecutions runs at most that
   many at once, the others share what the account has left, and an invocation past its limit is throttled at once.
@@ -45,6 +49,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import queue
 import random
 import subprocess
@@ -56,7 +61,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..faults import FAULTS
-from . import event_targets
+from . import event_targets, schedule
 
 LOG = logging.getLogger("ecsub.sandbox.lambda")
 
@@ -147,6 +152,15 @@ class Slot:
         with open(f.workdir / f"lambda-{f.name}.log", "ab") as log:
             self.process = subprocess.Popen([str(f.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
+    def signal(self, sig: int) -> None:
+        """Freezes (SIGSTOP) or thaws (SIGCONT) the handler process."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            try:
+                os.kill(process.pid, sig)
+            except ProcessLookupError:
+                pass
+
     def kill(self, result: str) -> None:
         with self.lock:
             invocation, self.current = self.current, None
@@ -178,13 +192,16 @@ class Slot:
             def do_GET(self) -> None:
                 if not self.path.endswith("/runtime/invocation/next"):
                     return self._reply(404)
+                slot.signal(signal.SIGSTOP)  # waiting for an event: the environment is frozen
                 while True:
                     try:
                         invocation = f.queue.get(timeout=1)
                         break
                     except queue.Empty:
                         if f.stopping:
+                            slot.signal(signal.SIGCONT)
                             return self._reply(500)
+                slot.signal(signal.SIGCONT)
                 with slot.lock:
                     slot.current = invocation
                     slot.deadline = time.time() + f.timeout
@@ -296,6 +313,7 @@ class FunctionRuntime:
         for slot in self.slots:
             if slot.process is not None and slot.process.poll() is None:
                 slot.process.terminate()
+                slot.signal(signal.SIGCONT)  # a frozen process takes its SIGTERM only once thawed
         for slot in self.slots:
             if slot.process is None:
                 continue
@@ -462,16 +480,27 @@ class LambdaHost:
         self.pollers: list[QueuePoller] = []  # SQS event source mappings
         self.throttled: dict[str, int] = {}  # invocations refused for concurrency, per function
 
-    def busy(self) -> dict[str, Any]:
-        """What is still under way: asynchronous deliveries not finished and invocations running, per function.
-        A test waits for all of it to be zero instead of sleeping before it checks that nothing happened."""
+    def busy(self, stopping: int = 0) -> dict[str, Any]:
+        """What is still under way: asynchronous deliveries not finished and invocations running, per function;
+        Step Functions' waits and back-offs (services/schedule.py); and `stopping`, the containers that have
+        exited but whose task the agent has not stopped yet. A test waits for all of it to be zero instead of
+        sleeping before it checks that nothing happened."""
         with self.lock:
             pending = self.pending_async
             throttled = dict(self.throttled)
         running = {name: r.in_flight for name, r in self.functions.items() if r.in_flight}
         queued = {p.mapping.queue_arn: n for p in self.pollers if (n := p.queued())}
-        idle = pending == 0 and not running and not queued
-        return {"pending_async": pending, "running": running, "queued": queued, "idle": idle, "throttled": throttled}
+        scheduled = schedule.pending()
+        idle = pending == 0 and not running and not queued and scheduled == 0 and stopping == 0
+        return {
+            "pending_async": pending,
+            "running": running,
+            "queued": queued,
+            "scheduled": scheduled,
+            "stopping": stopping,
+            "idle": idle,
+            "throttled": throttled,
+        }
 
     def add(self, runtime: FunctionRuntime) -> None:
         reserved = sum(r.spec.reserved or 0 for r in self.functions.values()) + (runtime.spec.reserved or 0)

@@ -22,7 +22,7 @@ _SHARED: list = []
 #: A handler's head, for the Lambda host's tests: the Runtime API's loop, each invocation's `event` and
 #: `request_id` (a handler's body follows, indented as here).
 RUNTIME_LOOP = """
-        import json, os, time, urllib.request
+        import json, os, threading, time, urllib.request
         api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
         while True:
             with urllib.request.urlopen(api + "next") as r:
@@ -479,6 +479,10 @@ class LambdaHost(unittest.TestCase):
     HANDLER = RUNTIME_LOOP + """
             if event.get("sleep"):
                 time.sleep(event["sleep"])
+            if event.get("after_answer"):
+                # Work left running after the answer: a thread that writes a file a moment later.
+                path = event["after_answer"]
+                threading.Thread(target=lambda: (time.sleep(0.3), open(path, "w").write("done")), daemon=True).start()
             if event.get("allocate_mb"):
                 hog = bytearray(event["allocate_mb"] * 1024 * 1024)
                 for i in range(0, len(hog), 4096):
@@ -501,6 +505,19 @@ class LambdaHost(unittest.TestCase):
         after, errored = runtime.invoke("{}")
         self.assertFalse(errored)
         self.assertNotEqual(json.loads(after)["pid"], json.loads(first)["pid"], "a cold start")
+
+    def test_work_left_running_after_the_answer_waits_for_the_next_invocation(self):
+        runtime = self.runtime(self.HANDLER, timeout=30, memory=256)
+        marker = Path(self.dir.name) / "after"
+        result, errored = runtime.invoke(json.dumps({"after_answer": str(marker)}))
+        self.assertFalse(errored, result)
+        time.sleep(1.5)
+        self.assertFalse(marker.exists(), "the environment was not frozen after it answered")
+        runtime.invoke("{}")
+        deadline = time.time() + 5
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(marker.exists(), "thawed by the next invocation, the work went on")
 
     def test_an_invocation_past_the_memory_size_is_killed(self):
         runtime = self.runtime(self.HANDLER, timeout=30, memory=128)
