@@ -5,7 +5,8 @@
 //! headless browser opens.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, job_id_of, push, rfc3339_ms, sqs, summary, with_wordcount, write,
+    assert_nothing_running, job_id_of, new_queue, push, rfc3339_ms, sqs, summary, with_wordcount,
+    write,
 };
 use ecsub_e2e::{repo, venv_bin, Sandbox};
 use serde_json::{json, Value};
@@ -251,22 +252,7 @@ fn assert_priced(sandbox: &Sandbox, job: &str, summary: &Value, volume_gib: u32)
 /// A queue that a rule on the default bus sends every "ecsub Job State Change" to, as a user would set one up
 /// (the queue's policy lets EventBridge send for that rule only); its URL.
 fn job_end_queue(sandbox: &Sandbox) -> String {
-    let url = sandbox.aws_json(&sqs(sandbox, &["create-queue", "--queue-name", "job-ends"]))
-        ["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attributes = sandbox.aws_json(&sqs(
-        sandbox,
-        &[
-            "get-queue-attributes",
-            "--queue-url",
-            &url,
-            "--attribute-names",
-            "QueueArn",
-        ],
-    ));
-    let queue = attributes["Attributes"]["QueueArn"].as_str().unwrap();
+    let (url, queue) = new_queue(sandbox, "job-ends");
     let pattern = json!({ "source": ["ecsub"], "detail-type": ["ecsub Job State Change"] });
     let rule = sandbox.aws_json(&[
         "events",

@@ -5,8 +5,8 @@
 
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, assert_surplus_terminated, attempt_record,
-    calls_of, cluster_of, failed_events, fire, job_id_of, push, push_long, summary, tasked,
-    until_running, with_wordcount, write,
+    calls_of, cluster_of, failed_events, fire, job_id_of, push, push_long, rejected_by_the_sweep,
+    summary, tasked, until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -271,15 +271,8 @@ fn a_submit_that_keeps_failing_ends_its_job_with_the_reason_instead_of_hanging()
     let pushed = push(&sandbox, WORDCOUNT.0, WORDCOUNT.1, &[]);
     assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     let job = job_id_of(&pushed);
-    sandbox.until(60, "the failed submit in the queue", || {
-        (!failed_events(&sandbox, "ecsub").is_empty()).then_some(())
-    });
-    fire(&sandbox, "JanitorFunctionSweep");
-    let status = sandbox.until(60, "the job to be rejected", || {
-        let status = sandbox.cli(&["status", &job]);
-        status.stdout.contains("rejected").then_some(status.stdout)
-    });
-    let lines: Vec<&str> = status.lines().collect();
+    let lines = rejected_by_the_sweep(&sandbox, &job);
+    let status = lines.join("\n");
     assert_eq!(lines[0], format!("job {job}: rejected"));
     assert!(
         lines[1].starts_with(

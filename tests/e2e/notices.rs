@@ -3,7 +3,7 @@
 //! line a person reads, through the topic's own policy (the emulated EventBridge publishes to a topic only if that
 //! policy lets events.amazonaws.com); the failed-events queue has its alarm, acting on the alarm topic.
 
-use ecsub_e2e::jobs::{job_id_of, push, sqs};
+use ecsub_e2e::jobs::{job_id_of, new_queue, push, queue_name, sqs};
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
 
@@ -12,25 +12,7 @@ const ALARM: &str = "arn:aws:sns:us-east-1:123456789012:ecsub-alarm";
 
 /// A queue subscribed to the notify topic (SNS may send to it); its URL.
 fn subscribed_queue(sandbox: &Sandbox) -> String {
-    let url = sandbox.aws_json(&sqs(sandbox, &["create-queue", "--queue-name", "notes"]))
-        ["QueueUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attributes = sandbox.aws_json(&sqs(
-        sandbox,
-        &[
-            "get-queue-attributes",
-            "--queue-url",
-            &url,
-            "--attribute-names",
-            "QueueArn",
-        ],
-    ));
-    let queue = attributes["Attributes"]["QueueArn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (url, queue) = new_queue(sandbox, "notes");
     let subscribed = sandbox.aws(&[
         "sns",
         "subscribe",
@@ -136,13 +118,7 @@ fn a_jobs_end_reaches_the_notify_topic_only_through_its_policy_and_failed_events
         alarm["MetricName"], "ApproximateNumberOfMessagesVisible",
         "{alarm}"
     );
-    let queue_name = sandbox.stack("ecsub")["queues"]["FailedEventsQueue"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let queue_name = queue_name(&sandbox, "ecsub", "FailedEventsQueue");
     assert_eq!(
         alarm["Dimensions"],
         json!([{ "Name": "QueueName", "Value": queue_name }]),

@@ -3,8 +3,8 @@
 //! carry). The real template, state machine, handlers, `ecsub-cli` and `aws` CLI; only AWS itself is emulated.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, failed_events, fire, job_id_of, jobs_named, push, summary,
-    with_wordcount, write,
+    assert_nothing_running, failed_events, job_id_of, jobs_named, push, rejected_by_the_sweep,
+    summary, with_wordcount, write,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -252,15 +252,8 @@ fn a_push_eventbridge_cannot_deliver_to_submit_is_rejected_with_the_reason_by_th
     );
     assert_eq!(pushed.code, 0, "{}", pushed.stderr);
     let job = job_id_of(&pushed);
-    sandbox.until(30, "the undelivered event in the dead-letter queue", || {
-        (!failed_events(&sandbox, "ecsub").is_empty()).then_some(())
-    });
-    fire(&sandbox, "JanitorFunctionSweep");
-    let status = sandbox.until(60, "the job to be rejected", || {
-        let status = sandbox.cli(&["status", &job]);
-        status.stdout.contains("rejected").then_some(status.stdout)
-    });
-    let lines: Vec<&str> = status.lines().collect();
+    let lines = rejected_by_the_sweep(&sandbox, &job);
+    let status = lines.join("\n");
     assert_eq!(lines[0], format!("job {job}: rejected"), "{status}");
     assert!(
         lines[1].starts_with(

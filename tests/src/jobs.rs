@@ -119,16 +119,21 @@ pub fn calls_of(sandbox: &Sandbox, key: &str, operation: &str) -> usize {
         .count()
 }
 
-/// The records Lambda put in a stack's failed-events queue (read without taking them: visibility 0).
-pub fn failed_events(sandbox: &Sandbox, stack: &str) -> Vec<Value> {
-    // The stack's queue URL names AWS's host; the CLI would go there, so it is given the emulator's.
-    let name = sandbox.stack(stack)["queues"]["FailedEventsQueue"]
+/// The name of one of a stack's queues (by its logical id in the template).
+pub fn queue_name(sandbox: &Sandbox, stack: &str, logical: &str) -> String {
+    sandbox.stack(stack)["queues"][logical]
         .as_str()
         .unwrap()
         .rsplit('/')
         .next()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// The records Lambda put in a stack's failed-events queue (read without taking them: visibility 0).
+pub fn failed_events(sandbox: &Sandbox, stack: &str) -> Vec<Value> {
+    // The stack's queue URL names AWS's host; the CLI would go there, so it is given the emulator's.
+    let name = queue_name(sandbox, stack, "FailedEventsQueue");
     let url = format!(
         "{}/{}/{name}",
         sandbox.endpoint(),
@@ -296,4 +301,41 @@ pub fn sqs<'a>(sandbox: &'a Sandbox, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["sqs", "--endpoint-url", sandbox.endpoint()];
     all.extend_from_slice(args);
     all
+}
+
+/// A new queue of the user's: its URL and ARN.
+pub fn new_queue(sandbox: &Sandbox, name: &str) -> (String, String) {
+    let url = sandbox.aws_json(&sqs(sandbox, &["create-queue", "--queue-name", name]))["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attributes = sandbox.aws_json(&sqs(
+        sandbox,
+        &[
+            "get-queue-attributes",
+            "--queue-url",
+            &url,
+            "--attribute-names",
+            "QueueArn",
+        ],
+    ));
+    let arn = attributes["Attributes"]["QueueArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (url, arn)
+}
+
+/// Waits for a job's failed submit event in the failed-events queue, runs the janitor's sweep, and returns what
+/// `status` then says of the job (its first line `job …: rejected`).
+pub fn rejected_by_the_sweep(sandbox: &Sandbox, job: &str) -> Vec<String> {
+    sandbox.until(60, "the failed submit in the queue", || {
+        (!failed_events(sandbox, "ecsub").is_empty()).then_some(())
+    });
+    fire(sandbox, "JanitorFunctionSweep");
+    let status = sandbox.until(60, "the job to be rejected", || {
+        let status = sandbox.cli(&["status", job]);
+        status.stdout.contains("rejected").then_some(status.stdout)
+    });
+    status.lines().map(str::to_owned).collect()
 }

@@ -45,16 +45,17 @@ pub async fn gather(aws: &Clients, spans: &[Span]) -> Prices {
     if types.is_empty() {
         return prices;
     }
-    let mut api_refused: Option<String> = aws.pricing.is_none().then(|| {
+    let pricing = aws.pricing.as_ref();
+    let mut api_refused: Option<String> = pricing.is_none().then(|| {
         format!(
             "there is none in the {} partition (it prices the aws and aws-cn partitions only)",
             aws.partition
         )
     });
     for instance_type in &types {
-        if api_refused.is_none() {
+        if let (None, Some(pricing)) = (&api_refused, pricing) {
             let filters = price_list::instance_filters(instance_type, &aws.region);
-            match products(aws, &filters, "instanceType", "Hrs").await {
+            match products(pricing, &filters, "instanceType", "Hrs").await {
                 Ok(found) => {
                     if let Some(usd) = found.get(*instance_type) {
                         prices.on_demand.insert(
@@ -76,9 +77,9 @@ pub async fn gather(aws: &Clients, spans: &[Span]) -> Prices {
                 .insert((*instance_type).to_owned(), rate.clone());
         }
     }
-    if api_refused.is_none() {
+    if let (None, Some(pricing)) = (&api_refused, pricing) {
         match products(
-            aws,
+            pricing,
             &price_list::gp3_filters(&aws.region),
             "volumeApiName",
             "GB-Mo",
@@ -127,14 +128,11 @@ pub async fn gather(aws: &Clients, spans: &[Span]) -> Prices {
 /// GetProducts with `filters` (all TERM_MATCH), every page: attribute `key`'s value → its on-demand price per
 /// `unit`.
 async fn products(
-    aws: &Clients,
+    pricing: &aws_sdk_pricing::Client,
     filters: &[(&str, &str)],
     key: &str,
     unit: &str,
 ) -> Result<BTreeMap<String, f64>, String> {
-    let Some(pricing) = &aws.pricing else {
-        return Err(format!("no Pricing API in the {} partition", aws.partition));
-    };
     let mut request = pricing
         .get_products()
         .service_code(price_list::EC2_SERVICE)

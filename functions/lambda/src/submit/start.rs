@@ -110,10 +110,7 @@ pub async fn start_job(
     if !refused.is_empty() {
         return reject_at(ctx, bucket, &error_key, &refused).await;
     }
-    if plan.spec.subnet_ids.is_empty()
-        && config.subnet_ids.is_empty()
-        && !compute::has_default_vpc(&ctx.aws.ec2).await?
-    {
+    if subnets(&plan.spec, config).is_empty() && !compute::has_default_vpc(&ctx.aws.ec2).await? {
         let line = format!(
             "this account has no default VPC in {}, and the job names no subnet: every launch would fail \
              (VPCIdNotSpecified); give the stack's SubnetIds parameter, or --aws-subnet-id",
@@ -149,6 +146,19 @@ pub async fn start_job(
             reject_at(ctx, bucket, &error_key, &[line]).await
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The subnets the job's instances launch in: its `--aws-subnet-id`, else the stack's SubnetIds (none: the default
+/// VPC's).
+fn subnets<'a>(
+    spec: &'a ecsub_core::JobSpec,
+    config: &'a crate::config::StackConfig,
+) -> &'a [String] {
+    if spec.subnet_ids.is_empty() {
+        &config.subnet_ids
+    } else {
+        &spec.subnet_ids
     }
 }
 
@@ -221,11 +231,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             spot: spec.spot,
             retry_od: spec.retry_od,
             disk_size: spec.disk_size,
-            subnet_ids: if spec.subnet_ids.is_empty() {
-                ctx.config.subnet_ids.clone()
-            } else {
-                spec.subnet_ids.clone()
-            },
+            subnet_ids: subnets(spec, &ctx.config).to_vec(),
             security_group_id: spec
                 .security_group_id
                 .clone()
