@@ -171,6 +171,9 @@ fn a_task_that_never_starts_fails_naming_the_start_failures_and_leaves_nothing()
     assert_nothing_running(&sandbox, &job);
 }
 
+/// The instance registers with its agent disconnected (ECS's event says so, and the join's rule passes it by); the
+/// attempt goes on when the agent connects, on that event or on its own check, and never starts a task on a
+/// disconnected agent.
 #[test]
 fn an_agent_that_disconnects_after_registering_is_waited_for() {
     let sandbox = with_wordcount();
@@ -182,14 +185,79 @@ fn an_agent_that_disconnects_after_registering_is_waited_for() {
         1,
         "no StartTask on a disconnected agent"
     );
+    assert_eq!(sandbox.control_get("/faults")["agent_disconnect"][0][1], 0);
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// Pushes the wordcount example's first task at `--waiter-delay 15` (the default: a join event is waited for two
+/// minutes before the attempt checks for itself) and waits for it.
+fn one_task_at_the_default_delay(sandbox: &Sandbox) -> (i32, String, Value) {
+    let pushed = sandbox.cli(&[
+        "push",
+        "--waiter-delay",
+        "15",
+        "--poll",
+        "0.5",
+        "--tasks",
+        WORDCOUNT.0,
+        "--script",
+        WORDCOUNT.1,
+        "--wait",
+        "--task-range",
+        "0",
+    ]);
+    let job = job_id_of(&pushed);
+    assert_exit(sandbox, &pushed, 0);
+    let s = summary(sandbox, &job);
+    (pushed.code, job, s)
+}
+
+/// The join is heard, not polled: ECS's "Container Instance State Change" event answers the attempt's wait, so
+/// the launch function never asks ECS whether the instance joined, and the task starts as soon as it did (its
+/// fallback check would come only after two minutes).
+#[test]
+fn a_join_is_heard_from_ecs_not_polled() {
+    let sandbox = with_wordcount();
+    let started = std::time::Instant::now();
+    let (code, job, s) = one_task_at_the_default_delay(&sandbox);
+    assert_eq!(code, 0, "{s}");
     assert!(
-        calls_of(
-            &sandbox,
-            "lambda-ecsub-launch",
-            "DescribeContainerInstances"
-        ) >= 2,
-        "the join check saw the agent disconnected, then connected"
+        started.elapsed().as_secs() < 110,
+        "the attempt waited for its fallback check: {:?}",
+        started.elapsed()
     );
+    for read in ["ListContainerInstances", "DescribeContainerInstances"] {
+        assert_eq!(
+            calls_of(&sandbox, "lambda-ecsub-launch", read),
+            0,
+            "the join was polled with {read}"
+        );
+    }
+    assert!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "SendTaskSuccess") >= 1,
+        "the join's event answered the wait"
+    );
+    assert_nothing_running(&sandbox, &job);
+}
+
+/// ECS sends its events on a best-effort basis: the join's event of the only instance never arrives, and the
+/// attempt's own check after its wait (8 waiter delays of 1 s here) finds the instance joined and starts the task.
+#[test]
+fn a_lost_join_event_is_made_up_by_the_attempts_own_check() {
+    let sandbox = with_wordcount();
+    sandbox.fault(&json!({ "kind": "drop-joined", "times": 1 }));
+    let (code, job, s) = one_task(&sandbox);
+    assert_eq!(code, 0, "{s}");
+    assert_eq!(
+        sandbox.control_get("/faults")["drop_joined"],
+        0,
+        "the fault was not met"
+    );
+    assert!(
+        calls_of(&sandbox, "lambda-ecsub-launch", "ListContainerInstances") >= 1,
+        "nobody checked the join"
+    );
+    assert_eq!(s["tasks"][0]["attempts"], 1, "{s}");
     assert_nothing_running(&sandbox, &job);
 }
 
@@ -398,7 +466,8 @@ fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
     assert!(
         reason.starts_with("Ecsub.InstanceNeverJoined: instance i-")
             && reason.ends_with(&format!(
-                "did not join cluster {} after 5 polls of 1 s (not registered)",
+                "did not join cluster {} within the join timeout (checked 2 times, 5 s apart; last seen: not \
+                 registered)",
                 cluster_of(&sandbox, &job)
             )),
         "{reason}"
@@ -408,9 +477,9 @@ fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
     assert_eq!(instances[0]["State"]["Name"], "terminated");
 }
 
-/// EC2 ends a pending instance now and then (no capacity after all, an internal error): the next join check sees
-/// it gone, with EC2's reason, and the attempt is launched again at once, long before the join timeout (600 polls
-/// of a second here, which a task waiting it out would take).
+/// EC2 ends a pending instance now and then (no capacity after all, an internal error): no join event comes, the
+/// attempt's check after its wait (8 s here) sees it gone, with EC2's reason, and the attempt is launched again at
+/// once, long before the join timeout (600 s here, which a task waiting it out would take).
 #[test]
 fn a_pending_instance_that_dies_is_replaced_before_the_join_timeout() {
     let sandbox = with_wordcount_and(&Options::with_parameters(&[("JoinTimeoutSeconds", "600")]));

@@ -23,6 +23,8 @@ Kinds (the JSON body of `POST /fault`):
     instance dies, from then on (a steady small rate, as a large job meets; "every": 0 ends it). `GET /faults`
     counts the deaths in "instance_deaths".
 - {"kind": "drop-stopped", "times": 1}: the next tasks' "ECS Task State Change" STOPPED events never arrive.
+- {"kind": "drop-joined", "times": 1}: the next instances' first "ECS Container Instance State Change" events (their
+    join) never arrive.
 - {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
     asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
 - {"kind": "requester-pays", "bucket": "ecsub-open-data"}: the bucket is a requester-pays bucket of another account.
@@ -83,6 +85,7 @@ class Faults:
     instances_seen: int = 0  # new instances the agent met since `every` was set
     instance_deaths: int = 0  # instances the fault ended
     drop_stopped: int = 0
+    drop_joined: int = 0
     delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
     requester_pays: set[str] = field(default_factory=set)
     # Lambda's concurrent executions for the account ("Lambda quotas": 1 000 by default).
@@ -123,6 +126,8 @@ class Faults:
                 self.instance_dies += int(spec.get("times", 1))
             elif kind == "drop-stopped":
                 self.drop_stopped += int(spec.get("times", 1))
+            elif kind == "drop-joined":
+                self.drop_joined += int(spec.get("times", 1))
             elif kind == "delivery":
                 low, high = spec.get("delay_ms", [0, 0])
                 self.delivery[spec.get("function")] = Delivery(bool(spec.get("duplicate", False)), (int(low), int(high)))
@@ -147,6 +152,7 @@ class Faults:
             "instance_dies_every": self.instance_dies_every,
             "instance_deaths": self.instance_deaths,
             "drop_stopped": self.drop_stopped,
+            "drop_joined": self.drop_joined,
             "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
             "requester_pays": sorted(self.requester_pays),
             "lambda_concurrency": self.lambda_concurrency,
@@ -165,7 +171,7 @@ class Faults:
         return None
 
     def take(self, name: str) -> bool:
-        """Uses up one of a counted fault (`never_join`, `instance_dies`, `drop_stopped`)."""
+        """Uses up one of a counted fault (`never_join`, `instance_dies`, `drop_stopped`, `drop_joined`)."""
         with self.lock:
             if getattr(self, name) > 0:
                 setattr(self, name, getattr(self, name) - 1)

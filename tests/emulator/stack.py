@@ -434,6 +434,19 @@ def _create(stack: Stack, resolver: Resolver, client: Callable[[str], Any], bina
             s3.create_bucket(Bucket=physical)
             if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
                 s3.put_bucket_notification_configuration(Bucket=physical, NotificationConfiguration={"EventBridgeConfiguration": {}})
+            rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+            if rules:
+                # CloudFormation's rule (Id, Status, Prefix, ExpirationInDays) in S3's own shape. The emulated clock
+                # never reaches a day: the rules are kept, not run.
+                s3.put_bucket_lifecycle_configuration(
+                    Bucket=physical,
+                    LifecycleConfiguration={
+                        "Rules": [
+                            {"ID": r["Id"], "Status": r["Status"], "Filter": {"Prefix": r.get("Prefix", "")}, "Expiration": {"Days": int(r["ExpirationInDays"])}}
+                            for r in rules
+                        ]
+                    },
+                )
         elif kind == "AWS::SQS::Queue":
             attributes = {k: str(v) for k, v in props.items() if k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")}
             client("sqs").create_queue(QueueName=stack.attrs[logical]["QueueName"], Attributes=attributes)

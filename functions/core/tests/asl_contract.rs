@@ -48,6 +48,7 @@ fn job() -> JobRef {
         request_payer_buckets: vec!["open-data".into()],
         processes: 2,
         waiter_delay: 1,
+        join_wait: 8,
         join_polls: 40,
         task_timeout: 3600,
         stagers: Vec::new(),
@@ -245,6 +246,47 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
         &item,
         state("Launch")["ResultPath"].as_str().unwrap(),
         instance(),
+    );
+
+    let wait = state("AwaitJoin");
+    assert_eq!(wait["Parameters"]["FunctionName"], "${LaunchFunctionArn}");
+    assert!(wait["Resource"]
+        .as_str()
+        .unwrap()
+        .ends_with(":states:::lambda:invoke.waitForTaskToken"));
+    let awaited = evaluate(
+        &wait["Parameters"]["Payload"],
+        &launched,
+        &json!({ "Task": { "Token": TOKEN } }),
+    );
+    match serde_json::from_value(awaited).unwrap() {
+        LaunchRequest::AwaitJoin {
+            token,
+            job: j,
+            instance: i,
+        } => {
+            assert_eq!(
+                token, TOKEN,
+                "the join's event answers this state's own token"
+            );
+            assert_eq!(j, job());
+            assert_eq!(serde_json::to_value(i).unwrap(), instance());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        path(
+            &launched,
+            &no_context,
+            wait["TimeoutSecondsPath"].as_str().unwrap()
+        ),
+        json!(job().join_wait),
+        "no event within the job's join_wait: the state machine checks for itself"
+    );
+    assert_eq!(
+        wait["ResultPath"],
+        state("CheckJoined")["ResultPath"],
+        "both answer a JoinCheck"
     );
 
     let check = evaluate(&state("CheckJoined")["Parameters"], &launched, &no_context);
@@ -524,6 +566,32 @@ fn a_join_check_that_outlasts_its_state_is_tried_again_not_a_failed_task() {
     let attempts = on_timeout["MaxAttempts"].as_u64().unwrap();
     assert!((10..1000).contains(&attempts), "{on_timeout}");
     assert!(timeout <= 60, "{timeout}");
+}
+
+/// A join is heard, not polled: after the launch the attempt waits for ECS's event; only a wait that runs out (a
+/// lost event, an instance EC2 ended while pending) goes to a check, and a check that finds the instance still
+/// booting waits again, counted against the join timeout.
+#[test]
+fn the_join_is_awaited_and_checked_only_when_no_event_came() {
+    assert_eq!(state("Launch")["Next"], "AwaitJoin");
+    let wait = state("AwaitJoin");
+    assert_eq!(wait["Next"], "Joined?");
+    let catches = wait["Catch"].as_array().unwrap();
+    let on_timeout = &catches[0];
+    assert_eq!(on_timeout["ErrorEquals"], json!(["States.Timeout"]));
+    assert_eq!(on_timeout["Next"], "CheckJoined");
+    assert_eq!(
+        on_timeout["ResultPath"], "$.joined",
+        "the caught timeout is replaced by the check's answer, so the state keeps its shape"
+    );
+    assert_eq!(catches.last().unwrap()["Next"], "TaskError");
+    assert_eq!(state("CheckJoined")["Next"], "Joined?");
+    assert_eq!(state("CountPoll")["Next"], "AwaitJoin");
+    assert_eq!(state("Joined?")["Default"], "CountPoll");
+    assert!(
+        !ASL.contains("\"Type\": \"Wait\""),
+        "no Wait state polls between launch and start"
+    );
 }
 
 #[test]

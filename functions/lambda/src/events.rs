@@ -45,9 +45,52 @@ pub struct ScheduleInput {
     pub id: String,
 }
 
+/// `detail` of an ECS "Container Instance State Change" event: like DescribeContainerInstances' ContainerInstance
+/// ("Amazon ECS container instance state change events"), with the cluster's ARN. ECS sends one when an agent
+/// first registers its instance, and again whenever its agent connects or disconnects and when tasks are placed
+/// or stop on it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInstanceDetail {
+    #[serde(default)]
+    pub cluster_arn: String,
+    #[serde(default)]
+    pub container_instance_arn: String,
+    #[serde(default)]
+    pub ec2_instance_id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub agent_connected: bool,
+    #[serde(default)]
+    pub running_tasks_count: u32,
+    #[serde(default)]
+    pub pending_tasks_count: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ecs_container_instance_state_change_names_the_instance_and_its_cluster() {
+        let raw = include_str!("../../../tests/fixtures/events/ecs-container-instance-joined.json");
+        let event: EventBridgeEvent<ContainerInstanceDetail> = serde_json::from_str(raw).unwrap();
+        let detail = &event.detail;
+        assert_eq!(detail.ec2_instance_id, "i-0abc123def4567890");
+        assert_eq!(detail.status, "ACTIVE");
+        assert!(detail.agent_connected);
+        assert_eq!(
+            (detail.running_tasks_count, detail.pending_tasks_count),
+            (0, 0)
+        );
+        assert!(detail
+            .cluster_arn
+            .ends_with(":cluster/ecsub_wordcount-k3x9a"));
+        assert!(detail
+            .container_instance_arn
+            .contains(":container-instance/"));
+    }
 
     #[test]
     fn an_ecs_task_state_change_gives_the_exit_code_and_the_state_machines_variables() {

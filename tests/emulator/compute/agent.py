@@ -247,11 +247,17 @@ class Agent(TaskRunner):
         if seconds is not None:
             _set_agent_connected(self.account, self.region, cluster, arn, False)
             LOG.info("instance %s: (fault) its agent disconnects for %s s", instance.instance_id, seconds)
-            threading.Timer(seconds, _set_agent_connected, args=(self.account, self.region, cluster, arn, True)).start()
+            threading.Timer(seconds, self._reconnect, args=(instance, cluster, arn)).start()
         with self.lock:
             instance.container_instance_arn = arn
             instance.state = "registered"
+            self.instance_changed(instance, seconds is None, 0, 0, registered=True)
         LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    def _reconnect(self, instance: Instance, cluster: str, arn: str) -> None:
+        _set_agent_connected(self.account, self.region, cluster, arn, True)
+        with self.lock:
+            self.instance_changed(instance, True, 0, 0)
 
     def _halt(self, instance: Instance, cause: Optional[str]) -> None:
         """The instance shut itself down: EC2 stops it or terminates it, as launched. `cause`: what the instance

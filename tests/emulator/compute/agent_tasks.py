@@ -96,6 +96,7 @@ class Instance:
     state: str = "booting"  # booting, registered, failed
     why: str = ""
     disk_gone: bool = False
+    events_version: int = 0  # the ContainerInstance's version in its state change events
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Task:
 
 
 class TaskRunner:
-    """Starts, watches and stops tasks; mixed into agent.Agent, whose state (ecs, events, lock, running, finished,
+    """Starts, watches and stops tasks; mixed into agent.Agent, whose state (ecs, events, lock, instances, running, finished,
     task_definitions, sandbox, account, region) it uses."""
 
     # -- tasks ----------------------------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class TaskRunner:
         home.mkdir(parents=True, exist_ok=True)
         task = Task(arn, cluster, instance.instance_id, None, home, described, time.time(), instance_principal=instance.principal)
         self.running[arn] = task
+        self.instance_changed(instance, True, 0, 1)
         if unpulled:
             task.failed_to_start = unpulled
             return
@@ -195,7 +197,33 @@ class TaskRunner:
         self._transition(task, "PENDING", 1)
         task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
         self._transition(task, "RUNNING", 2)
+        self.instance_changed(instance, True, 1, 0)
         LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
+
+    def instance_changed(self, instance: Instance, connected: bool, running: int, pending: int, registered: bool = False) -> None:
+        """ECS's "Container Instance State Change" event ("Amazon ECS container instance state change events"):
+        when the agent first registers the instance, when its agent connects or disconnects, and when a task is
+        placed on it or stops (its remaining resources change). The detail is the ContainerInstance. The fault
+        "drop-joined" loses the first one, as ECS's best-effort delivery may."""
+        if registered and FAULTS.take("drop_joined"):
+            LOG.info("(fault) the join event of %s never arrives", instance.instance_id)
+            return
+        cluster = instance.cluster or "default"
+        cluster_arn = cluster if cluster.startswith("arn:") else f"arn:aws:ecs:{self.region}:{self.account}:cluster/{cluster}"
+        instance.events_version += 1
+        detail = {
+            "clusterArn": cluster_arn,
+            "containerInstanceArn": instance.container_instance_arn,
+            "ec2InstanceId": instance.instance_id,
+            "status": "ACTIVE",
+            "agentConnected": connected,
+            "runningTasksCount": running,
+            "pendingTasksCount": pending,
+            "version": instance.events_version,
+            "updatedAt": _iso_ms(time.time()),
+        }
+        entry = {"Source": "aws.ecs", "DetailType": "ECS Container Instance State Change", "Detail": json.dumps(detail), "Resources": [instance.container_instance_arn]}
+        self.events.put_events(Entries=[entry])
 
     def _transition(self, task: Task, status: str, version: int) -> None:
         """ECS puts a Task State Change event on the bus at every transition of a task, PENDING and RUNNING too
@@ -298,6 +326,9 @@ class TaskRunner:
             LOG.info("(fault) the STOPPED event of %s never arrives", task.arn)
         else:
             self.events.put_events(Entries=[entry])
+        instance = self.instances.get(task.instance_id)
+        if instance is not None and instance.container_instance_arn and stop_code != "TerminationNotice":
+            self.instance_changed(instance, True, 0, 0)  # its resources freed; a host that went away says nothing
         LOG.info("%s stopped (exit %s): %s", task.arn, exit_code, reason)
 
 

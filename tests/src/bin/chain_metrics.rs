@@ -12,10 +12,16 @@ use ecsub_e2e::metrics::{run_job, Figures};
 use ecsub_e2e::{repo, Sandbox};
 
 /// The README's figures, as budgets: (per job, per task).
-/// (40 per job since 2026-12-07: submit asks whether the region has a default VPC when a job names no subnet.)
-const CONTROLLER_CALLS: (usize, usize) = (40, 16);
+/// (40 per job since 2026-12-07: submit asks whether the region has a default VPC when a job names no subnet.
+/// 20 per task and 3 PUTs since 2026-12-07: the join is heard from ECS's event, not polled. The wait keeps its
+/// token and looks for a join heard before it (a PUT and a GET), the event's handler reads the token and answers
+/// (a GET and SendTaskSuccess), and the event ECS sends when the task stops and frees the instance's resources
+/// costs the same read and a refused answer: 6 calls where one poll cost 2. Here instances join within a poll's
+/// 5 s; on EC2, where a boot takes a minute or more, the polls cost 3 calls each (the invocation and two ECS
+/// reads) every --waiter-delay, 12 to 24 a task at the default 15 s.)
+const CONTROLLER_CALLS: (usize, usize) = (40, 20);
 const TRANSITIONS: (usize, usize) = (2, 7);
-const S3_PUTS: (usize, usize) = (10, 2);
+const S3_PUTS: (usize, usize) = (10, 3);
 
 /// The wordcount job's rows, repeated to `tasks` rows (each with its own output), pushed at `--processes tasks`
 /// and `--waiter-delay 5`.
@@ -48,10 +54,9 @@ fn measure(tasks: usize) -> Figures {
         "examples/wordcount/wordcount.sh",
         tasks,
         tasks,
-        // Polls 5 s apart: an emulated instance boots in 1-3 s (its user data fetches the stager, about 30 MB of
-        // debug build, through the emulated S3), so every task's instance is seen joined at the first poll and
-        // the figures count the chain's own calls. Each further poll of a slower instance (minutes on EC2) adds
-        // one launch invocation per task.
+        // A join event waited for 40 s before a check: an emulated instance boots in 1-3 s (its user data fetches
+        // the stager, about 30 MB of debug build, through the emulated S3), so every join is heard and the figures
+        // count the chain's own calls. A lost event would add a check (an invocation and two ECS reads).
         5,
     )
 }

@@ -27,12 +27,13 @@ pub const MAX_CARRIED_OPTION_BYTES: usize = MAX_STATE_BYTES / 16;
 
 /// Step Functions: events in one execution's history (each task's child execution has its own).
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
-/// History events of one task's attempt when its instance joins on the first poll (measured on the emulated cloud
-/// with the wordcount job: Launch, one Wait + CheckJoined + Choice, StartTask, Again?, TaskDone, and the child
-/// execution's start and end).
-pub const TASK_EVENTS: usize = 26;
-/// Events of each further join poll (CountPoll, JoinWait, CheckJoined, Joined?).
-pub const POLL_EVENTS: usize = 11;
+/// History events of one task's attempt when its instance's join is heard at once (the wordcount job on the
+/// emulated cloud: Launch, AwaitJoin answered + Joined?, StartTask, Again?, TaskDone, and the child execution's
+/// start and end).
+pub const TASK_EVENTS: usize = 25;
+/// Events of each fallback check of the join, when no event answered AwaitJoin within [`join_wait`] (AwaitJoin
+/// timed out and caught, CheckJoined, Joined?, CountPoll).
+pub const POLL_EVENTS: usize = 15;
 /// Launches again of one attempt whose instance EC2 ended before it joined (the state machine's LaunchAgain; the
 /// attempt fails with `Ecsub.InstanceLost` after that). A handful: an instance that dies while pending is rare
 /// ("Troubleshoot Amazon EC2 instance launch issues"), and each costs a task's history events.
@@ -46,9 +47,28 @@ pub const RELAUNCH_EVENTS: usize = 5;
 /// Half of it: a refused or throttled call leaves at most this many for the next try.
 pub const TERMINATE_IDS_PER_CALL: usize = 500;
 
-/// Polls of the join check before an instance that has not joined is given up: the join timeout in polls.
-pub fn join_polls(join_timeout_seconds: u32, waiter_delay: u32) -> u32 {
-    join_timeout_seconds.div_ceil(waiter_delay.max(1)).max(1)
+/// How many `--waiter-delay`s an attempt waits for its instance's join event before it checks for itself.
+pub const JOIN_WAIT_DELAYS: u32 = 8;
+/// The longest wait for a join event before a check: an instance EC2 ended while pending (no event says so to the
+/// join) is seen within this and launched again, and a lost event costs at most this.
+pub const MAX_JOIN_WAIT: u32 = 120;
+
+/// Seconds an attempt waits for ECS's "Container Instance State Change" event of its instance's join before it
+/// checks for itself (a lost event: ECS sends its events "on a best effort basis"; an instance EC2 ended before it
+/// joined): [`JOIN_WAIT_DELAYS`] waiter delays, at most [`MAX_JOIN_WAIT`], at least one waiter delay, and never
+/// longer than the join timeout itself.
+pub fn join_wait(waiter_delay: u32, join_timeout_seconds: u32) -> u32 {
+    let delay = waiter_delay.max(1);
+    delay
+        .saturating_mul(JOIN_WAIT_DELAYS)
+        .min(MAX_JOIN_WAIT)
+        .max(delay)
+        .min(join_timeout_seconds.max(1))
+}
+
+/// Checks of the join before an instance that has not joined is given up: the join timeout in [`join_wait`]s.
+pub fn join_polls(join_timeout_seconds: u32, join_wait: u32) -> u32 {
+    join_timeout_seconds.div_ceil(join_wait.max(1)).max(1)
 }
 
 /// The most history events one task's child execution can take: every attempt polling until the join timeout.
@@ -85,14 +105,16 @@ pub fn check_job(
              of at most {MAX_TASKS} tasks"
         ));
     }
-    let polls = join_polls(join_timeout_seconds, waiter_delay);
+    let checks =
+        |delay: u32| join_polls(join_timeout_seconds, join_wait(delay, join_timeout_seconds));
+    let polls = checks(waiter_delay);
     let events = worst_task_events(polls);
     if events > MAX_HISTORY_EVENTS {
         let fits = (1..=join_timeout_seconds.max(1))
-            .find(|d| worst_task_events(join_polls(join_timeout_seconds, *d)) <= MAX_HISTORY_EVENTS)
+            .find(|d| worst_task_events(checks(*d)) <= MAX_HISTORY_EVENTS)
             .unwrap_or(join_timeout_seconds);
         problems.push(format!(
-            "--waiter-delay {waiter_delay}: a task polls its instance up to {polls} times while it joins (the \
+            "--waiter-delay {waiter_delay}: a task checks its instance up to {polls} times while it joins (the \
              stack's join timeout of {join_timeout_seconds} s), {events} history events over {} attempts, more than \
              the {MAX_HISTORY_EVENTS} a task's execution holds; use --waiter-delay {fits} or more",
             super::MAX_ATTEMPTS
@@ -135,9 +157,20 @@ mod tests {
     }
 
     #[test]
+    fn the_join_is_awaited_for_eight_delays_at_most_two_minutes_never_past_the_timeout() {
+        assert_eq!(join_wait(15, 600), 120, "the default delay: two minutes");
+        assert_eq!(join_wait(1, 600), 8);
+        assert_eq!(join_wait(10, 600), 80);
+        assert_eq!(join_wait(300, 600), 300, "never shorter than one delay");
+        assert_eq!(join_wait(1, 5), 5, "never longer than the join timeout");
+        assert_eq!(join_wait(0, 0), 1);
+        assert_eq!(join_polls(600, join_wait(15, 600)), 5);
+    }
+
+    #[test]
     fn a_job_too_big_for_one_execution_is_refused_with_its_numbers() {
-        assert_eq!(worst_task_events(1), (26 + 5 * 3) * 3);
-        assert_eq!(worst_task_events(40), (26 + 11 * 39 + 5 * 3) * 3);
+        assert_eq!(worst_task_events(1), (25 + 5 * 3) * 3);
+        assert_eq!(worst_task_events(40), (25 + 15 * 39 + 5 * 3) * 3);
         assert!(check_job(MAX_TASKS, MAX_CLUSTER_INSTANCES, 15, 600).is_empty());
         assert_eq!(
             check_job(10, MAX_CLUSTER_INSTANCES + 1, 15, 600),
@@ -145,7 +178,7 @@ mod tests {
               service quotas); use --processes 5000 or fewer, or split the job with --task-range into jobs run side \
               by side"]
         );
-        let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 3600);
+        let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 36_000);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(
             problems[0],
@@ -159,11 +192,15 @@ mod tests {
         );
         assert_eq!(
             problems[2],
-            "--waiter-delay 1: a task polls its instance up to 3600 times while it joins (the stack's join timeout \
-             of 3600 s), 118890 history events over 3 attempts, more than the 25000 a task's execution holds; use \
-             --waiter-delay 5 or more"
+            "--waiter-delay 1: a task checks its instance up to 4500 times while it joins (the stack's join \
+             timeout of 36000 s), 202575 history events over 3 attempts, more than the 25000 a task's execution \
+             holds; use --waiter-delay 9 or more"
         );
-        assert!(check_job(1, 1, 5, 3600).is_empty());
+        assert!(
+            check_job(1, 1, 1, 3600).is_empty(),
+            "an hour's join at any delay"
+        );
+        assert!(check_job(1, 1, 9, 36_000).is_empty());
     }
 
     #[test]

@@ -99,6 +99,29 @@ pub fn cluster_name(stack: &str, job: &JobId) -> String {
     format!("{stack}_{job}")
 }
 
+/// Where an attempt's wait for its instance's join meets the join's event, in the stack's bucket (the handler of
+/// ECS's event knows the instance and, from its cluster, the job; not the job's folder): `joins/<job>/<instance>`
+/// and a suffix, `token` (the waiting state's task token, written by the wait) or `joined` (the join, written by
+/// the event's handler). Each side writes its own and then reads the other's, so whichever comes second answers.
+/// The stack's bucket expires `joins/` after a day.
+pub fn join_key(job: &JobId, instance_id: &str, suffix: JoinPart) -> String {
+    let part = match suffix {
+        JoinPart::Token => "token",
+        JoinPart::Joined => "joined",
+    };
+    format!("{JOINS_PREFIX}{job}/{instance_id}.{part}")
+}
+
+/// The prefix of [`join_key`]s in the stack's bucket.
+pub const JOINS_PREFIX: &str = "joins/";
+
+/// The two halves of a join's meeting: see [`join_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinPart {
+    Token,
+    Joined,
+}
+
 /// The job id of one of `stack`'s clusters, or `None` for another stack's (or not ecsub's).
 pub fn job_of_cluster(stack: &str, cluster: &str) -> Option<JobId> {
     let name = cluster.rsplit('/').next().unwrap_or(cluster);

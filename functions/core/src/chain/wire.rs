@@ -55,7 +55,11 @@ pub struct JobRef {
     pub processes: u32,
     /// Seconds between polls (`--waiter-delay`).
     pub waiter_delay: u32,
-    /// Polls before an instance that has not joined the cluster is given up ([`limits::join_polls`]).
+    /// Seconds an attempt waits for its instance's join event before it checks for itself
+    /// ([`limits::join_wait`]).
+    #[serde(default = "default_join_wait")]
+    pub join_wait: u32,
+    /// Checks before an instance that has not joined the cluster is given up ([`limits::join_polls`]).
     pub join_polls: u32,
     /// Seconds a task may run before it is stopped and counted as failed.
     pub task_timeout: u32,
@@ -69,6 +73,10 @@ pub struct JobRef {
     /// launch patience (after which the launcher itself fails the ask, saying why) and a margin.
     #[serde(default = "default_launch_timeout")]
     pub launch_timeout: u32,
+}
+
+fn default_join_wait() -> u32 {
+    super::limits::MAX_JOIN_WAIT
 }
 
 fn default_launch_timeout() -> u32 {
@@ -136,8 +144,16 @@ pub struct Waited {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum LaunchRequest {
+    /// Waits for the attempt's instance to join: the state's task token is kept where the handler of ECS's
+    /// "Container Instance State Change" event finds it by instance id, and answered with a [`JoinCheck`] when the
+    /// instance joins (by that handler, or by this request when the join was heard before the token was kept).
+    AwaitJoin {
+        token: String,
+        job: JobRef,
+        instance: Instance,
+    },
     /// Has the attempt's instance registered in the job's cluster, with its agent connected? Answers a
-    /// [`JoinCheck`].
+    /// [`JoinCheck`]. The fallback when no join event came within [`JobRef::join_wait`].
     CheckJoined { job: JobRef, instance: Instance },
     /// StartTask on the joined instance with the state's task token in the container's environment; answers at
     /// once, and the state waits for the token (task-stopped sends it back). `failures` raise `Ecsub.StartFailed`.

@@ -7,6 +7,7 @@
 //! could not handle would leave an instance billing and an execution waiting.
 //! - a submit's event: the job (or the inbox drop, or the schedule's spec) gets its `error.txt`, saying why;
 //! - a task-stopped event: handled again (its steps are idempotent); kept in the queue if it fails again;
+//! - a join event: dropped (the attempt waiting for it checks the join itself when its wait runs out);
 //! - anything else: logged.
 
 use crate::events::{EcsTaskDetail, EventBridgeEvent, S3ObjectDetail, ScheduleInput};
@@ -137,6 +138,12 @@ async fn handle(ctx: &Ctx, failed: &Failed) -> Result<String, FnError> {
     let payload = &failed.payload;
     let source = payload["source"].as_str().unwrap_or_default();
     let why = &failed.why;
+    if source == "aws.ecs" && payload["detail-type"] == "ECS Container Instance State Change" {
+        return Ok(format!(
+            "a join event of {} not handled ({why}); its attempt checks the join itself after its wait",
+            payload["detail"]["ec2InstanceId"].as_str().unwrap_or("an instance")
+        ));
+    }
     if source == "aws.ecs" {
         let event: EventBridgeEvent<EcsTaskDetail> = serde_json::from_value(payload.clone())
             .map_err(|e| FnError::invalid_input(format!("failed ECS event: {e}")))?;

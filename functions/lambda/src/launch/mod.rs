@@ -1,7 +1,10 @@
 //! The `launch` function: the state machine's hands for one attempt of a task once its instance is launched (by
-//! the `launcher`): it checks that the instance joined the job's cluster (ecsub-aws's `cluster::joined`), and starts
-//! the task on it with the state's task token ([`start`]); each is one action of [`LaunchRequest`].
+//! the `launcher`): it waits for the instance's join ([`joined`]: ECS's event answers the wait), checks the join
+//! itself when no event came (ecsub-aws's `cluster::joined`), and starts the task on it with the state's task token
+//! ([`start`]); each is one action of [`LaunchRequest`], and ECS's "Container Instance State Change" events arrive
+//! here too.
 
+pub mod joined;
 pub mod start;
 
 use crate::Ctx;
@@ -12,9 +15,17 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
+    if event.payload.get("detail-type").is_some() {
+        return joined::on_event(ctx, event.payload).await;
+    }
     let request: LaunchRequest = serde_json::from_value(event.payload)
         .map_err(|e| FnError::invalid_input(format!("launch input: {e}")))?;
     let answer = match request {
+        LaunchRequest::AwaitJoin {
+            token,
+            job,
+            instance,
+        } => return joined::await_join(ctx, &token, &job, &instance).await,
         LaunchRequest::CheckJoined { job, instance } => {
             serde_json::to_value(check_joined(ctx, &job, &instance.instance_id).await?)
         }

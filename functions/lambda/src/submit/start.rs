@@ -12,7 +12,7 @@ use ecsub_aws::execution::{self, Started};
 use ecsub_aws::store::{self, Bounded};
 use ecsub_aws::FnError;
 use ecsub_core::chain::admission::{admit, StackRules};
-use ecsub_core::chain::limits::join_polls;
+use ecsub_core::chain::limits::{join_polls, join_wait};
 use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
 use ecsub_core::chain::{
     cluster_name, log_group, ExecutionInput, JobRef, JobSubmission, StartedRecord, TaskItems,
@@ -240,7 +240,11 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             request_payer_buckets: spec.request_payer_buckets.clone(),
             processes: spec.processes,
             waiter_delay: spec.waiter_delay,
-            join_polls: join_polls(ctx.config.join_timeout, spec.waiter_delay),
+            join_wait: join_wait(spec.waiter_delay, ctx.config.join_timeout),
+            join_polls: join_polls(
+                ctx.config.join_timeout,
+                join_wait(spec.waiter_delay, ctx.config.join_timeout),
+            ),
             task_timeout: ctx.config.task_timeout,
             stagers: job.stagers.clone(),
             skip_price: spec.skip_price,
