@@ -328,3 +328,83 @@ fn a_task_may_not_replace_the_stager_even_when_every_bucket_is_a_data_bucket() {
     assert_eq!(manifest(&sandbox), before);
     assert_nothing_running(&sandbox, &job_id_of(&pushed));
 }
+
+/// A referenced secret under a customer-managed KMS key needs kms:Decrypt on that key besides the read
+/// ("GetSecretValue": required permissions; SSM SecureStrings alike; AWS review 2026-12, finding 5): the emulated
+/// Secrets Manager and SSM ask it, through their service (kms:ViaService). A stack that does not name the key in
+/// SecretsReferenceKeyArns fails the task's setup (122) saying AccessDenied; one that names it runs the task.
+#[test]
+fn a_secret_under_a_customer_managed_key_needs_the_key_named_in_secrets_reference_key_arns() {
+    fn run(sandbox: &Sandbox) -> (i32, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = sandbox.aws_json(&["kms", "create-key", "--description", "team secrets"]);
+        let key = key["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+        sandbox.aws_json(&[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/ecsub/cmk-db",
+            "--type",
+            "SecureString",
+            "--key-id",
+            &key,
+            "--value",
+            "db-pass-cmk",
+        ]);
+        sandbox.aws_json(&[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            "ecsub/cmk-token",
+            "--kms-key-id",
+            &key,
+            "--secret-string",
+            "tok-cmk",
+        ]);
+        let tasks = write(
+            dir.path(),
+            "cmk.tsv",
+            "--secret-env DB\t--secret-env TOKEN\t--output OUT\n\
+             ssm:/ecsub/cmk-db\tsecretsmanager:ecsub/cmk-token\ts3://ecsub-wordcount/cmk/out.txt\n",
+        );
+        let script = write(
+            dir.path(),
+            "cmk.sh",
+            "mkdir -p \"$(dirname \"$OUT\")\"\nprintf '%s|%s' \"${#DB}\" \"${#TOKEN}\" > \"$OUT\"\n",
+        );
+        let pushed = push(sandbox, &tasks, &script, &["--wait"]);
+        assert!(
+            pushed.code == 0 || pushed.code == 1,
+            "{}\n{}",
+            pushed.stdout,
+            pushed.stderr
+        );
+        let job = job_id_of(&pushed);
+        let s = summary(sandbox, &job);
+        assert_nothing_running(sandbox, &job);
+        (pushed.code, s)
+    }
+
+    let plain = with_wordcount();
+    let (code, s) = run(&plain);
+    assert_eq!(code, 1, "{s}");
+    assert_eq!(s["tasks"][0]["exit_code"], 122, "{s}");
+    let denied = plain.control_get("/denials").to_string();
+    assert!(
+        denied.contains("kms:Decrypt"),
+        "the task was not refused the key: {denied}"
+    );
+
+    let keys = "arn:aws:kms:us-east-1:123456789012:key/*";
+    let granted = Sandbox::start_with(&Options::with_parameters(&[(
+        "SecretsReferenceKeyArns",
+        keys,
+    )]));
+    granted.upload_wordcount_inputs();
+    let (code, s) = run(&granted);
+    assert_eq!(code, 0, "{s}\n{}", granted.log_tail());
+    assert_eq!(
+        granted.object("s3://ecsub-wordcount/cmk/out.txt").unwrap(),
+        b"11|7"
+    );
+}

@@ -455,3 +455,110 @@ fn logs_follow_attaches_to_a_running_task_prints_its_lines_and_stops_when_the_jo
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+/// The task definition of a job, once the job has ended (its definition is then INACTIVE).
+fn ended_definition(sandbox: &ecsub_e2e::Sandbox, job: &str) -> serde_json::Value {
+    let listed = sandbox.aws_json(&[
+        "ecs",
+        "list-task-definitions",
+        "--family-prefix",
+        &cluster_of(sandbox, job),
+        "--status",
+        "INACTIVE",
+    ]);
+    let arn = listed["taskDefinitionArns"][0].as_str().unwrap();
+    sandbox.aws_json(&["ecs", "describe-task-definition", "--task-definition", arn])
+        ["taskDefinition"]
+        .clone()
+}
+
+/// The job options the README lists as AWS-only and no test held (test audit 2026-12, §3): `--use-amazon-ecr`
+/// pulls IMAGE from this account's ECR, `--setup-container-cmd` runs in the container before the script,
+/// `--dind` binds the host's Docker socket, `--goofys` runs the container privileged with /dev/fuse; and the job's
+/// scripts go to `$ECSUB_HOME/scripts`, `/tmp/ecsub` unless the image's environment says otherwise.
+#[test]
+fn ecr_images_setup_commands_dind_goofys_and_ecsub_home_do_what_the_readme_says() {
+    let sandbox = with_wordcount();
+    let created = sandbox.aws(&["ecr", "create-repository", "--repository-name", "team/tool"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "one.tsv",
+        "--output OUT\ns3://ecsub-wordcount/promises/out.txt\n",
+    );
+    let script = write(
+        dir.path(),
+        "where.sh",
+        "mkdir -p \"$(dirname \"$OUT\")\"\n{ cat /scratch/setup.txt; echo \"$ECSUB_SCRIPTS_DIR\"; } > \"$OUT\"\n",
+    );
+    let pushed = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &[
+            "--wait",
+            "--use-amazon-ecr",
+            "--image",
+            "team/tool:1.2",
+            "--setup-container-cmd",
+            "echo prepared > /scratch/setup.txt",
+            "--dind",
+            "--goofys",
+        ],
+    );
+    assert_exit(&sandbox, &pushed, 0);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/promises/out.txt")
+            .unwrap(),
+        b"prepared\n/tmp/ecsub/scripts\n",
+        "the setup command ran first, and the scripts are in the default ECSUB_HOME"
+    );
+    let definition = ended_definition(&sandbox, &job);
+    let container = &definition["containerDefinitions"][0];
+    assert_eq!(
+        container["image"],
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/tool:1.2"
+    );
+    assert_eq!(container["privileged"], true, "--goofys: {container}");
+    assert_eq!(
+        container["linuxParameters"]["devices"][0]["hostPath"], "/dev/fuse",
+        "--goofys: {container}"
+    );
+    let socket = container["mountPoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["containerPath"] == "/var/run/docker.sock")
+        .unwrap_or_else(|| panic!("--dind: no docker.sock mount: {container}"));
+    let volume = definition["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == socket["sourceVolume"])
+        .unwrap();
+    assert_eq!(volume["host"]["sourcePath"], "/var/run/docker.sock");
+    assert_nothing_running(&sandbox, &job);
+
+    // An image whose environment sets ECSUB_HOME (`ENV ECSUB_HOME=/opt/ecsub`) has the scripts there.
+    let script = write(
+        dir.path(),
+        "home.sh",
+        "mkdir -p \"$(dirname \"$OUT\")\"\necho \"$ECSUB_SCRIPTS_DIR\" > \"$OUT\"\n",
+    );
+    let pushed = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &["--wait", "--image", "sandbox/ecsub-home"],
+    );
+    assert_exit(&sandbox, &pushed, 0);
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/promises/out.txt")
+            .unwrap(),
+        b"/opt/ecsub/scripts\n"
+    );
+}

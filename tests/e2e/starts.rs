@@ -3,8 +3,8 @@
 //! carry). The real template, state machine, handlers, `ecsub-cli` and `aws` CLI; only AWS itself is emulated.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, failed_events, job_id_of, jobs_named, push, rejected_by_the_sweep,
-    summary, with_wordcount, write,
+    assert_exit, assert_nothing_running, failed_events, job_id_of, jobs_named, push,
+    rejected_by_the_sweep, summary, with_wordcount, write,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -311,4 +311,44 @@ fn a_job_in_an_account_without_a_default_vpc_is_refused_naming_the_subnet_to_giv
         ]
     );
     assert!(sandbox.executions().is_empty(), "an execution started");
+}
+
+/// A type list that mixes architectures would run the task's image on whichever had capacity, and an image built
+/// for one fails on the other's CPU after its instance is paid for (AWS review 2026-12, finding 9): submit refuses
+/// it, naming both types, unless the job says the image has both builds.
+#[test]
+fn a_type_list_of_two_architectures_is_refused_unless_the_image_is_multi_arch() {
+    let sandbox = with_wordcount();
+    let types = ["--spot", "--aws-ec2-instance-type", "m6g.large,m5.large"];
+    let mut args = vec!["--wait", "--task-range", "0"];
+    args.extend_from_slice(&types);
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &args,
+    );
+    assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
+    let job = job_id_of(&pushed);
+    assert_eq!(
+        pushed.stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            format!("job {job}: rejected"),
+            "  --aws-ec2-instance-type: `m6g.large` is arm64 and `m5.large` is x86_64: a task would run on whichever \
+             has capacity, and an image built for one architecture fails on the other (exec format error) after its \
+             instance is paid for; list one architecture's types, or add --multi-arch if the image is built for both"
+                .to_owned(),
+        ]
+    );
+    assert!(sandbox.executions().is_empty(), "an execution started");
+
+    args.push("--multi-arch");
+    let pushed = push(
+        &sandbox,
+        "examples/wordcount/wordcount.tsv",
+        "examples/wordcount/wordcount.sh",
+        &args,
+    );
+    assert_exit(&sandbox, &pushed, 0);
+    assert_eq!(sandbox.executions().len(), 1);
 }

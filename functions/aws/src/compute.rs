@@ -22,6 +22,14 @@ pub enum Arch {
 }
 
 impl Arch {
+    /// As EC2 names it (DescribeInstanceTypes' `SupportedArchitectures`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
     /// As `uname -m` names it on the instance (the stager manifest's names).
     pub fn uname(self) -> &'static str {
         match self {
@@ -333,23 +341,39 @@ pub async fn run_instances(
         .collect())
 }
 
-/// Tags one instance (and nothing else): what tells a batch's instances apart, put on after the launch.
+/// Pauses before asking again about an id EC2 said it does not know: "Eventual consistency in the Amazon EC2 API"
+/// (a CreateTags, DescribeInstances or TerminateInstances right after RunInstances may answer
+/// `InvalidInstanceID.NotFound` for a few seconds; "use an exponential backoff").
+const FRESH_ID_PAUSES_MS: [u64; 4] = [500, 1_000, 2_000, 4_000];
+
+/// Tags one instance (and nothing else): what tells a batch's instances apart, put on after the launch. A
+/// just-launched id EC2 does not know yet is tagged again after a pause ([`FRESH_ID_PAUSES_MS`]).
 pub async fn tag_instance(
     ec2: &Client,
     instance_id: &str,
     tags: &[(&str, String)],
 ) -> Result<(), FnError> {
-    ec2.create_tags()
-        .resources(instance_id)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| ec2::Tag::builder().key(*k).value(v).build())
-                .collect(),
-        ))
-        .send()
-        .await
-        .map_err(|e| FnError::aws(format!("CreateTags {instance_id}"), &e))?;
-    Ok(())
+    let tags: Vec<ec2::Tag> = tags
+        .iter()
+        .map(|(k, v)| ec2::Tag::builder().key(*k).value(v).build())
+        .collect();
+    let mut pauses = FRESH_ID_PAUSES_MS.iter();
+    loop {
+        let sent = ec2
+            .create_tags()
+            .resources(instance_id)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(e) if code(&e) == Some("InvalidInstanceID.NotFound") => match pauses.next() {
+                Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(*ms)).await,
+                None => return Err(FnError::aws(format!("CreateTags {instance_id}"), &e)),
+            },
+            Err(e) => return Err(FnError::aws(format!("CreateTags {instance_id}"), &e)),
+        }
+    }
 }
 
 fn tag(key: &str, value: &str) -> Filter {
@@ -492,9 +516,25 @@ pub struct Terminated {
 
 /// Terminates instances, at most [`TERMINATE_IDS_PER_CALL`] a call (EC2 refuses a call of more than 1 000 whole).
 /// A call that names an id EC2 does not know acts on none of its ids: it is sent again without the ids the
-/// error names. A call that fails otherwise leaves its ids in [`Terminated::left`] and the next call still goes.
+/// error names, and those are asked again after pauses ([`FRESH_ID_PAUSES_MS`]: a just-launched instance may be
+/// unknown for a few seconds; an id still unknown after them is long gone). A call that fails otherwise leaves its
+/// ids in [`Terminated::left`] and the next call still goes.
 pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
     let mut done = Terminated::default();
+    let mut unknown = terminate_known(ec2, ids, &mut done).await;
+    for ms in FRESH_ID_PAUSES_MS {
+        if unknown.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        unknown = terminate_known(ec2, &unknown, &mut done).await;
+    }
+    done
+}
+
+/// One pass of [`terminate_all`]; returns the ids EC2 said it does not know.
+async fn terminate_known(ec2: &Client, ids: &[String], done: &mut Terminated) -> Vec<String> {
+    let mut unknown_ids = Vec::new();
     for chunk in ids.chunks(TERMINATE_IDS_PER_CALL) {
         let mut chunk = chunk.to_vec();
         while !chunk.is_empty() {
@@ -514,6 +554,7 @@ pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
                         .collect();
                     let before = chunk.len();
                     chunk.retain(|id| !unknown.contains(id));
+                    unknown_ids.extend(unknown);
                     if chunk.len() == before {
                         // The message named none of the call's ids: nothing to drop, so the call would fail again.
                         done.errors.push(FnError::aws(
@@ -537,5 +578,5 @@ pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
             }
         }
     }
-    done
+    unknown_ids
 }

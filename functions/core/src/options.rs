@@ -53,6 +53,10 @@ pub struct JobArgs {
     /// Instance types to try, in order; a list needs --spot [default: t3.micro] (AWS only)
     #[arg(long, value_name = "TYPE[,TYPE...]", value_delimiter = ',')]
     pub aws_ec2_instance_type: Vec<String>,
+    /// The image is built for both x86_64 and arm64: the instance types may mix the two architectures (a job
+    /// whose types mix them is refused without it: a one-architecture image fails on the other's CPU) (AWS only)
+    #[arg(long)]
+    pub multi_arch: bool,
     /// Accepted for ecsub's command lines: a stack runs its instances and tasks with its own roles only, so this
     /// may only name the stack's instance profile or role (AWS only)
     #[arg(long, value_name = "ROLE")]
@@ -183,6 +187,7 @@ impl JobArgs {
             goofys: self.goofys || lower.goofys,
             task_name: self.task_name.or(lower.task_name),
             aws_ec2_instance_type: list(self.aws_ec2_instance_type, lower.aws_ec2_instance_type),
+            multi_arch: self.multi_arch || lower.multi_arch,
             aws_ecs_instance_role_name: self
                 .aws_ecs_instance_role_name
                 .or(lower.aws_ecs_instance_role_name),
@@ -229,6 +234,7 @@ impl JobArgs {
             ("use-amazon-ecr", self.use_amazon_ecr),
             ("dind", self.dind),
             ("goofys", self.goofys),
+            ("multi-arch", self.multi_arch),
             ("spot", self.spot),
             ("retry-od", self.retry_od),
             ("ignore-location", self.ignore_location),
@@ -342,6 +348,7 @@ impl JobArgs {
             dind: self.dind,
             goofys: self.goofys,
             instance_types,
+            multi_arch: self.multi_arch,
             instance_role_name: self.aws_ecs_instance_role_name,
             disk_size,
             processes,
@@ -394,6 +401,9 @@ pub struct JobSpec {
     pub dind: bool,
     pub goofys: bool,
     pub instance_types: Vec<String>,
+    /// `--multi-arch`: the image runs on both architectures, so the types may mix them.
+    #[serde(default)]
+    pub multi_arch: bool,
     /// The instance profile (and task role) name; `None` means the stack's default.
     pub instance_role_name: Option<String>,
     pub disk_size: u32,

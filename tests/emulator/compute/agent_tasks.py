@@ -31,6 +31,8 @@ IMAGES: dict[str, dict[str, Any]] = {
     "public.ecr.aws/aws-cli/aws-cli": {"entrypoint": ["aws"], "cmd": [], "user": "", "workdir": "/aws", "aws": True},
     # Biocontainers-style images run as an unprivileged user.
     "sandbox/nonroot": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "1000:1000", "workdir": "/"},
+    # An image that moves ecsub's scripts: `ENV ECSUB_HOME=/opt/ecsub` in its Dockerfile.
+    "sandbox/ecsub-home": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {"ECSUB_HOME": "/opt/ecsub"}},
 }
 
 

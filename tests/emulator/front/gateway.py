@@ -15,6 +15,8 @@ before a service acts on it, and records it.
      AuthFailure.ServiceLinkedRoleCreationNotPermitted (EC2 user guide, "Service-linked role for Spot Instance
      requests").
    - A request past its documented size (limits.py: TerminateInstances' 1 000 ids) is refused whole.
+   - EC2 does not know an instance for FRESH_SECONDS after RunInstances answered (eventual consistency): a call
+     naming it answers InvalidInstanceID.NotFound and acts on none of its ids.
 4. Injected faults (faults.py) for the operation and the caller.
 5. Metering: one record per request, with the label of the principal that signed it.
 """
@@ -197,6 +199,8 @@ class Gateway:
                 raise ServiceError(t.code, str(t), t.status) from None
         if request.service == "s3":
             self._s3(principal, request)
+        if request.service == "ec2" and principal.label != "aws":
+            _not_yet_known(request)
         if request.service == "ec2" and request.operation == "RunInstances":
             self._spot_service_linked_role(principal, request)
         if fault is not None:
@@ -261,6 +265,47 @@ class Gateway:
             linked_service="spot.amazonaws.com",
         )
         LOG.info("EC2 created the service-linked role %s for %s", name, principal.label)
+
+
+#: Seconds after RunInstances answered during which EC2's API does not know the new instances yet ("Eventual
+#: consistency in the Amazon EC2 API": a DescribeInstances, CreateTags or TerminateInstances right after
+#: RunInstances may answer InvalidInstanceID.NotFound, and a call naming several ids then acts on none).
+FRESH_SECONDS = 1.0
+#: The calls that name instances, and the parameter that names them.
+_NAMING_INSTANCES = {
+    "DescribeInstances": "InstanceId.",
+    "TerminateInstances": "InstanceId.",
+    "StopInstances": "InstanceId.",
+    "CreateTags": "ResourceId.",
+    "DescribeInstanceAttribute": "InstanceId",
+}
+
+
+def _not_yet_known(request: iam_actions.Request) -> None:
+    """Refuses a call naming an instance launched less than FRESH_SECONDS ago, as EC2's eventual consistency may."""
+    prefix = _NAMING_INSTANCES.get(request.operation)
+    if prefix is None:
+        return
+    named = [str(v) for k, v in request.params.items() if (k.startswith(prefix) if prefix.endswith(".") else k == prefix)]
+    named = [i for i in named if i.startswith("i-")]
+    if not named:
+        return
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[request.account][request.region]
+    now = time.monotonic()
+    fresh = []
+    for instance_id in named:
+        try:
+            launched = getattr(backend.get_instance(instance_id), "ecsub_launched", None)
+        except Exception:  # noqa: BLE001 - unknown to moto: moto answers for it
+            continue
+        if launched is not None and now - launched < FRESH_SECONDS:
+            fresh.append(instance_id)
+    if fresh:
+        LOG.info("not yet known: %s %s names %s", request.service, request.operation, fresh)
+        message = f"The instance ID '{fresh[0]}' does not exist" if len(fresh) == 1 else f"The instance IDs '{', '.join(fresh)}' do not exist"
+        raise ServiceError("InvalidInstanceID.NotFound", message, 400)
 
 
 def _caller_identity(principal: iam.Principal, account: str, start_response):

@@ -259,6 +259,41 @@ class Lookups:
         except Exception:  # noqa: BLE001
             return f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}"
 
+    def secret_key(self, secret_id: str) -> Optional[str]:
+        """The customer-managed KMS key a Secrets Manager secret is encrypted with, or None (the account's
+        AWS-managed aws/secretsmanager key, which the service uses for the caller without a grant)."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secrets = secretsmanager_backends[self.account][self.region].secrets
+        found = secrets.get(secret_id)
+        if found is None and secret_id.startswith("arn:"):
+            found = next((v for v in secrets.values() if getattr(v, "arn", None) == secret_id), None)
+        return self._customer_key(getattr(found, "kms_key_id", None))
+
+    def parameter_key(self, name: str) -> Optional[str]:
+        """The customer-managed KMS key an SSM SecureString is encrypted with, or None (a String, or the
+        AWS-managed aws/ssm key)."""
+        from moto.ssm.models import ssm_backends
+
+        versions = ssm_backends[self.account][self.region]._parameters.get(name) or ssm_backends[self.account][self.region]._parameters.get("/" + name.lstrip("/"))
+        if not versions:
+            return None
+        latest = versions[-1]
+        if getattr(latest, "parameter_type", None) != "SecureString":
+            return None
+        return self._customer_key(getattr(latest, "keyid", None))
+
+    def _customer_key(self, key_id: Optional[str]) -> Optional[str]:
+        if not key_id or key_id.startswith("alias/aws/"):
+            return None
+        from moto.kms.models import kms_backends
+
+        try:
+            key = kms_backends[self.account][self.region].describe_key(key_id)
+        except Exception:  # noqa: BLE001 - a key KMS does not know: its ARN as given
+            return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{self.region}:{self.account}:key/{key_id}"
+        return None if getattr(key, "key_manager", "CUSTOMER") == "AWS" else key.arn
+
     def secret_arn(self, secret_id: str, partition: str) -> str:
         """A Secrets Manager secret's ARN (its name plus the 6 random characters AWS adds), as IAM sees it."""
         if secret_id.startswith("arn:"):
@@ -426,10 +461,16 @@ def _ssm(r: Request, look: Lookups) -> Optional[list[Check]]:
     if not names:
         return None
     found = []
+    decrypts = r.operation in ("GetParameter", "GetParameters") and str(r.params.get("WithDecryption", "")).lower() == "true"
     for name in names:
         # AWS's public parameters have no account in their ARN.
         account = "" if name.startswith("/aws/service/") else None
         found.append(Check(f"ssm:{r.operation}", _arn(r, "ssm", f"parameter/{name.lstrip('/')}", account=account)))
+        # A SecureString under a customer-managed key is decrypted with the caller's kms:Decrypt on that key,
+        # through SSM ("Restricting access to Parameter Store parameters using IAM policies").
+        key = look.parameter_key(name) if decrypts and account is None else None
+        if key is not None:
+            found.append(Check("kms:Decrypt", key, {"kms:ViaService": f"ssm.{r.region}.amazonaws.com"}))
     return found
 
 
@@ -437,7 +478,13 @@ def _secretsmanager(r: Request, look: Lookups) -> Optional[list[Check]]:
     secret = r.params.get("SecretId")
     if not secret:
         return None
-    return [Check(f"secretsmanager:{r.operation}", look.secret_arn(secret, r.partition))]
+    found = [Check(f"secretsmanager:{r.operation}", look.secret_arn(secret, r.partition))]
+    # A secret under a customer-managed key: the service decrypts with the caller's permission, so the caller needs
+    # kms:Decrypt on that key too ("GetSecretValue": required permissions), asked through the service.
+    key = look.secret_key(secret) if r.operation == "GetSecretValue" else None
+    if key is not None:
+        found.append(Check("kms:Decrypt", key, {"kms:ViaService": f"secretsmanager.{r.region}.amazonaws.com"}))
+    return found
 
 
 def _sqs(r: Request, look: Lookups) -> Optional[list[Check]]:

@@ -316,6 +316,9 @@ def patch_ec2() -> None:
                 f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
             )
         reservation = original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
+        # When EC2's API will know them (front/gateway.py: eventual consistency).
+        for instance in reservation.instances:
+            instance.ecsub_launched = time.monotonic()
         # Every instance of the call has the instance profile (moto's response associates the first one only).
         for instance in reservation.instances[1:]:
             if kwargs.get("iam_instance_profile_arn"):

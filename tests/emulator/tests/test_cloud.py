@@ -67,6 +67,18 @@ class CloudCase(unittest.TestCase):
         ssm = self.client("ssm")
         return ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")["Parameter"]["Value"]
 
+    def described(self, ids):
+        """The instances, listed by a filter (a call naming a just-launched id may not know it yet)."""
+        listed = self.client("ec2").describe_instances(Filters=[{"Name": "instance-id", "Values": list(ids)}])
+        by_id = {i["InstanceId"]: i for r in listed["Reservations"] for i in r["Instances"]}
+        return [by_id[i] for i in ids]
+
+    def known(self):
+        """Waits until EC2's API knows the instances just launched (front/gateway.py: eventual consistency)."""
+        from ..front.gateway import FRESH_SECONDS
+
+        time.sleep(FRESH_SECONDS + 0.1)
+
     def error(self, call):
         from botocore.exceptions import ClientError
 
@@ -197,6 +209,34 @@ class Cloud(CloudCase):
         self.assertEqual(self.error(lambda: head(read_only))["Code"], "403")
         self.assertEqual(self.error(lambda: head(lister))["Code"], "404")
 
+    def test_a_secret_under_a_customer_managed_key_needs_kms_decrypt_through_its_service(self):
+        key = self.client("kms").create_key(Description="team")["KeyMetadata"]["Arn"]
+        sm, ssm = self.client("secretsmanager"), self.client("ssm")
+        sm.create_secret(Name="cmk/token", SecretString="t", KmsKeyId=key)
+        sm.create_secret(Name="cmk/plain", SecretString="p")
+        ssm.put_parameter(Name="/cmk/db", Type="SecureString", Value="d", KeyId=key)
+        ssm.put_parameter(Name="/cmk/plain", Type="SecureString", Value="d")
+        read = [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"},
+        ]
+        reader = self.user("cmk-reader", *read)
+        via = lambda service: {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key, "Condition": {"StringEquals": {"kms:ViaService": f"{service}.us-east-1.amazonaws.com"}}}  # noqa: E731
+        granted = self.user("cmk-granted", *read, via("secretsmanager"), via("ssm"))
+        only_ssm = self.user("cmk-ssm-only", *read, via("ssm"))
+        secret = lambda who, name: self.client("secretsmanager", who).get_secret_value(SecretId=name)  # noqa: E731
+        parameter = lambda who, name: self.client("ssm", who).get_parameter(Name=name, WithDecryption=True)  # noqa: E731
+        # The AWS-managed keys need no grant.
+        secret(reader, "cmk/plain")
+        parameter(reader, "/cmk/plain")
+        for refused in (lambda: secret(reader, "cmk/token"), lambda: parameter(reader, "/cmk/db"), lambda: secret(only_ssm, "cmk/token")):
+            error = self.error(refused)
+            self.assertEqual(error["Code"], "AccessDeniedException")
+            self.assertIn(f"kms:Decrypt on resource: {key}", error["Message"])
+        self.assertEqual(secret(granted, "cmk/token")["SecretString"], "t")
+        self.assertEqual(parameter(granted, "/cmk/db")["Parameter"]["Value"], "d")
+        self.client("ssm", reader).get_parameter(Name="/cmk/db", WithDecryption=False)  # the ciphertext needs no key
+
     def test_a_requester_pays_bucket_of_another_account_needs_the_header(self):
         from ..faults import FAULTS
 
@@ -263,6 +303,25 @@ class Cloud(CloudCase):
         finally:
             throttle.THROTTLE.restore()
 
+    def test_ec2_does_not_know_a_just_launched_instance_for_a_moment(self):
+        from ..front.gateway import FRESH_SECONDS
+
+        ec2 = self.client("ec2")
+        ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)["Instances"]]
+        tag = lambda: ec2.create_tags(Resources=ids, Tags=[{"Key": "k", "Value": "v"}])  # noqa: E731
+        refused = self.error(tag)
+        self.assertEqual(refused["Code"], "InvalidInstanceID.NotFound")
+        self.assertEqual(refused["Message"], f"The instance IDs '{ids[0]}, {ids[1]}' do not exist")
+        refused = self.error(lambda: ec2.terminate_instances(InstanceIds=ids[:1]))
+        self.assertEqual(refused["Message"], f"The instance ID '{ids[0]}' does not exist")
+        self.assertEqual(self.error(lambda: ec2.describe_instances(InstanceIds=ids))["Code"], "InvalidInstanceID.NotFound")
+        # A listing by filter is not refused; it simply may not hold them yet (here it does).
+        listed = ec2.describe_instances(Filters=[{"Name": "instance-id", "Values": ids}])
+        self.assertEqual(len([i for r in listed["Reservations"] for i in r["Instances"]]), 2)
+        time.sleep(FRESH_SECONDS + 0.1)
+        tag()
+        ec2.terminate_instances(InstanceIds=ids)
+
     def test_run_instances_launches_max_count_not_min_count(self):
         ec2 = self.client("ec2")
         iam = self.client("iam")
@@ -270,14 +329,15 @@ class Cloud(CloudCase):
         arn = iam.create_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Arn"]
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=3, IamInstanceProfile={"Arn": arn})["Instances"]
         self.assertEqual(len(launched), 3, "EC2 launches as many as it can up to MaxCount")
-        described = ec2.describe_instances(InstanceIds=[i["InstanceId"] for i in launched])["Reservations"][0]["Instances"]
+        described = self.described([i["InstanceId"] for i in launched])
         self.assertEqual([i.get("IamInstanceProfile", {}).get("Arn") for i in described], [arn] * 3, "each has the profile")
+        self.known()
         ec2.terminate_instances(InstanceIds=[i["InstanceId"] for i in launched])
 
     def test_an_instance_launched_without_metadata_options_gets_the_ecs_amis(self):
         ec2 = self.client("ec2")
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"][0]
-        options = ec2.describe_instances(InstanceIds=[launched["InstanceId"]])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+        options = self.described([launched["InstanceId"]])[0]["MetadataOptions"]
         self.assertEqual((options["HttpTokens"], options["HttpPutResponseHopLimit"]), ("required", 2), "ImdsSupport v2.0")
         asked = ec2.run_instances(
             ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1,
@@ -288,12 +348,14 @@ class Cloud(CloudCase):
             ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1, MetadataOptions={"HttpPutResponseHopLimit": 65},
         ))
         self.assertEqual(refused["Code"], "InvalidParameterValue")
+        self.known()
         ec2.terminate_instances(InstanceIds=[launched["InstanceId"], asked["InstanceId"]])
 
     def test_terminate_instances_takes_at_most_1000_ids_and_refuses_more_whole(self):
         ec2 = self.client("ec2")
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)
         ids = [i["InstanceId"] for i in launched["Instances"]]
+        self.known()
         padding = [f"i-{n:017x}" for n in range(999)]
         refused = self.error(lambda: ec2.terminate_instances(InstanceIds=ids + padding))
         self.assertEqual(refused["Code"], "InvalidParameterValue")

@@ -109,8 +109,46 @@ pub fn in_stack_bucket(url: &str, bucket: &str) -> bool {
         .is_some_and(|(b, key)| b == bucket && !key.is_empty())
 }
 
+/// A type list that mixes architectures: the launch walks the list on capacity errors, so a task's image would
+/// run on whichever architecture had capacity, and ECS pulls the image's build for the host's CPU; an image built
+/// for one fails on the other at its start (`exec format error`) after its instance is paid for (AWS review
+/// 2026-12, finding 9). `architectures`: each type with its architecture as EC2 describes it. Refused unless the
+/// job says the image has both builds (`--multi-arch`).
+pub fn mixed_architectures(architectures: &[(&str, &str)], multi_arch: bool) -> Option<String> {
+    let (first_type, first_arch) = *architectures.first()?;
+    let (other_type, other_arch) = *architectures.iter().find(|(_, a)| *a != first_arch)?;
+    if multi_arch {
+        return None;
+    }
+    Some(format!(
+        "--aws-ec2-instance-type: `{first_type}` is {first_arch} and `{other_type}` is {other_arch}: a task would \
+         run on whichever has capacity, and an image built for one architecture fails on the other (exec format \
+         error) after its instance is paid for; list one architecture's types, or add --multi-arch if the image \
+         is built for both"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_type_list_of_two_architectures_needs_a_multi_arch_image() {
+        let one = [("m6i.large", "x86_64"), ("c6i.large", "x86_64")];
+        assert_eq!(mixed_architectures(&one, false), None);
+        assert_eq!(mixed_architectures(&[], false), None);
+        let mixed = [
+            ("m7g.large", "arm64"),
+            ("m7g.xlarge", "arm64"),
+            ("m6i.large", "x86_64"),
+        ];
+        assert_eq!(
+            mixed_architectures(&mixed, false).unwrap(),
+            "--aws-ec2-instance-type: `m7g.large` is arm64 and `m6i.large` is x86_64: a task would run on whichever \
+             has capacity, and an image built for one architecture fails on the other (exec format error) after its \
+             instance is paid for; list one architecture's types, or add --multi-arch if the image is built for both"
+        );
+        assert_eq!(mixed_architectures(&mixed, true), None);
+    }
+
     use super::*;
     use crate::{tasks, JobArgs, JobId};
 

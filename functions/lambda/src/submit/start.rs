@@ -11,7 +11,7 @@ use ecsub_aws::compute;
 use ecsub_aws::execution::{self, Started};
 use ecsub_aws::store::{self, Bounded};
 use ecsub_aws::FnError;
-use ecsub_core::chain::admission::{admit, StackRules};
+use ecsub_core::chain::admission::{self, admit, StackRules};
 use ecsub_core::chain::limits::{join_polls, join_wait};
 use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
 use ecsub_core::chain::{
@@ -110,6 +110,9 @@ pub async fn start_job(
     if !refused.is_empty() {
         return reject_at(ctx, bucket, &error_key, &refused).await;
     }
+    if let Some(line) = mixed_architectures(ctx, &plan.spec).await? {
+        return reject_at(ctx, bucket, &error_key, &[line]).await;
+    }
     if subnets(&plan.spec, config).is_empty() && !compute::has_default_vpc(&ctx.aws.ec2).await? {
         let line = format!(
             "this account has no default VPC in {}, and the job names no subnet: every launch would fail \
@@ -147,6 +150,30 @@ pub async fn start_job(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Why the job's instance types may not be mixed (ecsub-core's `admission::mixed_architectures`), asking EC2 for
+/// their architectures only when there is a list to mix; a type EC2 does not know is refused here, by name.
+async fn mixed_architectures(
+    ctx: &Ctx,
+    spec: &ecsub_core::JobSpec,
+) -> Result<Option<String>, FnError> {
+    if spec.instance_types.len() < 2 || spec.multi_arch {
+        return Ok(None);
+    }
+    let arches = match compute::architectures(&ctx.aws.ec2, &spec.instance_types).await {
+        Ok(arches) => arches,
+        Err(e) if !e.is_transient() => {
+            return Ok(Some(format!("--aws-ec2-instance-type: {}", e.message)))
+        }
+        Err(e) => return Err(e),
+    };
+    let named: Vec<(&str, &str)> = spec
+        .instance_types
+        .iter()
+        .filter_map(|t| Some((t.as_str(), arches.get(t)?.name())))
+        .collect();
+    Ok(admission::mixed_architectures(&named, spec.multi_arch))
 }
 
 /// The subnets the job's instances launch in: its `--aws-subnet-id`, else the stack's SubnetIds (none: the default
