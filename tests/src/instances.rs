@@ -47,9 +47,11 @@ pub fn run_instance(sandbox: &Sandbox, ami: &str, tags: &[(&str, &str)]) -> Stri
         .to_owned()
 }
 
-/// An instance's state name (`running`, `terminated`, …).
+/// An instance's state name (`running`, `terminated`, …). Listed by a filter: a call naming a just-launched id
+/// may answer InvalidInstanceID.NotFound for a moment (EC2's eventual consistency, as the emulated EC2 does).
 pub fn instance_state(sandbox: &Sandbox, id: &str) -> String {
-    let v = sandbox.aws_json(&["ec2", "describe-instances", "--instance-ids", id]);
+    let filter = format!("Name=instance-id,Values={id}");
+    let v = sandbox.aws_json(&["ec2", "describe-instances", "--filters", &filter]);
     v["Reservations"][0]["Instances"][0]["State"]["Name"]
         .as_str()
         .unwrap_or_default()

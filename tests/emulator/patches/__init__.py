@@ -31,6 +31,7 @@ def apply() -> None:
     behaviour.patch_states_all()
     behaviour.patch_stop_execution()
     behaviour.patch_send_task_failure()
+    behaviour.patch_closed_tokens()
     behaviour.patch_ec2()
     behaviour.patch_ecs()
     behaviour.patch_events()

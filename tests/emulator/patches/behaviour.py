@@ -13,6 +13,9 @@ Step Functions
 3. StopExecution aborts an execution at once, even while a state waits for a task token (moto only flags it).
    SendTaskFailure's cause reaches the waiting state's Catch with its error ("SendTaskFailure": error and cause);
    moto dropped the cause.
+   A task token is answered once: SendTaskSuccess or SendTaskFailure on a token already answered answers
+   TaskTimedOut ("SendTaskSuccess", Errors: "the task associated with the token has already been closed"); moto
+   took a second answer as the first.
 4. Retry intervals follow the sandbox's time scale (faults.FAULTS.time_scale), like every other AWS schedule here.
    A Retry back-off or a Wait state under way counts as scheduled work (services/schedule.py), which the
    harness's "settled" waits for.
@@ -260,6 +263,36 @@ def patch_send_task_failure() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def patch_closed_tokens() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerTimeout,
+        CallbackNotifyConsumerError,
+        CallbackPoolManager,
+    )
+
+    original = CallbackPoolManager.notify
+
+    def notify(self, callback_id, outcome):
+        endpoint = self._pool.get(callback_id, None)
+        if endpoint is not None and endpoint.consumer_error is None and endpoint.get_outcome() is not None:
+            # Answered, and the state has not taken the answer yet: closed all the same.
+            raise CallbackNotifyConsumerError(callback_consumer_error=CallbackConsumerTimeout())
+        return original(self, callback_id, outcome)
+
+    CallbackPoolManager.notify = notify
+
+    # moto raises TaskTimedOut() and TaskDoesNotExist() without the message their base requires (HTTP 500), and
+    # tells them apart by the wrong object (the notify error, never its cause), so every closed token came back as
+    # TaskDoesNotExist. AWS answers TaskTimedOut for a token that expired or whose task is closed.
+    from moto.stepfunctions.parser import api, models
+
+    def closed():
+        return api.TaskTimedOut("Task Timed Out: the task associated with the token has already been closed", "TaskTimedOut", 400)
+
+    models.TaskTimedOut = closed
+    models.TaskDoesNotExist = closed
 
 
 def patch_stop_execution() -> None:

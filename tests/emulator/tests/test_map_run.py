@@ -175,6 +175,43 @@ class DistributedMap(unittest.TestCase):
         self.assertIn("AccessDenied", error["Cause"])
         self.assertEqual(unwritten["run"]["by_status"], {"SUCCEEDED": 1}, "the items ran before the results failed")
 
+    def test_a_task_token_is_answered_once(self):
+        # "SendTaskSuccess", Errors: TaskTimedOut when "the task associated with the token has already been closed".
+        sqs, sfn, iam = self.client("sqs"), self.client("stepfunctions"), self.client("iam")
+        queue = sqs.create_queue(QueueName=f"tokens-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        name = f"token-{uuid.uuid4().hex[:8]}"
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(STATES_TRUST))["Role"]["Arn"]
+        allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+        iam.put_role_policy(RoleName=name, PolicyName="send", PolicyDocument=json.dumps(allow))
+        definition = {
+            "StartAt": "Ask",
+            "States": {
+                "Ask": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "Next": "Hold",
+                },
+                "Hold": {"Type": "Wait", "Seconds": 5, "End": True},
+            },
+        }
+        machine_arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=machine_arn, input="{}")["executionArn"]
+        token = None
+        deadline = time.time() + 30
+        while token is None and time.time() < deadline:
+            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                token = json.loads(message["Body"])["token"]
+        self.assertIsNotNone(token, "the state sent no token")
+        sfn.send_task_success(taskToken=token, output='{"n": 1}')
+        from botocore.exceptions import ClientError
+
+        for n, again in enumerate((lambda: sfn.send_task_success(taskToken=token, output="{}"), lambda: sfn.send_task_failure(taskToken=token, error="E"))):
+            with self.assertRaises(ClientError) as raised:
+                again()
+            self.assertEqual(raised.exception.response["Error"]["Code"], "TaskTimedOut", n)
+        self.assertEqual(sfn.describe_execution(executionArn=execution)["status"], "RUNNING", "the second answer came too late to test")
+
     def test_a_catch_of_states_all_does_not_catch_a_runtime_error(self):
         ran = self.run_map([{"n": 1, "fail": False}], with_catch(machine({})), may_start_children=False)
         self.assertEqual(ran["described"]["status"], "FAILED")

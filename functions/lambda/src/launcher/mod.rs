@@ -205,13 +205,15 @@ async fn answer(ctx: &Ctx, ask: LaunchAsk, instance: Instance, again: &mut Vec<L
         Ok(true) => {
             info!(%job_id, task = ask.task.index, attempt = ask.attempt.number, instance_id = given.instance_id, "answered")
         }
+        // Closed before this answer: the job ended (nobody will ever use the instance), or a delivery of the same
+        // ask found this claim and answered with this very instance first (its task's: keep it). A Launch state
+        // that timed out while its job runs (after the stack's launch patience) leaves it to the job's end.
         Ok(false) if fresh => {
-            terminate(
-                ctx,
-                &instance,
-                "nothing waits for it: its job ended or its launch timed out",
-            )
-            .await;
+            if job_ended(ctx, &ask.job).await {
+                terminate(ctx, &instance, "nothing waits for it: its job ended").await;
+            } else {
+                info!(%job_id, task = ask.task.index, instance_id = instance.instance_id, "answered first by a delivery of the same ask, with this instance");
+            }
         }
         // An ask claimed and answered before, delivered again (its instance, if this one, is its task's).
         Ok(false) => {}
