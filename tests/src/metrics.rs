@@ -30,8 +30,9 @@ pub struct Figures {
     /// S3 PUTs by the CLI and the controller, and by the tasks themselves (their outputs).
     pub puts: usize,
     pub container_puts: usize,
-    /// Calls refused for want of tokens (EC2's, ECS's and Step Functions' documented throttling), by
-    /// `service:operation`: a burst's price, not the job's work, so reported apart and not counted in `calls`.
+    /// Calls refused for want of tokens (EC2's, ECS's and Step Functions' documented throttling) or naming an
+    /// instance EC2 does not know yet (eventual consistency), by `service:operation`: AWS's timing, not the job's
+    /// work, so reported apart and not counted in `calls`.
     pub throttled: BTreeMap<String, usize>,
     pub delays_ms: Vec<f64>,
     /// Seconds from `push` to each successful RunInstances, in order.
@@ -90,7 +91,7 @@ impl Figures {
             .map(|(call, n)| format!("{call} {n}"))
             .collect();
         println!(
-            "  refused by throttling (retried, not counted above): {refused} ({})",
+            "  refused by throttling or an id not yet known (retried, not counted above): {refused} ({})",
             if by_call.is_empty() {
                 "none".to_owned()
             } else {
@@ -208,9 +209,11 @@ pub fn run_job(
         if matches!(key, "harness" | "setup" | "") {
             continue;
         }
+        // Refused for want of tokens, or naming an instance EC2 does not know yet (its eventual consistency, a
+        // second after the launch): AWS's timing, not the job's work; asked again, and reported apart.
         if matches!(
             call["error"].as_str(),
-            Some("RequestLimitExceeded" | "ThrottlingException")
+            Some("RequestLimitExceeded" | "ThrottlingException" | "InvalidInstanceID.NotFound")
         ) {
             let name = format!(
                 "{}:{}",
