@@ -5,8 +5,8 @@
 
 use ecsub_e2e::jobs::{
     all_instances, assert_exit, assert_nothing_running, assert_surplus_terminated, attempt_record,
-    calls_of, cluster_of, failed_events, fire, job_id_of, push, push_long, rejected_by_the_sweep,
-    summary, tasked, until_running, with_wordcount, write,
+    calls_of, cluster_of, failed_events, fire, job_id_of, push, push_at, push_long,
+    rejected_by_the_sweep, summary, tasked, until_running, with_wordcount, write,
 };
 use ecsub_e2e::{Options, Sandbox};
 use serde_json::{json, Value};
@@ -16,10 +16,16 @@ const WORDCOUNT: (&str, &str) = (
     "examples/wordcount/wordcount.sh",
 );
 
-/// Pushes the wordcount example's first task and waits for it.
+/// Pushes the wordcount example's first task at `--waiter-delay 1` and waits for it.
 fn one_task(sandbox: &Sandbox) -> (i32, String, Value) {
-    let pushed = push(
+    one_task_at(sandbox, "1")
+}
+
+/// Pushes the wordcount example's first task at this `--waiter-delay` and waits for it.
+fn one_task_at(sandbox: &Sandbox, waiter_delay: &str) -> (i32, String, Value) {
+    let pushed = push_at(
         sandbox,
+        waiter_delay,
         WORDCOUNT.0,
         WORDCOUNT.1,
         &["--wait", "--task-range", "0"],
@@ -189,29 +195,6 @@ fn an_agent_that_disconnects_after_registering_is_waited_for() {
     assert_nothing_running(&sandbox, &job);
 }
 
-/// Pushes the wordcount example's first task at `--waiter-delay 15` (the default: a join event is waited for two
-/// minutes before the attempt checks for itself) and waits for it.
-fn one_task_at_the_default_delay(sandbox: &Sandbox) -> (i32, String, Value) {
-    let pushed = sandbox.cli(&[
-        "push",
-        "--waiter-delay",
-        "15",
-        "--poll",
-        "0.5",
-        "--tasks",
-        WORDCOUNT.0,
-        "--script",
-        WORDCOUNT.1,
-        "--wait",
-        "--task-range",
-        "0",
-    ]);
-    let job = job_id_of(&pushed);
-    assert_exit(sandbox, &pushed, 0);
-    let s = summary(sandbox, &job);
-    (pushed.code, job, s)
-}
-
 /// The join is heard, not polled: ECS's "Container Instance State Change" event answers the attempt's wait, so
 /// the launch function never asks ECS whether the instance joined, and the task starts as soon as it did (its
 /// fallback check would come only after two minutes).
@@ -219,7 +202,7 @@ fn one_task_at_the_default_delay(sandbox: &Sandbox) -> (i32, String, Value) {
 fn a_join_is_heard_from_ecs_not_polled() {
     let sandbox = with_wordcount();
     let started = std::time::Instant::now();
-    let (code, job, s) = one_task_at_the_default_delay(&sandbox);
+    let (code, job, s) = one_task_at(&sandbox, "15");
     assert_eq!(code, 0, "{s}");
     assert!(
         started.elapsed().as_secs() < 110,

@@ -74,18 +74,8 @@ fn aws_only_job_options_reach_the_instance_and_the_task_definition() {
     let summary_url = format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
     sandbox.until(120, "the job's end", || sandbox.object(&summary_url));
     assert_eq!(summary(&sandbox, &job)["succeeded"], 1);
-    let listed = sandbox.aws_json(&[
-        "ecs",
-        "list-task-definitions",
-        "--family-prefix",
-        &cluster_of(&sandbox, &job),
-        "--status",
-        "INACTIVE",
-    ]);
-    let arn = listed["taskDefinitionArns"][0].as_str().unwrap();
-    let definition =
-        sandbox.aws_json(&["ecs", "describe-task-definition", "--task-definition", arn]);
-    let container = &definition["taskDefinition"]["containerDefinitions"][0];
+    let definition = ended_definition(&sandbox, &job);
+    let container = &definition["containerDefinitions"][0];
     assert_eq!(container["image"], image);
     assert_eq!(
         container["entryPoint"],
@@ -98,7 +88,7 @@ fn aws_only_job_options_reach_the_instance_and_the_task_definition() {
             "the container has a {limit} limit: {container}"
         );
         assert!(
-            definition["taskDefinition"][limit].is_null(),
+            definition[limit].is_null(),
             "the task has a {limit} limit: {definition}"
         );
     }

@@ -18,10 +18,22 @@ pub fn with_wordcount() -> Sandbox {
 
 /// `ecsub-cli push` of a job with a one-second waiter delay, polling twice a second with --wait.
 pub fn push(sandbox: &Sandbox, tasks: &str, script: &str, extra: &[&str]) -> Ran {
+    push_at(sandbox, "1", tasks, script, extra)
+}
+
+/// `ecsub-cli push` of a job at this `--waiter-delay` (a join event is waited for 8 of them, at most 2 minutes,
+/// before the attempt checks for itself), polling twice a second with --wait.
+pub fn push_at(
+    sandbox: &Sandbox,
+    waiter_delay: &str,
+    tasks: &str,
+    script: &str,
+    extra: &[&str],
+) -> Ran {
     let mut args = vec![
         "push",
         "--waiter-delay",
-        "1",
+        waiter_delay,
         "--poll",
         "0.5",
         "--tasks",

@@ -275,7 +275,8 @@ class Lookups:
         AWS-managed aws/ssm key)."""
         from moto.ssm.models import ssm_backends
 
-        versions = ssm_backends[self.account][self.region]._parameters.get(name) or ssm_backends[self.account][self.region]._parameters.get("/" + name.lstrip("/"))
+        parameters = ssm_backends[self.account][self.region]._parameters
+        versions = parameters.get(name) or parameters.get("/" + name.lstrip("/"))
         if not versions:
             return None
         latest = versions[-1]

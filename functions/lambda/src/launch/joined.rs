@@ -81,24 +81,28 @@ pub async fn on_event(ctx: &Ctx, event: Value) -> Result<Value, FnError> {
     };
     let answer = to_json(&check)?;
     let token_key = join_key(&job, id, JoinPart::Token);
-    if let Some(answered) = answer_waiting(ctx, &token_key, &answer).await? {
-        log_answer(&job, id, answered);
-        return Ok(json!({ "answered": answered }));
+    let mut answered = answer_waiting(ctx, &token_key, &answer).await?;
+    if answered.is_none() {
+        store::put(
+            &ctx.aws.s3,
+            &ctx.config.bucket,
+            &join_key(&job, id, JoinPart::Joined),
+            answer.clone().into_bytes(),
+            "application/json",
+        )
+        .await?;
+        answered = answer_waiting(ctx, &token_key, &answer).await?;
     }
-    store::put(
-        &ctx.aws.s3,
-        &ctx.config.bucket,
-        &join_key(&job, id, JoinPart::Joined),
-        answer.clone().into_bytes(),
-        "application/json",
-    )
-    .await?;
-    let Some(answered) = answer_waiting(ctx, &token_key, &answer).await? else {
-        info!(job_id = %job, instance_id = %id, "joined before its attempt waits; the wait will find it");
-        return Ok(json!({ "answered": false }));
-    };
-    log_answer(&job, id, answered);
-    Ok(json!({ "answered": answered }))
+    match answered {
+        Some(true) => info!(job_id = %job, instance_id = %id, "joined; its attempt goes on"),
+        Some(false) => {
+            info!(job_id = %job, instance_id = %id, "an event of a joined instance, or of one whose wait ran out; nothing waits for it")
+        }
+        None => {
+            info!(job_id = %job, instance_id = %id, "joined before its attempt waits; the wait will find it")
+        }
+    }
+    Ok(json!({ "answered": answered == Some(true) }))
 }
 
 /// Sends `answer` to the token kept at `token_key`: `None` when no token is kept there; whether the state took it.
@@ -111,14 +115,6 @@ async fn answer_waiting(ctx: &Ctx, token_key: &str, answer: &str) -> Result<Opti
     execution::resume(&ctx.aws.sfn, &token, answer.to_owned())
         .await
         .map(Some)
-}
-
-fn log_answer(job: &ecsub_core::JobId, id: &str, answered: bool) {
-    if answered {
-        info!(job_id = %job, instance_id = %id, "joined; its attempt goes on");
-    } else {
-        info!(job_id = %job, instance_id = %id, "an event of a joined instance, or of one whose wait ran out; nothing waits for it");
-    }
 }
 
 /// The join the event's handler recorded, if any.

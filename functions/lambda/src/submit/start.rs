@@ -247,6 +247,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
         ..ctx.owner()
     };
     let task_definition = cluster::prepare(&ctx.aws, &owner, spec, &cluster).await?;
+    let wait = join_wait(spec.waiter_delay, ctx.config.join_timeout);
     let input = ExecutionInput {
         job: JobRef {
             job_id: job_id.clone(),
@@ -267,11 +268,8 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             request_payer_buckets: spec.request_payer_buckets.clone(),
             processes: spec.processes,
             waiter_delay: spec.waiter_delay,
-            join_wait: join_wait(spec.waiter_delay, ctx.config.join_timeout),
-            join_polls: join_polls(
-                ctx.config.join_timeout,
-                join_wait(spec.waiter_delay, ctx.config.join_timeout),
-            ),
+            join_wait: wait,
+            join_polls: join_polls(ctx.config.join_timeout, wait),
             task_timeout: ctx.config.task_timeout,
             stagers: job.stagers.clone(),
             skip_price: spec.skip_price,
