@@ -2,7 +2,9 @@
 before a service acts on it, and records it.
 
 1. Authentication: the request must be signed with an access key (and session token) the cloud issued, and its
-   SigV4 signature must be the one that key's secret gives (sigv4.py: header and presigned forms, clock skew, expiry).
+   SigV4 signature must be the one that key's secret gives (sigv4.py: header and presigned forms, clock skew, expiry),
+   scoped to the service the request's shape is addressed to (its X-Amz-Target, query Version or REST path: all
+   services share this one endpoint; a mismatch gets the addressed service's error).
 2. Authorization: iam.py evaluates the principal's policies for every authorization iam_actions.py lists.
 3. AWS behaviour moto lacks, in front of the service:
    - S3 answers 403 (not 404) for a missing object when the caller may not s3:ListBucket the bucket (S3 GetObject
@@ -55,11 +57,12 @@ class Meter:
 
 
 class ServiceError(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str, status: int, protocol: Optional[str] = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.protocol = protocol  # the protocol of the error's body, when not the request's (a mis-scoped request)
 
 
 class Gateway:
@@ -85,6 +88,7 @@ class Gateway:
             "operation": (request.operation if request else "") or f"{environ.get('REQUEST_METHOD')} {path}",
             "method": environ.get("REQUEST_METHOD", ""),
             "path": path,
+            "query": environ.get("QUERY_STRING", ""),
             "key": "",
             "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
         }
@@ -151,9 +155,14 @@ class Gateway:
         try:
             signed = sigv4.read(environ, query)
         except sigv4.Refused as refused:
-            raise _signature_error(request, refused) from None
+            raise _signature_error(request.service, request.protocol, refused) from None
         if signed is None:
             raise ServiceError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
+        # The scope's service before its access key, as AWS checks the credential's parts before looking it up.
+        try:
+            sigv4.check_service(signed, sigv4.addressed_to(environ, query, body))
+        except sigv4.WrongService as wrong:
+            raise _signature_error(wrong.addressed.service, wrong.addressed.protocol, wrong) from None
         if signed.presigned:
             token = dict(query).get("X-Amz-Security-Token")
         else:
@@ -165,7 +174,7 @@ class Gateway:
         try:
             sigv4.check(environ, query, body, signed, principal.secret_access_key, self.region)
         except sigv4.Refused as refused:
-            raise _signature_error(request, refused) from None
+            raise _signature_error(request.service, request.protocol, refused) from None
         return principal
 
     def _authorize(self, principal: iam.Principal, request: iam_actions.Request) -> None:
@@ -329,22 +338,23 @@ def _access_denied(request: iam_actions.Request, message: str) -> ServiceError:
     return ServiceError("AccessDeniedException", message, 403 if request.service == "lambda" else 400)
 
 
-def _signature_error(request: iam_actions.Request, refused: "sigv4.Refused") -> ServiceError:
-    """The error each protocol gives a bad signature (S3: its own codes; EC2: AuthFailure; the query services:
-    SignatureDoesNotMatch; the JSON services: InvalidSignatureException)."""
-    if request.service == "s3":
+def _signature_error(service: str, protocol: str, refused: "sigv4.Refused") -> ServiceError:
+    """The error `service` (its protocol `protocol`) gives a bad signature (S3: its own codes; EC2: AuthFailure; the
+    query services: SignatureDoesNotMatch; the JSON services: InvalidSignatureException, HTTP 400, as ECS and
+    DynamoDB answer it; Lambda's REST API: the same code, HTTP 403)."""
+    if service == "s3":
         bad_request = ("InvalidRequest", "XAmzContentSHA256Mismatch", "AuthorizationQueryParametersError", "AuthorizationHeaderMalformed")
         status = 400 if refused.code in bad_request else 403
-        return ServiceError(refused.code, refused.message, status)
-    if request.service == "ec2":
-        return ServiceError("AuthFailure", refused.message, 401)
-    if request.protocol == "query":
-        return ServiceError("SignatureDoesNotMatch", refused.message, 403)
-    return ServiceError("InvalidSignatureException", refused.message, 403)
+        return ServiceError(refused.code, refused.message, status, protocol)
+    if service == "ec2":
+        return ServiceError("AuthFailure", refused.message, 401, protocol)
+    if protocol == "query":
+        return ServiceError("SignatureDoesNotMatch", refused.message, 403, protocol)
+    return ServiceError("InvalidSignatureException", refused.message, 400 if protocol == "json" else 403, protocol)
 
 
 def _error(request: Optional[iam_actions.Request], e: ServiceError, start_response):
-    protocol = request.protocol if request else "json"
+    protocol = e.protocol or (request.protocol if request else "json")
     request_id = str(uuid.uuid4())
     headers = [("x-amzn-RequestId", request_id), ("x-amz-request-id", request_id)]
     reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}.get(e.status, "Error")

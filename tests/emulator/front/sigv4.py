@@ -9,8 +9,29 @@ the Authorization Header (AWS Signature Version 4)" (S3's URI is not normalized 
 is required) and "Authenticating Requests: Using Query Parameters" (X-Amz-Expires, at most 7 days; UNSIGNED-PAYLOAD).
 A request more than 15 minutes away from the server's clock is refused (RequestTimeTooSkewed / "Signature expired"),
 and so is a signature scoped to another region (S3: AuthorizationHeaderMalformed) or an S3 request with an
-x-amz-* header it did not sign. Not checked: the scope's service name against the endpoint (the gateway knows the
-service from the scope itself), and S3's own re-encoding of a path sent with unusual percent-encoding.
+x-amz-* header it did not sign.
+
+The scope's service is checked too. IAM user guide, "Elements of an AWS API request signature" (Credential:
+ACCESS-KEY/DATE/REGION/SERVICE/aws4_request) and "Create a signed AWS API request" (the credential scope): the
+scope's service is the target service's signing name (`ecs`, `states`, `monitoring`, `events`, `pricing`, …; not
+always its IAM prefix, see iam_actions.PREFIX). AWS, where every service has an endpoint of its own, refuses a
+signature scoped to another service with the addressed service's error, worded as AWS words it (reported answers
+of ECS, DynamoDB, Batch, SageMaker; S3's as OpenStack Swift's s3api reproduces it): JSON protocol:
+InvalidSignatureException "Credential should be scoped to correct service: 'ecs'. " (HTTP 400; Lambda's REST API:
+403); EC2: AuthFailure; the other query services: SignatureDoesNotMatch; S3: AuthorizationHeaderMalformed "The
+authorization header is malformed; incorrect service "s3x". This endpoint belongs to "s3".", or
+AuthorizationQueryParametersError "Error parsing the X-Amz-Credential parameter; …" for a presigned URL. The
+scope's service is checked before its access key is looked up, as AWS checks the credential's parts first.
+
+Here every service shares one endpoint, so `addressed_to` reads the service from the request's own shape instead,
+whatever its scope says: the X-Amz-Target prefix of a JSON request (TARGETS; also the service an RPC v2 CBOR request
+names in its path), the `Version` of a query request (VERSIONS), Lambda's REST paths, and S3 for every other REST
+request. A shape this module does not know (a JSON target or query version of a service missing from the tables)
+names no service, and its scope is not checked; nor is the scope of a path that is both a Lambda route and an S3
+one (a bucket named like Lambda's API version, say `2015-03-31`) when it says `s3`. A REST service other than S3 and
+Lambda (none of the project's clients calls one) would be taken for S3: add its routes here first.
+
+Not checked: S3's own re-encoding of a path sent with unusual percent-encoding.
 """
 
 from __future__ import annotations
@@ -20,8 +41,9 @@ import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
 from typing import Optional
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SKEW_SECONDS = 15 * 60
@@ -83,6 +105,102 @@ def read(environ, query: list[tuple[str, str]]) -> Optional[Signed]:
     if amz_date[:8] != parts[1]:
         raise Refused("SignatureDoesNotMatch", f"the credential's date {parts[1]} is not the request's date {amz_date[:8]}")
     return Signed(parts[0], parts[1:], headers.split(";"), signature, amz_date, presigned, expires)
+
+
+#: JSON protocol: the X-Amz-Target prefix of each JSON service the emulator serves (the service's Smithy shape name,
+#: which an RPC v2 CBOR request names in its path instead: /service/<name>/operation/<operation>), and its signing
+#: name. botocore's models and the Rust SDK's crates say the same (test_sigv4 checks botocore's).
+TARGETS = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AWSStepFunctions": "states",
+    "Logs_20140328": "logs",
+    "AmazonSSM": "ssm",
+    "AWSEvents": "events",  # EventBridge
+    "AWSPriceListService": "pricing",
+    "secretsmanager": "secretsmanager",
+    "TrentService": "kms",
+    "AmazonSQS": "sqs",
+    "GraniteServiceVersion20100801": "monitoring",  # CloudWatch (IAM prefix: cloudwatch)
+}
+#: Query protocol: the API version (the `Version` parameter) of each query service the emulator serves, and its
+#: signing name.
+VERSIONS = {
+    "2016-11-15": "ec2",
+    "2010-05-08": "iam",
+    "2011-06-15": "sts",
+    "2010-03-31": "sns",
+    "2012-11-05": "sqs",  # SQS's query protocol, which its JSON one replaced
+    "2010-05-15": "cloudformation",
+    "2010-08-01": "monitoring",  # CloudWatch's query protocol
+}
+#: Lambda's REST API: its paths begin with an API version and one of Lambda's collections (botocore's lambda model).
+LAMBDA_PATH = re.compile(
+    r"^/\d{4}-\d{2}-\d{2}/(functions|event-source-mappings|account-settings|tags|layers|code-signing-configs"
+    r"|capacity-providers|durable-executions|durable-execution-callbacks)(/|$)"
+)
+_RPC_V2_PATH = re.compile(r"^/service/([^/]+)/operation/[^/]+$")
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """A service a request is addressed to: its signing name, and the protocol its errors take (iam_actions'
+    names: "json", "rest-json", "query", "ec2", "rest-xml")."""
+
+    service: str
+    protocol: str
+
+
+S3 = Addressed("s3", "rest-xml")
+LAMBDA = Addressed("lambda", "rest-json")
+
+
+def addressed_to(environ, query: list[tuple[str, str]], body: bytes) -> tuple[Addressed, ...]:
+    """The services the request's own shape says it is sent to, whatever its scope says, the likeliest first; ()
+    when the shape names none that the tables know (a JSON target or a query version missing from them)."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target is not None:
+        service = TARGETS.get(target.rsplit(".", 1)[0])
+        return (Addressed(service, "json"),) if service else ()
+    if environ.get("HTTP_SMITHY_PROTOCOL"):
+        m = _RPC_V2_PATH.match(_raw_path(environ))
+        service = TARGETS.get(unquote(m.group(1))) if m else None
+        return (Addressed(service, "json"),) if service else ()
+    params = dict(query)
+    form = environ.get("CONTENT_TYPE", "").lower().startswith("application/x-www-form-urlencoded")
+    if form and environ.get("REQUEST_METHOD", "GET").upper() == "POST":
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if "Action" in params:
+        service = VERSIONS.get(params.get("Version", ""))
+        return (Addressed(service, "ec2" if service == "ec2" else "query"),) if service else ()
+    if LAMBDA_PATH.match(_raw_path(environ)):
+        return (LAMBDA, S3)  # also a valid S3 path: a bucket may be named "2015-03-31"
+    return (S3,)
+
+
+class WrongService(Refused):
+    """The scope names another service than the one the request is sent to; `addressed` is the service whose
+    error the request gets."""
+
+    def __init__(self, code: str, message: str, addressed: Addressed) -> None:
+        super().__init__(code, message)
+        self.addressed = addressed
+
+
+def check_service(signed: Signed, addressed: tuple[Addressed, ...]) -> None:
+    """Raises WrongService unless the scope's service is one the request is addressed to (`addressed_to`); a
+    request whose shape names no service is not checked."""
+    scoped = signed.scope[2]
+    if not addressed or scoped in {a.service for a in addressed}:
+        return
+    to = addressed[0]
+    if to.service == "s3":
+        if signed.presigned:
+            message = f'Error parsing the X-Amz-Credential parameter; incorrect service "{scoped}". This endpoint belongs to "s3".'
+            raise WrongService("AuthorizationQueryParametersError", message, to)
+        message = f'The authorization header is malformed; incorrect service "{scoped}". This endpoint belongs to "s3".'
+        raise WrongService("AuthorizationHeaderMalformed", message, to)
+    code = {"ec2": "AuthFailure", "query": "SignatureDoesNotMatch"}.get(to.protocol, "InvalidSignatureException")
+    raise WrongService(code, f"Credential should be scoped to correct service: '{to.service}'. ", to)
 
 
 def check(
