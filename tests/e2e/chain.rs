@@ -4,8 +4,8 @@
 
 use ecsub_e2e::instances::{ecs_ami, instance_state, run_instance};
 use ecsub_e2e::jobs::{
-    assert_exit, assert_nothing_running, cluster_of, job_id_of, push, summary, until_running,
-    with_wordcount, write, EXAMPLE_BUCKET,
+    assert_exit, assert_nothing_running, cluster_of, job_id_of, push, rfc3339_ms, summary,
+    until_running, with_wordcount, write, EXAMPLE_BUCKET,
 };
 use ecsub_e2e::{repo, Sandbox};
 use serde_json::{json, Value};
@@ -95,6 +95,32 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
             )),
             "{task}"
         );
+    }
+
+    // ECS's times (K3): a task is created when placed and started after its image's pull, by ECS's clock (ahead of
+    // S3's here, as AWS's clocks are never equal); the attempt's start, which its outputs are checked against, is
+    // the startedAt.
+    let events = sandbox.control_get("/stopped-events");
+    for index in 0..2 {
+        let record: Value = serde_json::from_slice(
+            &sandbox
+                .object(&format!(
+                    "s3://{}/jobs/{job}/attempts/{index:06}.1.json",
+                    sandbox.bucket()
+                ))
+                .unwrap(),
+        )
+        .unwrap();
+        let detail: Value = serde_json::from_str(
+            events[record["task_arn"].as_str().unwrap()]["Detail"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let created = rfc3339_ms(detail["createdAt"].as_str().unwrap());
+        let started = rfc3339_ms(detail["startedAt"].as_str().unwrap());
+        assert!(started - created >= 400, "the pull: {detail}");
+        assert_eq!(record["started_at"], detail["startedAt"], "{record}");
     }
 
     let clusters = sandbox.aws_json(&[
@@ -256,6 +282,8 @@ fn a_task_that_exits_0_without_its_output_fails_as_outputs_missing() {
 #[test]
 fn the_same_stopped_event_twice_gives_one_result_and_terminates_again_harmlessly() {
     let sandbox = with_wordcount();
+    // The second delivery is this test's own: the first must be the only one before it.
+    sandbox.deliver_exactly_once();
     let push = push(
         &sandbox,
         "examples/wordcount/wordcount.tsv",
@@ -447,6 +475,9 @@ fn the_janitors_sweep_goes_past_a_job_it_cannot_sweep_and_takes_it_on_the_next_r
 #[test]
 fn launch_walks_the_instance_type_list_when_a_type_has_no_capacity() {
     let sandbox = with_wordcount();
+    // It counts the launcher's calls: an ask delivered twice launches twice (and the second instance is
+    // terminated at once, as faults::launch_asks_delivered_twice_… holds).
+    sandbox.deliver_exactly_once();
     let answer = sandbox.control_post("/no-capacity", &json!({ "instance_types": ["t3.small"] }));
     assert_eq!(answer["no_capacity"], json!(["t3.small"]), "{answer}");
     let pushed = push(

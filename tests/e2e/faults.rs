@@ -127,6 +127,8 @@ fn a_start_whose_lambda_answer_is_lost_is_retried_without_a_second_task() {
 #[test]
 fn a_launch_that_lands_after_its_job_was_cancelled_is_terminated_at_once() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({
         "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher", "delay_ms": 8000, "times": 1
     }));
@@ -338,6 +340,8 @@ fn a_submit_that_keeps_failing_ends_its_job_with_the_reason_instead_of_hanging()
 #[test]
 fn a_used_up_quota_is_waited_for_not_failed() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({
         "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "VcpuLimitExceeded", "status": 400, "times": 3,
@@ -379,6 +383,8 @@ fn a_used_up_quota_is_waited_for_not_failed() {
 #[test]
 fn throttled_launches_back_off_and_succeed() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     // More than the SDK's own three tries: the launch function reports Ecsub.Throttled and the state machine
     // tries again later.
     sandbox.fault(&json!({
@@ -399,6 +405,8 @@ fn throttled_launches_back_off_and_succeed() {
 #[test]
 fn a_launch_ec2_refuses_fails_the_task_with_ec2s_reason() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: an ask delivered twice would launch again after the refusal (and terminate that instance at once).
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({
         "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",
         "code": "InvalidParameterValue", "status": 400, "times": 1,
@@ -466,6 +474,8 @@ fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
 #[test]
 fn a_pending_instance_that_dies_is_replaced_before_the_join_timeout() {
     let sandbox = with_wordcount_and(&Options::with_parameters(&[("JoinTimeoutSeconds", "600")]));
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({ "kind": "instance-dies", "times": 1 }));
     let started = std::time::Instant::now();
     let (code, job, s) = one_task(&sandbox);
@@ -540,10 +550,11 @@ fn a_task_past_its_timeout_is_stopped_and_fails() {
     until_running(&sandbox, 0, 30);
 }
 
-/// SQS delivers a message at least once: every launch ask comes a second time, alone. The copy of an ask answered
-/// in a batch of two is another batch (another idempotency token), so EC2 launches for it again: the launcher finds
-/// the ask claimed and terminates that instance at once; the copy of an ask that was alone has the same token and
-/// EC2 answers with the same instance. Either way each task has one instance and runs once.
+/// SQS delivers a message at least once: every launch ask comes a second time, alone. A launcher process that
+/// handled the copy already drops it. Otherwise the copy of an ask answered in a batch of two is another batch
+/// (another idempotency token), so EC2 launches for it again: the launcher finds the ask claimed and terminates
+/// that instance at once; the copy of an ask that was alone has the same token and EC2 answers with the same
+/// instance. Either way each task has one instance and runs once.
 #[test]
 fn launch_asks_delivered_twice_give_each_task_one_instance_and_terminate_the_other() {
     let sandbox = with_wordcount();
@@ -552,9 +563,12 @@ fn launch_asks_delivered_twice_give_each_task_one_instance_and_terminate_the_oth
     assert_exit(&sandbox, &pushed, 0);
     let job = job_id_of(&pushed);
     let calls = calls_of(&sandbox, "lambda-ecsub-launcher", "RunInstances");
+    let log = std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-launcher.log"))
+        .unwrap_or_default();
+    let dropped = log.matches("an ask delivered again is dropped").count();
     assert!(
-        calls >= 3,
-        "the copies were not launched for: {calls} RunInstances"
+        calls + dropped >= 3,
+        "the copies were neither launched for nor dropped: {calls} RunInstances, {dropped} dropped"
     );
     let instances = all_instances(&sandbox, &job);
     assert_eq!(tasked(&instances).len(), 2, "one instance per task");
@@ -607,6 +621,8 @@ fn events_delivered_twice_late_and_out_of_order_change_nothing() {
 #[test]
 fn a_lost_runinstances_answer_is_retried_into_the_same_instance() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     // EC2 launches the instance, and the answer never reaches the caller; the SDK tries again.
     sandbox.fault(&json!({
         "kind": "api", "operation": "RunInstances", "principal": "lambda-ecsub-launcher",

@@ -10,6 +10,8 @@
 // Each attempt of a task: retried on demand after a spot interruption, logged, priced; the job's end announced on
 // the bus and reported (columns and the timeline page a headless browser opens).
 mod attempts;
+// How an instance boots: its user data, then the ECS agent.
+mod boot;
 // The chain end to end: a job pushed, run, failed, cancelled or swept, and nothing of it left running.
 mod chain;
 // The task contract on the S3 transport, where it could differ from the local folder (outputs, input folders).
@@ -25,7 +27,7 @@ mod notices;
 mod limits;
 // README promises no other module holds: AWS-only job options, wildcards, --processes, aliases, watch, logs --follow.
 mod promises;
-// Running part of a job again: push --rerun-failed and --skip-existing; ls.
+// Running part of a job again: push --rerun-failed and --skip-existing; ls; what status and ls cost in calls.
 mod reruns;
 // Jobs at scale (hundreds of tasks, EC2's throttling): they take the whole machine and run alone.
 mod scale;

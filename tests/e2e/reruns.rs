@@ -1,11 +1,14 @@
 //! Running part of a job again: `push --rerun-failed` runs exactly the tasks that did not succeed, `push
 //! --skip-existing` exactly those whose outputs are not all there (and no job at all when they all are); `ls`
-//! lists the jobs and `logs --follow` stops by itself once a job has ended.
+//! lists the jobs and `logs --follow` stops by itself once a job has ended; `status` and `ls` cost the calls
+//! docs/command-line.md says.
 
 use ecsub_e2e::jobs::{
     assert_nothing_running, job_id_of, jobs_named, push, summary, with_wordcount, write,
 };
+use ecsub_e2e::Sandbox;
 use serde_json::Value;
+use std::time::Duration;
 
 #[test]
 fn a_rerun_runs_exactly_the_failed_tasks_and_skip_existing_exactly_the_unfinished_ones() {
@@ -23,9 +26,30 @@ fn a_rerun_runs_exactly_the_failed_tasks_and_skip_existing_exactly_the_unfinishe
         "flaky.sh",
         &format!("[ \"$N\" != 2 ] || exit 3\nWHICH=first\n{write_out}"),
     );
+    let mark = sandbox.calls().len();
     let first = push(&sandbox, &tasks, &flaky, &["--wait", "--skip-price"]);
     assert_eq!(first.code, 1, "{}\n{}", first.stdout, first.stderr);
     let job = job_id_of(&first);
+    // What `--wait`'s polls cost (docs/command-line.md): one LIST of the attempt records a poll, and one GET per
+    // record it has not read before (the records are kept across polls; the last poll reads the summary instead).
+    let calls = cli_calls(&sandbox, mark);
+    let records = format!("jobs/{job}/attempts/");
+    let lists = calls
+        .iter()
+        .filter(|c| c["operation"] == "ListObjectsV2" && mentions(c, &records))
+        .count();
+    let read: Vec<&str> = calls
+        .iter()
+        .filter(|c| c["operation"] == "GetObject" && mentions(c, &records))
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = read.iter().copied().collect();
+    assert!(lists >= 2, "polled more than once: {}", names(&calls));
+    assert!(
+        read.len() == distinct.len() && read.len() <= 3,
+        "no record read twice: {}",
+        names(&calls)
+    );
     assert_eq!(summary(&sandbox, &job).get("cost"), None, "--skip-price");
     let fixed = write(dir.path(), "fixed.sh", &format!("WHICH=again\n{write_out}"));
     let rerun = sandbox.cli(&[
@@ -141,8 +165,39 @@ fn a_rerun_runs_exactly_the_failed_tasks_and_skip_existing_exactly_the_unfinishe
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(after, launched, "no instance was started");
-    // ls: the three jobs, newest first, with their counts.
+    // What `status` costs (docs/command-line.md): an ended job's summary and a few fixed calls, no record.
+    let cache = tempfile::tempdir().unwrap();
+    let cache_home = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let records = format!("jobs/{job}/attempts/");
+    let mark = sandbox.calls().len();
+    let status = sandbox.cli_with(&cache_home, &["status", &job], Duration::from_secs(60));
+    assert!(
+        status.stdout.contains(&job),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
+    let calls = cli_calls(&sandbox, mark);
+    assert!(
+        calls.len() <= 6 && !calls.iter().any(|c| mentions(c, &records)),
+        "{}",
+        names(&calls)
+    );
+    // ls: the three jobs, newest first, with their counts; one LIST, then at most three small GETs a job.
+    let mark = sandbox.calls().len();
     let listed = sandbox.cli(&["ls", "--output", "json"]);
+    let calls = cli_calls(&sandbox, mark);
+    let lists = calls
+        .iter()
+        .filter(|c| c["operation"] == "ListObjectsV2")
+        .count();
+    let gets = calls
+        .iter()
+        .filter(|c| c["operation"] == "GetObject")
+        .count();
+    assert_eq!(lists, 1, "{}", names(&calls));
+    assert!(gets <= 3 * 3, "{}", names(&calls));
+    assert_eq!(calls.len(), lists + gets, "{}", names(&calls));
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     let lines: Vec<(&str, &str, u64, u64)> = listed
@@ -184,4 +239,32 @@ fn a_rerun_runs_exactly_the_failed_tasks_and_skip_existing_exactly_the_unfinishe
     for job in [&job, &second, &third] {
         assert_nothing_running(&sandbox, job);
     }
+}
+
+/// The calls the CLI's user made since the `mark`th call the sandbox served.
+fn cli_calls(sandbox: &Sandbox, mark: usize) -> Vec<Value> {
+    sandbox.calls()[mark..]
+        .iter()
+        .filter(|c| c["key"] == "cli")
+        .cloned()
+        .collect()
+}
+
+/// Whether a call names `key` (a key or prefix of the stack's bucket) in its path or query.
+fn mentions(call: &Value, key: &str) -> bool {
+    let query = call["query"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("%2F", "/")
+        .replace("%2f", "/");
+    call["path"].as_str().unwrap_or_default().contains(key) || query.contains(key)
+}
+
+/// The calls' operations and paths, for a failure's message.
+fn names(calls: &[Value]) -> String {
+    calls
+        .iter()
+        .map(|c| format!("{} {}?{}", c["operation"], c["path"], c["query"]))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

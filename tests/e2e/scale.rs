@@ -54,6 +54,8 @@ const TASKS: u64 = 300;
 #[test]
 fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts instances, and an ask delivered twice may launch a surplus one.
+    sandbox.deliver_exactly_once();
     // EC2's RunInstances bucket (5 at once, 2 a second) would spread 100 launches over 50 s; this test is about
     // the Map's concurrency (the bucket has its own test in faults.rs).
     sandbox.control_post(
@@ -153,6 +155,8 @@ fn a_job_of_300_tasks_runs_every_task_once_and_at_most_processes_at_once() {
 #[test]
 fn a_50_task_job_launching_over_ec2s_token_bucket_and_short_of_capacity_runs_every_task_once() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: it counts the launcher's calls, which an ask delivered twice adds to.
+    sandbox.deliver_exactly_once();
     sandbox.control_post("/no-capacity", &json!({ "instance_types": ["t3.micro"] }));
     let resized = sandbox.control_post(
         "/ec2-bucket",

@@ -171,6 +171,8 @@ fn two_stacks_in_one_account_run_a_job_each_and_one_sweep_touches_nothing_of_the
         time_scale: None,
         lambda_processes: None,
     });
+    // Exactly-once delivery: it counts each function's invocations to show which events reached it.
+    sandbox.deliver_exactly_once();
     sandbox.upload_wordcount_inputs();
     let dir = tempfile::tempdir().unwrap();
     let tasks = write(

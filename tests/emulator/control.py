@@ -51,6 +51,7 @@ def serve(sandbox) -> str:
                     "/info": lambda: {**sandbox.info, "agent_errors": sandbox.agent.errors},
                     "/calls": sandbox.gateway.meter.snapshot,
                     "/stopped": lambda: sandbox.stopped_at,
+                    "/stopped-events": lambda: sandbox.agent.stopped_events,
                     "/running": sandbox.agent.running_tasks,
                     "/invocations": lambda: {n: r.invocations for n, r in sandbox.lambdas.functions.items()},
                     "/lambda-rss": lambda: {n: r.peak_rss_kb for n, r in sandbox.lambdas.functions.items()},

@@ -27,16 +27,28 @@ Kinds (the JSON body of `POST /fault`):
     join) never arrive.
 - {"kind": "delivery", "function": "ecsub-task-stopped", "duplicate": true, "delay_ms": [0, 800]}: how
     asynchronous invocations of a function arrive: twice, late and so out of order (null function = every one).
+    "duplicate" and "late" may be rates (0.05: one in twenty); "delay_ms" alone makes every one late. Without
+    any, delivery is at-least-once as on AWS, always: DEFAULT_DELIVERY below, drawn from the sandbox's seed. A
+    test that counts calls asks for exactly-once with {"kind": "delivery", "duplicate": 0, "late": 0}.
 - {"kind": "requester-pays", "bucket": "ecsub-open-data"}: the bucket is a requester-pays bucket of another account.
 - {"kind": "lambda-concurrency", "account": 10}: the account's concurrent executions quota for Lambda (1 000 by
     default; a new account may have 10): invocations past it are throttled (services/lambda_host.py).
+- {"kind": "clocks", "ecs": 0.4, "s3": -0.4}: how far (seconds) each service's clock is from the host's: ECS's
+    stamps its tasks' and container instances' times (createdAt, startedAt, stoppedAt, updatedAt), S3's its
+    objects' LastModified. AWS's services keep their clocks close but not equal (each is an NTP client, to within
+    a fraction of a second); by default ECS runs 0.8 s ahead of S3 (DEFAULT_CLOCKS), the direction in which an
+    output written just after its task started looks older than the start.
+- {"kind": "spot-price", "instance_type": "t3.small", "zone": "us-east-1a", "price": "0.004200"}: the spot price of
+    that type in that zone changes now (services/pricing.py); DescribeSpotPriceHistory shows the change.
 - {"kind": "time-scale", "scale": 0.0167}: how much faster than AWS's own schedules (async retries, Step Functions
     Retry intervals, the two minutes of a spot interruption notice) the sandbox runs.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -68,8 +80,24 @@ class ApiFault:
 
 @dataclass
 class Delivery:
-    duplicate: bool = False
+    """How an event reaches its function: the share delivered twice, the share delivered late (by a time drawn
+    from `delay_ms`, so out of order with the events around it)."""
+
+    duplicate: float = 0.0
+    late: float = 0.0
     delay_ms: tuple[int, int] = (0, 0)
+
+
+#: Every end-to-end test meets AWS's delivery, not an exactly-once one: EventBridge delivers "at least once" and
+#: "events might be delivered out of order" (EventBridge user guide, "Event delivery" and "Retrying events"); S3
+#: event notifications are "typically delivered in seconds" and "can be delivered more than once" (S3 user guide,
+#: "Amazon S3 Event Notifications"); Lambda's asynchronous invocation "might receive the same event multiple times"
+#: (Lambda developer guide, "Asynchronous invocation"); an SQS event source delivers at least once. One event in
+#: twenty-five arrives twice and one in ten up to 0.6 s late.
+DEFAULT_DELIVERY = Delivery(duplicate=0.04, late=0.1, delay_ms=(0, 600))
+
+#: Seconds each service's clock is ahead of the host's (faults.py's "clocks").
+DEFAULT_CLOCKS = {"ecs": 0.4, "s3": -0.4}
 
 
 @dataclass
@@ -87,7 +115,14 @@ class Faults:
     drop_stopped: int = 0
     drop_joined: int = 0
     delivery: dict[Optional[str], Delivery] = field(default_factory=dict)
+    # The draws of at-least-once delivery: the nth delivery to a function draws from (seed, function, n), so one
+    # seed gives a sequential test the same duplicates and delays again (the harness prints it).
+    seed: int = field(default_factory=lambda: random.randrange(1 << 32))
+    delivered: dict[str, int] = field(default_factory=dict)
+    duplicated: int = 0
+    delayed: int = 0
     requester_pays: set[str] = field(default_factory=set)
+    clocks: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CLOCKS))
     # Lambda's concurrent executions for the account ("Lambda quotas": 1 000 by default).
     lambda_concurrency: int = 1000
     # AWS's schedules run this much faster here; 1/60: a minute is a second.
@@ -130,11 +165,18 @@ class Faults:
                 self.drop_joined += int(spec.get("times", 1))
             elif kind == "delivery":
                 low, high = spec.get("delay_ms", [0, 0])
-                self.delivery[spec.get("function")] = Delivery(bool(spec.get("duplicate", False)), (int(low), int(high)))
+                late = spec.get("late", 1.0 if high else 0.0)
+                self.delivery[spec.get("function")] = Delivery(float(spec.get("duplicate", 0.0)), float(late), (int(low), int(high)))
             elif kind == "requester-pays":
                 self.requester_pays.add(spec["bucket"])
             elif kind == "lambda-concurrency":
                 self.lambda_concurrency = int(spec["account"])
+            elif kind == "clocks":
+                self.clocks = {service: float(spec.get(service, 0.0)) for service in DEFAULT_CLOCKS}
+            elif kind == "spot-price":
+                from .services import pricing
+
+                pricing.change_spot_price(spec["instance_type"], spec["zone"], str(spec["price"]))
             elif kind == "time-scale":
                 self.time_scale = float(spec["scale"])
             else:
@@ -153,8 +195,11 @@ class Faults:
             "instance_deaths": self.instance_deaths,
             "drop_stopped": self.drop_stopped,
             "drop_joined": self.drop_joined,
-            "delivery": {str(k): {"duplicate": v.duplicate, "delay_ms": list(v.delay_ms)} for k, v in self.delivery.items()},
+            "delivery": {str(k): vars(v) for k, v in self.delivery.items()},
+            "seed": self.seed,
+            "deliveries": {"by_function": dict(self.delivered), "duplicated": self.duplicated, "delayed": self.delayed},
             "requester_pays": sorted(self.requester_pays),
+            "clocks": dict(self.clocks),
             "lambda_concurrency": self.lambda_concurrency,
             "time_scale": self.time_scale,
         }
@@ -199,9 +244,22 @@ class Faults:
                     return entry[0]
         return None
 
-    def delivery_for(self, function: str) -> Delivery:
+    def deliveries(self, function: str) -> list[float]:
+        """The delays (seconds) of the copies of one event delivered to `function`: one copy, or two when this one
+        is delivered twice; 0 for a copy on time."""
         with self.lock:
-            return self.delivery.get(function) or self.delivery.get(None) or Delivery()
+            how = self.delivery.get(function) or self.delivery.get(None) or DEFAULT_DELIVERY
+            n = self.delivered[function] = self.delivered.get(function, 0) + 1
+            draw = random.Random(f"{self.seed}/{function}/{n}")
+            copies = 2 if draw.random() < how.duplicate else 1
+            delays = [draw.uniform(*how.delay_ms) / 1000 if draw.random() < how.late else 0.0 for _ in range(copies)]
+            self.duplicated += copies - 1
+            self.delayed += sum(1 for d in delays if d)
+            return delays
+
+    def now(self, service: str) -> float:
+        """The time by `service`'s clock (seconds since the epoch)."""
+        return time.time() + self.clocks.get(service, 0.0)
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale

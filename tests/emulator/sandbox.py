@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import REPO
+from .faults import FAULTS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -343,6 +344,7 @@ class Sandbox:
             "functions": first["functions"],
             "principals": {"harness": credentials(self.harness), "cli": credentials(self.cli_user)},
             "pid": os.getpid(),
+            "seed": FAULTS.seed,
             "workdir": str(self.workdir),
         }
         self.info["control"] = control.serve(self)
@@ -370,6 +372,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="handler processes per function (its concurrency)")
     parser.add_argument("--stacks", default='{"ecsub": {}}', help="JSON: stack name -> template parameters")
     parser.add_argument("--time-scale", type=float, default=None, help="AWS's schedules run this much faster (default 1/60)")
+    parser.add_argument("--seed", type=int, default=None, help="the seed of at-least-once delivery's draws (default: a random one, logged)")
     args = parser.parse_args()
     bin_dir = args.bin_dir or Path(os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/ecsub-target"))) / "debug"
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -383,9 +386,10 @@ def main() -> None:
     stacks = open(args.dir / "stacks.txt", "a")  # noqa: SIM115 (open for the process's life)
     faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
     if args.time_scale is not None:
-        from .faults import FAULTS
-
         FAULTS.time_scale = args.time_scale
+    if args.seed is not None:
+        FAULTS.seed = args.seed
+    LOG.info("delivery seed %d (--seed %d draws the same duplicates and delays)", FAULTS.seed, FAULTS.seed)
     Sandbox(args.dir.resolve(), args.port, bin_dir.resolve(), args.processes, json.loads(args.stacks)).run()
 
 

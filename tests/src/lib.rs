@@ -165,6 +165,11 @@ impl Sandbox {
         if let Some(processes) = options.lambda_processes {
             command.arg("--processes").arg(processes.to_string());
         }
+        // Delivery is at-least-once and sometimes late in every test, drawn from a seed; ECSUB_EMULATOR_SEED
+        // replays a failed test's draws (printed below, shown with the failure).
+        if let Ok(seed) = std::env::var("ECSUB_EMULATOR_SEED") {
+            command.arg("--seed").arg(seed);
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -191,6 +196,10 @@ impl Sandbox {
         }
         let text = std::fs::read_to_string(&ready).expect("sandbox.json is readable");
         sandbox.info = serde_json::from_str(&text).expect("sandbox.json is JSON");
+        eprintln!(
+            "emulated cloud: delivery seed {0} (ECSUB_EMULATOR_SEED={0} draws the same duplicates and delays)",
+            sandbox.info["seed"]
+        );
         sandbox.publish_stagers();
         sandbox
     }
@@ -205,7 +214,10 @@ impl Sandbox {
         }))
         .map(|d| d.to_string())
         .unwrap_or_default();
-        let mut out = format!("--- agent errors: {agent_errors}\n--- IAM denials: {denials}\n");
+        let mut out = format!(
+            "--- delivery seed: {}\n--- agent errors: {agent_errors}\n--- IAM denials: {denials}\n",
+            self.info["seed"]
+        );
         let mut names = vec!["sandbox.stderr".to_owned()];
         for stack in self.info["stacks"]
             .as_object()
@@ -281,9 +293,14 @@ impl Sandbox {
     /// `ecsub-cli ARGS` against the sandbox, killed (and the test failed) after `limit`: for the few jobs that
     /// take longer than four minutes on a 2-core machine.
     pub fn cli_within(&self, args: &[&str], limit: Duration) -> Ran {
+        self.cli_with(&[], args, limit)
+    }
+
+    /// `ecsub-cli ARGS` against the sandbox with `env` added, killed (and the test failed) after `limit`.
+    pub fn cli_with(&self, env: &[(&str, &str)], args: &[&str], limit: Duration) -> Ran {
         let mut cmd = Command::new(binary("ecsub-cli"));
         self.env(&mut cmd, "cli");
-        cmd.args(args).current_dir(repo());
+        cmd.envs(env.iter().copied()).args(args).current_dir(repo());
         let out = self.bounded(cmd, limit);
         assert!(
             !out.stderr.contains("this build has no AWS support"),
@@ -368,6 +385,14 @@ impl Sandbox {
         let answer = self.control_post("/fault", spec);
         assert!(answer.get("error").is_none(), "fault {spec}: {answer}");
         answer
+    }
+
+    /// Every event delivered once and on time, for a measurement that counts calls: by default the emulated
+    /// cloud delivers at least once and sometimes late, as AWS does (tests/emulator/faults.py, DEFAULT_DELIVERY).
+    pub fn deliver_exactly_once(&self) {
+        self.fault(
+            &serde_json::json!({ "kind": "delivery", "function": null, "duplicate": 0, "late": 0 }),
+        );
     }
 
     /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).

@@ -7,7 +7,9 @@ use aws_sdk_ec2::types as ec2;
 use aws_sdk_ec2::types::{Filter, Instance};
 use aws_sdk_ec2::Client;
 use base64::Engine as _;
-use ecsub_core::chain::limits::TERMINATE_IDS_PER_CALL;
+use ecsub_core::chain::limits::{
+    terminate_throttle_wait, TERMINATE_IDS_PER_CALL, TERMINATE_THROTTLE_BUDGET_SECONDS,
+};
 use ecsub_core::chain::policy::instance_ids_in;
 use ecsub_core::chain::{error_names, refusal, Refusal, TAG_JOB, TAG_STACK};
 use ecsub_core::JobId;
@@ -517,23 +519,32 @@ pub struct Terminated {
 /// Terminates instances, at most [`TERMINATE_IDS_PER_CALL`] a call (EC2 refuses a call of more than 1 000 whole).
 /// A call that names an id EC2 does not know acts on none of its ids: it is sent again without the ids the
 /// error names, and those are asked again after pauses ([`FRESH_ID_PAUSES_MS`]: a just-launched instance may be
-/// unknown for a few seconds; an id still unknown after them is long gone). A call that fails otherwise leaves its
-/// ids in [`Terminated::left`] and the next call still goes.
+/// unknown for a few seconds; an id still unknown after them is long gone). A call EC2 throttles after the SDK's
+/// own retries is sent again once EC2 has refilled its ids' instance tokens, within
+/// [`TERMINATE_THROTTLE_BUDGET_SECONDS`] in all. A call that fails otherwise leaves its ids in [`Terminated::left`]
+/// and the next call still goes.
 pub async fn terminate_all(ec2: &Client, ids: &[String]) -> Terminated {
     let mut done = Terminated::default();
-    let mut unknown = terminate_known(ec2, ids, &mut done).await;
+    let mut budget = TERMINATE_THROTTLE_BUDGET_SECONDS;
+    let mut unknown = terminate_known(ec2, ids, &mut done, &mut budget).await;
     for ms in FRESH_ID_PAUSES_MS {
         if unknown.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        unknown = terminate_known(ec2, &unknown, &mut done).await;
+        unknown = terminate_known(ec2, &unknown, &mut done, &mut budget).await;
     }
     done
 }
 
-/// One pass of [`terminate_all`]; returns the ids EC2 said it does not know.
-async fn terminate_known(ec2: &Client, ids: &[String], done: &mut Terminated) -> Vec<String> {
+/// One pass of [`terminate_all`]; returns the ids EC2 said it does not know. `budget`: the seconds left to wait
+/// for EC2's tokens.
+async fn terminate_known(
+    ec2: &Client,
+    ids: &[String],
+    done: &mut Terminated,
+    budget: &mut f64,
+) -> Vec<String> {
     let mut unknown_ids = Vec::new();
     for chunk in ids.chunks(TERMINATE_IDS_PER_CALL) {
         let mut chunk = chunk.to_vec();
@@ -563,6 +574,14 @@ async fn terminate_known(ec2: &Client, ids: &[String], done: &mut Terminated) ->
                         ));
                         done.left.append(&mut chunk);
                     }
+                }
+                Err(e)
+                    if code(&e) == Some("RequestLimitExceeded")
+                        && *budget >= terminate_throttle_wait(chunk.len()) =>
+                {
+                    let wait = terminate_throttle_wait(chunk.len());
+                    *budget -= wait;
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
                 }
                 Err(e) => {
                     done.errors.push(FnError::aws(

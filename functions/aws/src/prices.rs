@@ -10,7 +10,7 @@ use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as ec2;
 use aws_sdk_pricing::types::{Filter, FilterType};
 use ecsub_core::chain::AttemptRecord;
-use ecsub_core::cost::{self, price_list, snapshot, Prices, Rate, Span, SpotPoint};
+use ecsub_core::cost::{self, billed_seconds, price_list, snapshot, Prices, Rate, Span, SpotPoint};
 use ecsub_core::time::rfc3339_ms as millis;
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::warn;
@@ -166,9 +166,17 @@ async fn spot_history(aws: &Clients, spans: &[Span], prices: &mut Prices) -> Res
         .iter()
         .filter(|s| s.spot && s.instance_type.is_some() && s.availability_zone.is_some())
         .collect();
+    // To the end of the last billed second of any attempt: one shorter than the minimum pays the prices of its
+    // whole first minute, past its end.
     let (Some(from), Some(to)) = (
         spot.iter().filter_map(|s| s.launched_ms).min(),
-        spot.iter().map(|s| s.ended_ms).max(),
+        spot.iter()
+            .filter_map(|s| {
+                let launched = s.launched_ms?;
+                let billed = i64::try_from(billed_seconds(launched, s.ended_ms)).ok()?;
+                Some(launched.saturating_add(billed.saturating_mul(1000)))
+            })
+            .max(),
     ) else {
         return Ok(());
     };
@@ -191,7 +199,7 @@ async fn spot_history(aws: &Clients, spans: &[Span], prices: &mut Prices) -> Res
                     .build(),
             )
             .start_time(DateTime::from_millis(from))
-            .end_time(DateTime::from_millis(to.max(from + 60_000)));
+            .end_time(DateTime::from_millis(to));
         let mut pages = request.into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| format!("DescribeSpotPriceHistory: {}", describe(&e)))?;

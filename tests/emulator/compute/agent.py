@@ -112,6 +112,15 @@ class Agent(TaskRunner):
             self.ship_logs(task)
             described = states.get(task.instance_id)
             host_gone = described is None or described["State"]["Name"] in ("shutting-down", "terminated", "stopping", "stopped")
+            if task.launch is not None:  # its image is being pulled
+                if host_gone:
+                    task.launch = None
+                    verb = "stopped" if described and described["State"]["Name"] in ("stopping", "stopped") else "terminated"
+                    self.finish(task, exit_code=None, reason=f"Host EC2 (instance {task.instance_id}) {verb}.", stop_code="TerminationNotice")
+                elif time.time() >= task.pull_until:
+                    launch, task.launch = task.launch, None
+                    launch()
+                continue
             if task.process is None:
                 self.finish(task, exit_code=None, reason=task.failed_to_start or "Task failed to start", stop_code="TaskFailedToStart", container_reason=task.failed_to_start)
             elif task.process.poll() is not None:
@@ -198,11 +207,21 @@ class Agent(TaskRunner):
                 "AWS_ENDPOINT_URL": self.sandbox.moto_url,
             }
             process = container.start(home, ["/var/lib/cloud/instance/user-data.txt"], env, [], log=home / "cloud-init-output.log")
-            try:
-                code = process.wait(120)
-            except subprocess.TimeoutExpired:
-                _kill(process)
-                code = -1
+            # The ECS agent starts after cloud-init's last stage, however long the user data takes (the ECS-optimized
+            # AMI's ecs.service has After=cloud-final.service: amazon-ecs-init#175; "we want to start up after both
+            # docker and cloud-final", amazon-ecs-agent#4792): a user data that never ends keeps the instance from
+            # ever joining, and one that fails does not (the order is After=, not Requires=).
+            instance.user_data = process
+            code = None
+            while code is None:
+                try:
+                    code = process.wait(1)
+                except subprocess.TimeoutExpired:
+                    if _gone(self.account, self.region, instance.instance_id):
+                        _kill(process)
+                        instance.state, instance.why = "failed", "it went away while its user data ran"
+                        LOG.info("instance %s: %s", instance.instance_id, instance.why)
+                        return
             if code != 0:
                 tail = (home / "cloud-init-output.log").read_text(errors="replace").strip().splitlines()[-3:]
                 LOG.warning("instance %s: its user data exited %s: %s", instance.instance_id, code, " / ".join(tail))
@@ -361,6 +380,9 @@ class Agent(TaskRunner):
         for task in list(self.running.values()):
             if task.process is not None:
                 _kill(task.process)
+        for instance in list(self.instances.values()):
+            if instance.user_data is not None and instance.user_data.poll() is None:
+                _kill(instance.user_data)
 
 
 def _user_data(account: str, region: str, instance_id: str) -> bool:
@@ -368,6 +390,17 @@ def _user_data(account: str, region: str, instance_id: str) -> bool:
     from moto.ec2.models import ec2_backends
 
     return bool(getattr(ec2_backends[account][region].get_instance(instance_id), "user_data", None))
+
+
+def _gone(account: str, region: str, instance_id: str) -> bool:
+    """Whether EC2 has stopped or terminated the instance (read in-process, as _user_data)."""
+    from moto.ec2.models import ec2_backends
+
+    try:
+        state = ec2_backends[account][region].get_instance(instance_id).state
+    except Exception:  # noqa: BLE001 - no longer listed at all
+        return True
+    return state in ("shutting-down", "terminated", "stopping", "stopped")
 
 
 def _die_before_boot(account: str, region: str, instance_id: str) -> None:

@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..faults import FAULTS
 from ..front import iam
@@ -40,6 +40,12 @@ IMAGES: dict[str, dict[str, Any]] = {
 #: and its users name, by their short names and on ECR Public's mirror. Tags are not checked: any tag of a held
 #: repository pulls.
 HELD = {"python", "ubuntu", "debian", "alpine", "busybox", "amazonlinux", "bash"}
+
+#: How long an image's first pull on an instance takes (real seconds; the same image again is in the instance's
+#: cache). The task is PENDING meanwhile: ECS's createdAt is when StartTask placed it, its startedAt when the
+#: container started after the pull ("Amazon ECS task lifecycle": PENDING while "the container agent … pulls
+#: images"), seconds to minutes later on AWS.
+PULL_SECONDS = 0.5
 ECR_PUBLIC_MIRROR = "public.ecr.aws/docker/library/"
 
 
@@ -98,6 +104,8 @@ class Instance:
     state: str = "booting"  # booting, registered, failed
     why: str = ""
     disk_gone: bool = False
+    pulled: set[str] = field(default_factory=set)  # the images in its Docker cache
+    user_data: Optional[subprocess.Popen] = None  # its user data's process, while the instance boots
     events_version: int = 0  # the ContainerInstance's version in its state change events
 
 
@@ -109,7 +117,11 @@ class Task:
     process: Optional[subprocess.Popen]
     home: Path
     described: dict
-    started_at: float
+    created_at: float  # by ECS's clock: when the agent was given it
+    started_at: Optional[float] = None  # by ECS's clock: when its container started (after the image's pull)
+    # While its image is pulled: when the pull ends, and what starts the container then (the agent's tick calls it).
+    pull_until: float = 0.0
+    launch: Optional[Callable[[], None]] = None
     log_group: Optional[str] = None
     log_stream: Optional[str] = None
     log_offset: int = 0
@@ -137,7 +149,7 @@ class TaskRunner:
         unpulled = pull_error(spec.get("image", ""))
         home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
         home.mkdir(parents=True, exist_ok=True)
-        task = Task(arn, cluster, instance.instance_id, None, home, described, time.time(), instance_principal=instance.principal)
+        task = Task(arn, cluster, instance.instance_id, None, home, described, FAULTS.now("ecs"), instance_principal=instance.principal)
         self.running[arn] = task
         self.instance_changed(instance, True, 0, 1)
         if unpulled:
@@ -197,10 +209,19 @@ class TaskRunner:
             argv = list(image["entrypoint"]) + list(spec.get("command") or image["cmd"])
         cwd = spec.get("workingDirectory") or image["workdir"]
         self._transition(task, "PENDING", 1)
-        task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
-        self._transition(task, "RUNNING", 2)
-        self.instance_changed(instance, True, 1, 0)
-        LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
+
+        def launch() -> None:
+            task.process = container.start(home, argv, env, binds, uid=uid, gid=gid, cwd=cwd, log=home / "container.log")
+            task.started_at = FAULTS.now("ecs")
+            self._transition(task, "RUNNING", 2)
+            self.instance_changed(instance, True, 1, 0)
+            LOG.info("started %s on %s as %s:%s: %s", arn, instance.instance_id, uid, gid, argv[:2])
+
+        if spec.get("image", "") in instance.pulled:
+            launch()
+        else:
+            instance.pulled.add(spec.get("image", ""))
+            task.pull_until, task.launch = time.time() + PULL_SECONDS, launch
 
     def instance_changed(self, instance: Instance, connected: bool, running: int, pending: int, registered: bool = False) -> None:
         """ECS's "Container Instance State Change" event ("Amazon ECS container instance state change events"):
@@ -222,7 +243,7 @@ class TaskRunner:
             "runningTasksCount": running,
             "pendingTasksCount": pending,
             "version": instance.events_version,
-            "updatedAt": _iso_ms(time.time()),
+            "updatedAt": _iso_ms(FAULTS.now("ecs")),
         }
         entry = {"Source": "aws.ecs", "DetailType": "ECS Container Instance State Change", "Detail": json.dumps(detail), "Resources": [instance.container_instance_arn]}
         self.events.put_events(Entries=[entry])
@@ -243,13 +264,13 @@ class TaskRunner:
             "launchType": "EC2",
             "startedBy": described.get("startedBy", ""),
             "group": described.get("group", ""),
-            "createdAt": _iso_ms(task.started_at),
+            "createdAt": _iso_ms(task.created_at),
             "containers": [container_status],
             "overrides": described.get("overrides", {}),
             "version": version,
         }
-        if status == "RUNNING":
-            detail["startedAt"] = _iso_ms(time.time())
+        if task.started_at is not None:
+            detail["startedAt"] = _iso_ms(task.started_at)
         entry = {"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail), "Resources": [task.arn]}
         self.events.put_events(Entries=[entry])
 
@@ -291,8 +312,7 @@ class TaskRunner:
         self.ecs.stop_task(cluster=task.cluster, task=task.arn, reason=reason)
         _record_stop(self.account, self.region, task, stop_code, exit_code, container_reason)
         described = task.described
-        now = _iso_ms(time.time())
-        started = _iso_ms(task.started_at)
+        now = _iso_ms(FAULTS.now("ecs"))
         main: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "containerArn": f"{task.arn}/main", "taskArn": task.arn}
         if exit_code is not None:
             main["exitCode"] = exit_code
@@ -310,7 +330,7 @@ class TaskRunner:
             "group": described.get("group", ""),
             "stopCode": stop_code,
             "stoppedReason": reason,
-            "createdAt": started,
+            "createdAt": _iso_ms(task.created_at),
             "stoppingAt": now,
             "stoppedAt": now,
             "containers": [main],
@@ -319,8 +339,8 @@ class TaskRunner:
         }
         # startedAt: when the task went from PENDING to RUNNING (ECS API reference, Task) — so a task whose host went
         # away while it ran has one, and one that never started has none.
-        if task.process is not None and not task.failed_to_start:
-            detail["startedAt"] = started
+        if task.started_at is not None and task.process is not None and not task.failed_to_start:
+            detail["startedAt"] = _iso_ms(task.started_at)
         entry = {"Source": "aws.ecs", "DetailType": "ECS Task State Change", "Detail": json.dumps(detail), "Resources": [task.arn]}
         self.stopped_events[task.arn] = entry
         self.sandbox.stopped_at[task.arn] = time.time()
@@ -357,8 +377,10 @@ def _record_stop(account: str, region: str, task: "Task", stop_code: str, exit_c
     if found is None:
         return
     found.stop_code = stop_code
-    found.started_at = task.started_at
-    found.stopped_at = time.time()
+    found.created_at = task.created_at
+    if task.started_at is not None and task.process is not None and not task.failed_to_start:
+        found.started_at = task.started_at
+    found.stopped_at = FAULTS.now("ecs")
     for container in found.containers:
         container.last_status = "STOPPED"
         if exit_code is None:

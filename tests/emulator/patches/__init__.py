@@ -2,6 +2,7 @@
 - behaviour.py: moto made to answer what AWS answers (each patch numbered there, with the AWS document that says so);
 - services/map_run.py: the Distributed Map as AWS runs it, patched into moto's interpreter beside the records it
   keeps;
+- clocks.py: the services' clocks, a fraction of a second apart;
 - speed.py: what a call costs, never what it answers.
 
 apply() applies every one of them."""
@@ -9,7 +10,7 @@ apply() applies every one of them."""
 from __future__ import annotations
 
 from ..services import map_run
-from . import behaviour, speed
+from . import behaviour, clocks, speed
 
 _APPLIED = False
 
@@ -39,6 +40,7 @@ def apply() -> None:
     behaviour.patch_lambda()
     behaviour.patch_sqs()
     behaviour.patch_spot_price_history()
+    clocks.patch_s3_clock()
     # The Distributed Map (services/map_run.py); ResultWriter's input is replaced before its errors are named.
     map_run.patch_declared_tolerance()
     map_run.patch_map_run()

@@ -51,7 +51,6 @@ import logging
 import os
 import signal
 import queue
-import random
 import subprocess
 import threading
 import time
@@ -399,14 +398,14 @@ class QueuePoller:
                     self.delivering -= 1
 
     def _deliver_copy(self, batch: list[dict]) -> None:
-        """Under a duplicating `delivery` fault, each message of the batch again, alone, from another poller."""
-        delivery = FAULTS.delivery_for(self.mapping.function)
-        if not delivery.duplicate:
-            return
+        """SQS delivers at least once: a message drawn to arrive twice (faults.py, `delivery`) comes again, alone,
+        from another poller, after its drawn delay."""
         for message in batch:
-            delay = random.uniform(*delivery.delay_ms) / 1000 if delivery.delay_ms[1] else 0
+            delays = FAULTS.deliveries(self.mapping.function)
+            if len(delays) < 2:
+                continue
 
-            def again(message: dict = message, delay: float = delay) -> None:
+            def again(message: dict = message, delay: float = delays[1]) -> None:
                 try:
                     time.sleep(delay)
                     self._deliver([message])
@@ -559,12 +558,10 @@ class LambdaHost:
             return
         if len(payload.encode()) > MAX_ASYNC_PAYLOAD:
             raise TooLarge(MAX_ASYNC_PAYLOAD)
-        delivery = FAULTS.delivery_for(name)
-        copies = 2 if delivery.duplicate else 1
+        delays = FAULTS.deliveries(name)
         with self.lock:
-            self.pending_async += copies
-        for _ in range(copies):
-            delay = random.uniform(*delivery.delay_ms) / 1000 if delivery.delay_ms[1] else 0
+            self.pending_async += len(delays)
+        for delay in delays:
             threading.Thread(
                 target=self._run_async, args=(runtime, payload, source, delay), name=f"async-{name}", daemon=True
             ).start()

@@ -13,8 +13,9 @@ one made-up price from 2006 whatever is asked).
   type, product description and availability zone.
 
 The prices are fixtures: the on-demand ones are US East (N. Virginia) list prices; every zone's spot price is a
-fixed share of the on-demand price (zone a 30 %, b 35 %, c 40 %, …), in effect from an hour before the cloud
-started. Tests read them from here to check what a job's attempts cost. The gateway answers GetProducts from
+share of the on-demand price (zone a 30 %, b 35 %, c 40 %, …), in effect from an hour before the cloud started,
+until a test changes it (faults.py, "spot-price"): spot prices move with supply and demand, and an attempt may run
+under several. Tests read them from here to check what a job's attempts cost. The gateway answers GetProducts from
 here (front/gateway.py), and a patch to moto answers DescribeSpotPriceHistory (patches/behaviour.py).
 """
 
@@ -45,6 +46,18 @@ SPOT_SHARE = {"a": 0.30, "b": 0.35, "c": 0.40, "d": 0.45, "e": 0.50, "f": 0.55}
 STARTED = time.time()
 #: When every fixture spot price took effect.
 SPOT_SINCE = STARTED - 3600
+#: Later changes, (instance type, zone) -> [(epoch seconds, price)], oldest first.
+SPOT_CHANGES: dict[tuple[str, str], list[tuple[float, str]]] = {}
+
+
+def change_spot_price(instance_type: str, zone: str, price: str, at: Optional[float] = None) -> None:
+    """The spot price of a type in a zone changes (now, or at `at`)."""
+    if instance_type not in ON_DEMAND or spot_price(instance_type, zone) is None:
+        raise ValueError(f"no spot price is kept for {instance_type} in {zone}")
+    float(price)  # a price, as EC2 writes it
+    changes = SPOT_CHANGES.setdefault((instance_type, zone), [])
+    changes.append((time.time() if at is None else at, price))
+    changes.sort()
 
 
 def spot_price(instance_type: str, zone: str) -> Optional[str]:
@@ -179,10 +192,8 @@ def _iso(epoch: float) -> str:
 
 
 def spot_history(instance_types: list[str], descriptions: list[str], zones: list[str], start: Optional[float], end: Optional[float]) -> list[dict[str, str]]:
-    """The fixture's price changes for DescribeSpotPriceHistory: each (type, zone) has one, at SPOT_SINCE, which is
-    in any window that ends after it (the change in effect at a window's start comes with the window)."""
-    if end is not None and end < SPOT_SINCE:
-        return []
+    """DescribeSpotPriceHistory's answer from the fixture: for each (type, zone), the changes within the window and
+    the last one before its start (the price in effect at the start), newest first."""
     if descriptions and not any(d in ("Linux/UNIX", "Linux/UNIX (Amazon VPC)") for d in descriptions):
         return []
     history = []
@@ -192,14 +203,23 @@ def spot_history(instance_types: list[str], descriptions: list[str], zones: list
             if zones and zone not in zones:
                 continue
             price = spot_price(instance_type, zone)
-            if price is not None:
+            if price is None:
+                continue
+            changes = [(SPOT_SINCE, price)] + SPOT_CHANGES.get((instance_type, zone), [])
+            if end is not None:
+                changes = [c for c in changes if c[0] <= end]
+            if start is not None:
+                before = [c for c in changes if c[0] <= start]
+                changes = before[-1:] + [c for c in changes if c[0] > start]
+            for at, value in reversed(changes):
                 history.append(
                     {
                         "InstanceType": instance_type,
                         "ProductDescription": "Linux/UNIX",
-                        "SpotPrice": price,
+                        "SpotPrice": value,
                         "AvailabilityZone": zone,
-                        "Timestamp": _iso(SPOT_SINCE),
+                        "Timestamp": _iso(at),
                     }
                 )
+    history.sort(key=lambda h: h["Timestamp"], reverse=True)
     return history

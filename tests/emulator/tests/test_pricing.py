@@ -3,6 +3,7 @@ the real boto3 client, under IAM, and EC2's spot price history answers the windo
 
 import datetime
 import json
+import time
 import unittest
 
 from ..services import pricing
@@ -57,6 +58,34 @@ class Prices(CloudCase):
         self.assertLess(point["Timestamp"], now - datetime.timedelta(minutes=5))
         before = ec2.describe_spot_price_history(InstanceTypes=["m5.large"], EndTime=now - datetime.timedelta(days=1))
         self.assertEqual(before["SpotPriceHistory"], [], "no price was in effect a day before the cloud started")
+
+    def test_spot_history_gives_every_change_within_the_window_newest_first(self):
+        ec2 = self.client("ec2")
+        now = time.time()
+        pricing.change_spot_price("c5.large", "us-east-1c", "0.031000", at=now - 120)
+        pricing.change_spot_price("c5.large", "us-east-1c", "0.029500", at=now - 30)
+        self.addCleanup(pricing.SPOT_CHANGES.pop, ("c5.large", "us-east-1c"))
+
+        def window(start: float, end: float) -> list[tuple[str, float]]:
+            answer = ec2.describe_spot_price_history(
+                InstanceTypes=["c5.large"],
+                ProductDescriptions=["Linux/UNIX"],
+                Filters=[{"Name": "availability-zone", "Values": ["us-east-1c"]}],
+                StartTime=datetime.datetime.fromtimestamp(start, datetime.timezone.utc),
+                EndTime=datetime.datetime.fromtimestamp(end, datetime.timezone.utc),
+            )
+            return [(p["SpotPrice"], p["Timestamp"].timestamp()) for p in answer["SpotPriceHistory"]]
+
+        # A window holding both changes: both, and the price in effect at its start, newest first.
+        prices = window(now - 300, now)
+        self.assertEqual([p for p, _ in prices], ["0.029500", "0.031000", pricing.spot_price("c5.large", "us-east-1c")])
+        self.assertEqual([int(t) for _, t in prices[:2]], [int(now - 30), int(now - 120)])
+        # A window after the first change: the first as the price in effect at its start, then the second.
+        self.assertEqual([p for p, _ in window(now - 60, now)], ["0.029500", "0.031000"])
+        # A window that ended before the second: it is not shown.
+        self.assertEqual([p for p, _ in window(now - 100, now - 60)], ["0.031000"])
+        with self.assertRaises(ValueError):
+            pricing.change_spot_price("c5.large", "eu-west-1a", "0.01")
 
 
 if __name__ == "__main__":

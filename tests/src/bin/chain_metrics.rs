@@ -33,6 +33,7 @@ const S3_PUTS: (usize, usize) = (10, 4);
 /// and `--waiter-delay 5`.
 fn measure(tasks: usize) -> Figures {
     let sandbox = Sandbox::start();
+    sandbox.deliver_exactly_once();
     sandbox.upload_tree(
         "ecsub-wordcount",
         &repo().join("examples/wordcount/s3/ecsub-wordcount"),

@@ -68,6 +68,7 @@ fn main() {
     }
 
     let sandbox = Sandbox::start();
+    sandbox.deliver_exactly_once();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let data = pattern(mib << 20);
     let local = dir.path().join("up.bin");

@@ -15,6 +15,7 @@ fn main() {
         .nth(1)
         .map_or(100_000, |n| n.parse().expect("ROWS is a number"));
     let sandbox = Sandbox::start();
+    sandbox.deliver_exactly_once();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut tsv = String::from("--env SAMPLE\n");
     for i in 0..rows {

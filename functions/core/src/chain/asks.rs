@@ -1,9 +1,11 @@
 //! The launcher's decisions over the asks a queue batch brings (pure): their order, how they group into launches,
-//! the idempotency token of one RunInstances for several asks, and how long an ask that must wait is sent back to
-//! the queue for.
+//! the idempotency token of one RunInstances for several asks, how long an ask that must wait is sent back to
+//! the queue for, and which copies were handled already.
 
 use super::limits::client_token;
 use super::wire::LaunchAsk;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// SQS's longest delay of a message ("SendMessage": DelaySeconds, 0 to 900).
 pub const MAX_QUEUE_DELAY: u32 = 900;
@@ -12,6 +14,53 @@ pub const MAX_QUEUE_DELAY: u32 = 900;
 pub const CAPACITY_WAIT: f64 = 60.0;
 /// How long an ask waits after an error that says nothing of EC2's buckets (a 5xx, a lost answer).
 pub const TRANSIENT_WAIT: f64 = 5.0;
+
+/// The copies of asks a launcher process has handled (answered, failed or sent back to wait), the last
+/// `capacity` of them. SQS delivers a message at least once: a second delivery of a copy already handled would
+/// launch again, or send the ask back a second time, and each copy sent back can be delivered twice in turn — the
+/// copies of one waiting ask would multiply with every wait. A copy met again here is dropped. A copy handed back
+/// to SQS for delivery again (`again`) is not recorded, so that delivery is taken. Copies that reach different
+/// processes are not caught here; their launches meet at the ask's claim.
+#[derive(Debug)]
+pub struct Handled {
+    seen: HashSet<u64>,
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl Handled {
+    pub fn new(capacity: usize) -> Handled {
+        Handled {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn key(ask: &LaunchAsk) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        (&ask.token, ask.relaunch, ask.waits).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Whether this copy of the ask was handled before.
+    pub fn contains(&self, ask: &LaunchAsk) -> bool {
+        self.seen.contains(&Self::key(ask))
+    }
+
+    /// Records this copy as handled, forgetting the oldest past the capacity.
+    pub fn insert(&mut self, ask: &LaunchAsk) {
+        let key = Self::key(ask);
+        if self.seen.insert(key) {
+            self.order.push_back(key);
+            while self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+}
 
 /// Asks in the order they were made (the Launch state's entry time), then by task and attempt.
 pub fn in_order(asks: &mut [LaunchAsk]) {
@@ -109,7 +158,40 @@ mod tests {
             relaunch: 0,
             asked_at: at.to_owned(),
             waited: None,
+            waits: 0,
         }
+    }
+
+    #[test]
+    fn a_copy_handled_before_is_known_and_the_next_wait_of_the_same_ask_is_not() {
+        let mut handled = Handled::new(2);
+        let first = ask("a-aaaaa", 0, false, "2026-12-06T10:00:00Z");
+        assert!(!handled.contains(&first));
+        handled.insert(&first);
+        assert!(handled.contains(&first), "the same copy delivered again");
+        let sent_back = LaunchAsk {
+            waits: 1,
+            ..first.clone()
+        };
+        assert!(
+            !handled.contains(&sent_back),
+            "the copy sent back to wait is new"
+        );
+        let relaunch = LaunchAsk {
+            relaunch: 1,
+            ..first.clone()
+        };
+        assert!(
+            !handled.contains(&relaunch),
+            "a launch again is an ask of its own"
+        );
+        handled.insert(&sent_back);
+        handled.insert(&relaunch);
+        assert!(
+            !handled.contains(&first),
+            "the oldest is forgotten past the capacity"
+        );
+        assert!(handled.contains(&sent_back) && handled.contains(&relaunch));
     }
 
     #[test]

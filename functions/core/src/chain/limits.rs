@@ -46,6 +46,19 @@ pub const RELAUNCH_EVENTS: usize = 5;
 /// batches"); a call with more is refused whole, so a job with more live instances than that would terminate none.
 /// Half of it: a refused or throttled call leaves at most this many for the next try.
 pub const TERMINATE_IDS_PER_CALL: usize = 500;
+/// How fast EC2 gives back TerminateInstances' instance tokens ("Request throttling for the Amazon EC2 API",
+/// resource rate limits: a bucket of 1 000 instances, refilled 20 a second). Two closes of one job at once (an
+/// event delivered twice) or a sweep beside a close empty it at about a thousand instances.
+pub const TERMINATE_INSTANCES_REFILL_PER_SECOND: f64 = 20.0;
+/// How long a caller terminating instances waits in all for EC2's tokens before it leaves the rest to the next
+/// sweep: the refill of 1 200 instances.
+pub const TERMINATE_THROTTLE_BUDGET_SECONDS: f64 = 60.0;
+
+/// How long a throttled TerminateInstances of `ids` ids waits before it is sent again: what EC2 takes to refill
+/// that many instance tokens, at least a second.
+pub fn terminate_throttle_wait(ids: usize) -> f64 {
+    (ids as f64 / TERMINATE_INSTANCES_REFILL_PER_SECOND).max(1.0)
+}
 
 /// How many `--waiter-delay`s an attempt waits for its instance's join event before it checks for itself.
 pub const JOIN_WAIT_DELAYS: u32 = 8;
@@ -147,6 +160,17 @@ pub fn client_token(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_termination_waits_for_its_ids_tokens() {
+        assert_eq!(terminate_throttle_wait(TERMINATE_IDS_PER_CALL), 25.0);
+        assert_eq!(terminate_throttle_wait(1), 1.0, "at least a second");
+        // The budget covers two full calls' waits: a second close of the same job beside the first.
+        assert!(
+            TERMINATE_THROTTLE_BUDGET_SECONDS
+                >= 2.0 * terminate_throttle_wait(TERMINATE_IDS_PER_CALL)
+        );
+    }
 
     #[test]
     fn join_polls_follow_the_timeout_not_the_delay() {

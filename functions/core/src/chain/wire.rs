@@ -131,6 +131,10 @@ pub struct LaunchAsk {
     /// Why the ask waits, on the copy the launcher sends back to the queue to wait (its last refusal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited: Option<Waited>,
+    /// How many times the ask was sent back to wait: with the token, which copy of the ask this is (SQS delivers
+    /// at least once, so the same copy can come twice).
+    #[serde(default)]
+    pub waits: u32,
 }
 
 /// The last refusal an ask met: an error name of [`error_names`](super::error_names) and EC2's words.

@@ -14,7 +14,7 @@ pub mod walk;
 use crate::{layout_of, Ctx};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use ecsub_aws::{compute, execution, queue, store, FnError};
-use ecsub_core::chain::asks::{groups, requeue_delay, CAPACITY_WAIT, TRANSIENT_WAIT};
+use ecsub_core::chain::asks::{groups, requeue_delay, Handled, CAPACITY_WAIT, TRANSIENT_WAIT};
 use ecsub_core::chain::pace::{Ask, Pace};
 use ecsub_core::chain::policy::out_of_patience;
 use ecsub_core::chain::{
@@ -27,6 +27,10 @@ use tracing::{error, info, warn};
 
 /// What the launcher believes EC2 lets the account launch, for the life of the process.
 static PACE: Mutex<Option<Pace>> = Mutex::new(None);
+/// The copies of asks this process handled (ecsub-core's `Handled`): a copy SQS delivers again is dropped.
+static HANDLED: Mutex<Option<Handled>> = Mutex::new(None);
+/// How many handled copies a process remembers (each a hash: 80 KB).
+const HANDLED_KEPT: usize = 10_000;
 
 fn now_seconds() -> f64 {
     crate::now_ms() as f64 / 1000.0
@@ -36,11 +40,20 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchR
     let mut response = SqsBatchResponse::default();
     let mut asks = Vec::new();
     let mut message_of: HashMap<String, String> = HashMap::new();
+    let mut handled = HANDLED
+        .lock()
+        .ok()
+        .and_then(|mut h| h.take())
+        .unwrap_or_else(|| Handled::new(HANDLED_KEPT));
     for record in event.payload.records {
         let id = record.message_id.unwrap_or_default();
         match serde_json::from_str::<LaunchAsk>(record.body.as_deref().unwrap_or_default()) {
+            // A copy handled before (here or earlier in this batch), delivered again: SQS's at-least-once.
+            Ok(ask) if handled.contains(&ask) || message_of.contains_key(&copy_key(&ask)) => {
+                info!(job_id = %ask.job.job_id, task = ask.task.index, waits = ask.waits, "an ask delivered again is dropped")
+            }
             Ok(ask) => {
-                message_of.insert(ask.token.clone(), id);
+                message_of.insert(copy_key(&ask), id);
                 asks.push(ask);
             }
             // Without its token nobody can be answered: it is dropped, loudly.
@@ -52,14 +65,25 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchR
     let taken = PACE.lock().ok().and_then(|mut pace| pace.take());
     let mut pace = taken.unwrap_or_else(|| Pace::new(now_seconds()));
     for group in groups(asks) {
-        for ask in launch_group(ctx, &mut pace, group).await {
-            if let Some(id) = message_of.get(&ask.token) {
+        let copies: Vec<LaunchAsk> = group.clone();
+        let again = launch_group(ctx, &mut pace, group).await;
+        for ask in &again {
+            if let Some(id) = message_of.get(&copy_key(ask)) {
                 response.add_failure(id.clone());
             }
+        }
+        for ask in copies
+            .iter()
+            .filter(|c| !again.iter().any(|a| copy_key(a) == copy_key(c)))
+        {
+            handled.insert(ask);
         }
     }
     if let Ok(mut kept) = PACE.lock() {
         *kept = Some(pace);
+    }
+    if let Ok(mut kept) = HANDLED.lock() {
+        *kept = Some(handled);
     }
     Ok(response)
 }
@@ -130,6 +154,11 @@ async fn launch_group(ctx: &Ctx, pace: &mut Pace, group: Vec<LaunchAsk>) -> Vec<
         wait(ctx, ask, throttled, &untried, &mut again).await;
     }
     again
+}
+
+/// Which copy of which ask a message is (the token, the launch again, the waits before it).
+fn copy_key(ask: &LaunchAsk) -> String {
+    format!("{}:{}:{}", ask.token, ask.relaunch, ask.waits)
 }
 
 /// Why an ask waits that the launcher's pace holds back: EC2's RunInstances tokens.
@@ -275,20 +304,22 @@ async fn wait(
         ctx.config.launch_patience,
     );
     ask.waited = Some(why.clone());
+    let original = ask.clone();
+    ask.waits += 1;
     let Some(queue_url) = ctx.config.launch_queue_url.as_deref() else {
-        again.push(ask);
+        again.push(original);
         return;
     };
     let body = match serde_json::to_string(&ask) {
         Ok(body) => body,
         Err(_) => {
-            again.push(ask);
+            again.push(original);
             return;
         }
     };
     if let Err(e) = queue::send(&ctx.aws.sqs, queue_url, body, delay).await {
         warn!(job_id = %ask.job.job_id, task = ask.task.index, error = %e, "the ask could not be sent back; SQS brings it again");
-        again.push(ask);
+        again.push(original);
     }
 }
 
