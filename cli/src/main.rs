@@ -26,11 +26,12 @@ use error::{InputError, EXIT_INPUT, EXIT_RUNTIME};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == local::STAGE)
-    {
-        return ecsub_stage::main_with(std::env::args_os().skip(1));
+    // The hidden commands of `run --local`'s tasks, before the command line's parser: `stage` for their copies,
+    // `lead-task` for the process each task runs under.
+    match std::env::args_os().nth(1) {
+        Some(a) if a == local::STAGE => return ecsub_stage::main_with(std::env::args_os().skip(1)),
+        Some(a) if a == local::LEAD => return local::lead_task(std::env::args_os().skip(2)),
+        _ => {}
     }
     let cli = Cli::parse();
     let json = match &cli.command {

@@ -41,11 +41,15 @@ pub fn read_tasks(path: &std::path::Path) -> Result<(String, Vec<u8>), InputErro
 /// Reads a file of at most `max` bytes; `Err(size)` for a larger one (or an endless one, like `/dev/zero`):
 /// reading stops just past the limit.
 fn read_at_most(path: &std::path::Path, max: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+    read_bounded(std::fs::File::open(path)?, max)
+}
+
+/// Reads at most `max` bytes of `reader`; `Err(size)` when it has more: reading stops just past the limit, so
+/// `size` is what was read, the least the source holds. Every read of a file a user names goes through here.
+pub fn read_bounded(reader: impl std::io::Read, max: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_end(&mut bytes)?;
+    reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     let read = bytes.len() as u64;
     Ok(if read > max { Err(read) } else { Ok(bytes) })
 }

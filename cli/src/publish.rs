@@ -7,8 +7,12 @@
 use crate::args::PublishStagerArgs;
 use crate::aws::{self, Stager};
 use crate::error::InputError;
-use ecsub_core::chain::stager::{elf_arch, stager_key, StagerRef};
+use crate::plan::read_bounded;
+use ecsub_core::chain::stager::{
+    elf_arch, stager_key, StagerRef, ELF_HEADER_BYTES, MAX_STAGER_BYTES,
+};
 use sha2::Digest as _;
+use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,9 +50,35 @@ fn bucket_of(flag: Option<&str>) -> Result<String, InputError> {
     }
 }
 
+/// Reads a stager, bounded: a regular file of at most [`MAX_STAGER_BYTES`], whose first bytes are an ELF header
+/// for an architecture an instance can have, checked before the rest is read.
 fn read(path: &Path) -> Result<Stager, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let arch = elf_arch(&bytes)?;
+    let most = format!("{MAX_STAGER_BYTES} bytes ({} MiB)", MAX_STAGER_BYTES >> 20);
+    let limit = format!("the {most} a stager may have");
+    // Asked of the path before it is opened: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{}, not a regular file: a stager is an ELF executable of at most {most}",
+            kind_of(&meta.file_type())
+        ));
+    }
+    if meta.len() > MAX_STAGER_BYTES {
+        return Err(format!("{} bytes, over {limit}", meta.len()));
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut head = Vec::with_capacity(ELF_HEADER_BYTES);
+    std::io::Read::take(&mut file, ELF_HEADER_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let arch = elf_arch(&head)?;
+    let rest = read_bounded(
+        &mut file,
+        MAX_STAGER_BYTES.saturating_sub(head.len() as u64),
+    )
+    .map_err(|e| format!("cannot read it: {e}"))?
+    .map_err(|more| format!("{} bytes or more, over {limit}", head.len() as u64 + more))?;
+    let bytes = [head, rest].concat();
     let sha256 = hex(&sha2::Sha256::digest(&bytes));
     Ok(Stager {
         entry: StagerRef {
@@ -58,6 +88,24 @@ fn read(path: &Path) -> Result<Stager, String> {
         },
         bytes,
     })
+}
+
+/// What a file that is not a regular one is, for a message.
+fn kind_of(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -93,3 +93,128 @@ fn an_input_folder_with_no_file_is_refused_before_anything_runs() {
     );
     assert!(!job.path("work").exists());
 }
+
+/// Probe 2026-12, finding 2: the bucket folder is another filesystem than the root, one that keeps whole seconds
+/// (ext2 with 128-byte inodes, loop-mounted in a mount namespace of its own). Its outputs are stamped by its clock
+/// and count for the attempt that wrote them: the mark is taken on the filesystem each output lands on. Needs
+/// root, `unshare`, `mkfs.ext2` and a loop device: says so and passes without them.
+#[test]
+fn outputs_on_a_whole_second_filesystem_count_for_the_attempt_that_wrote_them() {
+    let rows: String = (0..10)
+        .map(|i| format!("{i}\ts3://bkt/out/{i}.txt\n"))
+        .collect();
+    let job = LocalJob::new(
+        &format!("--env I\t--output OUT\n{rows}"),
+        "mkdir -p \"$(dirname \"$OUT\")\"; echo $I > \"$OUT\"\n",
+    );
+    let image = job.path("ext2.img");
+    fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
+    let made = std::process::Command::new("mkfs.ext2")
+        .args(["-q", "-F", "-I", "128"])
+        .arg(&image)
+        .output();
+    if !made.is_ok_and(|out| out.status.success()) {
+        eprintln!("skipped: mkfs.ext2 is not available");
+        return;
+    }
+    fs::create_dir_all(job.path("s3/bkt")).unwrap();
+    // In its own mount namespace: the mount (and its loop device) goes when the namespace does.
+    let out = common::run(
+        std::process::Command::new("unshare")
+            .current_dir(job.dir.path())
+            .env_remove("ECSUB_BUCKET")
+            .args(["-m", "sh", "-c"])
+            .arg(
+                "mount -o loop ext2.img s3/bkt || exit 97\n\
+                 \"$0\" run --local --tasks tasks.tsv --script script.sh --s3-root s3 --wdir work --processes 1\n\
+                 rc=$?; ls s3/bkt/out > listing; stat -c %y s3/bkt/out/0.txt >> listing; umount s3/bkt; exit $rc",
+            )
+            .arg(env!("CARGO_BIN_EXE_ecsub-cli")),
+    );
+    if out.code == 97 || out.stderr.starts_with("unshare: ") {
+        eprintln!("skipped: cannot mount a loop device here: {}", out.stderr);
+        return;
+    }
+    let listing = fs::read_to_string(job.path("listing")).unwrap();
+    assert!(
+        listing.contains(".000000000 "),
+        "the bucket's filesystem keeps whole seconds: {listing}"
+    );
+    assert_eq!(out.code, 0, "{}\n{}\n{listing}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("10/10 tasks succeeded"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(listing.lines().filter(|l| l.ends_with(".txt")).count(), 10);
+}
+
+/// Probe 2026-12, finding 4: a part left in the bucket by a killed upload is no object: the pre-flight finds
+/// neither input there (and removes the part, its writer being gone), and a task never downloads one.
+#[test]
+fn a_part_left_by_a_killed_upload_is_no_input() {
+    let job = LocalJob::new(
+        "--input-recursive RES\t--input G\t--output N\ns3://bkt/res\ts3://bkt/res/*.bin\ts3://bkt/next/n.txt\n",
+        "mkdir -p \"$(dirname \"$N\")\"; ls -A \"$RES\" \"$(dirname \"$G\")\" > \"$N\"\n",
+    );
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let part = format!("bkt/res/.ecsub-part.{dead}.big.bin");
+    let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(61);
+    job.put(&part, b"the first 50 MB of big.bin");
+    fs::File::options()
+        .write(true)
+        .open(job.path(&format!("s3/{part}")))
+        .unwrap()
+        .set_modified(a_minute_ago)
+        .unwrap();
+    let out = job.run(&[]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "tasks.tsv:2: task 0 (`--input-recursive RES`): input `s3://bkt/res/` holds no file"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[1]
+            .starts_with("tasks.tsv:2: task 0 (`--input G`): input `s3://bkt/res/*.bin` not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !job.path(&format!("s3/{part}")).exists(),
+        "the stale part is removed"
+    );
+
+    // Left a moment ago, so kept for now (its writer may be elsewhere): still no task ever sees it.
+    job.put("bkt/res/big.bin", b"whole");
+    job.put(&part, b"the first 50 MB of big.bin");
+    let out = job.run(&[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let listed = fs::read_to_string(job.path("s3/bkt/next/n.txt")).unwrap();
+    assert!(!listed.contains(".ecsub-part"), "{listed}");
+    assert_eq!(listed.matches("big.bin").count(), 2, "{listed}");
+    assert!(job.path(&format!("s3/{part}")).exists());
+}
+
+/// Probe 2026-12, finding 12: names of 237 to 255 bytes could never be staged (the part name added ~18 bytes);
+/// the longest name a file may have now goes in and out.
+#[test]
+fn a_name_of_255_bytes_is_an_input_and_an_output() {
+    let long = "n".repeat(255);
+    let job = LocalJob::new(
+        &format!("--input IN\t--output OUT\ns3://bkt/i/{long}\ts3://bkt/o/{long}\n"),
+        "mkdir -p \"$(dirname \"$OUT\")\"; cat \"$IN\" > \"$OUT\"\n",
+    );
+    job.put(&format!("bkt/i/{long}"), b"long\n");
+    let out = job.run(&[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        fs::read(job.path(&format!("s3/bkt/o/{long}"))).unwrap(),
+        b"long\n"
+    );
+}

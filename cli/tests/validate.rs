@@ -225,3 +225,63 @@ fn every_error_at_once_as_json_and_escaped() {
         "--processes: must be at least 1"
     );
 }
+
+/// Probe 2026-12, finding 3: 20 000 empty columns over 3 000 one-cell rows (a 295 KB file that took gigabytes):
+/// each row keeps its own cell and gets one short warning.
+#[test]
+fn validate_takes_a_wide_header_over_short_rows_by_the_file_s_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let header: Vec<String> = std::iter::once("--env A".to_owned())
+        .chain((0..20_000).map(|k| format!("--input I{k}")))
+        .collect();
+    std::fs::write(
+        dir.path().join("k20r3000.tsv"),
+        format!("{}\n{}", header.join("\t"), "a\n".repeat(3_000)),
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "k20r3000.tsv"]));
+    assert_eq!(
+        out.code,
+        0,
+        "{}",
+        &out.stderr[..out.stderr.len().min(2_000)]
+    );
+    assert_eq!(
+        out.stdout,
+        "k20r3000.tsv: 3000 tasks, 20001 columns (1 env, 20000 input)\n"
+    );
+    assert_eq!(out.stderr.lines().count(), 3_000);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "k20r3000.tsv:2:2: warning: the row has 1 cells but the header has 20001 columns: `--input I0`, \
+         `--input I1`, `--input I2` and 19997 more left empty"
+    );
+}
+
+/// Probe 2026-12, findings 3 and 8: a header whose empty cells alone overflow every task's environment is refused
+/// at its line, with its count, exit 2.
+#[test]
+fn validate_refuses_a_header_too_wide_for_any_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "x".repeat(200);
+    let header: Vec<String> = std::iter::once("--env A".to_owned())
+        .chain((0..6_000).map(|n| format!("--input I{n}_{name}")))
+        .collect();
+    std::fs::write(
+        dir.path().join("wide.tsv"),
+        format!("{}\na\n", header.join("\t")),
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "wide.tsv"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "wide.tsv:1:1: the header has 6001 columns, which take 2511783 bytes of every task's environment even \
+         when empty (`NAME=` for each, `NAME=` and `S3_NAME=` for an input or output), over the 1048576 ecsub \
+         allows; split the columns into several jobs\n"
+    );
+}

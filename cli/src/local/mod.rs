@@ -1,8 +1,11 @@
 //! `ecsub-cli run --local`: every task of a job as a local process running the generated scripts, with
 //! `s3://BUCKET/KEY` mapped to `S3_ROOT/BUCKET/KEY` and each task's `/scratch` mapped to its own folder.
 //!
-//! At most `--processes` tasks run at once; each runs in its own process group, so Ctrl-C (or SIGTERM) stops the
-//! task and everything it started, and the report is still printed.
+//! At most `--processes` tasks run at once. Each runs under a leader of its own ([`leader`]): in its own session
+//! (no controlling terminal; its process group is the session's), reaped as its processes end, and ended with
+//! everything it started when its `run.sh` ends or the CLI dies ([`lifetime`] is the CLI's side of it). Ctrl-C
+//! (or SIGTERM) stops every task's process group, and the report is still printed. A succeeded task's scratch
+//! folder is removed without crossing a mount point ([`scratch`]).
 
 use crate::args::{Output, RunArgs};
 use crate::error::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
@@ -13,7 +16,7 @@ use ecsub_core::chain::task_env::RunEnv;
 use ecsub_core::chain::{classify, Outcome, Stopped};
 use ecsub_core::tasks::ColumnKind;
 use ecsub_core::{exit, job::SCRIPT_FILE};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,14 +25,17 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 
+mod leader;
 mod lifetime;
 mod objects;
 mod progress;
 mod report;
+mod scratch;
 
+pub use leader::{lead_task, LEAD};
 use lifetime::signal_group;
 
-use objects::{check_inputs, clock_mark, missing_outputs};
+use objects::{check_inputs, clock_marks, missing_outputs, Marks};
 use progress::Progress;
 use report::{TaskReport, TaskResult, TaskState};
 
@@ -220,7 +226,7 @@ struct Runner<'a> {
     plan: &'a Plan,
     dirs: &'a RunDirs,
     s3_root: PathBuf,
-    /// This program: each task's copies run `<stager> stage copy …`.
+    /// This program: each task runs under `<stager> lead-task …`, and its copies run `<stager> stage copy …`.
     stager: PathBuf,
     keep_scratch: bool,
 }
@@ -252,12 +258,12 @@ impl Stop {
     }
 }
 
-/// A task that has been started: its process group, when (for the report), and the local root's file clock just
-/// before it (for the output contract).
+/// A task that has been started: its leader's pid (also its session's and process group's), when (for the
+/// report), and its outputs' file clocks just before it (for the output contract).
 struct Started {
     pgid: Option<i32>,
     start: SystemTime,
-    since: SystemTime,
+    since: Marks,
 }
 
 impl Runner<'_> {
@@ -284,7 +290,7 @@ impl Runner<'_> {
         loop {
             while stopping.is_none() && running.len() < limit {
                 let Some(&index) = queue.peek() else { break };
-                let since = clock_mark(&self.s3_root, index);
+                let since = clock_marks(self.plan, &self.s3_root, index);
                 let spawned = self.spawn(index);
                 if let Err(e) = &spawned {
                     // Out of file descriptors or processes while others run: wait for a slot (and run fewer at
@@ -330,12 +336,12 @@ impl Runner<'_> {
                 joined = running.join_next() => {
                     let Some(joined) = joined else { continue };
                     let (index, status) = joined.context("a task's waiter failed")?;
-                    // The task's run.sh has ended: so does everything left in its process group (as at a
-                    // container's end), whatever it does with SIGTERM.
+                    // The task's leader has ended, and has killed everything the task left (as at a container's
+                    // end); its process group too, should the leader have been killed before it could.
                     signal_group(started.get(&index).and_then(|s| s.pgid), libc::SIGKILL);
                     let _ = fs::remove_file(self.dirs.env(index));
                     let start = started.get(&index).map(|s| s.start);
-                    let since = started.get(&index).map(|s| s.since);
+                    let since = started.get(&index).map(|s| &s.since);
                     let (state, code, note) = match status {
                         Ok(status) => {
                             let code = exit_code(status);
@@ -356,7 +362,9 @@ impl Runner<'_> {
                     };
                     progress.finished(index, code, note.as_deref().unwrap_or(""));
                     if state == TaskState::Succeeded && !self.keep_scratch {
-                        let _ = fs::remove_dir_all(self.dirs.scratch(index));
+                        if let Some(warning) = scratch::remove(&self.dirs.scratch(index)) {
+                            progress.say(&format!("ecsub-cli: task {index:03}: {warning}"));
+                        }
                     }
                     results[index - first] = Some(TaskResult {
                         state,
@@ -366,6 +374,7 @@ impl Runner<'_> {
                         note: note.map(String::into_boxed_str),
                     });
                     started.remove(&index);
+                    reap_orphans(&started);
                 }
                 _ = interrupt.recv(), if stopping.is_none() => {
                     stopping = Some(self.stop_all(&started, Stop::Interrupt));
@@ -385,7 +394,10 @@ impl Runner<'_> {
                     }
                     killed = true;
                 }
-                _ = ticker.tick() => progress.redraw(),
+                _ = ticker.tick() => {
+                    progress.redraw();
+                    reap_orphans(&started);
+                }
             }
         }
         progress.clear();
@@ -436,19 +448,18 @@ impl Runner<'_> {
             stage: &self.stager,
             stage_via: STAGE,
         };
-        let child = tokio::process::Command::new("sh")
-            .arg(self.dirs.scripts.join("run.sh"))
+        let run_sh = self.dirs.scripts.join("run.sh");
+        let child = leader::command(&self.stager, "sh", &[run_sh.as_os_str()])
             .current_dir(&scratch)
             .envs(run_env.pairs())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
-            .process_group(0)
             .spawn();
         if child.is_err() {
             let _ = fs::remove_file(&env_path);
         }
-        child.context("cannot run `sh`")
+        child.with_context(|| format!("cannot run `{} {LEAD}`", self.stager.display()))
     }
 
     /// Asks every running task's process group to stop; returns when to stop asking nicely.
@@ -464,6 +475,13 @@ impl Runner<'_> {
         }
         tokio::time::Instant::now() + GRACE
     }
+}
+
+/// Reaps the processes re-parented to the CLI that have ended (the tasks' leaders are waited for by the runner):
+/// a task whose leader was killed leaves no zombie until the job ends.
+fn reap_orphans(started: &HashMap<usize, Started>) {
+    let leaders: HashSet<i32> = started.values().filter_map(|s| s.pgid).collect();
+    lifetime::reap_orphans(&leaders);
 }
 
 /// Is this a failure to start a process for want of a resource that a finishing task gives back (file

@@ -1,26 +1,29 @@
-//! The local S3 root seen as S3: its "objects" are the regular files under `ROOT/BUCKET/` (symbolic links are
-//! not objects and are never followed), each with its modification time. The input pre-flight and the outputs
-//! check ask the same questions here as on AWS, through `ecsub_core::outputs`.
+//! The local S3 root seen as S3: its "objects" are the regular files under `ROOT/BUCKET/` (symbolic links and the
+//! stager's part files are not objects; links are never followed), each with its modification time. The input
+//! pre-flight and the outputs check ask the same questions here as on AWS, through `ecsub_core::outputs`.
 
 use crate::error::InputError;
 use crate::plan::Plan;
 use ecsub_core::outputs::{listing_prefix, satisfied, Written, LOCAL_SLACK_MS};
+use ecsub_core::staging::part_name;
 use ecsub_core::tasks::Cell;
 use ecsub_core::S3Path;
+use ecsub_stage::meet_part;
 use std::fs;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// ecsub's pre-flight, on the local folder: every input of every selected task must exist before any task runs.
 pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
     let mut errors = Vec::new();
     for task in plan.selected_tasks() {
-        for (column, cell) in plan.tasks.columns.iter().zip(&task.cells) {
+        for (column, cell) in task.cells_with(&plan.tasks.columns) {
             let Cell::Path(path) = cell else { continue };
             if !column.kind.is_input() {
                 continue;
             }
-            if !present(s3_root, path, i64::MIN, 0) {
+            if !present(s3_root, path, None) {
                 let local = s3_root.join(path.bucket()).join(path.key());
                 let what = if path.is_recursive() {
                     "holds no file (looked in"
@@ -45,20 +48,91 @@ pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
     }
 }
 
-/// The local root's file clock now: the modification time of a file created (and removed) in `s3_root` (or its
-/// nearest existing parent) for task `index`. A task's outputs are stamped by that clock, which is not the one
-/// `SystemTime::now()` reads: Linux stamps new files from a coarse clock up to a tick behind it, a filesystem may
-/// keep whole seconds, and an NFS server stamps with its own clock. Compared with this mark, a file the task writes
-/// afterwards is never older, on any of them. Falls back to `SystemTime::now()` less a second when the folder
-/// cannot be written (the task's outputs could not be written either).
-pub fn clock_mark(s3_root: &Path, index: usize) -> SystemTime {
-    // A root that does not exist yet (a job with no inputs) is created by the first upload: mark in its nearest
-    // existing parent, most likely the same filesystem.
-    let dir = s3_root
-        .ancestors()
-        .find(|dir| dir.is_dir())
-        .unwrap_or(s3_root);
-    let path = dir.join(format!(".ecsub-clock-{}-{index}", std::process::id()));
+/// The file clocks of the filesystems a task's outputs land on, read just before the task starts: one mark per
+/// filesystem (`st_dev`). Each output is compared with the mark of its own filesystem, since each stamps files
+/// by its own clock: a bucket folder may be another filesystem than the root (whole seconds on ext2 or FAT, the
+/// server's clock over NFS).
+#[derive(Debug, Clone)]
+pub struct Marks {
+    by_device: Vec<(u64, SystemTime)>,
+    /// For an output found on a filesystem no mark was taken on (one mounted while the task ran): this
+    /// machine's clock a second before the task.
+    fallback: SystemTime,
+}
+
+impl Marks {
+    fn of(&self, device: u64) -> SystemTime {
+        self.by_device
+            .iter()
+            .find(|(d, _)| *d == device)
+            .map_or(self.fallback, |(_, mark)| *mark)
+    }
+}
+
+/// Takes the marks for task `index`: for each of its outputs, a file created (and removed) in the nearest existing
+/// folder of the output's key (a bucket or folder not there yet is created by the upload, in that folder's
+/// filesystem), once per filesystem. The mark file is named as a part, so no listing ever takes it for an object.
+pub fn clock_marks(plan: &Plan, s3_root: &Path, index: usize) -> Marks {
+    let fallback = SystemTime::now()
+        .checked_sub(Duration::from_secs(1))
+        .unwrap_or(UNIX_EPOCH);
+    let folders = plan
+        .tasks
+        .tasks
+        .get(index)
+        .into_iter()
+        .flat_map(|task| task.cells_with(&plan.tasks.columns))
+        .filter_map(|(column, cell)| match cell {
+            Cell::Path(path) if column.kind.is_output() => Some(landing(s3_root, path)),
+            _ => None,
+        });
+    marks_in(folders, fallback, |dir| stamp(dir, index))
+}
+
+/// One mark per filesystem of `folders`, each by `stamp` (the file clock of a folder, `None` when it cannot be
+/// read: the fallback then).
+fn marks_in(
+    folders: impl Iterator<Item = PathBuf>,
+    fallback: SystemTime,
+    mut stamp: impl FnMut(&Path) -> Option<SystemTime>,
+) -> Marks {
+    let mut by_device: Vec<(u64, SystemTime)> = Vec::new();
+    for folder in folders {
+        let Some((dir, device)) = folder.ancestors().find_map(|dir| {
+            fs::metadata(dir)
+                .ok()
+                .filter(|m| m.is_dir())
+                .map(|m| (dir, m.dev()))
+        }) else {
+            continue;
+        };
+        if by_device.iter().all(|(d, _)| *d != device) {
+            by_device.push((device, stamp(dir).unwrap_or(fallback)));
+        }
+    }
+    Marks {
+        by_device,
+        fallback,
+    }
+}
+
+/// The folder an output lands in: its key's folder (a folder output's own).
+fn landing(s3_root: &Path, path: &S3Path) -> PathBuf {
+    let folder = listing_prefix(path).trim_end_matches('/');
+    let bucket = s3_root.join(path.bucket());
+    if folder.is_empty() {
+        bucket
+    } else {
+        bucket.join(folder)
+    }
+}
+
+/// A folder's file clock now: the modification time of a file created (and removed) in it. Linux stamps a new file
+/// from a coarse clock up to a tick behind `SystemTime::now()`, a filesystem may keep whole seconds, and an NFS
+/// server stamps with its own clock: compared with this mark, a file written in that filesystem afterwards is never
+/// older. `None` when the folder cannot be written (the task's outputs could not be written there either).
+fn stamp(dir: &Path, index: usize) -> Option<SystemTime> {
+    let path = dir.join(part_name(std::process::id(), &format!("clock{index}")));
     let stamped = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -66,30 +140,18 @@ pub fn clock_mark(s3_root: &Path, index: usize) -> SystemTime {
         .and_then(|file| file.metadata())
         .and_then(|meta| meta.modified());
     let _ = fs::remove_file(&path);
-    stamped.unwrap_or_else(|_| SystemTime::now() - Duration::from_secs(1))
+    stamped.ok()
 }
 
-/// The declared outputs of a task that this attempt (started at `started`, by the root's file clock) did not
+/// The declared outputs of a task that this attempt (started at `marks`, by each filesystem's clock) did not
 /// write under the local root.
-pub fn missing_outputs(
-    plan: &Plan,
-    s3_root: &Path,
-    index: usize,
-    started: SystemTime,
-) -> Vec<String> {
+pub fn missing_outputs(plan: &Plan, s3_root: &Path, index: usize, marks: &Marks) -> Vec<String> {
     let Some(task) = plan.tasks.tasks.get(index) else {
         return Vec::new();
     };
-    let started_ms = millis(started);
-    plan.tasks
-        .columns
-        .iter()
-        .zip(&task.cells)
+    task.cells_with(&plan.tasks.columns)
         .filter_map(|(column, cell)| match cell {
-            Cell::Path(path)
-                if column.kind.is_output()
-                    && !present(s3_root, path, started_ms, LOCAL_SLACK_MS) =>
-            {
+            Cell::Path(path) if column.kind.is_output() && !present(s3_root, path, Some(marks)) => {
                 Some(path.url())
             }
             _ => None,
@@ -97,24 +159,46 @@ pub fn missing_outputs(
         .collect()
 }
 
-/// Is `path` satisfied by a file of the root written since `since_ms` (less `slack_ms`)?
-fn present(s3_root: &Path, path: &S3Path, since_ms: i64, slack_ms: i64) -> bool {
+/// A file of the root as the checks see it: its key, when it was last written (ms since the epoch), and its
+/// filesystem.
+struct Found {
+    key: String,
+    modified_ms: i64,
+    device: u64,
+}
+
+/// Is `path` satisfied by a file of the root: any (`marks` is `None`, the pre-flight), or one written since the
+/// mark of its own filesystem?
+fn present(s3_root: &Path, path: &S3Path, marks: Option<&Marks>) -> bool {
     let found = objects(s3_root, path);
-    let written = found.iter().map(|(key, modified_ms)| Written {
-        key,
-        modified_ms: *modified_ms,
+    let Some(marks) = marks else {
+        let written = found.iter().map(|f| Written {
+            key: &f.key,
+            modified_ms: f.modified_ms,
+        });
+        return satisfied(path, written, i64::MIN, 0);
+    };
+    // Each file's time is counted from its own filesystem's mark: the attempt started at 0 on every clock.
+    let written = found.iter().map(|f| Written {
+        key: &f.key,
+        modified_ms: f.modified_ms.saturating_sub(millis(marks.of(f.device))),
     });
-    satisfied(path, written, since_ms, slack_ms)
+    satisfied(path, written, 0, LOCAL_SLACK_MS)
 }
 
 /// The objects a check of `path` looks at: the file at its key, or every file under its listing prefix (a
-/// wildcard's folder is listed without its subfolders, as S3 would list them with a delimiter).
-fn objects(s3_root: &Path, path: &S3Path) -> Vec<(String, i64)> {
+/// wildcard's folder is listed without its subfolders, as S3 would list them with a delimiter). Part files are
+/// not objects: never listed, and a stale one met is removed.
+fn objects(s3_root: &Path, path: &S3Path) -> Vec<Found> {
     let bucket = s3_root.join(path.bucket());
     let mut found = Vec::new();
     if !path.is_recursive() && !path.has_wildcard() {
-        if let Some(modified) = file_time(&bucket.join(path.key())) {
-            found.push((path.key().to_owned(), modified));
+        if let Some((modified_ms, device)) = file_time(&bucket.join(path.key())) {
+            found.push(Found {
+                key: path.key().to_owned(),
+                modified_ms,
+                device,
+            });
         }
         return found;
     }
@@ -129,8 +213,9 @@ fn objects(s3_root: &Path, path: &S3Path) -> Vec<(String, i64)> {
     found
 }
 
-/// Every regular file under `dir` (into subfolders when `deep`), keyed `prefix` + its relative path.
-fn walk(dir: &Path, prefix: &str, deep: bool, found: &mut Vec<(String, i64)>) {
+/// Every regular file under `dir` (into subfolders when `deep`), keyed `prefix` + its relative path; never a part
+/// file.
+fn walk(dir: &Path, prefix: &str, deep: bool, found: &mut Vec<Found>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -142,8 +227,15 @@ fn walk(dir: &Path, prefix: &str, deep: bool, found: &mut Vec<(String, i64)>) {
             continue;
         };
         if kind.is_file() {
-            if let Some(modified) = file_time(&entry.path()) {
-                found.push((format!("{prefix}{name}"), modified));
+            if meet_part(&entry.path()) {
+                continue;
+            }
+            if let Some((modified_ms, device)) = file_time(&entry.path()) {
+                found.push(Found {
+                    key: format!("{prefix}{name}"),
+                    modified_ms,
+                    device,
+                });
             }
         } else if kind.is_dir() && deep {
             walk(&entry.path(), &format!("{prefix}{name}/"), deep, found);
@@ -151,12 +243,11 @@ fn walk(dir: &Path, prefix: &str, deep: bool, found: &mut Vec<(String, i64)>) {
     }
 }
 
-/// The modification time of a regular file (not through a link), in ms since the epoch.
-fn file_time(path: &Path) -> Option<i64> {
+/// The modification time of a regular file (not through a link), in ms since the epoch, and its filesystem.
+fn file_time(path: &Path) -> Option<(i64, u64)> {
     let meta = fs::symlink_metadata(path).ok()?;
-    meta.is_file()
-        .then(|| meta.modified().ok().map(millis))
-        .flatten()
+    let modified = meta.modified().ok().filter(|_| meta.is_file())?;
+    Some((millis(modified), meta.dev()))
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -174,7 +265,7 @@ mod tests {
         // 6.18 stamps a new file by its coarse clock, 5-7 ms behind); a mark from the file clock itself never does.
         let root = tempfile::tempdir().unwrap();
         for i in 0..500 {
-            let mark = clock_mark(root.path(), i);
+            let mark = stamp(root.path(), i).unwrap();
             let part = root.path().join(format!("{i}.part"));
             fs::write(&part, b"x").unwrap();
             let file = root.path().join(format!("{i}"));
@@ -190,5 +281,78 @@ mod tests {
             500,
             "no mark file is left"
         );
+    }
+
+    #[test]
+    fn one_mark_per_filesystem_in_the_nearest_existing_folder() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("bkt/out")).unwrap();
+        let folders = [
+            root.path().join("bkt/out"),
+            root.path().join("bkt/not/yet/there"),
+            root.path().join("other-bucket"),
+        ];
+        let mut asked = Vec::new();
+        let at = UNIX_EPOCH + Duration::from_secs(1_000);
+        let marks = marks_in(folders.into_iter(), UNIX_EPOCH, |dir| {
+            asked.push(dir.to_owned());
+            Some(at)
+        });
+        // Three folders of one filesystem: one mark, taken in the first output's folder.
+        assert_eq!(asked, [root.path().join("bkt/out")]);
+        let device = fs::metadata(root.path()).unwrap().dev();
+        assert_eq!(marks.of(device), at);
+        // A filesystem no mark was taken on (mounted during the task) is compared with the fallback.
+        assert_eq!(marks.of(device.wrapping_add(1)), UNIX_EPOCH);
+        // A folder that cannot be written gets the fallback.
+        let marks = marks_in([root.path().join("bkt")].into_iter(), UNIX_EPOCH, |_| None);
+        assert_eq!(marks.of(device), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn each_output_is_compared_with_the_mark_of_its_own_filesystem() {
+        // Probe 2026-12, finding 2, with a stub for the clocks: an output stamped by a whole-second filesystem
+        // looks older than a mark read from a nanosecond one, but never older than its own filesystem's mark.
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("bkt/out/i.txt");
+        fs::create_dir_all(out.parent().unwrap()).unwrap();
+        fs::write(&out, b"1").unwrap();
+        let written = UNIX_EPOCH + Duration::from_secs(1_000);
+        fs::File::options()
+            .write(true)
+            .open(&out)
+            .unwrap()
+            .set_modified(written)
+            .unwrap();
+        let device = fs::metadata(&out).unwrap().dev();
+        let path = S3Path::parse_file("s3://bkt/out/i.txt").unwrap();
+        let marks = |own: SystemTime, other: SystemTime| Marks {
+            by_device: vec![(device.wrapping_add(1), other), (device, own)],
+            fallback: UNIX_EPOCH,
+        };
+        let later = written + Duration::from_millis(400);
+        assert!(present(root.path(), &path, Some(&marks(written, later))));
+        assert!(!present(root.path(), &path, Some(&marks(later, written))));
+    }
+
+    #[test]
+    fn a_part_file_is_never_an_object() {
+        let root = tempfile::tempdir().unwrap();
+        let res = root.path().join("bkt/res");
+        fs::create_dir_all(&res).unwrap();
+        fs::write(res.join(".ecsub-part.1628.big.bin"), b"fragment").unwrap();
+        for url in [
+            "s3://bkt/res/*.bin",
+            "s3://bkt/res/.ecsub-part.1628.big.bin",
+        ] {
+            assert!(
+                !present(root.path(), &S3Path::parse_file(url).unwrap(), None),
+                "{url}"
+            );
+        }
+        let folder = S3Path::parse_folder("s3://bkt/res").unwrap();
+        assert!(!present(root.path(), &folder, None));
+        fs::write(res.join("big.bin"), b"whole").unwrap();
+        assert!(present(root.path(), &folder, None));
     }
 }

@@ -13,11 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn declared_outputs(plan: &Plan) -> BTreeMap<usize, Vec<S3Path>> {
     let mut outputs = BTreeMap::new();
     for task in plan.selected_tasks() {
-        let declared: Vec<S3Path> = plan
-            .tasks
-            .columns
-            .iter()
-            .zip(&task.cells)
+        let declared: Vec<S3Path> = task
+            .cells_with(&plan.tasks.columns)
             .filter_map(|(column, cell)| match (column.kind.is_output(), cell) {
                 (true, Cell::Path(path)) => Some(path.clone()),
                 _ => None,

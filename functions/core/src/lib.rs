@@ -9,8 +9,9 @@
 //!   and its policies (attempts, retries, EC2 refusals, limits, admission);
 //! - [`status`]: a job's and each task's state, derived from what the stack recorded;
 //! - [`cost`]: what a job's attempts cost, from prices;
-//! - [`outputs`]: when an output counts as written by an attempt; [`s3path`]: `s3://` paths; [`exit`]: the exit
-//!   codes `run.sh` gives; [`diag`]: diagnostics with file, line and column; [`time`]: RFC 3339 times.
+//! - [`outputs`]: when an output counts as written by an attempt; [`staging`]: the stager's part files and the
+//!   names it can stage; [`s3path`]: `s3://` paths; [`exit`]: the exit codes `run.sh` gives; [`diag`]: diagnostics
+//!   with file, line and column; [`time`]: RFC 3339 times.
 //!
 //! It must not depend on the AWS SDK, an async runtime or the filesystem: callers read and write, this crate
 //! decides.
@@ -25,6 +26,7 @@ pub mod outputs;
 pub mod plan;
 pub mod s3path;
 pub mod script;
+pub mod staging;
 pub mod status;
 pub mod tasks;
 pub mod time;

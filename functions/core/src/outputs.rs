@@ -5,14 +5,17 @@
 //! The time comes with the object at no extra cost: S3's `LastModified` (from the HeadObject or ListObjectsV2
 //! the check makes anyway) and a file's modification time locally, where every copy lands a new file by rename.
 //! The attempt's start is the ECS task's `startedAt` on AWS (the container starts before `run.sh` uploads
-//! anything) and, locally, the modification time of a file created in the local root just before the task's
-//! process starts (files are stamped by a coarser clock than the one a program reads).
+//! anything) and, locally, the modification time of a file created just before the task's process starts on each
+//! filesystem its outputs land on (files are stamped by a coarser clock than the one a program reads, and each
+//! filesystem by its own: whole seconds on some, the server's clock over NFS).
 //!
 //! What satisfies a location: a file output, the object at its key; a folder (`--output-recursive`), at least one
 //! object under `key/` (so `data/` is not satisfied by `data2/`); a wildcard, at least one object of its folder
-//! (not of a subfolder) whose name matches.
+//! (not of a subfolder) whose name matches. A part file (a copy still being written, or left by a killed one:
+//! [`crate::staging`]) is never an object, so it satisfies nothing.
 
 use crate::s3path::wildcard_matches;
+use crate::staging::is_part_key;
 use crate::S3Path;
 
 /// How much earlier than the attempt's start an S3 object may look and still count: S3 keeps `LastModified` to
@@ -20,8 +23,8 @@ use crate::S3Path;
 /// attempt of the same task is minutes older (its instance was terminated and another one launched and joined).
 pub const S3_SLACK_MS: i64 = 2_000;
 
-/// Locally the attempt's start is read from the root's own file clock (`ecsub-cli`'s `clock_mark`), the clock
-/// that stamps the outputs: no slack.
+/// Locally the attempt's start is read from the file clock of each filesystem an output lands on (`ecsub-cli`'s
+/// `clock_marks`), the clock that stamps that output: no slack.
 pub const LOCAL_SLACK_MS: i64 = 0;
 
 /// An object as the check sees it: its key and when it was last written (milliseconds since the Unix epoch).
@@ -47,6 +50,9 @@ pub fn satisfied<'a>(
 
 /// Would an object at `key` satisfy `path`, whatever its time?
 pub fn satisfies(path: &S3Path, key: &str) -> bool {
+    if is_part_key(key) {
+        return false;
+    }
     let want = path.key();
     if path.is_recursive() {
         return key.len() > want.len() && key.starts_with(want);
@@ -133,6 +139,21 @@ mod tests {
         assert!(!satisfied(
             &glob,
             [w("out/a.txt", 0), w("out/a.log", 5)],
+            1,
+            0
+        ));
+        // A part file is not an object, whatever `*` would match.
+        let bins = S3Path::parse_file("s3://bkt/res/*.bin").unwrap();
+        assert!(!satisfied(
+            &bins,
+            [w("res/.ecsub-part.1628.big.bin", 5)],
+            1,
+            0
+        ));
+        let res = S3Path::parse_folder("s3://bkt/res").unwrap();
+        assert!(!satisfied(
+            &res,
+            [w("res/.ecsub-part.1628.big.bin", 5)],
             1,
             0
         ));

@@ -153,14 +153,19 @@ fn an_empty_file_has_no_header() {
 #[test]
 fn a_short_row_gets_empty_trailing_cells() {
     let tasks = parse("t.tsv", b"--env A\t--input IN\t--env B\nx\n").unwrap();
+    let task = &tasks.tasks[0];
     assert_eq!(
-        tasks.tasks[0].cells,
+        task.cells_with(&tasks.columns)
+            .map(|(_, cell)| cell.clone())
+            .collect::<Vec<_>>(),
         vec![
             Cell::Text("x".into()),
             Cell::Empty,
             Cell::Text(String::new())
         ]
     );
+    // The cells the row leaves off are not stored: a wide header costs a short row nothing.
+    assert_eq!(task.cells, vec![Cell::Text("x".into())]);
     assert_eq!(tasks.warnings.len(), 1);
 }
 
@@ -274,4 +279,103 @@ fn values_too_long_for_a_process_are_refused_up_front() {
         "{}",
         all[0]
     );
+}
+
+/// The probe's `k20r3000.tsv` (probe 2026-12, finding 3): 20 000 empty columns and 3 000 one-cell rows. Each row
+/// keeps its one cell (the 20 000 it leaves off are implicit) and gets one short warning, not 20 000 names.
+#[test]
+fn a_wide_header_costs_a_short_row_only_its_own_cells() {
+    let header: Vec<String> = std::iter::once("--env A".to_owned())
+        .chain((0..20_000).map(|k| format!("--input I{k}")))
+        .collect();
+    let tsv = format!("{}\n{}", header.join("\t"), "a\n".repeat(3_000));
+    let file = parse("k20r3000.tsv", tsv.as_bytes()).unwrap();
+    assert_eq!(file.tasks.len(), 3_000);
+    assert!(file
+        .tasks
+        .iter()
+        .all(|t| t.cells == [Cell::Text("a".into())]));
+    assert_eq!(file.tasks[7].cells_with(&file.columns).count(), 20_001);
+    assert_eq!(
+        file.tasks[7].cells_with(&file.columns).last().unwrap().1,
+        &Cell::Empty
+    );
+    assert_eq!(file.warnings.len(), 3_000);
+    assert_eq!(
+        file.warnings[0].to_string(),
+        "k20r3000.tsv:2:2: warning: the row has 1 cells but the header has 20001 columns: `--input I0`, \
+         `--input I1`, `--input I2` and 19997 more left empty"
+    );
+}
+
+/// Probe 2026-12, findings 3 and 8: a header whose empty cells alone exceed a task's environment (run.sh exports
+/// `NAME=''` and `S3_NAME=''` for every empty input) is refused once, at the header, with the count.
+#[test]
+fn a_header_too_wide_for_any_task_environment_is_refused_with_its_count() {
+    let name = "x".repeat(200);
+    let header: Vec<String> = std::iter::once("--env A".to_owned())
+        .chain((0..6_000).map(|n| format!("--input I{n}_{name}")))
+        .collect();
+    let tsv = format!("{}\na\n", header.join("\t"));
+    let Diagnostics(all) = parse("wide.tsv", tsv.as_bytes()).unwrap_err();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        all[0].to_string(),
+        "wide.tsv:1:1: the header has 6001 columns, which take 2511783 bytes of every task's environment even \
+         when empty (`NAME=` for each, `NAME=` and `S3_NAME=` for an input or output), over the 1048576 ecsub \
+         allows; split the columns into several jobs"
+    );
+}
+
+/// Probe 2026-12, finding 8: empty input and output cells count in the task's environment, two variables each.
+#[test]
+fn empty_path_cells_count_in_the_task_environment() {
+    let name = "x".repeat(200);
+    let header: Vec<String> = ["--env A".to_owned(), "--env B".to_owned()]
+        .into_iter()
+        .chain((0..2_000).map(|n| format!("--input I{n}_{name}")))
+        .collect();
+    // 2 000 empty inputs take 2 × (name + 2) + 3 bytes each, ~834 KB: with two values of 120 000 bytes the task is
+    // over 1 MiB, though its values alone are not.
+    let value = "v".repeat(120_000);
+    let tsv = format!("{}\n{value}\t{value}\n", header.join("\t"));
+    let Diagnostics(all) = parse("empty.tsv", tsv.as_bytes()).unwrap_err();
+    let error = all.iter().find(|d| d.is_error()).unwrap();
+    assert!(
+        error.to_string().starts_with(
+            "empty.tsv:2:1: the task's environment is 1075786 bytes, over the 1048576 ecsub allows"
+        ),
+        "{error}"
+    );
+    // The same file written out with its empty cells costs the same.
+    let explicit = format!(
+        "{}\n{value}\t{value}{}\n",
+        header.join("\t"),
+        "\t".repeat(2_000)
+    );
+    let Diagnostics(all) = parse("empty.tsv", explicit.as_bytes()).unwrap_err();
+    let error = all.iter().find(|d| d.is_error()).unwrap();
+    assert!(error.to_string().contains("is 1075786 bytes"), "{error}");
+}
+
+/// Probe 2026-12, finding 12: a name no file can have, or a part file's, is warned about (S3 would take it).
+#[test]
+fn names_the_stager_cannot_stage_are_warned_about() {
+    let long = "n".repeat(256);
+    let tsv = format!(
+        "--input IN\t--output OUT\ns3://bkt/i/{long}\ts3://bkt/res/.ecsub-part.1628.big.bin\n\
+         s3://bkt/i/{}\ts3://bkt/o/ok\n",
+        "n".repeat(255)
+    );
+    let file = parse("names.tsv", tsv.as_bytes()).unwrap();
+    let warnings: Vec<String> = file.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(
+        warnings[0],
+        format!(
+            "names.tsv:2:1: warning: column 1 (`--input IN`): `s3://bkt/i/{long}`: the name `{long}` is 256 bytes, \
+             over the 255 a file name may have; the stager cannot copy it to or from a file"
+        )
+    );
+    assert!(warnings[1].starts_with("names.tsv:2:269: warning: column 2 (`--output OUT`): `s3://bkt/res/.ecsub-part.1628.big.bin`: names beginning `.ecsub-part.<pid>.` are the stager's part files"), "{}", warnings[1]);
 }

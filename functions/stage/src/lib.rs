@@ -4,8 +4,11 @@
 //! task role) and local (`s3://B/K` is the file `ROOT/B/K`, for `ecsub-cli run --local`).
 //!
 //! The rules both keep, those `run.sh` has always promised:
-//! - a file lands whole: it is written under a temporary name in its folder, then renamed; a copy stopped by a
+//! - a file lands whole: it is written under a part name in its folder, then renamed; a copy stopped by a
 //!   signal or an error leaves the old bytes or none, never a part;
+//! - a part file (`.ecsub-part.<pid>.<n>`, see [`ecsub_core::staging`]) is never an object: no folder copy or
+//!   wildcard takes one, a copy of one by name is refused, and a stale one (its writer killed) is removed when a
+//!   copy meets it;
 //! - a folder copy takes every file at any depth (dotfiles too) and nothing outside the folder (`s3://b/data` is
 //!   `data/`, never `data2/`); a key that would land outside the destination is refused;
 //! - a wildcard matches the files directly in the folder, `*` matching any run of characters (a leading dot too,
@@ -19,6 +22,7 @@
 
 pub mod local;
 mod part;
+pub use part::meet_part;
 // The SDK's configuration, shared by the S3 transport and the secrets.
 #[cfg(any(feature = "s3", feature = "secrets"))]
 mod sdk;
@@ -82,6 +86,13 @@ impl Copy {
                 "copy {src} {dst}: exactly one side must be an s3:// URL, the other a local path"
             ))
             }
+        }
+        let url = if is_url(src) { src } else { dst };
+        if mode == Mode::File && ecsub_core::staging::is_part_key(url) {
+            return fail(format!(
+                "refused: `{url}` is named as a part file (`{}<pid>.…`): such names are the stager's, never objects",
+                ecsub_core::staging::PART_PREFIX
+            ));
         }
         if let Mode::Glob(pattern) = &mode {
             if pattern.is_empty() || pattern.contains('/') {
@@ -330,6 +341,16 @@ mod tests {
         assert!(Copy::new(Mode::File, "/a", "/b").is_err());
         assert!(Copy::new(Mode::Glob("a/*".into()), "s3://b/k/", "/t/").is_err());
         assert!(Copy::new(Mode::Glob(String::new()), "s3://b/k/", "/t/").is_err());
+        assert_eq!(
+            Copy::new(Mode::File, "s3://b/res/.ecsub-part.1628.big.bin", "/t/x"),
+            Err(StageError(
+                "refused: `s3://b/res/.ecsub-part.1628.big.bin` is named as a part file (`.ecsub-part.<pid>.…`): \
+                 such names are the stager's, never objects"
+                    .into()
+            ))
+        );
+        assert!(Copy::new(Mode::File, "/t/x", "s3://b/.ecsub-part.1.x").is_err());
+        assert!(Copy::new(Mode::File, "/t/.ecsub-part.1.x", "s3://b/x").is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The local transport: `s3://B/K` is the file `ROOT/B/K`. Like S3, the root holds only files and folders: a path
 //! in it that passes through a symbolic link is refused, a link is never copied into it, and every file lands whole
 //! (see [`crate::part`]), so an interrupted or concurrent copy leaves the old bytes or the new ones, never a mix.
+//! A part file in the root is not an object: a folder copy or a wildcard never takes one, and removes a stale one.
 
-use crate::part::Part;
+use crate::part::{meet_part, Part};
 use crate::{fail, split_url, Copy, Mode, Result, StageError, Way};
 use ecsub_core::s3path::wildcard_matches;
 use std::path::{Path, PathBuf};
@@ -142,7 +143,7 @@ async fn create_dir_all(folder: &Path) -> Result<()> {
     })
 }
 
-/// A folder's entries (dotfiles too), by name.
+/// A folder's entries (dotfiles too), by name; never a part file (a stale one met here is removed).
 async fn entries(folder: &Path) -> Result<Vec<PathBuf>> {
     let mut read = tokio::fs::read_dir(folder)
         .await
@@ -153,7 +154,10 @@ async fn entries(folder: &Path) -> Result<Vec<PathBuf>> {
         .await
         .map_err(|e| StageError(format!("cannot read the folder {}: {e}", folder.display())))?
     {
-        found.push(entry.path());
+        let path = entry.path();
+        if !meet_part(&path) {
+            found.push(path);
+        }
     }
     found.sort();
     Ok(found)

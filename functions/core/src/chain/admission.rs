@@ -57,7 +57,7 @@ pub fn admit(
     let mut refused = std::collections::BTreeSet::new();
     let mut refused_secrets = std::collections::BTreeSet::new();
     for task in &tasks.tasks[selected.clone()] {
-        for (column, cell) in tasks.columns.iter().zip(&task.cells) {
+        for (column, cell) in task.cells_with(&tasks.columns) {
             if let (Cell::Text(value), ColumnKind::SecretEnv) = (cell, column.kind) {
                 let why = secret::check(value)
                     .err()

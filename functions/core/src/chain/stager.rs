@@ -18,6 +18,12 @@ pub const STAGER_DIR: &str = "/opt/ecsub/bin";
 pub const STAGER_PATH: &str = "/opt/ecsub/bin/ecsub-stage";
 /// The architectures an instance can have, as `uname -m` names them.
 pub const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
+/// The largest stager `publish-stager` takes (bytes): every instance fetches it at boot, and the deploy build is a
+/// few MiB (docs/measurements.md). Reading stops there, so a wrong path (`/dev/zero`, a disk image) is refused
+/// instead of filling memory.
+pub const MAX_STAGER_BYTES: u64 = 64 << 20;
+/// An ELF header is 64 bytes (64-bit); [`elf_arch`] reads its first 20.
+pub const ELF_HEADER_BYTES: usize = 64;
 
 /// One architecture's stager in the stack's bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

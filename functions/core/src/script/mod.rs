@@ -82,7 +82,7 @@ pub fn task_environment(columns: &[Column], task: &Task) -> String {
 }
 
 fn write_task_environment(out: &mut String, columns: &[Column], task: &Task) {
-    for (column, cell) in columns.iter().zip(&task.cells) {
+    for (column, cell) in task.cells_with(columns) {
         let name = &column.name;
         match (column.kind, cell) {
             (ColumnKind::Label, _) => {}

@@ -119,8 +119,41 @@ pub struct Task {
     pub index: usize,
     /// 1-based line of the row in the file, for messages.
     pub line: usize,
-    /// One cell per header column, in header order.
+    /// The row's cells, in header order, up to the last one the row has: the columns after it (a short row's) are
+    /// empty and not stored, so a wide header costs nothing per row. Read them with [`Task::cells_with`].
     pub cells: Vec<Cell>,
+}
+
+/// The empty cell of a column a row leaves off: an empty value, or (an input or output) nothing to copy.
+static EMPTY_TEXT: Cell = Cell::Text(String::new());
+static EMPTY_PATH: Cell = Cell::Empty;
+
+impl Cell {
+    /// The cell of a `kind` column that a row leaves off.
+    pub fn left_off(kind: ColumnKind) -> &'static Cell {
+        if kind.is_path() {
+            &EMPTY_PATH
+        } else {
+            &EMPTY_TEXT
+        }
+    }
+}
+
+impl Task {
+    /// Every column with the task's cell for it, in header order (the cells a short row leaves off are empty).
+    pub fn cells_with<'a>(
+        &'a self,
+        columns: &'a [Column],
+    ) -> impl Iterator<Item = (&'a Column, &'a Cell)> + 'a {
+        columns.iter().enumerate().map(|(i, column)| {
+            (
+                column,
+                self.cells
+                    .get(i)
+                    .unwrap_or_else(|| Cell::left_off(column.kind)),
+            )
+        })
+    }
 }
 
 /// `#ecsub:` words from one comment line before the header.

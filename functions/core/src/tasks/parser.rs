@@ -5,6 +5,7 @@
 use super::names::{check_label_name, check_variable_name};
 use super::*;
 use crate::diag::Diagnostic;
+use crate::staging::unstageable;
 use std::collections::HashMap;
 
 pub(super) struct Parser<'a> {
@@ -21,6 +22,17 @@ struct HeaderCell<'a> {
 
 pub(super) type Parsed = (Vec<Column>, Vec<Task>, Vec<Directive>);
 
+/// A header known good: its line, its columns, and what a short row's left-off cells cost in the task's
+/// environment (`empty_tail[i]`: the columns from `i` on, all empty), so that a row costs its own cells only.
+struct Header {
+    line: usize,
+    columns: Vec<Column>,
+    empty_tail: Vec<usize>,
+}
+
+/// A short row's warning names this many of the columns it leaves empty, then counts the rest.
+const LEFT_EMPTY_NAMED: usize = 3;
+
 impl<'a> Parser<'a> {
     fn error(&mut self, line: usize, column: usize, message: impl Into<String>) {
         self.diagnostics
@@ -34,7 +46,7 @@ impl<'a> Parser<'a> {
 
     pub(super) fn run(&mut self, bytes: &[u8]) -> Option<Parsed> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut header: Option<(usize, Vec<Column>)> = None;
+        let mut header: Option<Header> = None;
         let mut header_failed = false;
         let mut tasks = Vec::new();
 
@@ -70,7 +82,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if line.starts_with('#') {
-                self.comment_warnings(line_no, line, header.as_ref().map(|(_, c)| c.len()));
+                self.comment_warnings(line_no, line, header.as_ref().map(|h| h.columns.len()));
                 if let Some(rest) = line.strip_prefix(DIRECTIVE_PREFIX) {
                     if header.is_some() || header_failed {
                         self.error(
@@ -97,14 +109,12 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if header.is_none() && !header_failed {
-                match self.header(line_no, line) {
-                    Some(columns) => header = Some((line_no, columns)),
-                    None => header_failed = true,
-                }
+                header = self.header(line_no, line);
+                header_failed = header.is_none();
                 continue;
             }
-            if let Some((_, columns)) = &header {
-                if let Some(cells) = self.row(line_no, line, columns) {
+            if let Some(header) = &header {
+                if let Some(cells) = self.row(line_no, line, header) {
                     tasks.push(Task {
                         index: tasks.len(),
                         line: line_no,
@@ -124,7 +134,7 @@ impl<'a> Parser<'a> {
                 None
             }
             None => None,
-            Some((line, columns)) => {
+            Some(Header { line, columns, .. }) => {
                 let any_row_error = self
                     .diagnostics
                     .iter()
@@ -141,7 +151,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn header(&mut self, line_no: usize, line: &str) -> Option<Vec<Column>> {
+    fn header(&mut self, line_no: usize, line: &str) -> Option<Header> {
         let cells = cells_with_columns(line)
             .map(|(column, text)| HeaderCell { text, column })
             .collect::<Vec<_>>();
@@ -186,7 +196,34 @@ impl<'a> Parser<'a> {
             }
             columns.push(column);
         }
-        ok.then_some(columns)
+        if !ok {
+            return None;
+        }
+        let mut empty_tail = vec![0; columns.len() + 1];
+        for (i, column) in columns.iter().enumerate().rev() {
+            empty_tail[i] = empty_tail[i + 1] + exported_bytes(column, Cell::left_off(column.kind));
+        }
+        // Every task's environment holds at least every column's empty cell: a header over the limit would fail
+        // every task (and make every short row cost its width), so it is refused here, once.
+        if empty_tail[0] > MAX_TASK_ENVIRONMENT_BYTES {
+            self.error(
+                line_no,
+                1,
+                format!(
+                    "the header has {} columns, which take {} bytes of every task's environment even when empty \
+                     (`NAME=` for each, `NAME=` and `S3_NAME=` for an input or output), over the \
+                     {MAX_TASK_ENVIRONMENT_BYTES} ecsub allows; split the columns into several jobs",
+                    columns.len(),
+                    empty_tail[0]
+                ),
+            );
+            return None;
+        }
+        Some(Header {
+            line: line_no,
+            columns,
+            empty_tail,
+        })
     }
 
     fn header_cell(
@@ -270,7 +307,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn row(&mut self, line_no: usize, line: &str, columns: &[Column]) -> Option<Vec<Cell>> {
+    fn row(&mut self, line_no: usize, line: &str, header: &Header) -> Option<Vec<Cell>> {
+        let columns = &header.columns;
         let cells = cells_with_columns(line).collect::<Vec<_>>();
         if cells.len() > columns.len() {
             let (at, extra) = cells[columns.len()];
@@ -286,30 +324,26 @@ impl<'a> Parser<'a> {
             return None;
         }
         if cells.len() < columns.len() {
-            let missing = columns[cells.len()..]
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
             self.warning(
                 line_no,
                 line.chars().count() + 1,
-                format!(
-                    "the row has {} cells but the header has {} columns: {missing} left empty",
-                    cells.len(),
-                    columns.len()
-                ),
+                left_empty(cells.len(), columns),
             );
         }
+        // Only the cells the row has: those it leaves off are empty (see `Task::cells`).
         let mut ok = true;
-        let mut out = Vec::with_capacity(columns.len());
-        for (i, column) in columns.iter().enumerate() {
-            let (at, value) = cells
-                .get(i)
-                .copied()
-                .unwrap_or((line.chars().count() + 1, ""));
+        let mut out = Vec::with_capacity(cells.len());
+        for (i, (column, &(at, value))) in columns.iter().zip(&cells).enumerate() {
             match cell_value(column, value) {
-                Ok(cell) => out.push(cell),
+                Ok(cell) => {
+                    if let Some(why) = match &cell {
+                        Cell::Path(path) => unstageable(path),
+                        _ => None,
+                    } {
+                        self.warning(line_no, at, format!("column {} (`{column}`): {why}", i + 1));
+                    }
+                    out.push(cell);
+                }
                 Err(why) => {
                     self.error(line_no, at, format!("column {} (`{column}`): {why}", i + 1));
                     ok = false;
@@ -317,7 +351,7 @@ impl<'a> Parser<'a> {
             }
         }
         if ok {
-            ok = self.fits_a_process(line_no, columns, &out, &cells);
+            ok = self.fits_a_process(line_no, header, &out, &cells);
         }
         ok.then_some(out)
     }
@@ -328,22 +362,14 @@ impl<'a> Parser<'a> {
     fn fits_a_process(
         &mut self,
         line_no: usize,
-        columns: &[Column],
+        header: &Header,
         cells: &[Cell],
         positions: &[(usize, &str)],
     ) -> bool {
-        let mut total = 0;
+        let mut total = header.empty_tail.get(cells.len()).copied().unwrap_or(0);
         let mut ok = true;
-        for (i, (column, cell)) in columns.iter().zip(cells).enumerate() {
-            let exported = match (column.kind, cell) {
-                (ColumnKind::Label, _) | (_, Cell::Empty) => continue,
-                (_, Cell::Text(text)) => column.name.len() + 1 + text.len() + 1,
-                // NAME=$ECSUB_SCRATCH/AWS_DATA/… and S3_NAME=s3://…, with room for the scratch folder's path.
-                (_, Cell::Path(path)) => {
-                    let url = "s3://".len() + path.bucket().len() + 1 + path.key().len();
-                    2 * column.name.len() + 2 * url + 4 + 4096
-                }
-            };
+        for (i, (column, cell)) in header.columns.iter().zip(cells).enumerate() {
+            let exported = exported_bytes(column, cell);
             total += exported;
             if exported > MAX_VARIABLE_BYTES {
                 self.error(
@@ -373,6 +399,42 @@ impl<'a> Parser<'a> {
         }
         ok
     }
+}
+
+/// What a cell takes in the task's environment: `NAME=value` and its NUL, as run.sh exports it (an input or output
+/// exports two variables, empty ones too; a label nothing).
+fn exported_bytes(column: &Column, cell: &Cell) -> usize {
+    let name = column.name.len();
+    match (column.kind, cell) {
+        (ColumnKind::Label, _) => 0,
+        (_, Cell::Text(text)) => name + 1 + text.len() + 1,
+        // NAME=$ECSUB_SCRATCH/AWS_DATA/… and S3_NAME=s3://…, with room for the scratch folder's path.
+        (_, Cell::Path(path)) => {
+            let url = "s3://".len() + path.bucket().len() + 1 + path.key().len();
+            2 * name + 2 * url + 4 + 4096
+        }
+        // NAME='' and S3_NAME=''.
+        (_, Cell::Empty) => (name + 2) + ("S3_".len() + name + 2),
+    }
+}
+
+/// A short row's warning: the columns it leaves empty, the first few by name (a row of one cell under a header of
+/// 20 000 columns gets one line, not 20 000 names).
+fn left_empty(has: usize, columns: &[Column]) -> String {
+    let missing = columns.get(has..).unwrap_or_default();
+    let mut named = missing
+        .iter()
+        .take(LEFT_EMPTY_NAMED)
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > LEFT_EMPTY_NAMED {
+        named.push_str(&format!(" and {} more", missing.len() - LEFT_EMPTY_NAMED));
+    }
+    format!(
+        "the row has {has} cells but the header has {} columns: {named} left empty",
+        columns.len()
+    )
 }
 
 /// TAB-separated cells with the 1-based character column each starts at.

@@ -1,9 +1,11 @@
 //! The S3 transport, through the AWS SDK: the default credential chain (on ECS, the task role through the
 //! container credentials endpoint), the SDK's integrity checks (a CRC32 checksum sent with every upload, and the
 //! object's checksum checked on every download that has one), requester-pays for the buckets named so, large
-//! uploads in parts sent a few at a time, and a folder's files copied a few at a time.
+//! uploads in parts sent a few at a time, and a folder's files copied a few at a time. Part files are never
+//! objects here either: a key named as one is not listed, and a local part (a download killed mid-way, in the
+//! task's folder) is never uploaded (a stale one is removed).
 
-use crate::part::Part;
+use crate::part::{meet_part, Part};
 use crate::payer_buckets;
 use crate::{fail, inside, split_url, Copy, Mode, Result, StageError, Way};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -141,7 +143,7 @@ impl S3 {
         }
     }
 
-    /// Keys under `prefix`: every one, or (`direct`) only those directly in it.
+    /// Keys under `prefix`: every one, or (`direct`) only those directly in it; never a part file's.
     async fn list(&self, bucket: &str, prefix: &str, direct: bool) -> Result<Vec<String>> {
         let mut keys = Vec::new();
         let mut pages = self
@@ -158,7 +160,9 @@ impl S3 {
             keys.extend(
                 page.contents()
                     .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
+                    .filter_map(|o| o.key())
+                    .filter(|key| !ecsub_core::staging::is_part_key(key))
+                    .map(str::to_owned),
             );
         }
         Ok(keys)
@@ -428,10 +432,12 @@ async fn landing(dst: &Path, relative: &str) -> Result<PathBuf> {
     Ok(at)
 }
 
+/// A local folder's entries, by name; never a part file (a stale one met here is removed).
 fn sorted_entries(folder: &Path) -> Result<Vec<PathBuf>> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(|e| StageError(format!("cannot read the folder {}: {e}", folder.display())))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| !meet_part(path))
         .collect();
     entries.sort();
     Ok(entries)
@@ -470,4 +476,31 @@ pub async fn range(url: &str, offset: u64, length: u64, payer: &str) -> Result<V
         .await
         .range(url, offset, length)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Probe 2026-12, finding 4, on this transport: a part in the task's folder (a download killed mid-way) is
+    /// never uploaded, by a folder copy or a wildcard.
+    #[test]
+    fn a_local_part_is_never_among_the_files_going_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("a.bin"), b"whole").unwrap();
+        std::fs::write(dir.path().join("sub/.ecsub-part.1.a.bin"), b"fragment").unwrap();
+        std::fs::write(dir.path().join(".ecsub-part.2.7"), b"fragment").unwrap();
+        let mut files = Vec::new();
+        walk(dir.path(), "", &mut files).unwrap();
+        let relative: Vec<&str> = files.iter().map(|(_, r)| r.as_str()).collect();
+        assert_eq!(relative, ["a.bin"]);
+        assert_eq!(
+            sorted_entries(dir.path()).unwrap().len(),
+            2,
+            "a.bin and sub/"
+        );
+    }
 }
