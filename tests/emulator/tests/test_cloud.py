@@ -601,6 +601,9 @@ class LambdaLimits(unittest.TestCase):
 
         self.limit = FAULTS.lambda_concurrency
         self.addCleanup(setattr, FAULTS, "lambda_concurrency", self.limit)
+        # Exactly-once delivery: these tests count invocations (at-least-once has its own, test_faults.py).
+        FAULTS.add({"kind": "delivery", "function": None, "duplicate": 0, "late": 0})
+        self.addCleanup(FAULTS.delivery.pop, None, None)
         self.host = lambda_host.LambdaHost(lambda *args: None)
         self.host_module = lambda_host
         self.addCleanup(self.host.stop)
