@@ -185,6 +185,9 @@ fn a_task_that_never_starts_fails_naming_the_start_failures_and_leaves_nothing()
 #[test]
 fn an_agent_that_disconnects_after_registering_is_waited_for() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: the fault meets the next instances EC2 launches, and an ask delivered twice may
+    // launch a surplus one that takes it.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({ "kind": "agent-disconnect", "seconds": 3, "times": 1 }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 0, "{s}");
@@ -230,6 +233,9 @@ fn a_join_is_heard_from_ecs_not_polled() {
 #[test]
 fn a_lost_join_event_is_made_up_by_the_attempts_own_check() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: the fault meets the next instances EC2 launches, and an ask delivered twice may
+    // launch a surplus one that takes it.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({ "kind": "drop-joined", "times": 1 }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 0, "{s}");
@@ -450,6 +456,9 @@ fn no_capacity_for_any_type_fails_the_task_once_the_launch_patience_has_passed()
 #[test]
 fn an_instance_that_never_joins_is_terminated_and_its_task_fails() {
     let sandbox = with_wordcount_and(&Options::with_parameters(&[("JoinTimeoutSeconds", "5")]));
+    // Exactly-once delivery: the fault meets the next instances EC2 launches, and an ask delivered twice may
+    // launch a surplus one that takes it.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({ "kind": "never-join", "times": 1 }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 1, "{s}");
@@ -507,6 +516,9 @@ fn a_pending_instance_that_dies_is_replaced_before_the_join_timeout() {
 #[test]
 fn instances_that_keep_dying_fail_the_attempt_with_ec2s_reason() {
     let sandbox = with_wordcount();
+    // Exactly-once delivery: the fault meets the next instances EC2 launches, and an ask delivered twice may
+    // launch a surplus one that takes it.
+    sandbox.deliver_exactly_once();
     sandbox.fault(&json!({ "kind": "instance-dies", "times": 4 }));
     let (code, job, s) = one_task(&sandbox);
     assert_eq!(code, 1, "{s}");

@@ -22,6 +22,10 @@ Kinds (the JSON body of `POST /fault`):
     Server.InternalError), as it does now and then to a pending instance. With "every": N instead, every Nth new
     instance dies, from then on (a steady small rate, as a large job meets; "every": 0 ends it). `GET /faults`
     counts the deaths in "instance_deaths".
+- {"kind": "profile-late", "seconds": 4, "times": 1}: the next instances' metadata service has no role credentials
+    (404) for that long after boot, as EC2's may not have them yet when the user data first asks ("Retrieve
+    security credentials from instance metadata": the role's credentials are available once the instance profile
+    is associated; the user data's stager fetch waits for them).
 - {"kind": "drop-stopped", "times": 1}: the next tasks' "ECS Task State Change" STOPPED events never arrive.
 - {"kind": "drop-joined", "times": 1}: the next instances' first "ECS Container Instance State Change" events (their
     join) never arrive.
@@ -107,6 +111,7 @@ class Faults:
     no_capacity: set[str] = field(default_factory=set)
     start_task_failures: list[list[Any]] = field(default_factory=list)  # [reason, times]
     agent_disconnect: list[list[float]] = field(default_factory=list)  # [seconds, times]
+    profile_late: list[list[float]] = field(default_factory=list)  # [seconds, times]
     never_join: int = 0
     instance_dies: int = 0
     instance_dies_every: int = 0
@@ -152,6 +157,8 @@ class Faults:
                 self.start_task_failures.append([spec.get("reason", "RESOURCE:MEMORY"), int(spec.get("times", 1))])
             elif kind == "agent-disconnect":
                 self.agent_disconnect.append([float(spec.get("seconds", 3)), int(spec.get("times", 1))])
+            elif kind == "profile-late":
+                self.profile_late.append([float(spec.get("seconds", 4)), int(spec.get("times", 1))])
             elif kind == "never-join":
                 self.never_join += int(spec.get("times", 1))
             elif kind == "instance-dies" and "every" in spec:
@@ -189,6 +196,7 @@ class Faults:
             "no_capacity": sorted(self.no_capacity),
             "start_task_failures": self.start_task_failures,
             "agent_disconnect": self.agent_disconnect,
+            "profile_late": self.profile_late,
             "never_join": self.never_join,
             "instance_dies": self.instance_dies,
             "instance_dies_every": self.instance_dies_every,

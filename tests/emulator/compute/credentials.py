@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import REPO
+from ..faults import FAULTS
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 IMDS = re.compile(r"^/imds/(i-[0-9a-f]{1,32})(/bridge)?(/.*)$")
@@ -125,7 +126,7 @@ def serve(folder: Path) -> None:
                 "/latest/meta-data/instance-id": instance,
                 "/latest/meta-data/placement/region": facts["region"],
             }
-            if role:
+            if role and time.time() >= facts.get("credentials_from", 0):
                 answers["/latest/meta-data/iam/security-credentials/"] = role
                 answers[f"/latest/meta-data/iam/security-credentials/{role}"] = json.dumps(facts["credentials"], indent=2)
             if path not in answers:
@@ -186,6 +187,9 @@ class CredentialsServer:
             "tokens": options.get("HttpTokens", "required"),
             "hop_limit": int(options.get("HttpPutResponseHopLimit", 1)),
         }
+        late = FAULTS.take_listed("profile_late") if role and principal is not None else None
+        if late:
+            facts["credentials_from"] = time.time() + late
         if role and principal is not None:
             facts["credentials"] = {
                 "Code": "Success",
