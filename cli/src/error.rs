@@ -4,13 +4,34 @@
 //! Exit codes: 0 every task succeeded (or the command did what it was asked), 1 some task failed, 2 usage or input
 //! error, 3 runtime error; `run --local` stopped by a signal: 130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP).
 
-/// Bad input: every line is shown, nothing was run or written, the exit code is 2.
+use ecsub_core::Finding;
+
+/// Bad input: every finding is shown (as text on stderr, or its fields under `--output json`), nothing was run or
+/// written, the exit code is 2. The findings stay values until `main.rs` prints them.
 #[derive(Debug)]
-pub struct InputError(pub Vec<String>);
+pub struct InputError(pub Vec<Finding>);
+
+impl InputError {
+    /// One error about no file: a flag, the command itself.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(vec![Finding::error(message)])
+    }
+
+    /// One error about a file as a whole.
+    pub fn in_file(file: &str, message: impl Into<String>) -> Self {
+        Self(vec![Finding::in_file(file, message)])
+    }
+}
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.join("\n"))
+        for (i, finding) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{finding}")?;
+        }
+        Ok(())
     }
 }
 

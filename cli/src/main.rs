@@ -1,6 +1,7 @@
 //! ecsub-cli: the edge that turns flags and files into a validated plan (ecsub-core), then acts on it. This file
 //! is the entry point only: it parses the command line, runs the command, and maps its outcome to an exit code
-//! (the codes are in [`error`]). Under `--output json`, input errors are a JSON document on stdout.
+//! (the codes are in [`error`]). Under `--output json`, input errors are a JSON document on stdout: each finding's
+//! own fields (file, line, column where it has them), never read back from its text.
 //!
 //! - [`validate`], [`local`] (`run --local`), [`push`], [`publish`] (`publish-stager`): the commands that start
 //!   from files;
@@ -20,9 +21,9 @@ mod validate;
 
 use args::{Cli, Command};
 use clap::Parser;
-use ecsub_core::diag::{cut, printable};
-use ecsub_core::Diagnostic;
+use ecsub_core::Finding;
 use error::{InputError, EXIT_INPUT, EXIT_RUNTIME};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -58,36 +59,31 @@ fn main() -> ExitCode {
         Command::Logs(args) => aws::logs(&args),
         Command::Cancel(args) => aws::cancel(&args),
     };
+    // Written, not printed: a closed stdout or stderr (a pager that quit) costs the message, never a panic.
     match outcome {
         Ok(code) => code,
         Err(error) => match error.downcast_ref::<InputError>() {
-            Some(InputError(lines)) if json => {
-                println!("{}", errors_as_json(lines));
+            Some(InputError(findings)) if json => {
+                let _ = writeln!(std::io::stdout(), "{}", errors_as_json(findings));
                 ExitCode::from(EXIT_INPUT)
             }
-            Some(InputError(lines)) => {
-                for line in lines {
-                    eprintln!("{}", printable(&cut(line)));
+            Some(InputError(findings)) => {
+                let mut err = std::io::stderr().lock();
+                for finding in findings {
+                    let _ = writeln!(err, "{finding}");
                 }
                 ExitCode::from(EXIT_INPUT)
             }
             None => {
-                eprintln!("ecsub-cli: error: {error:#}");
+                let _ = writeln!(std::io::stderr(), "ecsub-cli: error: {error:#}");
                 ExitCode::from(EXIT_RUNTIME)
             }
         },
     }
 }
 
-/// Input errors under `--output json`: `{"errors": [...]}` on stdout, each with its file, line and column where
-/// the message has them (`FILE:LINE:COL: message`), else the message alone.
-fn errors_as_json(lines: &[String]) -> String {
-    let errors: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|line| match Diagnostic::parse_line(line) {
-            Some(d) => serde_json::to_value(d).unwrap_or_default(),
-            None => serde_json::json!({ "severity": "error", "message": cut(line) }),
-        })
-        .collect();
-    serde_json::to_string_pretty(&serde_json::json!({ "errors": errors })).unwrap_or_default()
+/// Input errors under `--output json`: `{"errors": [...]}`, each finding with the fields it has (`file`, `line`,
+/// `column`, `severity`, `message`).
+fn errors_as_json(findings: &[Finding]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "errors": findings })).unwrap_or_default()
 }

@@ -7,7 +7,7 @@ use crate::args::JobInput;
 use crate::error::InputError;
 use ecsub_core::plan::{self, Identity, Options, Request};
 use ecsub_core::tasks;
-use ecsub_core::JobId;
+use ecsub_core::{Finding, JobArgs, JobId};
 use std::hash::{BuildHasher, Hasher};
 
 /// A job ready to run or upload: ecsub-core's plan, and the files' bytes as read.
@@ -16,8 +16,48 @@ pub struct Plan {
     pub plan: plan::Plan,
     pub tasks_bytes: Vec<u8>,
     pub script_bytes: Vec<u8>,
-    /// Flags typed on the command line that only mean something on AWS.
-    pub aws_only_flags: Vec<String>,
+    /// The options typed on the command line (which win over the file's `#ecsub:` lines).
+    pub typed: JobArgs,
+    /// Where each line of `tasks_bytes` starts, made when a message first needs a cell's column.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
+}
+
+impl Plan {
+    /// What every stack refuses of this job (`push` says it before anything is sent; `run --local` has no such
+    /// limits), each placed where its option or row is.
+    pub fn stack_limits(&self) -> Vec<Finding> {
+        self.plan.stack_limits(&self.tasks_bytes, Some(&self.typed))
+    }
+
+    /// An error at cell `cell` (0-based, header order) of `task`'s row: `FILE:LINE:COL`, the column where the cell
+    /// starts (while the file's bytes are held: before a run lets them go, the row alone otherwise).
+    pub fn error_at_cell(
+        &self,
+        task: &tasks::Task,
+        cell: usize,
+        message: impl Into<String>,
+    ) -> Finding {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.tasks_bytes
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &b)| b == b'\n')
+                        .map(|(at, _)| at + 1),
+                )
+                .collect()
+        });
+        let line = task.line.saturating_sub(1);
+        let row = match (starts.get(line), starts.get(line + 1)) {
+            (Some(&start), Some(&end)) => self.tasks_bytes.get(start..end - 1),
+            (Some(&start), None) => self.tasks_bytes.get(start..),
+            _ => None,
+        };
+        let row = String::from_utf8_lossy(row.unwrap_or_default());
+        let column = ecsub_core::diag::cell_column(&row, cell);
+        Finding::at(&self.tasks.file, task.line, column, message)
+    }
 }
 
 impl std::ops::Deref for Plan {
@@ -33,8 +73,15 @@ impl std::ops::Deref for Plan {
 pub fn read_tasks(path: &std::path::Path) -> Result<(String, Vec<u8>), InputError> {
     let name = path.display().to_string();
     let bytes = read_at_most(path, tasks::MAX_FILE_BYTES)
-        .map_err(|e| InputError(vec![format!("{name}: cannot read the tasks file: {e}")]))?
-        .map_err(|size| InputError(vec![tasks::too_large(&name, size)]))?;
+        .map_err(|e| InputError::in_file(&name, format!("cannot read the tasks file: {e}")))?
+        .map_err(|size| {
+            let message = tasks::too_large(&name, size);
+            // ecsub-core's message starts with the file's name, given here: the rest is about the file.
+            InputError(vec![match message.strip_prefix(&format!("{name}: ")) {
+                Some(rest) => Finding::in_file(&name, rest),
+                None => Finding::error(message),
+            }])
+        })?;
     Ok((name, bytes))
 }
 
@@ -55,19 +102,20 @@ pub fn read_bounded(reader: impl std::io::Read, max: u64) -> std::io::Result<Res
 }
 
 /// Reads the user script (bounded): its bytes, or why it cannot be used.
-pub fn read_script(path: &std::path::Path) -> Result<Vec<u8>, String> {
+pub fn read_script(path: &std::path::Path) -> Result<Vec<u8>, Finding> {
     let name = path.display().to_string();
-    match read_at_most(path, tasks::MAX_SCRIPT_BYTES) {
-        Ok(Err(size)) => Err(format!(
-            "{name}: the script is {size} bytes or more, over the {} MiB ecsub takes",
+    let why = match read_at_most(path, tasks::MAX_SCRIPT_BYTES) {
+        Ok(Err(size)) => format!(
+            "the script is {size} bytes or more, over the {} MiB ecsub takes",
             tasks::MAX_SCRIPT_BYTES >> 20
-        )),
+        ),
         Ok(Ok(bytes)) if bytes.iter().all(u8::is_ascii_whitespace) => {
-            Err(format!("{name}: the script is empty"))
+            "the script is empty".to_owned()
         }
-        Ok(Ok(bytes)) => Ok(bytes),
-        Err(e) => Err(format!("{name}: cannot read the script: {e}")),
-    }
+        Ok(Ok(bytes)) => return Ok(bytes),
+        Err(e) => format!("cannot read the script: {e}"),
+    };
+    Err(Finding::in_file(&name, why))
 }
 
 /// What a job is planned from: a tasks file and a script (read from files, or made from an earlier job's), and
@@ -78,7 +126,7 @@ pub struct Source {
     pub tasks_name: String,
     pub tasks_bytes: Vec<u8>,
     /// The script, or why it cannot be used.
-    pub script: Result<Vec<u8>, String>,
+    pub script: Result<Vec<u8>, Finding>,
     pub typed: ecsub_core::JobArgs,
 }
 
@@ -116,10 +164,11 @@ pub fn build(source: Source, suffix: &str) -> Result<Plan, InputError> {
             plan,
             tasks_bytes: source.tasks_bytes,
             script_bytes,
-            aws_only_flags: source.typed.aws_only_flags(),
+            typed: source.typed,
+            line_starts: std::sync::OnceLock::new(),
         }),
         (script, planned) => {
-            let mut errors: Vec<String> = script.err().into_iter().collect();
+            let mut errors: Vec<Finding> = script.err().into_iter().collect();
             errors.extend(planned.err().map(|r| r.errors).unwrap_or_default());
             Err(InputError(errors))
         }

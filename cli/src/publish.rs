@@ -11,6 +11,7 @@ use crate::plan::read_bounded;
 use ecsub_core::chain::stager::{
     elf_arch, stager_key, StagerRef, ELF_HEADER_BYTES, MAX_STAGER_BYTES,
 };
+use ecsub_core::Finding;
 use sha2::Digest as _;
 use std::io::Read as _;
 use std::path::Path;
@@ -32,7 +33,7 @@ pub fn run(args: &PublishStagerArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !errors.is_empty() {
-        return Err(InputError(errors).into());
+        return Err(InputError(errors.into_iter().map(Finding::error).collect()).into());
     }
     aws::publish_stager(&bucket, binaries)
 }
@@ -40,13 +41,13 @@ pub fn run(args: &PublishStagerArgs) -> anyhow::Result<ExitCode> {
 fn bucket_of(flag: Option<&str>) -> Result<String, InputError> {
     let usage = "ecsub-cli publish-stager: pass the stack's bucket as --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET";
     let Some(url) = flag else {
-        return Err(InputError(vec![usage.into()]));
+        return Err(InputError::new(usage));
     };
     match url.strip_prefix("s3://").map(|b| b.trim_end_matches('/')) {
         Some(b) if !b.is_empty() && !b.contains('/') => Ok(b.to_owned()),
-        _ => Err(InputError(vec![format!(
+        _ => Err(InputError::new(format!(
             "--aws-s3-bucket {url}: the stager lives at the bucket's root (s3://BUCKET, no prefix)"
-        )])),
+        ))),
     }
 }
 
@@ -121,7 +122,9 @@ mod tests {
         assert_eq!(bucket_of(Some("s3://stack-bkt/")).unwrap(), "stack-bkt");
         assert!(bucket_of(Some("s3://stack-bkt/team")).is_err());
         assert!(bucket_of(Some("stack-bkt")).is_err());
-        assert!(bucket_of(None).unwrap_err().0[0].contains("ECSUB_BUCKET"));
+        assert!(bucket_of(None).unwrap_err().0[0]
+            .message
+            .contains("ECSUB_BUCKET"));
     }
 
     #[test]

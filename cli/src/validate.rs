@@ -1,4 +1,5 @@
-//! `ecsub-cli validate`: check a tasks file and its `#ecsub:` options, print a one-line summary.
+//! `ecsub-cli validate`: check a tasks file and its `#ecsub:` options, print a one-line summary. What every stack
+//! refuses (more tasks than a job holds, more `--processes` than it runs at once) is an error here too.
 
 use crate::args::{Output, ValidateArgs};
 use crate::error::InputError;
@@ -17,13 +18,23 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         options: Options::Typed(&JobArgs::default()),
         identity: Identity::Draw("check"),
     });
-    let tasks = match planned {
-        Ok(plan) => plan.tasks,
+    let plan = match planned {
+        Ok(plan) => plan,
         Err(refused) => return Err(InputError(refused.errors).into()),
     };
-    for warning in &tasks.warnings {
+    for warning in &plan.tasks.warnings {
         eprintln!("{warning}");
     }
+    let mut over = plan.stack_limits(&bytes, Some(&JobArgs::default()));
+    if !over.is_empty() {
+        for finding in &mut over {
+            finding
+                .message
+                .push_str(" (a job on AWS; run --local has no such limit)");
+        }
+        return Err(InputError(over).into());
+    }
+    let tasks = plan.tasks;
     match args.output {
         Output::Text => {
             let options = if tasks.directives.is_empty() {

@@ -86,7 +86,7 @@ fn an_input_folder_with_no_file_is_refused_before_anything_runs() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(
-            "tasks.tsv:2: task 0 (`--input-recursive IN`): input `s3://bkt/in/` holds no file (looked in"
+            "tasks.tsv:2:1: task 0 (`--input-recursive IN`): input `s3://bkt/in/` holds no file (looked in"
         ),
         "{}",
         out.stderr
@@ -174,14 +174,15 @@ fn a_part_left_by_a_killed_upload_is_no_input() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert!(
         lines[0].starts_with(
-            "tasks.tsv:2: task 0 (`--input-recursive RES`): input `s3://bkt/res/` holds no file"
+            "tasks.tsv:2:1: task 0 (`--input-recursive RES`): input `s3://bkt/res/` holds no file"
         ),
         "{}",
         out.stderr
     );
     assert!(
-        lines[1]
-            .starts_with("tasks.tsv:2: task 0 (`--input G`): input `s3://bkt/res/*.bin` not found"),
+        lines[1].starts_with(
+            "tasks.tsv:2:14: task 0 (`--input G`): input `s3://bkt/res/*.bin` not found"
+        ),
         "{}",
         out.stderr
     );
@@ -216,5 +217,91 @@ fn a_name_of_255_bytes_is_an_input_and_an_output() {
     assert_eq!(
         fs::read(job.path(&format!("s3/bkt/o/{long}"))).unwrap(),
         b"long\n"
+    );
+}
+
+/// Probe 2026-12, finding 10: outputs left by an earlier run and stamped an hour ahead (a clock stepped back since,
+/// or `cp -p`, `rsync -a`, `tar x` from a machine whose clock runs fast) were not written by this attempt.
+#[test]
+fn outputs_stamped_in_the_future_do_not_make_a_task_that_wrote_nothing_succeed() {
+    let job = LocalJob::new(
+        OUTPUTS,
+        "mkdir -p \"${OUT%/*}\" \"$DIR\" \"${GLOB%/*}\"\n\
+         echo 1 > \"$OUT\"; echo 2 > \"$DIR/f\"; echo 3 > \"${GLOB%/*}/a.txt\"\n",
+    );
+    assert_eq!(job.run(&[]).code, 0);
+    let in_an_hour = std::time::SystemTime::now() + std::time::Duration::from_secs(3_600);
+    for file in ["stale/out.txt", "stale/dir/f", "stale/g/a.txt"] {
+        fs::File::options()
+            .write(true)
+            .open(job.path(&format!("s3/bkt/{file}")))
+            .unwrap()
+            .set_modified(in_an_hour)
+            .unwrap();
+    }
+    fs::write(job.path("script.sh"), "echo nothing\n").unwrap();
+    let second = job.run(&[]);
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stdout.contains(
+            "exited 0 but these outputs are missing: s3://bkt/stale/out.txt, s3://bkt/stale/dir/, \
+             s3://bkt/stale/g/*.txt"
+        ),
+        "{}",
+        second.stdout
+    );
+}
+
+/// Probe 2026-12, finding 9: a task whose output is its own input is refused before anything runs (run.sh would
+/// upload the task's copy of the input again, and that fresh object would count as the output).
+#[test]
+fn an_output_that_is_an_input_of_its_task_is_refused_before_anything_runs() {
+    let job = LocalJob::new(
+        "--input IN\t--output OUT\ns3://bkt/proj/in.txt\ts3://bkt/proj/in.txt\n",
+        "touch ran\n",
+    );
+    job.put("bkt/proj/in.txt", b"ORIGINAL\n");
+    let out = job.run(&[]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "tasks.tsv:2:22: column 2 (`--output OUT`): the output `s3://bkt/proj/in.txt` is also the input of \
+             column 1 (`--input IN`)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!job.path("ran").exists() && !job.path("work").exists());
+    assert_eq!(
+        fs::read(job.path("s3/bkt/proj/in.txt")).unwrap(),
+        b"ORIGINAL\n"
+    );
+}
+
+/// Probe 2026-12, finding 25: `pre/a` and `pre/a/b` from two tasks: the run warns before it starts, and the upload
+/// that meets the other's object names it.
+#[test]
+fn an_output_where_another_task_wrote_a_file_names_the_object_in_the_way() {
+    let job = LocalJob::new(
+        "--output OUT\ns3://bkt/pre/a\ns3://bkt/pre/a/b\n",
+        "mkdir -p \"$(dirname \"$OUT\")\"; echo x > \"$OUT\"\n",
+    );
+    let out = job.run(&["--processes", "1"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "tasks.tsv:3:1: warning: column 1 (`--output OUT`): `s3://bkt/pre/a/b` needs a folder where task 0 \
+             (tasks.tsv:2:1) writes the file `s3://bkt/pre/a`"
+        ),
+        "{}",
+        out.stderr
+    );
+    let log = fs::read_to_string(job.job_dir().join("logs/001.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "an object exists at {} where a folder is needed",
+            job.path("s3/bkt/pre/a").display()
+        )),
+        "{log}"
     );
 }

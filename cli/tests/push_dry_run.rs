@@ -136,3 +136,63 @@ fn push_refuses_a_prefix_with_dot_dot_or_odd_characters() {
         assert_eq!(out.stderr, format!("--aws-s3-bucket: `{bucket}`: {why}\n"));
     }
 }
+
+/// Probe 2026-12, finding 20: what every stack refuses (more tasks than a job holds, more `--processes` than it
+/// runs at once) is not previewed as a plan: `push --dry-run` and `validate` say what submit would, with the
+/// place, and exit 2.
+#[test]
+fn a_job_every_stack_refuses_is_refused_by_the_dry_run_and_by_validate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: String = (0..=100_000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(tmp.path().join("rows.tsv"), format!("--env N\n{rows}")).unwrap();
+    std::fs::write(tmp.path().join("rows.sh"), "echo \"$N\"\n").unwrap();
+    let push = |extra: &[&str]| {
+        run(cli()
+            .current_dir(tmp.path())
+            .args([
+                "push",
+                "--dry-run",
+                "--aws-s3-bucket",
+                "s3://bkt",
+                "--tasks",
+                "rows.tsv",
+                "--script",
+                "rows.sh",
+            ])
+            .args(extra))
+    };
+    let out = push(&[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(out.stdout, "", "no plan is printed");
+    assert_eq!(
+        out.stderr,
+        "rows.tsv:100002:1: the job has 100001 tasks, but a job holds at most 100000: split it with --task-range \
+         into jobs of at most 100000 tasks\n"
+    );
+
+    let out = push(&["--task-range", "1-", "--processes", "4294967295"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "--processes 4294967295: one job runs at most 10000 tasks at once (Step Functions' Distributed Map); use \
+         --processes 10000 or fewer (on the command line)\n"
+    );
+    let out = push(&["--task-range", "1-", "--processes", "5000"]);
+    assert_eq!(out.code, 0, "within every limit: {}", out.stderr);
+
+    std::fs::write(
+        tmp.path().join("wide.tsv"),
+        "#ecsub: --processes 6000\n--env N\n1\n",
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(tmp.path())
+        .args(["validate", "--tasks", "wide.tsv"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "wide.tsv:1:9: --processes 6000: a job's tasks run on the instances of one ECS cluster, which takes at \
+         most 5000 (ECS service quotas); use --processes 5000 or fewer, or split the job with --task-range into \
+         jobs run side by side (a job on AWS; run --local has no such limit)\n"
+    );
+}

@@ -143,7 +143,7 @@ fn missing_inputs_are_found_before_anything_runs() {
     assert_eq!(
         out.stderr,
         format!(
-            "tasks.tsv:3: task 1 (`--input IN`): input `s3://bkt/gone.txt` not found (looked for {}/bkt/gone.txt)\n\
+            "tasks.tsv:3:1: task 1 (`--input IN`): input `s3://bkt/gone.txt` not found (looked for {}/bkt/gone.txt)\n\
              nothing was run (--not-verify-bucket skips this check)\n",
             s3.display()
         )

@@ -285,3 +285,118 @@ fn validate_refuses_a_header_too_wide_for_any_task() {
          allows; split the columns into several jobs\n"
     );
 }
+
+/// Runs `validate` on `tsv`, written as `t.tsv` in a fresh folder.
+fn validate(tsv: &str) -> common::Run {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.tsv"), tsv).unwrap();
+    run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "t.tsv"]))
+}
+
+/// Probe 2026-12, finding 19: bucket names S3 never allows are refused, each at its cell with the rule it breaks.
+#[test]
+fn validate_refuses_bucket_names_s3_never_allows() {
+    let buckets = [
+        "a..b",
+        "192.168.1.1",
+        "xn--abc",
+        "sthree-x",
+        "amzn-s3-demo-x",
+        "bkt.mrap",
+    ];
+    let rows: String = buckets.iter().map(|b| format!("s3://{b}/x\n")).collect();
+    let out = validate(&format!("--input IN\n{rows}"));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), buckets.len(), "{}", out.stderr);
+    assert_eq!(
+        lines[0],
+        "t.tsv:2:1: column 1 (`--input IN`): `s3://a..b/x`: `a..b` is not a valid bucket name: S3 allows no two \
+         adjacent `.`"
+    );
+    assert_eq!(
+        lines[1],
+        "t.tsv:3:1: column 1 (`--input IN`): `s3://192.168.1.1/x`: `192.168.1.1` is not a valid bucket name: S3 \
+         allows no name in the form of an IP address"
+    );
+    for (line, what) in lines[2..].iter().zip([
+        "the prefix `xn--`",
+        "the prefix `sthree-`",
+        "the prefix `amzn-s3-demo-`",
+        "the suffix `.mrap`",
+    ]) {
+        assert!(line.contains(&format!("S3 reserves {what}")), "{line}");
+    }
+}
+
+/// Probe 2026-12, finding 23: `#` rows of a one-column file, and `#` rows with fewer cells than the header, are
+/// still comments but no longer dropped silently.
+#[test]
+fn validate_warns_about_hash_rows_of_one_column_files_and_short_ones() {
+    let out = validate("--env COLOR\n#ff0000\n#00ff00\nplain\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "t.tsv: 1 tasks, 1 columns (1 env)\n");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with(
+            "t.tsv:2:1: warning: this row starts with `#`, so it is a comment and not a task"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = validate("--env COLOR\t--env NAME\t--env N\n#ff0000\tred\nplain\tblue\t1\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "t.tsv:2:1: warning: this row starts with `#`, so it is a comment and not a task (as in ecsub), \
+             although it has 2 of the header's 3 cells"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Probe 2026-12, finding 9: an output over an input of its own task is refused with both cells named.
+#[test]
+fn validate_refuses_an_output_over_an_input_of_its_task() {
+    let out = validate(
+        "--input-recursive REF\t--output-recursive OUT\ns3://bkt/proj/ref\ts3://bkt/proj\n",
+    );
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with(
+            "t.tsv:2:19: column 2 (`--output-recursive OUT`): the output `s3://bkt/proj/` holds the input \
+             `s3://bkt/proj/ref/` of column 1 (`--input-recursive REF`); an output may not overlap an input of its \
+             own task"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Probe 2026-12, findings 11 and 25: outputs two tasks share, or where one needs a folder the other writes as a
+/// file, are warned about at one cell, naming the other's `FILE:LINE:COL`.
+#[test]
+fn validate_warns_about_outputs_two_tasks_share() {
+    let out = validate(
+        "--env WHO\t--output OUT\n\
+         writer\ts3://bkt/shared/result.txt\n\
+         lazy\ts3://bkt/shared/result.txt\n\
+         a\ts3://bkt/pre/a\n\
+         ab\ts3://bkt/pre/a/b\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "t.tsv: 4 tasks, 2 columns (1 env, 1 output)\n");
+    assert_eq!(
+        out.stderr,
+        "t.tsv:3:6: warning: column 2 (`--output OUT`): `s3://bkt/shared/result.txt` is also an output of task 0 \
+         (t.tsv:2:8): the tasks overwrite each other's result, and either one's upload can count as the other's \
+         output\n\
+         t.tsv:5:4: warning: column 2 (`--output OUT`): `s3://bkt/pre/a/b` needs a folder where task 2 (t.tsv:4:3) \
+         writes the file `s3://bkt/pre/a`: S3 holds both, the local S3 root (`run --local`) cannot, so the later \
+         upload fails there\n"
+    );
+}

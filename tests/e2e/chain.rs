@@ -160,7 +160,7 @@ fn push_wait_runs_wordcount_with_the_local_runners_bytes_and_leaves_nothing() {
         logs.stdout
     );
     assert!(
-        lines.contains(&"ecsub: task 1 succeeded"),
+        lines.contains(&"ecsub: task 1: the script exited 0 and its outputs are uploaded"),
         "{}",
         logs.stdout
     );

@@ -19,8 +19,9 @@ pub(crate) fn files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     found
 }
 
-/// The last lines of the containers that did not end with run.sh's "task N succeeded" (failed, or still running),
-/// at most [`CONTAINERS_SHOWN`] of them: why a task failed, which the status view only names by its exit code.
+/// The last lines of the containers that did not end with run.sh's last line ("task N: the script exited 0 and
+/// its outputs are uploaded"): failed, or still running; at most [`CONTAINERS_SHOWN`] of them: why a task failed,
+/// which the status view only names by its exit code.
 pub fn unfinished(root: &std::path::Path) -> String {
     const CONTAINERS_SHOWN: usize = 8;
     let mut logs: Vec<_> = files(root)
@@ -33,9 +34,10 @@ pub fn unfinished(root: &std::path::Path) -> String {
     for path in &logs {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        let succeeded = lines
-            .last()
-            .is_some_and(|l| l.starts_with("ecsub: task ") && l.ends_with(" succeeded"));
+        let succeeded = lines.last().is_some_and(|l| {
+            l.starts_with("ecsub: task ")
+                && l.ends_with(": the script exited 0 and its outputs are uploaded")
+        });
         if succeeded {
             continue;
         }

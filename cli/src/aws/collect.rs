@@ -46,10 +46,10 @@ pub async fn collect(
         seen.submission = get_json::<JobSubmission>(aws, layout, &layout.spec_key()).await?;
     }
     let Some(submission) = &seen.submission else {
-        return Err(InputError(vec![format!(
+        return Err(InputError::new(format!(
             "ecsub-cli: no job {job_id} in {}",
             layout.url(&layout.job_folder())
-        )])
+        ))
         .into());
     };
     if let Some(errors) = store::get(&aws.s3, &layout.bucket, &layout.error_key()).await? {

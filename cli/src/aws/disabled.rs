@@ -11,10 +11,10 @@ use std::process::ExitCode;
 
 /// The error of a command that needs the AWS SDK.
 fn without_aws(what: &str) -> anyhow::Error {
-    InputError(vec![format!(
+    InputError::new(format!(
         "ecsub-cli: this build has no AWS support (built with --no-default-features), which {what} requires; \
          build with the default features (cargo build -p ecsub-cli)"
-    )])
+    ))
     .into()
 }
 

@@ -24,17 +24,17 @@ async fn read(layout: &JobLayout) -> anyhow::Result<EndedJob> {
         }
     };
     let Some(submission) = get(layout.spec_key()).await? else {
-        return Err(InputError(vec![format!(
+        return Err(InputError::new(format!(
             "--rerun-failed: no job {job} in {}",
             layout.url(&layout.job_folder())
-        )])
+        ))
         .into());
     };
     let Some(summary) = get(layout.summary_key()).await? else {
-        return Err(InputError(vec![format!(
+        return Err(InputError::new(format!(
             "--rerun-failed: {job} has not ended (it has no summary.json yet): wait for it (ecsub-cli status \
              {job}) or cancel it (ecsub-cli cancel {job}) first"
-        )])
+        ))
         .into());
     };
     let tasks = get(layout.tasks_key())

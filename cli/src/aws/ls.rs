@@ -32,13 +32,13 @@ pub struct Line {
 
 pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     let Some(work) = args.aws_s3_bucket.as_deref() else {
-        return Err(InputError(vec![
-            "ecsub-cli ls: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET".into(),
-        ])
+        return Err(InputError::new(
+            "ecsub-cli ls: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET",
+        )
         .into());
     };
     let (bucket, prefix) =
-        JobLayout::work(work).map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
+        JobLayout::work(work).map_err(|e| InputError::new(format!("--aws-s3-bucket: {e}")))?;
     runtime()?.block_on(async {
         let aws = connect().await?;
         let jobs_prefix = format!("{prefix}jobs/");

@@ -44,11 +44,11 @@ pub struct Stager {
 /// The layout of the job a command names, from its id and the bucket flag (or `ECSUB_BUCKET`).
 pub fn job_layout(command: &str, job: &str, bucket: Option<&str>) -> Result<JobLayout, InputError> {
     let Some(bucket) = bucket else {
-        return Err(InputError(vec![format!(
+        return Err(InputError::new(format!(
             "ecsub-cli {command}: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
-        )]));
+        )));
     };
     let job_id = JobId::try_from(job.to_owned())
-        .map_err(|e| InputError(vec![format!("ecsub-cli {command}: {e}")]))?;
-    JobLayout::new(bucket, job_id).map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))
+        .map_err(|e| InputError::new(format!("ecsub-cli {command}: {e}")))?;
+    JobLayout::new(bucket, job_id).map_err(|e| InputError::new(format!("--aws-s3-bucket: {e}")))
 }

@@ -29,11 +29,11 @@ pub async fn job_spec(
     command: &str,
 ) -> anyhow::Result<(JobSubmission, ecsub_core::JobSpec)> {
     let Some(submission) = get_json::<JobSubmission>(aws, layout, &layout.spec_key()).await? else {
-        return Err(InputError(vec![format!(
+        return Err(InputError::new(format!(
             "ecsub-cli {command}: no job {} in {}",
             layout.job_id,
             layout.url(&layout.job_folder())
-        )])
+        ))
         .into());
     };
     let spec = submission

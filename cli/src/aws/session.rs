@@ -16,9 +16,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub async fn connect() -> anyhow::Result<Clients> {
     let aws = Clients::load("aws").await;
     if aws.region.is_empty() {
-        return Err(InputError(vec![
-            "ecsub-cli: no AWS region: set AWS_REGION (or a profile with a region)".into(),
-        ])
+        return Err(InputError::new(
+            "ecsub-cli: no AWS region: set AWS_REGION (or a profile with a region)",
+        )
         .into());
     }
     Ok(aws)

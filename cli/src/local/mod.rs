@@ -5,26 +5,28 @@
 //! (no controlling terminal; its process group is the session's), reaped as its processes end, and ended with
 //! everything it started when its `run.sh` ends or the CLI dies ([`lifetime`] is the CLI's side of it). Ctrl-C
 //! (or SIGTERM) stops every task's process group, and the report is still printed. A succeeded task's scratch
-//! folder is removed without crossing a mount point ([`scratch`]).
+//! folder is removed without crossing a mount point ([`scratch`]). The job's folder is its owner's alone
+//! ([`dirs`]); a failed task's note comes from the step its `run.sh` recorded, not from its exit code; the end —
+//! `report.json`, then the table, then the exit code, the job's — is [`finish`]'s.
 
-use crate::args::{Output, RunArgs};
-use crate::error::{InputError, EXIT_INTERRUPTED, EXIT_TASK_FAILED};
+use crate::args::RunArgs;
+use crate::error::{InputError, EXIT_INTERRUPTED};
 use crate::plan::{self, Plan};
-use crate::table::human;
 use anyhow::Context as _;
 use ecsub_core::chain::task_env::RunEnv;
 use ecsub_core::chain::{classify, Outcome, Stopped};
+use ecsub_core::exit;
 use ecsub_core::tasks::ColumnKind;
-use ecsub_core::{exit, job::SCRIPT_FILE};
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 
+mod dirs;
+mod finish;
 mod leader;
 mod lifetime;
 mod objects;
@@ -35,9 +37,10 @@ mod scratch;
 pub use leader::{lead_task, LEAD};
 use lifetime::signal_group;
 
+use dirs::RunDirs;
 use objects::{check_inputs, clock_marks, missing_outputs, Marks};
 use progress::Progress;
-use report::{TaskReport, TaskResult, TaskState};
+use report::{TaskResult, TaskState};
 
 /// `ecsub-cli stage ARGS` is `ecsub-stage ARGS` with the local transport only: what `run --local`'s tasks call
 /// for their copies (hidden from the help: run.sh's, not a user's).
@@ -48,16 +51,17 @@ const GRACE: Duration = Duration::from_secs(5);
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.local {
-        return Err(InputError(vec![
-            "ecsub-cli run: add --local to run the job on this machine (running on AWS is `ecsub-cli push`)".into(),
-        ])
+        return Err(InputError::new(
+            "ecsub-cli run: add --local to run the job on this machine (running on AWS is `ecsub-cli push`)",
+        )
         .into());
     }
     let mut plan = plan::read_and_build(&args.input, &plan::random_suffix())?;
-    if !plan.aws_only_flags.is_empty() {
+    let aws_only = plan.typed.aws_only_flags();
+    if !aws_only.is_empty() {
         eprintln!(
             "ecsub-cli: ignored by --local (AWS only): {}",
-            plan.aws_only_flags.join(" ")
+            aws_only.join(" ")
         );
     }
     let s3_root = std::path::absolute(&args.s3_root)
@@ -82,9 +86,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     for (flag, dir) in [("--wdir", &args.wdir), ("--s3-root", &args.s3_root)] {
         if dir.exists() && !dir.is_dir() {
-            return Err(InputError(vec![format!("{flag} {}: not a folder", dir.display())]).into());
+            return Err(InputError::new(format!("{flag} {}: not a folder", dir.display())).into());
         }
     }
+    check_wdir(&args.wdir)?;
     let dirs = RunDirs::create(&args.wdir, &plan)?;
     // Written to the job's folder; the run needs only the parsed rows, so the file's bytes are not held for its
     // length.
@@ -105,121 +110,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let started = Instant::now();
     let (results, stopped_by) = runtime.block_on(runner.execute())?;
-    // The report's rows, made as they are written: a 100 000-task job never holds its table in memory.
-    let reports = || {
-        plan.selected
-            .clone()
-            .zip(&results)
-            .map(|(index, result)| dirs.report(index, result))
-    };
-
-    // The table first: every task's result is known, whatever happens to the report file after.
-    let job = plan.spec.job_id.as_str();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match args.output {
-        Output::Text => report::write_table(&mut out, job, reports)?,
-        Output::Json => {
-            write_json(&mut out, reports())?;
-            writeln!(out)?;
-        }
+    finish::Ended {
+        plan: &plan,
+        dirs: &dirs,
+        results: &results,
+        stopped_by,
+        took: started.elapsed(),
     }
-    out.flush()?;
-    drop(out);
-    let succeeded = results
-        .iter()
-        .filter(|r| r.state == TaskState::Succeeded)
-        .count();
-    eprintln!(
-        "ecsub-cli: job {job}: {succeeded}/{} tasks succeeded in {}{}; scripts, logs and report in {}",
-        results.len(),
-        human(started.elapsed()),
-        stopped_by.map_or(String::new(), |s| format!(" (stopped by {})", s.name())),
-        dirs.root.display()
-    );
-    let report_path = dirs.root.join("report.json");
-    fs::File::create(&report_path)
-        .map(std::io::BufWriter::new)
-        .and_then(|mut file| {
-            write_json(&mut file, reports())?;
-            file.flush()
-        })
-        .with_context(|| format!("{}: cannot write the report", dirs.root.display()))?;
-    Ok(if let Some(stop) = stopped_by {
-        ExitCode::from(stop.exit_status())
-    } else if succeeded == results.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_TASK_FAILED)
-    })
+    .finish(args.output)
 }
 
-/// Every task's report as a pretty JSON array, written as it is made.
-fn write_json(out: &mut impl Write, rows: impl Iterator<Item = TaskReport>) -> std::io::Result<()> {
-    use serde::Serializer as _;
-    let mut json = serde_json::Serializer::pretty(out);
-    json.collect_seq(rows).map_err(std::io::Error::from)
-}
-
-/// The folders of one local run: `WDIR/<job-id>/{scripts, tasks/NNN (scratch), logs, env}`.
-#[derive(Debug)]
-struct RunDirs {
-    root: PathBuf,
-    scripts: PathBuf,
-}
-
-impl RunDirs {
-    fn create(wdir: &Path, plan: &Plan) -> anyhow::Result<RunDirs> {
-        let root = std::path::absolute(wdir.join(plan.spec.job_id.as_str()))?;
-        let scripts = root.join("scripts");
-        let write = |path: PathBuf, bytes: &[u8]| {
-            fs::write(&path, bytes).with_context(|| format!("{}: cannot write", path.display()))
-        };
-        for dir in [
-            &scripts,
-            &root.join("logs"),
-            &root.join("tasks"),
-            &root.join("env"),
-        ] {
-            fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
-        }
-        write(scripts.join("run.sh"), plan.run_script().as_bytes())?;
-        write(scripts.join("setenv.sh"), plan.setenv_script().as_bytes())?;
-        write(scripts.join(SCRIPT_FILE), &plan.script_bytes)?;
-        write(root.join("tasks.tsv"), &plan.tasks_bytes)?;
-        write(
-            root.join("job.json"),
-            &serde_json::to_vec_pretty(&plan.spec)?,
-        )?;
-        Ok(RunDirs { root, scripts })
+/// Refuses a `--wdir` whose absolute path is not UTF-8: the tasks' copies (`ecsub-cli stage`, the same stager
+/// as on AWS) take their paths as text, so every task of the job would fail to download its inputs, or to upload
+/// its outputs, after its script had run. Nothing is written.
+fn check_wdir(wdir: &Path) -> Result<(), InputError> {
+    let absolute = std::path::absolute(wdir).unwrap_or_else(|_| wdir.to_path_buf());
+    if absolute.to_str().is_some() {
+        return Ok(());
     }
-
-    fn scratch(&self, index: usize) -> PathBuf {
-        self.root.join("tasks").join(format!("{index:03}"))
-    }
-
-    fn log(&self, index: usize) -> PathBuf {
-        self.root.join("logs").join(format!("{index:03}.log"))
-    }
-
-    /// A task's row of the report.
-    fn report(&self, index: usize, result: &TaskResult) -> TaskReport {
-        TaskReport {
-            index,
-            state: result.state,
-            exit_code: result.exit_code,
-            start: result.start,
-            end: result.end,
-            log: self.log(index),
-            note: result.note.as_deref().map(str::to_owned),
-        }
-    }
-
-    /// A running task's environment (its record of setenv.sh), removed when the task ends.
-    fn env(&self, index: usize) -> PathBuf {
-        self.root.join("env").join(format!("{index:03}.sh"))
-    }
+    Err(InputError::new(format!(
+        "--wdir {}: the folder's path ({}) is not valid UTF-8, and the tasks' copies take their paths as text: \
+         choose a folder whose path is",
+        wdir.display(),
+        absolute.display()
+    )))
 }
 
 struct Runner<'a> {
@@ -318,7 +232,7 @@ impl Runner<'_> {
                     Err(e) => {
                         let now = SystemTime::now();
                         let note = format!("could not start: {e:#}");
-                        progress.finished(index, None, &note);
+                        progress.finished(index, None, false, &note);
                         results[index - first] = Some(TaskResult {
                             state: TaskState::Failed,
                             exit_code: None,
@@ -339,7 +253,7 @@ impl Runner<'_> {
                     // The task's leader has ended, and has killed everything the task left (as at a container's
                     // end); its process group too, should the leader have been killed before it could.
                     signal_group(started.get(&index).and_then(|s| s.pgid), libc::SIGKILL);
-                    let _ = fs::remove_file(self.dirs.env(index));
+                    let phase = self.dirs.ended(index);
                     let start = started.get(&index).map(|s| s.start);
                     let since = started.get(&index).map(|s| &s.since);
                     let (state, code, note) = match status {
@@ -354,13 +268,13 @@ impl Runner<'_> {
                                 match outcome {
                                     Outcome::Succeeded => (TaskState::Succeeded, Some(code), None),
                                     Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason)),
-                                    _ => (TaskState::Failed, Some(code), exit::describe(code).map(str::to_owned)),
+                                    _ => (TaskState::Failed, Some(code), failure_note(phase, code)),
                                 }
                             }
                         }
                         Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}"))),
                     };
-                    progress.finished(index, code, note.as_deref().unwrap_or(""));
+                    progress.finished(index, code, state == TaskState::Succeeded, note.as_deref().unwrap_or(""));
                     if state == TaskState::Succeeded && !self.keep_scratch {
                         if let Some(warning) = scratch::remove(&self.dirs.scratch(index)) {
                             progress.say(&format!("ecsub-cli: task {index:03}: {warning}"));
@@ -432,18 +346,18 @@ impl Runner<'_> {
         // The task's own environment, handed over as a file: run.sh sources it instead of finding the task's
         // record in setenv.sh (three processes and a byte-at-a-time read fewer per task). The same text as the
         // record, from the same function.
-        let env_path = self.dirs.env(index);
         let env = ecsub_core::script::task_environment(
             &self.plan.tasks.columns,
             &self.plan.tasks.tasks[index],
         );
-        fs::write(&env_path, env)
-            .with_context(|| format!("{}: cannot write", env_path.display()))?;
+        let env_path = self.dirs.write_env(index, &env)?;
+        let phase_file = self.dirs.phase_file(index);
         let run_env = RunEnv {
             index,
             scratch: &scratch,
             scripts_dir: &self.dirs.scripts,
             task_env: &env_path,
+            phase_file: &phase_file,
             local_s3_root: &self.s3_root,
             stage: &self.stager,
             stage_via: STAGE,
@@ -457,7 +371,7 @@ impl Runner<'_> {
             .stderr(log_err)
             .spawn();
         if child.is_err() {
-            let _ = fs::remove_file(&env_path);
+            let _ = self.dirs.ended(index);
         }
         child.with_context(|| format!("cannot run `{} {LEAD}`", self.stager.display()))
     }
@@ -495,6 +409,16 @@ fn is_exhaustion(e: &anyhow::Error) -> bool {
                 Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN)
             )
         })
+}
+
+/// The note of a task that failed with `code`: from the step its `run.sh` recorded last, or, when it recorded none
+/// (its leader could not start it), from the code.
+fn failure_note(phase: Option<exit::Phase>, code: i32) -> Option<String> {
+    match phase {
+        Some(phase) => exit::describe_in(phase, code),
+        None => exit::describe(code),
+    }
+    .map(str::to_owned)
 }
 
 /// A shell's view of how a process ended: its exit code, or 128 + the signal that killed it.

@@ -4,7 +4,7 @@
 
 use crate::error::InputError;
 use crate::plan::Plan;
-use ecsub_core::outputs::{listing_prefix, satisfied, Written, LOCAL_SLACK_MS};
+use ecsub_core::outputs::{listing_prefix, satisfied, Window, Written, LOCAL_SLACK_MS};
 use ecsub_core::staging::part_name;
 use ecsub_core::tasks::Cell;
 use ecsub_core::S3Path;
@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
     let mut errors = Vec::new();
     for task in plan.selected_tasks() {
-        for (column, cell) in task.cells_with(&plan.tasks.columns) {
+        for (at, (column, cell)) in task.cells_with(&plan.tasks.columns).enumerate() {
             let Cell::Path(path) = cell else { continue };
             if !column.kind.is_input() {
                 continue;
@@ -30,12 +30,14 @@ pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
                 } else {
                     "not found (looked for"
                 };
-                errors.push(format!(
-                    "{}:{}: task {} (`{column}`): input `{path}` {what} {})",
-                    plan.tasks.file,
-                    task.line,
-                    task.index,
-                    local.display()
+                errors.push(plan.error_at_cell(
+                    task,
+                    at,
+                    format!(
+                        "task {} (`{column}`): input `{path}` {what} {})",
+                        task.index,
+                        local.display()
+                    ),
                 ));
             }
         }
@@ -43,7 +45,9 @@ pub fn check_inputs(plan: &Plan, s3_root: &Path) -> Result<(), InputError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        errors.push("nothing was run (--not-verify-bucket skips this check)".into());
+        errors.push(ecsub_core::Finding::error(
+            "nothing was run (--not-verify-bucket skips this check)",
+        ));
         Err(InputError(errors))
     }
 }
@@ -76,6 +80,17 @@ pub fn clock_marks(plan: &Plan, s3_root: &Path, index: usize) -> Marks {
     let fallback = SystemTime::now()
         .checked_sub(Duration::from_secs(1))
         .unwrap_or(UNIX_EPOCH);
+    marks_of_task(plan, s3_root, index, fallback)
+}
+
+/// The marks of the outputs check itself, taken as [`clock_marks`] takes the task's: an output stamped later than
+/// its filesystem's clock at the check was not written by the attempt (probe 2026-12, finding 10).
+fn check_marks(plan: &Plan, s3_root: &Path, index: usize) -> Marks {
+    let fallback = SystemTime::now() + Duration::from_secs(1);
+    marks_of_task(plan, s3_root, index, fallback)
+}
+
+fn marks_of_task(plan: &Plan, s3_root: &Path, index: usize, fallback: SystemTime) -> Marks {
     let folders = plan
         .tasks
         .tasks
@@ -144,14 +159,18 @@ fn stamp(dir: &Path, index: usize) -> Option<SystemTime> {
 }
 
 /// The declared outputs of a task that this attempt (started at `marks`, by each filesystem's clock) did not
-/// write under the local root.
+/// write under the local root: each needs a file stamped between its filesystem's mark before the task and its
+/// mark now.
 pub fn missing_outputs(plan: &Plan, s3_root: &Path, index: usize, marks: &Marks) -> Vec<String> {
     let Some(task) = plan.tasks.tasks.get(index) else {
         return Vec::new();
     };
+    let now = check_marks(plan, s3_root, index);
     task.cells_with(&plan.tasks.columns)
         .filter_map(|(column, cell)| match cell {
-            Cell::Path(path) if column.kind.is_output() && !present(s3_root, path, Some(marks)) => {
+            Cell::Path(path)
+                if column.kind.is_output() && !present(s3_root, path, Some((marks, &now))) =>
+            {
                 Some(path.url())
             }
             _ => None,
@@ -167,23 +186,30 @@ struct Found {
     device: u64,
 }
 
-/// Is `path` satisfied by a file of the root: any (`marks` is `None`, the pre-flight), or one written since the
-/// mark of its own filesystem?
-fn present(s3_root: &Path, path: &S3Path, marks: Option<&Marks>) -> bool {
+/// Is `path` satisfied by a file of the root: any (`marks` is `None`, the pre-flight), or one written between the
+/// two marks (the attempt's start, the check) of its own filesystem?
+fn present(s3_root: &Path, path: &S3Path, marks: Option<(&Marks, &Marks)>) -> bool {
     let found = objects(s3_root, path);
-    let Some(marks) = marks else {
+    let Some((started, checked)) = marks else {
         let written = found.iter().map(|f| Written {
             key: &f.key,
             modified_ms: f.modified_ms,
         });
-        return satisfied(path, written, i64::MIN, 0);
+        return satisfied(path, written, Window::ANY);
     };
-    // Each file's time is counted from its own filesystem's mark: the attempt started at 0 on every clock.
-    let written = found.iter().map(|f| Written {
-        key: &f.key,
-        modified_ms: f.modified_ms.saturating_sub(millis(marks.of(f.device))),
-    });
-    satisfied(path, written, 0, LOCAL_SLACK_MS)
+    // Each file's time is judged by its own filesystem's clock.
+    found.iter().any(|f| {
+        let window = Window::attempt(
+            millis(started.of(f.device)),
+            millis(checked.of(f.device)),
+            LOCAL_SLACK_MS,
+        );
+        let written = Written {
+            key: &f.key,
+            modified_ms: f.modified_ms,
+        };
+        satisfied(path, [written], window)
+    })
 }
 
 /// The objects a check of `path` looks at: the file at its key, or every file under its listing prefix (a
@@ -331,8 +357,33 @@ mod tests {
             fallback: UNIX_EPOCH,
         };
         let later = written + Duration::from_millis(400);
-        assert!(present(root.path(), &path, Some(&marks(written, later))));
-        assert!(!present(root.path(), &path, Some(&marks(later, written))));
+        let much_later = written + Duration::from_secs(60);
+        let check = marks(much_later, much_later);
+        assert!(present(
+            root.path(),
+            &path,
+            Some((&marks(written, later), &check))
+        ));
+        assert!(!present(
+            root.path(),
+            &path,
+            Some((&marks(later, written), &check))
+        ));
+        // Probe 2026-12, finding 10: and never newer than its own filesystem's mark at the check, whatever the
+        // other filesystem's clock says.
+        assert!(present(
+            root.path(),
+            &path,
+            Some((&marks(written, later), &marks(written, UNIX_EPOCH)))
+        ));
+        assert!(!present(
+            root.path(),
+            &path,
+            Some((
+                &marks(written, later),
+                &marks(written - Duration::from_millis(1), much_later)
+            ))
+        ));
     }
 
     #[test]

@@ -46,10 +46,12 @@ impl Progress {
         ));
     }
 
-    pub fn finished(&mut self, index: usize, code: Option<i32>, note: &str) {
+    /// A task has ended: `succeeded` is its outcome, not its exit code (a task that exited 0 without its outputs
+    /// failed).
+    pub fn finished(&mut self, index: usize, code: Option<i32>, succeeded: bool, note: &str) {
         self.running = self.running.saturating_sub(1);
         self.done += 1;
-        if code != Some(0) {
+        if !succeeded {
             self.failed += 1;
         }
         let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());

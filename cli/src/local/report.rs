@@ -3,7 +3,7 @@
 use crate::table::{human, utc, write_aligned};
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// How a task ended.
@@ -27,6 +27,7 @@ pub struct TaskReport {
     pub start: Option<SystemTime>,
     #[serde(serialize_with = "ser_time")]
     pub end: Option<SystemTime>,
+    #[serde(serialize_with = "ser_path")]
     pub log: PathBuf,
     pub note: Option<String>,
 }
@@ -42,6 +43,12 @@ fn ser_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok,
         Some(t) => s.serialize_some(&format!("{}Z", utc(*t).replace(' ', "T"))),
         None => s.serialize_none(),
     }
+}
+
+/// A path as text, its bytes that are not UTF-8 each replaced by U+FFFD: serde's own serialisation of a path
+/// fails on them part-way, which would leave the report invalid JSON.
+fn ser_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 /// One task's result as a run keeps it until the end: a few dozen bytes, so that a job of 100 000 tasks keeps a
@@ -95,6 +102,23 @@ pub fn write_table<I: Iterator<Item = TaskReport>>(
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_log_path_that_is_not_utf8_is_written_lossily_and_the_json_stays_valid() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let row = TaskReport {
+            index: 0,
+            state: TaskState::Failed,
+            exit_code: Some(120),
+            start: None,
+            end: None,
+            log: Path::new(std::ffi::OsStr::from_bytes(b"/w\xe9/logs/000.log")).to_path_buf(),
+            note: None,
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["log"], "/w\u{fffd}/logs/000.log");
+    }
 
     #[test]
     fn the_table_is_aligned_from_rows_made_as_they_are_written() {

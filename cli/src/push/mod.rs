@@ -16,10 +16,9 @@ use std::process::ExitCode;
 
 pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
     let Some(bucket) = args.aws_s3_bucket.as_deref() else {
-        return Err(InputError(vec![
-            "ecsub-cli push: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET"
-                .into(),
-        ])
+        return Err(InputError::new(
+            "ecsub-cli push: no bucket: pass --aws-s3-bucket s3://BUCKET or set ECSUB_BUCKET",
+        )
         .into());
     };
     let source = match &args.rerun_failed {
@@ -29,10 +28,9 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
         },
         None => {
             let input = args.input().ok_or_else(|| {
-                InputError(vec![
-                    "ecsub-cli push: --tasks and --script are needed (or --rerun-failed JOB)"
-                        .into(),
-                ])
+                InputError::new(
+                    "ecsub-cli push: --tasks and --script are needed (or --rerun-failed JOB)",
+                )
             })?;
             Source::read(&input)?
         }

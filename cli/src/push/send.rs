@@ -1,6 +1,7 @@
 //! Sending a planned job: its `job.json`, then the uploads (ecsub-aws, through the CLI's `aws` module) — or, with
 //! `--dry-run`, the plan printed: the job id, every object key in upload order, every generated script, and what
-//! the job burns per hour.
+//! the job burns per hour. A job every stack refuses (too many tasks, too many `--processes`) is neither sent nor
+//! previewed: the dry run says what submit would say.
 
 use crate::args::PushArgs;
 use crate::aws;
@@ -18,8 +19,12 @@ pub fn send(
     plan: &Plan,
     skipped: &[usize],
 ) -> anyhow::Result<ExitCode> {
+    let over = plan.stack_limits();
+    if !over.is_empty() {
+        return Err(InputError(over).into());
+    }
     let layout = JobLayout::new(bucket, plan.spec.job_id.clone())
-        .map_err(|e| InputError(vec![format!("--aws-s3-bucket: {e}")]))?;
+        .map_err(|e| InputError::new(format!("--aws-s3-bucket: {e}")))?;
     let submission = JobSubmission {
         job_id: plan.spec.job_id.clone(),
         args: plan.args.clone(),

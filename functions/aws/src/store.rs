@@ -236,21 +236,21 @@ pub async fn location_exists(
     path: &ecsub_core::S3Path,
     payer: Payer<'_>,
 ) -> Result<bool, FnError> {
-    location_written(s3, path, payer, None).await
+    location_written(s3, path, payer, ecsub_core::outputs::Window::ANY).await
 }
 
-/// Is the location satisfied by an object written no earlier than `started_ms` (the output contract,
-/// `ecsub_core::outputs`; with `None`, by any object)? One HeadObject for a file; for a folder or a wildcard,
-/// ListObjectsV2 pages of its prefix (a wildcard's with a delimiter, so not its subfolders) until an object
-/// satisfies it: the times come with the answers, so checking them costs no extra call.
+/// Is the location satisfied by an object written within `window` (the output contract, `ecsub_core::outputs`:
+/// an attempt's, from its start to the check; [`Window::ANY`](ecsub_core::outputs::Window::ANY), any object)?
+/// One HeadObject for a file; for a folder or a wildcard, ListObjectsV2 pages of its prefix (a wildcard's with a
+/// delimiter, so not its subfolders) until an object satisfies it: the times come with the answers, so checking
+/// them costs no extra call.
 pub async fn location_written(
     s3: &Client,
     path: &ecsub_core::S3Path,
     payer: Payer<'_>,
-    started_ms: Option<i64>,
+    window: ecsub_core::outputs::Window,
 ) -> Result<bool, FnError> {
-    use ecsub_core::outputs::{listing_prefix, satisfied, Written, S3_SLACK_MS};
-    let (since, slack) = started_ms.map_or((i64::MIN, 0), |ms| (ms, S3_SLACK_MS));
+    use ecsub_core::outputs::{listing_prefix, satisfied, Written};
     let millis = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
         t.and_then(|t| t.to_millis().ok()).unwrap_or(i64::MIN)
     };
@@ -268,7 +268,7 @@ pub async fn location_written(
                     key,
                     modified_ms: millis(out.last_modified()),
                 };
-                Ok(satisfied(path, [written], since, slack))
+                Ok(satisfied(path, [written], window))
             }
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
             Err(e) => Err(FnError::aws(format!("HeadObject s3://{bucket}/{key}"), &e)),
@@ -286,7 +286,7 @@ pub async fn location_written(
                 modified_ms: millis(o.last_modified()),
             })
         });
-        if satisfied(path, written, since, slack) {
+        if satisfied(path, written, window) {
             return Ok(true);
         }
     }

@@ -1,6 +1,9 @@
-//! Diagnostics: an error or warning that points at a place in a user's file.
+//! Diagnostics: an error or warning that points at a place in a user's file ([`Diagnostic`]), and any finding
+//! about a command's input, placed as far as it can be ([`Finding`]: a flag typed on the command line has no
+//! place). They stay values until they are printed or serialised: `--output json` writes their fields, never a
+//! message read back from its text.
 //!
-//! Every message the tasks-file engine produces is one of these, so the CLI and the Lambdas print the same
+//! Every message the tasks-file engine produces is a [`Diagnostic`], so the CLI and the Lambdas print the same
 //! `FILE:LINE:COL: message` text. Depends on nothing but `std` and `serde`.
 
 use serde::{Deserialize, Serialize};
@@ -70,34 +73,6 @@ impl Diagnostic {
         }
     }
 
-    /// Reads back a `FILE:LINE:COL: [warning: ]message` line (as [`Display`](fmt::Display) writes it).
-    pub fn parse_line(text: &str) -> Option<Self> {
-        let mut search = 0;
-        while let Some(found) = text[search..].find(':') {
-            let at = search + found;
-            let rest = &text[at + 1..];
-            let mut parts = rest.splitn(3, ':');
-            let (Some(line), Some(column), Some(message)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return None;
-            };
-            if let (Ok(line), Ok(column), Some(message)) = (
-                line.parse::<usize>(),
-                column.parse::<usize>(),
-                message.strip_prefix(' '),
-            ) {
-                let file = &text[..at];
-                return Some(match message.strip_prefix("warning: ") {
-                    Some(m) => Self::warning(file, line, column, m),
-                    None => Self::error(file, line, column, message),
-                });
-            }
-            search = at + 1;
-        }
-        None
-    }
-
     pub fn warning(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
@@ -149,6 +124,118 @@ impl Diagnostics {
     }
 }
 
+/// One finding about a command's input, kept as a value until it is printed or serialised: as much of its place
+/// as it has (a file, a line, a column: a flag typed on the command line has none) and what it says. Printed
+/// `FILE:LINE:COL: message`, `FILE: message` or `message`; serialised with the fields it has (a [`Diagnostic`]'s
+/// five, or fewer). Either way its text is [`printable`]: a JSON document read by a program is printed by a
+/// person too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "printable_file"
+    )]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub severity: Severity,
+    #[serde(serialize_with = "printable_message")]
+    pub message: String,
+}
+
+fn printable_file<S: serde::Serializer>(file: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match file {
+        Some(file) => s.serialize_some(&printable(file)),
+        None => s.serialize_none(),
+    }
+}
+
+fn printable_message<S: serde::Serializer>(message: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&printable(message))
+}
+
+impl Finding {
+    /// An error about no file: a flag typed on the command line, the command itself.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            file: None,
+            line: None,
+            column: None,
+            severity: Severity::Error,
+            message: cut(&message.into()),
+        }
+    }
+
+    /// An error about a file as a whole (it cannot be read, it is too large).
+    pub fn in_file(file: &str, message: impl Into<String>) -> Self {
+        Self {
+            file: Some(cut(file)),
+            ..Self::error(message)
+        }
+    }
+
+    /// An error at a line and (character) column of a file.
+    pub fn at(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        Diagnostic::error(file, line, column, message).into()
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl From<Diagnostic> for Finding {
+    fn from(d: Diagnostic) -> Self {
+        Self {
+            file: Some(d.file),
+            line: Some(d.line),
+            column: Some(d.column),
+            severity: d.severity,
+            message: d.message,
+        }
+    }
+}
+
+impl From<Diagnostics> for Vec<Finding> {
+    fn from(all: Diagnostics) -> Self {
+        all.0.into_iter().map(Finding::from).collect()
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}:", printable(file))?;
+            if let Some(line) = self.line {
+                write!(f, "{line}:")?;
+                if let Some(column) = self.column {
+                    write!(f, "{column}:")?;
+                }
+            }
+            f.write_str(" ")?;
+        }
+        if self.severity == Severity::Warning {
+            f.write_str("warning: ")?;
+        }
+        f.write_str(&printable(&self.message))
+    }
+}
+
+/// The 1-based character column where cell `cell` (0-based) of a TAB-separated row starts, as the tasks-file
+/// parser counts it; a cell the row leaves off is placed just past the row's end.
+pub fn cell_column(row: &str, cell: usize) -> usize {
+    let mut column = 1;
+    for (i, text) in row.split('\t').enumerate() {
+        if i == cell {
+            return column;
+        }
+        column += text.chars().count() + 1;
+    }
+    column.saturating_sub(1).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,16 +252,56 @@ mod tests {
     }
 
     #[test]
-    fn a_printed_diagnostic_reads_back() {
-        for d in [
-            Diagnostic::error("dir:x/f.tsv", 12, 7, "column 2 (`--env A`): bad: really"),
-            Diagnostic::warning("f.tsv", 1, 1, "a warning"),
-        ] {
-            assert_eq!(Diagnostic::parse_line(&d.to_string()), Some(d));
-        }
+    fn a_finding_prints_and_serialises_the_place_it_has_and_no_more() {
+        // A folder named like a position (probe 2026-12, finding 21): the file is a field, never read back.
+        let at = Finding::at("run:7:3: x/t.tsv", 2, 3, "bad: really");
+        assert_eq!(at.to_string(), "run:7:3: x/t.tsv:2:3: bad: really");
         assert_eq!(
-            Diagnostic::parse_line("f.tsv: --processes: must be at least 1"),
-            None
+            serde_json::to_value(&at).unwrap(),
+            serde_json::json!({"file": "run:7:3: x/t.tsv", "line": 2, "column": 3, "severity": "error",
+                               "message": "bad: really"})
         );
+        let in_file = Finding::in_file("t.tsv", "cannot read the tasks file: gone");
+        assert_eq!(
+            in_file.to_string(),
+            "t.tsv: cannot read the tasks file: gone"
+        );
+        assert_eq!(
+            serde_json::to_value(&in_file).unwrap(),
+            serde_json::json!({"file": "t.tsv", "severity": "error",
+                               "message": "cannot read the tasks file: gone"})
+        );
+        let typed = Finding::error("--processes 0: must be at least 1 (on the command line)");
+        assert_eq!(
+            typed.to_string(),
+            "--processes 0: must be at least 1 (on the command line)"
+        );
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            serde_json::json!({"severity": "error",
+                               "message": "--processes 0: must be at least 1 (on the command line)"})
+        );
+        let warning: Finding = Diagnostic::warning("f\rtsv", 1, 1, "a \u{1b}warning").into();
+        assert_eq!(
+            warning.to_string(),
+            "f\\rtsv:1:1: warning: a \\u{1b}warning"
+        );
+        assert_eq!(
+            serde_json::to_value(&warning).unwrap(),
+            serde_json::json!({"file": "f\\rtsv", "line": 1, "column": 1, "severity": "warning",
+                               "message": "a \\u{1b}warning"}),
+            "escaped in JSON as in text"
+        );
+        assert!(!warning.is_error());
+    }
+
+    #[test]
+    fn a_cells_column_counts_characters_and_tabs_as_the_parser_does() {
+        assert_eq!(cell_column("a\tbb\tccc", 0), 1);
+        assert_eq!(cell_column("a\tbb\tccc", 1), 3);
+        assert_eq!(cell_column("a\tbb\tccc", 2), 6);
+        assert_eq!(cell_column("naïve\tx", 1), 7, "characters, not bytes");
+        assert_eq!(cell_column("a\tb", 5), 4, "left off: just past the row");
+        assert_eq!(cell_column("", 0), 1);
     }
 }

@@ -31,7 +31,7 @@ pub mod status;
 pub mod tasks;
 pub mod time;
 
-pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use diag::{Diagnostic, Diagnostics, Finding, Severity};
 pub use job::{JobId, JobLayout};
 pub use options::{JobArgs, JobSpec, TaskRange};
 pub use s3path::S3Path;

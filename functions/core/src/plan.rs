@@ -6,7 +6,8 @@
 //!
 //! Pure: the callers read the files (bounded) and act on the plan.
 
-use crate::diag::Diagnostic;
+use crate::chain::limits;
+use crate::diag::{Diagnostic, Finding};
 use crate::job::{self, JobId};
 use crate::options::{JobArgs, JobSpec};
 use crate::script::{run_script, setenv_script};
@@ -67,35 +68,67 @@ impl Plan {
     pub fn setenv_script(&self) -> String {
         setenv_script(&self.tasks.file, &self.tasks.columns, self.selected_tasks())
     }
+
+    /// What every stack refuses of this job, whatever its parameters (submit checks them again, with the stack's
+    /// own): more tasks than one job holds, more `--processes` than one execution and one cluster run at once.
+    /// `bytes` and `typed` as for [`plan`] (`None`: the options are merged already): the `--processes` error
+    /// points at its `#ecsub:` line or says it was typed, the tasks' at the first row past the limit. `run
+    /// --local` has no such limits and does not ask.
+    pub fn stack_limits(&self, bytes: &[u8], typed: Option<&JobArgs>) -> Vec<Finding> {
+        let mut found = Vec::new();
+        if let Some(why) = limits::check_processes(self.spec.processes) {
+            found.push(locate_option_error(&self.tasks, bytes, typed, &why));
+        }
+        let tasks = self.selected_tasks();
+        if let Some(why) = limits::check_tasks(tasks.len()) {
+            found.push(match tasks.get(limits::MAX_TASKS) {
+                Some(first_over) => Finding::at(&self.tasks.file, first_over.line, 1, why),
+                None => Finding::in_file(&self.tasks.file, why),
+            });
+        }
+        found
+    }
 }
 
 /// Why there is no plan: every error found, and the file's warnings (which hold whether or not it is used).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    pub errors: Vec<String>,
+    pub errors: Vec<Finding>,
     pub warnings: Vec<Diagnostic>,
+}
+
+impl Refused {
+    /// One line per error, as printed (`FILE:LINE:COL: message`, `FILE: message` or `message`).
+    pub fn lines(&self) -> Vec<String> {
+        self.errors.iter().map(ToString::to_string).collect()
+    }
 }
 
 /// Parses a tasks file; when it does not parse, the errors of its `#ecsub:` lines come too, so that nothing
 /// waits for the next run to be found.
-pub fn parse_tasks(file: &str, bytes: &[u8]) -> Result<TasksFile, Vec<String>> {
+pub fn parse_tasks(file: &str, bytes: &[u8]) -> Result<TasksFile, Vec<Finding>> {
     tasks::parse(file, bytes).map_err(|d| {
         let found = tasks::directives(file, bytes);
-        let mut lines = match JobArgs::parse_directive_lines(file, &found) {
-            Err(directive_errors) => directive_errors.lines(),
+        let mut errors: Vec<Finding> = match JobArgs::parse_directive_lines(file, &found) {
+            Err(directive_errors) => directive_errors.into(),
             Ok(_) => Vec::new(),
         };
-        lines.extend(d.lines());
-        lines
+        errors.extend(Vec::<Finding>::from(d));
+        errors
     })
 }
 
 /// Runs the pipeline: a plan, or every reason there is none.
 pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
-    let tasks = parse_tasks(request.file, request.bytes).map_err(|errors| Refused {
+    let mut tasks = parse_tasks(request.file, request.bytes).map_err(|errors| Refused {
         errors,
         warnings: Vec::new(),
     })?;
+    // Across rows, once per job (not in `tasks::parse`, which the task-stopped function runs for every task).
+    tasks
+        .warnings
+        .extend(tasks::shared_outputs(&tasks, request.bytes));
+    tasks.warnings.sort_by_key(|d| d.line);
     let mut errors = Vec::new();
     let typed = match request.options {
         Options::Typed(typed) => Some(typed),
@@ -103,12 +136,12 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
     };
     let locate = |message: &str| match typed {
         Some(typed) => locate_option_error(&tasks, request.bytes, Some(typed), message),
-        None => message.to_owned(),
+        None => Finding::error(message),
     };
     let args = match request.options {
         Options::Typed(typed) => {
             let from_file = JobArgs::from_directives(&tasks).unwrap_or_else(|d| {
-                errors.extend(d.lines());
+                errors.extend(Vec::<Finding>::from(d));
                 JobArgs::default()
             });
             typed.clone().over(from_file)
@@ -130,7 +163,7 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
                     JobId::new(&JobId::name_from_file(&tasks.file), suffix)
                         .or_else(|_| JobId::new("job", suffix))
                         .map_err(|e| Refused {
-                            errors: vec![e],
+                            errors: vec![Finding::error(e)],
                             warnings: tasks.warnings.clone(),
                         })?
                 }
@@ -164,16 +197,16 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
 }
 
 /// Puts a position on an option error (`--processes: must be at least 1`) when the option came from one of the
-/// file's `#ecsub:` directives: `FILE:LINE:COL: message`, pointing at the flag in its line. An error about an
-/// option typed on the command line (`typed`: the command line's options, which win) says so; one about no
-/// option says `FILE: message`.
+/// file's `#ecsub:` directives: at `FILE:LINE:COL`, pointing at the flag in its line. An error about an option
+/// typed on the command line (`typed`: the command line's options, which win) says so, with no place; one about
+/// no option is placed in the file alone.
 pub fn locate_option_error(
     tasks: &TasksFile,
     bytes: &[u8],
     typed: Option<&JobArgs>,
     message: &str,
-) -> String {
-    let unplaced = || format!("{}: {message}", tasks.file);
+) -> Finding {
+    let unplaced = || Finding::in_file(&tasks.file, message);
     let Some(flag) = message
         .strip_prefix("--")
         .and_then(|m| m.split([':', ' ']).next())
@@ -187,7 +220,7 @@ pub fn locate_option_error(
         .and_then(|v| v.get(&field).cloned())
         .is_some_and(|v| !(v.is_null() || v == false || v.as_array().is_some_and(Vec::is_empty)));
     if from_command_line {
-        return format!("{message} (on the command line)");
+        return Finding::error(format!("{message} (on the command line)"));
     }
     let directive = tasks.directives.iter().rev().find(|d| {
         d.words
@@ -205,7 +238,7 @@ pub fn locate_option_error(
     let column = text
         .find(&flag)
         .map_or(1, |at| text[..at].chars().count() + 1);
-    format!("{}:{}:{column}: {message}", tasks.file, directive.line)
+    Finding::at(&tasks.file, directive.line, column, message)
 }
 
 #[cfg(test)]
@@ -246,18 +279,62 @@ mod tests {
             ..JobArgs::default()
         };
         let refused = typed(text, &args).map(|_| ()).unwrap_err();
-        assert_eq!(refused.errors.len(), 3, "{:?}", refused.errors);
-        assert!(refused.errors[0].starts_with("--task-name: "));
-        assert!(refused.errors[0].ends_with("(on the command line)"));
-        assert!(
-            refused.errors[1].starts_with("jobs.tsv:1:"),
-            "{:?}",
-            refused.errors
-        );
-        assert!(refused
+        let lines = refused.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("--task-name: "));
+        assert!(lines[0].ends_with("(on the command line)"));
+        assert_eq!(refused.errors[0].file, None, "typed: no place");
+        assert!(lines[1].starts_with("jobs.tsv:1:"), "{lines:?}");
+        let processes = refused
             .errors
             .iter()
-            .any(|e| e.starts_with("jobs.tsv:1:9: --processes")));
+            .find(|e| e.message.starts_with("--processes"))
+            .unwrap_or_else(|| panic!("{lines:?}"));
+        assert_eq!(
+            (processes.file.as_deref(), processes.line, processes.column),
+            (Some("jobs.tsv"), Some(1), Some(9))
+        );
+    }
+
+    #[test]
+    fn the_limits_every_stack_has_are_placed_where_the_option_or_the_row_is() {
+        // Probe 2026-12, finding 20: what submit refuses, said before anything is sent.
+        let rows: String = (0..=crate::chain::limits::MAX_TASKS)
+            .map(|i| format!("{i}\n"))
+            .collect();
+        let text = format!("#ecsub: --processes 10001\n--env N\n{rows}");
+        let plan = typed(text.as_bytes(), &JobArgs::default()).unwrap_or_else(|r| panic!("{r:?}"));
+        let found = plan.stack_limits(text.as_bytes(), Some(&JobArgs::default()));
+        let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "jobs.tsv:1:9: --processes 10001: one job runs at most 10000 tasks at once (Step Functions' \
+                 Distributed Map); use --processes 10000 or fewer",
+                "jobs.tsv:100003:1: the job has 100001 tasks, but a job holds at most 100000: split it with \
+                 --task-range into jobs of at most 100000 tasks",
+            ]
+        );
+        let typed_processes = JobArgs {
+            processes: Some(5001),
+            task_range: Some(crate::options::TaskRange {
+                first: 1,
+                last: None,
+            }),
+            ..JobArgs::default()
+        };
+        let plan = typed(text.as_bytes(), &typed_processes).unwrap_or_else(|r| panic!("{r:?}"));
+        let found = plan.stack_limits(text.as_bytes(), Some(&typed_processes));
+        assert_eq!(found.len(), 1, "a range of 100 000 tasks fits: {found:?}");
+        assert_eq!(found[0].file, None);
+        assert!(
+            found[0].message.starts_with(
+                "--processes 5001: a job's tasks run on the instances of one ECS cluster"
+            ) && found[0].message.ends_with("(on the command line)"),
+            "{found:?}"
+        );
+        let small = typed(b"--env N\n1\n", &JobArgs::default()).unwrap_or_else(|r| panic!("{r:?}"));
+        assert!(small.stack_limits(b"--env N\n1\n", None).is_empty());
     }
 
     #[test]
@@ -299,7 +376,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(refused.errors.len(), 1);
         assert!(
-            refused.errors[0].starts_with("--processes"),
+            refused.errors[0].message.starts_with("--processes")
+                && refused.errors[0].file.is_none(),
             "unplaced: {:?}",
             refused.errors
         );
@@ -310,6 +388,6 @@ mod tests {
         let text = b"#ecsub: --no-such-flag\n--env N\t--bogus X\n1\t2\n";
         let refused = typed(text, &JobArgs::default()).map(|_| ()).unwrap_err();
         assert!(refused.errors.len() >= 2, "{:?}", refused.errors);
-        assert!(refused.errors[0].contains("--no-such-flag"));
+        assert!(refused.errors[0].message.contains("--no-such-flag"));
     }
 }

@@ -129,8 +129,13 @@ fn split_url(value: &str) -> Result<(&str, &str), String> {
     Ok((bucket, key))
 }
 
-/// S3's naming rules for buckets created since 2018: 3–63 characters of lowercase letters, digits, `.` and `-`,
-/// beginning and ending with a letter or digit.
+/// S3's naming rules for general purpose buckets (its "General purpose bucket naming rules"): 3–63 characters of
+/// lowercase letters, digits, `.` and `-`, beginning and ending with a letter or digit, no two adjacent `.`, not
+/// in the form of an IP address, and none of the prefixes and suffixes S3 reserves. A name S3 never allows is
+/// refused here, with the rule it breaks, rather than by the first copy of the first task.
+///
+/// A directory bucket's name (`…--x-s3`, S3 Express One Zone) keeps these rules and is taken: a task may read
+/// and write one.
 pub fn check_bucket(bucket: &str) -> Result<(), String> {
     if bucket.is_empty() {
         return Err("the bucket name is empty".to_owned());
@@ -149,8 +154,45 @@ pub fn check_bucket(bucket: &str) -> Result<(), String> {
              beginning and ending with a letter or digit)"
         ));
     }
+    if bucket.contains("..") {
+        return Err(format!(
+            "`{bucket}` is not a valid bucket name: S3 allows no two adjacent `.`"
+        ));
+    }
+    let labels: Vec<&str> = bucket.split('.').collect();
+    if labels.len() == 4 && labels.iter().all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(format!(
+            "`{bucket}` is not a valid bucket name: S3 allows no name in the form of an IP address"
+        ));
+    }
+    if let Some((prefix, why)) = RESERVED_PREFIXES
+        .iter()
+        .find(|(p, _)| bucket.starts_with(p))
+    {
+        return Err(format!(
+            "`{bucket}` is not a valid bucket name: S3 reserves the prefix `{prefix}` ({why})"
+        ));
+    }
+    if let Some((suffix, why)) = RESERVED_SUFFIXES.iter().find(|(s, _)| bucket.ends_with(s)) {
+        return Err(format!(
+            "`{bucket}` is not a valid bucket name: S3 reserves the suffix `{suffix}` ({why})"
+        ));
+    }
     Ok(())
 }
+
+/// The prefixes no general purpose bucket's name may start with, and why S3 reserves them.
+const RESERVED_PREFIXES: [(&str, &str); 3] = [
+    ("xn--", "internationalized domain names"),
+    ("sthree-", "S3's own names"),
+    ("amzn-s3-demo-", "the documentation's examples"),
+];
+
+/// The suffixes no general purpose bucket's name may end with, and why S3 reserves them. The suffixes of access
+/// point aliases (`-s3alias`, `--ol-s3`) are reserved too, and taken here: an alias works "anywhere you use a
+/// bucket name" in object operations (S3 user guide, "Access point aliases"), so a task may read and write
+/// through one.
+const RESERVED_SUFFIXES: [(&str, &str); 1] = [(".mrap", "Multi-Region Access Point names")];
 
 /// Rules that keep the container's local copy inside its data folder and the key usable by the transport.
 fn check_key(value: &str, key: &str) -> Result<(), String> {
@@ -252,6 +294,51 @@ mod tests {
         assert!(S3Path::parse_file("s3://bkt/../etc/passwd")
             .unwrap_err()
             .contains("`..` segments"));
+    }
+
+    /// Probe 2026-12, finding 19: names S3 never gives a bucket are refused, each with the rule it breaks.
+    #[test]
+    fn bucket_names_follow_every_general_purpose_naming_rule() {
+        for (bucket, why) in [
+            ("a..b", "no two adjacent `.`"),
+            ("192.168.1.1", "in the form of an IP address"),
+            ("xn--abc", "the prefix `xn--`"),
+            ("sthree-x", "the prefix `sthree-`"),
+            ("sthree-configurator", "the prefix `sthree-`"),
+            ("amzn-s3-demo-bucket", "the prefix `amzn-s3-demo-`"),
+            ("bkt.mrap", "the suffix `.mrap`"),
+        ] {
+            let err = S3Path::parse_file(&format!("s3://{bucket}/x")).unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "`s3://{bucket}/x`: `{bucket}` is not a valid bucket name: S3 "
+                )) && err.contains(why),
+                "{bucket}: {err}"
+            );
+            assert!(check_bucket(bucket).is_err(), "{bucket}");
+        }
+        assert_eq!(
+            check_bucket("10.0.0.1").unwrap_err(),
+            "`10.0.0.1` is not a valid bucket name: S3 allows no name in the form of an IP address"
+        );
+        // Near misses are names S3 gives: dots apart, three or five groups of digits, the words inside a name, a
+        // directory bucket; and access point aliases, which work as bucket names.
+        for bucket in [
+            "a.b.c",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.a",
+            "my-xn--bucket",
+            "a-sthree-b",
+            "s3alias-bkt",
+            "bkt-s3alias-2",
+            "base--usw2-az1--x-s3",
+            "ecsub-wordcount",
+            "my-ap-hrzrlukc5m36ft7okagglf3gmwluquse1b-s3alias",
+            "my-olap-abc123--ol-s3",
+        ] {
+            assert_eq!(check_bucket(bucket), Ok(()), "{bucket}");
+        }
     }
 
     #[test]

@@ -379,3 +379,94 @@ fn names_the_stager_cannot_stage_are_warned_about() {
     );
     assert!(warnings[1].starts_with("names.tsv:2:269: warning: column 2 (`--output OUT`): `s3://bkt/res/.ecsub-part.1628.big.bin`: names beginning `.ecsub-part.<pid>.` are the stager's part files"), "{}", warnings[1]);
 }
+
+/// Probe 2026-12, finding 23: a `#` row that would be a task is warned about in a one-column file too, and when it
+/// has fewer cells than the header (more than one: a one-cell note under a wider header is a note). It stays a
+/// comment, as the tasks file's documentation promises; a comment before the header is never warned about.
+#[test]
+fn hash_rows_of_one_column_files_and_short_hash_rows_are_warned_about() {
+    let file = parse(
+        "hash1.tsv",
+        b"# colours\n--env COLOR\n#ff0000\n#00ff00\nplain\n",
+    )
+    .unwrap();
+    assert_eq!(file.tasks.len(), 1, "`#` rows are comments, as in ecsub");
+    let got: Vec<String> = file.warnings.iter().map(ToString::to_string).collect();
+    let one = "warning: this row starts with `#`, so it is a comment and not a task (as in ecsub), although a row \
+               of this one-column file looks the same; if it is a task, add a first column whose value cannot \
+               start with `#`; if it is a comment, move it before the header, where comments are not warned about";
+    assert_eq!(
+        got,
+        [
+            format!("hash1.tsv:3:1: {one}"),
+            format!("hash1.tsv:4:1: {one}")
+        ]
+    );
+
+    let got =
+        warnings(b"--env COLOR\t--env NAME\t--env N\n#ff0000\tred\n# a note\nplain\tblue\t1\n");
+    assert_eq!(
+        got,
+        [
+            "w.tsv:2:1: warning: this row starts with `#`, so it is a comment and not a task (as in ecsub), \
+             although it has 2 of the header's 3 cells (a row may leave its last cells empty); if it is a task, \
+             move a column whose value cannot start with `#` first"
+        ]
+    );
+}
+
+/// Probe 2026-12, finding 9: an output that is, holds or lies in an input of its own task is refused at the
+/// output's cell, naming both cells: run.sh would upload the task's copy of the input again (a fresh object that
+/// counts as the output) and over the original.
+#[test]
+fn an_output_overlapping_an_input_of_its_task_is_refused_naming_both_cells() {
+    let Diagnostics(all) = parse(
+        "ov.tsv",
+        b"--input IN\t--output OUT\ns3://bkt/proj/in.txt\ts3://bkt/proj/in.txt\n",
+    )
+    .unwrap_err();
+    let tail = "; an output may not overlap an input of its own task: its upload would overwrite the input, and the \
+                task's copy of the input, uploaded again, would count as the output (write the output to another \
+                place)";
+    assert_eq!(
+        all.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [format!(
+            "ov.tsv:2:22: column 2 (`--output OUT`): the output `s3://bkt/proj/in.txt` is also the input of column \
+             1 (`--input IN`){tail}"
+        )]
+    );
+    // The probe's in-place edit: the output folder holds the input folder.
+    let Diagnostics(all) = parse(
+        "ov.tsv",
+        b"--input-recursive REF\t--output-recursive OUT\ns3://bkt/proj/ref\ts3://bkt/proj\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        all[0].to_string(),
+        format!(
+            "ov.tsv:2:19: column 2 (`--output-recursive OUT`): the output `s3://bkt/proj/` holds the input \
+             `s3://bkt/proj/ref/` of column 1 (`--input-recursive REF`){tail}"
+        )
+    );
+    // An output in an input folder (a rerun would download the old output with the input, and upload it again),
+    // and wildcards that can name one object.
+    for row in [
+        "s3://bkt/proj\ts3://bkt/proj/out.txt\t\t",
+        "\t\ts3://bkt/in/*.txt\ts3://bkt/in/x.txt",
+        "\t\ts3://bkt/in/x.txt\ts3://bkt/in/*",
+        "\t\ts3://bkt/in/a*\ts3://bkt/in/*b",
+    ] {
+        let tsv = format!("--input-recursive D\t--output O\t--input I\t--output P\n{row}\n");
+        assert!(parse("ov.tsv", tsv.as_bytes()).is_err(), "{row}");
+    }
+    // Apart: neighbours, another bucket, wildcards that cannot meet, an output beside its input.
+    for row in [
+        "s3://bkt/proj\ts3://bkt/proj2/out.txt\t\t",
+        "s3://bkt/proj\ts3://other/proj/out.txt\t\t",
+        "\t\ts3://bkt/in/*.txt\ts3://bkt/in/*.log",
+        "\t\ts3://bkt/in/x.txt\ts3://bkt/in/x.txt.out",
+    ] {
+        let tsv = format!("--input-recursive D\t--output O\t--input I\t--output P\n{row}\n");
+        assert!(parse("ov.tsv", tsv.as_bytes()).is_ok(), "{row}");
+    }
+}

@@ -14,6 +14,7 @@ use ecsub_aws::{execution, FnError};
 use ecsub_core::chain::{
     classify, job_of_cluster, next_attempt, AttemptRecord, AttemptResult, Stopped,
 };
+use ecsub_core::outputs::{Window, S3_SLACK_MS};
 use ecsub_core::tasks::{self, Cell};
 use ecsub_core::JobLayout;
 use serde_json::{json, Value};
@@ -67,12 +68,17 @@ pub async fn record(
         if started_ms.is_none() {
             warn!(job_id = %layout.job_id, task = index, "the event has no startedAt: outputs are checked for existence only");
         }
+        // From the task's start to now, this function's clock: an object stamped later was not written by the
+        // attempt (probe 2026-12, finding 10).
+        let window = started_ms.map_or(Window::ANY, |ms| {
+            Window::attempt(ms, crate::now_ms(), S3_SLACK_MS)
+        });
         missing_outputs(
             ctx,
             &layout,
             index,
             Payer(&env.request_payer_buckets),
-            started_ms,
+            window,
         )
         .await?
     } else {
@@ -163,14 +169,14 @@ pub async fn record(
     serde_json::to_value(&record).map_err(|e| FnError::invalid_input(e.to_string()))
 }
 
-/// The task's declared outputs that this attempt (started at `started_ms`) did not write to S3 (one that cannot
-/// even be checked says why).
+/// The task's declared outputs that this attempt did not write to S3 within `window` (one that cannot even be
+/// checked says why).
 async fn missing_outputs(
     ctx: &Ctx,
     layout: &JobLayout,
     index: usize,
     payer: Payer<'_>,
-    started_ms: Option<i64>,
+    window: Window,
 ) -> Result<Vec<String>, FnError> {
     let Some(bytes) = store::get(&ctx.aws.s3, &layout.bucket, &layout.tasks_key()).await? else {
         return Err(FnError::invalid_input(format!(
@@ -188,7 +194,7 @@ async fn missing_outputs(
     let mut missing = Vec::new();
     for (column, cell) in file.columns.iter().zip(&task.cells) {
         if let (true, Cell::Path(path)) = (column.kind.is_output(), cell) {
-            match store::location_written(&ctx.aws.s3, path, payer, started_ms).await {
+            match store::location_written(&ctx.aws.s3, path, payer, window).await {
                 Ok(true) => {}
                 Ok(false) => missing.push(path.url()),
                 Err(e) if !e.is_transient() => {

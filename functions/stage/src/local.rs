@@ -60,7 +60,7 @@ impl Root {
                     return fail(format!("{}: no such file ({})", copy.src, src.display()));
                 }
                 if let Some(folder) = dst.parent() {
-                    create_dir_all(folder).await?;
+                    create_dir_all(folder, way).await?;
                 }
                 file(&src, &dst).await
             }
@@ -74,7 +74,7 @@ impl Root {
                 if !src.is_dir() {
                     return fail(format!("{}: no such folder ({})", copy.src, src.display()));
                 }
-                create_dir_all(&dst).await?;
+                create_dir_all(&dst, way).await?;
                 for entry in entries(&src).await? {
                     let name = file_name(&entry);
                     if entry.is_file() && wildcard_matches(pattern, &name) {
@@ -134,12 +134,33 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-async fn create_dir_all(folder: &Path) -> Result<()> {
+/// Creates `folder` and its parents, in the root (`way` is a put) or in the task's scratch folder. S3 holds a key
+/// and keys under it as a folder side by side (`pre/a` and `pre/a/b`), a filesystem cannot: when a file stands
+/// where a folder is needed, the error names it (probe 2026-12, finding 25).
+async fn create_dir_all(folder: &Path, way: Way) -> Result<()> {
     tokio::fs::create_dir_all(folder).await.map_err(|e| {
-        StageError(format!(
-            "cannot create the folder {}: {e}",
-            folder.display()
-        ))
+        // Without a trailing `/`, which would make the file itself fail to stat.
+        let clean: PathBuf = folder.components().collect();
+        let blocker = clean.ancestors().find(|at| {
+            std::fs::symlink_metadata(at).is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink())
+        });
+        match (blocker, way) {
+            (Some(at), Way::Put) => StageError(format!(
+                "cannot create the folder {}: an object exists at {} where a folder is needed (S3 holds a key and \
+                 keys under it side by side, the local S3 root cannot)",
+                folder.display(),
+                at.display()
+            )),
+            (Some(at), Way::Get) => StageError(format!(
+                "cannot create the folder {}: a file exists at {} where a folder is needed",
+                folder.display(),
+                at.display()
+            )),
+            (None, _) => StageError(format!(
+                "cannot create the folder {}: {e}",
+                folder.display()
+            )),
+        }
     })
 }
 
@@ -165,7 +186,7 @@ async fn entries(folder: &Path) -> Result<Vec<PathBuf>> {
 
 /// Copies the folder `src` into `dst` file by file, its subfolders included.
 async fn tree(way: Way, src: PathBuf, dst: PathBuf) -> Result<()> {
-    create_dir_all(&dst).await?;
+    create_dir_all(&dst, way).await?;
     for entry in entries(&src).await? {
         allowed(way, &entry)?;
         let target = dst.join(entry.file_name().unwrap_or_default());

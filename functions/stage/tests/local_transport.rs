@@ -212,6 +212,47 @@ fn an_output_file_whose_key_is_a_folder_fails_the_upload() {
     assert!(!job.s3("bkt/part/o2.txt/o2.txt").exists());
 }
 
+/// Probe 2026-12, finding 25: S3 holds `pre/a` and `pre/a/b` side by side, the local S3 root cannot; the upload
+/// that meets the other's object says which object is in the way.
+#[test]
+fn an_object_where_an_output_needs_a_folder_is_named() {
+    for (tsv, script) in [
+        (
+            "--output O\ns3://bkt/pre/a/b\n",
+            "mkdir -p \"${O%/*}\" && echo b > \"$O\"\n",
+        ),
+        (
+            "--output-recursive D\ns3://bkt/pre/a\n",
+            "mkdir -p \"$D\" && echo b > \"$D/b\"\n",
+        ),
+        (
+            "--output G\ns3://bkt/pre/a/*.txt\n",
+            "mkdir -p \"${G%/*}\" && echo b > \"${G%/*}/b.txt\"\n",
+        ),
+    ] {
+        let job = Job::new(tsv, script, JobArgs::default());
+        job.put("bkt/pre/a", b"a");
+        let blocker = job.s3("bkt/pre/a");
+        in_both_shells(&job, |sh, outcome| {
+            assert_eq!(
+                outcome.code, EXIT_OUTPUT_FAILED,
+                "{sh} {tsv}: {}",
+                outcome.log
+            );
+            assert!(
+                outcome.log.contains(&format!(
+                    ": an object exists at {} where a folder is needed (S3 holds a key and keys under it side by \
+                     side, the local S3 root cannot)",
+                    blocker.display()
+                )),
+                "{sh} {tsv}: {}",
+                outcome.log
+            );
+        });
+        assert_eq!(fs::read(&blocker).unwrap(), b"a", "{tsv}");
+    }
+}
+
 /// Finding 12: `*` matches a leading dot, as the pre-flight and `aws s3 cp --include` do.
 #[test]
 fn a_wildcard_matches_dotfiles_as_s3_does() {

@@ -38,7 +38,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let disk = BASE_DISK_GIB.saturating_add(spec.disk_size);
         let mut rows = rows::rows(&job_id, &records, summary.as_ref(), &sizes, disk, &logs);
         if let Some(column) = &args.sortby {
-            rows::sort(&mut rows, column).map_err(|e| InputError(vec![e]))?;
+            rows::sort(&mut rows, column).map_err(InputError::new)?;
         }
         let skipped = (!submission.skipped.is_empty()).then(|| {
             let numbers: Vec<String> =

@@ -92,6 +92,35 @@ pub fn worst_task_events(join_polls: u32) -> usize {
     attempt * super::MAX_ATTEMPTS as usize
 }
 
+/// Why no stack runs `processes` tasks of one job at once, with the way out; checked by the client as well as at
+/// submit (it depends on no stack parameter).
+pub fn check_processes(processes: u32) -> Option<String> {
+    if processes > MAX_MAP_CONCURRENCY {
+        Some(format!(
+            "--processes {processes}: one job runs at most {MAX_MAP_CONCURRENCY} tasks at once (Step Functions' \
+             Distributed Map); use --processes {MAX_MAP_CONCURRENCY} or fewer"
+        ))
+    } else if processes > MAX_CLUSTER_INSTANCES {
+        Some(format!(
+            "--processes {processes}: a job's tasks run on the instances of one ECS cluster, which takes at most \
+             {MAX_CLUSTER_INSTANCES} (ECS service quotas); use --processes {MAX_CLUSTER_INSTANCES} or fewer, or \
+             split the job with --task-range into jobs run side by side"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why no stack takes a job of `tasks` tasks, with the way out; checked by the client as well as at submit.
+pub fn check_tasks(tasks: usize) -> Option<String> {
+    (tasks > MAX_TASKS).then(|| {
+        format!(
+            "the job has {tasks} tasks, but a job holds at most {MAX_TASKS}: split it with --task-range into jobs \
+             of at most {MAX_TASKS} tasks"
+        )
+    })
+}
+
 /// Why one execution cannot carry the job (every reason, each with its number and a way out), or nothing.
 pub fn check_job(
     tasks: usize,
@@ -99,25 +128,10 @@ pub fn check_job(
     waiter_delay: u32,
     join_timeout_seconds: u32,
 ) -> Vec<String> {
-    let mut problems = Vec::new();
-    if processes > MAX_MAP_CONCURRENCY {
-        problems.push(format!(
-            "--processes {processes}: one job runs at most {MAX_MAP_CONCURRENCY} tasks at once (Step Functions' \
-             Distributed Map); use --processes {MAX_MAP_CONCURRENCY} or fewer"
-        ));
-    } else if processes > MAX_CLUSTER_INSTANCES {
-        problems.push(format!(
-            "--processes {processes}: a job's tasks run on the instances of one ECS cluster, which takes at most \
-             {MAX_CLUSTER_INSTANCES} (ECS service quotas); use --processes {MAX_CLUSTER_INSTANCES} or fewer, or \
-             split the job with --task-range into jobs run side by side"
-        ));
-    }
-    if tasks > MAX_TASKS {
-        problems.push(format!(
-            "the job has {tasks} tasks, but a job holds at most {MAX_TASKS}: split it with --task-range into jobs \
-             of at most {MAX_TASKS} tasks"
-        ));
-    }
+    let mut problems: Vec<String> = check_processes(processes)
+        .into_iter()
+        .chain(check_tasks(tasks))
+        .collect();
     let checks =
         |delay: u32| join_polls(join_timeout_seconds, join_wait(delay, join_timeout_seconds));
     let polls = checks(waiter_delay);

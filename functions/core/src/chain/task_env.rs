@@ -43,6 +43,8 @@ pub mod names {
     pub const STAGE_VIA: &str = "ECSUB_STAGE_VIA";
     pub const SECRETS: &str = "ECSUB_SECRETS";
     pub const HOME: &str = "ECSUB_HOME";
+    /// Where run.sh records the step it is in (`run --local`: a file of the job's; `ecsub_core::exit::Phase`).
+    pub const PHASE_FILE: &str = "ECSUB_PHASE_FILE";
 
     /// Every name: a task's environment holds no other `ECSUB_*` (a test checks run.sh and the container
     /// command against this list).
@@ -68,6 +70,7 @@ pub mod names {
         STAGE_VIA,
         SECRETS,
         HOME,
+        PHASE_FILE,
     ];
 }
 
@@ -159,14 +162,15 @@ impl TaskEnv {
 }
 
 /// What `run --local` sets for each task's run.sh (on AWS the container command and run.sh's defaults give these):
-/// the task, its working folder, the job's scripts, the task's own environment as a file, and the local transport
-/// through `ecsub-cli stage`, with secrets used as written.
+/// the task, its working folder, the job's scripts, the task's own environment as a file, where run.sh records its
+/// step, and the local transport through `ecsub-cli stage`, with secrets used as written.
 #[derive(Debug, Clone, Copy)]
 pub struct RunEnv<'a> {
     pub index: usize,
     pub scratch: &'a Path,
     pub scripts_dir: &'a Path,
     pub task_env: &'a Path,
+    pub phase_file: &'a Path,
     pub local_s3_root: &'a Path,
     /// The program that stages, and its first argument (`ecsub-cli stage`).
     pub stage: &'a Path,
@@ -180,6 +184,7 @@ impl RunEnv<'_> {
             (names::SCRATCH, self.scratch.into()),
             (names::SCRIPTS_DIR, self.scripts_dir.into()),
             (names::TASK_ENV, self.task_env.into()),
+            (names::PHASE_FILE, self.phase_file.into()),
             (names::TRANSPORT, "local".into()),
             (names::LOCAL_S3_ROOT, self.local_s3_root.into()),
             (names::STAGE, self.stage.into()),
@@ -276,6 +281,7 @@ mod tests {
             scratch: Path::new("/w/tasks/003"),
             scripts_dir: Path::new("/w/scripts"),
             task_env: Path::new("/w/env/003.sh"),
+            phase_file: Path::new("/w/env/003.phase"),
             local_s3_root: Path::new("/s3"),
             stage: Path::new("/bin/ecsub-cli"),
             stage_via: "stage",
@@ -285,7 +291,8 @@ mod tests {
         assert_eq!(pairs[names::TRANSPORT], "local");
         assert_eq!(pairs[names::SECRETS], "plain");
         assert_eq!(pairs[names::STAGE_VIA], "stage");
-        assert_eq!(pairs.len(), 9);
+        assert_eq!(pairs[names::PHASE_FILE], "/w/env/003.phase");
+        assert_eq!(pairs.len(), 10);
     }
 
     /// run.sh and the container command read no `ECSUB_*` variable the contract does not name.

@@ -16,6 +16,9 @@
 #                        (run --local: `ecsub-cli stage`)
 #   ECSUB_SECRETS        kms (default: --secret-env values are read by the stager with the task's role: a KMS
 #                        ciphertext decrypted, ssm:NAME, secretsmanager:NAME) or plain (used as written)
+#   ECSUB_PHASE_FILE     when set, a file where the step the task is in is recorded as it enters it (setup,
+#                        inputs, script, outputs, done), so that a failure is named by its step, not guessed from
+#                        its exit code (run --local sets it; the user script does not see it)
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
 # 122 the task could not be set up.
@@ -29,6 +32,13 @@ ECSUB_REQUEST_PAYER_BUCKETS=@PAYER_QUOTED@
 export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS ECSUB_STAGE ECSUB_REQUEST_PAYER_BUCKETS
 
 ecsub_log() { printf 'ecsub: %s\n' "$*" >&2; }
+
+ecsub_phase_file=${ECSUB_PHASE_FILE:-}
+unset ECSUB_PHASE_FILE
+ecsub_phase() {
+  [ -z "$ecsub_phase_file" ] || { printf '%s\n' "$1" >"$ecsub_phase_file"; } 2>/dev/null || :
+}
+ecsub_phase setup
 
 # A signal ends the task at once (after the running command), leaving no partly written file behind.
 ecsub_part=
@@ -252,8 +262,10 @@ else
   ecsub_task_env || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX"
 fi
 
+ecsub_phase inputs
 ecsub_log "job $ECSUB_JOB_ID, task $ECSUB_TASK_INDEX: downloading inputs"
 @GETS@
+ecsub_phase script
 ecsub_log "running the script"
 @SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@"
 ecsub_rc=$?
@@ -261,7 +273,10 @@ if [ "$ecsub_rc" -ne 0 ]; then
   ecsub_log "the script exited with $ecsub_rc: outputs are not uploaded"
   exit "$ecsub_rc"
 fi
+ecsub_phase outputs
 ecsub_log "uploading outputs"
 @PUTS@
-ecsub_log "task $ECSUB_TASK_INDEX succeeded"
+ecsub_phase done
+# Not "succeeded": whether the task succeeded is the outputs check's to say, after this.
+ecsub_log "task $ECSUB_TASK_INDEX: the script exited 0 and its outputs are uploaded"
 exit 0

@@ -5,11 +5,13 @@
 //! file.
 
 mod names;
+mod overlap;
 mod parser;
 pub mod secret;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::s3path::S3Path;
+pub use overlap::shared_outputs;
 use parser::Parser;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -3,6 +3,7 @@
 //! everything that is wrong).
 
 use super::names::{check_label_name, check_variable_name};
+use super::overlap::outputs_over_inputs;
 use super::*;
 use crate::diag::Diagnostic;
 use crate::staging::unstageable;
@@ -284,8 +285,11 @@ impl<'a> Parser<'a> {
     }
 
     /// A comment that looks like something else gets a warning: a directive spelled otherwise than `#ecsub:`
-    /// (its options would be lost), or, once the header is known, a row with the header's number of cells whose
-    /// first cell starts with `#` (a task that would be dropped: ecsub reads it as a comment, and so does this).
+    /// (its options would be lost), or, once the header is known, a comment shaped like a row whose first cell
+    /// starts with `#` (a task that would be dropped: ecsub reads it as a comment, and so does this): one with the
+    /// header's number of cells, or fewer but more than one (a short row), or any in a one-column file, where
+    /// nothing tells a comment from a row. A one-cell comment under a wider header (`# a note`) is a note, and a
+    /// comment before the header is never warned about.
     fn comment_warnings(&mut self, line_no: usize, line: &str, columns: Option<usize>) {
         if line.starts_with(DIRECTIVE_PREFIX) {
             return;
@@ -297,14 +301,30 @@ impl<'a> Parser<'a> {
                 1,
                 format!("this is a comment, not an option directive: directives are spelled `{DIRECTIVE_PREFIX}` exactly"),
             );
-        } else if columns.is_some_and(|n| n > 1 && line.split('\t').count() == n) {
-            self.warning(
-                line_no,
-                1,
-                "this row starts with `#`, so it is a comment and not a task (as in ecsub), although it has the \
-                 header's number of cells; if it is a task, move a column whose value cannot start with `#` first",
-            );
+            return;
         }
+        let Some(n) = columns else {
+            return;
+        };
+        let cells = line.split('\t').count();
+        const LOST: &str =
+            "this row starts with `#`, so it is a comment and not a task (as in ecsub)";
+        const MOVE: &str = "if it is a task, move a column whose value cannot start with `#` first";
+        let why = match (n, cells) {
+            (1, 1) => format!(
+                "{LOST}, although a row of this one-column file looks the same; if it is a task, add a first \
+                 column whose value cannot start with `#`; if it is a comment, move it before the header, where \
+                 comments are not warned about"
+            ),
+            (n, c) if n > 1 && c == n => {
+                format!("{LOST}, although it has the header's number of cells; {MOVE}")
+            }
+            (n, c) if c > 1 && c < n => format!(
+                "{LOST}, although it has {c} of the header's {n} cells (a row may leave its last cells empty); {MOVE}"
+            ),
+            _ => return,
+        };
+        self.warning(line_no, 1, why);
     }
 
     fn row(&mut self, line_no: usize, line: &str, header: &Header) -> Option<Vec<Cell>> {
@@ -352,6 +372,12 @@ impl<'a> Parser<'a> {
         }
         if ok {
             ok = self.fits_a_process(line_no, header, &out, &cells);
+        }
+        if ok {
+            for (i, why) in outputs_over_inputs(columns, &out) {
+                self.error(line_no, cells.get(i).map_or(1, |c| c.0), why);
+                ok = false;
+            }
         }
         ok.then_some(out)
     }
@@ -438,7 +464,7 @@ fn left_empty(has: usize, columns: &[Column]) -> String {
 }
 
 /// TAB-separated cells with the 1-based character column each starts at.
-fn cells_with_columns(line: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(super) fn cells_with_columns(line: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut column = 1;
     line.split('\t').map(move |cell| {
         let at = column;

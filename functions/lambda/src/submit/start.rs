@@ -77,7 +77,7 @@ pub async fn start_job(
     });
     let plan = match planned {
         Ok(plan) => plan,
-        Err(refused) => return reject_at(ctx, bucket, &error_key, &refused.errors).await,
+        Err(refused) => return reject_at(ctx, bucket, &error_key, &refused.lines()).await,
     };
     drop(tasks_bytes);
     if !store::exists(s3, bucket, &layout.script_key()).await? {
