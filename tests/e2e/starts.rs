@@ -194,13 +194,22 @@ fn a_pushed_job_whose_input_is_missing_is_rejected_before_anything_starts() {
     );
 }
 
+/// A job no stack can run (more tasks than one job holds, more at once than one execution runs) is refused by
+/// `push` before anything is uploaded (probe 2026-12, finding 20), and by the stack when it comes another way: the
+/// same file dropped into the inbox is rejected with the same way out.
 #[test]
-fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
+fn a_job_too_big_for_one_execution_is_refused_by_push_and_rejected_by_the_stack_with_a_way_out() {
     let sandbox = Sandbox::start();
+    let bucket = sandbox.bucket().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let rows: String = (0..100_001).map(|i| format!("sample-{i}\n")).collect();
     let tasks = write(dir.path(), "big.tsv", &format!("--env SAMPLE\n{rows}"));
     let script = write(dir.path(), "big.sh", "echo \"$SAMPLE\"\n");
+    let too_many_at_once =
+        "--processes 10001: one job runs at most 10000 tasks at once (Step Functions' \
+                            Distributed Map); use --processes 10000 or fewer";
+    let too_many = "the job has 100001 tasks, but a job holds at most 100000: split it with --task-range into \
+                    jobs of at most 100000 tasks";
     let pushed = push(
         &sandbox,
         &tasks,
@@ -208,19 +217,46 @@ fn a_job_too_big_for_one_execution_is_rejected_with_a_way_out() {
         &["--wait", "--processes", "10001"],
     );
     assert_eq!(pushed.code, 2, "{}\n{}", pushed.stdout, pushed.stderr);
-    let job = job_id_of(&pushed);
-    let lines: Vec<&str> = pushed.stdout.lines().collect();
-    assert_eq!(
-        lines[1..],
-        [
-            format!("job {job}: rejected").as_str(),
-            "  --processes 10001: one job runs at most 10000 tasks at once (Step Functions' Distributed Map); use \
-             --processes 10000 or fewer",
-            "  the job has 100001 tasks, but a job holds at most 100000: split it with --task-range into jobs of at \
-             most 100000 tasks",
-        ],
+    assert!(
+        pushed.stderr.contains(too_many_at_once) && pushed.stderr.contains(too_many),
         "{}",
-        pushed.stdout
+        pushed.stderr
+    );
+    assert!(
+        sandbox.keys(&bucket, "jobs/").is_empty(),
+        "nothing was uploaded"
+    );
+
+    let script_url = format!("s3://{bucket}/scripts/big.sh");
+    assert_eq!(sandbox.aws(&["s3", "cp", &script, &script_url]).code, 0);
+    let dropped = write(
+        dir.path(),
+        "dropped.tsv",
+        &format!(
+            "#ecsub: --script {script_url} --processes 10001 --task-name big\n--env SAMPLE\n{rows}"
+        ),
+    );
+    let copied = sandbox.aws(&[
+        "s3",
+        "cp",
+        &dropped,
+        &format!("s3://{bucket}/inbox/big.tsv"),
+    ]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    let job = sandbox.until(60, "the inbox job", || {
+        jobs_named(&sandbox, "big").into_iter().next()
+    });
+    let status = sandbox.until(60, "the job to be rejected", || {
+        let status = sandbox.cli(&["status", &job]);
+        status
+            .stdout
+            .contains(&format!("job {job}: rejected"))
+            .then_some(status)
+    });
+    assert!(
+        status.stdout.contains(too_many_at_once) && status.stdout.contains(too_many),
+        "{}",
+        status.stdout
     );
     assert!(sandbox.executions().is_empty(), "an execution started");
     assert!(sandbox.live_instances(&job).is_empty());

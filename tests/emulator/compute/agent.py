@@ -219,7 +219,9 @@ class Agent(TaskRunner):
                 except subprocess.TimeoutExpired:
                     if _gone(self.account, self.region, instance.instance_id):
                         _kill(process)
-                        instance.state, instance.why = "failed", "it went away while its user data ran"
+                        # What kept it from joining, if the sandbox knows, comes first (its metadata credentials).
+                        gone = "it went away while its user data ran"
+                        instance.state, instance.why = "failed", gone if principal is not None else f"{why}; {gone}"
                         LOG.info("instance %s: %s", instance.instance_id, instance.why)
                         return
             if code != 0:
