@@ -13,7 +13,7 @@ mod common;
 use common::LocalJob;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,16 @@ fn kill(pid: i32, signal: libc::c_int) {
 struct Cleanup {
     s3_root: PathBuf,
     cli: Option<Child>,
+}
+
+impl Cleanup {
+    /// Starts the CLI as `cmd` says (its stdio set by the caller), to be killed with its job's processes at the end.
+    fn spawn(s3_root: PathBuf, cmd: &mut Command) -> Cleanup {
+        Cleanup {
+            s3_root,
+            cli: Some(cmd.spawn().unwrap()),
+        }
+    }
 }
 
 impl Drop for Cleanup {
@@ -345,10 +355,7 @@ fn a_task_reading_the_terminal_fails_instead_of_hanging_the_run() {
             Ok(())
         });
     }
-    let mut cleanup = Cleanup {
-        s3_root,
-        cli: Some(cmd.spawn().unwrap()),
-    };
+    let mut cleanup = Cleanup::spawn(s3_root, &mut cmd);
     let terminal = collect(pty.master.try_clone().unwrap());
     let stdout = collect(cleanup.cli.as_mut().unwrap().stdout.take().unwrap());
     let start = Instant::now();
@@ -402,15 +409,7 @@ fn each_task_s_processes_end_with_it_and_leave_no_zombie() {
     .unwrap();
     let s3_root = fs::canonicalize(job.path("s3")).unwrap();
     let mut cmd = job.command(&["--processes", "4"]);
-    let mut cleanup = Cleanup {
-        s3_root,
-        cli: Some(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ),
-    };
+    let mut cleanup = Cleanup::spawn(s3_root, cmd.stdout(Stdio::null()).stderr(Stdio::piped()));
     let cli = cleanup.cli.as_mut().unwrap();
     let cli_pid = cli.id();
     let stderr = collect(cli.stderr.take().unwrap());
@@ -462,15 +461,7 @@ fn a_cli_killed_by_sigkill_takes_its_running_tasks_with_it() {
     );
     let s3_root = fs::canonicalize(job.path("s3")).unwrap();
     let mut cmd = job.command(&["--processes", "2"]);
-    let mut cleanup = Cleanup {
-        s3_root,
-        cli: Some(
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        ),
-    };
+    let mut cleanup = Cleanup::spawn(s3_root, cmd.stdout(Stdio::null()).stderr(Stdio::null()));
     let logs = job.path("work");
     wait_for("both tasks' scripts", Duration::from_secs(30), || {
         ["000", "001"].iter().all(|index| {
