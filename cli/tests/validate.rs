@@ -286,6 +286,63 @@ fn validate_refuses_a_header_too_wide_for_any_task() {
     );
 }
 
+/// Probe 2026-12, finding 3 on `run` and `push`: every task's environment goes into one setenv.sh a job, so a
+/// small file of long names and short values could make a setenv.sh of gigabytes (100 times the file here). The
+/// job is refused at the row that takes setenv.sh past its limit, by `validate` and by `run --local`, which then
+/// writes nothing.
+#[test]
+fn a_job_whose_setenv_would_pass_its_limit_is_refused_at_the_row_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "y".repeat(200);
+    let header: Vec<String> = (0..500).map(|k| format!("--env E{k}_{long}")).collect();
+    let row = vec!["x"; 500].join("\t");
+    let tsv = format!(
+        "{}\n{}",
+        header.join("\t"),
+        format!("{row}\n").repeat(1_300)
+    );
+    assert!(tsv.len() < 2 << 20, "{}", tsv.len());
+    std::fs::write(dir.path().join("t.tsv"), &tsv).unwrap();
+    std::fs::write(dir.path().join("s.sh"), "true\n").unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "t.tsv"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let (place, message) = out.stderr.split_once(": ").unwrap();
+    let line: usize = place
+        .strip_prefix("t.tsv:")
+        .unwrap()
+        .strip_suffix(":1")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 500 cells of about 217 bytes of setenv.sh a row: the limit falls near row 1 240.
+    assert!((1_200..1_300).contains(&line), "{}", out.stderr);
+    assert!(
+        message.contains("need a setenv.sh") && message.ends_with("over the 128 MiB ecsub writes; split the rows into several jobs (or run parts of them with --task-range)\n"),
+        "{}",
+        out.stderr
+    );
+    let out = run(cli().current_dir(dir.path()).args([
+        "run",
+        "--local",
+        "--tasks",
+        "t.tsv",
+        "--script",
+        "s.sh",
+        "--s3-root",
+        "s3",
+        "--wdir",
+        "work",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("need a setenv.sh"), "{}", out.stderr);
+    assert!(
+        !dir.path().join("work").exists(),
+        "run --local wrote its job folder"
+    );
+}
+
 /// Runs `validate` on `tsv`, written as `t.tsv` in a fresh folder.
 fn validate(tsv: &str) -> common::Run {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use crate::chain::limits;
 use crate::diag::{Diagnostic, Finding};
 use crate::job::{self, JobId};
 use crate::options::{JobArgs, JobSpec};
-use crate::script::{run_script, setenv_script};
+use crate::script::{run_script, setenv_overflow, setenv_script, MAX_SETENV_BYTES};
 use crate::tasks::{self, Task, TasksFile};
 use std::ops::RangeInclusive;
 
@@ -124,7 +124,15 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
         errors,
         warnings: Vec::new(),
     })?;
-    // Across rows, once per job (not in `tasks::parse`, which the task-stopped function runs for every task).
+    // Once per job (not in `tasks::parse`, which the task-stopped function runs for every task, also of jobs
+    // accepted before a check existed).
+    let overlapping = tasks::outputs_over_own_inputs(&tasks, request.bytes);
+    if !overlapping.is_empty() {
+        return Err(Refused {
+            errors: overlapping.into_iter().map(Finding::from).collect(),
+            warnings: tasks.warnings,
+        });
+    }
     tasks
         .warnings
         .extend(tasks::shared_outputs(&tasks, request.bytes));
@@ -177,6 +185,24 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
             .ok(),
         None => Some(0..=tasks.tasks.len() - 1),
     };
+    if let Some(selected) = &selected {
+        let chosen = &tasks.tasks[selected.clone()];
+        if let Some((task, bytes)) =
+            setenv_overflow(&tasks.file, &tasks.columns, chosen, MAX_SETENV_BYTES)
+        {
+            errors.push(Finding::at(
+                &tasks.file,
+                task.line,
+                1,
+                format!(
+                    "the tasks up to this row need a setenv.sh (every task's environment, one file a job) of \
+                     {bytes} bytes, over the {} MiB ecsub writes; split the rows into several jobs (or run \
+                     parts of them with --task-range)",
+                    MAX_SETENV_BYTES >> 20
+                ),
+            ));
+        }
+    }
     let spec = args
         .clone()
         .resolve(job_id)

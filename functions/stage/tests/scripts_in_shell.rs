@@ -57,6 +57,68 @@ fn every_value_of_the_corpus_reaches_the_script_byte_for_byte_in_bash_and_dash()
     }
 }
 
+/// Probe 2026-12, finding 3 on `run` and `push`: the empty cells that end a row, left off or written as tabs, are
+/// one line of setenv.sh, not one a column, so 3 000 rows of one cell under 20 000 columns make a setenv.sh the
+/// size of the tasks file (it was 1.5 GB). The task still sees each of those columns as an empty cell: `NAME=`
+/// for a variable, `NAME=` and `S3_NAME=` for an input or output, in bash and dash.
+#[test]
+fn the_empty_cells_ending_a_row_are_empty_variables_and_cost_setenv_one_line() {
+    let mut header = vec!["--env A".to_owned(), "--label L".to_owned()];
+    header.extend((0..20_000).map(|k| format!("--input I{k}")));
+    header.extend([
+        "--env Z".to_owned(),
+        "--secret-env S".to_owned(),
+        "--output-recursive OUT".to_owned(),
+    ]);
+    let tsv = format!(
+        "{}\n{}last\tl{}\n",
+        header.join("\t"),
+        "a\n".repeat(2_999),
+        // The last row writes every cell, the empty ones as tabs.
+        "\t".repeat(20_003),
+    );
+    // Each variable the task sees: `set:` and its value, or nothing when it is not set.
+    let user_script = "for n in A I0 S3_I0 I19999 S3_I19999 Z S OUT S3_OUT; do\n\
+                         eval \"v=\\${$n+set:}\\${$n-}\"; printf '%s=%s\\n' \"$n\" \"$v\" >&2\n\
+                       done\n";
+    let job = Job::new(&tsv, user_script, JobArgs::default());
+    let setenv = fs::metadata(job.dir.path().join("scripts/setenv.sh"))
+        .unwrap()
+        .len();
+    assert!(
+        setenv < 2 * tsv.len() as u64,
+        "setenv.sh is {setenv} bytes for a {}-byte tasks file",
+        tsv.len()
+    );
+    for shell in ["bash", "dash"] {
+        for (index, a) in [(1, "a"), (2_999, "last")] {
+            let outcome = job.run_with(shell, index, &[], None);
+            assert_eq!(outcome.code, 0, "{shell}: {}", outcome.log);
+            assert!(
+                outcome.log.contains(&format!("\nA=set:{a}\n")),
+                "{shell}: {}",
+                outcome.log
+            );
+            for n in [
+                "I0",
+                "S3_I0",
+                "I19999",
+                "S3_I19999",
+                "Z",
+                "S",
+                "OUT",
+                "S3_OUT",
+            ] {
+                assert!(
+                    outcome.log.contains(&format!("\n{n}=set:\n")),
+                    "{shell} task {index}: {n}: {}",
+                    outcome.log
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn paths_are_exported_under_scratch_with_their_urls() {
     let tsv = "--input IN\t--input-recursive REF\t--output OUT\ns3://bkt/a b/in.txt\ts3://bkt/ref\ts3://bkt/o/out.txt\n";

@@ -8,6 +8,7 @@
 use crate::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED};
 use crate::job::SCRIPT_FILE;
 use crate::options::JobSpec;
+use crate::s3path::LOCAL_DATA_DIR;
 use crate::tasks::{Cell, Column, ColumnKind, Task};
 use std::fmt::Write as _;
 
@@ -21,12 +22,19 @@ pub fn shell_quote(value: &str) -> String {
 }
 
 fn push_quoted(out: &mut String, value: &str) {
+    push_quoted_parts(out, &[value]);
+}
+
+/// Quotes the concatenation of `parts`, with no copy of it made.
+fn push_quoted_parts(out: &mut String, parts: &[&str]) {
     out.push('\'');
-    for (i, part) in value.split('\'').enumerate() {
-        if i > 0 {
-            out.push_str("'\\''");
+    for part in parts {
+        for (i, piece) in part.split('\'').enumerate() {
+            if i > 0 {
+                out.push_str("'\\''");
+            }
+            out.push_str(piece);
         }
-        out.push_str(part);
     }
     out.push('\'');
 }
@@ -69,20 +77,48 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
             &copy_lines(ColumnKind::is_output, "put", EXIT_OUTPUT_FAILED),
         )
         .replace("@SCRIPT_FILE@", SCRIPT_FILE)
+        .replace("@COLUMN_WORDS@", &column_words(columns))
         // Last: the shell is the user's text, and no placeholder in it may be replaced.
         .replace("@SHELL@", &shell)
 }
 
-/// One task's environment: `export` lines for every column (input and output columns export `NAME`, the local
-/// path under `$ECSUB_SCRATCH`, and `S3_NAME`, the URL), and a decryption call for each secret.
+/// The header as `ecsub_left_off` reads it: a word a column, `NAME` for a variable, `+NAME` for an input or output
+/// (NAME and S3_NAME), `-` for a label. Names are identifiers, so the words need no quoting.
+fn column_words(columns: &[Column]) -> String {
+    let words = columns.iter().map(|c| match c.kind {
+        ColumnKind::Label => "-".to_owned(),
+        kind if kind.is_path() => format!("+{}", c.name),
+        _ => c.name.clone(),
+    });
+    words.collect::<Vec<_>>().join(" ")
+}
+
+/// One task's environment: `export` lines for every cell of its row (input and output columns export `NAME`, the
+/// local path under `$ECSUB_SCRATCH`, and `S3_NAME`, the URL), a decryption call for each secret, and for a short
+/// row one `ecsub_left_off` call that empties the columns it leaves off (run.sh holds the header). Its size is the
+/// row's, not the header's.
 pub fn task_environment(columns: &[Column], task: &Task) -> String {
-    let mut out = String::with_capacity(64 * columns.len());
+    let mut out = String::with_capacity(64 * task.cells.len() + 32);
     write_task_environment(&mut out, columns, task);
     out
 }
 
 fn write_task_environment(out: &mut String, columns: &[Column], task: &Task) {
-    for (column, cell) in task.cells_with(columns) {
+    // The empty cells that end the row, left off or written, are one `ecsub_left_off` line: run.sh holds the
+    // header, so a short row under a wide header costs its own cells only. A label exports nothing, so it counts
+    // as empty here.
+    let exports = |(column, cell): (&Column, &Cell)| match cell {
+        _ if column.kind == ColumnKind::Label => false,
+        Cell::Empty => false,
+        Cell::Text(text) => !text.is_empty(),
+        Cell::Path(_) => true,
+    };
+    let written = columns
+        .iter()
+        .zip(&task.cells)
+        .rposition(exports)
+        .map_or(0, |last| last + 1);
+    for (column, cell) in columns.iter().zip(&task.cells).take(written) {
         let name = &column.name;
         match (column.kind, cell) {
             (ColumnKind::Label, _) => {}
@@ -93,9 +129,10 @@ fn write_task_environment(out: &mut String, columns: &[Column], task: &Task) {
             }
             (_, Cell::Path(path)) => {
                 let _ = write!(out, "export {name}=\"$ECSUB_SCRATCH\"/");
-                push_quoted(out, &path.local_relative());
+                let (bucket, key) = (path.bucket(), path.key());
+                push_quoted_parts(out, &[LOCAL_DATA_DIR, "/", bucket, "/", key]);
                 let _ = write!(out, "\nexport S3_{name}=");
-                push_quoted(out, &path.url());
+                push_quoted_parts(out, &["s3://", bucket, "/", key]);
                 out.push('\n');
             }
             (kind, cell) if kind.is_path() => {
@@ -107,6 +144,9 @@ fn write_task_environment(out: &mut String, columns: &[Column], task: &Task) {
                 out.push('\n');
             }
         }
+    }
+    if written < columns.len() {
+        let _ = writeln!(out, "ecsub_left_off {written} || return 1");
     }
 }
 
@@ -122,6 +162,45 @@ fn empty_note(cell: &Cell) -> &'static str {
         Cell::Empty => "  # empty cell: nothing to copy",
         _ => "",
     }
+}
+
+/// The largest `setenv.sh` ecsub writes (bytes): the submit function builds it in memory (512 MB, beside the tasks
+/// file and its parse) and uploads it in one PUT, and `run --local` writes it into the job's folder. A job of
+/// 100 000 tasks of eight cells, paths included, takes about 80 MB.
+pub const MAX_SETENV_BYTES: usize = 128 << 20;
+
+/// Where `setenv.sh` of these tasks would pass `limit` bytes: the first task whose environment takes it past,
+/// and the bytes up to and including that task. Each task's text is made as `setenv_script` makes it, one at a
+/// time, so the check costs the time of writing the file but not its memory.
+pub fn setenv_overflow<'a>(
+    file: &str,
+    columns: &[Column],
+    tasks: &'a [Task],
+    limit: usize,
+) -> Option<(&'a Task, usize)> {
+    let mut text = String::new();
+    write_setenv_preamble(&mut text, file);
+    let mut total = SETENV_INDEX_LINE * (1 + tasks.len()) + text.len();
+    for task in tasks {
+        text.clear();
+        let _ = writeln!(text, "# task {} (line {})", task.index, task.line);
+        write_task_environment(&mut text, columns, task);
+        total += text.len();
+        if total > limit {
+            return Some((task, total));
+        }
+    }
+    None
+}
+
+/// The comment between `setenv.sh`'s index and its tasks.
+fn write_setenv_preamble(out: &mut String, file: &str) {
+    let _ = writeln!(
+        out,
+        "# ecsub setenv.sh (generated from {}; do not edit). Above: one 24-byte line per task, its environment's \
+         offset and length in this file; run.sh reads its own task's bytes only.",
+        file.replace(['\n', '\r'], " ")
+    );
 }
 
 /// Width of every line of `setenv.sh`'s index, so that a task finds its record by arithmetic.
@@ -146,14 +225,10 @@ pub fn setenv_script<'a>(
     let tasks: Vec<&Task> = tasks.into_iter().collect();
     let header = SETENV_INDEX_LINE * (1 + tasks.len());
     // The index is written last, over a placeholder of its exact size: one buffer, no copy of the bodies.
-    let mut out = String::with_capacity(header + 64 * columns.len() * tasks.len() + 256);
+    let cells: usize = tasks.iter().map(|t| t.cells.len() + 1).sum();
+    let mut out = String::with_capacity(header + 64 * cells + 256);
     out.extend(std::iter::repeat_n(' ', header));
-    let _ = writeln!(
-        out,
-        "# ecsub setenv.sh (generated from {}; do not edit). Above: one 24-byte line per task, its environment's \
-         offset and length in this file; run.sh reads its own task's bytes only.",
-        file.replace(['\n', '\r'], " ")
-    );
+    write_setenv_preamble(&mut out, file);
     let mut index = String::with_capacity(header);
     let first = tasks.first().map_or(0, |t| t.index);
     let _ = writeln!(index, "# ecsub {first:>7} {:>7}", tasks.len());
@@ -196,6 +271,48 @@ mod tests {
                 )
             );
         }
+    }
+
+    /// The empty cells that end a row (left off, written empty, or labels, which export nothing) are one
+    /// `ecsub_left_off N` line; an empty cell before a value is written as before.
+    #[test]
+    fn the_empty_cells_ending_a_row_are_one_left_off_line() {
+        let file = crate::tasks::parse(
+            "t.tsv",
+            b"--env A\t--input I\t--env B\t--label L\t--secret-env S\n\
+              a\n\
+              a\t\tb\n\
+              a\t\t\tl\t\n\
+              \t\t\t\tS\n",
+        )
+        .unwrap();
+        let env = |i: usize| task_environment(&file.columns, &file.tasks[i]);
+        assert_eq!(env(0), "export A='a'\necsub_left_off 1 || return 1\n");
+        assert_eq!(
+            env(1),
+            "export A='a'\nexport I='' S3_I=''  # empty cell: nothing to copy\nexport B='b'\n\
+             ecsub_left_off 3 || return 1\n"
+        );
+        assert_eq!(env(2), "export A='a'\necsub_left_off 1 || return 1\n");
+        assert!(
+            env(3).ends_with("ecsub_secret S 'S' || return 1\n"),
+            "{}",
+            env(3)
+        );
+        assert!(!env(3).contains("left_off"), "{}", env(3));
+        let words = column_words(&file.columns);
+        assert_eq!(words, "A +I B - S");
+    }
+
+    /// The overflow check counts what `setenv_script` writes, and names the first task past the limit.
+    #[test]
+    fn setenv_overflow_names_the_task_that_passes_the_limit() {
+        let file = crate::tasks::parse("t.tsv", b"--env A\none\ntwo\nthree\n").unwrap();
+        let whole = setenv_script("t.tsv", &file.columns, &file.tasks).len();
+        let overflow = |limit| setenv_overflow("t.tsv", &file.columns, &file.tasks, limit);
+        assert_eq!(overflow(whole).map(|(t, _)| t.index), None);
+        let (task, bytes) = overflow(whole - 1).unwrap();
+        assert_eq!((task.index, bytes), (2, whole));
     }
 
     #[test]

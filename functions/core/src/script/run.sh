@@ -196,6 +196,26 @@ ecsub_secret() {
   export "$1=${ecsub_v%x}"
 }
 
+# ecsub_left_off N: a row of N cells under a wider header leaves the columns after its Nth empty, exported as an
+# empty cell is (NAME= for a variable, NAME= and S3_NAME= for an input or output; a label is no variable). One
+# line a task, not one a column, keeps setenv.sh as large as the tasks file, whatever its rows times columns.
+ecsub_left_off() {
+  ecsub_have=$1
+  set -- @COLUMN_WORDS@
+  if [ "$ecsub_have" -gt $# ]; then
+    ecsub_log "setenv.sh names cell $ecsub_have of a header of $# columns"
+    return 1
+  fi
+  shift "$ecsub_have"
+  for ecsub_word; do
+    case $ecsub_word in
+      -) ;;
+      +*) export "${ecsub_word#+}=" "S3_${ecsub_word#+}=" ;;
+      *) export "$ecsub_word=" ;;
+    esac
+  done
+}
+
 # ecsub_setenv_bytes OFFSET LENGTH: those bytes of the job's setenv.sh, from the scripts folder when it is there
 # (run --local), else by a ranged GET of ${ECSUB_JOB_URL}scripts/setenv.sh (on AWS, where a task fetches only
 # its own environment, not every task's, through the stager).

@@ -11,7 +11,7 @@ pub mod secret;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::s3path::S3Path;
-pub use overlap::shared_outputs;
+pub use overlap::{outputs_over_own_inputs, shared_outputs};
 use parser::Parser;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -13,49 +13,96 @@ use crate::S3Path;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// The outputs of a row that overlap one of its inputs, each with its message (probe 2026-12, finding 9).
+/// The outputs of a row that overlap one of its inputs, or that need as a folder the key of one (or the other
+/// way round), each with its message (probe 2026-12, finding 9).
 ///
 /// Refused rather than warned: `run.sh` uploads the task's copy of an input it overlaps again, with a fresh time,
 /// so a script that wrote nothing would count as having written the output, and a script that changed its copy of
 /// the input in place would overwrite the original (on a retry, the task would start from its own changed input).
 /// No check of times or ETags tells such an upload from a real output on both transports; the declaration is
-/// what is wrong.
-pub(super) fn outputs_over_inputs(columns: &[Column], cells: &[Cell]) -> Vec<(usize, String)> {
+/// what is wrong. An input file `x` and an output `x/y` cannot both be in the task's scratch folder, where one
+/// path is a file or a folder, not both.
+fn outputs_over_inputs(columns: &[Column], cells: &[Cell]) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     for (o, output_column, output) in locations(columns, cells, false) {
-        let Some((i, input_column, input)) =
-            locations(columns, cells, true).find(|(_, _, input)| overlaps(output, input))
+        let Some((i, input_column, input, relation)) = locations(columns, cells, true)
+            .find_map(|(i, column, input)| relation(output, input).map(|r| (i, column, input, r)))
         else {
             continue;
         };
-        let how = match relation(output, input) {
-            Some(Relation::Same) => {
-                format!("is also the input of column {} (`{input_column}`)", i + 1)
-            }
-            Some(Relation::Within) => format!(
-                "lies in the input folder `{input}` of column {} (`{input_column}`)",
-                i + 1
+        let input_cell = format!("column {} (`{input_column}`)", i + 1);
+        let (how, why) = match relation {
+            Relation::Same => (format!("is also the input of {input_cell}"), OVERLAP_WHY),
+            Relation::Within => (
+                format!("lies in the input folder `{input}` of {input_cell}"),
+                OVERLAP_WHY,
             ),
-            Some(Relation::Holds) => format!(
-                "holds the input `{input}` of column {} (`{input_column}`)",
-                i + 1
+            Relation::Holds => (
+                format!("holds the input `{input}` of {input_cell}"),
+                OVERLAP_WHY,
             ),
-            _ => format!(
-                "can name the same objects as the input `{input}` of column {} (`{input_column}`)",
-                i + 1
+            Relation::Meets => (
+                format!("can name the same objects as the input `{input}` of {input_cell}"),
+                OVERLAP_WHY,
+            ),
+            Relation::Blocks => (
+                format!("is a file where the input `{input}` of {input_cell} needs a folder"),
+                FOLDER_WHY,
+            ),
+            Relation::BlockedBy => (
+                format!("needs a folder where the input of {input_cell} is the file `{input}`"),
+                FOLDER_WHY,
             ),
         };
         found.push((
             o,
             format!(
-                "column {} (`{output_column}`): the output `{output}` {how}; an output may not overlap an input of \
-                 its own task: its upload would overwrite the input, and the task's copy of the input, uploaded \
-                 again, would count as the output (write the output to another place)",
+                "column {} (`{output_column}`): the output `{output}` {how}; {why} (write the output to another \
+                 place)",
                 o + 1
             ),
         ));
     }
     found
+}
+
+const OVERLAP_WHY: &str = "an output may not overlap an input of its own task: its upload would overwrite the \
+                           input, and the task's copy of the input, uploaded again, would count as the output";
+const FOLDER_WHY: &str =
+    "in the task's scratch folder one path is a file or a folder, not both, so the input's \
+                          download or the output's write would fail";
+
+/// Every row's outputs that overlap its own inputs ([`outputs_over_inputs`]), as errors at the output's cell.
+/// Checked once a job, when it is planned (validate, run, push, submit), not in `tasks::parse`: a job accepted
+/// before this check existed still has its tasks' results read after an upgrade. `bytes` is the file, read again
+/// only for the rows an error names.
+pub fn outputs_over_own_inputs(file: &TasksFile, bytes: &[u8]) -> Vec<Diagnostic> {
+    let found: Vec<(usize, usize, String)> = file
+        .tasks
+        .iter()
+        .flat_map(|task| {
+            outputs_over_inputs(&file.columns, &task.cells)
+                .into_iter()
+                .map(move |(cell, why)| (task.line, cell, why))
+        })
+        .collect();
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut lines: Vec<usize> = found.iter().map(|(line, _, _)| *line).collect();
+    lines.dedup();
+    let columns = cell_columns(bytes, &lines);
+    found
+        .into_iter()
+        .map(|(line, cell, why)| {
+            let column = columns
+                .get(&line)
+                .and_then(|cells| cells.get(cell))
+                .copied()
+                .unwrap_or(1);
+            Diagnostic::error(&file.file, line, column, why)
+        })
+        .collect()
 }
 
 /// The row's input (or output) locations: the cell's index, its column, the location.

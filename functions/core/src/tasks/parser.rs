@@ -3,7 +3,6 @@
 //! everything that is wrong).
 
 use super::names::{check_label_name, check_variable_name};
-use super::overlap::outputs_over_inputs;
 use super::*;
 use crate::diag::Diagnostic;
 use crate::staging::unstageable;
@@ -372,12 +371,6 @@ impl<'a> Parser<'a> {
         }
         if ok {
             ok = self.fits_a_process(line_no, header, &out, &cells);
-        }
-        if ok {
-            for (i, why) in outputs_over_inputs(columns, &out) {
-                self.error(line_no, cells.get(i).map_or(1, |c| c.0), why);
-                ok = false;
-            }
         }
         ok.then_some(out)
     }
