@@ -9,13 +9,14 @@
 //!
 //! Run with `cargo bench -p ecsub-core --bench parse_generate`.
 
+mod support;
+
 use ecsub_core::script::{run_script, setenv_script};
 use ecsub_core::{tasks, JobArgs, JobId};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+use support::{genomics_tasks, heap_of};
 
 const ROWS: usize = 10_000;
 const RUNS: usize = 30;
@@ -25,70 +26,13 @@ const SCRIPT_BYTES_PER_ROW: usize = 850;
 /// Peak heap while parsing and generating, bytes per row (the input itself is not counted).
 const PEAK_HEAP_PER_ROW: usize = 2_500;
 /// Heap allocations while parsing and generating, per row.
-const ALLOCATIONS_PER_ROW: usize = 60;
+const ALLOCATIONS_PER_ROW: usize = 30;
 /// How much each figure may grow when the rows double: linear is 2.0; a little over allows for fixed costs and
 /// the doubling of growing buffers.
 const DOUBLING_LIMIT: f64 = 2.3;
 
-/// Counts live bytes, their peak and the number of allocations, for the budget.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let live = LIVE.fetch_add(by, Relaxed) + by;
-    PEAK.fetch_max(live, Relaxed);
-}
-
-// The workspace denies unsafe code; a global allocator cannot be written without it. SAFETY: every call is
-// passed on to the system allocator unchanged; the counters only observe sizes.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        grew(layout.size());
-        // SAFETY: the caller's contract for `layout` is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        if new_size >= layout.size() {
-            grew(new_size - layout.size());
-        } else {
-            LIVE.fetch_sub(layout.size() - new_size, Relaxed);
-        }
-        // SAFETY: `ptr` was allocated by `System` with `layout`; the caller's contract for `new_size` holds.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn tasks_file(rows: usize) -> String {
-    let mut tsv = String::from(
-        "#ecsub: --image python:3.12-slim --spot --aws-ec2-instance-type t3.micro,t3.small\n\
-         --env SAMPLE\t--label batch\t--input BAM\t--input BAI\t--input-recursive REF\t--secret-env TOKEN\t\
-         --output VCF\t--output-recursive QC\n",
-    );
-    for i in 0..rows {
-        tsv.push_str(&format!(
-            "sample-{i:05}\tnight-7\ts3://genome-input/cohort/s{i:05}/reads.bam\ts3://genome-input/cohort/s{i:05}/reads.bam.bai\t\
-             s3://genome-ref/GRCh38/\tAQICAHhZmFrZWNpcGhlcnRleHQ{i}=\ts3://genome-output/cohort/s{i:05}/calls.vcf.gz\t\
-             s3://genome-output/cohort/s{i:05}/qc\n"
-        ));
-    }
-    tsv
-}
+static ALLOCATOR: support::Counting = support::Counting;
 
 /// One parse + generate; returns the bytes of scripts generated.
 fn parse_and_generate(tsv: &str) -> usize {
@@ -115,20 +59,17 @@ struct Figures {
 }
 
 fn figures(rows: usize) -> Figures {
-    let tsv = tasks_file(rows);
-    let before = LIVE.load(Relaxed);
-    PEAK.store(before, Relaxed);
-    let allocations = ALLOCATIONS.load(Relaxed);
-    let script_bytes = parse_and_generate(&tsv);
+    let tsv = genomics_tasks(rows);
+    let (script_bytes, heap) = heap_of(|| parse_and_generate(&tsv));
     Figures {
         script_bytes,
-        peak_heap: PEAK.load(Relaxed) - before,
-        allocations: ALLOCATIONS.load(Relaxed) - allocations,
+        peak_heap: heap.peak,
+        allocations: heap.allocations,
     }
 }
 
 fn main() -> ExitCode {
-    let tsv = tasks_file(ROWS);
+    let tsv = genomics_tasks(ROWS);
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let start = Instant::now();
