@@ -9,6 +9,35 @@
 //!   gate of the `aws` feature;
 //! - [`plan`]: flags and files into a plan; [`args`]: the command line; [`table`]: tables and times.
 
+/// `println!`, `print!`, `eprintln!` and `eprint!` that a closed or broken stdout or stderr (`>&-`, `2>&-`, a
+/// pager that quit) cannot turn into a panic halfway through a command, between a push's uploads or a run's
+/// tasks: the text is lost, the work and the exit code are not.
+macro_rules! show {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+#[allow(unused_macros)] // used by the AWS commands' tables only, which a build without AWS leaves out
+macro_rules! show_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! say_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod aws;
 mod error;

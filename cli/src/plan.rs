@@ -157,7 +157,7 @@ pub fn build(source: Source, suffix: &str) -> Result<Plan, InputError> {
         Err(refused) => &refused.warnings,
     };
     for warning in warnings {
-        eprintln!("{warning}");
+        say!("{warning}");
     }
     match (source.script, planned) {
         (Ok(script_bytes), Ok(plan)) => Ok(Plan {

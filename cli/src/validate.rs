@@ -23,7 +23,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         Err(refused) => return Err(InputError(refused.errors).into()),
     };
     for warning in &plan.tasks.warnings {
-        eprintln!("{warning}");
+        say!("{warning}");
     }
     let mut over = plan.stack_limits(&bytes, Some(&JobArgs::default()));
     if !over.is_empty() {
@@ -47,7 +47,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     .collect();
                 format!("; options from the file: {}", words.join(" "))
             };
-            println!(
+            show!(
                 "{}: {} tasks, {} columns ({}){options}",
                 tasks.file,
                 tasks.tasks.len(),
@@ -63,7 +63,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 "directives": tasks.directives,
                 "warnings": tasks.warnings,
             });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            show!("{}", serde_json::to_string_pretty(&summary)?);
         }
     }
     Ok(ExitCode::SUCCESS)

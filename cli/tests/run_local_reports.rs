@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{run, LocalJob};
+use common::{cli, run, LocalJob};
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Stdio;
@@ -43,6 +43,42 @@ fn a_closed_stdout_costs_neither_the_report_nor_the_exit_code() {
         assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
         assert_eq!(rows[1]["state"], "succeeded");
     }
+}
+
+/// Finding 13's other half: with stdout and stderr both broken (their readers gone), a run whose tasks leave
+/// strays and a file with a warning (a short row) still runs every task, writes `report.json` and exits with the
+/// job's code; `validate` too. A message that cannot be printed is dropped, never a panic (exit 101) halfway.
+#[test]
+fn broken_stdout_and_stderr_cost_neither_the_work_nor_the_exit_code() {
+    let job = LocalJob::new(
+        "--env I\t--env J\n0\n1\tj\n",
+        "sleep 30 &\necho \"task $I\"\n",
+    );
+    let mut child = job
+        .command(&[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rows = report(&job);
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert_eq!(rows[0]["state"], "succeeded", "{rows}");
+    assert_eq!(rows[1]["state"], "succeeded", "{rows}");
+
+    let mut child = cli()
+        .current_dir(job.dir.path())
+        .args(["validate", "--tasks", "tasks.tsv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 /// Finding 14: a `--wdir` whose path is not UTF-8 would make every task's copies fail (the stager takes its

@@ -16,7 +16,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
         let aws = connect().await?;
         let status = collect(&aws, &layout, &mut Seen::default()).await?;
         if status.finished() {
-            eprintln!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
+            say!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
             return Ok(ExitCode::SUCCESS);
         }
         let Some(arn) = status.execution_arn else {
@@ -33,8 +33,8 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-        println!("{}", status.job_id);
-        eprintln!(
+        show!("{}", status.job_id);
+        say!(
             "ecsub-cli: job {} cancelled; its instances are being terminated (ecsub-cli status {} shows the end)",
             status.job_id, status.job_id
         );

@@ -48,7 +48,7 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
             }
             for ((index, attempt), state, arn) in found {
                 let stream = streams.entry((index, attempt)).or_insert_with(|| {
-                    println!(
+                    show!(
                         "==> task {index:03}, attempt {attempt} ({state}): {group} {} <==",
                         log_stream(&arn)
                     );
@@ -61,7 +61,7 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 stream.state = state;
             }
             if streams.is_empty() && !args.follow {
-                eprintln!("ecsub-cli: no task of job {} has run yet", layout.job_id);
+                say!("ecsub-cli: no task of job {} has run yet", layout.job_id);
             }
             let mut printed = 0;
             for (&(index, attempt), stream) in &mut streams {
@@ -78,7 +78,7 @@ pub fn logs(args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 0
             };
             if quiet_rounds >= 2 {
-                eprintln!("ecsub-cli: job {} has ended", layout.job_id);
+                say!("ecsub-cli: job {} has ended", layout.job_id);
                 return Ok(ExitCode::SUCCESS);
             }
             tokio::time::sleep(FOLLOW_EVERY).await;
@@ -144,12 +144,12 @@ async fn read(
             .map_err(|e| anyhow::anyhow!(e.message))?;
         let Some(page) = page else {
             if say_missing {
-                println!("(no log yet: {})", stream.state);
+                show!("(no log yet: {})", stream.state);
             }
             return Ok(printed);
         };
         for message in &page.messages {
-            println!("{}{message}", prefix.unwrap_or_default());
+            show!("{}{message}", prefix.unwrap_or_default());
         }
         printed += page.messages.len();
         let done = page.messages.is_empty() || page.next == stream.token;

@@ -83,8 +83,8 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
             lines.truncate(args.limit);
         }
         match args.output {
-            Output::Json => println!("{}", serde_json::to_string_pretty(&lines)?),
-            Output::Text => print!("{}", table(&lines)),
+            Output::Json => show!("{}", serde_json::to_string_pretty(&lines)?),
+            Output::Text => show_inline!("{}", table(&lines)),
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -13,7 +13,7 @@ pub fn publish_stager(bucket: &str, binaries: Vec<Stager>) -> anyhow::Result<Exi
         let aws = connect().await?;
         let mut manifest = match store::get(&aws.s3, bucket, MANIFEST_KEY).await? {
             Some(bytes) => StagerManifest::parse(&bytes).unwrap_or_else(|e| {
-                eprintln!("ecsub-cli: s3://{bucket}/{MANIFEST_KEY} is replaced ({e})");
+                say!("ecsub-cli: s3://{bucket}/{MANIFEST_KEY} is replaced ({e})");
                 StagerManifest::default()
             }),
             None => StagerManifest::default(),
@@ -21,9 +21,10 @@ pub fn publish_stager(bucket: &str, binaries: Vec<Stager>) -> anyhow::Result<Exi
         for b in binaries {
             let size = b.bytes.len();
             if store::exists(&aws.s3, bucket, &b.entry.key).await? {
-                eprintln!(
+                say!(
                     "{}: s3://{bucket}/{} is there already",
-                    b.entry.arch, b.entry.key
+                    b.entry.arch,
+                    b.entry.key
                 );
             } else {
                 store::put(
@@ -35,9 +36,10 @@ pub fn publish_stager(bucket: &str, binaries: Vec<Stager>) -> anyhow::Result<Exi
                 )
                 .await
                 .with_context(|| format!("uploading the {} stager", b.entry.arch))?;
-                eprintln!(
+                say!(
                     "{}: {size} bytes to s3://{bucket}/{}",
-                    b.entry.arch, b.entry.key
+                    b.entry.arch,
+                    b.entry.key
                 );
             }
             manifest.upsert(b.entry);
@@ -47,7 +49,7 @@ pub fn publish_stager(bucket: &str, binaries: Vec<Stager>) -> anyhow::Result<Exi
             .await
             .context("writing the stager manifest")?;
         let arches: Vec<&str> = manifest.stagers.iter().map(|s| s.arch.as_str()).collect();
-        println!("s3://{bucket}/{MANIFEST_KEY}: {}", arches.join(", "));
+        show!("s3://{bucket}/{MANIFEST_KEY}: {}", arches.join(", "));
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -51,8 +51,8 @@ pub fn upload(
             "{} exists already: push again (a new job id is drawn)",
             layout.url(&layout.spec_key())
         );
-        println!("{}", plan.spec.job_id);
-        eprintln!(
+        show!("{}", plan.spec.job_id);
+        say!(
             "ecsub-cli: pushed job {} ({} tasks) to {}",
             plan.spec.job_id,
             plan.selected_tasks().len(),
@@ -67,7 +67,7 @@ pub fn upload(
             )
             .await
         } else {
-            eprintln!(
+            say!(
                 "ecsub-cli: follow it with: ecsub-cli status {}",
                 plan.spec.job_id
             );

@@ -118,15 +118,15 @@ pub fn print(status: &JobStatus, output: Output) -> anyhow::Result<()> {
     match output {
         Output::Text => {
             if status.state == JobState::Rejected {
-                println!("job {}: rejected", status.job_id);
+                show!("job {}: rejected", status.job_id);
                 for line in &status.errors {
-                    println!("  {line}");
+                    show!("  {line}");
                 }
             } else {
-                print!("{}", table(status));
+                show_inline!("{}", table(status));
             }
         }
-        Output::Json => println!("{}", serde_json::to_string_pretty(status)?),
+        Output::Json => show!("{}", serde_json::to_string_pretty(status)?),
     }
     Ok(())
 }

@@ -61,11 +61,11 @@ impl Draw {
     fn put(self, text: &str) {
         match self {
             Draw::Stdout => {
-                print!("{text}");
+                show_inline!("{text}");
                 let _ = std::io::stdout().flush();
             }
             Draw::Stderr => {
-                eprint!("{text}");
+                say_inline!("{text}");
                 let _ = std::io::stderr().flush();
             }
         }
@@ -99,7 +99,7 @@ async fn follow(
             Err(e) if !read_once || failed_polls + 1 >= MAX_FAILED_POLLS => return Err(e),
             Err(e) => {
                 failed_polls += 1;
-                eprintln!(
+                say!(
                     "ecsub: reading job {} failed ({failed_polls} of {MAX_FAILED_POLLS} in a row); trying again in {}: {e:#}",
                     layout.job_id,
                     human(delay)

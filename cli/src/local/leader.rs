@@ -73,7 +73,7 @@ pub fn lead_task(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         .next()
         .and_then(|a| a.to_str().and_then(|s| s.parse::<libc::pid_t>().ok()));
     let (Some(cli), Some(program)) = (cli, args.next()) else {
-        eprintln!("ecsub-cli {LEAD}: usage: ecsub-cli {LEAD} CLI_PID PROGRAM [ARGS...] (run --local starts it)");
+        say!("ecsub-cli {LEAD}: usage: ecsub-cli {LEAD} CLI_PID PROGRAM [ARGS...] (run --local starts it)");
         return ExitCode::from(EXIT_SETUP_FAILED as u8);
     };
     // Blocked before anything can send them, and taken by `wait_signal` only: none is missed between a check
@@ -84,14 +84,14 @@ pub fn lead_task(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         return ExitCode::from(EXIT_CLI_GONE);
     }
     if !lifetime::become_subreaper() {
-        eprintln!(
+        say!(
             "ecsub-cli: cannot become the task's subreaper: a process the task leaves may live until the job ends"
         );
     }
     let task = match start(&program, args.collect()) {
         Ok(pid) => pid,
         Err(e) => {
-            eprintln!("ecsub-cli: cannot run `{}`: {e}", program.to_string_lossy());
+            say!("ecsub-cli: cannot run `{}`: {e}", program.to_string_lossy());
             return ExitCode::from(EXIT_SETUP_FAILED as u8);
         }
     };

@@ -59,7 +59,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut plan = plan::read_and_build(&args.input, &plan::random_suffix())?;
     let aws_only = plan.typed.aws_only_flags();
     if !aws_only.is_empty() {
-        eprintln!(
+        say!(
             "ecsub-cli: ignored by --local (AWS only): {}",
             aws_only.join(" ")
         );
@@ -67,7 +67,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let s3_root = std::path::absolute(&args.s3_root)
         .with_context(|| format!("{}: cannot resolve the folder", args.s3_root.display()))?;
     if !plan.spec.verify_bucket {
-        eprintln!("ecsub-cli: --not-verify-bucket: inputs are not checked before the tasks start");
+        say!("ecsub-cli: --not-verify-bucket: inputs are not checked before the tasks start");
     } else {
         check_inputs(&plan, &s3_root)?;
     }
@@ -79,7 +79,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(|c| c.name.as_str())
         .collect();
     if !secrets.is_empty() {
-        eprintln!(
+        say!(
             "ecsub-cli: --local has no KMS: --secret-env values are passed as written ({})",
             secrets.join(", ")
         );
@@ -187,7 +187,7 @@ impl Runner<'_> {
         let mut terminate = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut hangup = signal(SignalKind::hangup()).context("cannot catch SIGHUP")?;
         if !lifetime::become_subreaper() {
-            eprintln!("ecsub-cli: cannot become the tasks' subreaper: a process that leaves its task's process group may outlive the job");
+            say!("ecsub-cli: cannot become the tasks' subreaper: a process that leaves its task's process group may outlive the job");
         }
         let mut queue = self.plan.selected.clone().peekable();
         let mut limit = self.plan.spec.processes as usize;
@@ -211,7 +211,7 @@ impl Runner<'_> {
                     // once from now on) instead of failing the task.
                     if !running.is_empty() && is_exhaustion(e) {
                         limit = running.len();
-                        eprintln!("ecsub-cli: cannot start more tasks now ({e:#}): running at most {limit} at once");
+                        say!("ecsub-cli: cannot start more tasks now ({e:#}): running at most {limit} at once");
                         break;
                     }
                 }
@@ -318,7 +318,7 @@ impl Runner<'_> {
         let _ = fs::remove_dir(self.dirs.root.join("env"));
         let stray = lifetime::kill_descendants();
         if stray > 0 {
-            eprintln!("ecsub-cli: killed {stray} process(es) the tasks left behind");
+            say!("ecsub-cli: killed {stray} process(es) the tasks left behind");
         }
         let all = results
             .into_iter()
@@ -378,7 +378,7 @@ impl Runner<'_> {
 
     /// Asks every running task's process group to stop; returns when to stop asking nicely.
     fn stop_all(&self, started: &HashMap<usize, Started>, why: Stop) -> tokio::time::Instant {
-        eprintln!(
+        say!(
             "\necsub-cli: {}: stopping {} running task(s) (SIGTERM, then SIGKILL after {} s); the rest will not start",
             why.name(),
             started.len(),

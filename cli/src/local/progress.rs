@@ -88,7 +88,7 @@ impl Progress {
 
     pub fn clear(&self) {
         if self.tty {
-            eprint!("\r\x1b[K");
+            say_inline!("\r\x1b[K");
         }
     }
 }

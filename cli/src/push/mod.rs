@@ -41,7 +41,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
         let skipped = aws::existing_outputs(&outputs, &plan.spec.request_payer_buckets)?;
         if !skipped.is_empty() {
             let Some(rest) = skip::the_rest(&plan, &skipped) else {
-                println!("every task's outputs exist: nothing to run, no job started");
+                show!("every task's outputs exist: nothing to run, no job started");
                 return Ok(ExitCode::SUCCESS);
             };
             let plan = plan::build(rest, &plan::random_suffix())?;

@@ -24,7 +24,7 @@ pub fn failed_rows(args: &PushArgs, bucket: &str, job: &str) -> anyhow::Result<O
         .map(|t| t.index)
         .collect();
     if failed.is_empty() {
-        println!("every task of {job} succeeded: nothing to rerun");
+        show!("every task of {job} succeeded: nothing to rerun");
         return Ok(None);
     }
     let name = &ended.submission.tasks_file;
@@ -45,7 +45,7 @@ pub fn failed_rows(args: &PushArgs, bucket: &str, job: &str) -> anyhow::Result<O
         ..ended.submission.args.clone()
     };
     let numbers: Vec<String> = failed.iter().map(|i| format!("{i:03}")).collect();
-    eprintln!(
+    say!(
         "ecsub-cli: rerunning the {} of {} tasks of {job} that did not succeed ({}): in the new job they are \
          tasks 000 to {:03}, in this order",
         failed.len(),

@@ -56,8 +56,8 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
         (layout.run_sh_key(), plan.run_script()),
         (layout.setenv_key(), plan.setenv_script()),
     ];
-    println!("job id: {}", plan.spec.job_id);
-    println!(
+    show!("job id: {}", plan.spec.job_id);
+    show!(
         "tasks: {} of {} in {} ({})",
         plan.selected_tasks().len(),
         plan.tasks.tasks.len(),
@@ -65,24 +65,24 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
         plan.tasks.column_summary()
     );
     if !plan.spec.skip_price {
-        println!("{}", burn_rate(plan));
+        show!("{}", burn_rate(plan));
     }
-    println!("would upload, in this order (the last object starts the job):");
+    show!("would upload, in this order (the last object starts the job):");
     for (key, size) in &uploads {
-        println!("  {}  ({size} bytes)", layout.url(key));
+        show!("  {}  ({size} bytes)", layout.url(key));
     }
-    println!("the submit function would then write:");
+    show!("the submit function would then write:");
     for (key, text) in &generated {
-        println!("  {}  ({} bytes)", layout.url(key), text.len());
+        show!("  {}  ({} bytes)", layout.url(key), text.len());
     }
-    println!("nothing was uploaded (--dry-run)");
-    println!("\n==> {} <==\n{job_json}", layout.url(&layout.spec_key()));
-    println!(
+    show!("nothing was uploaded (--dry-run)");
+    show!("\n==> {} <==\n{job_json}", layout.url(&layout.spec_key()));
+    show!(
         "\n==> resolved options <==\n{}",
         serde_json::to_string_pretty(&plan.spec).unwrap_or_default()
     );
     for (key, text) in generated {
-        println!("\n==> {} <==\n{text}", layout.url(&key));
+        show!("\n==> {} <==\n{text}", layout.url(&key));
     }
 }
 

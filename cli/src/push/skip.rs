@@ -40,7 +40,7 @@ pub fn the_rest(plan: &Plan, skipped: &BTreeSet<usize>) -> Option<Source> {
         .clone()
         .filter(|i| !skipped.contains(i))
         .collect();
-    eprintln!(
+    say!(
         "ecsub-cli: --skip-existing: {} of {} tasks have every output already and are skipped: {}",
         skipped.len(),
         plan.selected_tasks().len(),
@@ -49,7 +49,7 @@ pub fn the_rest(plan: &Plan, skipped: &BTreeSet<usize>) -> Option<Source> {
     if keep.is_empty() {
         return None;
     }
-    eprintln!(
+    say!(
         "ecsub-cli: running the other {} ({}), numbered 000 to {:03} in the job",
         keep.len(),
         numbers(&keep),

@@ -53,7 +53,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             totals.skipped = submission.skipped.len();
             std::fs::write(path, html::page(&totals, &rows))
                 .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
+            say!(
                 "ecsub-cli: {} attempts of {} tasks: {}",
                 rows.len(),
                 totals.outcomes.len(),
@@ -62,15 +62,15 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(line) = &skipped {
             if args.output == ReportOutput::Text {
-                println!("{line}");
+                show!("{line}");
             } else {
-                eprintln!("ecsub-cli: {line}");
+                say!("ecsub-cli: {line}");
             }
         }
         match args.output {
-            ReportOutput::Text => print!("{}", rows::text(&rows)),
-            ReportOutput::Tsv => print!("{}", rows::tsv(&rows)),
-            ReportOutput::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+            ReportOutput::Text => show_inline!("{}", rows::text(&rows)),
+            ReportOutput::Tsv => show_inline!("{}", rows::tsv(&rows)),
+            ReportOutput::Json => show!("{}", serde_json::to_string_pretty(&rows)?),
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -106,7 +106,7 @@ async fn sizes(aws: &Clients, records: &[AttemptRecord]) -> BTreeMap<String, row
             })
             .collect(),
         Err(e) => {
-            eprintln!("ecsub-cli: no cpu and memory figures: {}", e.message);
+            say!("ecsub-cli: no cpu and memory figures: {}", e.message);
             BTreeMap::new()
         }
     }
