@@ -548,3 +548,81 @@ fn a_pricing_api_that_refuses_is_replaced_by_the_shipped_table_and_the_cost_says
     );
     assert_nothing_running(&sandbox, &job);
 }
+
+/// `--retries 2 --retry-on-exit 3` (issue 23): a task that exits 3 on its first two attempts runs a third time,
+/// each on an instance of its own, and succeeds; each failed attempt's record names the attempt after it and the
+/// failures counted so far. The same task without retries fails after one attempt, and one whose code is not
+/// listed too. No instance is left.
+#[test]
+fn a_task_that_exits_3_twice_succeeds_on_its_third_attempt_with_retries_on_exit_3_and_fails_without(
+) {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "flaky.tsv",
+        "--output OUT\ns3://ecsub-wordcount/flaky/out.txt\n",
+    );
+    let script = write(
+        dir.path(),
+        "flaky.sh",
+        "[ \"$ECSUB_ATTEMPT\" -ge 3 ] || exit 3\nmkdir -p \"$(dirname \"$OUT\")\" && echo \"attempt $ECSUB_ATTEMPT\" > \"$OUT\"\n",
+    );
+    let attempt = |job: &str, n: u32| -> Value {
+        let url = format!(
+            "s3://{}/jobs/{job}/attempts/000000.{n}.json",
+            sandbox.bucket()
+        );
+        serde_json::from_slice(&sandbox.object(&url).unwrap_or_else(|| panic!("no {url}"))).unwrap()
+    };
+
+    let retried = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &["--retries", "2", "--retry-on-exit", "3", "--wait"],
+    );
+    assert_eq!(retried.code, 0, "{}\n{}", retried.stdout, retried.stderr);
+    let job = job_id_of(&retried);
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["tasks"][0]["outcome"], "succeeded", "{s}");
+    assert_eq!(s["tasks"][0]["attempts"], 3, "{s}");
+    for (n, next) in [
+        (1, json!({ "number": 2, "spot": false, "failures": 1 })),
+        (2, json!({ "number": 3, "spot": false, "failures": 2 })),
+    ] {
+        let record = attempt(&job, n);
+        assert_eq!(record["outcome"], "failed", "{record}");
+        assert_eq!(record["exit_code"], 3, "{record}");
+        assert_eq!(record["next_attempt"], next, "{record}");
+    }
+    let third = attempt(&job, 3);
+    assert_eq!(third["outcome"], "succeeded", "{third}");
+    let instances: std::collections::HashSet<String> = [attempt(&job, 1), attempt(&job, 2), third]
+        .iter()
+        .map(|r| r["instance_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(instances.len(), 3, "each attempt on an instance of its own");
+    assert_eq!(
+        sandbox
+            .object("s3://ecsub-wordcount/flaky/out.txt")
+            .unwrap(),
+        b"attempt 3\n"
+    );
+    assert_nothing_running(&sandbox, &job);
+
+    for extra in [
+        &["--wait"][..],
+        &["--retries", "2", "--retry-on-exit", "4", "--wait"][..],
+    ] {
+        let once = push(&sandbox, &tasks, &script, extra);
+        assert_ne!(once.code, 0, "{extra:?}: {}\n{}", once.stdout, once.stderr);
+        let job = job_id_of(&once);
+        let s = summary(&sandbox, &job);
+        assert_eq!(s["tasks"][0]["outcome"], "failed", "{extra:?}: {s}");
+        assert_eq!(s["tasks"][0]["attempts"], 1, "{extra:?}: {s}");
+        let record = attempt(&job, 1);
+        assert!(record["next_attempt"].is_null(), "{extra:?}: {record}");
+        assert_nothing_running(&sandbox, &job);
+    }
+}

@@ -14,10 +14,10 @@ use crate::error::{InputError, EXIT_INTERRUPTED};
 use crate::plan::{self, Plan};
 use anyhow::Context as _;
 use ecsub_core::chain::task_env::RunEnv;
-use ecsub_core::chain::{classify, Outcome, Stopped};
+use ecsub_core::chain::{classify, next_attempt, Attempt, Outcome, RetryPolicy, Stopped};
 use ecsub_core::exit;
 use ecsub_core::tasks::ColumnKind;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
@@ -190,6 +190,20 @@ impl Runner<'_> {
             say!("ecsub-cli: cannot become the tasks' subreaper: a process that leaves its task's process group may outlive the job");
         }
         let mut queue = self.plan.selected.clone().peekable();
+        // `--retries`: a failed task runs again before the next new one, from a fresh scratch folder (a new
+        // instance on AWS), with the same policy as there (no interruptions here).
+        let policy = RetryPolicy {
+            retry_od: false,
+            retries: self.plan.spec.retries,
+            retry_on_exit: self.plan.spec.retry_on_exit.clone(),
+        };
+        let first_attempt = Attempt {
+            number: 1,
+            spot: false,
+            failures: 0,
+        };
+        let mut attempts: HashMap<usize, Attempt> = HashMap::new();
+        let mut again: VecDeque<usize> = VecDeque::new();
         let mut limit = self.plan.spec.processes as usize;
         let mut running: JoinSet<(usize, std::io::Result<ExitStatus>)> = JoinSet::new();
         let mut started: HashMap<usize, Started> = HashMap::new();
@@ -203,9 +217,14 @@ impl Runner<'_> {
 
         loop {
             while stopping.is_none() && running.len() < limit {
-                let Some(&index) = queue.peek() else { break };
+                let (index, retried) = match (again.front(), queue.peek()) {
+                    (Some(&index), _) => (index, true),
+                    (None, Some(&index)) => (index, false),
+                    (None, None) => break,
+                };
+                let attempt = attempts.get(&index).copied().unwrap_or(first_attempt);
                 let since = clock_marks(self.plan, &self.s3_root, index);
-                let spawned = self.spawn(index);
+                let spawned = self.spawn(index, attempt.number);
                 if let Err(e) = &spawned {
                     // Out of file descriptors or processes while others run: wait for a slot (and run fewer at
                     // once from now on) instead of failing the task.
@@ -215,7 +234,11 @@ impl Runner<'_> {
                         break;
                     }
                 }
-                queue.next();
+                if retried {
+                    again.pop_front();
+                } else {
+                    queue.next();
+                }
                 match spawned {
                     Ok(mut child) => {
                         started.insert(
@@ -226,7 +249,7 @@ impl Runner<'_> {
                                 since,
                             },
                         );
-                        progress.started(index, &self.dirs.log(index));
+                        progress.started(index, attempt.number, &self.dirs.log(index));
                         running.spawn(async move { (index, child.wait().await) });
                     }
                     Err(e) => {
@@ -239,6 +262,7 @@ impl Runner<'_> {
                             start: Some(now),
                             end: None,
                             note: Some(note.into()),
+                            attempts: attempt.number,
                         });
                     }
                 }
@@ -256,24 +280,40 @@ impl Runner<'_> {
                     let phase = self.dirs.ended(index);
                     let start = started.get(&index).map(|s| s.start);
                     let since = started.get(&index).map(|s| &s.since);
-                    let (state, code, note) = match status {
+                    let (state, code, note, outcome) = match status {
                         Ok(status) => {
                             let code = exit_code(status);
                             if stopping.is_some() && code != 0 {
-                                (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()))
+                                (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()), None)
                             } else {
                                 let missing = match (code, since) { (0, Some(since)) => missing_outputs(self.plan, &self.s3_root, index, since), _ => Vec::new() };
                                 let stopped = Stopped { exit_code: Some(code), ..Default::default() };
                                 let (outcome, reason) = classify(&stopped, &missing);
                                 match outcome {
-                                    Outcome::Succeeded => (TaskState::Succeeded, Some(code), None),
-                                    Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason)),
-                                    _ => (TaskState::Failed, Some(code), failure_note(phase, code)),
+                                    Outcome::Succeeded => (TaskState::Succeeded, Some(code), None, Some(outcome)),
+                                    Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason), Some(outcome)),
+                                    _ => (TaskState::Failed, Some(code), failure_note(phase, code), Some(outcome)),
                                 }
                             }
                         }
-                        Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}"))),
+                        Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}")), None),
                     };
+                    let attempt = attempts.get(&index).copied().unwrap_or(first_attempt);
+                    let next = outcome
+                        .filter(|_| stopping.is_none())
+                        .and_then(|outcome| next_attempt(outcome, code, attempt, &policy));
+                    if let Some(next) = next {
+                        progress.retrying(index, code, note.as_deref().unwrap_or(""), next.number);
+                        // The next attempt starts from nothing, as on a new instance.
+                        if let Some(warning) = scratch::remove(&self.dirs.scratch(index)) {
+                            progress.say(&format!("ecsub-cli: task {index:03}: {warning}"));
+                        }
+                        attempts.insert(index, next);
+                        again.push_back(index);
+                        started.remove(&index);
+                        reap_orphans(&started);
+                        continue;
+                    }
                     progress.finished(index, code, state == TaskState::Succeeded, note.as_deref().unwrap_or(""));
                     if state == TaskState::Succeeded && !self.keep_scratch {
                         if let Some(warning) = scratch::remove(&self.dirs.scratch(index)) {
@@ -286,6 +326,7 @@ impl Runner<'_> {
                         start,
                         end: Some(SystemTime::now()),
                         note: note.map(String::into_boxed_str),
+                        attempts: attempt.number,
                     });
                     started.remove(&index);
                     reap_orphans(&started);
@@ -329,19 +370,31 @@ impl Runner<'_> {
                     start: None,
                     end: None,
                     note: Some("not started".into()),
+                    attempts: 0,
                 })
             })
             .collect();
         Ok((all, stopped_by))
     }
 
-    fn spawn(&self, index: usize) -> anyhow::Result<tokio::process::Child> {
+    /// Starts a task's `attempt` (from 1); a later attempt's lines follow the earlier ones' in the task's log.
+    fn spawn(&self, index: usize, attempt: u32) -> anyhow::Result<tokio::process::Child> {
         let scratch = self.dirs.scratch(index);
         fs::create_dir_all(&scratch)
             .with_context(|| format!("{}: cannot create", scratch.display()))?;
         let log_path = self.dirs.log(index);
-        let log = fs::File::create(&log_path)
+        let mut log = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .append(attempt > 1)
+            .truncate(attempt == 1)
+            .open(&log_path)
             .with_context(|| format!("{}: cannot create", log_path.display()))?;
+        if attempt > 1 {
+            use std::io::Write as _;
+            writeln!(log, "== ecsub: attempt {attempt} (--retries) ==")
+                .with_context(|| format!("{}: cannot write", log_path.display()))?;
+        }
         let log_err = log.try_clone()?;
         // The task's own environment, handed over as a file: run.sh sources it instead of finding the task's
         // record in setenv.sh (three processes and a byte-at-a-time read fewer per task). The same text as the
@@ -354,6 +407,7 @@ impl Runner<'_> {
         let phase_file = self.dirs.phase_file(index);
         let run_env = RunEnv {
             index,
+            attempt,
             scratch: &scratch,
             scripts_dir: &self.dirs.scripts,
             task_env: &env_path,

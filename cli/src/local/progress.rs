@@ -38,11 +38,30 @@ impl Progress {
         self.redraw();
     }
 
-    pub fn started(&mut self, index: usize, log: &Path) {
+    pub fn started(&mut self, index: usize, attempt: u32, log: &Path) {
         self.running += 1;
+        let again = if attempt > 1 {
+            format!("attempt {attempt}; ")
+        } else {
+            String::new()
+        };
         self.say(&format!(
-            "ecsub-cli: task {index:03} started (log: {})",
+            "ecsub-cli: task {index:03} started ({again}log: {})",
             log.display()
+        ));
+    }
+
+    /// A task's attempt has failed and the task will run again (`--retries`): it is not done.
+    pub fn retrying(&mut self, index: usize, code: Option<i32>, note: &str, next: u32) {
+        self.running = self.running.saturating_sub(1);
+        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+        let note = if note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({note})")
+        };
+        self.say(&format!(
+            "ecsub-cli: task {index:03} exited {code}{note}; it runs again (attempt {next}, --retries)"
         ));
     }
 

@@ -30,6 +30,8 @@ pub struct TaskReport {
     #[serde(serialize_with = "ser_path")]
     pub log: PathBuf,
     pub note: Option<String>,
+    /// How many times the task ran (more than once under `--retries`); its log holds every attempt.
+    pub attempts: u32,
 }
 
 impl TaskReport {
@@ -60,6 +62,7 @@ pub struct TaskResult {
     pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
     pub note: Option<Box<str>>,
+    pub attempts: u32,
 }
 
 const TABLE_HEADER: [&str; 8] = [
@@ -83,7 +86,11 @@ fn table_row(job: &str, r: &TaskReport) -> Vec<String> {
         r.end.map_or_else(|| "-".to_owned(), utc),
         r.duration().map_or_else(|| "-".to_owned(), human),
         r.log.display().to_string(),
-        r.note.clone().unwrap_or_default(),
+        match (&r.note, r.attempts) {
+            (note, 0 | 1) => note.clone().unwrap_or_default(),
+            (None, n) => format!("after {n} attempts"),
+            (Some(note), n) => format!("{note}; after {n} attempts"),
+        },
     ]
 }
 
@@ -114,6 +121,7 @@ mod tests {
             end: None,
             log: Path::new(std::ffi::OsStr::from_bytes(b"/w\xe9/logs/000.log")).to_path_buf(),
             note: None,
+            attempts: 1,
         };
         let json = serde_json::to_string(&row).unwrap();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -132,6 +140,7 @@ mod tests {
                 end: at(62),
                 log: "w/logs/000.log".into(),
                 note: None,
+                attempts: 3,
             },
             TaskReport {
                 index: 11,
@@ -141,6 +150,7 @@ mod tests {
                 end: None,
                 log: "w/logs/011.log".into(),
                 note: Some("not started".into()),
+                attempts: 0,
             },
         ];
         let mut out = Vec::new();
@@ -148,7 +158,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "exit_code  taskname  no   task_startAt         task_endAt           duration  log             note\n\
-             0          j-abcde   000  1970-01-01 00:01:00  1970-01-01 00:01:02  2.0s      w/logs/000.log\n\
+             0          j-abcde   000  1970-01-01 00:01:00  1970-01-01 00:01:02  2.0s      w/logs/000.log  after 3 attempts\n\
              -          j-abcde   011  -                    -                    -         w/logs/011.log  not started\n"
         );
     }

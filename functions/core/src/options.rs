@@ -85,6 +85,13 @@ pub struct JobArgs {
     /// After a spot attempt is interrupted, its retries run on demand (AWS only)
     #[arg(long)]
     pub retry_od: bool,
+    /// Try a task whose script failed (a non-zero exit, or exit 0 without its outputs) up to N more times, on the
+    /// same kind of instance; an interrupted instance is tried again apart from these [default: 0, at most 10]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// With --retries: try again only after these exit codes (e.g. 75 for a temporary failure)
+    #[arg(long, value_name = "CODE[,CODE...]", value_delimiter = ',')]
+    pub retry_on_exit: Vec<i32>,
     /// Buckets whose copies add `--request-payer requester` (AWS only)
     #[arg(long, value_name = "BUCKET[,BUCKET...]", value_delimiter = ',')]
     pub request_payer_bucket: Vec<String>,
@@ -199,6 +206,12 @@ impl JobArgs {
             aws_subnet_id: list(self.aws_subnet_id, lower.aws_subnet_id),
             spot: self.spot || lower.spot,
             retry_od: self.retry_od || lower.retry_od,
+            retries: self.retries.or(lower.retries),
+            retry_on_exit: if self.retry_on_exit.is_empty() {
+                lower.retry_on_exit
+            } else {
+                self.retry_on_exit
+            },
             request_payer_bucket: list(self.request_payer_bucket, lower.request_payer_bucket),
             ignore_location: self.ignore_location || lower.ignore_location,
             not_verify_bucket: self.not_verify_bucket || lower.not_verify_bucket,
@@ -272,6 +285,24 @@ impl JobArgs {
         }
         if self.retry_od && !self.spot {
             errors.push("--retry-od only makes sense with --spot".to_owned());
+        }
+        let retries = self.retries.unwrap_or(0);
+        if retries > crate::chain::MAX_RETRIES {
+            errors.push(format!(
+                "--retries {retries}: a task is tried again at most {} times",
+                crate::chain::MAX_RETRIES
+            ));
+        }
+        if !self.retry_on_exit.is_empty() && retries == 0 {
+            errors
+                .push("--retry-on-exit needs --retries N (how many times to try again)".to_owned());
+        }
+        for code in &self.retry_on_exit {
+            if !(1..=255).contains(code) {
+                errors.push(format!(
+                    "--retry-on-exit: {code} is not an exit code a script can fail with (1 to 255)"
+                ));
+            }
         }
         let shell = self.shell.unwrap_or_else(|| DEFAULT_SHELL.to_owned());
         // Split as a shell would (quotes group words), so `--shell "bash -c 'set -e; . \"$0\"'"` works.
@@ -357,6 +388,8 @@ impl JobArgs {
             subnet_ids: self.aws_subnet_id,
             spot: self.spot,
             retry_od: self.retry_od,
+            retries,
+            retry_on_exit: self.retry_on_exit,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -414,6 +447,11 @@ pub struct JobSpec {
     pub subnet_ids: Vec<String>,
     pub spot: bool,
     pub retry_od: bool,
+    /// `--retries` and `--retry-on-exit` (absent in a job.json written before they existed: none).
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub retry_on_exit: Vec<i32>,
     pub request_payer_buckets: Vec<String>,
     pub ignore_location: bool,
     pub verify_bucket: bool,

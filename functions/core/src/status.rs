@@ -321,6 +321,7 @@ mod tests {
             next_attempt: next.then_some(Attempt {
                 number: attempt + 1,
                 spot: true,
+                failures: 0,
             }),
             ..AttemptRecord::example(4, attempt, outcome)
         }

@@ -41,6 +41,8 @@ fn job() -> JobRef {
         instance_types: vec!["t3.micro".into()],
         spot: true,
         retry_od: true,
+        retries: 2,
+        retry_on_exit: vec![3],
         disk_size: 22,
         subnet_ids: vec![],
         security_group_id: None,
@@ -237,7 +239,8 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
         ask.attempt,
         Attempt {
             number: 1,
-            spot: true
+            spot: true,
+            failures: 0,
         },
         "spot comes from the job"
     );
@@ -348,9 +351,35 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
     }
 }
 
+/// An interrupted attempt, and a task's own failure tried again under `--retries` (its count of failures goes
+/// round with it, through the state machine's own paths).
 #[test]
 fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
     let launched = with(&iteration(), "$.instance", instance());
+    let own_failure = AttemptResult {
+        outcome: Outcome::Failed,
+        exit_code: Some(3),
+        reason: "exited 3".into(),
+        next_attempt: Some(Attempt {
+            number: 3,
+            spot: false,
+            failures: 2,
+        }),
+    };
+    let ended = with(
+        &launched,
+        "$.result",
+        serde_json::to_value(own_failure).unwrap(),
+    );
+    let next = evaluate(&state("NextAttempt")["Parameters"], &ended, &json!({}));
+    assert_eq!(
+        launch_ask(&next).attempt,
+        Attempt {
+            number: 3,
+            spot: false,
+            failures: 2,
+        }
+    );
     let result = AttemptResult {
         outcome: Outcome::Interrupted,
         exit_code: None,
@@ -358,6 +387,7 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         next_attempt: Some(Attempt {
             number: 2,
             spot: false,
+            failures: 0,
         }),
     };
     let ended = with(&launched, "$.result", serde_json::to_value(result).unwrap());
@@ -370,7 +400,8 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         launch_ask(&next).attempt,
         Attempt {
             number: 2,
-            spot: false
+            spot: false,
+            failures: 0,
         }
     );
     let done = evaluate(

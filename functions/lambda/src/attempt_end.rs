@@ -109,7 +109,7 @@ pub async fn record(
         availability_zone: env.availability_zone.clone(),
         recorded_at: crate::now_rfc3339(),
         recorded_by: "task-stopped".to_owned(),
-        next_attempt: next_attempt(outcome, attempt, env.retry_od),
+        next_attempt: next_attempt(outcome, exit_code, attempt, &env.retry_policy()),
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;

@@ -97,6 +97,7 @@ pub fn admit(
         spec.processes,
         spec.waiter_delay,
         rules.join_timeout,
+        spec.retries,
     ));
     problems
 }

@@ -154,7 +154,11 @@ mod tests {
                 index,
                 line: index + 2,
             },
-            attempt: Attempt { number: 1, spot },
+            attempt: Attempt {
+                number: 1,
+                spot,
+                failures: 0,
+            },
             relaunch: 0,
             asked_at: at.to_owned(),
             waited: None,

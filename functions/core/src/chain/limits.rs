@@ -84,12 +84,13 @@ pub fn join_polls(join_timeout_seconds: u32, join_wait: u32) -> u32 {
     join_timeout_seconds.div_ceil(join_wait.max(1)).max(1)
 }
 
-/// The most history events one task's child execution can take: every attempt polling until the join timeout.
-pub fn worst_task_events(join_polls: u32) -> usize {
+/// The most history events one task's child execution can take: each of its `attempts` polling until the join
+/// timeout.
+pub fn worst_task_events(join_polls: u32, attempts: u32) -> usize {
     let attempt = TASK_EVENTS
         + POLL_EVENTS * (join_polls.max(1) as usize - 1)
         + RELAUNCH_EVENTS * MAX_RELAUNCHES as usize;
-    attempt * super::MAX_ATTEMPTS as usize
+    attempt * attempts as usize
 }
 
 /// Why no stack runs `processes` tasks of one job at once, with the way out; checked by the client as well as at
@@ -127,7 +128,10 @@ pub fn check_job(
     processes: u32,
     waiter_delay: u32,
     join_timeout_seconds: u32,
+    retries: u32,
 ) -> Vec<String> {
+    // The task's own failures tried again are attempts beside the interruptions' (`policy::next_attempt`).
+    let attempts = super::MAX_ATTEMPTS + retries;
     let mut problems: Vec<String> = check_processes(processes)
         .into_iter()
         .chain(check_tasks(tasks))
@@ -135,16 +139,16 @@ pub fn check_job(
     let checks =
         |delay: u32| join_polls(join_timeout_seconds, join_wait(delay, join_timeout_seconds));
     let polls = checks(waiter_delay);
-    let events = worst_task_events(polls);
+    let events = worst_task_events(polls, attempts);
     if events > MAX_HISTORY_EVENTS {
         let fits = (1..=join_timeout_seconds.max(1))
-            .find(|d| worst_task_events(checks(*d)) <= MAX_HISTORY_EVENTS)
+            .find(|d| worst_task_events(checks(*d), attempts) <= MAX_HISTORY_EVENTS)
             .unwrap_or(join_timeout_seconds);
         problems.push(format!(
             "--waiter-delay {waiter_delay}: a task checks its instance up to {polls} times while it joins (the \
-             stack's join timeout of {join_timeout_seconds} s), {events} history events over {} attempts, more than \
-             the {MAX_HISTORY_EVENTS} a task's execution holds; use --waiter-delay {fits} or more",
-            super::MAX_ATTEMPTS
+             stack's join timeout of {join_timeout_seconds} s), {events} history events over {attempts} attempts, more than \
+             the {MAX_HISTORY_EVENTS} a task's execution holds; use --waiter-delay {fits} or more{}",
+            if retries > 0 { " (or fewer --retries)" } else { "" }
         ));
     }
     problems
@@ -207,16 +211,16 @@ mod tests {
 
     #[test]
     fn a_job_too_big_for_one_execution_is_refused_with_its_numbers() {
-        assert_eq!(worst_task_events(1), (25 + 5 * 3) * 3);
-        assert_eq!(worst_task_events(40), (25 + 15 * 39 + 5 * 3) * 3);
-        assert!(check_job(MAX_TASKS, MAX_CLUSTER_INSTANCES, 15, 600).is_empty());
+        assert_eq!(worst_task_events(1, 3), (25 + 5 * 3) * 3);
+        assert_eq!(worst_task_events(40, 3), (25 + 15 * 39 + 5 * 3) * 3);
+        assert!(check_job(MAX_TASKS, MAX_CLUSTER_INSTANCES, 15, 600, 0).is_empty());
         assert_eq!(
-            check_job(10, MAX_CLUSTER_INSTANCES + 1, 15, 600),
+            check_job(10, MAX_CLUSTER_INSTANCES + 1, 15, 600, 0),
             ["--processes 5001: a job's tasks run on the instances of one ECS cluster, which takes at most 5000 (ECS \
               service quotas); use --processes 5000 or fewer, or split the job with --task-range into jobs run side \
               by side"]
         );
-        let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 36_000);
+        let problems = check_job(MAX_TASKS + 1, MAX_MAP_CONCURRENCY + 1, 1, 36_000, 0);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(
             problems[0],
@@ -235,10 +239,17 @@ mod tests {
              holds; use --waiter-delay 9 or more"
         );
         assert!(
-            check_job(1, 1, 1, 3600).is_empty(),
+            check_job(1, 1, 1, 3600, 0).is_empty(),
             "an hour's join at any delay"
         );
-        assert!(check_job(1, 1, 9, 36_000).is_empty());
+        assert!(check_job(1, 1, 9, 36_000, 0).is_empty());
+        // Each retry is an attempt more in the task's history: ten retries need a longer delay.
+        assert_eq!(
+            check_job(1, 1, 9, 36_000, 10),
+            ["--waiter-delay 9: a task checks its instance up to 500 times while it joins (the stack's join timeout \
+              of 36000 s), 97825 history events over 13 attempts, more than the 25000 a task's execution holds; use \
+              --waiter-delay 286 or more (or fewer --retries)"]
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub mod wire;
 
 pub use instance::{container_command, container_image, log_stream, user_data, CONTAINER_SHELL};
 pub use names::*;
-pub use policy::{classify, is_throttling, next_attempt, refusal, Refusal, Stopped, MAX_ATTEMPTS};
+pub use policy::{
+    classify, is_throttling, next_attempt, refusal, Refusal, RetryPolicy, Stopped, MAX_ATTEMPTS,
+    MAX_RETRIES,
+};
 pub use records::*;
 pub use task_env::TaskEnv;
 pub use wire::*;

@@ -3,8 +3,23 @@
 
 use super::{Attempt, Outcome};
 
-/// Attempts of one task at most (the first plus retries after interruptions).
+/// Attempts of one task at most that were not its own failures tried again (the first plus retries after
+/// interruptions); `--retries` adds its own.
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The most `--retries` a job may ask for: each retry is one more attempt in the task's execution history, which
+/// Step Functions caps (`limits::check_job`).
+pub const MAX_RETRIES: u32 = 10;
+
+/// How a job tries a task again: an interrupted attempt always (on demand after spot with `--retry-od`), within
+/// [`MAX_ATTEMPTS`]; the task's own failure (a non-zero exit, or exit 0 without its outputs) up to `retries`
+/// times, and with `retry_on_exit` only for those exit codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub retry_od: bool,
+    pub retries: u32,
+    pub retry_on_exit: Vec<i32>,
+}
 
 /// What ECS says about a stopped task, as far as the classification needs it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,16 +84,35 @@ fn non_empty(text: &str, otherwise: &str) -> String {
     }
 }
 
-/// Whether an ended attempt is tried again, and how: only interruptions are, up to [`MAX_ATTEMPTS`]; with
-/// `--retry-od` a retry after a spot interruption runs on demand.
-pub fn next_attempt(outcome: Outcome, attempt: Attempt, retry_od: bool) -> Option<Attempt> {
-    if outcome != Outcome::Interrupted || attempt.number >= MAX_ATTEMPTS {
-        return None;
+/// Whether an ended attempt is tried again, and how ([`RetryPolicy`]). An interruption does not spend the task's
+/// `--retries`, and its own failures do not spend the interruptions' bound.
+pub fn next_attempt(
+    outcome: Outcome,
+    exit_code: Option<i32>,
+    attempt: Attempt,
+    policy: &RetryPolicy,
+) -> Option<Attempt> {
+    match outcome {
+        Outcome::Interrupted if attempt.number.saturating_sub(attempt.failures) < MAX_ATTEMPTS => {
+            Some(Attempt {
+                number: attempt.number + 1,
+                spot: attempt.spot && !policy.retry_od,
+                failures: attempt.failures,
+            })
+        }
+        Outcome::Failed | Outcome::OutputsMissing
+            if attempt.failures < policy.retries
+                && (policy.retry_on_exit.is_empty()
+                    || exit_code.is_some_and(|code| policy.retry_on_exit.contains(&code))) =>
+        {
+            Some(Attempt {
+                number: attempt.number + 1,
+                spot: attempt.spot,
+                failures: attempt.failures + 1,
+            })
+        }
+        _ => None,
     }
-    Some(Attempt {
-        number: attempt.number + 1,
-        spot: attempt.spot && !retry_od,
-    })
 }
 
 /// What an AWS error code means for the call that got it. EC2's codes are those of "Error codes for the Amazon
@@ -286,37 +320,97 @@ mod tests {
         assert_eq!(bare.reason(), "States.Timeout");
     }
 
+    fn at(number: u32, spot: bool, failures: u32) -> Attempt {
+        Attempt {
+            number,
+            spot,
+            failures,
+        }
+    }
+
     #[test]
-    fn only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
-        let first = Attempt {
-            number: 1,
-            spot: true,
+    fn without_retries_only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
+        let none = RetryPolicy::default();
+        let od = RetryPolicy {
+            retry_od: true,
+            ..RetryPolicy::default()
         };
-        assert_eq!(next_attempt(Outcome::Failed, first, true), None);
+        let first = at(1, true, 0);
+        assert_eq!(next_attempt(Outcome::Failed, Some(3), first, &od), None);
         assert_eq!(
-            next_attempt(Outcome::Interrupted, first, false),
-            Some(Attempt {
-                number: 2,
-                spot: true
-            })
-        );
-        assert_eq!(
-            next_attempt(Outcome::Interrupted, first, true),
-            Some(Attempt {
-                number: 2,
-                spot: false
-            })
-        );
-        assert_eq!(
-            next_attempt(
-                Outcome::Interrupted,
-                Attempt {
-                    number: 3,
-                    spot: false
-                },
-                true
-            ),
+            next_attempt(Outcome::OutputsMissing, Some(0), first, &od),
             None
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, first, &none),
+            Some(at(2, true, 0))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, first, &od),
+            Some(at(2, false, 0))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, at(3, false, 0), &od),
+            None
+        );
+        assert_eq!(
+            next_attempt(Outcome::InfrastructureError, None, first, &od),
+            None
+        );
+    }
+
+    /// `--retries 2 --retry-on-exit 3`: exit 3 is tried twice more, on the same kind of instance; another code is
+    /// final; interruptions in between spend nothing of the two and keep their own bound of three attempts.
+    #[test]
+    fn a_tasks_own_failures_spend_its_retries_and_interruptions_do_not() {
+        let policy = RetryPolicy {
+            retry_od: false,
+            retries: 2,
+            retry_on_exit: vec![3],
+        };
+        let first = at(1, true, 0);
+        assert_eq!(
+            next_attempt(Outcome::Failed, Some(3), first, &policy),
+            Some(at(2, true, 1))
+        );
+        assert_eq!(next_attempt(Outcome::Failed, Some(4), first, &policy), None);
+        assert_eq!(
+            next_attempt(Outcome::OutputsMissing, Some(0), first, &policy),
+            None
+        );
+        assert_eq!(
+            next_attempt(Outcome::Failed, Some(3), at(2, true, 1), &policy),
+            Some(at(3, true, 2))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Failed, Some(3), at(3, true, 2), &policy),
+            None
+        );
+        // Attempt 3 after two own failures is the task's first that was not one: two interruptions more may follow.
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, at(3, true, 2), &policy),
+            Some(at(4, true, 2))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, at(4, true, 2), &policy),
+            Some(at(5, true, 2))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, at(5, true, 2), &policy),
+            None
+        );
+        // Without codes, any own failure is tried again, outputs missing too.
+        let any = RetryPolicy {
+            retries: 1,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            next_attempt(Outcome::OutputsMissing, Some(0), first, &any),
+            Some(at(2, true, 1))
+        );
+        assert_eq!(
+            next_attempt(Outcome::Failed, Some(137), first, &any),
+            Some(at(2, true, 1))
         );
     }
 

@@ -6,7 +6,7 @@
 //!
 //! Pure: values in, name–value pairs out; the callers read and write environments.
 
-use super::Attempt;
+use super::{Attempt, RetryPolicy};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -20,6 +20,10 @@ pub mod names {
     pub const ATTEMPT: &str = "ECSUB_ATTEMPT";
     pub const SPOT: &str = "ECSUB_SPOT";
     pub const RETRY_OD: &str = "ECSUB_RETRY_OD";
+    /// `--retries`, `--retry-on-exit` (space-separated codes) and the attempt's own failures retried before it.
+    pub const RETRIES: &str = "ECSUB_RETRIES";
+    pub const RETRY_ON_EXIT: &str = "ECSUB_RETRY_ON_EXIT";
+    pub const FAILURES: &str = "ECSUB_FAILURES";
     /// The attempt's instance, for its record and its cost.
     pub const INSTANCE_ID: &str = "ECSUB_INSTANCE_ID";
     pub const INSTANCE_TYPE: &str = "ECSUB_INSTANCE_TYPE";
@@ -54,6 +58,9 @@ pub mod names {
         ATTEMPT,
         SPOT,
         RETRY_OD,
+        RETRIES,
+        RETRY_ON_EXIT,
+        FAILURES,
         INSTANCE_ID,
         INSTANCE_TYPE,
         LAUNCHED_AT,
@@ -81,6 +88,8 @@ pub struct TaskEnv {
     pub index: usize,
     pub attempt: Attempt,
     pub retry_od: bool,
+    pub retries: u32,
+    pub retry_on_exit: Vec<i32>,
     /// The attempt's instance (absent only in a task that something other than ecsub's launch started).
     pub instance_id: Option<String>,
     pub instance_type: Option<String>,
@@ -92,6 +101,15 @@ pub struct TaskEnv {
 }
 
 impl TaskEnv {
+    /// How the job tries this task again.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retry_od: self.retry_od,
+            retries: self.retries,
+            retry_on_exit: self.retry_on_exit.clone(),
+        }
+    }
+
     /// The environment's variables, in a stable order.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -100,6 +118,16 @@ impl TaskEnv {
             (names::ATTEMPT, self.attempt.number.to_string()),
             (names::SPOT, self.attempt.spot.to_string()),
             (names::RETRY_OD, self.retry_od.to_string()),
+            (names::RETRIES, self.retries.to_string()),
+            (
+                names::RETRY_ON_EXIT,
+                self.retry_on_exit
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            (names::FAILURES, self.attempt.failures.to_string()),
             (
                 names::INSTANCE_ID,
                 self.instance_id.clone().unwrap_or_default(),
@@ -139,14 +167,23 @@ impl TaskEnv {
                 .map_err(|_| format!("{name} `{value}` is not a whole number"))
         };
         let text = |name: &str| get(name).filter(|v| !v.is_empty()).map(str::to_owned);
+        // Absent in a task started before `--retries` existed: none.
+        let count = |name: &str| get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Some(TaskEnv {
             job_url: job_url.to_owned(),
             index: usize::try_from(number(names::TASK_INDEX)?).unwrap_or(usize::MAX),
             attempt: Attempt {
                 number: u32::try_from(number(names::ATTEMPT)?).unwrap_or(u32::MAX),
                 spot: get(names::SPOT) == Some("true"),
+                failures: count(names::FAILURES),
             },
             retry_od: get(names::RETRY_OD) == Some("true"),
+            retries: count(names::RETRIES),
+            retry_on_exit: get(names::RETRY_ON_EXIT)
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|code| code.parse().ok())
+                .collect(),
             instance_id: text(names::INSTANCE_ID),
             instance_type: text(names::INSTANCE_TYPE),
             launched_at: text(names::LAUNCHED_AT),
@@ -167,6 +204,8 @@ impl TaskEnv {
 #[derive(Debug, Clone, Copy)]
 pub struct RunEnv<'a> {
     pub index: usize,
+    /// The attempt's number, from 1 (`--retries`), as the container's `ECSUB_ATTEMPT` on AWS.
+    pub attempt: u32,
     pub scratch: &'a Path,
     pub scripts_dir: &'a Path,
     pub task_env: &'a Path,
@@ -181,6 +220,7 @@ impl RunEnv<'_> {
     pub fn pairs(&self) -> Vec<(&'static str, OsString)> {
         vec![
             (names::TASK_INDEX, self.index.to_string().into()),
+            (names::ATTEMPT, self.attempt.to_string().into()),
             (names::SCRATCH, self.scratch.into()),
             (names::SCRIPTS_DIR, self.scripts_dir.into()),
             (names::TASK_ENV, self.task_env.into()),
@@ -206,8 +246,11 @@ mod tests {
             attempt: Attempt {
                 number: 2,
                 spot: true,
+                failures: 1,
             },
             retry_od: true,
+            retries: 2,
+            retry_on_exit: vec![3, 75],
             instance_id: Some("i-0abc".into()),
             instance_type: Some("t3.micro".into()),
             launched_at: Some("2026-12-06T01:02:03Z".into()),
@@ -278,6 +321,7 @@ mod tests {
     fn the_local_runner_sets_run_sh_s_variables_for_the_local_transport() {
         let run = RunEnv {
             index: 3,
+            attempt: 2,
             scratch: Path::new("/w/tasks/003"),
             scripts_dir: Path::new("/w/scripts"),
             task_env: Path::new("/w/env/003.sh"),
@@ -292,7 +336,8 @@ mod tests {
         assert_eq!(pairs[names::SECRETS], "plain");
         assert_eq!(pairs[names::STAGE_VIA], "stage");
         assert_eq!(pairs[names::PHASE_FILE], "/w/env/003.phase");
-        assert_eq!(pairs.len(), 10);
+        assert_eq!(pairs[names::ATTEMPT], "2");
+        assert_eq!(pairs.len(), 11);
     }
 
     /// run.sh and the container command read no `ECSUB_*` variable the contract does not name.

@@ -44,6 +44,12 @@ pub struct JobRef {
     pub instance_types: Vec<String>,
     pub spot: bool,
     pub retry_od: bool,
+    /// `--retries` and `--retry-on-exit`: how often a task's own failure is tried again, and for which exit codes
+    /// (none: any).
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub retry_on_exit: Vec<i32>,
     pub disk_size: u32,
     pub subnet_ids: Vec<String>,
     pub security_group_id: Option<String>,
@@ -104,11 +110,18 @@ pub struct TaskRef {
     pub line: usize,
 }
 
-/// One try at running a task: its number (from 1) and whether it runs on spot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One try at running a task: its number (from 1), whether it runs on spot, and how many of the attempts before it
+/// were the task's own failures tried again (`--retries`; interruptions are not counted there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub number: u32,
     pub spot: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a task's Launch state puts on the stack's launch queue (SQS SendMessage with its task token): the

@@ -36,6 +36,8 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
         index: r.task.index,
         attempt: r.attempt,
         retry_od: r.job.retry_od,
+        retries: r.job.retries,
+        retry_on_exit: r.job.retry_on_exit.clone(),
         instance_id: Some(r.instance.instance_id.clone()),
         instance_type: Some(r.instance.instance_type.clone()),
         // For the attempt's cost, recorded by task-stopped.

@@ -258,6 +258,8 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             instance_types: spec.instance_types.clone(),
             spot: spec.spot,
             retry_od: spec.retry_od,
+            retries: spec.retries,
+            retry_on_exit: spec.retry_on_exit.clone(),
             disk_size: spec.disk_size,
             subnet_ids: subnets(spec, &ctx.config).to_vec(),
             security_group_id: spec
