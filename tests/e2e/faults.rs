@@ -792,12 +792,18 @@ fn a_stopped_event_whose_handler_dies_at_terminate_terminates_on_the_retry_not_a
             c["key"] == "lambda-ecsub-task-stopped" && c["operation"] == "TerminateInstances"
         })
         .collect();
-    assert_eq!(
-        terminations.len(),
-        4,
+    // Three refused, then the retry's; a copy of the stopped event (delivered at least once, as EventBridge
+    // does) terminates again, which EC2 takes: so at least one call after the three, every one of them taken.
+    let statuses: Vec<i64> = terminations
+        .iter()
+        .map(|c| c["status"].as_i64().unwrap_or_default())
+        .collect();
+    assert!(
+        statuses.len() >= 4
+            && statuses[..3] == [500, 500, 500]
+            && statuses[3..].iter().all(|s| *s == 200),
         "three refused, then the retry's: {terminations:?}"
     );
-    assert_eq!(terminations.last().unwrap()["status"], 200);
     let finalize =
         std::fs::read_to_string(sandbox.dir.path().join("lambda-ecsub-finalize.log")).unwrap();
     assert!(
