@@ -54,31 +54,28 @@ fn broken_stdout_and_stderr_cost_neither_the_work_nor_the_exit_code() {
         "--env I\t--env J\n0\n1\tj\n",
         "sleep 30 &\necho \"task $I\"\n",
     );
-    let mut child = job
-        .command(&[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(with_readers_gone(&mut job.command(&[])), Some(0));
     let rows = report(&job);
     assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
     assert_eq!(rows[0]["state"], "succeeded", "{rows}");
     assert_eq!(rows[1]["state"], "succeeded", "{rows}");
-
-    let mut child = cli()
+    let mut validate = cli();
+    validate
         .current_dir(job.dir.path())
-        .args(["validate", "--tasks", "tasks.tsv"])
+        .args(["validate", "--tasks", "tasks.tsv"]);
+    assert_eq!(with_readers_gone(&mut validate), Some(0));
+}
+
+/// Runs `command` with its stdout and stderr pipes whose readers are gone before it writes: its exit code.
+fn with_readers_gone(command: &mut std::process::Command) -> Option<i32> {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     drop(child.stdout.take());
     drop(child.stderr.take());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    child.wait().unwrap().code()
 }
 
 /// Finding 14: a `--wdir` whose path is not UTF-8 would make every task's copies fail (the stager takes its
