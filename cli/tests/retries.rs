@@ -31,6 +31,7 @@ fn a_task_that_fails_twice_with_3_succeeds_on_its_third_attempt_with_two_retries
     let rows = report(&job);
     assert_eq!(rows[0]["state"], "succeeded", "{rows}");
     assert_eq!(rows[0]["attempts"], 3, "{rows}");
+    assert_eq!(rows[0].get("class"), None, "{rows}");
     assert_eq!(
         fs::read_to_string(job.path("s3/bkt/out/a.txt")).unwrap(),
         "done\n"
@@ -64,6 +65,7 @@ fn without_enough_retries_or_for_another_code_the_task_fails_with_its_last_exit(
         assert_eq!(rows[0]["state"], "failed", "{flags:?}: {rows}");
         assert_eq!(rows[0]["exit_code"], code, "{flags:?}: {rows}");
         assert_eq!(rows[0]["attempts"], attempts, "{flags:?}: {rows}");
+        assert_eq!(rows[0]["class"], "exit", "{flags:?}: {rows}");
         assert!(!job.path("s3/bkt/out/a.txt").exists(), "{flags:?}");
     }
 }
@@ -89,5 +91,53 @@ fn retry_options_out_of_bounds_are_refused_before_anything_runs() {
         assert_eq!(out.code, 2, "{flags:?}: {}", out.stderr);
         assert!(out.stderr.contains(message), "{flags:?}: {}", out.stderr);
         assert!(!job.path("work").exists(), "{flags:?}");
+    }
+}
+
+/// Issue 23: a task that runs out of disk says so, whether its script filled the scratch filesystem (run.sh
+/// finds it under 1 % free when the script failed) or an input did not fit (the stager's "no space left"): exit
+/// 123, class `out-of-disk`, and a note naming it. `--wdir` is a 2 MiB tmpfs in a mount namespace of its own.
+/// Needs root and `unshare`: says so and passes without them.
+#[test]
+fn a_task_out_of_disk_ends_123_whether_its_script_or_an_input_filled_the_disk() {
+    // The script fills all but 8 KiB (room for the report), then fails as a program that met the full disk.
+    let fill = "free=$(df -Pk . | awk 'NR == 2 { print $4 }')\n\
+                dd if=/dev/zero of=big bs=1k count=$((free - 8)) 2>/dev/null\nexit 1\n";
+    for (tasks, script, note) in [
+        (
+            "--env N\n1\n",
+            fill,
+            "the script failed with the task's disk full (see the log for its own code)",
+        ),
+        (
+            "--input IN\ns3://bkt/big.bin\n",
+            "true\n",
+            "an input did not fit on the task's disk",
+        ),
+    ] {
+        let job = LocalJob::new(tasks, script);
+        job.put("bkt/big.bin", &vec![7u8; 4 << 20]);
+        fs::create_dir_all(job.path("work")).unwrap();
+        let out = common::run(
+            std::process::Command::new("unshare")
+                .current_dir(job.dir.path())
+                .args(["-m", "sh", "-c"])
+                .arg(
+                    "mount -t tmpfs -o size=2m tmpfs work || exit 97\n\
+                     \"$0\" run --local --tasks tasks.tsv --script script.sh --s3-root s3 --wdir work\n\
+                     rc=$?; cp work/*/report.json report.json; umount work; exit $rc",
+                )
+                .arg(env!("CARGO_BIN_EXE_ecsub-cli")),
+        );
+        if out.code == 97 || out.stderr.starts_with("unshare: ") {
+            eprintln!("skipped: cannot mount a tmpfs here: {}", out.stderr);
+            return;
+        }
+        assert_ne!(out.code, 0, "{}", out.stderr);
+        let rows: serde_json::Value =
+            serde_json::from_slice(&fs::read(job.path("report.json")).unwrap()).unwrap();
+        assert_eq!(rows[0]["exit_code"], 123, "{rows}\n{}", out.stderr);
+        assert_eq!(rows[0]["class"], "out-of-disk", "{rows}");
+        assert_eq!(rows[0]["note"], note, "{rows}");
     }
 }

@@ -5,8 +5,8 @@
 //! headless browser opens.
 
 use ecsub_e2e::jobs::{
-    assert_nothing_running, job_id_of, new_queue, push, rfc3339_ms, sqs, summary, with_wordcount,
-    write,
+    assert_nothing_running, attempt_record, job_id_of, new_queue, push, rfc3339_ms, sqs, summary,
+    with_wordcount, write,
 };
 use ecsub_e2e::{repo, venv_bin, Sandbox};
 use serde_json::{json, Value};
@@ -569,11 +569,7 @@ fn a_task_that_exits_3_twice_succeeds_on_its_third_attempt_with_retries_on_exit_
         "[ \"$ECSUB_ATTEMPT\" -ge 3 ] || exit 3\nmkdir -p \"$(dirname \"$OUT\")\" && echo \"attempt $ECSUB_ATTEMPT\" > \"$OUT\"\n",
     );
     let attempt = |job: &str, n: u32| -> Value {
-        let url = format!(
-            "s3://{}/jobs/{job}/attempts/000000.{n}.json",
-            sandbox.bucket()
-        );
-        serde_json::from_slice(&sandbox.object(&url).unwrap_or_else(|| panic!("no {url}"))).unwrap()
+        attempt_record(&sandbox, job, 0, n).unwrap_or_else(|| panic!("no record of attempt {n}"))
     };
 
     let retried = push(
@@ -593,11 +589,17 @@ fn a_task_that_exits_3_twice_succeeds_on_its_third_attempt_with_retries_on_exit_
     ] {
         let record = attempt(&job, n);
         assert_eq!(record["outcome"], "failed", "{record}");
+        assert_eq!(record["class"], "exit", "{record}");
         assert_eq!(record["exit_code"], 3, "{record}");
         assert_eq!(record["next_attempt"], next, "{record}");
     }
     let third = attempt(&job, 3);
     assert_eq!(third["outcome"], "succeeded", "{third}");
+    assert_eq!(
+        third.get("class"),
+        None,
+        "a success has no failure class: {third}"
+    );
     let instances: std::collections::HashSet<String> = [attempt(&job, 1), attempt(&job, 2), third]
         .iter()
         .map(|r| r["instance_id"].as_str().unwrap().to_owned())

@@ -3,7 +3,9 @@
 //! it, an input folder must hold a file, an empty output folder is missing. The same rules are tested on the local
 //! transport in functions/stage/tests/local_transport.rs and cli/tests/outputs_contract.rs.
 
-use ecsub_e2e::jobs::{assert_nothing_running, job_id_of, push, summary, with_wordcount, write};
+use ecsub_e2e::jobs::{
+    assert_nothing_running, attempt_record, job_id_of, push, summary, with_wordcount, write,
+};
 
 #[test]
 fn outputs_left_by_an_earlier_run_do_not_make_a_task_that_wrote_nothing_succeed() {
@@ -169,5 +171,8 @@ fn a_misspelt_image_fails_its_task_with_the_pull_error() {
         reason.starts_with("CannotPullContainerError: ") && reason.contains(image),
         "{s}"
     );
+    // Its class names what to change (issue 23).
+    let record = attempt_record(&sandbox, &job, 0, 1).expect("the attempt's record");
+    assert_eq!(record["class"], "image-pull", "{record}");
     assert_nothing_running(&sandbox, &job);
 }

@@ -111,6 +111,7 @@ impl RunDirs {
             end: result.end,
             log: self.log(index),
             note: result.note.as_deref().map(str::to_owned),
+            class: result.class,
             attempts: result.attempts,
         }
     }

@@ -14,7 +14,9 @@ use crate::error::{InputError, EXIT_INTERRUPTED};
 use crate::plan::{self, Plan};
 use anyhow::Context as _;
 use ecsub_core::chain::task_env::RunEnv;
-use ecsub_core::chain::{classify, next_attempt, Attempt, Outcome, RetryPolicy, Stopped};
+use ecsub_core::chain::{
+    classify, failure_class, next_attempt, Attempt, FailureClass, Outcome, RetryPolicy, Stopped,
+};
 use ecsub_core::exit;
 use ecsub_core::tasks::ColumnKind;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -262,6 +264,7 @@ impl Runner<'_> {
                             start: Some(now),
                             end: None,
                             note: Some(note.into()),
+                            class: Some(FailureClass::Infrastructure),
                             attempts: attempt.number,
                         });
                     }
@@ -280,23 +283,24 @@ impl Runner<'_> {
                     let phase = self.dirs.ended(index);
                     let start = started.get(&index).map(|s| s.start);
                     let since = started.get(&index).map(|s| &s.since);
-                    let (state, code, note, outcome) = match status {
+                    let (state, code, note, outcome, class) = match status {
                         Ok(status) => {
                             let code = exit_code(status);
                             if stopping.is_some() && code != 0 {
-                                (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()), None)
+                                (TaskState::Interrupted, Some(code), Some("interrupted".to_owned()), None, None)
                             } else {
                                 let missing = match (code, since) { (0, Some(since)) => missing_outputs(self.plan, &self.s3_root, index, since), _ => Vec::new() };
                                 let stopped = Stopped { exit_code: Some(code), ..Default::default() };
                                 let (outcome, reason) = classify(&stopped, &missing);
+                                let class = failure_class(&stopped, outcome);
                                 match outcome {
-                                    Outcome::Succeeded => (TaskState::Succeeded, Some(code), None, Some(outcome)),
-                                    Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason), Some(outcome)),
-                                    _ => (TaskState::Failed, Some(code), failure_note(phase, code), Some(outcome)),
+                                    Outcome::Succeeded => (TaskState::Succeeded, Some(code), None, Some(outcome), class),
+                                    Outcome::OutputsMissing => (TaskState::Failed, Some(code), Some(reason), Some(outcome), class),
+                                    _ => (TaskState::Failed, Some(code), failure_note(phase, code), Some(outcome), class),
                                 }
                             }
                         }
-                        Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}")), None),
+                        Err(e) => (TaskState::Failed, None, Some(format!("lost the process: {e}")), None, Some(FailureClass::Infrastructure)),
                     };
                     let attempt = attempts.get(&index).copied().unwrap_or(first_attempt);
                     let next = outcome
@@ -326,6 +330,7 @@ impl Runner<'_> {
                         start,
                         end: Some(SystemTime::now()),
                         note: note.map(String::into_boxed_str),
+                        class,
                         attempts: attempt.number,
                     });
                     started.remove(&index);
@@ -370,6 +375,7 @@ impl Runner<'_> {
                     start: None,
                     end: None,
                     note: Some("not started".into()),
+                    class: None,
                     attempts: 0,
                 })
             })

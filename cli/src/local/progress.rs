@@ -54,14 +54,9 @@ impl Progress {
     /// A task's attempt has failed and the task will run again (`--retries`): it is not done.
     pub fn retrying(&mut self, index: usize, code: Option<i32>, note: &str, next: u32) {
         self.running = self.running.saturating_sub(1);
-        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let note = if note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({note})")
-        };
         self.say(&format!(
-            "ecsub-cli: task {index:03} exited {code}{note}; it runs again (attempt {next}, --retries)"
+            "{}; it runs again (attempt {next}, --retries)",
+            exited(index, code, note)
         ));
     }
 
@@ -73,14 +68,9 @@ impl Progress {
         if !succeeded {
             self.failed += 1;
         }
-        let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-        let note = if note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({note})")
-        };
         self.say(&format!(
-            "ecsub-cli: task {index:03} exited {code}{note} [{}/{} done, {} running, {} failed, {}]",
+            "{} [{}/{} done, {} running, {} failed, {}]",
+            exited(index, code, note),
             self.done,
             self.total,
             self.running,
@@ -109,5 +99,15 @@ impl Progress {
         if self.tty {
             say_inline!("\r\x1b[K");
         }
+    }
+}
+
+/// `ecsub-cli: task 007 exited 3 (note)`: how an attempt ended.
+fn exited(index: usize, code: Option<i32>, note: &str) -> String {
+    let code = code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    if note.is_empty() {
+        format!("ecsub-cli: task {index:03} exited {code}")
+    } else {
+        format!("ecsub-cli: task {index:03} exited {code} ({note})")
     }
 }

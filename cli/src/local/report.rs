@@ -1,6 +1,7 @@
 //! `run --local`'s end-of-job report: one row per task, like ecsub's `report` table, as text or JSON.
 
 use crate::table::{human, utc, write_aligned};
+use ecsub_core::chain::FailureClass;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct TaskReport {
     #[serde(serialize_with = "ser_path")]
     pub log: PathBuf,
     pub note: Option<String>,
+    /// Why it did not succeed, as on AWS (`exit`, `inputs`, `outputs-missing`, …); absent for a success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
     /// How many times the task ran (more than once under `--retries`); its log holds every attempt.
     pub attempts: u32,
 }
@@ -62,6 +66,7 @@ pub struct TaskResult {
     pub start: Option<SystemTime>,
     pub end: Option<SystemTime>,
     pub note: Option<Box<str>>,
+    pub class: Option<FailureClass>,
     pub attempts: u32,
 }
 
@@ -121,6 +126,7 @@ mod tests {
             end: None,
             log: Path::new(std::ffi::OsStr::from_bytes(b"/w\xe9/logs/000.log")).to_path_buf(),
             note: None,
+            class: Some(FailureClass::Inputs),
             attempts: 1,
         };
         let json = serde_json::to_string(&row).unwrap();
@@ -140,6 +146,7 @@ mod tests {
                 end: at(62),
                 log: "w/logs/000.log".into(),
                 note: None,
+                class: None,
                 attempts: 3,
             },
             TaskReport {
@@ -150,6 +157,7 @@ mod tests {
                 end: None,
                 log: "w/logs/011.log".into(),
                 note: Some("not started".into()),
+                class: None,
                 attempts: 0,
             },
         ];

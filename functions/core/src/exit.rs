@@ -1,7 +1,8 @@
 //! Exit codes with a fixed meaning, shared by the generated scripts, the local runner and the result records, and
 //! the steps of `run.sh` a task can end in.
 //!
-//! A task's exit code is its user script's; `run.sh` uses these three for failures outside the script. They are
+//! A task's exit code is its user script's; `run.sh` uses these four for failures outside the script (and 123 for
+//! a script that failed on a full disk). They are
 //! above the codes scripts commonly use and below the shell's own (126 and up), but a script may exit with them
 //! too: where `run.sh` records the step it ended in ([`Phase`]), the note comes from the step ([`describe_in`]);
 //! from the code alone ([`describe`]) it is a guess.
@@ -12,6 +13,9 @@ pub const EXIT_INPUT_FAILED: i32 = 120;
 pub const EXIT_OUTPUT_FAILED: i32 = 121;
 /// The task could not be set up (scratch folder, environment, secrets); the user script did not run.
 pub const EXIT_SETUP_FAILED: i32 = 122;
+/// The task's scratch filesystem was full (under 1 % free) when its script or an input's download failed: the
+/// task needs more disk, not another try as it is. The script's own code is in the log.
+pub const EXIT_DISK_FULL: i32 = 123;
 
 /// A short note for a report, for the codes that do not come from the user script, from the code alone (what the
 /// stack knows of an attempt on AWS: ECS's exit code).
@@ -20,6 +24,7 @@ pub fn describe(code: i32) -> Option<&'static str> {
         EXIT_INPUT_FAILED => Some("input download failed"),
         EXIT_OUTPUT_FAILED => Some("output upload failed"),
         EXIT_SETUP_FAILED => Some("task setup failed"),
+        EXIT_DISK_FULL => Some("the task's disk was full"),
         126 => Some("script not executable"),
         127 => Some("command not found"),
         c if killed(c) => Some("killed by a signal"),
@@ -85,6 +90,7 @@ pub fn describe_in(phase: Phase, code: i32) -> Option<&'static str> {
         Phase::Setup if signal => Some("killed by a signal while the task was set up"),
         Phase::Setup => Some("task setup failed"),
         Phase::Inputs if signal => Some("killed by a signal while the inputs were downloaded"),
+        Phase::Inputs if code == EXIT_DISK_FULL => Some("an input did not fit on the task's disk"),
         Phase::Inputs => Some("input download failed"),
         Phase::Script => match code {
             126 => Some(
@@ -92,6 +98,7 @@ pub fn describe_in(phase: Phase, code: i32) -> Option<&'static str> {
                  environment over the system's limit (see the log)",
             ),
             127 => Some("command not found: the script's shell, or a command the script ran (see the log)"),
+            EXIT_DISK_FULL => Some("the script failed with the task's disk full (see the log for its own code)"),
             EXIT_INPUT_FAILED | EXIT_OUTPUT_FAILED | EXIT_SETUP_FAILED => {
                 Some("the script's own exit code: its inputs were downloaded")
             }

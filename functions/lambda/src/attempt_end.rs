@@ -12,7 +12,7 @@ use ecsub_aws::ecs_tasks::EcsTaskDetail;
 use ecsub_aws::store::{self, Payer};
 use ecsub_aws::{execution, FnError};
 use ecsub_core::chain::{
-    classify, job_of_cluster, next_attempt, AttemptRecord, AttemptResult, Stopped,
+    classify, failure_class, job_of_cluster, next_attempt, AttemptRecord, AttemptResult, Stopped,
 };
 use ecsub_core::outputs::{Window, S3_SLACK_MS};
 use ecsub_core::tasks::{self, Cell};
@@ -100,6 +100,7 @@ pub async fn record(
         instance_type: env.instance_type.clone(),
         task_arn: Some(task.task_arn.clone()),
         outcome,
+        class: failure_class(&stopped, outcome),
         exit_code,
         reason,
         missing_outputs: missing,

@@ -6,7 +6,7 @@ use crate::Ctx;
 use crate::{job_end, layout_of};
 use ecsub_aws::compute::terminate;
 use ecsub_aws::{store, FnError};
-use ecsub_core::chain::{AttemptRecord, FinalizeInput, IterationState, Outcome};
+use ecsub_core::chain::{AttemptRecord, FailureClass, FinalizeInput, IterationState, Outcome};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use tracing::warn;
@@ -46,6 +46,7 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
         instance_type: state.instance.as_ref().map(|i| i.instance_type.clone()),
         task_arn: None,
         outcome: Outcome::InfrastructureError,
+        class: Some(FailureClass::Infrastructure),
         exit_code: None,
         reason: reason.clone(),
         missing_outputs: Vec::new(),

@@ -45,6 +45,18 @@ impl std::fmt::Display for StageError {
 
 impl std::error::Error for StageError {}
 
+/// The stager's exit status when a copy failed because its destination's filesystem is full: `run.sh` names such
+/// a download's failure "out of disk" (exit 123) rather than a failed input (120).
+pub const EXIT_NO_SPACE: u8 = 3;
+
+impl StageError {
+    /// Did the copy fail for want of space (ENOSPC, 28 on Linux)? Every failed write's message carries the
+    /// `std::io::Error` it got, whose text for an OS error ends in `(os error N)`.
+    pub fn out_of_space(&self) -> bool {
+        self.0.contains("(os error 28)")
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StageError>;
 
 pub(crate) fn fail<T>(message: impl Into<String>) -> Result<T> {
@@ -262,7 +274,7 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ecsub: {e}");
-                    ExitCode::from(1)
+                    ExitCode::from(if e.out_of_space() { EXIT_NO_SPACE } else { 1 })
                 }
             },
             // The work is dropped, and with it every part file it was writing.
@@ -369,5 +381,14 @@ mod tests {
         assert_eq!(split_url("s3://bkt"), Ok(("bkt", "")));
         assert!(split_url("s3://Bad_Bucket/a").is_err());
         assert!(split_url("/local").is_err());
+    }
+
+    #[test]
+    fn a_write_that_found_no_space_is_told_from_other_failures() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert!(StageError(format!("cannot write /s/a.part: {full}")).out_of_space());
+        let denied = std::io::Error::from_raw_os_error(13);
+        assert!(!StageError(format!("cannot write /s/a.part: {denied}")).out_of_space());
+        assert!(!StageError("s3://b/k: not found".into()).out_of_space());
     }
 }

@@ -266,6 +266,7 @@ pub(crate) mod tests {
             instance_type: Some("m5.large".into()),
             task_arn: Some(format!("arn:aws:ecs:us-east-1:1:task/c/t{index}{attempt}")),
             outcome,
+            class: None,
             exit_code: (outcome != Outcome::Interrupted).then_some(0),
             reason: format!("{outcome:?}"),
             missing_outputs: Vec::new(),

@@ -24,8 +24,8 @@ pub mod wire;
 pub use instance::{container_command, container_image, log_stream, user_data, CONTAINER_SHELL};
 pub use names::*;
 pub use policy::{
-    classify, is_throttling, next_attempt, refusal, Refusal, RetryPolicy, Stopped, MAX_ATTEMPTS,
-    MAX_RETRIES,
+    classify, failure_class, is_throttling, next_attempt, refusal, FailureClass, Refusal,
+    RetryPolicy, Stopped, MAX_ATTEMPTS, MAX_RETRIES,
 };
 pub use records::*;
 pub use task_env::TaskEnv;

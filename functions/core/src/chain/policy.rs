@@ -2,6 +2,7 @@
 //! that got it. Pure.
 
 use super::{Attempt, Outcome};
+use serde::{Deserialize, Serialize};
 
 /// Attempts of one task at most that were not its own failures tried again (the first plus retries after
 /// interruptions); `--retries` adds its own.
@@ -57,12 +58,19 @@ pub fn classify(stopped: &Stopped<'_>, missing_outputs: &[String]) -> (Outcome, 
                 missing_outputs.join(", ")
             ),
         ),
-        Some(code) => {
-            let why = crate::exit::describe(code)
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            (Outcome::Failed, format!("exited {code}{why}"))
-        }
+        Some(code) => match stopped.container_reason {
+            // Said first: "killed by a signal" hides what to change (the memory).
+            Some(oom) if oom.contains("OutOfMemoryError") => (
+                Outcome::Failed,
+                format!("out of memory: exited {code} ({oom})"),
+            ),
+            _ => {
+                let why = crate::exit::describe(code)
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                (Outcome::Failed, format!("exited {code}{why}"))
+            }
+        },
         None => {
             let detail = stopped
                 .container_reason
@@ -74,6 +82,77 @@ pub fn classify(stopped: &Stopped<'_>, missing_outputs: &[String]) -> (Outcome, 
             )
         }
     }
+}
+
+/// Why an attempt that did not succeed ended, as a user names it (issue 23): what to change before trying again.
+/// Each attempt's record holds it (`class`), beside the outcome and the reason's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// The script exited non-zero: its own code.
+    Exit,
+    /// The container was killed for its memory: ECS's container reason `OutOfMemoryError: Container killed due
+    /// to memory usage` ("Troubleshooting Amazon ECS OutOfMemoryError errors"), exit 137.
+    OutOfMemory,
+    /// An input could not be downloaded (120).
+    Inputs,
+    /// An output could not be uploaded (121).
+    Outputs,
+    /// The task could not be set up (122): its environment, secrets, scripts.
+    Setup,
+    /// The task's scratch filesystem was full when its script or a download failed (123).
+    OutOfDisk,
+    /// Exit 0 without every declared output.
+    OutputsMissing,
+    /// The image could not be pulled: `CannotPullContainerError` ("Amazon ECS stopped task error messages").
+    ImagePull,
+    /// Spot or the host took the instance away.
+    Interrupted,
+    /// No exit code for another reason: the task never started, or ECS lost it.
+    Infrastructure,
+}
+
+impl FailureClass {
+    /// The class as words, for `status`, `report` and the notes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailureClass::Exit => "the script failed",
+            FailureClass::OutOfMemory => "out of memory",
+            FailureClass::Inputs => "an input could not be downloaded",
+            FailureClass::Outputs => "an output could not be uploaded",
+            FailureClass::Setup => "the task could not be set up",
+            FailureClass::OutOfDisk => "out of disk",
+            FailureClass::OutputsMissing => "outputs missing",
+            FailureClass::ImagePull => "the image could not be pulled",
+            FailureClass::Interrupted => "the instance was taken away",
+            FailureClass::Infrastructure => "the task did not run to an exit code",
+        }
+    }
+}
+
+/// The class of an attempt that ended as `outcome` (none for a success).
+pub fn failure_class(stopped: &Stopped<'_>, outcome: Outcome) -> Option<FailureClass> {
+    let said = |what: &str| {
+        [stopped.container_reason, stopped.stopped_reason]
+            .iter()
+            .flatten()
+            .any(|reason| reason.contains(what))
+    };
+    Some(match outcome {
+        Outcome::Succeeded => return None,
+        Outcome::OutputsMissing => FailureClass::OutputsMissing,
+        Outcome::Interrupted => FailureClass::Interrupted,
+        Outcome::Failed if said("OutOfMemoryError") => FailureClass::OutOfMemory,
+        Outcome::Failed => match stopped.exit_code {
+            Some(crate::exit::EXIT_INPUT_FAILED) => FailureClass::Inputs,
+            Some(crate::exit::EXIT_OUTPUT_FAILED) => FailureClass::Outputs,
+            Some(crate::exit::EXIT_SETUP_FAILED) => FailureClass::Setup,
+            Some(crate::exit::EXIT_DISK_FULL) => FailureClass::OutOfDisk,
+            _ => FailureClass::Exit,
+        },
+        Outcome::InfrastructureError if said("CannotPullContainer") => FailureClass::ImagePull,
+        Outcome::InfrastructureError => FailureClass::Infrastructure,
+    })
 }
 
 fn non_empty(text: &str, otherwise: &str) -> String {
@@ -318,6 +397,88 @@ mod tests {
             cause: None,
         };
         assert_eq!(bare.reason(), "States.Timeout");
+    }
+
+    /// Each way an attempt ends has its class, from what ECS says of the stopped task.
+    #[test]
+    fn each_ending_has_the_class_a_user_names() {
+        let stopped = |exit_code, container_reason, stopped_reason| Stopped {
+            exit_code,
+            stop_code: None,
+            stopped_reason,
+            container_reason,
+        };
+        let class = |s: Stopped<'_>| failure_class(&s, classify(&s, &[]).0);
+        assert_eq!(class(stopped(Some(0), None, None)), None);
+        assert_eq!(
+            failure_class(&stopped(Some(0), None, None), Outcome::OutputsMissing),
+            Some(FailureClass::OutputsMissing)
+        );
+        assert_eq!(
+            class(stopped(Some(3), None, None)),
+            Some(FailureClass::Exit)
+        );
+        assert_eq!(
+            class(stopped(Some(120), None, None)),
+            Some(FailureClass::Inputs)
+        );
+        assert_eq!(
+            class(stopped(Some(121), None, None)),
+            Some(FailureClass::Outputs)
+        );
+        assert_eq!(
+            class(stopped(Some(122), None, None)),
+            Some(FailureClass::Setup)
+        );
+        assert_eq!(
+            class(stopped(
+                Some(137),
+                Some("OutOfMemoryError: Container killed due to memory usage"),
+                Some("Essential container in task exited")
+            )),
+            Some(FailureClass::OutOfMemory)
+        );
+        assert_eq!(
+            class(stopped(Some(137), None, None)),
+            Some(FailureClass::Exit)
+        );
+        assert_eq!(
+            class(stopped(Some(123), None, None)),
+            Some(FailureClass::OutOfDisk)
+        );
+        let oom = stopped(
+            Some(137),
+            Some("OutOfMemoryError: Container killed due to memory usage"),
+            None,
+        );
+        assert_eq!(
+            classify(&oom, &[]).1,
+            "out of memory: exited 137 (OutOfMemoryError: Container killed due to memory usage)"
+        );
+        assert_eq!(
+            class(stopped(
+                None,
+                None,
+                Some("CannotPullContainerError: pull image manifest has been retried 7 time(s): not found")
+            )),
+            Some(FailureClass::ImagePull)
+        );
+        assert_eq!(
+            class(stopped(
+                None,
+                None,
+                Some("Host EC2 (instance i-1) terminated.")
+            )),
+            Some(FailureClass::Interrupted)
+        );
+        assert_eq!(
+            class(stopped(None, None, Some("Task stopped by user"))),
+            Some(FailureClass::Infrastructure)
+        );
+        assert_eq!(
+            serde_json::to_value(FailureClass::OutOfMemory).unwrap(),
+            "out-of-memory"
+        );
     }
 
     fn at(number: u32, spot: bool, failures: u32) -> Attempt {

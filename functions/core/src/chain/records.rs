@@ -3,6 +3,7 @@
 //! `status`, `report` and `ls` read these. Pure: no AWS types, no I/O.
 
 use super::error_names;
+use super::policy::FailureClass;
 use super::wire::{Attempt, Outcome, TaskRef};
 use crate::job::JobId;
 use crate::options::JobArgs;
@@ -35,6 +36,9 @@ pub struct AttemptRecord {
     pub instance_type: Option<String>,
     pub task_arn: Option<String>,
     pub outcome: Outcome,
+    /// Why it did not succeed, as a user names it (absent for a success, and in records of older stacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
     pub exit_code: Option<i32>,
     pub reason: String,
     #[serde(default)]
@@ -66,6 +70,7 @@ impl AttemptRecord {
             instance_type: Some("t3.micro".into()),
             task_arn: None,
             outcome,
+            class: None,
             exit_code: None,
             reason: format!("{outcome:?}"),
             missing_outputs: Vec::new(),

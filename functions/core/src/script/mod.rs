@@ -5,7 +5,7 @@
 //! goes through `ecsub_copy` in `run.sh`, so the same scripts run against S3 and against a local folder. Pure:
 //! returns strings, writes nothing.
 
-use crate::exit::{EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED};
+use crate::exit::{EXIT_DISK_FULL, EXIT_INPUT_FAILED, EXIT_OUTPUT_FAILED};
 use crate::job::SCRIPT_FILE;
 use crate::options::JobSpec;
 use crate::s3path::LOCAL_DATA_DIR;
@@ -41,14 +41,14 @@ fn push_quoted_parts(out: &mut String, parts: &[&str]) {
 
 /// The job's `run.sh`: the transport, the steps, and one download or upload line per input or output column.
 pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
-    let copy_lines = |pick: fn(ColumnKind) -> bool, verb: &str, code: i32| {
+    let copy_lines = |pick: fn(ColumnKind) -> bool, verb: &str, on_failure: &str| {
         let lines = columns
             .iter()
             .filter(|c| pick(c.kind))
             .map(|c| {
                 let mode = if c.kind.is_recursive() { "dir" } else { "file" };
                 let n = &c.name;
-                format!("ecsub_{verb} {mode} \"$S3_{n}\" \"${n}\" {n} || exit {code}")
+                format!("ecsub_{verb} {mode} \"$S3_{n}\" \"${n}\" {n} || {on_failure}")
             })
             .collect::<Vec<_>>();
         if lines.is_empty() {
@@ -70,12 +70,18 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
         .replace("@PAYER_QUOTED@", &shell_quote(&payer))
         .replace(
             "@GETS@",
-            &copy_lines(ColumnKind::is_input, "get", EXIT_INPUT_FAILED),
+            &copy_lines(ColumnKind::is_input, "get", "ecsub_input_failed"),
         )
         .replace(
             "@PUTS@",
-            &copy_lines(ColumnKind::is_output, "put", EXIT_OUTPUT_FAILED),
+            &copy_lines(
+                ColumnKind::is_output,
+                "put",
+                &format!("exit {EXIT_OUTPUT_FAILED}"),
+            ),
         )
+        .replace("@DISK_FULL@", &EXIT_DISK_FULL.to_string())
+        .replace("@INPUT_FAILED@", &EXIT_INPUT_FAILED.to_string())
         .replace("@SCRIPT_FILE@", SCRIPT_FILE)
         .replace("@COLUMN_WORDS@", &column_words(columns))
         // Last: the shell is the user's text, and no placeholder in it may be replaced.

@@ -21,7 +21,7 @@
 #                        its exit code (run --local sets it; the user script does not see it)
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
-# 122 the task could not be set up.
+# 122 the task could not be set up; 123 the script or a download failed with the scratch filesystem full.
 set -u
 ECSUB_JOB_ID=@JOB_ID_QUOTED@
 ECSUB_REQUEST_PAYER_BUCKETS=@PAYER_QUOTED@
@@ -118,7 +118,7 @@ ecsub_get() {
     *)
       case $2 in
         *'*'*)
-          ecsub_copy glob "${2%/*}/" "${3%/*}/" "${2##*/}" || return 1
+          ecsub_copy glob "${2%/*}/" "${3%/*}/" "${2##*/}" || return
           if ! ecsub_has_match "$3"; then
             ecsub_log "input $4: no file matches $2"
             return 1
@@ -127,9 +127,11 @@ ecsub_get() {
         *) ecsub_copy file "$2" "$3" ;;
       esac
       ;;
-  esac && return 0
+  esac
+  ecsub_get_rc=$?
+  [ "$ecsub_get_rc" -eq 0 ] && return 0
   ecsub_log "input $4: could not download $2"
-  return 1
+  return "$ecsub_get_rc"
 }
 
 # ecsub_put file|dir URL PATH NAME: uploads one output the script made (nothing to do for an empty cell). An
@@ -169,6 +171,22 @@ ecsub_put() {
   esac && return 0
   ecsub_log "output $4: could not upload to $2"
   return 1
+}
+
+# ecsub_disk_full: is the scratch filesystem under 1 % free? Asked when the script or a download failed, to name
+# the failure (exit @DISK_FULL@); false wherever df or awk is missing, so the failure keeps its own code.
+ecsub_disk_full() {
+  df -Pk "$ECSUB_SCRATCH" 2>/dev/null | awk 'NR == 2 { full = ($4 * 100 < $2) } END { exit !full }'
+}
+
+# ecsub_input_failed: an input's download failed (its status in $?): exit @DISK_FULL@ if it did not fit (the
+# stager's status 3, no space left) or the disk is full, else @INPUT_FAILED@.
+ecsub_input_failed() {
+  if [ "$?" -eq 3 ] || ecsub_disk_full; then
+    ecsub_log "the scratch filesystem is full: exiting @DISK_FULL@ (the task needs more disk)"
+    exit @DISK_FULL@
+  fi
+  exit @INPUT_FAILED@
 }
 
 # ecsub_secret NAME VALUE: exports NAME as the secret VALUE names, byte for byte: the KMS plaintext of a base64
@@ -291,6 +309,10 @@ ecsub_log "running the script"
 ecsub_rc=$?
 if [ "$ecsub_rc" -ne 0 ]; then
   ecsub_log "the script exited with $ecsub_rc: outputs are not uploaded"
+  if ecsub_disk_full; then
+    ecsub_log "the scratch filesystem is full: exiting @DISK_FULL@ (the task needs more disk)"
+    exit @DISK_FULL@
+  fi
   exit "$ecsub_rc"
 fi
 ecsub_phase outputs
