@@ -55,7 +55,7 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     );
     assert!(out
         .stdout
-        .contains("ecsub_get dir \"$S3_SCRIPT\" \"$SCRIPT\" SCRIPT || ecsub_input_failed"));
+        .contains("ecsub_get dir \"$S3_SCRIPT\" \"$SCRIPT\" SCRIPT || ecsub_failed 120 \"$?\""));
     assert!(out
         .stdout
         .contains("export S3_INPUT_FILE='s3://ecsub-wordcount/input/kinglear.txt'"));

@@ -70,7 +70,11 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
         .replace("@PAYER_QUOTED@", &shell_quote(&payer))
         .replace(
             "@GETS@",
-            &copy_lines(ColumnKind::is_input, "get", "ecsub_input_failed"),
+            &copy_lines(
+                ColumnKind::is_input,
+                "get",
+                &format!("ecsub_failed {EXIT_INPUT_FAILED} \"$?\""),
+            ),
         )
         .replace(
             "@PUTS@",
@@ -81,7 +85,6 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
             ),
         )
         .replace("@DISK_FULL@", &EXIT_DISK_FULL.to_string())
-        .replace("@INPUT_FAILED@", &EXIT_INPUT_FAILED.to_string())
         .replace("@SCRIPT_FILE@", SCRIPT_FILE)
         .replace("@COLUMN_WORDS@", &column_words(columns))
         // Last: the shell is the user's text, and no placeholder in it may be replaced.

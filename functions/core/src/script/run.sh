@@ -179,14 +179,14 @@ ecsub_disk_full() {
   df -Pk "$ECSUB_SCRATCH" 2>/dev/null | awk 'NR == 2 { full = ($4 * 100 < $2) } END { exit !full }'
 }
 
-# ecsub_input_failed: an input's download failed (its status in $?): exit @DISK_FULL@ if it did not fit (the
-# stager's status 3, no space left) or the disk is full, else @INPUT_FAILED@.
-ecsub_input_failed() {
-  if [ "$?" -eq 3 ] || ecsub_disk_full; then
+# ecsub_failed CODE [STATUS]: a step failed (a download, whose status was STATUS, or the script): exits
+# @DISK_FULL@ if it found no space (the stager's status 3) or the disk is full, else CODE.
+ecsub_failed() {
+  if [ "${2:-0}" -eq 3 ] || ecsub_disk_full; then
     ecsub_log "the scratch filesystem is full: exiting @DISK_FULL@ (the task needs more disk)"
     exit @DISK_FULL@
   fi
-  exit @INPUT_FAILED@
+  exit "$1"
 }
 
 # ecsub_secret NAME VALUE: exports NAME as the secret VALUE names, byte for byte: the KMS plaintext of a base64
@@ -309,11 +309,7 @@ ecsub_log "running the script"
 ecsub_rc=$?
 if [ "$ecsub_rc" -ne 0 ]; then
   ecsub_log "the script exited with $ecsub_rc: outputs are not uploaded"
-  if ecsub_disk_full; then
-    ecsub_log "the scratch filesystem is full: exiting @DISK_FULL@ (the task needs more disk)"
-    exit @DISK_FULL@
-  fi
-  exit "$ecsub_rc"
+  ecsub_failed "$ecsub_rc"
 fi
 ecsub_phase outputs
 ecsub_log "uploading outputs"
