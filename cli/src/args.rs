@@ -200,6 +200,11 @@ pub struct ReportArgs {
     /// with a row per task and a bar per attempt coloured by outcome, and the table
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Print only the job's cost totals: by each --label column's values (the tasks sharing a value, their
+    /// attempts, what they cost) and under each --tag of the job; as text, TSV or JSON (--output). The table's
+    /// text output ends with them too
+    #[arg(long)]
+    pub totals: bool,
 }
 
 #[derive(Debug, Args)]

@@ -196,3 +196,44 @@ fn a_job_every_stack_refuses_is_refused_by_the_dry_run_and_by_validate() {
          jobs run side by side (a job on AWS; run --local has no such limit)\n"
     );
 }
+
+/// A bad `--tag` on the command line is refused before anything is planned; the file's tags give way to the
+/// command line's key by key (issue 23).
+#[test]
+fn a_bad_tag_is_refused_by_the_dry_run_and_the_command_line_wins_over_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("t.tsv"),
+        "#ecsub: --tag project=old\n--env A\nx\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("s.sh"), "true\n").unwrap();
+    let dry_run = |tags: &[&str]| {
+        run(cli()
+            .current_dir(tmp.path())
+            .env("ECSUB_BUCKET", "s3://my-stack-bucket")
+            .env("AWS_REGION", "us-east-1")
+            .args(["push", "--dry-run", "--tasks", "t.tsv", "--script", "s.sh"])
+            .args(tags))
+    };
+    let refused = dry_run(&["--tag", &format!("k={}", "v".repeat(257))]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("--tag: the value of `k` has 257 characters; AWS takes at most 256"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("job id:"), "{}", refused.stdout);
+    let taken = dry_run(&["--tag", "project=new", "--tag", "grant=R01"]);
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    assert!(
+        taken
+            .stdout
+            .contains("\ntags on everything the job makes and pays for: project=new, grant=R01\n"),
+        "{}",
+        taken.stdout
+    );
+    assert!(!taken.stdout.contains("project=old"), "{}", taken.stdout);
+}

@@ -457,3 +457,38 @@ fn validate_warns_about_outputs_two_tasks_share() {
          upload fails there\n"
     );
 }
+
+/// `--tag` in a directive meets AWS's tag rules, each refusal naming the tag and the rule (issue 23).
+#[test]
+fn validate_refuses_tags_aws_would_refuse_naming_each_and_its_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.tsv"),
+        "#ecsub: --tag project=genomics --tag team=a,b --tag aws:owner=me --tag project=again\n--env A\nx\n",
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "t.tsv"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr);
+    assert!(lines[0].contains("the value of `team=a,b` holds ','"));
+    assert!(lines[1].contains("`aws:owner`: keys beginning with `aws:` are AWS's own"));
+    assert!(lines[2].contains("`project` is given twice (`project=genomics` and `project=again`)"));
+    std::fs::write(
+        dir.path().join("t.tsv"),
+        "#ecsub: --tag project=genomics --tag cost\\ center=Lab\\ 7 --tag batch=\n--env A\nx\n",
+    )
+    .unwrap();
+    let out = run(cli()
+        .current_dir(dir.path())
+        .args(["validate", "--tasks", "t.tsv"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("--tag project=genomics --tag cost center=Lab 7 --tag batch="),
+        "{}",
+        out.stdout
+    );
+}

@@ -35,5 +35,7 @@ mod scale;
 mod stack;
 // `ecsub-stage` over the emulated S3 and secret stores, through the real SDK, byte for byte.
 mod stage;
+// A job's --tags on everything it makes and pays for, and report's totals by tag and --label value.
+mod tags;
 // The ways a job starts (inbox drop, schedule, push) and the jobs submit refuses before anything starts.
 mod starts;

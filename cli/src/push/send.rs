@@ -67,6 +67,13 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
     if !plan.spec.skip_price {
         show!("{}", burn_rate(plan));
     }
+    if !plan.spec.tags.is_empty() {
+        let tags: Vec<String> = plan.spec.tags.iter().map(ToString::to_string).collect();
+        show!(
+            "tags on everything the job makes and pays for: {}",
+            tags.join(", ")
+        );
+    }
     show!("would upload, in this order (the last object starts the job):");
     for (key, size) in &uploads {
         show!("  {}  ({size} bytes)", layout.url(key));

@@ -43,7 +43,20 @@ fn tags(owner: &Owner<'_>, spec: &JobSpec) -> Vec<ecs::Tag> {
         (TAG_CREATED, now.to_string()),
     ]
     .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
     .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+    .collect()
+}
+
+/// The log group's tags: the stack and the job, then the job's `--tag`s.
+fn log_group_tags(owner: &Owner<'_>, spec: &JobSpec) -> std::collections::HashMap<String, String> {
+    [
+        (TAG_STACK.to_owned(), owner.stack.to_owned()),
+        (TAG_JOB.to_owned(), spec.job_id.to_string()),
+    ]
+    .into_iter()
+    .chain(spec.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
     .collect()
 }
 
@@ -55,7 +68,13 @@ pub async fn prepare(
     spec: &JobSpec,
     cluster: &str,
 ) -> Result<String, FnError> {
-    create_log_group(aws, owner, &log_group(owner.stack, &spec.log_group_name)).await?;
+    create_log_group(
+        aws,
+        owner,
+        &log_group(owner.stack, &spec.log_group_name),
+        log_group_tags(owner, spec),
+    )
+    .await?;
     aws.ecs
         .create_cluster()
         .cluster_name(cluster)
@@ -81,11 +100,19 @@ pub async fn remove(aws: &Clients, cluster: &str, task_definition: &str) -> Resu
     delete_cluster(&aws.ecs, cluster).await
 }
 
-async fn create_log_group(aws: &Clients, owner: &Owner<'_>, name: &str) -> Result<(), FnError> {
+/// Creates the log group with its tags. A group that is there already (an `--aws-log-group-name` jobs share) keeps
+/// the tags it was made with: a job's tags are on its log streams' group only when the job made it.
+async fn create_log_group(
+    aws: &Clients,
+    owner: &Owner<'_>,
+    name: &str,
+    tags: std::collections::HashMap<String, String>,
+) -> Result<(), FnError> {
     match aws
         .logs
         .create_log_group()
         .log_group_name(name)
+        .set_tags(Some(tags))
         .send()
         .await
     {

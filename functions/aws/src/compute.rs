@@ -191,8 +191,8 @@ pub struct RunRequest<'a> {
     /// The user data, as text (it is sent base64-encoded).
     pub user_data: String,
     pub root_volume_gib: u32,
-    /// Put on the instance and its volume.
-    pub tags: Vec<(&'static str, String)>,
+    /// Put on the instance and its volume: ecsub's own, then the job's `--tag`s.
+    pub tags: Vec<(String, String)>,
     pub subnet: Option<&'a str>,
     pub key_name: Option<&'a str>,
     pub security_group: Option<&'a str>,
@@ -241,7 +241,7 @@ pub async fn run_instances(
             .iter()
             .fold(
                 ec2::TagSpecification::builder().resource_type(kind),
-                |b, (k, v)| b.tags(ec2::Tag::builder().key(*k).value(v).build()),
+                |b, (k, v)| b.tags(ec2::Tag::builder().key(k).value(v).build()),
             )
             .build()
     };

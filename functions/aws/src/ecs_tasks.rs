@@ -222,6 +222,8 @@ pub struct StartTask<'a> {
     pub container_instance: &'a str,
     /// The main container's environment overrides.
     pub environment: Vec<(&'static str, String)>,
+    /// Put on the task: ecsub's own, then the job's `--tag`s (an empty list puts none).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Why StartTask started no task.
@@ -266,6 +268,12 @@ pub async fn start_task(
         .container_instances(r.container_instance)
         .started_by(STARTED_BY)
         .overrides(overrides)
+        .set_tags((!r.tags.is_empty()).then(|| {
+            r.tags
+                .iter()
+                .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+                .collect()
+        }))
         // Sent once: StartTask has no idempotency token, and the SDK's own retry of a call whose answer was lost
         // (a 5xx after ECS placed the task) would start a second task. The caller looks before trying again.
         .customize()

@@ -7,6 +7,7 @@
 //! - [`script`]: the generated container scripts (`run.sh`, the indexed `setenv.sh`);
 //! - [`chain`]: the serverless chain's contract (names, wire types, records, the task's container environment)
 //!   and its policies (attempts, retries, EC2 refusals, limits, admission);
+//! - [`tags`]: the user's `--tag`s and AWS's tag rules;
 //! - [`status`]: a job's and each task's state, derived from what the stack recorded;
 //! - [`cost`]: what a job's attempts cost, from prices;
 //! - [`outputs`]: when an output counts as written by an attempt; [`staging`]: the stager's part files and the
@@ -28,6 +29,7 @@ pub mod s3path;
 pub mod script;
 pub mod staging;
 pub mod status;
+pub mod tags;
 pub mod tasks;
 pub mod time;
 

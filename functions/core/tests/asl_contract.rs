@@ -56,6 +56,10 @@ fn job() -> JobRef {
         stagers: Vec::new(),
         skip_price: false,
         launch_timeout: 86_400 + ecsub_core::chain::LAUNCH_TIMEOUT_MARGIN,
+        tags: vec![ecsub_core::tags::Tag {
+            key: "project".into(),
+            value: "genomics".into(),
+        }],
     }
 }
 

@@ -452,6 +452,11 @@ def _logs(r: Request, look: Lookups) -> Optional[list[Check]]:
     stream = p.get("logStreamName")
     if op in ("CreateLogStream", "PutLogEvents", "GetLogEvents") and stream:
         return [Check(f"logs:{op}", _arn(r, "logs", f"log-group:{group}:log-stream:{stream}"))]
+    if op == "CreateLogGroup" and p.get("tags"):
+        # A group made with tags also needs the right to tag it (CloudWatch Logs API Reference, CreateLogGroup,
+        # `tags`: "you must have the logs:TagResource or logs:TagLogGroup permission").
+        arn = _arn(r, "logs", f"log-group:{group}")
+        return [Check("logs:CreateLogGroup", arn), Check("logs:TagResource", arn)]
     if op in ("CreateLogGroup", "PutRetentionPolicy", "DeleteLogGroup", "DeleteRetentionPolicy", "TagLogGroup"):
         return [Check(f"logs:{op}", _arn(r, "logs", f"log-group:{group}"))]
     return [Check(f"logs:{op}", _arn(r, "logs", f"log-group:{group}:*"))]

@@ -366,6 +366,42 @@ class Cloud(CloudCase):
         self.assertEqual(sorted(i["InstanceId"] for i in ended), sorted(ids))
 
 
+    def test_tags_past_aws_rules_are_refused_by_each_service_and_make_nothing(self):
+        ec2, ecs, logs = self.client("ec2"), self.client("ecs"), self.client("logs")
+        launch = lambda tags: ec2.run_instances(  # noqa: E731
+            ImageId=self.ami(), InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )
+        before = len(ec2.describe_instances()["Reservations"])
+        for tags, code in [
+            ([{"Key": "aws:owner", "Value": "me"}], "InvalidParameterValue"),
+            ([{"Key": "k" * 129, "Value": "v"}], "InvalidParameterValue"),
+            ([{"Key": "k", "Value": "v" * 257}], "InvalidParameterValue"),
+            ([{"Key": f"k{i}", "Value": "v"} for i in range(51)], "TagLimitExceeded"),
+        ]:
+            self.assertEqual(self.error(lambda: launch(tags))["Code"], code, tags[0]["Key"][:10])
+        self.assertEqual(len(ec2.describe_instances()["Reservations"]), before, "a refused launch launched")
+        # EC2 takes any character; ECS and CloudWatch Logs only letters, numbers, spaces and _ . : / = + - @.
+        launch([{"Key": "team", "Value": "a,b"}])
+        refused = self.error(lambda: ecs.create_cluster(clusterName="tagged", tags=[{"key": "team", "value": "a,b"}]))
+        self.assertEqual(refused["Code"], "InvalidParameterException")
+        self.assertEqual(ecs.describe_clusters(clusters=["tagged"])["clusters"], [], "a refused cluster exists")
+        ecs.create_cluster(clusterName="tagged", tags=[{"key": "cost center", "value": "Δ-lab @ Tōkyō/2"}])
+        refused = self.error(lambda: logs.create_log_group(logGroupName="tagged", tags={"team": "a\tb"}))
+        self.assertEqual(refused["Code"], "InvalidParameterException")
+        self.assertEqual(logs.describe_log_groups(logGroupNamePrefix="tagged")["logGroups"], [])
+
+    def test_a_log_group_made_with_tags_needs_the_right_to_tag_it(self):
+        group = "arn:aws:logs:us-east-1:123456789012:log-group:/made/*"
+        untagging = self.user("logs-untagging", {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": group})
+        logs = self.client("logs", untagging)
+        logs.create_log_group(logGroupName="/made/plain")
+        refused = self.error(lambda: logs.create_log_group(logGroupName="/made/tagged", tags={"project": "p"}))
+        self.assertEqual(refused["Code"], "AccessDeniedException")
+        self.assertIn("logs:TagResource", refused["Message"])
+        tagging = self.user("logs-tagging", {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:TagResource"], "Resource": group})
+        self.client("logs", tagging).create_log_group(logGroupName="/made/tagged", tags={"project": "p"})
+
     def test_ecs_lists_answer_100_a_page_with_a_token_for_the_rest(self):
         ecs = self.client("ecs")
         family = f"paged-{uuid.uuid4().hex[:8]}"

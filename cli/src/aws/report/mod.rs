@@ -2,6 +2,7 @@
 //! summary (prices, when it has ended) and the sizes of its instance types (one DescribeInstanceTypes), and prints
 //! the [`rows`] — or writes their HTML page ([`html`]).
 
+mod groups;
 mod html;
 mod rows;
 
@@ -13,9 +14,10 @@ use crate::args::{ReportArgs, ReportOutput};
 use crate::aws::job_layout;
 use crate::error::InputError;
 use anyhow::Context as _;
-use ecsub_aws::{compute, Clients};
+use ecsub_aws::{compute, store, Clients};
 use ecsub_core::chain::{AttemptRecord, StartedRecord, Summary, BASE_DISK_GIB};
 use ecsub_core::status::JobState;
+use ecsub_core::tasks;
 use ecsub_core::JobLayout;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -60,6 +62,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
+        let totals = job_totals(&aws, &layout, &spec, summary.as_ref()).await?;
+        if args.totals {
+            show_inline!("{}", groups::render(&totals, args.output));
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Some(line) = &skipped {
             if args.output == ReportOutput::Text {
                 show!("{line}");
@@ -68,12 +75,62 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             }
         }
         match args.output {
-            ReportOutput::Text => show_inline!("{}", rows::text(&rows)),
+            ReportOutput::Text => {
+                show_inline!("{}", rows::text(&rows));
+                if !totals.by_label.is_empty() || !totals.by_tag.is_empty() {
+                    show_inline!("{}", groups::render(&totals, ReportOutput::Text));
+                }
+            }
             ReportOutput::Tsv => show_inline!("{}", rows::tsv(&rows)),
             ReportOutput::Json => show!("{}", serde_json::to_string_pretty(&rows)?),
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The job's cost by `--label` value and under its `--tag`s; a job not priced yet says why instead.
+async fn job_totals(
+    aws: &Clients,
+    layout: &JobLayout,
+    spec: &ecsub_core::JobSpec,
+    summary: Option<&Summary>,
+) -> anyhow::Result<groups::Totals> {
+    let mut totals = groups::Totals {
+        job: layout.job_id.to_string(),
+        usd: None,
+        by_label: Vec::new(),
+        by_tag: Vec::new(),
+        note: None,
+    };
+    let cost = match summary {
+        None => {
+            totals.note = Some("the job has not ended: it is priced when it ends".to_owned());
+            return Ok(totals);
+        }
+        Some(s) => match &s.cost {
+            None => {
+                totals.note = Some("the job was not priced (--skip-price)".to_owned());
+                return Ok(totals);
+            }
+            Some(cost) => cost,
+        },
+    };
+    totals.usd = Some(cost.usd);
+    totals.by_tag = ecsub_core::cost::groups::by_tag(&spec.tags, cost);
+    let key = layout.tasks_key();
+    let file =
+        match store::get_at_most(&aws.s3, &layout.bucket, &key, tasks::MAX_FILE_BYTES).await? {
+            store::Bounded::Bytes(bytes) => tasks::parse(&layout.url(&key), &bytes).ok(),
+            _ => None,
+        };
+    match file {
+        Some(file) => totals.by_label = ecsub_core::cost::groups::by_label(&file, cost),
+        None => say!(
+            "ecsub-cli: no cost by --label: {} is gone or not a tasks file",
+            layout.url(&key)
+        ),
+    }
+    Ok(totals)
 }
 
 /// Every attempt record of the job.

@@ -79,6 +79,9 @@ pub struct JobRef {
     /// launch patience (after which the launcher itself fails the ask, saying why) and a margin.
     #[serde(default = "default_launch_timeout")]
     pub launch_timeout: u32,
+    /// `--tag`s: put on the instances, their volumes and the ECS tasks beside ecsub's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<crate::tags::Tag>,
 }
 
 fn default_join_wait() -> u32 {

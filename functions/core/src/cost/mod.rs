@@ -11,6 +11,7 @@
 //! its attempts'. Prices arrive from the AWS Pricing API ([`price_list`]), EC2's spot price history, or the table
 //! shipped with the stack ([`snapshot`]); every figure says which.
 
+pub mod groups;
 pub mod price_list;
 pub mod snapshot;
 

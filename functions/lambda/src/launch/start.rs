@@ -14,7 +14,10 @@
 use crate::Ctx;
 use ecsub_aws::ecs_tasks::{self, NotStarted, StartTask};
 use ecsub_aws::{store, FnError};
-use ecsub_core::chain::{error_names, Attempt, Instance, JobRef, TaskEnv, TaskRef};
+use ecsub_core::chain::{
+    error_names, Attempt, Instance, JobRef, TaskEnv, TaskRef, TAG_ATTEMPT, TAG_JOB, TAG_STACK,
+    TAG_TASK,
+};
 use tracing::info;
 
 #[derive(Debug)]
@@ -48,6 +51,20 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
     }
 }
 
+/// The task's tags: the stack, job, task and attempt (as its instance has them), then the job's `--tag`s.
+fn tags(stack: &str, r: &StartRequest<'_>) -> Vec<(String, String)> {
+    [
+        (TAG_STACK, stack.to_owned()),
+        (TAG_JOB, r.job.job_id.to_string()),
+        (TAG_TASK, r.task.index.to_string()),
+        (TAG_ATTEMPT, r.attempt.number.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .chain(r.job.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
+    .collect()
+}
+
 /// Starts the task, or finds the one an earlier try started; returns its ARN.
 pub async fn start(ctx: &Ctx, r: &StartRequest<'_>) -> Result<String, FnError> {
     if r.retry > 0 {
@@ -60,6 +77,7 @@ pub async fn start(ctx: &Ctx, r: &StartRequest<'_>) -> Result<String, FnError> {
         task_definition: &r.job.task_definition,
         container_instance: r.container_instance,
         environment: environment(r).pairs(),
+        tags: tags(&ctx.config.stack, r),
     };
     // The SDK sends StartTask once (ecs_tasks::start_task); a throttled call placed nothing, so it is sent again
     // here, as the SDK's own retries would have (three tries, 1 and 2 s apart), before the state machine's turn.

@@ -164,11 +164,14 @@ fn request<'a>(
         client_token,
         user_data: user_data(&job.cluster, &job.bucket, &job.stagers),
         root_volume_gib: job.root_volume_gib(),
-        tags: vec![
-            ("Name", job.job_id.to_string()),
-            (TAG_STACK, ctx.config.stack.clone()),
-            (TAG_JOB, job.job_id.to_string()),
-        ],
+        tags: [
+            ("Name".to_owned(), job.job_id.to_string()),
+            (TAG_STACK.to_owned(), ctx.config.stack.clone()),
+            (TAG_JOB.to_owned(), job.job_id.to_string()),
+        ]
+        .into_iter()
+        .chain(job.tags.iter().map(|t| (t.key.clone(), t.value.clone())))
+        .collect(),
         subnet,
         key_name: job.key_name.as_deref(),
         security_group: job.security_group_id.as_deref(),

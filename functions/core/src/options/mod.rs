@@ -11,8 +11,9 @@ use crate::s3path::check_bucket;
 use crate::tasks::TasksFile;
 use clap::{Args, Parser};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
+
+mod range;
+pub use range::TaskRange;
 
 /// A modern image with Python 3 and `bash`, from ECR Public: Docker Hub allows anonymous pulls only 10 an hour per
 /// IP address, which a few tasks behind one NAT gateway use up (docker/docs#22081).
@@ -110,6 +111,11 @@ pub struct JobArgs {
     /// Run only these tasks: M-N, M- or M (0-based, as ecsub numbers them)
     #[arg(long, value_name = "RANGE")]
     pub task_range: Option<TaskRange>,
+    /// Put this tag on everything the job makes and pays for (instances, volumes, ECS tasks, the cluster, task
+    /// definition and log group), beside ecsub's own; repeatable, at most 45. Activate the key as a cost
+    /// allocation tag in Billing to split the bill by it; `report` totals the job by it (AWS only)
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
 }
 
 /// Parses one directive's words with the same definition as the command line.
@@ -218,6 +224,7 @@ impl JobArgs {
             skip_price: self.skip_price || lower.skip_price,
             waiter_delay: self.waiter_delay.or(lower.waiter_delay),
             task_range: self.task_range.or(lower.task_range),
+            tags: crate::tags::over(self.tags, lower.tags),
         }
     }
 
@@ -243,6 +250,9 @@ impl JobArgs {
         value("aws-subnet-id", join(&self.aws_subnet_id));
         value("request-payer-bucket", join(&self.request_payer_bucket));
         value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
+        for tag in &self.tags {
+            value("tag", Some(tag.clone()));
+        }
         let flags = [
             ("use-amazon-ecr", self.use_amazon_ecr),
             ("dind", self.dind),
@@ -339,13 +349,18 @@ impl JobArgs {
             .chain(&self.aws_security_group_id)
             .chain(&self.aws_key_name)
             .map(|v| v.len() + 3) // quoted, and a comma
-            .sum::<usize>();
+            .sum::<usize>()
+            + self
+                .tags
+                .iter()
+                .map(|t| t.len() + 20) // {"key":"","value":""},
+                .sum::<usize>();
         if carried > MAX_CARRIED_OPTION_BYTES {
             errors.push(format!(
-                "--aws-ec2-instance-type, --aws-subnet-id, --request-payer-bucket, --aws-security-group-id and \
-                 --aws-key-name name {carried} bytes together: every state of every task carries them, and Step \
-                 Functions fails a state over {} KiB; keep them within {MAX_CARRIED_OPTION_BYTES} bytes (fewer \
-                 types, subnets or buckets)",
+                "--aws-ec2-instance-type, --aws-subnet-id, --request-payer-bucket, --aws-security-group-id, \
+                 --aws-key-name and --tag name {carried} bytes together: every state of every task carries them, \
+                 and Step Functions fails a state over {} KiB; keep them within {MAX_CARRIED_OPTION_BYTES} bytes \
+                 (fewer types, subnets, buckets or tags)",
                 MAX_STATE_BYTES / 1024
             ));
         }
@@ -364,6 +379,10 @@ impl JobArgs {
         {
             errors.push(format!("--aws-log-group-name: {why}"));
         }
+        let tags = crate::tags::parse_all(&self.tags).unwrap_or_else(|mut why| {
+            errors.append(&mut why);
+            Vec::new()
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -396,6 +415,7 @@ impl JobArgs {
             skip_price: self.skip_price,
             waiter_delay,
             task_range: self.task_range,
+            tags,
         })
     }
 }
@@ -458,75 +478,9 @@ pub struct JobSpec {
     pub skip_price: bool,
     pub waiter_delay: u32,
     pub task_range: Option<TaskRange>,
-}
-
-/// A subset of tasks by 0-based index: `M-N` (both included), `M-` (to the end) or `M`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskRange {
-    pub first: usize,
-    /// The last index included; `None` means up to the last task.
-    pub last: Option<usize>,
-}
-
-impl TaskRange {
-    /// The indices this range selects out of `count` tasks, or why it selects none that exist.
-    pub fn select(&self, count: usize) -> Result<std::ops::RangeInclusive<usize>, String> {
-        let last_task = count
-            .checked_sub(1)
-            .ok_or_else(|| "there are no tasks".to_owned())?;
-        let last = self.last.unwrap_or(last_task);
-        if self.first > last_task || last > last_task {
-            return Err(format!(
-                "--task-range {self} is outside the {count} tasks (0-{last_task})"
-            ));
-        }
-        Ok(self.first..=last)
-    }
-}
-
-impl fmt::Display for TaskRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.last {
-            Some(last) if last == self.first => write!(f, "{}", self.first),
-            Some(last) => write!(f, "{}-{last}", self.first),
-            None => write!(f, "{}-", self.first),
-        }
-    }
-}
-
-impl FromStr for TaskRange {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let number = |part: &str| {
-            part.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("`{s}` is not a task range (expected M-N, M- or M, e.g. 0-9)"))
-        };
-        let range = match s.split_once('-') {
-            None => {
-                let n = number(s)?;
-                TaskRange {
-                    first: n,
-                    last: Some(n),
-                }
-            }
-            Some((first, "")) => TaskRange {
-                first: number(first)?,
-                last: None,
-            },
-            Some((first, last)) => TaskRange {
-                first: number(first)?,
-                last: Some(number(last)?),
-            },
-        };
-        if let Some(last) = range.last {
-            if last < range.first {
-                return Err(format!("task range `{s}` ends before it starts"));
-            }
-        }
-        Ok(range)
-    }
+    /// `--tag`s, in the order given (absent in a job.json written before they existed: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<crate::tags::Tag>,
 }
 
 #[cfg(test)]
@@ -535,35 +489,6 @@ mod tests {
 
     fn job() -> JobId {
         JobId::new("job", "abcde").unwrap()
-    }
-
-    #[test]
-    fn task_ranges_parse_like_dsub() {
-        assert_eq!("3".parse::<TaskRange>().unwrap().select(10).unwrap(), 3..=3);
-        assert_eq!(
-            "2-".parse::<TaskRange>().unwrap().select(10).unwrap(),
-            2..=9
-        );
-        assert_eq!(
-            "0-4".parse::<TaskRange>().unwrap().select(10).unwrap(),
-            0..=4
-        );
-        assert_eq!(
-            "5-9".parse::<TaskRange>().unwrap().select(2).unwrap_err(),
-            "--task-range 5-9 is outside the 2 tasks (0-1)"
-        );
-        assert_eq!(
-            "4-2".parse::<TaskRange>().unwrap_err(),
-            "task range `4-2` ends before it starts"
-        );
-        assert!("a-b"
-            .parse::<TaskRange>()
-            .unwrap_err()
-            .contains("not a task range"));
-        assert_eq!(
-            "-3".parse::<TaskRange>().unwrap_err(),
-            "`-3` is not a task range (expected M-N, M- or M, e.g. 0-9)"
-        );
     }
 
     #[test]
@@ -639,6 +564,35 @@ mod tests {
         assert!(
             errors[0].contains("name 23011 bytes together")
                 && errors[0].contains("over 256 KiB; keep them within 16384 bytes"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn tags_are_laid_over_key_by_key_and_count_in_what_every_state_carries() {
+        let file = JobArgs {
+            tags: vec!["project=old".into(), "grant=R01".into()],
+            ..Default::default()
+        };
+        let cli = JobArgs {
+            tags: vec!["project=new".into()],
+            ..Default::default()
+        };
+        let spec = cli.over(file).resolve(job()).unwrap();
+        let tags: Vec<String> = spec.tags.iter().map(ToString::to_string).collect();
+        assert_eq!(tags, ["grant=R01", "project=new"]);
+        // 45 tags of long keys and values fit a resource but not every state of every task.
+        let long = JobArgs {
+            tags: (0..45)
+                .map(|i| format!("{i:0>128}={}", "v".repeat(256)))
+                .collect(),
+            ..Default::default()
+        };
+        let errors = long.resolve(job()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("and --tag name 18236 bytes together"),
             "{}",
             errors[0]
         );
