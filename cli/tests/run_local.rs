@@ -236,6 +236,26 @@ fn aws_only_flags_are_accepted_and_reported_as_ignored() {
     ), "{}", out.stderr);
 }
 
+/// A GPU type says what --local does with GPUs (hands none out) and what AWS would (issue 23); a plain type says
+/// nothing of them.
+#[test]
+fn a_gpu_type_is_told_that_local_tasks_get_no_gpus_handed_out() {
+    let job = LocalJob::new("--env A\nx\n", "true\n");
+    let gpu = job.run(&["--aws-ec2-instance-type", "g5.xlarge", "--tag", "project=p"]);
+    assert_eq!(gpu.code, 0, "{}", gpu.stderr);
+    assert!(
+        gpu.stderr.contains(
+            "ecsub-cli: --local hands out no GPU: tasks run as this machine's processes and see what it has; \
+             on AWS each g5.xlarge task gets its instance's GPUs (NVIDIA_VISIBLE_DEVICES names them)\n"
+        ),
+        "{}",
+        gpu.stderr
+    );
+    assert!(gpu.stderr.contains("--tag project=p"), "{}", gpu.stderr);
+    let plain = job.run(&["--aws-ec2-instance-type", "m5.large"]);
+    assert!(!plain.stderr.contains("GPU"), "{}", plain.stderr);
+}
+
 #[test]
 fn run_without_local_is_a_usage_error() {
     let job = LocalJob::new("--env A\nx\n", "true\n");

@@ -19,6 +19,8 @@ mod contract;
 // The stager reaching every task without the image's help (published, fetched, checked, mounted read-only), and
 // secrets by reference.
 mod delivery;
+// GPU types: the GPU-optimized AMI, the task's GPUs, the type lists refused.
+mod gpus;
 // Error paths: one thing AWS does now and then, injected per test; the job ends in bounded time, naming the cause.
 mod faults;
 // What a stack tells people: NotifyTopicArn at a job's end, the AlarmTopicArn alarm on failed events.

@@ -66,6 +66,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             aws_only.join(" ")
         );
     }
+    if let Some(gpu) = plan
+        .spec
+        .instance_types
+        .iter()
+        .find(|t| ecsub_core::chain::gpu::has_nvidia_family(t))
+    {
+        say!(
+            "ecsub-cli: --local hands out no GPU: tasks run as this machine's processes and see what it \
+             has; on AWS each {gpu} task gets its instance's GPUs (NVIDIA_VISIBLE_DEVICES names them)"
+        );
+    }
     let s3_root = std::path::absolute(&args.s3_root)
         .with_context(|| format!("{}: cannot resolve the folder", args.s3_root.display()))?;
     if !plan.spec.verify_bucket {

@@ -48,10 +48,19 @@ pub struct TypeInfo {
     pub arch: Arch,
     pub vcpus: Option<u32>,
     pub memory_mib: Option<u64>,
+    /// NVIDIA GPUs (the only ones ECS gives a container: "Amazon ECS task definitions for GPU workloads").
+    pub gpus: u32,
 }
 
-/// Instance types' architectures, kept for the life of the process (a type's architecture never changes).
-static ARCH_CACHE: Mutex<Option<HashMap<String, Arch>>> = Mutex::new(None);
+/// What the launch needs of a type: its architecture and its NVIDIA GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeFacts {
+    pub arch: Arch,
+    pub gpus: u32,
+}
+
+/// Instance types' facts, kept for the life of the process (a type's architecture and GPUs never change).
+static TYPE_CACHE: Mutex<Option<HashMap<String, TypeFacts>>> = Mutex::new(None);
 
 /// AMI ids by SSM parameter, kept for the life of the process.
 static AMI_CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
@@ -99,16 +108,27 @@ fn type_info(info: &ec2::InstanceTypeInfo) -> Option<TypeInfo> {
             .memory_info()
             .and_then(|m| m.size_in_mib())
             .and_then(|n| u64::try_from(n).ok()),
+        gpus: info.gpu_info().map_or(0, |g| {
+            g.gpus()
+                .iter()
+                .filter(|d| {
+                    d.manufacturer()
+                        .is_some_and(|m| m.eq_ignore_ascii_case("NVIDIA"))
+                })
+                .map(|d| u32::try_from(d.count().unwrap_or(0)).unwrap_or(0))
+                .sum()
+        }),
     })
 }
 
-/// The architecture of each type: from this process's cache, else in one call for the types it has not seen.
-pub async fn architectures(
+/// The architecture and GPUs of each type: from this process's cache, else in one call for the types it has not
+/// seen.
+pub async fn type_facts(
     ec2: &Client,
     types: &[String],
-) -> Result<HashMap<String, Arch>, FnError> {
+) -> Result<HashMap<String, TypeFacts>, FnError> {
     let cached = |t: &String| {
-        ARCH_CACHE
+        TYPE_CACHE
             .lock()
             .ok()
             .and_then(|c| c.as_ref().and_then(|m| m.get(t).copied()))
@@ -120,10 +140,18 @@ pub async fn architectures(
         .collect();
     if !unknown.is_empty() {
         let found = describe_types(ec2, &unknown).await?;
-        if let Ok(mut cache) = ARCH_CACHE.lock() {
+        if let Ok(mut cache) = TYPE_CACHE.lock() {
             cache
                 .get_or_insert_with(HashMap::new)
-                .extend(found.into_iter().map(|t| (t.name, t.arch)));
+                .extend(found.into_iter().map(|t| {
+                    (
+                        t.name,
+                        TypeFacts {
+                            arch: t.arch,
+                            gpus: t.gpus,
+                        },
+                    )
+                }));
         }
     }
     Ok(types
@@ -198,6 +226,8 @@ pub struct RunRequest<'a> {
     pub security_group: Option<&'a str>,
     pub instance_profile_arn: Option<&'a str>,
     pub spot: bool,
+    /// The type's NVIDIA GPUs (recorded with each instance: its task asks for them all).
+    pub gpus: u32,
 }
 
 /// The instance metadata service answers the instance itself and nothing behind it. The task's container runs in
@@ -335,6 +365,7 @@ pub async fn run_instances(
                         .ok()
                 })
                 .unwrap_or_else(crate::now_rfc3339),
+            gpus: r.gpus,
             availability_zone: instance
                 .placement()
                 .and_then(|p| p.availability_zone())

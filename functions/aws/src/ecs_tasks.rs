@@ -224,6 +224,8 @@ pub struct StartTask<'a> {
     pub environment: Vec<(&'static str, String)>,
     /// Put on the task: ecsub's own, then the job's `--tag`s (an empty list puts none).
     pub tags: Vec<(String, String)>,
+    /// The instance's NVIDIA GPUs, all asked for (`resourceRequirements` GPU); 0: none, the default runtime.
+    pub gpus: u32,
 }
 
 /// Why StartTask started no task.
@@ -258,6 +260,18 @@ pub async fn start_task(
             ecs::ContainerOverride::builder()
                 .name(CONTAINER_NAME)
                 .set_environment(Some(environment))
+                .set_resource_requirements(
+                    (r.gpus > 0)
+                        .then(|| {
+                            ecs::ResourceRequirement::builder()
+                                .r#type(ecs::ResourceType::Gpu)
+                                .value(r.gpus.to_string())
+                                .build()
+                                .ok()
+                        })
+                        .flatten()
+                        .map(|gpu| vec![gpu]),
+                )
                 .build(),
         )
         .build();

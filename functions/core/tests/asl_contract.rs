@@ -154,6 +154,8 @@ fn instance() -> Value {
         subnet_id: None,
         launched_at: "2026-11-28T00:00:00Z".into(),
         availability_zone: Some("us-east-1a".into()),
+        // Carried to the StartTask step, which asks ECS for them.
+        gpus: 1,
     })
     .unwrap()
 }

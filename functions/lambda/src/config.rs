@@ -28,6 +28,8 @@ pub struct StackConfig {
     /// SSM parameters holding the ECS-optimized AMI (x86_64 and arm64).
     pub ami_parameter_x86_64: String,
     pub ami_parameter_arm64: String,
+    /// The SSM parameter of the ECS GPU-optimized AMI, for types with NVIDIA GPUs (x86_64).
+    pub ami_parameter_gpu: String,
     /// Seconds an instance may take to join its cluster; seconds a task may run.
     pub join_timeout: u32,
     pub task_timeout: u32,
@@ -93,6 +95,7 @@ impl StackConfig {
                 "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into(),
             ami_parameter_arm64:
                 "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id".into(),
+            ami_parameter_gpu: ecsub_core::chain::gpu::GPU_AMI_PARAMETER.into(),
             join_timeout: number("ECSUB_JOIN_TIMEOUT", 600)?,
             task_timeout: number("ECSUB_TASK_TIMEOUT", 7 * 24 * 3600)?,
             min_waiter_delay: number("ECSUB_MIN_WAITER_DELAY", 10)?,

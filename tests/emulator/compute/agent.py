@@ -34,6 +34,7 @@ import subprocess
 import threading
 import time
 import traceback
+import uuid
 from typing import Any, Optional
 
 from ..faults import FAULTS
@@ -264,6 +265,9 @@ class Agent(TaskRunner):
             instance.state = "failed"
             return
         arn = registered["containerInstance"]["containerInstanceArn"]
+        instance.gpus = self._gpus(instance, described, config)
+        if instance.gpus:
+            _register_gpus(self.account, self.region, cluster, arn, instance.gpus)
         seconds = FAULTS.take_listed("agent_disconnect")
         if seconds is not None:
             _set_agent_connected(self.account, self.region, cluster, arn, False)
@@ -274,6 +278,26 @@ class Agent(TaskRunner):
             instance.state = "registered"
             self.instance_changed(instance, seconds is None, 0, 0, registered=True)
         LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    def _gpus(self, instance: Instance, described: dict, config: dict[str, str]) -> list[str]:
+        """The GPU ids the agent registers: an instance type's NVIDIA GPUs, when the instance runs the ECS
+        GPU-optimized AMI (the standard one has no NVIDIA driver) and its ecs.config enables GPU support
+        (ECS_ENABLE_GPU_SUPPORT, "Amazon ECS container agent configuration"); none otherwise."""
+        kind = described.get("InstanceType")
+        types = self.ec2.describe_instance_types(InstanceTypes=[kind])["InstanceTypes"] if kind else []
+        gpu_info = (types[0].get("GpuInfo") if types else None) or {}
+        count = sum(g.get("Count", 0) for g in gpu_info.get("Gpus", []) if g.get("Manufacturer") == "NVIDIA")
+        if not count:
+            return []
+        images = self.ec2.describe_images(ImageIds=[described.get("ImageId", "")])["Images"]
+        name = images[0].get("Name", "") if images else ""
+        if "-ecs-gpu-" not in name:
+            LOG.info("instance %s: %s has %d GPU(s), but its AMI %s has no NVIDIA driver", instance.instance_id, kind, count, name)
+            return []
+        if config.get("ECS_ENABLE_GPU_SUPPORT", "").lower() != "true":
+            LOG.info("instance %s: ECS_ENABLE_GPU_SUPPORT is not true: its GPUs are not registered", instance.instance_id)
+            return []
+        return [f"GPU-{uuid.uuid5(uuid.NAMESPACE_OID, f'{instance.instance_id}/{n}')}" for n in range(count)]
 
     def _reconnect(self, instance: Instance, cluster: str, arn: str) -> None:
         _set_agent_connected(self.account, self.region, cluster, arn, True)
@@ -437,6 +461,17 @@ def _ecs_config(text: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             config[key.strip()] = value.strip()
     return config
+
+
+def _register_gpus(account: str, region: str, cluster: str, arn: str, gpus: list[str]) -> None:
+    """The container instance's GPU resource, as ECS lists it (registeredResources: `GPU`, a STRINGSET of ids)."""
+    from moto.ecs.models import ecs_backends
+
+    instance = ecs_backends[account][region].container_instances.get(cluster, {}).get(arn.split("/")[-1])
+    if instance is not None:
+        resource = {"doubleValue": 0.0, "integerValue": 0, "longValue": 0, "name": "GPU", "stringSetValue": list(gpus), "type": "STRINGSET"}
+        instance.registered_resources.append(dict(resource))
+        instance.remaining_resources.append(dict(resource))
 
 
 def _set_agent_connected(account: str, region: str, cluster: str, arn: str, connected: bool) -> None:

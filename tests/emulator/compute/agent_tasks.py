@@ -33,6 +33,9 @@ IMAGES: dict[str, dict[str, Any]] = {
     "sandbox/nonroot": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "1000:1000", "workdir": "/"},
     # An image that moves ecsub's scripts: `ENV ECSUB_HOME=/opt/ecsub` in its Dockerfile.
     "sandbox/ecsub-home": {"entrypoint": [], "cmd": ["/bin/sh"], "user": "", "workdir": "/", "env": {"ECSUB_HOME": "/opt/ecsub"}},
+    # NVIDIA's CUDA base image sets these itself (its Dockerfile's ENV); only the NVIDIA runtime, which ECS uses for
+    # a container given GPUs, acts on them, and ECS then sets the ids of the GPUs it pinned.
+    "nvidia/cuda": {"entrypoint": [], "cmd": ["/bin/bash"], "user": "", "workdir": "/", "env": {"NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"}},
 }
 
 
@@ -92,6 +95,23 @@ def image_config(image: str) -> dict[str, Any]:
 
 
 
+def gpus_wanted(definition: dict, overrides: Optional[dict]) -> int:
+    """The GPUs a task asks for: each container's `resourceRequirements` of type GPU, an override's replacing its
+    definition's (ECS API Reference, ContainerOverride.resourceRequirements)."""
+    by_container = {
+        c.get("name"): c.get("resourceRequirements") or [] for c in definition.get("containerDefinitions") or definition.get("container_definitions") or []
+    }
+    for override in (overrides or {}).get("containerOverrides") or []:
+        if override.get("resourceRequirements") is not None:
+            by_container[override.get("name")] = override["resourceRequirements"]
+    total = 0
+    for requirements in by_container.values():
+        for r in requirements:
+            if r.get("type") == "GPU":
+                total += int(r.get("value") or 0)
+    return total
+
+
 @dataclass
 class Instance:
     """An instance as the agent knows it (agent.py boots and registers it; tasks start on it)."""
@@ -107,6 +127,7 @@ class Instance:
     pulled: set[str] = field(default_factory=set)  # the images in its Docker cache
     user_data: Optional[subprocess.Popen] = None  # its user data's process, while the instance boots
     events_version: int = 0  # the ContainerInstance's version in its state change events
+    gpus: list[str] = field(default_factory=list)  # the GPU ids its agent registered (agent.py: _gpus)
 
 
 @dataclass
@@ -161,6 +182,12 @@ class TaskRunner:
         for override in described.get("overrides", {}).get("containerOverrides", []):
             if override.get("name") == spec["name"]:
                 env.update({kv["name"]: kv["value"] for kv in override.get("environment", [])})
+        # A container given GPUs (resourceRequirements) sees the ids the agent pinned to it, and only then (ECS:
+        # "If your GPU requirements aren't specified in the task definition, the task uses the default Docker
+        # runtime"); StartTask refused a task that wanted more than the instance registered (behaviour.py).
+        wanted = gpus_wanted(definition, described.get("overrides"))
+        if wanted:
+            env["NVIDIA_VISIBLE_DEVICES"] = ",".join(instance.gpus[:wanted])
         env["AWS_EXECUTION_ENV"] = "AWS_ECS_EC2"
         env["AWS_ENDPOINT_URL"] = self.sandbox.moto_url  # the network
         # The network, too: the instance's metadata service, which a container reaches at 169.254.169.254 through

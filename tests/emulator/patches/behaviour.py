@@ -46,8 +46,9 @@ ECS
    (moto answered everything at once, so no caller's paging was ever exercised).
 9. Task containers carry `cpu` and `memory` as strings, as the ECS model says (the Rust SDK rejects numbers).
 10. StartTask: the failures ECS answers with HTTP 200 instead of starting a task ("API failure reasons"): AGENT when
-   the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, and injected
-   ones; and ClientException "ECS was unable to assume the role …" when the task role does not trust
+   the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, RESOURCE:GPU
+   when the task asks for more GPUs than the instance registered (compute/agent.py registers an instance type's
+   NVIDIA GPUs only on the GPU-optimized AMI with ECS_ENABLE_GPU_SUPPORT=true), and injected ones; and ClientException "ECS was unable to assume the role …" when the task role does not trust
    ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give).
 
 EventBridge, S3, Lambda
@@ -484,6 +485,8 @@ def patch_ecs() -> None:
     def start_task(self):
         from moto.iam.models import iam_backends
 
+        from ..compute.agent_tasks import gpus_wanted
+
         from ..front import iam
 
         cluster_str = self._get_param("cluster", "default")
@@ -515,6 +518,10 @@ def patch_ecs() -> None:
                 failures.append({"arn": full_arn, "reason": "AGENT"})
             elif injected is not None:
                 failures.append({"arn": full_arn, "reason": injected})
+            elif gpus_wanted({"containerDefinitions": definition.container_definitions}, self._get_param("overrides")) > _gpus_of(instance):
+                # "The number of GPUs reserved for all containers in a task cannot exceed the number of available
+                # GPUs on the container instance" (ECS Developer Guide, GPUs in a task definition).
+                failures.append({"arn": full_arn, "reason": "RESOURCE:GPU"})
             else:
                 ready.append(arn)
         tasks = []
@@ -533,6 +540,14 @@ def patch_ecs() -> None:
         return ActionResult({"tasks": tasks, "failures": failures})
 
     EC2ContainerServiceResponse.start_task = start_task
+
+
+def _gpus_of(container_instance) -> int:
+    """The GPUs a container instance's agent registered (none unless agent.py registered some)."""
+    for resource in container_instance.registered_resources:
+        if resource.get("name") == "GPU":
+            return len(resource.get("stringSetValue") or [])
+    return 0
 
 
 def _function_name(arn: str) -> str:

@@ -181,6 +181,30 @@ class Cloud(CloudCase):
         self.assertEqual(len(started["tasks"]), 1)
         self.assertEqual(started["failures"], [])
 
+    def test_start_task_refuses_a_task_wanting_more_gpus_than_its_instance_registered(self):
+        from ..compute.agent import _register_gpus
+
+        ecs, ec2 = self.client("ecs"), self.client("ec2")
+        ecs.create_cluster(clusterName="gpus")
+        arns = []
+        for kind in ("g4dn.xlarge", "g4dn.12xlarge"):
+            instance = ec2.run_instances(ImageId=self.ami(), InstanceType=kind, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+            document = json.dumps({"instanceId": instance, "region": "us-east-1", "accountId": "123456789012"})
+            arns.append(ecs.register_container_instance(cluster="gpus", instanceIdentityDocument=document)["containerInstance"]["containerInstanceArn"])
+        plain, four = arns
+        _register_gpus("123456789012", "us-east-1", "gpus", four, [f"GPU-{n}" for n in range(4)])
+        ecs.register_task_definition(family="cuda", containerDefinitions=[{"name": "main", "image": "nvidia/cuda", "memoryReservation": 64}])
+        wanting = lambda n: {"containerOverrides": [{"name": "main", "resourceRequirements": [{"type": "GPU", "value": str(n)}]}]}  # noqa: E731
+        # An instance whose agent registered no GPU (the standard AMI, or GPU support off) takes no GPU task.
+        refused = ecs.start_task(cluster="gpus", taskDefinition="cuda", containerInstances=[plain], overrides=wanting(1))
+        self.assertEqual(refused["tasks"], [])
+        self.assertEqual([f["reason"] for f in refused["failures"]], ["RESOURCE:GPU"])
+        self.assertEqual(ecs.start_task(cluster="gpus", taskDefinition="cuda", containerInstances=[four], overrides=wanting(5))["failures"][0]["reason"], "RESOURCE:GPU")
+        started = ecs.start_task(cluster="gpus", taskDefinition="cuda", containerInstances=[four], overrides=wanting(4))
+        self.assertEqual((len(started["tasks"]), started["failures"]), (1, []))
+        # A task that asks for none starts anywhere.
+        self.assertEqual(len(ecs.start_task(cluster="gpus", taskDefinition="cuda", containerInstances=[plain])["tasks"]), 1)
+
     def test_an_sqs_target_gets_a_rules_events_only_if_its_policy_lets_eventbridge_send(self):
         sqs, events = self.client("sqs"), self.client("events")
         rule = events.put_rule(Name="ends", EventPattern=json.dumps({"source": ["ecsub"]}))["RuleArn"]

@@ -67,11 +67,17 @@ pub fn container_image(
 /// The user data that makes an ECS-optimized instance join the job's cluster, with a scratch folder any container
 /// user can write to (Docker would make a missing host folder root-owned, 0755), after it has fetched the stack's
 /// stager ([`super::stager::fetch_script`]; an instance that cannot fetch it shuts down and so terminates, and
-/// no task starts without it).
-pub fn user_data(cluster: &str, bucket: &str, stagers: &[StagerRef]) -> String {
+/// no task starts without it). An instance with GPUs (`gpu`) also has its agent register them
+/// ([`super::gpu::GPU_SUPPORT_CONFIG`]).
+pub fn user_data(cluster: &str, bucket: &str, stagers: &[StagerRef], gpu: bool) -> String {
     let fetch = fetch_script(bucket, stagers);
+    let gpu = if gpu {
+        format!("{}\n", super::gpu::GPU_SUPPORT_CONFIG)
+    } else {
+        String::new()
+    };
     format!(
-        "#!/bin/bash\nset -eu\nmkdir -p {SCRATCH}\nchmod 1777 {SCRATCH}\n{fetch}cat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\nEOF\n"
+        "#!/bin/bash\nset -eu\nmkdir -p {SCRATCH}\nchmod 1777 {SCRATCH}\n{fetch}cat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={cluster}\nECS_CONTAINER_STOP_TIMEOUT=60s\n{gpu}EOF\n"
     )
 }
 
@@ -94,7 +100,7 @@ mod tests {
             key: super::super::stager::stager_key("x86_64", &"0".repeat(64)),
             sha256: "0".repeat(64),
         };
-        let data = user_data("ecsub_wc-abcde", "bkt", &[stager]);
+        let data = user_data("ecsub_wc-abcde", "bkt", std::slice::from_ref(&stager), false);
         assert!(data.starts_with("#!/bin/bash\n"));
         let fetched = data.find("ecsub_fetch_stager ||").unwrap();
         assert!(
@@ -103,6 +109,11 @@ mod tests {
         );
         assert!(data.contains("\nECS_CLUSTER=ecsub_wc-abcde\n"));
         assert!(data.contains("\nchmod 1777 /scratch\n"));
+        assert!(!data.contains("GPU"));
+        let gpu = user_data("ecsub_wc-abcde", "bkt", &[stager], true);
+        assert!(
+            gpu.contains("\nECS_CONTAINER_STOP_TIMEOUT=60s\nECS_ENABLE_GPU_SUPPORT=true\nEOF\n")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod admission;
 pub mod asks;
+pub mod gpu;
 pub mod instance;
 pub mod launch_sim;
 pub mod limits;

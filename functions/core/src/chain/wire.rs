@@ -220,6 +220,9 @@ pub struct Instance {
     /// Where it runs: a spot attempt is priced at its zone's spot price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+    /// Its NVIDIA GPUs, all of which its task asks ECS for ([`super::gpu`]); 0 (absent) for most types.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gpus: u32,
 }
 
 /// How an attempt ended.

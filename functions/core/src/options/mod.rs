@@ -51,7 +51,8 @@ pub struct JobArgs {
     /// Job name [default: the tasks file's name]; the job id adds a random suffix
     #[arg(long, value_name = "NAME")]
     pub task_name: Option<String>,
-    /// Instance types to try, in order; a list needs --spot [default: t3.micro] (AWS only)
+    /// Instance types to try, in order; a list needs --spot [default: t3.micro]. A type with NVIDIA GPUs (g4dn, g5,
+    /// g6, p4d, p5, …) boots the ECS GPU-optimized AMI and gives each task all of its GPUs (AWS only)
     #[arg(long, value_name = "TYPE[,TYPE...]", value_delimiter = ',')]
     pub aws_ec2_instance_type: Vec<String>,
     /// The image is built for both x86_64 and arm64: the instance types may mix the two architectures (a job

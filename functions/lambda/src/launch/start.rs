@@ -78,6 +78,7 @@ pub async fn start(ctx: &Ctx, r: &StartRequest<'_>) -> Result<String, FnError> {
         container_instance: r.container_instance,
         environment: environment(r).pairs(),
         tags: tags(&ctx.config.stack, r),
+        gpus: r.instance.gpus,
     };
     // The SDK sends StartTask once (ecs_tasks::start_task); a throttled call placed nothing, so it is sent again
     // here, as the SDK's own retries would have (three tries, 1 and 2 s apart), before the state machine's turn.

@@ -40,8 +40,8 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
     };
     let job = first.job.clone();
     let spot = first.attempt.spot;
-    let arches = match compute::architectures(&ctx.aws.ec2, &job.instance_types).await {
-        Ok(arches) => arches,
+    let facts = match compute::type_facts(&ctx.aws.ec2, &job.instance_types).await {
+        Ok(facts) => facts,
         Err(e) => {
             walked.why = Some(e);
             return walked;
@@ -55,14 +55,18 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
     let mut tried = Vec::new();
     let mut no_stager = Vec::new();
     for instance_type in &job.instance_types {
-        let arch = arches.get(instance_type).copied().unwrap_or(Arch::X86_64);
+        let (arch, gpus) = facts
+            .get(instance_type)
+            .map_or((Arch::X86_64, 0), |f| (f.arch, f.gpus));
         // The user data of an instance whose architecture has no stager would only shut it down.
         let uname = arch.uname();
         if !job.stagers.iter().any(|s| s.arch == uname) {
             no_stager.push(format!("{instance_type} ({uname})"));
             continue;
         }
+        // A GPU type gets the GPU-optimized AMI (x86_64 only: submit refuses arm64 GPU types).
         let parameter = match arch {
+            _ if gpus > 0 => &ctx.config.ami_parameter_gpu,
             Arch::X86_64 => &ctx.config.ami_parameter_x86_64,
             Arch::Arm64 => &ctx.config.ami_parameter_arm64,
         };
@@ -83,7 +87,7 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
                 *subnet,
                 &batch,
             );
-            let request = request(ctx, &job, spot, instance_type, &ami, *subnet, token);
+            let request = request(ctx, &job, spot, (instance_type, gpus), &ami, *subnet, token);
             match run_instances(&ctx.aws.ec2, &request, asked).await {
                 Ok(instances) => {
                     let launched = u32::try_from(instances.len()).unwrap_or(u32::MAX);
@@ -153,7 +157,7 @@ fn request<'a>(
     ctx: &'a Ctx,
     job: &'a JobRef,
     spot: bool,
-    instance_type: &'a str,
+    (instance_type, gpus): (&'a str, u32),
     ami: &'a str,
     subnet: Option<&'a str>,
     client_token: String,
@@ -162,7 +166,7 @@ fn request<'a>(
         ami,
         instance_type,
         client_token,
-        user_data: user_data(&job.cluster, &job.bucket, &job.stagers),
+        user_data: user_data(&job.cluster, &job.bucket, &job.stagers, gpus > 0),
         root_volume_gib: job.root_volume_gib(),
         tags: [
             ("Name".to_owned(), job.job_id.to_string()),
@@ -177,6 +181,7 @@ fn request<'a>(
         security_group: job.security_group_id.as_deref(),
         instance_profile_arn: ctx.config.instance_profile_arn.as_deref(),
         spot,
+        gpus,
     }
 }
 

@@ -12,6 +12,7 @@ use ecsub_aws::execution::{self, Started};
 use ecsub_aws::store::{self, Bounded};
 use ecsub_aws::FnError;
 use ecsub_core::chain::admission::{self, admit, StackRules};
+use ecsub_core::chain::gpu;
 use ecsub_core::chain::limits::{join_polls, join_wait};
 use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
 use ecsub_core::chain::{
@@ -110,7 +111,7 @@ pub async fn start_job(
     if !refused.is_empty() {
         return reject_at(ctx, bucket, &error_key, &refused).await;
     }
-    if let Some(line) = mixed_architectures(ctx, &plan.spec).await? {
+    if let Some(line) = refused_types(ctx, &plan.spec).await? {
         return reject_at(ctx, bucket, &error_key, &[line]).await;
     }
     if subnets(&plan.spec, config).is_empty() && !compute::has_default_vpc(&ctx.aws.ec2).await? {
@@ -152,28 +153,32 @@ pub async fn start_job(
     }
 }
 
-/// Why the job's instance types may not be mixed (ecsub-core's `admission::mixed_architectures`), asking EC2 for
-/// their architectures only when there is a list to mix; a type EC2 does not know is refused here, by name.
-async fn mixed_architectures(
-    ctx: &Ctx,
-    spec: &ecsub_core::JobSpec,
-) -> Result<Option<String>, FnError> {
-    if spec.instance_types.len() < 2 || spec.multi_arch {
-        return Ok(None);
-    }
-    let arches = match compute::architectures(&ctx.aws.ec2, &spec.instance_types).await {
-        Ok(arches) => arches,
+/// Why the job's instance types cannot run it, if they cannot: architectures mixed (ecsub-core's
+/// `admission::mixed_architectures`), GPU types mixed with plain ones or on arm64 (`gpu::refuse_types`). EC2 is
+/// asked once (the answer is kept for the process's life); a type EC2 does not know is refused here, by name.
+async fn refused_types(ctx: &Ctx, spec: &ecsub_core::JobSpec) -> Result<Option<String>, FnError> {
+    let facts = match compute::type_facts(&ctx.aws.ec2, &spec.instance_types).await {
+        Ok(facts) => facts,
         Err(e) if !e.is_transient() => {
             return Ok(Some(format!("--aws-ec2-instance-type: {}", e.message)))
         }
         Err(e) => return Err(e),
     };
-    let named: Vec<(&str, &str)> = spec
+    let described: Vec<gpu::TypeGpus<'_>> = spec
         .instance_types
         .iter()
-        .filter_map(|t| Some((t.as_str(), arches.get(t)?.name())))
+        .filter_map(|t| {
+            let f = facts.get(t)?;
+            Some(gpu::TypeGpus {
+                name: t.as_str(),
+                arch: f.arch.name(),
+                gpus: f.gpus,
+            })
+        })
         .collect();
-    Ok(admission::mixed_architectures(&named, spec.multi_arch))
+    let named: Vec<(&str, &str)> = described.iter().map(|t| (t.name, t.arch)).collect();
+    Ok(admission::mixed_architectures(&named, spec.multi_arch)
+        .or_else(|| gpu::refuse_types(&described)))
 }
 
 /// The subnets the job's instances launch in: its `--aws-subnet-id`, else the stack's SubnetIds (none: the default
