@@ -29,6 +29,8 @@ mod notices;
 mod limits;
 // README promises no other module holds: AWS-only job options, wildcards, --processes, aliases, watch, logs --follow.
 mod promises;
+// Private images: pulled with --image-credentials through the stack's execution role, refused without.
+mod registry;
 // Running part of a job again: push --rerun-failed and --skip-existing; ls; what status and ls cost in calls.
 mod reruns;
 // Jobs at scale (hundreds of tasks, EC2's throttling): they take the whole machine and run alone.

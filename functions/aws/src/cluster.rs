@@ -12,6 +12,7 @@ use ecsub_core::chain::{
     container_command, container_image, job_of_cluster, log_group, JoinCheck, CONTAINER_NAME,
     CONTAINER_SHELL, LOG_STREAM_PREFIX, TAG_CREATED, TAG_JOB, TAG_STACK,
 };
+use ecsub_core::tasks::secret::secret_arn;
 use ecsub_core::JobSpec;
 use tracing::warn;
 
@@ -28,6 +29,9 @@ pub struct Owner<'a> {
     pub log_retention_days: i32,
     /// The tasks' role.
     pub task_role_arn: Option<&'a str>,
+    /// The role ECS itself uses for a task whose image needs registry credentials (`--image-credentials`): it
+    /// reads them from Secrets Manager at each pull ("Private registry authentication for tasks").
+    pub execution_role_arn: Option<&'a str>,
 }
 
 /// How many times the stager (or an AWS CLI or SDK in the task) tries one request (`AWS_MAX_ATTEMPTS`, standard retry mode).
@@ -190,6 +194,25 @@ async fn task_definition(
         )
         .log_configuration(log)
         .privileged(spec.goofys);
+    if let Some(credentials) = &spec.image_credentials {
+        let name = credentials
+            .strip_prefix("secretsmanager:")
+            .unwrap_or(credentials);
+        let arn = secret_arn(
+            name,
+            [
+                owner.partition,
+                &aws.region,
+                owner.account.unwrap_or_default(),
+            ],
+        );
+        container = container.repository_credentials(
+            ecs::RepositoryCredentials::builder()
+                .credentials_parameter(arn)
+                .build()
+                .map_err(|e| FnError::invalid_input(e.to_string()))?,
+        );
+    }
     let host = |name: &str, path: &str| {
         ecs::Volume::builder()
             .name(name)
@@ -226,6 +249,13 @@ async fn task_definition(
         .container_definitions(container.build())
         .set_volumes(Some(volumes))
         .set_task_role_arn(owner.task_role_arn.map(str::to_owned))
+        // Only a job that pulls with credentials gets the execution role: ECS otherwise pulls and logs with the
+        // instance's role, as before.
+        .set_execution_role_arn(
+            spec.image_credentials
+                .as_ref()
+                .and(owner.execution_role_arn.map(str::to_owned)),
+        )
         .set_tags(Some(tags(owner, spec)))
         .send()
         .await

@@ -25,6 +25,8 @@ pub struct StackConfig {
     pub instance_role: Option<String>,
     /// The tasks' role, passed to the task definitions.
     pub task_role_arn: Option<String>,
+    /// The role ECS reads a job's registry credentials with (`--image-credentials`).
+    pub execution_role_arn: Option<String>,
     /// SSM parameters holding the ECS-optimized AMI (x86_64 and arm64).
     pub ami_parameter_x86_64: String,
     pub ami_parameter_arm64: String,
@@ -91,6 +93,7 @@ impl StackConfig {
             instance_profile_arn: var("ECSUB_INSTANCE_PROFILE_ARN"),
             instance_role: var("ECSUB_INSTANCE_ROLE"),
             task_role_arn: var("ECSUB_TASK_ROLE_ARN"),
+            execution_role_arn: var("ECSUB_EXECUTION_ROLE_ARN"),
             ami_parameter_x86_64:
                 "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id".into(),
             ami_parameter_arm64:
@@ -138,6 +141,7 @@ impl Ctx {
             account: self.config.account(),
             log_retention_days: self.config.log_retention_days,
             task_role_arn: self.config.task_role_arn.as_deref(),
+            execution_role_arn: self.config.execution_role_arn.as_deref(),
         }
     }
 }

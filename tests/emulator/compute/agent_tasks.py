@@ -57,6 +57,18 @@ def _repository(image: str) -> str:
     return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
 
 
+#: Private registries: an image under one of these prefixes pulls only with these credentials, which ECS reads
+#: from the Secrets Manager secret the container's `repositoryCredentials` names, with the task's execution role
+#: ("Private registry authentication for tasks"); an anonymous pull is refused as GitHub's registry refuses it.
+PRIVATE = {"ghcr.io/ecsub-lab/": {"username": "lab-bot", "password": "ghp_sandbox_token"}}
+
+
+def private_registry(image: str) -> Optional[dict[str, str]]:
+    """The credentials a private repository wants, or None for a public one."""
+    repository = _repository(image)
+    return next((wanted for prefix, wanted in PRIVATE.items() if repository.startswith(prefix)), None)
+
+
 def pull_error(image: str) -> Optional[str]:
     """Why the image cannot be pulled, or None. A repository no registry holds fails the task's start with
     CannotPullContainerError, as on ECS ("Amazon ECS stopped task errors": CannotPullContainerError, "… not
@@ -66,7 +78,7 @@ def pull_error(image: str) -> Optional[str]:
     if repository in IMAGES:
         return None
     short = repository.removeprefix("docker.io/").removeprefix("library/").removeprefix(ECR_PUBLIC_MIRROR)
-    if short in HELD:
+    if short in HELD or private_registry(image) is not None:
         return None
     if ".dkr.ecr." in repository:
         from moto.ecr.models import ecr_backends
@@ -162,12 +174,39 @@ class TaskRunner:
             self.task_definitions[arn] = self.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         return self.task_definitions[arn]
 
+    def registry_refusal(self, definition: dict, spec: dict) -> Optional[str]:
+        """Why a private registry refuses the container's image, or None (a public image, or the right
+        credentials). ECS reads `repositoryCredentials` with the execution role, whose GetSecretValue goes through
+        the IAM gateway like any call; what fails there fails the task's start with ResourceInitializationError, a
+        missing or wrong credential with the registry's CannotPullContainerError."""
+        image = spec.get("image", "")
+        wanted = private_registry(image)
+        if wanted is None:
+            return None
+        denied = f"CannotPullContainerError: Error response from daemon: Head \"https://{image.split('/')[0]}/v2/\": unauthorized: authentication required ({image})"
+        secret = (spec.get("repositoryCredentials") or {}).get("credentialsParameter")
+        if not secret:
+            return denied
+        role = definition.get("executionRoleArn") or ""
+        failed = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm"
+        try:
+            principal = self.sandbox.principals.assume(role, "ecs-tasks.amazonaws.com", "execution", session="registry")
+            answer = self.sandbox.client("secretsmanager", principal).get_secret_value(SecretId=secret)
+            given = json.loads(answer.get("SecretString") or "{}")
+        except iam.TrustError as e:
+            return f"{failed}: the execution role cannot be assumed: {e}"
+        except Exception as e:  # noqa: BLE001 - AccessDenied, no such secret, not JSON: ECS says what the call said
+            return f"{failed}: service call has been retried 1 time(s): {e}"
+        if not isinstance(given, dict) or given.get("username") != wanted["username"] or given.get("password") != wanted["password"]:
+            return denied
+        return None
+
     def start(self, cluster: str, described: dict, instance: Instance) -> None:
         arn = described["taskArn"]
         definition = self.definition(described["taskDefinitionArn"])
         spec = definition["containerDefinitions"][0]
         image = image_config(spec.get("image", ""))
-        unpulled = pull_error(spec.get("image", ""))
+        unpulled = self.registry_refusal(definition, spec) or pull_error(spec.get("image", ""))
         home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
         home.mkdir(parents=True, exist_ok=True)
         task = Task(arn, cluster, instance.instance_id, None, home, described, FAULTS.now("ecs"), instance_principal=instance.principal)

@@ -223,13 +223,19 @@ class Lookups:
         return []
 
     def task_role_arn(self, task_definition: str) -> Optional[str]:
+        return self._definition_role(task_definition, "task_role_arn")
+
+    def execution_role_arn(self, task_definition: str) -> Optional[str]:
+        return self._definition_role(task_definition, "execution_role_arn")
+
+    def _definition_role(self, task_definition: str, attribute: str) -> Optional[str]:
         from moto.ecs.models import ecs_backends
 
         try:
             definition = ecs_backends[self.account][self.region].describe_task_definition(task_definition)
         except Exception:  # noqa: BLE001
             return None
-        return getattr(definition, "task_role_arn", None)
+        return getattr(definition, attribute, None)
 
     def task_definition_arn(self, task_definition: str) -> str:
         from moto.ecs.models import ecs_backends
@@ -406,9 +412,11 @@ def _ecs(r: Request, look: Lookups) -> Optional[list[Check]]:
         found = [Check(f"ecs:{op}", look.task_definition_arn(definition), context)]
         if request_tags:
             found.append(Check("ecs:TagResource", _arn(r, "ecs", f"task/{cluster_name}/*"), {**_tag_context(request_tags, "RequestTag"), "ecs:CreateAction": op}))
-        role = look.task_role_arn(definition)
-        if role:
-            found.append(Check("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
+        # RunTask and StartTask pass the definition's roles again: the task role and the execution role (ECS
+        # Developer Guide, "Amazon ECS task execution IAM role" and "task IAM role": the caller needs iam:PassRole).
+        for role in (look.task_role_arn(definition), look.execution_role_arn(definition)):
+            if role:
+                found.append(Check("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
         return found
     if op in ("ListContainerInstances", "DeleteCluster", "DeregisterContainerInstance", "RegisterContainerInstance", "UpdateContainerInstancesState", "SubmitTaskStateChange", "SubmitContainerStateChange", "DescribeClusters"):
         if op == "DescribeClusters":

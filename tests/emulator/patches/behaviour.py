@@ -49,7 +49,8 @@ ECS
    the instance's agent is disconnected, MISSING / INACTIVE for an unknown or deregistered instance, RESOURCE:GPU
    when the task asks for more GPUs than the instance registered (compute/agent.py registers an instance type's
    NVIDIA GPUs only on the GPU-optimized AMI with ECS_ENABLE_GPU_SUPPORT=true), and injected ones; and ClientException "ECS was unable to assume the role …" when the task role does not trust
-   ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give).
+   ecs-tasks.amazonaws.com (the ECS task IAM role docs; the error RunTask/StartTask give). RegisterTaskDefinition
+   refuses repositoryCredentials without an executionRoleArn.
 
 EventBridge, S3, Lambda
 11. Disabled rules and schedule rules get no S3 events (moto delivers to both); an SQS target gets a rule's events
@@ -481,6 +482,20 @@ def patch_ecs() -> None:
             self.memory = str(self.memory)
 
     ecs_models.Container.__init__ = container_init
+
+    original_register = EC2ContainerServiceResponse.register_task_definition
+
+    def register_task_definition(self):
+        # "Private registry authentication for tasks": the task execution role is required, since ECS reads the
+        # credentials with it; ECS refuses the definition without one, as it does container secrets without one.
+        containers = self._get_param("containerDefinitions") or []
+        if any(c.get("repositoryCredentials") for c in containers) and not self._get_param("executionRoleArn"):
+            raise EcsClientException(
+                "When you are specifying repositoryCredentials, you must also specify a value for 'executionRoleArn'."
+            )
+        return original_register(self)
+
+    EC2ContainerServiceResponse.register_task_definition = register_task_definition
 
     def start_task(self):
         from moto.iam.models import iam_backends

@@ -181,6 +181,25 @@ class Cloud(CloudCase):
         self.assertEqual(len(started["tasks"]), 1)
         self.assertEqual(started["failures"], [])
 
+    def test_repository_credentials_need_an_execution_role_and_start_task_passes_it(self):
+        iam, ecs = self.client("iam"), self.client("ecs")
+        execution = iam.create_role(RoleName="executionRole", AssumeRolePolicyDocument=json.dumps(TRUST["ecs-tasks"]))["Role"]["Arn"]
+        container = [{"name": "main", "image": "ghcr.io/ecsub-lab/aligner:2.1", "memoryReservation": 64,
+                      "repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsub/ghcr"}}]
+        refused = self.error(lambda: ecs.register_task_definition(family="private", containerDefinitions=container))
+        self.assertEqual(refused["Code"], "ClientException")
+        self.assertIn("executionRoleArn", refused["Message"])
+        ecs.register_task_definition(family="private", containerDefinitions=container, executionRoleArn=execution)
+        # Starting it passes the execution role again: a caller that may pass only the task role is refused.
+        starter = self.user(
+            "starts-tasks",
+            {"Effect": "Allow", "Action": "ecs:StartTask", "Resource": "*"},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/taskRole"},
+        )
+        denied = self.error(lambda: self.client("ecs", starter).start_task(cluster="default", taskDefinition="private", containerInstances=["x"]))
+        self.assertEqual(denied["Code"], "AccessDeniedException")
+        self.assertIn("iam:PassRole", denied["Message"])
+
     def test_start_task_refuses_a_task_wanting_more_gpus_than_its_instance_registered(self):
         from ..compute.agent import _register_gpus
 

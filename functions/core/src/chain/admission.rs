@@ -26,6 +26,9 @@ pub struct StackRules<'a> {
     pub join_timeout: u32,
     /// The stack's partition, region and account (a secret named by ARN must be there; empty: unknown).
     pub home: [&'a str; 3],
+    /// Whether the stack has an execution role, which `--image-credentials` needs (a stack deployed before
+    /// 2026-12-07 has none).
+    pub execution_role: bool,
 }
 
 /// Every reason the stack refuses the job (empty: admitted).
@@ -42,6 +45,23 @@ pub fn admit(
                 "--aws-ecs-instance-role-name `{role}`: a stack runs its instances and tasks with its own roles only \
                  ({}); drop the option, or give the stack's task role the access the job needs",
                 rules.own_roles.join(", ")
+            ));
+        }
+    }
+    if let Some(credentials) = &spec.image_credentials {
+        if !rules.execution_role {
+            problems.push(
+                "--image-credentials: this stack has no execution role to read registry credentials with: deploy \
+                 the current template.yaml"
+                    .to_owned(),
+            );
+        }
+        if let Some(why) = secret::elsewhere(credentials, rules.home)
+            .or_else(|| secret::outside_prefix(credentials, rules.secrets_prefix))
+        {
+            problems.push(format!(
+                "--image-credentials: {}",
+                why.replace("the task role", "the execution role")
             ));
         }
     }
@@ -180,6 +200,7 @@ mod tests {
             min_waiter_delay: 10,
             join_timeout: 600,
             home: ["aws", "us-east-1", "111122223333"],
+            execution_role: true,
         }
     }
 
@@ -222,6 +243,43 @@ mod tests {
             admit(&tasks, 0..=0, &spec, &rules(&data)).len(),
             2,
             "only selected tasks"
+        );
+    }
+
+    #[test]
+    fn registry_credentials_are_read_by_the_execution_role_from_the_stacks_prefix_only() {
+        let data = vec!["data".to_owned(), "other".to_owned()];
+        let credentials = |name: &str| job(&["--image-credentials", name], TSV);
+        let (tasks, spec) = credentials("secretsmanager:ecsub/ghcr");
+        assert!(admit(&tasks, 0..=1, &spec, &rules(&data)).is_empty());
+        let old = StackRules {
+            execution_role: false,
+            ..rules(&data)
+        };
+        assert_eq!(
+            admit(&tasks, 0..=1, &spec, &old),
+            ["--image-credentials: this stack has no execution role to read registry credentials with: deploy the \
+              current template.yaml"]
+        );
+        let (tasks, spec) = credentials("secretsmanager:prod/ghcr");
+        let refused = admit(&tasks, 0..=1, &spec, &rules(&data));
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].starts_with(
+                "--image-credentials: the Secrets Manager secret `prod/ghcr` is not under the \
+                                    stack's secrets prefix `ecsub/`"
+            ),
+            "{refused:?}"
+        );
+        let (tasks, spec) = credentials(
+            "secretsmanager:arn:aws:secretsmanager:eu-west-1:111122223333:secret:ecsub/ghcr-AbCdEf",
+        );
+        let refused = admit(&tasks, 0..=1, &spec, &rules(&data));
+        assert!(
+            refused[0].contains(
+                "is in another region eu-west-1 (the stack's: us-east-1): the execution role"
+            ),
+            "{refused:?}"
         );
     }
 

@@ -100,7 +100,12 @@ mod tests {
             key: super::super::stager::stager_key("x86_64", &"0".repeat(64)),
             sha256: "0".repeat(64),
         };
-        let data = user_data("ecsub_wc-abcde", "bkt", std::slice::from_ref(&stager), false);
+        let data = user_data(
+            "ecsub_wc-abcde",
+            "bkt",
+            std::slice::from_ref(&stager),
+            false,
+        );
         assert!(data.starts_with("#!/bin/bash\n"));
         let fetched = data.find("ecsub_fetch_stager ||").unwrap();
         assert!(

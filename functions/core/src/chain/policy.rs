@@ -151,6 +151,9 @@ pub fn failure_class(stopped: &Stopped<'_>, outcome: Outcome) -> Option<FailureC
             _ => FailureClass::Exit,
         },
         Outcome::InfrastructureError if said("CannotPullContainer") => FailureClass::ImagePull,
+        // The registry credentials could not be read ("Amazon ECS stopped task error messages":
+        // ResourceInitializationError, "unable to pull secrets or registry auth").
+        Outcome::InfrastructureError if said("registry auth") => FailureClass::ImagePull,
         Outcome::InfrastructureError => FailureClass::Infrastructure,
     })
 }
@@ -462,6 +465,16 @@ mod tests {
                 Some("CannotPullContainerError: pull image manifest has been retried 7 time(s): not found")
             )),
             Some(FailureClass::ImagePull)
+        );
+        assert_eq!(
+            class(stopped(
+                None,
+                None,
+                Some("ResourceInitializationError: unable to pull secrets or registry auth: execution resource \
+                      retrieval failed: unable to retrieve secret from asm: AccessDeniedException")
+            )),
+            Some(FailureClass::ImagePull),
+            "registry credentials that could not be read"
         );
         assert_eq!(
             class(stopped(

@@ -36,6 +36,11 @@ pub struct JobArgs {
     /// The image is in this account's ECR: IMAGE becomes <account>.dkr.ecr.<region>.amazonaws.com/IMAGE (AWS only)
     #[arg(long)]
     pub use_amazon_ecr: bool,
+    /// Pull the image from a private registry (Docker Hub, GitHub, GitLab, Quay, any) with the user name and
+    /// password or token in this Secrets Manager secret, a JSON object {"username": "...", "password": "..."} under
+    /// the stack's secrets prefix; ECS reads it with the stack's execution role at each pull (AWS only)
+    #[arg(long, value_name = "secretsmanager:NAME")]
+    pub image_credentials: Option<String>,
     /// Shell that runs the user script, with its arguments [default: /bin/bash]
     #[arg(long, value_name = "SH")]
     pub shell: Option<String>,
@@ -195,6 +200,7 @@ impl JobArgs {
         JobArgs {
             image: self.image.or(lower.image),
             use_amazon_ecr: self.use_amazon_ecr || lower.use_amazon_ecr,
+            image_credentials: self.image_credentials.or(lower.image_credentials),
             shell: self.shell.or(lower.shell),
             setup_container_cmd: self.setup_container_cmd.or(lower.setup_container_cmd),
             dind: self.dind || lower.dind,
@@ -238,6 +244,7 @@ impl JobArgs {
             }
         };
         value("image", self.image.clone());
+        value("image-credentials", self.image_credentials.clone());
         value("setup-container-cmd", self.setup_container_cmd.clone());
         value("aws-ec2-instance-type", join(&self.aws_ec2_instance_type));
         value(
@@ -369,6 +376,18 @@ impl JobArgs {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             errors.push(format!("--image: `{image}` is not an image name"));
         }
+        if let Some(credentials) = &self.image_credentials {
+            if let Err(why) = check_image_credentials(credentials) {
+                errors.push(format!("--image-credentials: {why}"));
+            }
+            if self.use_amazon_ecr {
+                errors.push(
+                    "--image-credentials with --use-amazon-ecr: ECR images are pulled with the instance's own role; \
+                     credentials are for other registries"
+                        .to_owned(),
+                );
+            }
+        }
         let waiter_delay = self.waiter_delay.unwrap_or(DEFAULT_WAITER_DELAY);
         if waiter_delay == 0 {
             errors.push("--waiter-delay: must be at least 1 second".to_owned());
@@ -394,6 +413,7 @@ impl JobArgs {
             job_id,
             image,
             use_amazon_ecr: self.use_amazon_ecr,
+            image_credentials: self.image_credentials,
             shell: shell_words,
             setup_container_cmd: self.setup_container_cmd.unwrap_or_default(),
             dind: self.dind,
@@ -419,6 +439,18 @@ impl JobArgs {
             tags,
         })
     }
+}
+
+/// `--image-credentials`: a Secrets Manager reference (ECS reads registry credentials from Secrets Manager only:
+/// "Private registry authentication for tasks").
+fn check_image_credentials(value: &str) -> Result<(), String> {
+    if !value.starts_with("secretsmanager:") {
+        return Err(format!(
+            "`{value}` is not secretsmanager:NAME: ECS reads a registry's credentials from a Secrets Manager secret \
+             only (a JSON object with username and password)"
+        ));
+    }
+    crate::tasks::secret::check(value)
 }
 
 fn join(list: &[String]) -> Option<String> {
@@ -449,6 +481,9 @@ pub struct JobSpec {
     pub job_id: JobId,
     pub image: String,
     pub use_amazon_ecr: bool,
+    /// `--image-credentials secretsmanager:NAME`: the registry's credentials, as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_credentials: Option<String>,
     /// The shell command that runs the user script, as words.
     pub shell: Vec<String>,
     pub setup_container_cmd: String,
@@ -485,128 +520,4 @@ pub struct JobSpec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job() -> JobId {
-        JobId::new("job", "abcde").unwrap()
-    }
-
-    #[test]
-    fn command_line_wins_over_directives_and_defaults_fill_the_rest() {
-        let directive = JobArgs {
-            image: Some("ubuntu:24.04".into()),
-            processes: Some(4),
-            spot: true,
-            ..Default::default()
-        };
-        let cli = JobArgs {
-            image: Some("python:3.13".into()),
-            ..Default::default()
-        };
-        let spec = cli.over(directive).resolve(job()).unwrap();
-        assert_eq!(spec.image, "python:3.13");
-        assert_eq!(spec.processes, 4);
-        assert!(spec.spot);
-        assert_eq!(spec.shell, vec!["/bin/bash"]);
-        assert_eq!(spec.instance_types, vec!["t3.micro"]);
-        assert_eq!(
-            spec.log_group_name, "job-abcde",
-            "the job id, under the stack's prefix"
-        );
-    }
-
-    #[test]
-    fn resolve_reports_every_bad_option() {
-        let args = JobArgs {
-            aws_ec2_instance_type: vec!["t3.micro".into(), "large".into()],
-            processes: Some(0),
-            request_payer_bucket: vec!["Bad_Bucket".into()],
-            aws_log_group_name: Some("my logs".into()),
-            ..Default::default()
-        };
-        let errors = args.resolve(job()).unwrap_err();
-        assert_eq!(
-            errors,
-            [
-                "--aws-ec2-instance-type: `large` is not an instance type (e.g. `t3.micro`)",
-                "--aws-ec2-instance-type: a list of types (`t3.micro,large`) needs --spot",
-                "--processes: must be at least 1",
-                "--request-payer-bucket: `Bad_Bucket` is not a valid bucket name (lowercase letters, digits, \
-                 `.` and `-`; beginning and ending with a letter or digit)",
-                "--aws-log-group-name: ' ' is not allowed in a log group's name (letters, digits, `_ - / . #`)",
-            ]
-        );
-        let named = |name: &str| JobArgs {
-            aws_log_group_name: Some(name.to_owned()),
-            ..Default::default()
-        };
-        assert!(named("team/genomics#2.v_1-a").resolve(job()).is_ok());
-        assert_eq!(
-            named(&"a".repeat(257)).resolve(job()).unwrap_err(),
-            ["--aws-log-group-name: a log group's name here has 1 to 256 characters, not 257"]
-        );
-    }
-
-    #[test]
-    fn options_every_state_carries_are_bounded_far_inside_a_states_256_kib() {
-        let buckets = |n: usize| (0..n).map(|i| format!("requester-pays-{i:05}")).collect();
-        let fits = JobArgs {
-            request_payer_bucket: buckets(100),
-            ..Default::default()
-        };
-        assert!(fits.resolve(job()).is_ok());
-        let over = JobArgs {
-            request_payer_bucket: buckets(1_000),
-            ..Default::default()
-        };
-        let errors = over.resolve(job()).unwrap_err();
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains("name 23011 bytes together")
-                && errors[0].contains("over 256 KiB; keep them within 16384 bytes"),
-            "{}",
-            errors[0]
-        );
-    }
-
-    #[test]
-    fn tags_are_laid_over_key_by_key_and_count_in_what_every_state_carries() {
-        let file = JobArgs {
-            tags: vec!["project=old".into(), "grant=R01".into()],
-            ..Default::default()
-        };
-        let cli = JobArgs {
-            tags: vec!["project=new".into()],
-            ..Default::default()
-        };
-        let spec = cli.over(file).resolve(job()).unwrap();
-        let tags: Vec<String> = spec.tags.iter().map(ToString::to_string).collect();
-        assert_eq!(tags, ["grant=R01", "project=new"]);
-        // 45 tags of long keys and values fit a resource but not every state of every task.
-        let long = JobArgs {
-            tags: (0..45)
-                .map(|i| format!("{i:0>128}={}", "v".repeat(256)))
-                .collect(),
-            ..Default::default()
-        };
-        let errors = long.resolve(job()).unwrap_err();
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains("and --tag name 18236 bytes together"),
-            "{}",
-            errors[0]
-        );
-    }
-
-    #[test]
-    fn aws_only_flags_are_listed_as_typed() {
-        let args = JobArgs {
-            image: Some("x:1".into()),
-            spot: true,
-            processes: Some(3),
-            ..Default::default()
-        };
-        assert_eq!(args.aws_only_flags(), vec!["--image x:1", "--spot"]);
-    }
-}
+mod tests;

@@ -122,9 +122,30 @@ pub fn elsewhere(value: &str, home: [&str; 3]) -> Option<String> {
     })
 }
 
+/// The ARN ECS is given for a Secrets Manager secret named by `NAME` or by its ARN (`repositoryCredentials`
+/// takes an ARN: "credentialsParameter: The Amazon Resource Name (ARN) of the secret"). A name becomes the partial
+/// ARN of the stack's partition, region and account, which Secrets Manager resolves as it does a name.
+pub fn secret_arn(name_or_arn: &str, [partition, region, account]: [&str; 3]) -> String {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn.to_owned()
+    } else {
+        format!("arn:{partition}:secretsmanager:{region}:{account}:secret:{name_or_arn}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_named_by_name_becomes_a_partial_arn_of_the_stack() {
+        assert_eq!(
+            secret_arn("ecsub/ghcr", ["aws", "us-east-1", "123456789012"]),
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecsub/ghcr"
+        );
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:ecsub/ghcr-AbCdEf";
+        assert_eq!(secret_arn(arn, ["aws", "us-east-1", "1"]), arn);
+    }
 
     #[test]
     fn a_cell_is_a_ciphertext_or_a_reference() {

@@ -106,6 +106,7 @@ pub async fn start_job(
             &ctx.aws.region,
             config.account().unwrap_or_default(),
         ],
+        execution_role: config.execution_role_arn.is_some(),
     };
     let refused = admit(&plan.tasks, plan.selected.clone(), &plan.spec, &rules);
     if !refused.is_empty() {
