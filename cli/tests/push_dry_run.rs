@@ -10,7 +10,22 @@ use common::{cli, repo, run};
 fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let example = repo().join("examples/wordcount");
-    let out = run(cli()
+    let mut command = cli();
+    // No AWS credentials here: the dry run stays offline and says so.
+    command.env("HOME", tmp.path());
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+    ] {
+        command.env_remove(name);
+    }
+    let out = run(command
         .current_dir(tmp.path())
         .env("ECSUB_BUCKET", "s3://my-stack-bucket/team")
         .env("AWS_REGION", "us-east-1")
@@ -39,14 +54,18 @@ fn dry_run_prints_the_job_id_the_keys_and_every_script_and_writes_nothing() {
     );
     assert_eq!(
         lines[3],
+        "vCPU quota: not read (no AWS credentials here; submit reads it as the job starts)"
+    );
+    assert_eq!(
+        lines[4],
         "would upload, in this order (the last object starts the job):"
     );
-    assert!(lines[4].starts_with(&format!("  {base}/tasks.tsv  (")));
-    assert!(lines[5].starts_with(&format!("  {base}/scripts/script  (")));
-    assert!(lines[6].starts_with(&format!("  {base}/job.json  (")));
-    assert!(lines[8].starts_with(&format!("  {base}/scripts/run.sh  (")));
-    assert!(lines[9].starts_with(&format!("  {base}/scripts/setenv.sh  (")));
-    assert_eq!(lines[10], "nothing was uploaded (--dry-run)");
+    assert!(lines[5].starts_with(&format!("  {base}/tasks.tsv  (")));
+    assert!(lines[6].starts_with(&format!("  {base}/scripts/script  (")));
+    assert!(lines[7].starts_with(&format!("  {base}/job.json  (")));
+    assert!(lines[9].starts_with(&format!("  {base}/scripts/run.sh  (")));
+    assert!(lines[10].starts_with(&format!("  {base}/scripts/setenv.sh  (")));
+    assert_eq!(lines[11], "nothing was uploaded (--dry-run)");
     assert!(out.stdout.contains(&format!("\"job_id\": \"{id}\"")));
     assert!(
         out.stdout

@@ -31,6 +31,8 @@ mod limits;
 mod promises;
 // Private images: pulled with --image-credentials through the stack's execution role, refused without.
 mod registry;
+// The account's vCPU quota: told as a job starts, shown by status, met by EC2.
+mod quotas;
 // Running part of a job again: push --rerun-failed and --skip-existing; ls; what status and ls cost in calls.
 mod reruns;
 // Jobs at scale (hundreds of tasks, EC2's throttling): they take the whole machine and run alone.

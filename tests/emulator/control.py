@@ -14,6 +14,7 @@ POST /interrupt {task_arn}            EC2 reclaims the spot instance under the t
 POST /no-capacity {instance_types}    (kept: a fault)
 POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (front/throttle.py)
 POST /bucket {service, bucket, capacity, refill}  resize any service's throttling bucket (its name in front/throttle.py)
+POST /quota {code, value}             set one of the account's EC2 vCPU quotas (services/quotas.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from .faults import FAULTS
 from .front.throttle import THROTTLE
+from .services import quotas
 from .services.map_run import RUNS
 
 LOG = logging.getLogger("ecsub.sandbox.control")
@@ -86,6 +88,8 @@ def serve(sandbox) -> str:
                     return self._json(
                         200, THROTTLE.resize(body["service"], body["bucket"], body["capacity"], body["refill"])
                     )
+                if self.path == "/quota":
+                    return self._json(200, quotas.set_quota(body["code"], body["value"]))
                 if self.path == "/fire-schedule":
                     sandbox.fire_schedule(body["rule"], body.get("stack"))
                     return self._json(200, {"fired": body["rule"]})

@@ -101,6 +101,7 @@ mod tests {
             started_at: at.into(),
             cluster: "ecsub_wc-abcde".into(),
             log_group: "ecsub-wc-abcde".into(),
+            notes: Vec::new(),
         }
     }
 

@@ -180,6 +180,7 @@ pub async fn collect(
         execution_arn,
         tasks,
         cost: None,
+        notes: started.map(|s| s.notes).unwrap_or_default(),
     })
 }
 

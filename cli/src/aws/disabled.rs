@@ -44,6 +44,12 @@ pub fn cancel(_: &CancelArgs) -> anyhow::Result<ExitCode> {
     Err(without_aws(JOB_COMMANDS))
 }
 
+/// A dry run's line on the vCPU quota: this build cannot read it.
+pub fn quota_line(_: &Plan) -> String {
+    "vCPU quota: not read (this ecsub-cli was built without AWS support; submit reads it as the job starts)"
+        .to_owned()
+}
+
 pub fn upload(_: &PushArgs, _: &Plan, _: &JobLayout, _: String) -> anyhow::Result<ExitCode> {
     Err(without_aws("push (without --dry-run)"))
 }

@@ -178,6 +178,7 @@ mod tests {
             started_at: at.into(),
             cluster: String::new(),
             log_group: String::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -15,7 +15,8 @@ mod imp;
 mod imp;
 
 pub use imp::{
-    cancel, ended_job, existing_outputs, logs, ls, publish_stager, report, status, upload, watch,
+    cancel, ended_job, existing_outputs, logs, ls, publish_stager, quota_line, report, status,
+    upload, watch,
 };
 
 use crate::error::InputError;

@@ -103,7 +103,12 @@ fn table(status: &JobStatus) -> String {
         rows.push(row);
     }
     // Why the job ended before its tasks did, if it did (the Map failed, the execution was stopped).
-    let errors: String = status.errors.iter().map(|e| format!("  {e}\n")).collect();
+    let errors: String = status
+        .errors
+        .iter()
+        .map(|e| format!("  {e}\n"))
+        .chain(status.notes.iter().map(|n| format!("  note: {n}\n")))
+        .collect();
     let cost = status.cost.as_ref().map(cost_lines).unwrap_or_default();
     format!(
         "job {}: {}\n{errors}{}\n{cost}{}",
@@ -167,6 +172,7 @@ mod tests {
                 task(6, Ended(Outcome::Succeeded)),
             ],
             cost: None,
+            notes: Vec::new(),
         };
         let text = table(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -191,6 +197,7 @@ mod tests {
             execution_arn: None,
             tasks: vec![task(0, Ended(Outcome::InfrastructureError))],
             cost: None,
+            notes: Vec::new(),
         };
         let text = table(&status);
         let lines: Vec<&str> = text.lines().collect();
@@ -234,6 +241,7 @@ mod tests {
                 task(1, Ended(Outcome::Succeeded)),
             ],
             cost: Some(price(&[span(0, 1), span(1, 200)], &prices)),
+            notes: Vec::new(),
         };
         let text = table(&status);
         let lines: Vec<&str> = text.lines().collect();

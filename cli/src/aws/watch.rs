@@ -266,6 +266,7 @@ mod tests {
                 })
                 .collect(),
             cost: None,
+            notes: Vec::new(),
         }
     }
 

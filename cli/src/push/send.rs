@@ -67,6 +67,7 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
     if !plan.spec.skip_price {
         show!("{}", burn_rate(plan));
     }
+    show!("{}", aws::quota_line(plan));
     if !plan.spec.tags.is_empty() {
         let tags: Vec<String> = plan.spec.tags.iter().map(ToString::to_string).collect();
         show!(

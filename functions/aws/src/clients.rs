@@ -20,6 +20,8 @@ pub struct Clients {
     pub partition: String,
     /// The default event bus, where a job's end is announced.
     pub events: aws_sdk_eventbridge::Client,
+    /// Service Quotas: the account's EC2 vCPU quotas.
+    pub quotas: aws_sdk_servicequotas::Client,
 }
 
 impl Clients {
@@ -54,6 +56,7 @@ impl Clients {
             pricing,
             partition: partition.to_owned(),
             events: aws_sdk_eventbridge::Client::new(shared),
+            quotas: aws_sdk_servicequotas::Client::new(shared),
         }
     }
 }

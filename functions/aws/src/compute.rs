@@ -52,10 +52,11 @@ pub struct TypeInfo {
     pub gpus: u32,
 }
 
-/// What the launch needs of a type: its architecture and its NVIDIA GPUs.
+/// What the launch needs of a type: its architecture, its vCPUs (0 if EC2 did not say) and its NVIDIA GPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TypeFacts {
     pub arch: Arch,
+    pub vcpus: u32,
     pub gpus: u32,
 }
 
@@ -148,6 +149,7 @@ pub async fn type_facts(
                         t.name,
                         TypeFacts {
                             arch: t.arch,
+                            vcpus: t.vcpus.unwrap_or(0),
                             gpus: t.gpus,
                         },
                     )

@@ -11,6 +11,7 @@
 //! - [`queue`]: SQS: the events Lambda gave up on;
 //! - [`prices`]: what a job's attempts cost (Pricing API, spot price history);
 //! - [`notice`]: a job's end on the default EventBridge bus;
+//! - [`quotas`]: Service Quotas: the account's EC2 vCPU quotas a job's launches draw on;
 //! - [`error`]: [`FnError`], the one error type, with a stable name the state machine matches.
 //!
 //! Decisions (what an EC2 refusal means, what an attempt's outcome is) are ecsub-core's; this crate does what it
@@ -27,6 +28,7 @@ pub mod logs;
 pub mod notice;
 pub mod prices;
 pub mod queue;
+pub mod quotas;
 pub mod store;
 
 pub use clients::Clients;

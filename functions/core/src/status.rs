@@ -128,6 +128,9 @@ pub struct JobStatus {
     /// pushed with `--skip-price`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<JobCost>,
+    /// What the user should know while the job runs (started.json's notes: the vCPU quota it waits on).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl JobStatus {
@@ -157,6 +160,7 @@ impl JobStatus {
             execution_arn: None,
             tasks: Vec::new(),
             cost: None,
+            notes: Vec::new(),
         }
     }
 
@@ -186,6 +190,7 @@ impl JobStatus {
                 })
                 .collect(),
             cost: summary.cost,
+            notes: Vec::new(),
         }
     }
 }

@@ -470,6 +470,15 @@ def _logs(r: Request, look: Lookups) -> Optional[list[Check]]:
     return [Check(f"logs:{op}", _arn(r, "logs", f"log-group:{group}:*"))]
 
 
+def _servicequotas(r: Request, look: Lookups) -> Optional[list[Check]]:
+    # Service Authorization Reference, Service Quotas: GetServiceQuota acts on the quota,
+    # arn:${Partition}:servicequotas:${Region}:${Account}:${ServiceCode}/${QuotaCode}.
+    p = r.params
+    if r.operation == "GetServiceQuota":
+        return [Check("servicequotas:GetServiceQuota", _arn(r, "servicequotas", f"{p.get('ServiceCode')}/{p.get('QuotaCode')}"))]
+    return None
+
+
 def _ssm(r: Request, look: Lookups) -> Optional[list[Check]]:
     names = r.params.get("Names") or ([r.params["Name"]] if "Name" in r.params else [])
     if not names:
@@ -611,6 +620,7 @@ _HANDLERS = {
     "ecs": _ecs,
     "states": _states,
     "logs": _logs,
+    "servicequotas": _servicequotas,
     "ssm": _ssm,
     "secretsmanager": _secretsmanager,
     "sqs": _sqs,

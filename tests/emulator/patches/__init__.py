@@ -1,5 +1,6 @@
 """Patches to moto 5.2.5, pinned: check each again when moto is upgraded, and drop the one a release fixes.
 - behaviour.py: moto made to answer what AWS answers (each patch numbered there, with the AWS document that says so);
+- services/quotas.py: EC2's vCPU quotas, answered by Service Quotas and met by RunInstances;
 - services/map_run.py: the Distributed Map as AWS runs it, patched into moto's interpreter beside the records it
   keeps;
 - clocks.py: the services' clocks, a fraction of a second apart;
@@ -9,7 +10,7 @@ apply() applies every one of them."""
 
 from __future__ import annotations
 
-from ..services import map_run
+from ..services import map_run, quotas
 from . import behaviour, clocks, speed
 
 _APPLIED = False
@@ -40,6 +41,7 @@ def apply() -> None:
     behaviour.patch_lambda()
     behaviour.patch_sqs()
     behaviour.patch_spot_price_history()
+    quotas.patch_service_quotas()
     clocks.patch_s3_clock()
     # The Distributed Map (services/map_run.py); ResultWriter's input is replaced before its errors are named.
     map_run.patch_declared_tolerance()

@@ -97,7 +97,7 @@ import botocore.session
 from botocore.response import StreamingBody
 
 from ..faults import FAULTS
-from ..services import event_targets, pricing, schedule
+from ..services import event_targets, pricing, quotas, schedule
 
 LOG = logging.getLogger("ecsub.sandbox.patches")
 
@@ -332,7 +332,8 @@ def patch_ec2() -> None:
     def run_instances_backend(self, image_id, count, user_data, security_group_names, **kwargs):
         # EC2 launches as many as it can up to MaxCount, at least MinCount ("RunInstances": MaxCount); moto
         # launched MinCount. The request's MaxCount is read from the response object's parameters (see below).
-        count = max(int(count), int(_MAX_COUNT.get(threading.get_ident(), count)))
+        min_count = int(count)
+        count = max(min_count, int(_MAX_COUNT.get(threading.get_ident(), count)))
         options = dict(kwargs.get("metadata_options") or {})
         options.setdefault("HttpTokens", "required")
         options.setdefault("HttpPutResponseHopLimit", 2)
@@ -350,6 +351,9 @@ def patch_ec2() -> None:
                 "InsufficientInstanceCapacity",
                 f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
             )
+        # The account's vCPU quota of the type's class and market (services/quotas.py): as many as fit, at least
+        # MinCount, or VcpuLimitExceeded.
+        count = quotas.launchable(self, instance_type, bool(kwargs.get("instance_market_options")), min_count, count)
         reservation = original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
         # When EC2's API will know them (front/gateway.py: eventual consistency).
         for instance in reservation.instances:

@@ -394,6 +394,31 @@ class Cloud(CloudCase):
         self.known()
         ec2.terminate_instances(InstanceIds=[launched["InstanceId"], asked["InstanceId"]])
 
+    def test_vcpu_quotas_are_answered_by_service_quotas_and_met_by_run_instances(self):
+        from ..services import quotas
+
+        self.addCleanup(quotas.reset)
+        quotas.set_quota("L-417A185B", 192)
+        answer = self.client("service-quotas").get_service_quota(ServiceCode="ec2", QuotaCode="L-417A185B")["Quota"]
+        self.assertEqual((answer["QuotaName"], answer["Value"]), ("Running On-Demand P instances", 192.0))
+        self.assertEqual(self.error(lambda: self.client("service-quotas").get_service_quota(ServiceCode="ec2", QuotaCode="L-00000000"))["Code"], "NoSuchResourceException")
+        ec2 = self.client("ec2")
+        launch = lambda n: ec2.run_instances(ImageId=self.ami(), InstanceType="p4d.24xlarge", MinCount=1, MaxCount=n)["Instances"]  # noqa: E731
+        # 96 vCPUs each (no other test runs P instances): two of three fit, then none.
+        first = launch(3)
+        self.assertEqual(len(first), 2)
+        refused = self.error(lambda: launch(1))
+        self.assertEqual(refused["Code"], "VcpuLimitExceeded")
+        self.assertIn("current vCPU limit of 192", refused["Message"])
+        # A terminated instance gives its vCPUs back.
+        self.known()
+        ec2.terminate_instances(InstanceIds=[first[0]["InstanceId"]])
+        self.assertEqual(len(launch(1)), 1)
+        plain = self.user("no-quotas", {"Effect": "Allow", "Action": "servicequotas:GetServiceQuota", "Resource": "arn:aws:servicequotas:us-east-1:123456789012:ec2/L-1216C47A"})
+        quota = self.client("service-quotas", plain)
+        self.assertEqual(quota.get_service_quota(ServiceCode="ec2", QuotaCode="L-1216C47A")["Quota"]["QuotaCode"], "L-1216C47A")
+        self.assertEqual(self.error(lambda: quota.get_service_quota(ServiceCode="ec2", QuotaCode="L-DB2E81BA"))["Code"], "AccessDeniedException")
+
     def test_terminate_instances_takes_at_most_1000_ids_and_refuses_more_whole(self):
         ec2 = self.client("ec2")
         launched = ec2.run_instances(ImageId=self.ami(), InstanceType="t3.micro", MinCount=2, MaxCount=2)

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod names;
 pub mod pace;
 pub mod policy;
+pub mod quotas;
 pub mod records;
 pub mod stager;
 pub mod task_env;

@@ -247,6 +247,10 @@ pub struct StartedRecord {
     pub cluster: String,
     #[serde(default)]
     pub log_group: String,
+    /// What the user should know as the job starts: the account's vCPU quota holds fewer instances than
+    /// `--processes` ([`super::quotas`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]

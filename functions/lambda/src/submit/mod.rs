@@ -13,6 +13,7 @@
 
 pub mod inbox;
 pub mod preflight;
+pub mod quota;
 pub mod reject;
 pub mod start;
 

@@ -138,11 +138,13 @@ pub async fn start_job(
             line: t.line,
         })
         .collect();
+    let notes = super::quota::notes(ctx, &plan.spec, task_refs.len()).await;
     let job = Job {
         layout,
         plan: &plan,
         account,
         stagers,
+        notes,
     };
     match launch(ctx, &job, task_refs).await {
         Ok(answer) => Ok(answer),
@@ -200,6 +202,8 @@ struct Job<'a> {
     plan: &'a Plan,
     account: Option<&'a str>,
     stagers: Vec<StagerRef>,
+    /// What the job's user should know as it starts (the vCPU quota it waits on).
+    notes: Vec<String>,
 }
 
 /// The stack's stagers, from the manifest `ecsub-cli publish-stager` writes; a job cannot run without one (its
@@ -323,6 +327,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
         started_at: crate::now_rfc3339(),
         cluster,
         log_group: log_group(&ctx.config.stack, &spec.log_group_name),
+        notes: job.notes.clone(),
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
