@@ -628,3 +628,86 @@ fn a_task_that_exits_3_twice_succeeds_on_its_third_attempt_with_retries_on_exit_
         assert_nothing_running(&sandbox, &job);
     }
 }
+
+/// `--retries 1 --retry-larger` (issue 23): a task that needs more memory than a t3.nano (512 MiB) is OOM-killed
+/// there, as ECS reports it (exit 137, OutOfMemoryError), and its retry runs on the family's next size, a t3.micro
+/// (1 GiB), where it succeeds; the record says the class and what the next attempt changed. Without
+/// `--retry-larger` the retry runs on a t3.nano again and fails the same way.
+#[test]
+fn an_oom_killed_task_succeeds_on_the_next_larger_type_with_retry_larger_and_fails_without() {
+    let sandbox = with_wordcount();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "oom.tsv",
+        "--output OUT\ns3://ecsub-wordcount/oom/out.txt\n",
+    );
+    // 700 MiB written (so resident), then held long enough for the host to see it.
+    let script = write(
+        dir.path(),
+        "oom.sh",
+        "python3 -c 'import time; b = b\"x\" * (700 << 20); time.sleep(5)'\n\
+         mkdir -p \"$(dirname \"$OUT\")\" && echo \"attempt $ECSUB_ATTEMPT on $ECSUB_INSTANCE_TYPE\" > \"$OUT\"\n",
+    );
+    let attempt = |job: &str, n: u32| -> Value {
+        attempt_record(&sandbox, job, 0, n).unwrap_or_else(|| panic!("no record of attempt {n}"))
+    };
+    let larger = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &[
+            "--aws-ec2-instance-type",
+            "t3.nano",
+            "--retries",
+            "1",
+            "--retry-larger",
+            "--wait",
+        ],
+    );
+    assert_eq!(larger.code, 0, "{}\n{}", larger.stdout, larger.stderr);
+    let job = job_id_of(&larger);
+    let first = attempt(&job, 1);
+    assert_eq!(first["class"], "out-of-memory", "{first}");
+    assert_eq!(first["exit_code"], 137, "{first}");
+    assert_eq!(first["instance_type"], "t3.nano", "{first}");
+    assert_eq!(
+        first["next_attempt"],
+        json!({ "number": 2, "spot": false, "failures": 1, "larger": 1 }),
+        "{first}"
+    );
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("; the next attempt runs on the next larger instance type"),
+        "{first}"
+    );
+    let second = attempt(&job, 2);
+    assert_eq!(second["outcome"], "succeeded", "{second}");
+    assert_eq!(second["instance_type"], "t3.micro", "{second}");
+    assert_eq!(
+        sandbox.object("s3://ecsub-wordcount/oom/out.txt").unwrap(),
+        b"attempt 2 on t3.micro\n"
+    );
+    assert_nothing_running(&sandbox, &job);
+
+    let same = push(
+        &sandbox,
+        &tasks,
+        &script,
+        &[
+            "--aws-ec2-instance-type",
+            "t3.nano",
+            "--retries",
+            "1",
+            "--wait",
+        ],
+    );
+    assert_ne!(same.code, 0, "{}", same.stdout);
+    let job = job_id_of(&same);
+    let again = attempt(&job, 2);
+    assert_eq!(again["class"], "out-of-memory", "{again}");
+    assert_eq!(again["instance_type"], "t3.nano", "{again}");
+    assert_nothing_running(&sandbox, &job);
+}

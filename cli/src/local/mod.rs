@@ -205,15 +205,16 @@ impl Runner<'_> {
         let mut queue = self.plan.selected.clone().peekable();
         // `--retries`: a failed task runs again before the next new one, from a fresh scratch folder (a new
         // instance on AWS), with the same policy as there (no interruptions here).
+        // `--retry-larger` is AWS's: this machine has one size.
         let policy = RetryPolicy {
             retry_od: false,
             retries: self.plan.spec.retries,
             retry_on_exit: self.plan.spec.retry_on_exit.clone(),
+            larger: false,
         };
         let first_attempt = Attempt {
             number: 1,
-            spot: false,
-            failures: 0,
+            ..Attempt::default()
         };
         let mut attempts: HashMap<usize, Attempt> = HashMap::new();
         let mut again: VecDeque<usize> = VecDeque::new();
@@ -316,7 +317,7 @@ impl Runner<'_> {
                     let attempt = attempts.get(&index).copied().unwrap_or(first_attempt);
                     let next = outcome
                         .filter(|_| stopping.is_none())
-                        .and_then(|outcome| next_attempt(outcome, code, attempt, &policy));
+                        .and_then(|outcome| next_attempt(outcome, code, None, attempt, &policy));
                     if let Some(next) = next {
                         progress.retrying(index, code, note.as_deref().unwrap_or(""), next.number);
                         // The next attempt starts from nothing, as on a new instance.

@@ -326,7 +326,7 @@ mod tests {
             next_attempt: next.then_some(Attempt {
                 number: attempt + 1,
                 spot: true,
-                failures: 0,
+                ..Attempt::default()
             }),
             ..AttemptRecord::example(4, attempt, outcome)
         }

@@ -43,6 +43,7 @@ fn job() -> JobRef {
         retry_od: true,
         retries: 2,
         retry_on_exit: vec![3],
+        retry_larger: true,
         disk_size: 22,
         subnet_ids: vec![],
         security_group_id: None,
@@ -246,7 +247,7 @@ fn each_task_state_sends_the_launch_function_a_request_it_understands() {
         Attempt {
             number: 1,
             spot: true,
-            failures: 0,
+            ..Attempt::default()
         },
         "spot comes from the job"
     );
@@ -366,10 +367,13 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         outcome: Outcome::Failed,
         exit_code: Some(3),
         reason: "exited 3".into(),
+        // An out-of-memory failure and an out-of-disk one before it, under --retry-larger.
         next_attempt: Some(Attempt {
             number: 3,
             spot: false,
             failures: 2,
+            larger: 1,
+            disk_doublings: 1,
         }),
     };
     let ended = with(
@@ -384,6 +388,8 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
             number: 3,
             spot: false,
             failures: 2,
+            larger: 1,
+            disk_doublings: 1,
         }
     );
     let result = AttemptResult {
@@ -393,7 +399,7 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         next_attempt: Some(Attempt {
             number: 2,
             spot: false,
-            failures: 0,
+            ..Attempt::default()
         }),
     };
     let ended = with(&launched, "$.result", serde_json::to_value(result).unwrap());
@@ -407,7 +413,7 @@ fn a_retried_attempt_goes_round_as_a_valid_iteration_state() {
         Attempt {
             number: 2,
             spot: false,
-            failures: 0,
+            ..Attempt::default()
         }
     );
     let done = evaluate(

@@ -12,7 +12,8 @@ use ecsub_aws::ecs_tasks::EcsTaskDetail;
 use ecsub_aws::store::{self, Payer};
 use ecsub_aws::{execution, FnError};
 use ecsub_core::chain::{
-    classify, failure_class, job_of_cluster, next_attempt, AttemptRecord, AttemptResult, Stopped,
+    classify, failure_class, job_of_cluster, next_attempt, retry_change, AttemptRecord,
+    AttemptResult, Stopped,
 };
 use ecsub_core::outputs::{Window, S3_SLACK_MS};
 use ecsub_core::tasks::{self, Cell};
@@ -91,6 +92,12 @@ pub async fn record(
         container_reason: container.and_then(|c| c.reason.as_deref()),
     };
     let (outcome, reason) = classify(&stopped, &missing);
+    let class = failure_class(&stopped, outcome);
+    let next = next_attempt(outcome, exit_code, class, attempt, &env.retry_policy());
+    let reason = match next.as_ref().and_then(|n| retry_change(&attempt, n)) {
+        Some(change) => format!("{reason}; {change}"),
+        None => reason,
+    };
     let record = AttemptRecord {
         job_id: layout.job_id.clone(),
         index,
@@ -100,7 +107,7 @@ pub async fn record(
         instance_type: env.instance_type.clone(),
         task_arn: Some(task.task_arn.clone()),
         outcome,
-        class: failure_class(&stopped, outcome),
+        class,
         exit_code,
         reason,
         missing_outputs: missing,
@@ -110,7 +117,7 @@ pub async fn record(
         availability_zone: env.availability_zone.clone(),
         recorded_at: crate::now_rfc3339(),
         recorded_by: "task-stopped".to_owned(),
-        next_attempt: next_attempt(outcome, exit_code, attempt, &env.retry_policy()),
+        next_attempt: next,
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;

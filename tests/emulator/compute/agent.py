@@ -16,6 +16,10 @@ the variables the agent injects (the task role's credentials endpoint, AWS_EXECU
 no harness variables. The only stand-in is AWS_ENDPOINT_URL, which plays the network. The awslogs driver ships the output with
 the instance role's credentials and fails the container's start if it cannot create its stream.
 
+A container may hold its instance type's memory and no more: past it, the kernel's OOM killer ends it, and ECS
+reports exit 137 with OutOfMemoryError (read from /proc once a second). An instance type's NVIDIA GPUs are
+registered on the GPU-optimized AMI with ECS_ENABLE_GPU_SUPPORT only.
+
 When the container exits the task is stopped and the "ECS Task State Change" event is put on the bus with the exit
 code; an instance that goes away under a task stops it the way ECS reports it on EC2 (stopCode TerminationNotice,
 "Host EC2 (instance …) terminated.", no exit code). A spot interruption is EC2's: an "EC2 Spot Instance Interruption
@@ -109,6 +113,7 @@ class Agent(TaskRunner):
                 instance.disk_gone = True
                 continue
             threading.Thread(target=self.boot, args=(described,), name=f"boot-{instance_id}", daemon=True).start()
+        rss = self._memory_by_group()
         for task_arn, task in list(self.running.items()):
             self.ship_logs(task)
             described = states.get(task.instance_id)
@@ -130,6 +135,13 @@ class Agent(TaskRunner):
                     self.finish(task, exit_code=None, reason=failure, stop_code="TaskFailedToStart", container_reason=failure)
                 else:
                     self.finish(task, exit_code=task.process.returncode, reason="Essential container in task exited")
+            elif not host_gone and rss.get(task.process.pid, 0) > _memory_bytes(described):
+                # The container has no hard limit, so it may take the instance's memory, and no more: the kernel's
+                # OOM killer ends it, and ECS reports it as OutOfMemoryError with exit 137 ("Amazon ECS stopped
+                # task error messages": "OutOfMemoryError: Container killed due to memory usage").
+                _kill(task.process)
+                LOG.info("task %s: over its instance's memory (%d bytes): OOM-killed", task_arn, rss[task.process.pid])
+                self.finish(task, exit_code=137, reason="Essential container in task exited", container_reason="OutOfMemoryError: Container killed due to memory usage")
             elif host_gone:
                 _kill(task.process)
                 verb = "stopped" if described and described["State"]["Name"] in ("stopping", "stopped") else "terminated"
@@ -278,6 +290,31 @@ class Agent(TaskRunner):
             instance.state = "registered"
             self.instance_changed(instance, seconds is None, 0, 0, registered=True)
         LOG.info("instance %s joined cluster %s", instance.instance_id, cluster)
+
+    def _memory_by_group(self) -> dict[int, int]:
+        """Resident bytes by process group (each container is one: container.py starts it in its own session),
+        read from /proc at most once a second, and only while a container runs."""
+        now = time.monotonic()
+        if not any(t.process is not None and t.process.poll() is None for t in self.running.values()):
+            return {}
+        if now - getattr(self, "_rss_at", 0.0) < 1.0:
+            return getattr(self, "_rss", {})
+        groups: dict[int, int] = {}
+        page = os.sysconf("SC_PAGE_SIZE")
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rfind(b")") + 2 :].split()
+            if len(fields) > 21:
+                # After the command: state, ppid, pgrp (3rd) … rss in pages (22nd; proc(5), fields 3 and 24).
+                groups[int(fields[2])] = groups.get(int(fields[2]), 0) + int(fields[21]) * page
+        self._rss_at, self._rss = now, groups
+        return groups
 
     def _gpus(self, instance: Instance, described: dict, config: dict[str, str]) -> list[str]:
         """The GPU ids the agent registers: an instance type's NVIDIA GPUs, when the instance runs the ECS
@@ -461,6 +498,15 @@ def _ecs_config(text: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             config[key.strip()] = value.strip()
     return config
+
+
+def _memory_bytes(described: Optional[dict]) -> float:
+    """An instance's memory (its type's, as DescribeInstanceTypes says); unbounded for an unknown type."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    kind = (described or {}).get("InstanceType", "")
+    mib = ((INSTANCE_TYPES.get(kind) or {}).get("MemoryInfo") or {}).get("SizeInMiB")
+    return float(mib) * 1024 * 1024 if mib else float("inf")
 
 
 def _register_gpus(account: str, region: str, cluster: str, arn: str, gpus: list[str]) -> None:

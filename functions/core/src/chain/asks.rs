@@ -80,16 +80,20 @@ pub fn in_order(asks: &mut [LaunchAsk]) {
     });
 }
 
-/// The asks one RunInstances can launch for together: of one job (its user data, types, subnets, disk) and one
-/// market (spot or on demand), each group in ask order, the groups in the order of their first ask.
+/// The asks one RunInstances can launch for together: of one job (its user data, types, subnets, disk), one
+/// market (spot or on demand) and one size (`--retry-larger`'s sizes up and disk doublings), each group in ask
+/// order, the groups in the order of their first ask.
 pub fn groups(mut asks: Vec<LaunchAsk>) -> Vec<Vec<LaunchAsk>> {
     in_order(&mut asks);
     let mut groups: Vec<Vec<LaunchAsk>> = Vec::new();
     for ask in asks {
-        match groups
-            .iter_mut()
-            .find(|g| g[0].job.job_id == ask.job.job_id && g[0].attempt.spot == ask.attempt.spot)
-        {
+        match groups.iter_mut().find(|g| {
+            let first = &g[0].attempt;
+            g[0].job.job_id == ask.job.job_id
+                && first.spot == ask.attempt.spot
+                && first.larger == ask.attempt.larger
+                && first.disk_doublings == ask.attempt.disk_doublings
+        }) {
             Some(group) => group.push(ask),
             None => groups.push(vec![ask]),
         }
@@ -157,7 +161,7 @@ mod tests {
             attempt: Attempt {
                 number: 1,
                 spot,
-                failures: 0,
+                ..Attempt::default()
             },
             relaunch: 0,
             asked_at: at.to_owned(),

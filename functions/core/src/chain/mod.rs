@@ -19,6 +19,7 @@ pub mod pace;
 pub mod policy;
 pub mod quotas;
 pub mod records;
+pub mod sizes;
 pub mod stager;
 pub mod task_env;
 pub mod wire;
@@ -26,8 +27,8 @@ pub mod wire;
 pub use instance::{container_command, container_image, log_stream, user_data, CONTAINER_SHELL};
 pub use names::*;
 pub use policy::{
-    classify, failure_class, is_throttling, next_attempt, refusal, FailureClass, Refusal,
-    RetryPolicy, Stopped, MAX_ATTEMPTS, MAX_RETRIES,
+    classify, failure_class, is_throttling, next_attempt, refusal, retry_change, FailureClass,
+    Refusal, RetryPolicy, Stopped, MAX_ATTEMPTS, MAX_RETRIES,
 };
 pub use records::*;
 pub use task_env::TaskEnv;

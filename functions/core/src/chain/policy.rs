@@ -20,6 +20,9 @@ pub struct RetryPolicy {
     pub retry_od: bool,
     pub retries: u32,
     pub retry_on_exit: Vec<i32>,
+    /// `--retry-larger`: an out-of-memory failure's retry runs on the next larger type, an out-of-disk one's with
+    /// twice the disk.
+    pub larger: bool,
 }
 
 /// What ECS says about a stopped task, as far as the classification needs it.
@@ -167,10 +170,13 @@ fn non_empty(text: &str, otherwise: &str) -> String {
 }
 
 /// Whether an ended attempt is tried again, and how ([`RetryPolicy`]). An interruption does not spend the task's
-/// `--retries`, and its own failures do not spend the interruptions' bound.
+/// `--retries`, and its own failures do not spend the interruptions' bound. With `--retry-larger`, the retry of an
+/// out-of-memory failure (`class`) runs a size larger, and of an out-of-disk one with twice the disk; an
+/// interrupted attempt's retry keeps what its attempt had.
 pub fn next_attempt(
     outcome: Outcome,
     exit_code: Option<i32>,
+    class: Option<FailureClass>,
     attempt: Attempt,
     policy: &RetryPolicy,
 ) -> Option<Attempt> {
@@ -179,7 +185,7 @@ pub fn next_attempt(
             Some(Attempt {
                 number: attempt.number + 1,
                 spot: attempt.spot && !policy.retry_od,
-                failures: attempt.failures,
+                ..attempt
             })
         }
         Outcome::Failed | Outcome::OutputsMissing
@@ -189,10 +195,27 @@ pub fn next_attempt(
         {
             Some(Attempt {
                 number: attempt.number + 1,
-                spot: attempt.spot,
                 failures: attempt.failures + 1,
+                larger: attempt.larger
+                    + u32::from(policy.larger && class == Some(FailureClass::OutOfMemory)),
+                disk_doublings: attempt.disk_doublings
+                    + u32::from(policy.larger && class == Some(FailureClass::OutOfDisk)),
+                ..attempt
             })
         }
+        _ => None,
+    }
+}
+
+/// What a retry changes, said after the reason of the attempt it follows (`--retry-larger`), so that the record,
+/// `status`, `report` and the timeline say it: `None` when it runs as its attempt did.
+pub fn retry_change(attempt: &Attempt, next: &Attempt) -> Option<&'static str> {
+    match (
+        next.larger > attempt.larger,
+        next.disk_doublings > attempt.disk_doublings,
+    ) {
+        (true, _) => Some("the next attempt runs on the next larger instance type"),
+        (_, true) => Some("the next attempt has twice the disk"),
         _ => None,
     }
 }
@@ -499,6 +522,7 @@ mod tests {
             number,
             spot,
             failures,
+            ..Attempt::default()
         }
     }
 
@@ -510,25 +534,28 @@ mod tests {
             ..RetryPolicy::default()
         };
         let first = at(1, true, 0);
-        assert_eq!(next_attempt(Outcome::Failed, Some(3), first, &od), None);
         assert_eq!(
-            next_attempt(Outcome::OutputsMissing, Some(0), first, &od),
+            next_attempt(Outcome::Failed, Some(3), None, first, &od),
             None
         );
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, first, &none),
+            next_attempt(Outcome::OutputsMissing, Some(0), None, first, &od),
+            None
+        );
+        assert_eq!(
+            next_attempt(Outcome::Interrupted, None, None, first, &none),
             Some(at(2, true, 0))
         );
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, first, &od),
+            next_attempt(Outcome::Interrupted, None, None, first, &od),
             Some(at(2, false, 0))
         );
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, at(3, false, 0), &od),
+            next_attempt(Outcome::Interrupted, None, None, at(3, false, 0), &od),
             None
         );
         assert_eq!(
-            next_attempt(Outcome::InfrastructureError, None, first, &od),
+            next_attempt(Outcome::InfrastructureError, None, None, first, &od),
             None
         );
     }
@@ -541,36 +568,40 @@ mod tests {
             retry_od: false,
             retries: 2,
             retry_on_exit: vec![3],
+            larger: false,
         };
         let first = at(1, true, 0);
         assert_eq!(
-            next_attempt(Outcome::Failed, Some(3), first, &policy),
+            next_attempt(Outcome::Failed, Some(3), None, first, &policy),
             Some(at(2, true, 1))
         );
-        assert_eq!(next_attempt(Outcome::Failed, Some(4), first, &policy), None);
         assert_eq!(
-            next_attempt(Outcome::OutputsMissing, Some(0), first, &policy),
+            next_attempt(Outcome::Failed, Some(4), None, first, &policy),
             None
         );
         assert_eq!(
-            next_attempt(Outcome::Failed, Some(3), at(2, true, 1), &policy),
+            next_attempt(Outcome::OutputsMissing, Some(0), None, first, &policy),
+            None
+        );
+        assert_eq!(
+            next_attempt(Outcome::Failed, Some(3), None, at(2, true, 1), &policy),
             Some(at(3, true, 2))
         );
         assert_eq!(
-            next_attempt(Outcome::Failed, Some(3), at(3, true, 2), &policy),
+            next_attempt(Outcome::Failed, Some(3), None, at(3, true, 2), &policy),
             None
         );
         // Attempt 3 after two own failures is the task's first that was not one: two interruptions more may follow.
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, at(3, true, 2), &policy),
+            next_attempt(Outcome::Interrupted, None, None, at(3, true, 2), &policy),
             Some(at(4, true, 2))
         );
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, at(4, true, 2), &policy),
+            next_attempt(Outcome::Interrupted, None, None, at(4, true, 2), &policy),
             Some(at(5, true, 2))
         );
         assert_eq!(
-            next_attempt(Outcome::Interrupted, None, at(5, true, 2), &policy),
+            next_attempt(Outcome::Interrupted, None, None, at(5, true, 2), &policy),
             None
         );
         // Without codes, any own failure is tried again, outputs missing too.
@@ -579,12 +610,90 @@ mod tests {
             ..RetryPolicy::default()
         };
         assert_eq!(
-            next_attempt(Outcome::OutputsMissing, Some(0), first, &any),
+            next_attempt(Outcome::OutputsMissing, Some(0), None, first, &any),
             Some(at(2, true, 1))
         );
         assert_eq!(
-            next_attempt(Outcome::Failed, Some(137), first, &any),
+            next_attempt(Outcome::Failed, Some(137), None, first, &any),
             Some(at(2, true, 1))
+        );
+    }
+
+    /// `--retries 2 --retry-larger`: an out-of-memory failure's retry runs a size up, an out-of-disk one's with
+    /// twice the disk, any other failure's as it was; an interruption's retry keeps what its attempt had.
+    #[test]
+    fn retry_larger_grows_what_ran_out_and_nothing_else() {
+        let larger = RetryPolicy {
+            retries: 2,
+            larger: true,
+            ..RetryPolicy::default()
+        };
+        let first = at(1, false, 0);
+        let oom = next_attempt(
+            Outcome::Failed,
+            Some(137),
+            Some(FailureClass::OutOfMemory),
+            first,
+            &larger,
+        )
+        .unwrap();
+        assert_eq!(
+            (oom.number, oom.failures, oom.larger, oom.disk_doublings),
+            (2, 1, 1, 0)
+        );
+        let disk = next_attempt(
+            Outcome::Failed,
+            Some(123),
+            Some(FailureClass::OutOfDisk),
+            oom,
+            &larger,
+        )
+        .unwrap();
+        assert_eq!((disk.number, disk.larger, disk.disk_doublings), (3, 1, 1));
+        assert_eq!(
+            retry_change(&first, &oom),
+            Some("the next attempt runs on the next larger instance type")
+        );
+        assert_eq!(
+            retry_change(&oom, &disk),
+            Some("the next attempt has twice the disk")
+        );
+        assert_eq!(retry_change(&first, &at(2, false, 1)), None);
+        let interrupted = next_attempt(
+            Outcome::Interrupted,
+            None,
+            Some(FailureClass::Interrupted),
+            disk,
+            &larger,
+        )
+        .unwrap();
+        assert_eq!((interrupted.larger, interrupted.disk_doublings), (1, 1));
+        let exit = next_attempt(
+            Outcome::Failed,
+            Some(1),
+            Some(FailureClass::Exit),
+            first,
+            &larger,
+        );
+        assert_eq!(
+            exit,
+            Some(at(2, false, 1)),
+            "an ordinary failure runs as it was"
+        );
+        let plain = RetryPolicy {
+            retries: 2,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            next_attempt(
+                Outcome::Failed,
+                Some(137),
+                Some(FailureClass::OutOfMemory),
+                first,
+                &plain
+            ),
+            Some(at(2, false, 1)),
+            "without --retry-larger the retry is the same size"
         );
     }
 

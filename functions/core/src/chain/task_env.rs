@@ -24,6 +24,10 @@ pub mod names {
     pub const RETRIES: &str = "ECSUB_RETRIES";
     pub const RETRY_ON_EXIT: &str = "ECSUB_RETRY_ON_EXIT";
     pub const FAILURES: &str = "ECSUB_FAILURES";
+    /// `--retry-larger`, and the attempt's sizes up and disk doublings (see [`super::super::Attempt`]).
+    pub const RETRY_LARGER: &str = "ECSUB_RETRY_LARGER";
+    pub const LARGER: &str = "ECSUB_LARGER";
+    pub const DISK_DOUBLINGS: &str = "ECSUB_DISK_DOUBLINGS";
     /// The attempt's instance, for its record and its cost.
     pub const INSTANCE_ID: &str = "ECSUB_INSTANCE_ID";
     pub const INSTANCE_TYPE: &str = "ECSUB_INSTANCE_TYPE";
@@ -61,6 +65,9 @@ pub mod names {
         RETRIES,
         RETRY_ON_EXIT,
         FAILURES,
+        RETRY_LARGER,
+        LARGER,
+        DISK_DOUBLINGS,
         INSTANCE_ID,
         INSTANCE_TYPE,
         LAUNCHED_AT,
@@ -90,6 +97,7 @@ pub struct TaskEnv {
     pub retry_od: bool,
     pub retries: u32,
     pub retry_on_exit: Vec<i32>,
+    pub retry_larger: bool,
     /// The attempt's instance (absent only in a task that something other than ecsub's launch started).
     pub instance_id: Option<String>,
     pub instance_type: Option<String>,
@@ -107,6 +115,7 @@ impl TaskEnv {
             retry_od: self.retry_od,
             retries: self.retries,
             retry_on_exit: self.retry_on_exit.clone(),
+            larger: self.retry_larger,
         }
     }
 
@@ -128,6 +137,12 @@ impl TaskEnv {
                     .join(" "),
             ),
             (names::FAILURES, self.attempt.failures.to_string()),
+            (names::RETRY_LARGER, self.retry_larger.to_string()),
+            (names::LARGER, self.attempt.larger.to_string()),
+            (
+                names::DISK_DOUBLINGS,
+                self.attempt.disk_doublings.to_string(),
+            ),
             (
                 names::INSTANCE_ID,
                 self.instance_id.clone().unwrap_or_default(),
@@ -176,8 +191,11 @@ impl TaskEnv {
                 number: u32::try_from(number(names::ATTEMPT)?).unwrap_or(u32::MAX),
                 spot: get(names::SPOT) == Some("true"),
                 failures: count(names::FAILURES),
+                larger: count(names::LARGER),
+                disk_doublings: count(names::DISK_DOUBLINGS),
             },
             retry_od: get(names::RETRY_OD) == Some("true"),
+            retry_larger: get(names::RETRY_LARGER) == Some("true"),
             retries: count(names::RETRIES),
             retry_on_exit: get(names::RETRY_ON_EXIT)
                 .unwrap_or_default()
@@ -247,10 +265,13 @@ mod tests {
                 number: 2,
                 spot: true,
                 failures: 1,
+                larger: 1,
+                disk_doublings: 2,
             },
             retry_od: true,
             retries: 2,
             retry_on_exit: vec![3, 75],
+            retry_larger: true,
             instance_id: Some("i-0abc".into()),
             instance_type: Some("t3.micro".into()),
             launched_at: Some("2026-12-06T01:02:03Z".into()),

@@ -50,6 +50,10 @@ pub struct JobRef {
     pub retries: u32,
     #[serde(default)]
     pub retry_on_exit: Vec<i32>,
+    /// `--retry-larger`: an out-of-memory failure's retry runs a size larger, an out-of-disk one's with twice the
+    /// disk.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retry_larger: bool,
     pub disk_size: u32,
     pub subnet_ids: Vec<String>,
     pub security_group_id: Option<String>,
@@ -121,6 +125,14 @@ pub struct Attempt {
     pub spot: bool,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failures: u32,
+    /// `--retry-larger`: the sizes up from the job's first instance type this attempt runs on (one more after each
+    /// out-of-memory failure: [`super::sizes`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub larger: u32,
+    /// `--retry-larger`: how many times the root volume is doubled for this attempt (one more after each
+    /// out-of-disk failure).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_doublings: u32,
 }
 
 fn is_zero(n: &u32) -> bool {

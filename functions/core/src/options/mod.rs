@@ -99,6 +99,10 @@ pub struct JobArgs {
     /// With --retries: try again only after these exit codes (e.g. 75 for a temporary failure)
     #[arg(long, value_name = "CODE[,CODE...]", value_delimiter = ',')]
     pub retry_on_exit: Vec<i32>,
+    /// With --retries: a task killed for want of memory is tried again on the next larger type (the next of the
+    /// list, or its family's next size), and one that ran out of disk with twice the disk (AWS only)
+    #[arg(long)]
+    pub retry_larger: bool,
     /// Buckets whose copies add `--request-payer requester` (AWS only)
     #[arg(long, value_name = "BUCKET[,BUCKET...]", value_delimiter = ',')]
     pub request_payer_bucket: Vec<String>,
@@ -219,6 +223,7 @@ impl JobArgs {
             aws_subnet_id: list(self.aws_subnet_id, lower.aws_subnet_id),
             spot: self.spot || lower.spot,
             retry_od: self.retry_od || lower.retry_od,
+            retry_larger: self.retry_larger || lower.retry_larger,
             retries: self.retries.or(lower.retries),
             retry_on_exit: if self.retry_on_exit.is_empty() {
                 lower.retry_on_exit
@@ -268,6 +273,7 @@ impl JobArgs {
             ("multi-arch", self.multi_arch),
             ("spot", self.spot),
             ("retry-od", self.retry_od),
+            ("retry-larger", self.retry_larger),
             ("ignore-location", self.ignore_location),
             ("skip-price", self.skip_price),
         ];
@@ -310,6 +316,11 @@ impl JobArgs {
                 "--retries {retries}: a task is tried again at most {} times",
                 crate::chain::MAX_RETRIES
             ));
+        }
+        if self.retry_larger && retries == 0 {
+            errors.push(
+                "--retry-larger needs --retries N (how many times to try again, larger)".to_owned(),
+            );
         }
         if !self.retry_on_exit.is_empty() && retries == 0 {
             errors
@@ -430,6 +441,7 @@ impl JobArgs {
             retry_od: self.retry_od,
             retries,
             retry_on_exit: self.retry_on_exit,
+            retry_larger: self.retry_larger,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -508,6 +520,9 @@ pub struct JobSpec {
     pub retries: u32,
     #[serde(default)]
     pub retry_on_exit: Vec<i32>,
+    /// `--retry-larger` (absent in a job.json written before it existed: off).
+    #[serde(default)]
+    pub retry_larger: bool,
     pub request_payer_buckets: Vec<String>,
     pub ignore_location: bool,
     pub verify_bucket: bool,

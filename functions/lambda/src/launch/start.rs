@@ -41,6 +41,7 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
         retry_od: r.job.retry_od,
         retries: r.job.retries,
         retry_on_exit: r.job.retry_on_exit.clone(),
+        retry_larger: r.job.retry_larger,
         instance_id: Some(r.instance.instance_id.clone()),
         instance_type: Some(r.instance.instance_type.clone()),
         // For the attempt's cost, recorded by task-stopped.

@@ -10,6 +10,7 @@ use ecsub_aws::compute::{self, run_instances, Arch, Refused, RunRequest};
 use ecsub_aws::FnError;
 use ecsub_core::chain::asks::batch_token;
 use ecsub_core::chain::pace::Answer;
+use ecsub_core::chain::sizes::{attempt_types, attempt_volume_gib, AttemptTypes};
 use ecsub_core::chain::{
     error_names, user_data, Instance, JobRef, LaunchAsk, Refusal, TAG_JOB, TAG_STACK,
 };
@@ -40,7 +41,15 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
     };
     let job = first.job.clone();
     let spot = first.attempt.spot;
-    let facts = match compute::type_facts(&ctx.aws.ec2, &job.instance_types).await {
+    let volume_gib = attempt_volume_gib(job.root_volume_gib(), first.attempt.disk_doublings);
+    let instance_types = match types_of(ctx, &job, first.attempt.larger).await {
+        Ok(types) => types,
+        Err(e) => {
+            walked.why = Some(e);
+            return walked;
+        }
+    };
+    let facts = match compute::type_facts(&ctx.aws.ec2, &instance_types).await {
         Ok(facts) => facts,
         Err(e) => {
             walked.why = Some(e);
@@ -54,7 +63,7 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
     };
     let mut tried = Vec::new();
     let mut no_stager = Vec::new();
-    for instance_type in &job.instance_types {
+    for instance_type in &instance_types {
         let (arch, gpus) = facts
             .get(instance_type)
             .map_or((Arch::X86_64, 0), |f| (f.arch, f.gpus));
@@ -87,7 +96,8 @@ pub async fn walk(ctx: &Ctx, asks: Vec<LaunchAsk>) -> Walked {
                 *subnet,
                 &batch,
             );
-            let request = request(ctx, &job, spot, (instance_type, gpus), &ami, *subnet, token);
+            let mut request = request(ctx, &job, spot, (instance_type, gpus), &ami, *subnet, token);
+            request.root_volume_gib = volume_gib;
             match run_instances(&ctx.aws.ec2, &request, asked).await {
                 Ok(instances) => {
                     let launched = u32::try_from(instances.len()).unwrap_or(u32::MAX);
@@ -150,6 +160,38 @@ pub fn market(spot: bool) -> &'static str {
     } else {
         "on demand"
     }
+}
+
+/// The types an attempt `larger` sizes up runs on (`--retry-larger`): the job's from the `larger`-th on, or past
+/// the list, the size of the last type's family that many steps up among those EC2 has (each checked once, and
+/// kept for the process).
+async fn types_of(ctx: &Ctx, job: &JobRef, larger: u32) -> Result<Vec<String>, FnError> {
+    let (candidates, steps) = match attempt_types(&job.instance_types, larger) {
+        AttemptTypes::Listed(types) => return Ok(types),
+        AttemptTypes::Beyond { candidates, steps } => (candidates, steps),
+    };
+    let mut found = 0;
+    for candidate in &candidates {
+        match compute::type_facts(&ctx.aws.ec2, std::slice::from_ref(candidate)).await {
+            Ok(facts) if facts.contains_key(candidate) => {
+                found += 1;
+                if found == steps {
+                    return Ok(vec![candidate.clone()]);
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.is_transient() => return Err(e),
+            Err(_) => {} // a size this family does not have
+        }
+    }
+    let last = job.instance_types.last().map_or("", String::as_str);
+    Err(FnError::new(
+        error_names::LAUNCH_FAILED,
+        format!(
+            "--retry-larger: EC2 has no size {steps} above {last} in its family for this attempt (the job's types \
+             and their family's larger sizes are used up); list larger types with --aws-ec2-instance-type"
+        ),
+    ))
 }
 
 /// The group's RunInstances request for one type and subnet.
