@@ -15,6 +15,7 @@ POST /no-capacity {instance_types}    (kept: a fault)
 POST /ec2-bucket {kind, api, capacity, refill}   resize one of EC2's throttling buckets (front/throttle.py)
 POST /bucket {service, bucket, capacity, refill}  resize any service's throttling bucket (its name in front/throttle.py)
 POST /quota {code, value}             set one of the account's EC2 vCPU quotas (services/quotas.py)
+POST /ecr-repository {account, name[, policy]}   a repository in another account's ECR, with its repository policy
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def serve(sandbox) -> str:
                     return self._json(
                         200, THROTTLE.resize(body["service"], body["bucket"], body["capacity"], body["refill"])
                     )
+                if self.path == "/ecr-repository":
+                    return self._json(200, sandbox.foreign_repository(body["account"], body["name"], body.get("policy")))
                 if self.path == "/quota":
                     return self._json(200, quotas.set_quota(body["code"], body["value"]))
                 if self.path == "/fire-schedule":

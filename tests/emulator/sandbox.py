@@ -311,6 +311,17 @@ class Sandbox:
         behaviour.send_s3_event(account, region, event)
         return True
 
+    def foreign_repository(self, account: str, name: str, policy: Optional[dict]) -> dict:
+        """A repository in another account's ECR (a team's shared images), with its repository policy, made as
+        that account would (moto's backend of that account: the harness has no credentials there)."""
+        from moto.ecr.models import ecr_backends
+
+        backend = ecr_backends[account][self.region]
+        backend.create_repository(name, account, {}, {}, "MUTABLE", [])
+        if policy is not None:
+            backend.set_repository_policy(account, name, json.dumps(policy))
+        return {"repository": f"{account}.dkr.ecr.{self.region}.amazonaws.com/{name}"}
+
     # -- run ------------------------------------------------------------------------------------------------------
 
     def run(self) -> None:

@@ -69,11 +69,13 @@ def private_registry(image: str) -> Optional[dict[str, str]]:
     return next((wanted for prefix, wanted in PRIVATE.items() if repository.startswith(prefix)), None)
 
 
-def pull_error(image: str) -> Optional[str]:
+def pull_error(image: str, puller: Optional[str] = None) -> Optional[str]:
     """Why the image cannot be pulled, or None. A repository no registry holds fails the task's start with
     CannotPullContainerError, as on ECS ("Amazon ECS stopped task errors": CannotPullContainerError, "… not
     found"), so a misspelt --image or default is seen by the suite, not run as some other image. An ECR image
-    pulls when the account's registry has the repository."""
+    pulls when the account's registry has the repository, and, from another account's registry, when its
+    repository policy lets the pulling account (`puller`) call ecr:BatchGetImage (ECR User Guide, "Private
+    repository policy examples": allow another account to pull); otherwise ECR answers 403."""
     repository = _repository(image)
     if repository in IMAGES:
         return None
@@ -86,14 +88,42 @@ def pull_error(image: str) -> Optional[str]:
         host, _, name = repository.partition("/")
         account, region = host.split(".")[0], host.split(".")[3]
         try:
-            ecr_backends[account][region]._get_repository(name)
-            return None
+            repo = ecr_backends[account][region]._get_repository(name)
         except Exception:  # noqa: BLE001 - no such repository
-            pass
+            repo = None
+        if repo is not None and (puller is None or puller == account or _lets_pull(repo.policy, puller)):
+            return None
+        if repo is not None:
+            return (
+                f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "
+                f"{image}: pulling from host {host} failed with status code [manifests {image.rpartition(':')[2]}]: "
+                f"403 Forbidden (the repository's policy does not let account {puller} pull)"
+            )
     return (
         f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to resolve ref "
         f"{image}: {repository}: not found"
     )
+
+
+def _lets_pull(policy_text: Optional[str], account: str) -> bool:
+    """Whether a repository policy allows `account` (its root, or any of its principals) ecr:BatchGetImage."""
+    if not policy_text:
+        return False
+    try:
+        policy = json.loads(policy_text)
+    except ValueError:
+        return False
+    allowed = False
+    for statement in iam._statements(policy):
+        principal = statement.get("Principal")
+        named = ["*"] if principal == "*" else iam._as_list((principal or {}).get("AWS")) if isinstance(principal, dict) else []
+        covers = any(p in ("*", account, f"arn:aws:iam::{account}:root") or p.startswith(f"arn:aws:iam::{account}:") for p in named)
+        acts = any(iam._like(a, "ecr:BatchGetImage", ignore_case=True) for a in iam._as_list(statement.get("Action")))
+        if covers and acts:
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
 
 
 def image_config(image: str) -> dict[str, Any]:
@@ -206,7 +236,7 @@ class TaskRunner:
         definition = self.definition(described["taskDefinitionArn"])
         spec = definition["containerDefinitions"][0]
         image = image_config(spec.get("image", ""))
-        unpulled = self.registry_refusal(definition, spec) or pull_error(spec.get("image", ""))
+        unpulled = self.registry_refusal(definition, spec) or pull_error(spec.get("image", ""), self.account)
         home = self.sandbox.workdir / "tasks" / arn.split("/")[-1]
         home.mkdir(parents=True, exist_ok=True)
         task = Task(arn, cluster, instance.instance_id, None, home, described, FAULTS.now("ecs"), instance_principal=instance.principal)

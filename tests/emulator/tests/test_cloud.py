@@ -181,6 +181,25 @@ class Cloud(CloudCase):
         self.assertEqual(len(started["tasks"]), 1)
         self.assertEqual(started["failures"], [])
 
+    def test_another_accounts_ecr_image_pulls_only_when_its_repository_policy_lets_this_account(self):
+        from moto.ecr.models import ecr_backends
+
+        from ..compute.agent_tasks import pull_error
+
+        theirs = ecr_backends["444455556666"]["us-east-1"]
+        for name in ("team/shared", "team/closed"):
+            theirs.create_repository(name, "444455556666", {}, {}, "MUTABLE", [])
+        theirs.set_repository_policy("444455556666", "team/shared", json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}],
+        }))
+        host = "444455556666.dkr.ecr.us-east-1.amazonaws.com"
+        self.assertIsNone(pull_error(f"{host}/team/shared:1", "123456789012"))
+        self.assertIsNone(pull_error(f"{host}/team/closed:1", "444455556666"), "its own account pulls")
+        for image, account in ((f"{host}/team/closed:1", "123456789012"), (f"{host}/team/shared:1", "999988887777")):
+            refused = pull_error(image, account)
+            self.assertIn("403 Forbidden", refused or "", image)
+
     def test_repository_credentials_need_an_execution_role_and_start_task_passes_it(self):
         iam, ecs = self.client("iam"), self.client("ecs")
         execution = iam.create_role(RoleName="executionRole", AssumeRolePolicyDocument=json.dumps(TRUST["ecs-tasks"]))["Role"]["Arn"]
