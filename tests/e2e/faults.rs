@@ -702,6 +702,9 @@ fn a_cluster_ecs_will_not_delete_yet_does_not_keep_the_job_from_ending() {
 #[test]
 fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
     let sandbox = with_wordcount();
+    // The job's event comes twice at once, and only the first StartExecution fails: the copy whose start
+    // succeeds must not run a job the other refused (CI seed 415317165 ran it, on a cluster the refusal removed).
+    sandbox.fault(&json!({ "kind": "delivery", "function": "ecsub-submit", "duplicate": true }));
     sandbox.fault(&json!({
         "kind": "api", "operation": "StartExecution", "principal": "lambda-ecsub-submit",
         "code": "InvalidExecutionInput", "status": 400, "times": 1,
@@ -717,6 +720,7 @@ fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
              Invalid State Machine Execution Input"
         )
     );
+    sandbox.settled(60);
     let clusters = sandbox.aws_json(&[
         "ecs",
         "describe-clusters",
@@ -733,7 +737,21 @@ fn a_start_that_fails_for_good_removes_what_it_made_and_says_why() {
         "ACTIVE",
     ]);
     assert_eq!(definitions["taskDefinitionArns"], json!([]));
-    assert!(sandbox.executions().is_empty());
+    // The copy's start either failed too or was stopped at once: nothing of the job runs, and its status is the
+    // refusal (error.txt wins over a start record the copy may have written first).
+    let executions = sandbox.executions();
+    assert!(
+        executions.iter().all(|e| e["status"] == "ABORTED"),
+        "{executions:?}"
+    );
+    assert_nothing_running(&sandbox, &job);
+    let status = sandbox.cli(&["status", &job]);
+    assert!(
+        status.stdout.contains("the stack could not start this job"),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
 }
 
 #[test]

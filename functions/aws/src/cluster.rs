@@ -97,13 +97,6 @@ pub async fn prepare(
     }
 }
 
-/// Removes what [`prepare`] made (the log group stays: it holds nothing, and expires). No instance has joined the
-/// cluster yet, so there is none to deregister.
-pub async fn remove(aws: &Clients, cluster: &str, task_definition: &str) -> Result<(), FnError> {
-    deregister_definition(&aws.ecs, task_definition).await?;
-    delete_cluster(&aws.ecs, cluster).await
-}
-
 /// Creates the log group with its tags. A group that is there already (an `--aws-log-group-name` jobs share) keeps
 /// the tags it was made with: a job's tags are on its log streams' group only when the job made it.
 async fn create_log_group(

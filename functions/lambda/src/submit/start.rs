@@ -46,6 +46,12 @@ pub async fn start_job(
     let s3 = &ctx.aws.s3;
     let bucket = &layout.bucket;
     let error_key = layout.error_key();
+    if store::exists(s3, bucket, &error_key).await? {
+        // Another delivery of this event refused the job (S3 and EventBridge deliver at least once): a refused job
+        // stays refused, whatever this copy would find.
+        info!(job_id = %job_id, "duplicate event: the job was refused already");
+        return Ok(json!({ "job_id": job_id, "duplicate": true }));
+    }
     let Some(raw) = store::get(s3, bucket, &layout.spec_key()).await? else {
         return Err(FnError::invalid_input(format!(
             "s3://{bucket}/{} is gone",
@@ -150,9 +156,44 @@ pub async fn start_job(
         Ok(answer) => Ok(answer),
         Err(e) if !e.is_transient() => {
             let line = format!("the stack could not start this job: {e}");
-            reject_at(ctx, bucket, &error_key, &[line]).await
+            let answer = reject_at(ctx, bucket, &error_key, &[line]).await?;
+            withdraw(ctx, layout, &execution_arn).await?;
+            Ok(answer)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// After a refusal is written: a copy of this event delivered at the same time may have started the job in the
+/// meantime (its StartExecution came after this one failed); it is stopped, and the cluster removed. The copy
+/// looks for `error.txt` after its own start and stops its execution too ([`launch`]), so whichever order the two
+/// take, a refused job runs nothing.
+async fn withdraw(ctx: &Ctx, layout: &JobLayout, execution_arn: &str) -> Result<(), FnError> {
+    let job_id = &layout.job_id;
+    if running(ctx, execution_arn).await? {
+        warn!(job_id = %job_id, "a copy of the event started the refused job; it is stopped");
+        stop_refused(ctx, execution_arn).await?;
+    }
+    let cluster = cluster_name(&ctx.config.stack, job_id);
+    if let Err(e) = cluster::delete_cluster(&ctx.aws.ecs, &cluster).await {
+        warn!(job_id = %job_id, error = %e, "the cluster stays for the janitor's sweep");
+    }
+    Ok(())
+}
+
+async fn running(ctx: &Ctx, execution_arn: &str) -> Result<bool, FnError> {
+    Ok(execution::status(&ctx.aws.sfn, execution_arn)
+        .await?
+        .is_some_and(|status| status == "RUNNING"))
+}
+
+/// Stops the execution a copy of the event started for a refused job. Both copies may stop it: one that finds it
+/// stopped already is done.
+async fn stop_refused(ctx: &Ctx, execution_arn: &str) -> Result<(), FnError> {
+    let cause = "another delivery of this job's event could not start it; see the job's error.txt";
+    match execution::stop(&ctx.aws.sfn, execution_arn, "Ecsub.Refused", cause).await {
+        Err(e) if running(ctx, execution_arn).await? => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -315,12 +356,25 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             return Ok(json!({ "job_id": job_id, "duplicate": true }));
         }
         Err(error) => {
-            if let Err(cleanup) = cluster::remove(&ctx.aws, &cluster, &task_definition).await {
-                warn!(job_id = %job_id, error = %cleanup, "the cluster stays for the janitor's sweep");
+            // Only this delivery's own revision goes: the cluster may be another copy's, which started the job
+            // (a refusal removes it once its error.txt is written: `withdraw`; a retry makes it again).
+            if let Err(cleanup) =
+                cluster::deregister_definition(&ctx.aws.ecs, &task_definition).await
+            {
+                warn!(job_id = %job_id, error = %cleanup, "an unused task definition revision stays");
             }
             return Err(error);
         }
     };
+    if store::exists(s3, bucket, &layout.error_key()).await? {
+        // A copy of this event refused the job while this one started it: the refusal stands (`withdraw`).
+        warn!(job_id = %job_id, "the job was refused by a copy of its event; its execution is stopped");
+        stop_refused(ctx, &execution_arn).await?;
+        if let Err(e) = cluster::deregister_definition(&ctx.aws.ecs, &task_definition).await {
+            warn!(job_id = %job_id, error = %e, "an unused task definition revision stays");
+        }
+        return Ok(json!({ "job_id": job_id, "refused": true }));
+    }
     let record = StartedRecord {
         job_id: job_id.clone(),
         execution_arn: execution_arn.clone(),
