@@ -46,6 +46,9 @@ pub enum Command {
     /// Stop a job: its execution is stopped, and the stack's janitor terminates its instances and writes its summary
     #[command(alias = "delete")]
     Cancel(CancelArgs),
+    /// End the hold of a failed task's instance kept for a look (--keep-on-failure) before its deadline: the
+    /// instance is terminated, and its scratch with it
+    Release(ReleaseArgs),
     /// Put the stager (ecsub-stage, one static binary per architecture) in the stack's bucket, where every
     /// instance fetches it at boot: run once after each deploy
     PublishStager(PublishStagerArgs),
@@ -238,6 +241,19 @@ pub struct CancelArgs {
     /// The job id `push` printed
     #[arg(value_name = "JOB")]
     pub job: String,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The job id `push` printed
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// Only this task's instance (its index, as `status` shows it) [default: every held instance of the job]
+    #[arg(value_name = "TASK")]
+    pub task: Option<usize>,
     /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
     #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
     pub aws_s3_bucket: Option<String>,

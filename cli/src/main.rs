@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         | Command::Watch(_)
         | Command::Logs(_)
         | Command::Cancel(_)
+        | Command::Release(_)
         | Command::PublishStager(_) => false,
     };
     let outcome = match cli.command {
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
         Command::Report(args) => aws::report(&args),
         Command::Logs(args) => aws::logs(&args),
         Command::Cancel(args) => aws::cancel(&args),
+        Command::Release(args) => aws::release(&args),
     };
     // Written, not printed: a closed stdout or stderr (a pager that quit) costs the message, never a panic.
     match outcome {

@@ -21,6 +21,8 @@ mod contract;
 mod delivery;
 // GPU types: the GPU-optimized AMI, the task's GPUs, the type lists refused.
 mod gpus;
+// --keep-on-failure: a failed task's instance held for a look, got into, released, and ended at its deadline.
+mod held;
 // Error paths: one thing AWS does now and then, injected per test; the job ends in bounded time, naming the cause.
 mod faults;
 // What a stack tells people: NotifyTopicArn at a job's end, the AlarmTopicArn alarm on failed events.

@@ -327,6 +327,7 @@ class Sandbox:
     def run(self) -> None:
         from . import control
         from .compute import agent, container
+        from .services import ssm_commands
 
         problem = container.can_isolate()
         if problem:
@@ -339,6 +340,8 @@ class Sandbox:
         for poller in self.lambdas.pollers:
             poller.start()
         self.agent = agent.Agent(self)
+        # Run Command reaches the agent's instances, as the instances' own SSM Agent would (services/ssm_commands.py).
+        ssm_commands.AGENT, ssm_commands.PRINCIPALS = self.agent, self.principals
         threading.Thread(target=self.agent.run, name="agent", daemon=True).start()
         stacks = {name: self.stack_info(s) for name, s in self.stacks.items()}
         first = next(iter(stacks.values()))

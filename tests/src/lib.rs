@@ -397,8 +397,13 @@ impl Sandbox {
 
     /// The real `aws` CLI against the sandbox (signing as "harness", left out of the counts).
     pub fn aws(&self, args: &[&str]) -> Ran {
+        self.aws_as("harness", args)
+    }
+
+    /// The real `aws` CLI against the sandbox, signing as `principal` ("cli": the stack's user).
+    pub fn aws_as(&self, principal: &str, args: &[&str]) -> Ran {
         let mut cmd = Command::new(venv_bin("aws"));
-        self.env(&mut cmd, "harness");
+        self.env(&mut cmd, principal);
         ran(cmd
             .args(args)
             .current_dir(repo())

@@ -2,7 +2,9 @@
 //! how to build the CLI that has it. Nothing here is ever half done.
 
 use super::{EndedJob, Stager};
-use crate::args::{CancelArgs, LogsArgs, LsArgs, PushArgs, ReportArgs, StatusArgs, WatchArgs};
+use crate::args::{
+    CancelArgs, LogsArgs, LsArgs, PushArgs, ReleaseArgs, ReportArgs, StatusArgs, WatchArgs,
+};
 use crate::error::InputError;
 use crate::plan::Plan;
 use ecsub_core::{JobLayout, S3Path};
@@ -18,9 +20,13 @@ fn without_aws(what: &str) -> anyhow::Error {
     .into()
 }
 
-const JOB_COMMANDS: &str = "status, ls, watch, report, logs and cancel";
+const JOB_COMMANDS: &str = "status, ls, watch, report, logs, cancel and release";
 
 pub fn status(_: &StatusArgs) -> anyhow::Result<ExitCode> {
+    Err(without_aws(JOB_COMMANDS))
+}
+
+pub fn release(_: &ReleaseArgs) -> anyhow::Result<ExitCode> {
     Err(without_aws(JOB_COMMANDS))
 }
 

@@ -1,5 +1,5 @@
 //! Everything the CLI does with AWS: the commands that read or stop a pushed job (`status`, `watch`, `ls`,
-//! `report`, `logs`, `cancel`) and the uploads of the others (`push`, `push --skip-existing`'s checks, `push
+//! `report`, `logs`, `cancel`, `release`) and the uploads of the others (`push`, `push --skip-existing`'s checks, `push
 //! --rerun-failed`'s reads, `publish-stager`). Every call goes through ecsub-aws.
 //!
 //! The `aws` feature is decided here, once: [`enabled.rs`](enabled) with it, [`disabled.rs`](disabled) without (a
@@ -15,8 +15,8 @@ mod imp;
 mod imp;
 
 pub use imp::{
-    cancel, ended_job, existing_outputs, logs, ls, publish_stager, quota_line, report, status,
-    upload, watch,
+    cancel, ended_job, existing_outputs, logs, ls, publish_stager, quota_line, release, report,
+    status, upload, watch,
 };
 
 use crate::error::InputError;

@@ -111,12 +111,35 @@ fn table(status: &JobStatus) -> String {
         .collect();
     let cost = status.cost.as_ref().map(cost_lines).unwrap_or_default();
     format!(
-        "job {}: {}\n{errors}{}\n{cost}{}",
+        "job {}: {}\n{errors}{}\n{cost}{}{}",
         status.job_id,
         status.state,
         counts(status),
-        align(&rows)
+        align(&rows),
+        held_lines(status)
     )
+}
+
+/// For each task whose instance is held for a look (`--keep-on-failure`): until when, how to get in, where its
+/// files are, and how to end the hold sooner.
+pub fn held_lines(status: &JobStatus) -> String {
+    let mut out = String::new();
+    for t in &status.tasks {
+        let Some(held) = &t.held else { continue };
+        out.push_str(&format!(
+            "task {} failed; its instance {} is held for a look until {} (billed until then):\n  \
+             get in:  aws ssm start-session --target {}   (Session Manager; its files are in {} on the instance)\n  \
+             release: ecsub-cli release {} {}\n",
+            t.index,
+            held.instance_id,
+            held.until,
+            held.instance_id,
+            ecsub_core::chain::instance::SCRATCH,
+            status.job_id,
+            t.index
+        ));
+    }
+    out
 }
 
 pub fn print(status: &JobStatus, output: Output) -> anyhow::Result<()> {
@@ -152,6 +175,7 @@ mod tests {
             exit_code: None,
             reason: String::new(),
             log: None,
+            held: None,
         }
     }
 

@@ -263,6 +263,7 @@ mod tests {
                         String::new()
                     },
                     log: None,
+                    held: None,
                 })
                 .collect(),
             cost: None,

@@ -24,6 +24,7 @@ pub mod compute;
 pub mod ecs_tasks;
 pub mod error;
 pub mod execution;
+pub mod hold;
 pub mod logs;
 pub mod notice;
 pub mod prices;

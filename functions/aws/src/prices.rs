@@ -26,7 +26,14 @@ pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {
             spot: r.spot,
             availability_zone: r.availability_zone.clone(),
             launched_ms: r.launched_at.as_deref().and_then(millis),
-            ended_ms: millis(&r.recorded_at).unwrap_or(0),
+            // A held instance (`--keep-on-failure`) is billed until its hold ends (or `release`, which the
+            // summary cannot know of: this is what it costs at most).
+            ended_ms: r
+                .held_until
+                .as_deref()
+                .and_then(millis)
+                .or_else(|| millis(&r.recorded_at))
+                .unwrap_or(0),
             disk_gib: root_volume_gib,
         })
         .collect();

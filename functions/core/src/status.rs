@@ -115,6 +115,9 @@ pub struct TaskStatus {
     /// The CloudWatch console's page of the log of the task's last attempt (JSON only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// Its instance, failed for good and held for a look (`--keep-on-failure`), while it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<crate::chain::Held>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -187,6 +190,7 @@ impl JobStatus {
                     exit_code: t.exit_code,
                     reason: t.reason,
                     log: None,
+                    held: t.held,
                 })
                 .collect(),
             cost: summary.cost,
@@ -245,12 +249,14 @@ pub fn task_status(index: usize, task: &TaskFacts<'_>, job: &JobFacts) -> TaskSt
         exit_code: None,
         reason,
         log: None,
+        held: None,
     };
     match (task.last, task.instance) {
         (Some(r), _) if r.next_attempt.is_none() => TaskStatus {
             instance_type: r.instance_type.clone(),
             spot: r.spot,
             exit_code: r.exit_code,
+            held: crate::chain::Held::of(r),
             ..status(TaskState::Ended(r.outcome), r.attempt, r.reason.clone())
         },
         (last, Some(instance)) => {

@@ -61,9 +61,49 @@ pub fn rfc3339_ms(text: &str) -> Option<i64> {
     Some(seconds * 1000 + millis)
 }
 
+/// The RFC 3339 UTC time, to the second, of `ms` milliseconds since the epoch (`2026-12-04T02:28:10Z`): what
+/// [`rfc3339_ms`] reads back, to the second.
+pub fn rfc3339_of_ms(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // The civil date of a day number (Howard Hinnant's algorithm, the inverse of the one above).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339_ms;
+    use super::{rfc3339_ms, rfc3339_of_ms};
+
+    #[test]
+    fn times_written_are_read_back_to_the_second() {
+        assert_eq!(rfc3339_of_ms(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_of_ms(951_868_801_500), "2000-03-01T00:00:01Z");
+        assert_eq!(rfc3339_of_ms(1_796_351_290_123), "2026-12-04T02:28:10Z");
+        for ms in [
+            0,
+            86_399_999,
+            951_782_400_000,
+            1_709_164_800_000,
+            4_102_444_800_000,
+        ] {
+            let written = rfc3339_of_ms(ms);
+            assert_eq!(rfc3339_ms(&written), Some(ms - ms % 1000), "{written}");
+        }
+    }
 
     #[test]
     fn rfc3339_times_read_as_the_epoch_does() {

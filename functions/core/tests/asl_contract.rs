@@ -44,6 +44,7 @@ fn job() -> JobRef {
         retries: 2,
         retry_on_exit: vec![3],
         retry_larger: true,
+        keep_on_failure: Some(3600),
         disk_size: 22,
         subnet_ids: vec![],
         security_group_id: None,

@@ -1,7 +1,8 @@
 //! How a stopped task's attempt ends, whoever saw it stop: task-stopped (its "Task State Change" event) and the
 //! janitor (a STOPPED task whose event was lost, or whose handling Lambda gave up on). It classifies the attempt
 //! (exit code, stop reason, declared outputs present), records it once (a conditional write, so the same event
-//! delivered twice records nothing the second time), terminates the instance, and resumes the waiting execution
+//! delivered twice records nothing the second time), terminates the instance (or, for a task failed for good of a
+//! job with `--keep-on-failure`, tags it held until its deadline: ecsub-core's `hold`), and resumes the waiting execution
 //! with the task token the task carries in its environment (or, once that one is closed, the later one a retried
 //! start recorded). Every step is idempotent, so a redelivered event (or a replay of a lost one) finishes what an
 //! earlier one left.
@@ -9,14 +10,17 @@
 use crate::Ctx;
 use ecsub_aws::compute::terminate;
 use ecsub_aws::ecs_tasks::EcsTaskDetail;
+use ecsub_aws::hold::hold;
 use ecsub_aws::store::{self, Payer};
 use ecsub_aws::{execution, FnError};
+use ecsub_core::chain::hold::hold_for;
 use ecsub_core::chain::{
     classify, failure_class, job_of_cluster, next_attempt, retry_change, AttemptRecord,
     AttemptResult, Stopped,
 };
 use ecsub_core::outputs::{Window, S3_SLACK_MS};
 use ecsub_core::tasks::{self, Cell};
+use ecsub_core::time::rfc3339_of_ms;
 use ecsub_core::JobLayout;
 use serde_json::{json, Value};
 use tracing::{info, warn};
@@ -98,6 +102,15 @@ pub async fn record(
         Some(change) => format!("{reason}; {change}"),
         None => reason,
     };
+    // `--keep-on-failure`: a task failed for good keeps its instance for a look, until recorded_at + the keep.
+    let recorded_ms = crate::now_ms();
+    let held_until = hold_for(outcome, next.is_some(), env.keep_on_failure)
+        .filter(|_| env.instance_id.is_some())
+        .map(|keep| rfc3339_of_ms(recorded_ms + i64::from(keep) * 1000));
+    let reason = match &held_until {
+        Some(until) => format!("{reason}; its instance is held for a look until {until}"),
+        None => reason,
+    };
     let record = AttemptRecord {
         job_id: layout.job_id.clone(),
         index,
@@ -118,6 +131,7 @@ pub async fn record(
         recorded_at: crate::now_rfc3339(),
         recorded_by: "task-stopped".to_owned(),
         next_attempt: next,
+        held_until,
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;
@@ -146,9 +160,16 @@ pub async fn record(
             }
         }
     };
-    if let Some(id) = &env.instance_id {
-        terminate(&ctx.aws.ec2, id).await?;
-        info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
+    match (&env.instance_id, &record.held_until) {
+        (Some(id), Some(until)) => {
+            hold(&ctx.aws.ec2, id, until).await?;
+            info!(job_id = %layout.job_id, task = index, instance_id = id, until, "failed for good: instance held for a look");
+        }
+        (Some(id), None) => {
+            terminate(&ctx.aws.ec2, id).await?;
+            info!(job_id = %layout.job_id, task = index, instance_id = id, delay_ms, "instance terminated");
+        }
+        (None, _) => {}
     }
     let result = AttemptResult {
         outcome: record.outcome,

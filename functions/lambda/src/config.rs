@@ -22,6 +22,8 @@ pub struct StackConfig {
     /// The stack's instance profile (name, and ARN for RunInstances) and its role's name.
     pub instance_profile: Option<String>,
     pub instance_profile_arn: Option<String>,
+    /// The profile of a `--keep-on-failure` job's instances: the same, and Session Manager's agent's rights.
+    pub held_instance_profile_arn: Option<String>,
     pub instance_role: Option<String>,
     /// The tasks' role, passed to the task definitions.
     pub task_role_arn: Option<String>,
@@ -91,6 +93,7 @@ impl StackConfig {
             secrets_prefix: var("ECSUB_SECRETS_PREFIX").unwrap_or_default(),
             instance_profile: var("ECSUB_INSTANCE_PROFILE"),
             instance_profile_arn: var("ECSUB_INSTANCE_PROFILE_ARN"),
+            held_instance_profile_arn: var("ECSUB_HELD_INSTANCE_PROFILE_ARN"),
             instance_role: var("ECSUB_INSTANCE_ROLE"),
             task_role_arn: var("ECSUB_TASK_ROLE_ARN"),
             execution_role_arn: var("ECSUB_EXECUTION_ROLE_ARN"),

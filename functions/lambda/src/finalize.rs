@@ -60,6 +60,7 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
         recorded_at: crate::now_rfc3339(),
         recorded_by: "finalize".to_owned(),
         next_attempt: None,
+        held_until: None,
     };
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| FnError::invalid_input(e.to_string()))?;

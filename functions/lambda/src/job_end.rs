@@ -6,6 +6,7 @@
 use crate::{layout_of, Ctx};
 use ecsub_aws::cluster::remove_cluster;
 use ecsub_aws::compute::{stack_instances, terminate_all};
+use ecsub_aws::hold::may_go;
 use ecsub_aws::{notice, prices, store, FnError};
 use ecsub_core::chain::{AttemptRecord, JobRef, Summary, TaskItems, TaskRef};
 use ecsub_core::JobLayout;
@@ -106,8 +107,11 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
         &["pending", "running", "stopping", "stopped"],
     )
     .await?;
+    // An instance held for a look (`--keep-on-failure`) outlives its job: the sweep terminates it at its deadline.
+    let now = crate::now_ms();
     let ids: Vec<String> = left
         .iter()
+        .filter(|i| may_go(i, now))
         .filter_map(|i| i.instance_id().map(str::to_owned))
         .collect();
     if ids.is_empty() {

@@ -480,6 +480,18 @@ def _servicequotas(r: Request, look: Lookups) -> Optional[list[Check]]:
 
 
 def _ssm(r: Request, look: Lookups) -> Optional[list[Check]]:
+    if r.operation in ("SendCommand", "StartSession"):
+        # Service Authorization Reference, Systems Manager: both act on the instance (its tags as
+        # ssm:resourceTag/… and aws:ResourceTag/…) and on the document; AWS's own documents have no account.
+        ids = r.params.get("InstanceIds") or ([r.params["Target"]] if "Target" in r.params else [])
+        document = r.params.get("DocumentName") or "SSM-SessionManagerRunShell"
+        account = "" if document.startswith("AWS-") else None
+        found = [Check(f"ssm:{r.operation}", _arn(r, "ssm", f"document/{document}", account=account))]
+        for instance_id in ids:
+            tags = look.instance_tags(instance_id)
+            context = {**_tag_context(tags, "ResourceTag"), **{f"ssm:resourceTag/{k}": v for k, v in tags.items()}}
+            found.append(Check(f"ssm:{r.operation}", _arn(r, "ec2", f"instance/{instance_id}"), context))
+        return found
     names = r.params.get("Names") or ([r.params["Name"]] if "Name" in r.params else [])
     if not names:
         return None

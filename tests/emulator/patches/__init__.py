@@ -1,6 +1,7 @@
 """Patches to moto 5.2.5, pinned: check each again when moto is upgraded, and drop the one a release fixes.
 - behaviour.py: moto made to answer what AWS answers (each patch numbered there, with the AWS document that says so);
 - services/quotas.py: EC2's vCPU quotas, answered by Service Quotas and met by RunInstances;
+- services/ssm_commands.py: Run Command on the emulated instances that are managed nodes;
 - services/map_run.py: the Distributed Map as AWS runs it, patched into moto's interpreter beside the records it
   keeps;
 - clocks.py: the services' clocks, a fraction of a second apart;
@@ -10,7 +11,7 @@ apply() applies every one of them."""
 
 from __future__ import annotations
 
-from ..services import map_run, quotas
+from ..services import map_run, quotas, ssm_commands
 from . import behaviour, clocks, speed
 
 _APPLIED = False
@@ -42,6 +43,7 @@ def apply() -> None:
     behaviour.patch_sqs()
     behaviour.patch_spot_price_history()
     quotas.patch_service_quotas()
+    ssm_commands.patch_run_command()
     clocks.patch_s3_clock()
     # The Distributed Map (services/map_run.py); ResultWriter's input is replaced before its errors are named.
     map_run.patch_declared_tolerance()

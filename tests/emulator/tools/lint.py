@@ -29,6 +29,7 @@ RESOURCE_STAR_ONLY = {
     "ecs:ListClusters": "no resource type",
     "states:SendTaskSuccess": "no resource type: the task token names the execution",
     "states:SendTaskFailure": "no resource type: the task token names the execution",
+    "ssm:GetCommandInvocation": "no resource type: the command id names the command",
 }
 
 

@@ -277,6 +277,7 @@ pub(crate) mod tests {
             recorded_at: at(base + 6),
             recorded_by: "task-stopped".into(),
             next_attempt: None,
+            held_until: None,
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod asks;
 pub mod gpu;
+pub mod hold;
 pub mod instance;
 pub mod launch_sim;
 pub mod limits;

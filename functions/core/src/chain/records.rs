@@ -55,6 +55,10 @@ pub struct AttemptRecord {
     pub recorded_by: String,
     #[serde(default)]
     pub next_attempt: Option<Attempt>,
+    /// `--keep-on-failure`: the task failed for good and its instance is held until then (RFC 3339), not
+    /// terminated; the attempt is billed to then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
 }
 #[cfg(any(test, feature = "test-util"))]
 impl AttemptRecord {
@@ -81,6 +85,7 @@ impl AttemptRecord {
             recorded_at: "2026-12-02T00:00:00Z".into(),
             recorded_by: "task-stopped".into(),
             next_attempt: None,
+            held_until: None,
         }
     }
 }
@@ -101,6 +106,26 @@ pub struct TaskSummary {
     /// The ECS task of its last attempt (its log stream is named after it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
+    /// Its instance, held for a look (`--keep-on-failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+}
+
+/// A failed task's instance held for a look (`--keep-on-failure`), and until when (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub instance_id: String,
+    pub until: String,
+}
+
+impl Held {
+    /// The hold a task's last attempt record says.
+    pub fn of(record: &AttemptRecord) -> Option<Held> {
+        Some(Held {
+            instance_id: record.instance_id.clone()?,
+            until: record.held_until.clone()?,
+        })
+    }
 }
 
 /// `summary.json`: the job's end state.
@@ -151,6 +176,7 @@ impl Summary {
                     reason: last.reason.clone(),
                     usd: None,
                     task_arn: last.task_arn.clone(),
+                    held: Held::of(last),
                 },
                 None => TaskSummary {
                     index: t.index,
@@ -162,6 +188,7 @@ impl Summary {
                     reason: "no attempt was recorded".to_owned(),
                     usd: None,
                     task_arn: None,
+                    held: None,
                 },
             })
             .collect();

@@ -28,6 +28,8 @@ pub mod names {
     pub const RETRY_LARGER: &str = "ECSUB_RETRY_LARGER";
     pub const LARGER: &str = "ECSUB_LARGER";
     pub const DISK_DOUBLINGS: &str = "ECSUB_DISK_DOUBLINGS";
+    /// `--keep-on-failure`, in seconds (empty: off).
+    pub const KEEP_ON_FAILURE: &str = "ECSUB_KEEP_ON_FAILURE";
     /// The attempt's instance, for its record and its cost.
     pub const INSTANCE_ID: &str = "ECSUB_INSTANCE_ID";
     pub const INSTANCE_TYPE: &str = "ECSUB_INSTANCE_TYPE";
@@ -68,6 +70,7 @@ pub mod names {
         RETRY_LARGER,
         LARGER,
         DISK_DOUBLINGS,
+        KEEP_ON_FAILURE,
         INSTANCE_ID,
         INSTANCE_TYPE,
         LAUNCHED_AT,
@@ -98,6 +101,8 @@ pub struct TaskEnv {
     pub retries: u32,
     pub retry_on_exit: Vec<i32>,
     pub retry_larger: bool,
+    /// `--keep-on-failure`, in seconds.
+    pub keep_on_failure: Option<u32>,
     /// The attempt's instance (absent only in a task that something other than ecsub's launch started).
     pub instance_id: Option<String>,
     pub instance_type: Option<String>,
@@ -142,6 +147,12 @@ impl TaskEnv {
             (
                 names::DISK_DOUBLINGS,
                 self.attempt.disk_doublings.to_string(),
+            ),
+            (
+                names::KEEP_ON_FAILURE,
+                self.keep_on_failure
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
             ),
             (
                 names::INSTANCE_ID,
@@ -197,6 +208,7 @@ impl TaskEnv {
             retry_od: get(names::RETRY_OD) == Some("true"),
             retry_larger: get(names::RETRY_LARGER) == Some("true"),
             retries: count(names::RETRIES),
+            keep_on_failure: get(names::KEEP_ON_FAILURE).and_then(|v| v.parse().ok()),
             retry_on_exit: get(names::RETRY_ON_EXIT)
                 .unwrap_or_default()
                 .split_whitespace()
@@ -272,6 +284,7 @@ mod tests {
             retries: 2,
             retry_on_exit: vec![3, 75],
             retry_larger: true,
+            keep_on_failure: Some(7200),
             instance_id: Some("i-0abc".into()),
             instance_type: Some("t3.micro".into()),
             launched_at: Some("2026-12-06T01:02:03Z".into()),

@@ -54,6 +54,9 @@ pub struct JobRef {
     /// disk.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retry_larger: bool,
+    /// `--keep-on-failure`, in seconds: the instance of a task failed for good is held this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_on_failure: Option<u32>,
     pub disk_size: u32,
     pub subnet_ids: Vec<String>,
     pub security_group_id: Option<String>,

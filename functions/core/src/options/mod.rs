@@ -103,6 +103,12 @@ pub struct JobArgs {
     /// list, or its family's next size), and one that ran out of disk with twice the disk (AWS only)
     #[arg(long)]
     pub retry_larger: bool,
+    /// Keep the instance of a task that failed for good (its last attempt) for a look, up to DURATION (`30m`, `2h`;
+    /// at most 24h): its scratch stays as the task left it; `status` says how to get in, `ecsub-cli release JOB
+    /// [TASK]` ends the hold sooner, and the janitor terminates it at the deadline. It is billed (and priced) until
+    /// then (AWS only)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_on_failure: Option<String>,
     /// Buckets whose copies add `--request-payer requester` (AWS only)
     #[arg(long, value_name = "BUCKET[,BUCKET...]", value_delimiter = ',')]
     pub request_payer_bucket: Vec<String>,
@@ -225,6 +231,7 @@ impl JobArgs {
             retry_od: self.retry_od || lower.retry_od,
             retry_larger: self.retry_larger || lower.retry_larger,
             retries: self.retries.or(lower.retries),
+            keep_on_failure: self.keep_on_failure.or(lower.keep_on_failure),
             retry_on_exit: if self.retry_on_exit.is_empty() {
                 lower.retry_on_exit
             } else {
@@ -263,6 +270,7 @@ impl JobArgs {
         value("aws-subnet-id", join(&self.aws_subnet_id));
         value("request-payer-bucket", join(&self.request_payer_bucket));
         value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
+        value("keep-on-failure", self.keep_on_failure.clone());
         for tag in &self.tags {
             value("tag", Some(tag.clone()));
         }
@@ -410,6 +418,18 @@ impl JobArgs {
         {
             errors.push(format!("--aws-log-group-name: {why}"));
         }
+        let keep_on_failure = match self
+            .keep_on_failure
+            .as_deref()
+            .map(crate::chain::hold::parse_keep)
+        {
+            Some(Err(why)) => {
+                errors.push(format!("--keep-on-failure: {why}"));
+                None
+            }
+            Some(Ok(seconds)) => Some(seconds),
+            None => None,
+        };
         let tags = crate::tags::parse_all(&self.tags).unwrap_or_else(|mut why| {
             errors.append(&mut why);
             Vec::new()
@@ -442,6 +462,7 @@ impl JobArgs {
             retries,
             retry_on_exit: self.retry_on_exit,
             retry_larger: self.retry_larger,
+            keep_on_failure,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -523,6 +544,9 @@ pub struct JobSpec {
     /// `--retry-larger` (absent in a job.json written before it existed: off).
     #[serde(default)]
     pub retry_larger: bool,
+    /// `--keep-on-failure`, in seconds (absent in a job.json written before it existed: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_on_failure: Option<u32>,
     pub request_payer_buckets: Vec<String>,
     pub ignore_location: bool,
     pub verify_bucket: bool,

@@ -1,11 +1,14 @@
-//! The sweep: instances of this stack's jobs whose execution is not running are terminated; clusters of this
+//! The sweep: instances of this stack's jobs whose execution is not running are terminated, but for those held for
+//! a look (`--keep-on-failure`) until their deadline, and those past it whatever their job; clusters of this
 //! stack's jobs that ended (or whose submit died before the execution started, an hour on) are removed.
 
 use super::execution_status;
 use crate::Ctx;
 use ecsub_aws::cluster::{self, deregister_definition, remove_cluster, stack_clusters};
 use ecsub_aws::compute::{stack_instances, tag_of, terminate_all};
+use ecsub_aws::hold::hold_of;
 use ecsub_aws::FnError;
+use ecsub_core::chain::hold::Hold;
 use ecsub_core::chain::{job_of_cluster, TAG_JOB};
 use std::collections::BTreeMap;
 use tracing::warn;
@@ -30,16 +33,29 @@ pub async fn instances(ctx: &Ctx) -> Result<Swept, FnError> {
         &["pending", "running"],
     )
     .await?;
+    let now = crate::now_ms();
     let mut by_job: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut hold_over = Vec::new();
     for instance in &live {
-        if let (Some(job), Some(id)) = (tag_of(instance, TAG_JOB), instance.instance_id()) {
-            by_job
+        let (Some(job), Some(id)) = (tag_of(instance, TAG_JOB), instance.instance_id()) else {
+            continue;
+        };
+        match hold_of(instance, now) {
+            Hold::Until(_) => {}
+            Hold::Over => hold_over.push(id.to_owned()),
+            Hold::No => by_job
                 .entry(job.to_owned())
                 .or_default()
-                .push(id.to_owned());
+                .push(id.to_owned()),
         }
     }
     let mut swept = Swept::default();
+    if !hold_over.is_empty() {
+        let mut done = terminate_all(&ctx.aws.ec2, &hold_over).await;
+        warn!(ids = ?done.terminated, left = done.left.len(), "terminated held instances at their deadline");
+        swept.done.append(&mut done.terminated);
+        swept.errors.append(&mut done.errors);
+    }
     for (job, ids) in by_job {
         match execution_status(ctx, &job).await {
             Ok(Some(status)) if status == "RUNNING" => continue,

@@ -42,6 +42,7 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
         retries: r.job.retries,
         retry_on_exit: r.job.retry_on_exit.clone(),
         retry_larger: r.job.retry_larger,
+        keep_on_failure: r.job.keep_on_failure,
         instance_id: Some(r.instance.instance_id.clone()),
         instance_type: Some(r.instance.instance_type.clone()),
         // For the attempt's cost, recorded by task-stopped.

@@ -221,7 +221,12 @@ fn request<'a>(
         subnet,
         key_name: job.key_name.as_deref(),
         security_group: job.security_group_id.as_deref(),
-        instance_profile_arn: ctx.config.instance_profile_arn.as_deref(),
+        // A job that may hold a failed task's instance launches them with Session Manager's rights, so the user can
+        // get in without a key pair (a stack deployed before the held profile existed: the plain one).
+        instance_profile_arn: job
+            .keep_on_failure
+            .and(ctx.config.held_instance_profile_arn.as_deref())
+            .or(ctx.config.instance_profile_arn.as_deref()),
         spot,
         gpus,
     }

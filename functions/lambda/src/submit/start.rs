@@ -312,6 +312,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             retries: spec.retries,
             retry_on_exit: spec.retry_on_exit.clone(),
             retry_larger: spec.retry_larger,
+            keep_on_failure: spec.keep_on_failure,
             tags: spec.tags.clone(),
             disk_size: spec.disk_size,
             subnet_ids: subnets(spec, &ctx.config).to_vec(),
