@@ -256,3 +256,54 @@ fn a_bad_tag_is_refused_by_the_dry_run_and_the_command_line_wins_over_the_file()
     );
     assert!(!taken.stdout.contains("project=old"), "{}", taken.stdout);
 }
+
+#[test]
+fn keep_on_failure_takes_a_duration_up_to_a_day_and_the_dry_run_says_what_it_keeps() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("t.tsv"), "--env A\nx\n").unwrap();
+    std::fs::write(tmp.path().join("s.sh"), "true\n").unwrap();
+    let dry_run = |keep: &str| {
+        run(cli()
+            .current_dir(tmp.path())
+            .env("ECSUB_BUCKET", "s3://my-stack-bucket")
+            .env("AWS_REGION", "us-east-1")
+            .args(["push", "--dry-run", "--tasks", "t.tsv", "--script", "s.sh"])
+            .args(["--keep-on-failure", keep]))
+    };
+    for (keep, why) in [
+        ("2d", "`2d` is not a duration (e.g. `30m`, `2h`, `1h30m`"),
+        (
+            "25h",
+            "`25h` is 25h: a failed task's instance is kept from 1 minute to 24 hours",
+        ),
+        (
+            "30s",
+            "`30s` is 30s: a failed task's instance is kept from 1 minute to 24 hours",
+        ),
+    ] {
+        let refused = dry_run(keep);
+        assert_eq!(refused.code, 2, "{keep}: {}", refused.stdout);
+        assert!(
+            refused
+                .stderr
+                .contains(&format!("--keep-on-failure: {why}")),
+            "{keep}: {}",
+            refused.stderr
+        );
+        assert!(!refused.stdout.contains("job id:"), "{}", refused.stdout);
+    }
+    let taken = dry_run("1h30m");
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    assert!(
+        taken.stdout.contains(
+            "\na task that fails for good keeps its instance (billed) for up to 1h30m for a look: "
+        ),
+        "{}",
+        taken.stdout
+    );
+    assert!(
+        taken.stdout.contains("\"keep_on_failure\": 5400"),
+        "{}",
+        taken.stdout
+    );
+}

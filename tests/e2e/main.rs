@@ -37,6 +37,8 @@ mod registry;
 mod quotas;
 // Running part of a job again: push --rerun-failed and --skip-existing; ls; what status and ls cost in calls.
 mod reruns;
+// --retries: a task's own failures tried again (--retry-on-exit), and --retry-larger's memory and disk.
+mod retries;
 // Jobs at scale (hundreds of tasks, EC2's throttling): they take the whole machine and run alone.
 mod scale;
 // What a stack lets a job do and keeps apart: its roles, data buckets, images and keys; two stacks in one account.

@@ -388,6 +388,11 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=None, help="AWS's schedules run this much faster (default 1/60)")
     parser.add_argument("--seed", type=int, default=None, help="the seed of at-least-once delivery's draws (default: a random one, logged)")
     args = parser.parse_args()
+    from .compute import container
+
+    # Before any thread: the instances' scratch disks are mounted in this process's own namespace, and go with it.
+    own = container.own_mount_namespace() if container.can_isolate() is None else "not root"
+    container.SCRATCH_DISKS = own is None
     bin_dir = args.bin_dir or Path(os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/ecsub-target"))) / "debug"
     args.dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(

@@ -75,6 +75,13 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
             tags.join(", ")
         );
     }
+    if let Some(keep) = plan.spec.keep_on_failure {
+        show!(
+            "a task that fails for good keeps its instance (billed) for up to {} for a look: ecsub-cli status JOB \
+             says how to get in, ecsub-cli release JOB [TASK] ends it sooner",
+            ecsub_core::chain::hold::words(keep)
+        );
+    }
     show!("would upload, in this order (the last object starts the job):");
     for (key, size) in &uploads {
         show!("  {}  ({size} bytes)", layout.url(key));

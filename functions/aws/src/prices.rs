@@ -9,14 +9,23 @@ use crate::error::describe;
 use aws_sdk_ec2::primitives::DateTime;
 use aws_sdk_ec2::types as ec2;
 use aws_sdk_pricing::types::{Filter, FilterType};
+use ecsub_core::chain::sizes::attempt_volume_gib;
 use ecsub_core::chain::AttemptRecord;
 use ecsub_core::cost::{self, billed_seconds, price_list, snapshot, Prices, Rate, Span, SpotPoint};
 use ecsub_core::time::rfc3339_ms as millis;
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::warn;
 
-/// The attempts as they are costed: launch → the record (written just before the instance is terminated).
+/// The attempts as they are costed: launch → the record (written just before the instance is terminated), each
+/// with its own root volume (`--retry-larger` doubles an out-of-disk attempt's: the attempt before it says so).
 pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {
+    let doublings: BTreeMap<(usize, u32), u32> = records
+        .iter()
+        .filter_map(|r| {
+            let next = r.next_attempt.as_ref()?;
+            Some(((r.index, next.number), next.disk_doublings))
+        })
+        .collect();
     let mut spans: Vec<Span> = records
         .iter()
         .map(|r| Span {
@@ -34,7 +43,10 @@ pub fn spans(records: &[AttemptRecord], root_volume_gib: u32) -> Vec<Span> {
                 .and_then(millis)
                 .or_else(|| millis(&r.recorded_at))
                 .unwrap_or(0),
-            disk_gib: root_volume_gib,
+            disk_gib: attempt_volume_gib(
+                root_volume_gib,
+                doublings.get(&(r.index, r.attempt)).copied().unwrap_or(0),
+            ),
         })
         .collect();
     spans.sort_by_key(|s| (s.index, s.attempt));
@@ -252,6 +264,33 @@ mod tests {
             )))
             .build();
         Clients::new(&shared, partition)
+    }
+
+    #[test]
+    fn an_attempt_is_costed_with_its_own_volume_and_a_held_one_until_its_hold_ends() {
+        use ecsub_core::chain::{Attempt, Outcome};
+        let mut first = AttemptRecord::example(0, 1, Outcome::Failed);
+        first.recorded_at = "2026-12-07T10:00:00Z".into();
+        first.next_attempt = Some(Attempt {
+            number: 2,
+            disk_doublings: 1,
+            ..Attempt::default()
+        });
+        let mut second = AttemptRecord::example(0, 2, Outcome::Failed);
+        second.recorded_at = "2026-12-07T10:10:00Z".into();
+        second.held_until = Some("2026-12-07T12:10:00Z".into());
+        let spans = spans(&[second, first], 40);
+        let got: Vec<(u32, u32, i64)> = spans
+            .iter()
+            .map(|s| (s.attempt, s.disk_gib, s.ended_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, 40, millis("2026-12-07T10:00:00Z").unwrap()),
+                (2, 80, millis("2026-12-07T12:10:00Z").unwrap()),
+            ]
+        );
     }
 
     #[tokio::test]

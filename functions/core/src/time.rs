@@ -61,10 +61,11 @@ pub fn rfc3339_ms(text: &str) -> Option<i64> {
     Some(seconds * 1000 + millis)
 }
 
-/// The RFC 3339 UTC time, to the second, of `ms` milliseconds since the epoch (`2026-12-04T02:28:10Z`): what
-/// [`rfc3339_ms`] reads back, to the second.
-pub fn rfc3339_of_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
+/// A time of day on a civil date, in UTC: `(year, month, day, hour, minute, second)`.
+pub type Civil = (i64, i64, i64, i64, i64, i64);
+
+/// The civil date and time in UTC of `seconds` since the epoch.
+pub fn civil(seconds: i64) -> Civil {
     let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     // The civil date of a day number (Howard Hinnant's algorithm, the inverse of the one above).
     let z = days + 719_468;
@@ -76,12 +77,14 @@ pub fn rfc3339_of_ms(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    (year, month, day, rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// The RFC 3339 UTC time, to the second, of `ms` milliseconds since the epoch (`2026-12-04T02:28:10Z`): what
+/// [`rfc3339_ms`] reads back, to the second.
+pub fn rfc3339_of_ms(ms: i64) -> String {
+    let (year, month, day, hour, minute, second) = civil(ms.div_euclid(1000));
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ the instance role's credentials and fails the container's start if it cannot cre
 
 A container may hold its instance type's memory and no more: past it, the kernel's OOM killer ends it, and ECS
 reports exit 137 with OutOfMemoryError (read from /proc once a second). An instance type's NVIDIA GPUs are
-registered on the GPU-optimized AMI with ECS_ENABLE_GPU_SUPPORT only.
+registered on the GPU-optimized AMI with ECS_ENABLE_GPU_SUPPORT only. Its /scratch (where the tasks' host volume
+is) holds what its root volume's size lets it hold, at container.SCRATCH_MIB_PER_GIB MiB per GiB: a task that fills
+it meets ENOSPC, and `df` says it is full.
 
 When the container exits the task is stopped and the "ECS Task State Change" event is put on the bus with the exit
 code; an instance that goes away under a task stops it the way ECS reports it on EC2 (stopCode TerminationNotice,
@@ -150,6 +152,7 @@ class Agent(TaskRunner):
             if not instance.disk_gone and instance.state != "booting" and instance_id not in states:
                 # Its root volume goes with it (DeleteOnTermination): its files (the stager among them), not its
                 # console log. Thousands of instances in one sandbox would otherwise fill the disk.
+                container.unmount_scratch(instance.home / "upper" / "scratch")
                 shutil.rmtree(instance.home / "upper", ignore_errors=True)
                 instance.disk_gone = True
         registered = {i.container_instance_arn: i for i in self.instances.values() if i.container_instance_arn}
@@ -183,6 +186,11 @@ class Agent(TaskRunner):
         home = instance.home
         upper = home / "upper"
         (upper / "etc" / "ecs").mkdir(parents=True, exist_ok=True)
+        if container.SCRATCH_DISKS:
+            # /scratch is on the root volume, and as full as its size lets it be (scaled: container.py).
+            problem = container.mount_scratch(upper / "scratch", _root_volume_gib(self.ec2, described))
+            if problem:
+                LOG.error("instance %s: %s", instance.instance_id, problem)
         (upper / "etc" / "ecs" / "ecs.config").touch()
         # The metadata service has the instance profile's credentials from the start, before the user data runs.
         profile = self._instance_profile(instance.instance_id, described)
@@ -446,6 +454,15 @@ class Agent(TaskRunner):
         for instance in list(self.instances.values()):
             if instance.user_data is not None and instance.user_data.poll() is None:
                 _kill(instance.user_data)
+
+
+def _root_volume_gib(ec2, described: dict) -> int:
+    """The size of the instance's root volume (its launch's BlockDeviceMappings, or the AMI's 30 GiB)."""
+    root = described.get("RootDeviceName")
+    ids = [m["Ebs"]["VolumeId"] for m in described.get("BlockDeviceMappings", []) if m.get("DeviceName") == root and "Ebs" in m]
+    if not ids:
+        return 30
+    return int(ec2.describe_volumes(VolumeIds=ids[:1])["Volumes"][0]["Size"])
 
 
 def _user_data(account: str, region: str, instance_id: str) -> bool:

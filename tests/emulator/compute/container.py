@@ -154,6 +154,52 @@ def start_failure(home: Path) -> Optional[str]:
     return None
 
 
+#: An instance's scratch folder is a filesystem of its own, of this many MiB per GiB of its root volume (where it is on
+#: an instance: /scratch on the root volume), so that a task can fill it as one fills a disk, at a test's size.
+SCRATCH_MIB_PER_GIB = 1
+#: Whether the sandbox has a mount namespace of its own to mount them in (sandbox.py's main sets it).
+SCRATCH_DISKS = False
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 16384, 1 << 18
+_MNT_DETACH = 2
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def own_mount_namespace() -> Optional[str]:
+    """Moves this process into a mount namespace of its own, private, so that the scratch disks it mounts for its
+    instances go with it, however it ends. Called before it starts a thread (a namespace is a thread's). Why it
+    could not, or None."""
+    import ctypes
+
+    libc = _libc()
+    if libc.unshare(_CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return f"unshare(CLONE_NEWNS): {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def mount_scratch(folder: Path, volume_gib: int) -> Optional[str]:
+    """Makes `folder` a filesystem of SCRATCH_MIB_PER_GIB × `volume_gib` MiB (mode 1777, as the user data makes
+    /scratch); why not, or None."""
+    import ctypes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    size = f"size={max(1, volume_gib) * SCRATCH_MIB_PER_GIB}m,mode=1777".encode()
+    if _libc().mount(b"tmpfs", str(folder).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, size) != 0:
+        return f"mount tmpfs on {folder}: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def unmount_scratch(folder: Path) -> None:
+    """Lets go of a scratch disk (an instance's root volume goes with it); one not mounted is fine."""
+    _libc().umount2(str(folder).encode(), _MNT_DETACH)
+
+
 def can_isolate() -> Optional[str]:
     """Why this machine cannot run the emulated containers, or None."""
     if os.geteuid() != 0:

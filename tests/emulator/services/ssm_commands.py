@@ -61,7 +61,8 @@ def _run(command_id: str, instance_id: str, script: str) -> None:
     instance = AGENT.instances[instance_id]
     home = instance.home / "ssm" / command_id
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + container.POSIX_BIN, "HOME": "/root"}
-    binds = container.tool_binds(AGENT.tools, False, False)
+    # /scratch is its own filesystem here (agent.py), bound as the instance's tasks have it.
+    binds = container.tool_binds(AGENT.tools, False, False) + [[str(instance.home / "upper" / "scratch"), "/scratch", False]]
     process = container.start(home, ["/bin/sh", "-c", script], env, binds, upper=instance.home / "upper", log=home / "stdout")
     try:
         code = process.wait(600)
