@@ -8,8 +8,11 @@ mod common;
 use common::{cli, repo, run};
 use serde_json::Value;
 
-/// Each file, its number of tasks (rows after the header) and its columns as dsub reads its header.
-const CORPUS: [(&str, usize, &[(&str, &str)]); 5] = [
+/// A file of the corpus, its number of tasks (rows after the header) and its columns (kind, name) as dsub reads
+/// its header.
+type Expected = (&'static str, usize, &'static [(&'static str, &'static str)]);
+
+const CORPUS: [Expected; 5] = [
     (
         "custom_scripts.tsv",
         3,

@@ -296,7 +296,7 @@ fn keep_on_failure_takes_a_duration_up_to_a_day_and_the_dry_run_says_what_it_kee
     assert_eq!(taken.code, 0, "{}", taken.stderr);
     assert!(
         taken.stdout.contains(
-            "\na task that fails for good keeps its instance (billed) for up to 1h30m for a look: "
+            "\na task that fails for good keeps its instance (billed) for 1h30m for a look, ended by the janitor's"
         ),
         "{}",
         taken.stdout

@@ -4,8 +4,8 @@
 //! their deadline and then terminates them, whatever the job's state.
 
 use ecsub_e2e::jobs::{
-    all_instances, assert_exit, assert_nothing_running, fire, job_id_of, push, rfc3339_ms, summary,
-    with_wordcount, write,
+    all_instances, assert_exit, assert_nothing_running, fire, job_id_of, push, push_long,
+    rfc3339_ms, summary, until_running, with_wordcount, write,
 };
 use ecsub_e2e::Sandbox;
 use serde_json::Value;
@@ -80,6 +80,31 @@ fn run_on(sandbox: &Sandbox, instance: &str, script: &str) -> Result<String, Str
 #[test]
 fn a_failed_tasks_instance_is_held_reachable_released_and_ended_at_its_deadline() {
     let sandbox = with_wordcount();
+    // The stack's user may get into and terminate held instances only: not a running task's instance.
+    let running_job = push_long(&sandbox);
+    until_running(&sandbox, 1, 90);
+    let running = instance_of(&sandbox, &running_job, 0);
+    let running = running["InstanceId"].as_str().unwrap();
+    let refused = run_on(&sandbox, running, "ls /scratch").unwrap_err();
+    assert!(refused.contains("AccessDenied"), "{refused}");
+    let refused = sandbox.aws_as(
+        "cli",
+        &["ec2", "terminate-instances", "--instance-ids", running],
+    );
+    assert!(
+        refused.stderr.contains("UnauthorizedOperation"),
+        "{}",
+        refused.stderr
+    );
+    let nothing = sandbox.cli(&["release", &running_job]);
+    assert_exit(&sandbox, &nothing, 0);
+    assert!(
+        nothing.stderr.contains("no instance of job"),
+        "{}",
+        nothing.stderr
+    );
+    assert_exit(&sandbox, &sandbox.cli(&["cancel", &running_job]), 0);
+
     let dir = tempfile::tempdir().unwrap();
     let tasks = write(dir.path(), "held.tsv", "--env NAME\nfirst\nsecond\n");
     let script = write(

@@ -52,12 +52,8 @@ pub async fn collect(
         ))
         .into());
     };
-    if let Some(errors) = store::get(&aws.s3, &layout.bucket, &layout.error_key()).await? {
-        let lines = String::from_utf8_lossy(&errors)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        return Ok(JobStatus::rejected(job_id, lines));
+    if let Some(status) = refused(aws, layout, &job_id).await? {
+        return Ok(status);
     }
     let started = get_json::<StartedRecord>(aws, layout, &layout.started_key()).await?;
     let links = Links::of(aws, started.as_ref());
@@ -79,6 +75,13 @@ pub async fn collect(
             task.log = log_of.get(&task.index).cloned();
         }
         return Ok(status);
+    }
+    if execution_status.as_deref().is_some_and(|s| s != "RUNNING") {
+        // Ended without a summary: a refused job whose execution a copy of its event had started, and the refusal
+        // stopped (error.txt is written before the stop, and may have come after the read above).
+        if let Some(status) = refused(aws, layout, &job_id).await? {
+            return Ok(status);
+        }
     }
     if seen.indices.is_none() {
         // The tasks the Map runs, as submit wrote them once it started the job (a 100 000-row tasks file is not
@@ -182,6 +185,22 @@ pub async fn collect(
         cost: None,
         notes: started.map(|s| s.notes).unwrap_or_default(),
     })
+}
+
+/// The job refused, if its `error.txt` says so.
+async fn refused(
+    aws: &Clients,
+    layout: &JobLayout,
+    job_id: &str,
+) -> anyhow::Result<Option<JobStatus>> {
+    let Some(errors) = store::get(&aws.s3, &layout.bucket, &layout.error_key()).await? else {
+        return Ok(None);
+    };
+    let lines = String::from_utf8_lossy(&errors)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Ok(Some(JobStatus::rejected(job_id.to_owned(), lines)))
 }
 
 /// What was read of each task, by index.

@@ -128,7 +128,8 @@ pub fn held_lines(status: &JobStatus) -> String {
         let Some(held) = &t.held else { continue };
         out.push_str(&format!(
             "task {} failed; its instance {} is held for a look until {} (billed until then):\n  \
-             get in:  aws ssm start-session --target {}   (Session Manager; its files are in {} on the instance)\n  \
+             get in:  aws ssm start-session --target {}   (the AWS CLI's Session Manager plugin; the task's files \
+             are in {})\n  \
              release: ecsub-cli release {} {}\n",
             t.index,
             held.instance_id,

@@ -77,8 +77,9 @@ fn print_plan(plan: &Plan, layout: &JobLayout, job_json: &str) {
     }
     if let Some(keep) = plan.spec.keep_on_failure {
         show!(
-            "a task that fails for good keeps its instance (billed) for up to {} for a look: ecsub-cli status JOB \
-             says how to get in, ecsub-cli release JOB [TASK] ends it sooner",
+            "a task that fails for good keeps its instance (billed) for {} for a look, ended by the janitor's next \
+             sweep (every 10 minutes): ecsub-cli status JOB says how to get in, ecsub-cli release JOB [TASK] ends it \
+             sooner",
             ecsub_core::chain::hold::words(keep)
         );
     }

@@ -394,8 +394,9 @@ pub async fn describe(
     Ok(found)
 }
 
-/// The task definition revisions of a family (a job's cluster name), every page ("ListTaskDefinitions": up to 100
-/// a page).
+/// The ACTIVE task definition revisions of a family (a job's cluster name), every page ("ListTaskDefinitions": up
+/// to 100 a page). The API's filter is a prefix, so another job's family that begins with this one's name (a job
+/// named after this job's id) is left out.
 pub async fn definitions(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<String>, FnError> {
     let mut pages = ecs
         .list_task_definitions()
@@ -405,7 +406,16 @@ pub async fn definitions(ecs: &aws_sdk_ecs::Client, family: &str) -> Result<Vec<
     let mut arns = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| FnError::aws(format!("ListTaskDefinitions {family}"), &e))?;
-        arns.extend_from_slice(page.task_definition_arns());
+        arns.extend(
+            page.task_definition_arns()
+                .iter()
+                .filter(|arn| {
+                    arn.rsplit_once(":task-definition/")
+                        .and_then(|(_, rest)| rest.rsplit_once(':'))
+                        .is_some_and(|(name, _)| name == family)
+                })
+                .cloned(),
+        );
     }
     Ok(arns)
 }

@@ -6,10 +6,12 @@ use crate::Ctx;
 use crate::{job_end, layout_of};
 use ecsub_aws::compute::terminate;
 use ecsub_aws::{store, FnError};
+use ecsub_core::chain::hold::Hold;
 use ecsub_core::chain::{AttemptRecord, FailureClass, FinalizeInput, IterationState, Outcome};
+use ecsub_core::JobLayout;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use tracing::warn;
+use tracing::{info, warn};
 
 pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnError> {
     let input: FinalizeInput = serde_json::from_value(event.payload)
@@ -72,10 +74,28 @@ async fn task_error(ctx: &Ctx, state: &IterationState) -> Result<Value, FnError>
     // timed-out task retried as if spot had taken it). A retry of this function after a failed terminate finds
     // the record and terminates again.
     if let Some(instance) = &state.instance {
-        terminate(&ctx.aws.ec2, &instance.instance_id).await?;
+        // Recorded already, by task-stopped, which may have held the instance for a look (`--keep-on-failure`):
+        // its hold stands.
+        if !created && held(ctx, &layout, &key).await? {
+            info!(job_id = %layout.job_id, task = state.task.index, instance_id = instance.instance_id, "the instance is held for a look; not terminated");
+        } else {
+            terminate(&ctx.aws.ec2, &instance.instance_id).await?;
+        }
     }
     warn!(job_id = %layout.job_id, task = state.task.index, reason, created, "task ended by an error");
     Ok(
         json!({ "index": state.task.index, "outcome": Outcome::InfrastructureError, "reason": reason }),
     )
+}
+
+/// Whether the attempt's record (written by someone else) holds its instance for a look until a time to come.
+async fn held(ctx: &Ctx, layout: &JobLayout, key: &str) -> Result<bool, FnError> {
+    let record = store::get(&ctx.aws.s3, &layout.bucket, key)
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<AttemptRecord>(&bytes).ok());
+    let until = record.and_then(|r| r.held_until);
+    Ok(matches!(
+        Hold::of(until.as_deref(), crate::now_ms()),
+        Hold::Until(_)
+    ))
 }

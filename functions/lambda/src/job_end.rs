@@ -8,6 +8,7 @@ use ecsub_aws::cluster::remove_cluster;
 use ecsub_aws::compute::{stack_instances, terminate_all};
 use ecsub_aws::hold::may_go;
 use ecsub_aws::{notice, prices, store, FnError};
+use ecsub_core::chain::hold::Hold;
 use ecsub_core::chain::{AttemptRecord, JobRef, Summary, TaskItems, TaskRef};
 use ecsub_core::JobLayout;
 use serde_json::{json, Value};
@@ -32,7 +33,14 @@ pub async fn close(
             Err(e) => warn!(key, error = %e, "unreadable attempt record; skipped"),
         }
     }
-    let swept = sweep_instances(ctx, job).await?;
+    // Held for a look by their records (`--keep-on-failure`), whatever EC2's eventually consistent tags say yet.
+    let now = crate::now_ms();
+    let held: Vec<&str> = records
+        .iter()
+        .filter(|r| matches!(Hold::of(r.held_until.as_deref(), now), Hold::Until(_)))
+        .filter_map(|r| r.instance_id.as_deref())
+        .collect();
+    let swept = sweep_instances(ctx, job, &held).await?;
     let mut summary = Summary::from_records(
         layout.job_id.clone(),
         &tasks,
@@ -96,10 +104,10 @@ async fn read_items(
     Ok(tasks)
 }
 
-/// Terminates every instance still tagged with the job (pending, running, stopping or stopped); returns how many
-/// were terminated. One that could not be (the calls throttled or refused) stays for the janitor's sweep, which
+/// Terminates every instance still tagged with the job (pending, running, stopping or stopped) but those `held`
+/// for a look; returns how many were terminated. One that could not be (the calls throttled or refused) stays for the janitor's sweep, which
 /// terminates the instances of every job whose execution is not running: the job's end is not held up for it.
-async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
+async fn sweep_instances(ctx: &Ctx, job: &JobRef, held: &[&str]) -> Result<usize, FnError> {
     let left = stack_instances(
         &ctx.aws.ec2,
         &ctx.config.stack,
@@ -113,6 +121,7 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef) -> Result<usize, FnError> {
         .iter()
         .filter(|i| may_go(i, now))
         .filter_map(|i| i.instance_id().map(str::to_owned))
+        .filter(|id| !held.contains(&id.as_str()))
         .collect();
     if ids.is_empty() {
         return Ok(0);

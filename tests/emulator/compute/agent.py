@@ -190,7 +190,10 @@ class Agent(TaskRunner):
             # /scratch is on the root volume, and as full as its size lets it be (scaled: container.py).
             problem = container.mount_scratch(upper / "scratch", _root_volume_gib(self.ec2, described))
             if problem:
+                # A disk without its size would be kinder than the volume: the instance fails instead.
+                instance.state, instance.why = "failed", problem
                 LOG.error("instance %s: %s", instance.instance_id, problem)
+                return
         (upper / "etc" / "ecs" / "ecs.config").touch()
         # The metadata service has the instance profile's credentials from the start, before the user data runs.
         profile = self._instance_profile(instance.instance_id, described)

@@ -1,7 +1,8 @@
 """Systems Manager Run Command on the emulated instances, which moto only records (every command "Success", no
 output, on any instance id).
 
-- A command is on the instances it names (moto's is on every instance when it names no Targets).
+- A command is on the instances it names (moto's is on every instance when it names no Targets); one by Targets is
+  refused here (not emulated).
 - SendCommand with AWS-RunShellScript reaches only managed nodes ("Troubleshooting managed node availability"): a
   running instance whose SSM Agent can reach Systems Manager with its instance profile's credentials, which needs
   ssm:UpdateInstanceInformation, ssmmessages:* and ec2messages:* ("Configure instance permissions required for
@@ -92,6 +93,9 @@ def patch_run_command() -> None:
 
     def send_command(self, **kwargs: Any):
         document_name, instance_ids = kwargs.get("document_name"), kwargs.get("instance_ids") or []
+        if document_name == "AWS-RunShellScript" and kwargs.get("targets"):
+            # Not emulated: a command by Targets would reach instances without the managed-node check.
+            raise RESTError("InvalidParameters", "the emulated cloud runs commands by InstanceIds only, not Targets")
         if document_name == "AWS-RunShellScript":
             refused = [i for i in instance_ids if managed(self.account_id, self.region_name, i)]
             if refused:

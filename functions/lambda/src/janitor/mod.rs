@@ -113,6 +113,13 @@ async fn execution_ended(ctx: &Ctx, detail: &ExecutionDetail) -> Result<Value, F
             detail.execution_arn
         ))
     })?;
+    let layout = crate::layout_of(&input.job)?;
+    if ecsub_aws::store::exists(&ctx.aws.s3, &layout.bucket, &layout.error_key()).await? {
+        // A refused job whose execution a copy of its event started, and the refusal stopped (submit's
+        // `withdraw`): it has no summary and no end to announce; the sweep takes what the copy may have made.
+        info!(job_id = %input.job.job_id, "the execution of a refused job was stopped; nothing to close");
+        return Ok(json!({ "refused": input.job.job_id }));
+    }
     warn!(job_id = %input.job.job_id, status = detail.status, "the execution ended early; closing the job");
     job_end::close(
         ctx,

@@ -36,20 +36,22 @@ pub async fn start_job(
         .config
         .execution_arn(job_id.as_str())
         .ok_or_else(|| FnError::invalid_input("ECSUB_STATE_MACHINE_ARN is not set"))?;
-    if execution::status(&ctx.aws.sfn, &execution_arn)
-        .await?
-        .is_some()
-    {
-        info!(job_id = %job_id, "duplicate event: the execution exists already");
-        return Ok(json!({ "job_id": job_id, "duplicate": true }));
-    }
     let s3 = &ctx.aws.s3;
     let bucket = &layout.bucket;
     let error_key = layout.error_key();
     if store::exists(s3, bucket, &error_key).await? {
         // Another delivery of this event refused the job (S3 and EventBridge deliver at least once): a refused job
-        // stays refused, whatever this copy would find.
+        // stays refused, whatever this copy would find. A refusal whose withdrawal failed (and is retried) ends
+        // it here.
         info!(job_id = %job_id, "duplicate event: the job was refused already");
+        withdraw(ctx, layout, &execution_arn).await?;
+        return Ok(json!({ "job_id": job_id, "duplicate": true }));
+    }
+    if execution::status(&ctx.aws.sfn, &execution_arn)
+        .await?
+        .is_some()
+    {
+        info!(job_id = %job_id, "duplicate event: the execution exists already");
         return Ok(json!({ "job_id": job_id, "duplicate": true }));
     }
     let Some(raw) = store::get(s3, bucket, &layout.spec_key()).await? else {
@@ -170,11 +172,14 @@ pub async fn start_job(
 /// take, a refused job runs nothing.
 async fn withdraw(ctx: &Ctx, layout: &JobLayout, execution_arn: &str) -> Result<(), FnError> {
     let job_id = &layout.job_id;
-    if running(ctx, execution_arn).await? {
-        warn!(job_id = %job_id, "a copy of the event started the refused job; it is stopped");
-        stop_refused(ctx, execution_arn).await?;
-    }
+    // Asked of StopExecution itself, not of DescribeExecution, which may not show an execution just started
+    // ("DescribeExecution": eventually consistent).
+    stop_refused(ctx, execution_arn).await?;
+    // Every copy's task definition revision, and the cluster: the janitor does not close a refused job.
     let cluster = cluster_name(&ctx.config.stack, job_id);
+    for definition in cluster::definitions(&ctx.aws.ecs, &cluster).await? {
+        cluster::deregister_definition(&ctx.aws.ecs, &definition).await?;
+    }
     if let Err(e) = cluster::delete_cluster(&ctx.aws.ecs, &cluster).await {
         warn!(job_id = %job_id, error = %e, "the cluster stays for the janitor's sweep");
     }
@@ -187,13 +192,20 @@ async fn running(ctx: &Ctx, execution_arn: &str) -> Result<bool, FnError> {
         .is_some_and(|status| status == "RUNNING"))
 }
 
-/// Stops the execution a copy of the event started for a refused job. Both copies may stop it: one that finds it
-/// stopped already is done.
+/// Stops the execution a copy of the event started for a refused job, if there is one. Both copies may stop it:
+/// one that finds it stopped already, or never started, is done.
 async fn stop_refused(ctx: &Ctx, execution_arn: &str) -> Result<(), FnError> {
     let cause = "another delivery of this job's event could not start it; see the job's error.txt";
     match execution::stop(&ctx.aws.sfn, execution_arn, "Ecsub.Refused", cause).await {
+        Ok(()) => {
+            warn!(
+                execution_arn,
+                "a copy of the event had started the refused job; it is stopped"
+            );
+            Ok(())
+        }
         Err(e) if running(ctx, execution_arn).await? => Err(e),
-        _ => Ok(()),
+        Err(_) => Ok(()),
     }
 }
 
@@ -368,12 +380,13 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
         }
     };
     if store::exists(s3, bucket, &layout.error_key()).await? {
-        // A copy of this event refused the job while this one started it: the refusal stands (`withdraw`).
+        // A copy of this event refused the job while this one started it: the refusal stands. This copy stops its
+        // execution and removes the cluster, which it may have made again after the refusal removed it.
         warn!(job_id = %job_id, "the job was refused by a copy of its event; its execution is stopped");
-        stop_refused(ctx, &execution_arn).await?;
         if let Err(e) = cluster::deregister_definition(&ctx.aws.ecs, &task_definition).await {
             warn!(job_id = %job_id, error = %e, "an unused task definition revision stays");
         }
+        withdraw(ctx, layout, &execution_arn).await?;
         return Ok(json!({ "job_id": job_id, "refused": true }));
     }
     let record = StartedRecord {
