@@ -448,7 +448,12 @@ fn the_janitors_sweep_goes_past_a_job_it_cannot_sweep_and_takes_it_on_the_next_r
             &[("ecsub:job", job), ("ecsub:stack", "ecsub")],
         )
     };
-    // The sweep goes through jobs in name order: the first one's call fails.
+    // The sweep goes through jobs in name order: the first one's call fails. One run of the sweep is what the
+    // fault counts on: EventBridge may deliver the schedule's event twice, and a second run at once would rightly
+    // take the first job (CI seed 187665598).
+    sandbox.fault(
+        &json!({ "kind": "delivery", "function": "ecsub-janitor", "duplicate": 0, "late": 0 }),
+    );
     let first = ghost("ghost-aaaaa");
     let second = ghost("ghost-bbbbb");
     sandbox.fault(&json!({
