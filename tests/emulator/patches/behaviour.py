@@ -319,6 +319,8 @@ def patch_stop_execution() -> None:
 _TOKENS: dict[str, tuple[str, Any]] = {}
 #: The MaxCount of the RunInstances request each server thread is answering.
 _MAX_COUNT: dict[int, int] = {}
+#: Held while a RunInstances counts the vCPU quota and launches (run_instances_backend).
+_QUOTA_LAUNCH = threading.Lock()
 _TOKENS_LOCK = threading.Lock()
 
 
@@ -352,9 +354,11 @@ def patch_ec2() -> None:
                 f"We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested.",
             )
         # The account's vCPU quota of the type's class and market (services/quotas.py): as many as fit, at least
-        # MinCount, or VcpuLimitExceeded.
-        count = quotas.launchable(self, instance_type, bool(kwargs.get("instance_market_options")), min_count, count)
-        reservation = original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
+        # MinCount, or VcpuLimitExceeded. Counted and launched as one step: two launches at once must not both
+        # count the room only one of them fits in (CI seed 4081870371 launched two t3.micro under a 2-vCPU quota).
+        with _QUOTA_LAUNCH:
+            count = quotas.launchable(self, instance_type, bool(kwargs.get("instance_market_options")), min_count, count)
+            reservation = original_backend(self, image_id, count, user_data, security_group_names, **kwargs)
         # When EC2's API will know them (front/gateway.py: eventual consistency).
         for instance in reservation.instances:
             instance.ecsub_launched = time.monotonic()
