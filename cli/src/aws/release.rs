@@ -8,7 +8,7 @@ use crate::args::ReleaseArgs;
 use crate::aws::job_layout;
 use ecsub_aws::compute::{instances, tag_of, terminate_all};
 use ecsub_aws::hold::hold_of;
-use ecsub_aws::Clients;
+use ecsub_aws::{now_ms, Clients};
 use ecsub_core::chain::hold::Hold;
 use ecsub_core::chain::TAG_TASK;
 use ecsub_core::status::JobStatus;
@@ -71,7 +71,7 @@ pub async fn still_held(aws: &Clients, job: &JobId, status: &mut JobStatus) -> a
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?
         .iter()
-        .filter(|i| matches!(hold_of(i, now), Hold::Until(_)))
+        .filter(|i| hold_of(i, now).is_held())
         .filter_map(|i| i.instance_id().map(str::to_owned))
         .collect();
     for task in &mut status.tasks {
@@ -84,10 +84,4 @@ pub async fn still_held(aws: &Clients, job: &JobId, status: &mut JobStatus) -> a
         }
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -23,8 +23,3 @@ pub async fn hold(ec2: &Client, instance_id: &str, until: &str) -> Result<(), Fn
 pub fn hold_of(instance: &Instance, now_ms: i64) -> Hold {
     Hold::of(tag_of(instance, TAG_HELD_UNTIL), now_ms)
 }
-
-/// Whether the instance may be terminated now by whoever ends its job: it is not held, or its hold is over.
-pub fn may_go(instance: &Instance, now_ms: i64) -> bool {
-    !matches!(hold_of(instance, now_ms), Hold::Until(_))
-}

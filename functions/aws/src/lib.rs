@@ -35,6 +35,13 @@ pub mod store;
 pub use clients::Clients;
 pub use error::FnError;
 
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Now, as an RFC 3339 UTC timestamp (`2026-11-28T03:04:05.123Z`).
 pub fn now_rfc3339() -> String {
     aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now())

@@ -94,8 +94,5 @@ async fn held(ctx: &Ctx, layout: &JobLayout, key: &str) -> Result<bool, FnError>
         .await?
         .and_then(|bytes| serde_json::from_slice::<AttemptRecord>(&bytes).ok());
     let until = record.and_then(|r| r.held_until);
-    Ok(matches!(
-        Hold::of(until.as_deref(), crate::now_ms()),
-        Hold::Until(_)
-    ))
+    Ok(Hold::of(until.as_deref(), crate::now_ms()).is_held())
 }

@@ -6,7 +6,6 @@
 use crate::{layout_of, Ctx};
 use ecsub_aws::cluster::remove_cluster;
 use ecsub_aws::compute::{stack_instances, terminate_all};
-use ecsub_aws::hold::may_go;
 use ecsub_aws::{notice, prices, store, FnError};
 use ecsub_core::chain::hold::Hold;
 use ecsub_core::chain::{AttemptRecord, JobRef, Summary, TaskItems, TaskRef};
@@ -33,11 +32,12 @@ pub async fn close(
             Err(e) => warn!(key, error = %e, "unreadable attempt record; skipped"),
         }
     }
-    // Held for a look by their records (`--keep-on-failure`), whatever EC2's eventually consistent tags say yet.
+    // Held for a look (`--keep-on-failure`), by their records: task-stopped writes the record before it tags the
+    // instance, and EC2 lists a new tag only after a while (eventual consistency).
     let now = crate::now_ms();
     let held: Vec<&str> = records
         .iter()
-        .filter(|r| matches!(Hold::of(r.held_until.as_deref(), now), Hold::Until(_)))
+        .filter(|r| Hold::of(r.held_until.as_deref(), now).is_held())
         .filter_map(|r| r.instance_id.as_deref())
         .collect();
     let swept = sweep_instances(ctx, job, &held).await?;
@@ -116,10 +116,8 @@ async fn sweep_instances(ctx: &Ctx, job: &JobRef, held: &[&str]) -> Result<usize
     )
     .await?;
     // An instance held for a look (`--keep-on-failure`) outlives its job: the sweep terminates it at its deadline.
-    let now = crate::now_ms();
     let ids: Vec<String> = left
         .iter()
-        .filter(|i| may_go(i, now))
         .filter_map(|i| i.instance_id().map(str::to_owned))
         .filter(|id| !held.contains(&id.as_str()))
         .collect();

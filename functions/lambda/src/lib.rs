@@ -29,14 +29,7 @@ pub mod task_stopped;
 pub mod telemetry;
 
 pub use config::{Ctx, StackConfig};
-pub use ecsub_aws::{now_rfc3339, FnError};
-
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use ecsub_aws::{now_ms, now_rfc3339, FnError};
 
 /// A job's object layout, from the job folder its state carries.
 pub fn layout_of(job: &ecsub_core::chain::JobRef) -> Result<ecsub_core::JobLayout, FnError> {

@@ -38,10 +38,7 @@ pub fn parse_keep(text: &str) -> Result<u32, String> {
             _ => return Err(what()),
         };
         // Units in order (h, m, s), each at most once, each after a number.
-        if digits.is_empty()
-            || units_seen.contains(c)
-            || !"hms"[units_start(&units_seen)..].contains(c)
-        {
+        if digits.is_empty() || !"hms"[units_start(&units_seen)..].contains(c) {
             return Err(what());
         }
         units_seen.push(c);
@@ -110,6 +107,11 @@ pub enum Hold {
 }
 
 impl Hold {
+    /// Whether nothing but `release` or the deadline may end the instance now.
+    pub fn is_held(self) -> bool {
+        matches!(self, Hold::Until(_))
+    }
+
     /// The hold a tag value gives. A value that is not a time is a hold that is over: an instance nobody can say
     /// the end of is not kept.
     pub fn of(tag: Option<&str>, now_ms: i64) -> Hold {
