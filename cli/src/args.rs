@@ -49,6 +49,9 @@ pub enum Command {
     /// End the hold of a failed task's instance kept for a look (--keep-on-failure) before its deadline: the
     /// instance is terminated, and its scratch with it
     Release(ReleaseArgs),
+    /// dsub's command line, run by this stack (--provider aws) or on this machine (--provider local): dsub's
+    /// flags and tasks files, s3:// for gs://; stdout holds the job id (docs/dsub.md)
+    Dsub(Box<crate::dsub::args::DsubArgs>),
     /// Put the stager (ecsub-stage, one static binary per architecture) in the stack's bucket, where every
     /// instance fetches it at boot: run once after each deploy
     PublishStager(PublishStagerArgs),

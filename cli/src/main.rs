@@ -40,6 +40,7 @@ macro_rules! say_inline {
 
 mod args;
 mod aws;
+mod dsub;
 mod error;
 mod local;
 mod plan;
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
         Some(a) if a == local::LEAD => return local::lead_task(std::env::args_os().skip(2)),
         _ => {}
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(with_entry_point(std::env::args_os()));
     let json = match &cli.command {
         Command::Validate(a) => a.output == args::Output::Json,
         Command::Run(a) => a.output == args::Output::Json,
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         | Command::Logs(_)
         | Command::Cancel(_)
         | Command::Release(_)
+        | Command::Dsub(_)
         | Command::PublishStager(_) => false,
     };
     let outcome = match cli.command {
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => aws::logs(&args),
         Command::Cancel(args) => aws::cancel(&args),
         Command::Release(args) => aws::release(&args),
+        Command::Dsub(args) => dsub::dsub(&args),
     };
     // Written, not printed: a closed stdout or stderr (a pager that quit) costs the message, never a panic.
     match outcome {
@@ -111,6 +114,21 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// The command line as the parser reads it: this binary run by the name of one of dsub's commands (a link
+/// `dsub` → `ecsub-cli` on PATH) is that command.
+fn with_entry_point(args: std::env::ArgsOs) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.collect();
+    let name = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .map(str::to_owned);
+    if let Some(name) = name.filter(|n| dsub::ENTRY_POINTS.contains(&n.as_str())) {
+        args.insert(1, name.into());
+    }
+    args
 }
 
 /// Input errors under `--output json`: `{"errors": [...]}`, each finding with the fields it has (`file`, `line`,

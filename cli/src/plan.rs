@@ -175,11 +175,6 @@ pub fn build(source: Source, suffix: &str) -> Result<Plan, InputError> {
     }
 }
 
-/// Reads the files `input` names and plans the job.
-pub fn read_and_build(input: &JobInput, suffix: &str) -> Result<Plan, InputError> {
-    build(Source::read(input)?, suffix)
-}
-
 /// Five random lowercase letters or digits for a job id, from the standard library's randomly seeded hasher.
 pub fn random_suffix() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -19,6 +19,8 @@ mod contract;
 // The stager reaching every task without the image's help (published, fetched, checked, mounted read-only), and
 // secrets by reference.
 mod delivery;
+// dsub's command line on the stack and locally: its tasks files, outputs and --logging files, --preemptible.
+mod dsub;
 // GPU types: the GPU-optimized AMI, the task's GPUs, the type lists refused.
 mod gpus;
 // --keep-on-failure: a failed task's instance held for a look, got into, released, and ended at its deadline.

@@ -58,7 +58,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let mut plan = plan::read_and_build(&args.input, &plan::random_suffix())?;
+    let source = plan::Source::read(&args.input)?;
+    let folders = Folders {
+        s3_root: args.s3_root,
+        wdir: args.wdir,
+        keep_scratch: args.keep_scratch,
+    };
+    run_source(&folders, source, &plan::random_suffix(), args.output)
+}
+
+/// Where a local run reads and writes: RunArgs' folders, or `dsub --provider local`'s.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    pub s3_root: PathBuf,
+    pub wdir: PathBuf,
+    pub keep_scratch: bool,
+}
+
+/// Runs the job `source` describes (its id made with `suffix`) in `folders`.
+pub fn run_source(
+    args: &Folders,
+    source: plan::Source,
+    suffix: &str,
+    output: crate::args::Output,
+) -> anyhow::Result<ExitCode> {
+    let mut plan = plan::build(source, suffix)?;
     let aws_only = plan.typed.aws_only_flags();
     if !aws_only.is_empty() {
         say!(
@@ -130,7 +154,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         stopped_by,
         took: started.elapsed(),
     }
-    .finish(args.output)
+    .finish(output)
 }
 
 /// Refuses a `--wdir` whose absolute path is not UTF-8: the tasks' copies (`ecsub-cli stage`, the same stager

@@ -35,7 +35,18 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
             Source::read(&input)?
         }
     };
-    let plan = plan::build(source, &plan::random_suffix())?;
+    run_source(args, bucket, source, &plan::random_suffix())
+}
+
+/// Plans the job `source` describes (its id made with `suffix`, which a job left with fewer tasks by
+/// `--skip-existing` keeps) and sends it.
+pub fn run_source(
+    args: &PushArgs,
+    bucket: &str,
+    source: Source,
+    suffix: &str,
+) -> anyhow::Result<ExitCode> {
+    let plan = plan::build(source, suffix)?;
     if args.skip_existing {
         let outputs = skip::declared_outputs(&plan);
         let skipped = aws::existing_outputs(&outputs, &plan.spec.request_payer_buckets)?;
@@ -44,7 +55,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
                 show!("every task's outputs exist: nothing to run, no job started");
                 return Ok(ExitCode::SUCCESS);
             };
-            let plan = plan::build(rest, &plan::random_suffix())?;
+            let plan = plan::build(rest, suffix)?;
             let skipped: Vec<usize> = skipped.into_iter().collect();
             return send::send(args, bucket, &plan, &skipped);
         }

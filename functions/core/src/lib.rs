@@ -1,5 +1,6 @@
 //! ecsub-core: the domain of ecsub, shared by the Lambda handlers, the CLI and the stager.
 //!
+//! - [`dsub`]: dsub's command line (its tasks files, names, ids, log paths) as an ecsub job;
 //! - [`tasks`]: the tasks-file engine (columns, rows, `#ecsub:` lines, limits);
 //! - [`options`]: job options ([`JobArgs`] as typed, [`JobSpec`] resolved), task ranges;
 //! - [`plan`]: the planning pipeline every job goes through (parse → options → name → range → resolve);
@@ -20,6 +21,7 @@
 pub mod chain;
 pub mod cost;
 pub mod diag;
+pub mod dsub;
 pub mod exit;
 pub mod job;
 pub mod options;

@@ -109,6 +109,17 @@ pub struct JobArgs {
     /// then (AWS only)
     #[arg(long, value_name = "DURATION")]
     pub keep_on_failure: Option<String>,
+    /// Where each attempt's three log files go when it ends, by dsub's rule: a folder (`s3://B/logs/`: the files are
+    /// `<job-id>.<task>.log`, `-stdout.log` and `-stderr.log`, and `.<attempt>` before them with --retries), a name
+    /// ending in `.log` used as their stem, or a pattern with `{job-id}`, `{job-name}`, `{task-id}` (the task's
+    /// number from 1) and `{task-attempt}`. The `.log` file holds ecsub's steps, the others the script's stdout and
+    /// stderr (which also go to the console and, on AWS, to CloudWatch Logs)
+    #[arg(long, value_name = "S3_URL")]
+    pub logging: Option<String>,
+    /// Make each output's folder (a file output's parent, a recursive output itself) before the script runs, as dsub
+    /// does; without it the script makes them
+    #[arg(long)]
+    pub make_output_folders: bool,
     /// Buckets whose copies add `--request-payer requester` (AWS only)
     #[arg(long, value_name = "BUCKET[,BUCKET...]", value_delimiter = ',')]
     pub request_payer_bucket: Vec<String>,
@@ -232,6 +243,8 @@ impl JobArgs {
             retry_larger: self.retry_larger || lower.retry_larger,
             retries: self.retries.or(lower.retries),
             keep_on_failure: self.keep_on_failure.or(lower.keep_on_failure),
+            logging: self.logging.or(lower.logging),
+            make_output_folders: self.make_output_folders || lower.make_output_folders,
             retry_on_exit: if self.retry_on_exit.is_empty() {
                 lower.retry_on_exit
             } else {
@@ -430,6 +443,18 @@ impl JobArgs {
             Some(Ok(seconds)) => Some(seconds),
             None => None,
         };
+        let logging = match self
+            .logging
+            .as_deref()
+            .map(|uri| crate::dsub::logging::for_job(uri, job_id.as_str(), retries > 0))
+        {
+            Some(Err(why)) => {
+                errors.push(why);
+                None
+            }
+            Some(Ok(pattern)) => Some(pattern),
+            None => None,
+        };
         let tags = crate::tags::parse_all(&self.tags).unwrap_or_else(|mut why| {
             errors.append(&mut why);
             Vec::new()
@@ -463,6 +488,8 @@ impl JobArgs {
             retry_on_exit: self.retry_on_exit,
             retry_larger: self.retry_larger,
             keep_on_failure,
+            logging,
+            make_output_folders: self.make_output_folders,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -547,6 +574,13 @@ pub struct JobSpec {
     /// `--keep-on-failure`, in seconds (absent in a job.json written before it existed: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_on_failure: Option<u32>,
+    /// `--logging`, its job's parts filled in: `{task-id}` and `{task-attempt}` are each task's attempt's to fill
+    /// (run.sh), and the pattern ends in `.log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<String>,
+    /// `--make-output-folders`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub make_output_folders: bool,
     pub request_payer_buckets: Vec<String>,
     pub ignore_location: bool,
     pub verify_bucket: bool,

@@ -64,7 +64,8 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
         .map(|w| shell_quote(w))
         .collect::<Vec<_>>()
         .join(" ");
-    RUN_SH_TEMPLATE
+    let logging = shell_quote(spec.logging.as_deref().unwrap_or_default());
+    let fixed = RUN_SH_TEMPLATE
         .replace("@JOB_ID@", spec.job_id.as_str())
         .replace("@JOB_ID_QUOTED@", &shell_quote(spec.job_id.as_str()))
         .replace("@PAYER_QUOTED@", &shell_quote(&payer))
@@ -84,11 +85,57 @@ pub fn run_script(spec: &JobSpec, columns: &[Column]) -> String {
                 &format!("exit {EXIT_OUTPUT_FAILED}"),
             ),
         )
+        .replace("@MKDIRS@", &output_folders(spec, columns))
         .replace("@DISK_FULL@", &EXIT_DISK_FULL.to_string())
         .replace("@SCRIPT_FILE@", SCRIPT_FILE)
-        .replace("@COLUMN_WORDS@", &column_words(columns))
-        // Last: the shell is the user's text, and no placeholder in it may be replaced.
-        .replace("@SHELL@", &shell)
+        .replace("@COLUMN_WORDS@", &column_words(columns));
+    // Last, in one pass: the shell and the logging path are the user's texts, and no placeholder in either may be
+    // replaced.
+    fill_once(
+        &fixed,
+        &[("@SHELL@", &shell), ("@LOGGING_QUOTED@", &logging)],
+    )
+}
+
+/// `--make-output-folders`: a line per output column making its folder (nothing for an empty cell).
+fn output_folders(spec: &JobSpec, columns: &[Column]) -> String {
+    let lines: Vec<String> = columns
+        .iter()
+        .filter(|c| spec.make_output_folders && c.kind.is_output())
+        .map(|c| {
+            let n = &c.name;
+            let folder = if c.kind.is_recursive() {
+                format!("\"${n}\"")
+            } else {
+                format!("\"${{{n}%/*}}\"")
+            };
+            format!("[ -z \"${n}\" ] || mkdir -p {folder} || ecsub_fail 122 \"output {n}: cannot make its folder\"")
+        })
+        .collect();
+    if lines.is_empty() {
+        ": no output folders to make".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+/// `text` with each placeholder of `pairs` replaced by its value, in one pass: a value is never searched again.
+fn fill_once(text: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = pairs
+            .iter()
+            .filter_map(|(from, to)| rest.find(from).map(|at| (at, *from, *to)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, from, to)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        out.push_str(to);
+        rest = &rest[at + from.len()..];
+    }
 }
 
 /// The header as `ecsub_left_off` reads it: a word a column, `NAME` for a variable, `+NAME` for an input or output

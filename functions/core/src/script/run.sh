@@ -22,16 +22,26 @@
 # Exit status: the user script's; 120 an input could not be downloaded; 121 an output could not be uploaded
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
 # 122 the task could not be set up; 123 the script or a download failed with the scratch filesystem full.
+#
+# With --logging, the attempt's three files are uploaded when it ends, however it ends: ecsub's steps (.log), and
+# the script's stdout and stderr (-stdout.log, -stderr.log), which still reach this script's own stdout and stderr.
+# A log that cannot be uploaded is said, and changes no exit status.
 set -u
 ECSUB_JOB_ID=@JOB_ID_QUOTED@
 ECSUB_REQUEST_PAYER_BUCKETS=@PAYER_QUOTED@
+ecsub_logging=@LOGGING_QUOTED@
 : "${ECSUB_SCRATCH:=/scratch}"
 : "${ECSUB_TRANSPORT:=s3}"
 : "${ECSUB_STAGE:=/opt/ecsub/bin/ecsub-stage}"
 : "${ECSUB_SECRETS:=kms}"
 export ECSUB_JOB_ID ECSUB_SCRATCH ECSUB_TRANSPORT ECSUB_SECRETS ECSUB_STAGE ECSUB_REQUEST_PAYER_BUCKETS
 
-ecsub_log() { printf 'ecsub: %s\n' "$*" >&2; }
+ecsub_logdir=
+ecsub_log() {
+  printf 'ecsub: %s\n' "$*" >&2
+  [ -z "$ecsub_logdir" ] ||
+    printf '%s I: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S' 2>/dev/null)" "$*" >>"$ecsub_logdir/log" 2>/dev/null || :
+}
 
 ecsub_phase_file=${ECSUB_PHASE_FILE:-}
 unset ECSUB_PHASE_FILE
@@ -52,6 +62,53 @@ ecsub_traps() {
   trap 'ecsub_stop 143' TERM
 }
 ecsub_traps
+
+# ecsub_replace TEXT FROM TO: TEXT with every FROM made TO.
+ecsub_replace() {
+  ecsub_r_in=$1
+  ecsub_r_out=
+  while :; do
+    case $ecsub_r_in in
+      *"$2"*)
+        ecsub_r_out=$ecsub_r_out${ecsub_r_in%%"$2"*}$3
+        ecsub_r_in=${ecsub_r_in#*"$2"}
+        ;;
+      *) break ;;
+    esac
+  done
+  printf '%s' "$ecsub_r_out$ecsub_r_in"
+}
+
+# --logging: at the end, whatever the end, the attempt's three files go to the pattern's stem, with the task's
+# number from 1 and the attempt's.
+ecsub_upload_logs() {
+  ecsub_stem=$(ecsub_replace "$ecsub_logging" '{task-id}' "$((ECSUB_TASK_INDEX + 1))")
+  ecsub_stem=$(ecsub_replace "$ecsub_stem" '{task-attempt}' "${ECSUB_ATTEMPT:-1}")
+  ecsub_stem=${ecsub_stem%.log}
+  for ecsub_f in log:.log stdout:-stdout.log stderr:-stderr.log; do
+    [ -f "$ecsub_logdir/${ecsub_f%%:*}" ] || : >"$ecsub_logdir/${ecsub_f%%:*}"
+    ecsub_copy file "$ecsub_logdir/${ecsub_f%%:*}" "$ecsub_stem${ecsub_f#*:}" ||
+      printf 'ecsub: --logging: could not upload %s\n' "$ecsub_stem${ecsub_f#*:}" >&2
+  done
+  rm -rf "$ecsub_logdir"
+}
+ecsub_at_exit() {
+  ecsub_exit=$?
+  trap - EXIT
+  if [ -n "$ecsub_logdir" ]; then
+    ecsub_log "exit status $ecsub_exit"
+    ecsub_upload_logs
+  fi
+  exit "$ecsub_exit"
+}
+if [ -n "$ecsub_logging" ]; then
+  if ecsub_logdir=$(mktemp -d 2>/dev/null); then
+    trap ecsub_at_exit EXIT
+  else
+    ecsub_logdir=
+    ecsub_log "--logging: no temporary folder for the logs; the task runs without them"
+  fi
+fi
 
 ecsub_fail() {
   ecsub_log "$2"
@@ -303,10 +360,23 @@ fi
 ecsub_phase inputs
 ecsub_log "job $ECSUB_JOB_ID, task $ECSUB_TASK_INDEX: downloading inputs"
 @GETS@
+@MKDIRS@
 ecsub_phase script
 ecsub_log "running the script"
-@SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@"
-ecsub_rc=$?
+if [ -n "$ecsub_logdir" ] && mkfifo "$ecsub_logdir/out" "$ecsub_logdir/err" 2>/dev/null; then
+  # Each stream to its file and on, as it comes.
+  tee "$ecsub_logdir/stdout" <"$ecsub_logdir/out" &
+  ecsub_tee_out=$!
+  tee "$ecsub_logdir/stderr" <"$ecsub_logdir/err" >&2 &
+  ecsub_tee_err=$!
+  @SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@" >"$ecsub_logdir/out" 2>"$ecsub_logdir/err"
+  ecsub_rc=$?
+  wait "$ecsub_tee_out" "$ecsub_tee_err"
+else
+  [ -z "$ecsub_logdir" ] || ecsub_log "--logging: cannot make the streams' pipes (mkfifo); stdout and stderr are not kept"
+  @SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@"
+  ecsub_rc=$?
+fi
 if [ "$ecsub_rc" -ne 0 ]; then
   ecsub_log "the script exited with $ecsub_rc: outputs are not uploaded"
   ecsub_failed "$ecsub_rc"

@@ -1,0 +1,333 @@
+//! `ecsub-cli dsub`: dsub's command line as a job of this stack (`--provider aws`, through `push`) or of this
+//! machine (`--provider local`, through `run --local`). The decisions are ecsub-core's (`ecsub_core::dsub`);
+//! here the files are read, the flags checked, and the job handed to the command that runs it.
+
+use super::args::{DsubArgs, Provider};
+use super::streams::JobIdOnStdout;
+use crate::args::{Output, PushArgs};
+use crate::error::InputError;
+use crate::plan::{self, Source};
+use crate::{local, push};
+use ecsub_core::dsub::{self, AutoNames, Param};
+use ecsub_core::tasks::ColumnKind;
+use ecsub_core::{Finding, JobArgs, JobId};
+use std::process::ExitCode;
+
+pub fn run(args: &DsubArgs) -> anyhow::Result<ExitCode> {
+    let job = Job::read(args)?;
+    let suffix = plan::random_suffix();
+    let id = JobId::new(&job.id_name, &suffix)
+        .map_err(|why| InputError::new(format!("dsub: the job id: {why}")))?;
+    let source = Source {
+        tasks_name: job.tasks_name,
+        tasks_bytes: job.tasks_bytes,
+        script: job.script,
+        typed: job.typed,
+    };
+    // dsub's streams: stdout holds the job id alone, said when the command is done; all else goes to stderr.
+    let stdout = JobIdOnStdout::start()?;
+    let outcome = match args.provider {
+        Provider::Local => {
+            let folders = local::Folders {
+                s3_root: args.s3_root.clone(),
+                wdir: args.wdir.clone(),
+                keep_scratch: false,
+            };
+            local::run_source(&folders, source, &suffix, Output::Text)
+        }
+        _ => {
+            let push = PushArgs {
+                aws_s3_bucket: args.aws_s3_bucket.clone(),
+                dry_run: args.dry_run,
+                wait: args.wait,
+                poll: args.poll_interval.max(1) as f64,
+                pickup_timeout: 300,
+                skip_existing: args.skip,
+                rerun_failed: None,
+                tasks: None,
+                script: None,
+                job: JobArgs::default(),
+            };
+            let Some(bucket) = push.aws_s3_bucket.clone() else {
+                return Err(InputError::new(
+                    "dsub --provider aws: no stack: pass --aws-s3-bucket s3://BUCKET (the stack's bucket) or set \
+                     ECSUB_BUCKET",
+                )
+                .into());
+            };
+            push::run_source(&push, &bucket, source, &suffix)
+        }
+    };
+    stdout.finish(outcome.is_ok().then_some(id.as_str()));
+    outcome
+}
+
+/// A dsub command line read: the ecsub tasks file it makes, the script, the options, and the job id's name.
+struct Job {
+    tasks_name: String,
+    tasks_bytes: Vec<u8>,
+    script: Result<Vec<u8>, Finding>,
+    typed: JobArgs,
+    id_name: String,
+}
+
+impl Job {
+    fn read(args: &DsubArgs) -> Result<Job, InputError> {
+        let mut errors: Vec<Finding> = refusals(args).into_iter().map(Finding::error).collect();
+        let mut auto = AutoNames::default();
+        let mut job_wide = Vec::new();
+        for (kind, values) in [
+            (ColumnKind::Env, &args.env),
+            (ColumnKind::Label, &args.label),
+            (ColumnKind::Input, &args.input),
+            (ColumnKind::InputRecursive, &args.input_recursive),
+            (ColumnKind::Output, &args.output),
+            (ColumnKind::OutputRecursive, &args.output_recursive),
+        ] {
+            for value in values {
+                match Param::parse(kind, value, &mut auto) {
+                    Ok(param) => job_wide.push(param),
+                    Err(why) => errors.push(Finding::error(why)),
+                }
+            }
+        }
+        let (script, script_file) = match (&args.script, &args.command) {
+            (Some(path), _) => (plan::read_script(path), Some(path.display().to_string())),
+            (None, Some(command)) => (
+                Ok(format!("#!/usr/bin/env bash\n{command}\n").into_bytes()),
+                None,
+            ),
+            (None, None) => (
+                Err(Finding::error(
+                    "dsub: give --script FILE or --command 'COMMAND'",
+                )),
+                None,
+            ),
+        };
+        let job_name = dsub::job_name(
+            args.name.as_deref(),
+            script_file.as_deref(),
+            args.command.as_deref(),
+        );
+        let user = user_id(args.user.as_deref());
+        let id_name = if args.unique_job_id {
+            unique_name()
+        } else {
+            dsub::job_id_name(&job_name, &user, now_ms())
+        };
+        let (file, range) = match args.tasks.as_slice() {
+            [] => (None, None),
+            [file] => (Some(file), None),
+            [file, range, ..] => (Some(file), Some(range)),
+        };
+        let task_range = match range.map(|r| dsub::task_range(r)) {
+            Some(Err(why)) => {
+                errors.push(Finding::error(format!(
+                    "--tasks {}: {why}",
+                    file.map_or("", |f| f.as_str())
+                )));
+                None
+            }
+            Some(Ok(range)) => Some(range),
+            None => None,
+        };
+        let read = match file {
+            Some(file) => Some(plan::read_tasks(std::path::Path::new(file))?),
+            None => None,
+        };
+        let tasks_name = read
+            .as_ref()
+            .map_or_else(|| format!("{job_name}.tsv"), |(name, _)| name.clone());
+        let merged = dsub::tasks::merge(
+            read.as_ref()
+                .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
+            &job_wide,
+            &job_name,
+            &mut auto,
+        );
+        let tasks_bytes = match merged {
+            Ok(bytes) => bytes,
+            Err(found) => {
+                errors.extend(found);
+                Vec::new()
+            }
+        };
+        let typed = match options(args, &script, &job_name, &user, &id_name, task_range) {
+            Ok(typed) => typed,
+            Err(found) => {
+                errors.extend(found.into_iter().map(Finding::error));
+                JobArgs::default()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(InputError(errors));
+        }
+        Ok(Job {
+            tasks_name,
+            tasks_bytes,
+            script,
+            typed,
+            id_name,
+        })
+    }
+}
+
+/// The job's ecsub options from dsub's flags.
+fn options(
+    args: &DsubArgs,
+    script: &Result<Vec<u8>, Finding>,
+    job_name: &str,
+    user: &str,
+    id_name: &str,
+    task_range: Option<ecsub_core::TaskRange>,
+) -> Result<JobArgs, Vec<String>> {
+    let mut errors = Vec::new();
+    let machine = match args.machine_type.as_deref().map(dsub::machine_type) {
+        Some(Ok(t)) => vec![t],
+        Some(Err(why)) => {
+            errors.push(why);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let (spot, retry_od) = match args.preemptible.as_deref() {
+        None | Some("0") => (false, false),
+        Some("all") => (true, false),
+        Some("1") => (true, true),
+        Some(n) if n.parse::<u32>().is_ok() => {
+            errors.push(format!(
+                "--preemptible {n}: this stack runs the first attempt of a task on spot and its retries on demand \
+                 (--preemptible 1), or every attempt on spot (--preemptible); {n} spot attempts are not offered"
+            ));
+            (false, false)
+        }
+        Some(n) => {
+            errors.push(format!(
+                "--preemptible {n}: expected a number of attempts, or nothing for every attempt"
+            ));
+            (false, false)
+        }
+    };
+    if let Some(n) = args
+        .preemptible
+        .as_deref()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        if n > args.retries.unwrap_or(0) {
+            errors.push(format!(
+                "--preemptible {n}: larger than --retries {} (dsub's rule: the attempts after the preemptible \
+                 ones are retries)",
+                args.retries.unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(logging) = &args.logging {
+        if logging.starts_with("gs://") {
+            errors.push(format!("--logging {logging}: {}", dsub::tasks::GCS_ADVICE));
+        } else if let Err(why) = dsub::logging::check(logging) {
+            errors.push(why);
+        }
+    }
+    let tag = |key: &str, value: &str| format!("{key}={value}");
+    Ok(JobArgs {
+        image: args.image.clone(),
+        shell: script.as_ref().ok().and_then(|bytes| dsub::shell_of(bytes)),
+        task_name: Some(id_name.to_owned()),
+        aws_ec2_instance_type: machine,
+        disk_size: args.disk_size,
+        spot,
+        retry_od,
+        retries: args.retries,
+        task_range,
+        logging: args.logging.as_deref().map(|uri| {
+            // dsub's rule for its job (with or without --tasks), and dsub's names; the job id is the plan's.
+            dsub::logging::pattern(uri, !args.tasks.is_empty(), args.retries.unwrap_or(0) > 0)
+                .replace("{job-name}", job_name)
+                .replace("{user-id}", user)
+        }),
+        make_output_folders: true,
+        // On AWS, dstat finds a job's name and user by them (and Billing splits the cost by them).
+        tags: if args.provider == Provider::Aws {
+            vec![tag("dsub-job-name", job_name), tag("dsub-user-id", user)]
+        } else {
+            Vec::new()
+        },
+        ..JobArgs::default()
+    })
+    .and_then(|typed| {
+        if errors.is_empty() {
+            Ok(typed)
+        } else {
+            Err(errors)
+        }
+    })
+}
+
+/// What dsub's command line asks that this stack does not do, each with what to use instead.
+fn refusals(args: &DsubArgs) -> Vec<String> {
+    let mut out = args.google.refusals();
+    if args.provider == Provider::Google {
+        out.push(
+            "--provider google-batch runs on Google Cloud: here give --provider aws (this stack) or local".to_owned(),
+        );
+    }
+    for zone in &args.zones {
+        out.push(format!(
+            "--zones {zone}: the instances launch in the stack's subnets, whose zones they are; give ecsub-cli push \
+             --aws-subnet-id SUBNET for others"
+        ));
+    }
+    for region in &args.regions {
+        out.push(format!(
+            "--regions {region}: the stack runs in the region it was deployed to; set AWS_REGION (or the profile's \
+             region) to it"
+        ));
+    }
+    if !args.after.is_empty() {
+        out.push("--after: not yet on this stack; run the jobs in order with --wait (`dsub ... --wait && dsub ...`)".to_owned());
+    }
+    if args.min_cores.is_some() || args.min_ram.is_some() {
+        out.push("--min-cores/--min-ram: not yet on this stack; give --machine-type (e.g. m5.xlarge for 4 vCPUs and 16 GiB)".to_owned());
+    }
+    if let Some(timeout) = &args.timeout {
+        if let Err(why) = dsub::timeout_seconds(timeout) {
+            out.push(why);
+        } else {
+            out.push(format!(
+                "--timeout {timeout}: a job's own timeout is not yet on this stack; the stack stops a task after its \
+                 TaskTimeoutSeconds (template.yaml, 7 days unless deployed otherwise)"
+            ));
+        }
+    }
+    if let Some(boot) = args.boot_disk_size {
+        out.push(format!(
+            "--boot-disk-size {boot}: the stack's boot volume is 30 GiB; the task's data goes on --disk-size"
+        ));
+    }
+    if args.provider == Provider::Local && args.dry_run {
+        out.push("--dry-run with --provider local: a local run has nothing to submit; give --provider aws --dry-run to see the plan".to_owned());
+    }
+    out
+}
+
+/// dsub's user id: `--user`, else `$USER`, else `$LOGNAME`, as a label.
+fn user_id(given: Option<&str>) -> String {
+    let user = given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "user".to_owned());
+    dsub::label_chars(&user)
+}
+
+/// `--unique-job-id`: 26 random lowercase letters and digits (the id adds its suffix).
+fn unique_name() -> String {
+    (0..6).map(|_| plan::random_suffix()).collect::<String>()[..26].to_owned()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
