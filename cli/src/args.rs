@@ -52,6 +52,10 @@ pub enum Command {
     /// dsub's command line, run by this stack (--provider aws) or on this machine (--provider local): dsub's
     /// flags and tasks files, s3:// for gs://; stdout holds the job id (docs/dsub.md)
     Dsub(Box<crate::dsub::args::DsubArgs>),
+    /// dsub's dstat over this stack's jobs: each task's state with dsub's field names, as text, JSON or YAML
+    Dstat(crate::dsub::args::DstatArgs),
+    /// dsub's ddel: stop the running jobs chosen by id, user, age or label
+    Ddel(crate::dsub::args::DdelArgs),
     /// Put the stager (ecsub-stage, one static binary per architecture) in the stack's bucket, where every
     /// instance fetches it at boot: run once after each deploy
     PublishStager(PublishStagerArgs),

@@ -77,6 +77,8 @@ fn main() -> ExitCode {
         | Command::Cancel(_)
         | Command::Release(_)
         | Command::Dsub(_)
+        | Command::Dstat(_)
+        | Command::Ddel(_)
         | Command::PublishStager(_) => false,
     };
     let outcome = match cli.command {
@@ -92,6 +94,8 @@ fn main() -> ExitCode {
         Command::Cancel(args) => aws::cancel(&args),
         Command::Release(args) => aws::release(&args),
         Command::Dsub(args) => dsub::dsub(&args),
+        Command::Dstat(args) => aws::dstat(&args),
+        Command::Ddel(args) => aws::ddel(&args),
     };
     // Written, not printed: a closed stdout or stderr (a pager that quit) costs the message, never a panic.
     match outcome {

@@ -60,7 +60,11 @@ fn a_dsub_command_line_runs_with_dsubs_outputs_and_logs_and_locally_the_same() {
     assert_eq!(parts[..2], ["wc", "jane-doe"], "{job}");
     assert_eq!(parts[2].len(), "261207-231018-abcde".len(), "{job}");
     let s = summary(&sandbox, &job);
-    assert_eq!((&s["succeeded"], &s["failed"]), (&json!(2), &json!(0)), "{s}");
+    assert_eq!(
+        (&s["succeeded"], &s["failed"]),
+        (&json!(2), &json!(0)),
+        "{s}"
+    );
     let mut aws_outputs = Vec::new();
     for sample in ["hamlet", "lear"] {
         let url = format!("s3://{EXAMPLE_BUCKET}/dsub/{sample}/words.txt");
@@ -198,4 +202,131 @@ fn preemptible_once_with_a_retry_goes_on_demand_after_an_interruption_with_no_cl
         .expect("attempt 2's log");
     assert!(String::from_utf8_lossy(&log).contains("exit status 0"));
     assert_nothing_running(&sandbox, &job);
+}
+
+#[test]
+fn dstat_shows_dsubs_fields_and_ddel_stops_a_running_job() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let quick = write(
+        dir.path(),
+        "quick.tsv",
+        "#ecsub: --waiter-delay 1\n--env N\tSAMPLE\n1\ta\n2\tb\n",
+    );
+    let long = write(
+        dir.path(),
+        "long.tsv",
+        "#ecsub: --waiter-delay 1\n--env N\n1\n",
+    );
+    let done = sandbox.cli(&[
+        "dsub",
+        "--user",
+        "tester",
+        "--name",
+        "quick",
+        "--tasks",
+        &quick,
+        "--label",
+        "batch=b1",
+        "--command",
+        "echo $N",
+        "--wait",
+        "--poll-interval",
+        "1",
+    ]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let quick_job = done.stdout.trim().to_owned();
+    let started = sandbox.cli(&[
+        "dsub",
+        "--user",
+        "tester",
+        "--name",
+        "long",
+        "--tasks",
+        &long,
+        "--command",
+        "sleep 600",
+    ]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let long_job = started.stdout.trim().to_owned();
+    // dstat's default is the caller's running tasks: the long job's, once the stack runs it.
+    let running = sandbox.until(90, "the long job to run", || {
+        let ran = sandbox.cli(&["dstat", "--users", "tester", "--format", "json"]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let rows: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+        (rows.as_array().unwrap().len() == 1).then_some(rows)
+    });
+    assert_eq!(running[0]["job-name"], "long", "{running}");
+    assert_eq!(running[0]["task-id"], "1");
+    // --full: dsub's field names, the tasks file's values, the job's labels; filtered by label and state.
+    let full = sandbox.cli(&[
+        "dstat", "--users", "tester", "--jobs", &quick_job, &long_job, "--status", "*", "--full",
+        "--format", "json", "--label", "batch=b1",
+    ]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "only the quick job's tasks carry the label: {rows:?}"
+    );
+    for (row, (n, sample)) in rows.iter().zip([("1", "a"), ("2", "b")]) {
+        assert_eq!(row["job-id"], quick_job.as_str());
+        assert_eq!(row["user-id"], "tester");
+        assert_eq!(row["status"], "SUCCESS");
+        assert_eq!(row["status-message"], "Success");
+        assert_eq!(row["envs"], json!({ "N": n, "SAMPLE": sample }));
+        assert_eq!(row["labels"], json!({ "batch": "b1" }));
+        assert_eq!(row["provider"], "aws");
+    }
+    // Another user's jobs are not the caller's.
+    let other = sandbox.cli(&[
+        "dstat", "--users", "someone", "--status", "*", "--format", "json",
+    ]);
+    assert_eq!(other.stdout.trim(), "[]", "{}", other.stdout);
+    // ddel stops the running job; its task then reads CANCELED.
+    let deleted = sandbox.cli(&["ddel", "--users", "tester", "--jobs", &long_job]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert_eq!(deleted.stdout.trim(), "1 job deleted (1 task)");
+    let summary_url = format!("s3://{}/jobs/{long_job}/summary.json", sandbox.bucket());
+    sandbox.until(120, "the stopped job's summary", || {
+        sandbox.object(&summary_url)
+    });
+    let after = sandbox.cli(&[
+        "dstat", "--users", "tester", "--jobs", &long_job, "--status", "*", "--format", "yaml",
+    ]);
+    assert!(
+        after
+            .stdout
+            .contains("status-message: \"the job's execution ended ABORTED"),
+        "{}",
+        after.stdout
+    );
+    let summary = sandbox.cli(&[
+        "dstat",
+        "--users",
+        "*",
+        "--status",
+        "*",
+        "--summary",
+        "--format",
+        "json",
+    ]);
+    let counts: serde_json::Value = serde_json::from_str(&summary.stdout).unwrap();
+    assert!(
+        counts
+            .as_array()
+            .unwrap()
+            .contains(&json!({"job-name": "quick", "status": "SUCCESS", "task-count": 2})),
+        "{counts}"
+    );
+    assert!(
+        counts
+            .as_array()
+            .unwrap()
+            .contains(&json!({"job-name": "long", "status": "CANCELED", "task-count": 1})),
+        "{counts}"
+    );
+    assert_nothing_running(&sandbox, &long_job);
 }

@@ -46,6 +46,14 @@ pub fn logs(_: &LogsArgs) -> anyhow::Result<ExitCode> {
     Err(without_aws(JOB_COMMANDS))
 }
 
+pub fn dstat(_: &crate::dsub::args::DstatArgs) -> anyhow::Result<ExitCode> {
+    Err(without_aws("dstat"))
+}
+
+pub fn ddel(_: &crate::dsub::args::DdelArgs) -> anyhow::Result<ExitCode> {
+    Err(without_aws("ddel"))
+}
+
 pub fn cancel(_: &CancelArgs) -> anyhow::Result<ExitCode> {
     Err(without_aws(JOB_COMMANDS))
 }

@@ -4,6 +4,7 @@
 mod cache;
 mod cancel;
 mod collect;
+mod dstat;
 mod ended;
 mod logs;
 mod ls;
@@ -20,6 +21,7 @@ mod view;
 mod watch;
 
 pub use cancel::cancel;
+pub use dstat::{ddel, dstat};
 pub use ended::ended_job;
 pub use logs::logs;
 pub use ls::ls;

@@ -15,8 +15,8 @@ mod imp;
 mod imp;
 
 pub use imp::{
-    cancel, ended_job, existing_outputs, logs, ls, publish_stager, quota_line, release, report,
-    status, upload, watch,
+    cancel, ddel, dstat, ended_job, existing_outputs, logs, ls, publish_stager, quota_line,
+    release, report, status, upload, watch,
 };
 
 use crate::error::InputError;

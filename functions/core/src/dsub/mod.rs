@@ -7,11 +7,13 @@
 //! - [`job_name`], [`label_chars`], [`job_id_name`]: dsub's job name, its user id and its job id form;
 //! - [`task_range`]: `--tasks FILE M-N`, dsub's 1-based task ids, as ecsub's 0-based range;
 //! - [`shell_of`]: how a script runs (dsub runs it by its `#!` line);
-//! - [`machine_type`], [`timeout_seconds`]: resource values, with what to use on AWS for Google's.
+//! - [`machine_type`], [`timeout_seconds`]: resource values, with what to use on AWS for Google's;
+//! - [`logging`]: `--logging`'s paths; [`stat`]: dstat's rows, states, filters and forms.
 //!
 //! Pure, like the rest of the crate: the CLI reads the files and the clock.
 
 pub mod logging;
+pub mod stat;
 pub mod tasks;
 
 use crate::options::TaskRange;
