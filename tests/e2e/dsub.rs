@@ -330,3 +330,182 @@ fn dstat_shows_dsubs_fields_and_ddel_stops_a_running_job() {
     );
     assert_nothing_running(&sandbox, &long_job);
 }
+
+/// Submits a one-task dsub job (not waited for) and returns its id.
+fn submit(
+    sandbox: &Sandbox,
+    dir: &std::path::Path,
+    name: &str,
+    tasks: &str,
+    command: &str,
+    extra: &[&str],
+) -> String {
+    let file = write(
+        dir,
+        &format!("{name}.tsv"),
+        &format!("#ecsub: --waiter-delay 1\n{tasks}"),
+    );
+    let mut args = vec![
+        "dsub",
+        "--name",
+        name,
+        "--user",
+        "tester",
+        "--tasks",
+        &file,
+        "--command",
+        command,
+    ];
+    args.extend_from_slice(extra);
+    let ran = sandbox.cli(&args);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    ran.stdout.trim().to_owned()
+}
+
+#[test]
+fn after_starts_a_job_when_the_jobs_before_it_succeeded_and_refuses_it_when_one_failed() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = |n: &str| format!("s3://{EXAMPLE_BUCKET}/after/{n}.txt");
+    let make = sandbox.aws(&["s3", "mb", &format!("s3://{EXAMPLE_BUCKET}")]);
+    assert_eq!(make.code, 0, "{}", make.stderr);
+    // A takes a while, B is quick; C reads what both wrote (its inputs do not exist when it is pushed).
+    let a = submit(
+        &sandbox,
+        dir.path(),
+        "a",
+        &format!("--output OUT\n{}\n", out("a")),
+        "sleep 8; echo A > \"$OUT\"",
+        &[],
+    );
+    let b = submit(
+        &sandbox,
+        dir.path(),
+        "b",
+        &format!("--output OUT\n{}\n", out("b")),
+        "echo B > \"$OUT\"",
+        &[],
+    );
+    let c = submit(
+        &sandbox,
+        dir.path(),
+        "c",
+        &format!(
+            "--input IN_A\t--input IN_B\t--output OUT\n{}\t{}\t{}\n",
+            out("a"),
+            out("b"),
+            out("c")
+        ),
+        "cat \"$IN_A\" \"$IN_B\" > \"$OUT\"",
+        &["--after", &a, &b],
+    );
+    // Parked by the stack, and status says on what.
+    let parked = sandbox.until(60, "C to be parked", || {
+        let status = sandbox.cli(&["status", &c]);
+        status
+            .stdout
+            .contains("waiting for job(s)")
+            .then_some(status.stdout)
+    });
+    assert!(parked.contains(&a) || parked.contains(&b), "{parked}");
+    assert!(sandbox
+        .object(&format!("s3://{}/jobs/{c}/started.json", sandbox.bucket()))
+        .is_none());
+    // No client runs from here: the stack starts C when A and B have ended.
+    let summary_url = |job: &str| format!("s3://{}/jobs/{job}/summary.json", sandbox.bucket());
+    sandbox.until(180, "C to end", || sandbox.object(&summary_url(&c)));
+    let s = summary(&sandbox, &c);
+    assert_eq!(
+        (&s["succeeded"], &s["failed"]),
+        (&json!(1), &json!(0)),
+        "{s}"
+    );
+    assert_eq!(sandbox.object(&out("c")).unwrap(), b"A\nB\n");
+    let a_end = summary(&sandbox, &a)["finished_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c_started: serde_json::Value = serde_json::from_slice(
+        &sandbox
+            .object(&format!("s3://{}/jobs/{c}/started.json", sandbox.bucket()))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        c_started["started_at"].as_str().unwrap() > a_end.as_str(),
+        "C started after A ended"
+    );
+
+    // A failed job before: the job after it is refused naming it, and so is the job after that one.
+    let failed = submit(
+        &sandbox,
+        dir.path(),
+        "f",
+        "--env X\n1\n",
+        "sleep 3; exit 1",
+        &[],
+    );
+    let next = submit(
+        &sandbox,
+        dir.path(),
+        "g",
+        "--env X\n1\n",
+        "echo never",
+        &["--after", &failed],
+    );
+    let last = submit(
+        &sandbox,
+        dir.path(),
+        "h",
+        "--env X\n1\n",
+        "echo never",
+        &["--after", &next],
+    );
+    let error = |job: &str| format!("s3://{}/jobs/{job}/error.txt", sandbox.bucket());
+    let why = sandbox.until(120, "the job after the failed one to be refused", || {
+        sandbox.object(&error(&next))
+    });
+    let why = String::from_utf8_lossy(&why).into_owned();
+    assert!(
+        why.contains(&format!(
+            "--after: job {failed} failed (1 of 1 tasks did not succeed)"
+        )),
+        "{why}"
+    );
+    let why = sandbox.until(60, "the job after that to be refused", || {
+        sandbox.object(&error(&last))
+    });
+    assert!(String::from_utf8_lossy(&why)
+        .contains(&format!("job {next} was refused: --after: job {failed}")));
+    let status = sandbox.cli(&["status", &next]);
+    assert!(
+        status.stderr.contains(&failed) || status.stdout.contains(&failed),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
+    for job in [&next, &last] {
+        assert!(
+            sandbox
+                .object(&format!(
+                    "s3://{}/jobs/{job}/started.json",
+                    sandbox.bucket()
+                ))
+                .is_none(),
+            "{job} ran"
+        );
+    }
+    // A job named by --after that is not this stack's refuses at once.
+    let orphan = submit(
+        &sandbox,
+        dir.path(),
+        "o",
+        "--env X\n1\n",
+        "echo never",
+        &["--after", "nosuch-abcde"],
+    );
+    let why = sandbox.until(60, "the orphan to be refused", || {
+        sandbox.object(&error(&orphan))
+    });
+    assert!(String::from_utf8_lossy(&why).contains("not a job of this stack"));
+}

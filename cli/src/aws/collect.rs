@@ -9,6 +9,7 @@ use crate::error::InputError;
 use ecsub_aws::compute::{self, state_of, tag_of};
 use ecsub_aws::ecs_tasks::{self, DesiredStatus};
 use ecsub_aws::{execution, store, Clients};
+use ecsub_core::chain::after::AfterRecord;
 use ecsub_core::chain::{
     AttemptRecord, JobSubmission, StartedRecord, Summary, TaskRef, Waiting, TAG_TASK,
 };
@@ -183,9 +184,30 @@ pub async fn collect(
         execution_arn,
         tasks,
         cost: None,
-        notes: started.map(|s| s.notes).unwrap_or_default(),
+        notes: match started {
+            Some(s) => s.notes,
+            None => waiting_after(aws, layout).await?,
+        },
     })
 }
+
+/// A job the stack parked (`--after`): what it waits for, as a note, while it has not started.
+async fn waiting_after(aws: &Clients, layout: &JobLayout) -> anyhow::Result<Vec<String>> {
+    Ok(get_json::<AfterRecord>(aws, layout, &layout.after_key())
+        .await?
+        .map(|after| {
+            let ids: Vec<String> = after.waiting_for.iter().map(ToString::to_string).collect();
+            vec![format!(
+                "{AFTER_NOTE} {} to succeed (--after), since {}",
+                ids.join(", "),
+                after.since
+            )]
+        })
+        .unwrap_or_default())
+}
+
+/// How a parked job's note starts (`push --wait` waits for it without a pickup timeout).
+pub const AFTER_NOTE: &str = "waiting for job(s)";
 
 /// The job refused, if its `error.txt` says so.
 async fn refused(

@@ -129,8 +129,13 @@ async fn follow(
             draw.put(&text);
         }
         last_counts = counts;
-        if let Some(pickup) =
-            pickup.filter(|p| status.state == JobState::Submitted && since.elapsed() > *p)
+        // A job the stack parked until others end (--after) has been picked up: it waits as long as they run.
+        let parked = status
+            .notes
+            .iter()
+            .any(|n| n.starts_with(super::collect::AFTER_NOTE));
+        if let Some(pickup) = pickup
+            .filter(|p| status.state == JobState::Submitted && !parked && since.elapsed() > *p)
         {
             return Err(anyhow::anyhow!(
                 "job {} was uploaded but the stack's submit function has not started it after {}: check that \

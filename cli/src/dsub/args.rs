@@ -85,7 +85,8 @@ pub struct DsubArgs {
     /// Run on spot instances: every attempt, or with N the first N attempts, then on demand
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "all")]
     pub preemptible: Option<String>,
-    /// Start the job only when these jobs have succeeded (decided by the stack, not by a waiting client)
+    /// Start the job only when these jobs have succeeded (decided by the stack, not by a waiting client; one
+    /// that fails refuses this one, naming it)
     #[arg(long, value_name = "JOB", num_args = 1..)]
     pub after: Vec<String>,
     /// Leave out the tasks whose outputs all exist already (each task by its own outputs)

@@ -239,6 +239,13 @@ fn options(
         retry_od,
         retries: args.retries,
         task_range,
+        // dsub's NO_JOB (a job dsub left out, its outputs there already) is no job to wait for.
+        after: args
+            .after
+            .iter()
+            .filter(|j| *j != "NO_JOB")
+            .cloned()
+            .collect(),
         logging: args.logging.as_deref().map(|uri| {
             // dsub's rule for its job (with or without --tasks), and dsub's names; the job id is the plan's.
             dsub::logging::pattern(uri, !args.tasks.is_empty(), args.retries.unwrap_or(0) > 0)
@@ -283,8 +290,12 @@ fn refusals(args: &DsubArgs) -> Vec<String> {
              region) to it"
         ));
     }
-    if !args.after.is_empty() {
-        out.push("--after: not yet on this stack; run the jobs in order with --wait (`dsub ... --wait && dsub ...`)".to_owned());
+    if args.provider == Provider::Local && !args.after.is_empty() {
+        out.push(
+            "--after with --provider local: a local job has ended when `dsub --provider local` returns, so run the \
+             jobs in order (`dsub ... && dsub ...`)"
+                .to_owned(),
+        );
     }
     if args.min_cores.is_some() || args.min_ram.is_some() {
         out.push("--min-cores/--min-ram: not yet on this stack; give --machine-type (e.g. m5.xlarge for 4 vCPUs and 16 GiB)".to_owned());

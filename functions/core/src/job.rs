@@ -239,6 +239,31 @@ impl JobLayout {
         self.key("map/")
     }
 
+    /// `after.json`: the jobs this one waits for (`--after`), written by the submit function when it parks it.
+    pub fn after_key(&self) -> String {
+        self.key("after.json")
+    }
+
+    /// The job `id` of the same stack's bucket and prefix.
+    pub fn sibling(&self, id: JobId) -> JobLayout {
+        JobLayout {
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            job_id: id,
+        }
+    }
+
+    /// Where the jobs parked until this one ends are named (`after/<this job>/<job waiting>`, empty objects): the
+    /// stack's own index, read when this job ends or is refused.
+    pub fn successors_prefix(&self) -> String {
+        format!("{}after/{}/", self.prefix, self.job_id)
+    }
+
+    /// The mark that `successor` waits for this job.
+    pub fn successor_key(&self, successor: &JobId) -> String {
+        format!("{}{successor}", self.successors_prefix())
+    }
+
     /// The job's end state, written by the finalize function.
     pub fn summary_key(&self) -> String {
         self.key("summary.json")

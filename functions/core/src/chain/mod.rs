@@ -9,6 +9,7 @@
 //! Pure: no AWS types, no I/O.
 
 pub mod admission;
+pub mod after;
 pub mod asks;
 pub mod gpu;
 pub mod hold;

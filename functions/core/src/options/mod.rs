@@ -24,6 +24,8 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub const DEFAULT_DISK_SIZE: u32 = 22;
 pub const DEFAULT_PROCESSES: u32 = 20;
 pub const DEFAULT_WAITER_DELAY: u32 = 15;
+/// The most jobs `--after` may name: each is read when the job arrives and again when it ends.
+pub const MAX_AFTER: usize = 20;
 /// ecsub's job options. Every field is optional so that the command line can be laid over the tasks file's
 /// directives; defaults are applied by [`JobArgs::resolve`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, Serialize, Deserialize)]
@@ -135,6 +137,10 @@ pub struct JobArgs {
     /// Seconds between the state machine's polls [default: 15] (AWS only)
     #[arg(long, value_name = "SECONDS")]
     pub waiter_delay: Option<u32>,
+    /// Start the job only once these jobs (of the same stack) have all succeeded: the stack waits, not this command;
+    /// a job among them that fails, is refused or does not exist refuses this one, naming it
+    #[arg(long, value_name = "JOB[,JOB...]", value_delimiter = ',')]
+    pub after: Vec<String>,
     /// Run only these tasks: M-N, M- or M (0-based, as ecsub numbers them)
     #[arg(long, value_name = "RANGE")]
     pub task_range: Option<TaskRange>,
@@ -256,6 +262,7 @@ impl JobArgs {
             skip_price: self.skip_price || lower.skip_price,
             waiter_delay: self.waiter_delay.or(lower.waiter_delay),
             task_range: self.task_range.or(lower.task_range),
+            after: list(self.after, lower.after),
             tags: crate::tags::over(self.tags, lower.tags),
         }
     }
@@ -455,6 +462,23 @@ impl JobArgs {
             Some(Ok(pattern)) => Some(pattern),
             None => None,
         };
+        let mut after = Vec::new();
+        for id in &self.after {
+            match JobId::try_from(id.clone()) {
+                Ok(id) if id == job_id => {
+                    errors.push(format!("--after {id}: a job cannot wait for itself"))
+                }
+                Ok(id) if !after.contains(&id) => after.push(id),
+                Ok(_) => {}
+                Err(why) => errors.push(format!("--after: {why}")),
+            }
+        }
+        if after.len() > MAX_AFTER {
+            errors.push(format!(
+                "--after names {} jobs; at most {MAX_AFTER}",
+                after.len()
+            ));
+        }
         let tags = crate::tags::parse_all(&self.tags).unwrap_or_else(|mut why| {
             errors.append(&mut why);
             Vec::new()
@@ -490,6 +514,7 @@ impl JobArgs {
             keep_on_failure,
             logging,
             make_output_folders: self.make_output_folders,
+            after,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -578,6 +603,9 @@ pub struct JobSpec {
     /// (run.sh), and the pattern ends in `.log`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<String>,
+    /// `--after`: the jobs that must have succeeded before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<JobId>,
     /// `--make-output-folders`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub make_output_folders: bool,

@@ -5,12 +5,14 @@
 //! retrying will not fix (a transient failure is left to Lambda's retries, and then to the janitor).
 //!
 //! - [`inbox`]: inbox drops and schedules become pushed jobs;
+//! - [`after`]: a job that waits for others (`--after`) is parked, and decided again when one of them ends;
 //! - [`start`]: a pushed job is checked and started;
 //! - [`preflight`]: ecsub's check that every input exists;
 //! - [`reject`]: a refused job's `error.txt`.
 //!
 //! The job's ECS side (log group, cluster, task definition) is ecsub-aws's `cluster`.
 
+pub mod after;
 pub mod inbox;
 pub mod preflight;
 pub mod quota;
@@ -36,6 +38,9 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             .map_err(|e| FnError::invalid_input(format!("schedule input: {e}")))?;
         return inbox::from_schedule(ctx, &schedule).await;
     }
+    if payload.get("detail-type").and_then(Value::as_str) == Some(ecsub_aws::notice::DETAIL_TYPE) {
+        return after::on_job_end(ctx, &payload["detail"], account.as_deref()).await;
+    }
     let event: EventBridgeEvent<S3ObjectDetail> = serde_json::from_value(payload)
         .map_err(|e| FnError::invalid_input(format!("not an S3 event: {e}")))?;
     let bucket = event.detail.bucket.name.clone();
@@ -43,7 +48,12 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     let key = event.detail.object.key.clone();
     if let Some((layout, name)) = JobLayout::from_key(&bucket, &key) {
         if name == "job.json" {
-            return start::start_job(ctx, &layout, account.as_deref()).await;
+            let answer = start::start_job(ctx, &layout, account.as_deref()).await?;
+            if answer.get("rejected").is_some() {
+                // The jobs parked on a refused job are refused in turn.
+                after::release(ctx, &layout, account.as_deref()).await?;
+            }
+            return Ok(answer);
         }
     }
     if key.starts_with("inbox/") && key.ends_with(".tsv") {

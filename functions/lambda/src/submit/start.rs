@@ -12,6 +12,7 @@ use ecsub_aws::execution::{self, Started};
 use ecsub_aws::store::{self, Bounded};
 use ecsub_aws::FnError;
 use ecsub_core::chain::admission::{self, admit, StackRules};
+use ecsub_core::chain::after::Gate;
 use ecsub_core::chain::gpu;
 use ecsub_core::chain::limits::{join_polls, join_wait};
 use ecsub_core::chain::stager::{StagerManifest, StagerRef, MANIFEST_KEY};
@@ -122,6 +123,17 @@ pub async fn start_job(
     }
     if let Some(line) = refused_types(ctx, &plan.spec).await? {
         return reject_at(ctx, bucket, &error_key, &[line]).await;
+    }
+    // Before the inputs are checked: a job waiting for others may read what they write.
+    if !plan.spec.after.is_empty() {
+        match super::after::gate(ctx, layout, &plan.spec.after).await? {
+            Gate::Go => {}
+            Gate::Refuse(line) => return reject_at(ctx, bucket, &error_key, &[line]).await,
+            Gate::Wait(pending) => {
+                info!(job_id = %job_id, waiting_for = ?pending, "parked until the jobs before it end (--after)");
+                return Ok(json!({ "job_id": job_id, "waiting_for": pending }));
+            }
+        }
     }
     if subnets(&plan.spec, config).is_empty() && !compute::has_default_vpc(&ctx.aws.ec2).await? {
         let line = format!(
