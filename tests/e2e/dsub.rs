@@ -509,3 +509,33 @@ fn after_starts_a_job_when_the_jobs_before_it_succeeded_and_refuses_it_when_one_
     });
     assert!(String::from_utf8_lossy(&why).contains("not a job of this stack"));
 }
+
+/// dsub's --timeout is the job's own, under the stack's TaskTimeoutSeconds (a week here): a task past it is
+/// stopped and fails, and --wait exits 1 with the job id on stdout, as dsub does.
+#[test]
+fn a_task_past_the_jobs_timeout_is_stopped_and_fails() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "slow.tsv",
+        "#ecsub: --waiter-delay 1\n--env N\n1\n",
+    );
+    let ran = sandbox.cli(&[
+        "dsub",
+        "--tasks",
+        &tasks,
+        "--timeout",
+        "10s",
+        "--command",
+        "sleep 300",
+        "--wait",
+        "--poll-interval",
+        "1",
+    ]);
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
+    let job = ran.stdout.trim().to_owned();
+    let s = summary(&sandbox, &job);
+    assert_eq!(s["tasks"][0]["reason"], "States.Timeout", "{s}");
+    assert_nothing_running(&sandbox, &job);
+}

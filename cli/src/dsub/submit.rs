@@ -239,6 +239,7 @@ fn options(
         retry_od,
         retries: args.retries,
         task_range,
+        timeout: args.timeout.clone(),
         // dsub's NO_JOB (a job dsub left out, its outputs there already) is no job to wait for.
         after: args
             .after
@@ -299,16 +300,6 @@ fn refusals(args: &DsubArgs) -> Vec<String> {
     }
     if args.min_cores.is_some() || args.min_ram.is_some() {
         out.push("--min-cores/--min-ram: not yet on this stack; give --machine-type (e.g. m5.xlarge for 4 vCPUs and 16 GiB)".to_owned());
-    }
-    if let Some(timeout) = &args.timeout {
-        if let Err(why) = dsub::timeout_seconds(timeout) {
-            out.push(why);
-        } else {
-            out.push(format!(
-                "--timeout {timeout}: a job's own timeout is not yet on this stack; the stack stops a task after its \
-                 TaskTimeoutSeconds (template.yaml, 7 days unless deployed otherwise)"
-            ));
-        }
     }
     if let Some(boot) = args.boot_disk_size {
         out.push(format!(

@@ -137,6 +137,10 @@ pub struct JobArgs {
     /// Seconds between the state machine's polls [default: 15] (AWS only)
     #[arg(long, value_name = "SECONDS")]
     pub waiter_delay: Option<u32>,
+    /// Stop a task's attempt running longer than this (`90m`, `6h`, `2d`; at least 10s), as failed; the stack's
+    /// own TaskTimeoutSeconds is the most it may be (AWS only)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// Start the job only once these jobs (of the same stack) have all succeeded: the stack waits, not this command;
     /// a job among them that fails, is refused or does not exist refuses this one, naming it
     #[arg(long, value_name = "JOB[,JOB...]", value_delimiter = ',')]
@@ -263,6 +267,7 @@ impl JobArgs {
             waiter_delay: self.waiter_delay.or(lower.waiter_delay),
             task_range: self.task_range.or(lower.task_range),
             after: list(self.after, lower.after),
+            timeout: self.timeout.or(lower.timeout),
             tags: crate::tags::over(self.tags, lower.tags),
         }
     }
@@ -291,6 +296,7 @@ impl JobArgs {
         value("request-payer-bucket", join(&self.request_payer_bucket));
         value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
         value("keep-on-failure", self.keep_on_failure.clone());
+        value("timeout", self.timeout.clone());
         for tag in &self.tags {
             value("tag", Some(tag.clone()));
         }
@@ -462,6 +468,21 @@ impl JobArgs {
             Some(Ok(pattern)) => Some(pattern),
             None => None,
         };
+        let timeout = match self.timeout.as_deref().map(crate::dsub::timeout_seconds) {
+            Some(Ok(seconds)) if seconds < 10 => {
+                errors.push(format!(
+                    "--timeout {}: at least 10s (Step Functions' wait)",
+                    self.timeout.as_deref().unwrap_or_default()
+                ));
+                None
+            }
+            Some(Ok(seconds)) => Some(u32::try_from(seconds).unwrap_or(u32::MAX)),
+            Some(Err(why)) => {
+                errors.push(why);
+                None
+            }
+            None => None,
+        };
         let mut after = Vec::new();
         for id in &self.after {
             match JobId::try_from(id.clone()) {
@@ -515,6 +536,7 @@ impl JobArgs {
             logging,
             make_output_folders: self.make_output_folders,
             after,
+            timeout,
             request_payer_buckets: self.request_payer_bucket,
             ignore_location: self.ignore_location,
             verify_bucket: !self.not_verify_bucket,
@@ -603,6 +625,9 @@ pub struct JobSpec {
     /// (run.sh), and the pattern ends in `.log`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logging: Option<String>,
+    /// `--timeout`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
     /// `--after`: the jobs that must have succeeded before this one starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<JobId>,

@@ -158,7 +158,14 @@ pub async fn start_job(
             line: t.line,
         })
         .collect();
-    let notes = super::quota::notes(ctx, &plan.spec, task_refs.len()).await;
+    let mut notes = super::quota::notes(ctx, &plan.spec, task_refs.len()).await;
+    if let Some(asked) = plan.spec.timeout.filter(|t| *t > ctx.config.task_timeout) {
+        notes.push(format!(
+            "--timeout is {asked} s, longer than the stack's TaskTimeoutSeconds ({} s): a task is stopped at the \
+             stack's",
+            ctx.config.task_timeout
+        ));
+    }
     let job = Job {
         layout,
         plan: &plan,
@@ -350,7 +357,9 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             waiter_delay: spec.waiter_delay,
             join_wait: wait,
             join_polls: join_polls(ctx.config.join_timeout, wait),
-            task_timeout: ctx.config.task_timeout,
+            task_timeout: spec
+                .timeout
+                .map_or(ctx.config.task_timeout, |t| t.min(ctx.config.task_timeout)),
             stagers: job.stagers.clone(),
             skip_price: spec.skip_price,
             launch_timeout: ctx
