@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[command(
     name = "ecsub-cli",
     version,
+    propagate_version = true,
     about = "Run a batch of tasks (one container per row of a tasks file) on AWS, or on this machine",
     long_about = "Run a batch of tasks — one container per row of a tasks file — on AWS, each on its own EC2 \
 instance, with inputs and outputs staged through S3; or run the same job on this machine first with `run --local`.\n\n\

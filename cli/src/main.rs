@@ -130,6 +130,7 @@ fn with_entry_point(args: std::env::ArgsOs) -> Vec<std::ffi::OsString> {
         .and_then(|n| n.to_str())
         .map(str::to_owned);
     if let Some(name) = name.filter(|n| dsub::ENTRY_POINTS.contains(&n.as_str())) {
+        args[0] = "ecsub-cli".into();
         args.insert(1, name.into());
     }
     args

@@ -89,7 +89,8 @@ pub struct DsubArgs {
     /// that fails refuses this one, naming it)
     #[arg(long, value_name = "JOB", num_args = 1..)]
     pub after: Vec<String>,
-    /// Leave out the tasks whose outputs all exist already (each task by its own outputs)
+    /// Leave out the tasks whose outputs all exist already (each task by its own outputs); none left: no job, and
+    /// stdout says NO_JOB
     #[arg(long)]
     pub skip: bool,
     /// The smallest number of vCPUs of the instance
@@ -173,6 +174,8 @@ pub struct GoogleOnly {
     pub credentials_file: Option<String>,
     #[arg(long, value_name = "BOOL", hide_short_help = true)]
     pub install_gpu_drivers: Option<String>,
+    #[arg(long, value_name = "VERSION", hide_short_help = true)]
+    pub nvidia_driver_version: Option<String>,
     #[arg(long, hide_short_help = true)]
     pub ssh: bool,
     #[arg(long, hide_short_help = true)]

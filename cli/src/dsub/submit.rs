@@ -33,7 +33,7 @@ pub fn run(args: &DsubArgs) -> anyhow::Result<ExitCode> {
                 wdir: args.wdir.clone(),
                 keep_scratch: false,
             };
-            local::run_source(&folders, source, &suffix, Output::Text)
+            local::run_source(&folders, source, &suffix, Output::Text).map(|code| (code, true))
         }
         _ => {
             let push = PushArgs {
@@ -49,17 +49,27 @@ pub fn run(args: &DsubArgs) -> anyhow::Result<ExitCode> {
                 job: JobArgs::default(),
             };
             let Some(bucket) = push.aws_s3_bucket.clone() else {
+                stdout.finish(None);
                 return Err(InputError::new(
                     "dsub --provider aws: no stack: pass --aws-s3-bucket s3://BUCKET (the stack's bucket) or set \
                      ECSUB_BUCKET",
                 )
                 .into());
             };
-            push::run_source(&push, &bucket, source, &suffix)
+            push::run_source(&push, &bucket, source, &suffix).map(|p| (p.code, p.sent))
         }
     };
-    stdout.finish(outcome.is_ok().then_some(id.as_str()));
-    outcome
+    // dsub's NO_JOB: every task's outputs were there (--skip), and no job was started.
+    match outcome {
+        Ok((code, sent)) => {
+            stdout.finish(Some(if sent { id.as_str() } else { "NO_JOB" }));
+            Ok(code)
+        }
+        Err(e) => {
+            stdout.finish(None);
+            Err(e)
+        }
+    }
 }
 
 /// A dsub command line read: the ecsub tasks file it makes, the script, the options, and the job id's name.
@@ -305,6 +315,13 @@ fn refusals(args: &DsubArgs) -> Vec<String> {
         out.push(format!(
             "--boot-disk-size {boot}: the stack's boot volume is 30 GiB; the task's data goes on --disk-size"
         ));
+    }
+    if args.provider == Provider::Local && args.skip {
+        out.push(
+            "--skip with --provider local: not here yet; run the tasks whose outputs are missing with --tasks FILE M-N, \
+             or skip on the stack (--provider aws)"
+                .to_owned(),
+        );
     }
     if args.provider == Provider::Local && args.dry_run {
         out.push("--dry-run with --provider local: a local run has nothing to submit; give --provider aws --dry-run to see the plan".to_owned());

@@ -35,7 +35,13 @@ pub fn run(args: &PushArgs) -> anyhow::Result<ExitCode> {
             Source::read(&input)?
         }
     };
-    run_source(args, bucket, source, &plan::random_suffix())
+    Ok(run_source(args, bucket, source, &plan::random_suffix())?.code)
+}
+
+/// What a push did: its exit code, and whether a job was sent (`--skip-existing` may leave nothing to run).
+pub struct Pushed {
+    pub code: ExitCode,
+    pub sent: bool,
 }
 
 /// Plans the job `source` describes (its id made with `suffix`, which a job left with fewer tasks by
@@ -45,7 +51,7 @@ pub fn run_source(
     bucket: &str,
     source: Source,
     suffix: &str,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Pushed> {
     let plan = plan::build(source, suffix)?;
     if args.skip_existing {
         let outputs = skip::declared_outputs(&plan);
@@ -53,12 +59,21 @@ pub fn run_source(
         if !skipped.is_empty() {
             let Some(rest) = skip::the_rest(&plan, &skipped) else {
                 show!("every task's outputs exist: nothing to run, no job started");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Pushed {
+                    code: ExitCode::SUCCESS,
+                    sent: false,
+                });
             };
             let plan = plan::build(rest, suffix)?;
             let skipped: Vec<usize> = skipped.into_iter().collect();
-            return send::send(args, bucket, &plan, &skipped);
+            return Ok(Pushed {
+                code: send::send(args, bucket, &plan, &skipped)?,
+                sent: true,
+            });
         }
     }
-    send::send(args, bucket, &plan, &[])
+    Ok(Pushed {
+        code: send::send(args, bucket, &plan, &[])?,
+        sent: true,
+    })
 }

@@ -1,0 +1,212 @@
+//! `ecsub-cli dsub` on dsub's own command lines: those of dsub's examples (`tests/dsub-corpus/`, their tasks files)
+//! are planned with dsub's tasks once `gs://` reads `s3://` and Google's flags are left out; as written, each of
+//! Google's flags and paths is refused with what to use on AWS, and nothing is written. stdout holds the job id
+//! alone, and the binary linked as `dsub` is the command.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{cli, repo, run};
+
+/// The `--tasks` command lines of dsub's examples (their READMEs, at dsub's 15d70ac), as a user moving to AWS
+/// writes them: `--provider aws`, `s3://my-bucket` for `gs://MY-BUCKET`, Google's `--project` and `--zones` or
+/// `--regions` left out. (tasks file, name prefix of the job id, the rest of the command line)
+const EXAMPLES: [(&str, &str, &[&str]); 4] = [
+    (
+        "samtools.tsv",
+        "samtools-i--",
+        &[
+            "--logging",
+            "s3://my-bucket/samtools/submit_list/logging",
+            "--disk-size",
+            "200",
+            "--name",
+            "samtools index",
+            "--image",
+            "quay.io/cancercollaboratory/dockstore-tool-samtools-index",
+            "--command",
+            "export BAI_NAME=\"$(basename \"${INPUT_BAM}\").bai\"\n samtools index \"${INPUT_BAM}\" \"$(dirname \"${OUTPUT_BAI}\")/${BAI_NAME}\"",
+        ],
+    ),
+    (
+        "fastqc.tsv",
+        "fastqc--",
+        &[
+            "--logging",
+            "s3://my-bucket/samtools/submit_list/logging",
+            "--disk-size",
+            "200",
+            "--name",
+            "fastqc",
+            "--image",
+            "my-account.dkr.ecr.us-east-1.amazonaws.com/fastqc",
+            "--command",
+            "fastqc ${INPUT_BAM} --outdir=$(dirname ${OUTPUT_FILES})",
+        ],
+    ),
+    (
+        "decompress.tsv",
+        "gunzip--",
+        &[
+            "--logging",
+            "s3://my-bucket/decompress_list/logging",
+            "--disk-size",
+            "200",
+            "--image",
+            "ubuntu:14.04",
+            "--command",
+            "gunzip ${INPUT_VCF} && mv ${INPUT_VCF%.gz} $(dirname ${OUTPUT_VCF})",
+        ],
+    ),
+    (
+        "custom_scripts.tsv",
+        "sample-ids--",
+        &["--logging", "s3://my-bucket/get_vcf_sample_ids/logging", "--disk-size", "200", "--image", "debian:stable-slim"],
+    ),
+];
+
+#[test]
+fn dsubs_example_command_lines_are_planned_with_dsubs_tasks() {
+    let folder = repo().join("tests/dsub-corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sample-ids.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\nset -eu\nzcat \"$INPUT_VCF\" | grep -m1 '^#CHROM' > \"$OUTPUT_FILE\"\n",
+    )
+    .unwrap();
+    for (file, prefix, rest) in EXAMPLES {
+        let mut args = vec![
+            "dsub",
+            "--provider",
+            "aws",
+            "--aws-s3-bucket",
+            "s3://my-stack",
+            "--dry-run",
+            "--user",
+            "me",
+        ];
+        args.extend(["--tasks", file]);
+        args.extend_from_slice(rest);
+        if file == "custom_scripts.tsv" {
+            args.extend(["--script", script.to_str().unwrap()]);
+        }
+        let out = run(cli().current_dir(&folder).args(&args));
+        assert_eq!(out.code, 0, "{file}: {}\n{}", out.stdout, out.stderr);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{file}: stdout is the job id alone: {}",
+            out.stdout
+        );
+        assert!(
+            lines[0].starts_with(&format!("{prefix}me--")),
+            "{file}: {}",
+            lines[0]
+        );
+        assert!(
+            out.stderr.contains(&format!("tasks: 3 of 3 in {file}")),
+            "{file}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("nothing was uploaded (--dry-run)"),
+            "{file}"
+        );
+        // dsub's rule for a folder, a --tasks job without --retries.
+        assert!(
+            out.stderr
+                .contains(&format!("{}.{{task-id}}.log", lines[0])),
+            "{file}: {}",
+            out.stderr
+        );
+    }
+    // A script's #! line is its interpreter.
+    let python = dir.path().join("ids.py");
+    std::fs::write(&python, "#!/usr/bin/env python3\nprint('hi')\n").unwrap();
+    let out = run(cli().current_dir(&folder).args([
+        "dsub",
+        "--aws-s3-bucket",
+        "s3://my-stack",
+        "--dry-run",
+        "--tasks",
+        "custom_scripts.tsv",
+        "--script",
+        python.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("\"shell\": [\n    \"/usr/bin/env\",\n    \"python3\"\n  ]"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn googles_flags_and_paths_as_dsubs_documents_write_them_are_refused_with_what_to_use() {
+    let folder = repo().join("tests/dsub-corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cli().current_dir(dir.path()).args([
+        "dsub",
+        "--provider",
+        "local",
+        "--project",
+        "MY-PROJECT",
+        "--zones",
+        "us-central1-*",
+        "--logging",
+        "gs://MY-BUCKET/decompress_one/logging",
+        "--machine-type",
+        "n1-standard-4",
+        "--input",
+        "INPUT_VCF=gs://genomics-public-data/x.vcf.gz",
+        "--tasks",
+        folder.join("params_tasks.tsv").to_str().unwrap(),
+        "--env",
+        "SAMPLE_ID=dup",
+        "--preemptible",
+        "2",
+        "--retries",
+        "2",
+        "--command",
+        "true",
+    ]));
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "", "no job id: nothing was submitted");
+    for said in [
+        "--project is Google Cloud's: on AWS the account is your AWS profile's",
+        "--zones us-central1-*: the instances launch in the stack's subnets",
+        "--machine-type n1-standard-4: a Google Compute Engine type; on AWS give an EC2 instance type",
+        "`gs://genomics-public-data/x.vcf.gz` is a Google Cloud Storage path; on AWS the data must be in S3",
+        "--logging gs://MY-BUCKET/decompress_one/logging: is a Google Cloud Storage path",
+        "params_tasks.tsv:1:1: the column `SAMPLE_ID` is also given by --env on the command line",
+        "--preemptible 2: this stack runs the first attempt of a task on spot",
+    ] {
+        assert!(out.stderr.contains(said), "missing {said:?} in:\n{}", out.stderr);
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "nothing is written: {left:?}");
+}
+
+#[test]
+fn the_binary_linked_as_dsub_is_dsub() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("dsub");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ecsub-cli"), &link).unwrap();
+    let out = run(std::process::Command::new(&link).args(["--provider", "local", "--version"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("ecsub-cli-dsub ") || out.stdout.contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        out.stdout
+    );
+    let help = run(std::process::Command::new(&link).arg("--help"));
+    assert!(
+        help.stdout.contains("Usage: ecsub-cli dsub [OPTIONS]"),
+        "{}",
+        help.stdout
+    );
+    assert!(help.stdout.contains("--preemptible"), "{}", help.stdout);
+}
