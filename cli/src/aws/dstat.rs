@@ -5,7 +5,7 @@
 use super::collect::{collect, Seen};
 use super::records::get_json;
 use super::session::{connect, runtime};
-use crate::dsub::args::{DdelArgs, DstatArgs, Format, Provider};
+use crate::dsub::args::{Chooser, DdelArgs, DstatArgs, Format, Provider};
 use crate::error::InputError;
 use ecsub_aws::{execution, store, Clients};
 use ecsub_core::chain::{JobSubmission, StartedRecord, Summary};
@@ -29,18 +29,21 @@ struct Choice {
 }
 
 impl Choice {
-    #[allow(clippy::too_many_arguments)]
     fn of(
         command: &str,
-        provider: Provider,
-        bucket: Option<&str>,
+        choose: &Chooser,
         jobs: &[String],
         names: &[String],
-        users: &[String],
-        age: Option<&str>,
-        labels: &[String],
-        tasks: &[String],
     ) -> Result<Choice, InputError> {
+        let Chooser {
+            provider,
+            tasks,
+            users,
+            age,
+            label: labels,
+            aws_s3_bucket,
+        } = choose;
+        let (bucket, age) = (aws_s3_bucket.as_deref(), age.as_deref());
         match provider {
             Provider::Aws => {}
             Provider::Local => {
@@ -123,18 +126,7 @@ async fn read_jobs(aws: &Clients, choice: &Choice) -> anyhow::Result<Vec<Read>> 
         .map_err(|e| InputError::new(format!("--aws-s3-bucket: {e}")))?;
     let ids: Vec<String> = match &choice.jobs {
         Some(ids) => ids.clone(),
-        None => {
-            let jobs_prefix = format!("{prefix}jobs/");
-            store::folders(&aws.s3, &bucket, &jobs_prefix)
-                .await?
-                .iter()
-                .filter_map(|f| {
-                    f.strip_prefix(&jobs_prefix)?
-                        .strip_suffix('/')
-                        .map(str::to_owned)
-                })
-                .collect()
-        }
+        None => super::ls::job_ids(aws, &bucket, &prefix).await?,
     };
     let now = ecsub_core::time::rfc3339_of_ms(ecsub_aws::now_ms());
     let mut out = Vec::new();
@@ -234,17 +226,7 @@ fn kept<'a>(
 }
 
 pub fn dstat(args: &DstatArgs) -> anyhow::Result<ExitCode> {
-    let choice = Choice::of(
-        "dstat",
-        args.provider,
-        args.aws_s3_bucket.as_deref(),
-        &args.jobs,
-        &args.names,
-        &args.users,
-        args.age.as_deref(),
-        &args.label,
-        &args.tasks,
-    )?;
+    let choice = Choice::of("dstat", &args.choose, &args.jobs, &args.names)?;
     let statuses = DStatus::parse_filter(&args.status).map_err(InputError::new)?;
     let format = args.format.unwrap_or(if args.full {
         Format::Yaml
@@ -308,18 +290,8 @@ fn print_rows(rows: &[&Row], full: bool, summary: bool, format: Format) -> anyho
 }
 
 pub fn ddel(args: &DdelArgs) -> anyhow::Result<ExitCode> {
-    let choice = Choice::of(
-        "ddel",
-        args.provider,
-        args.aws_s3_bucket.as_deref(),
-        &args.jobs,
-        &[],
-        &args.users,
-        args.age.as_deref(),
-        &args.label,
-        &args.tasks,
-    )?;
-    if !args.tasks.is_empty() {
+    let choice = Choice::of("ddel", &args.choose, &args.jobs, &[])?;
+    if !args.choose.tasks.is_empty() {
         return Err(InputError::new(
             "ddel --tasks: a job of this stack is stopped whole; give its --jobs (its tasks that ended stay as they \
              ended)",

@@ -42,15 +42,7 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let aws = connect().await?;
         let jobs_prefix = format!("{prefix}jobs/");
-        let ids: Vec<String> = store::folders(&aws.s3, &bucket, &jobs_prefix)
-            .await?
-            .iter()
-            .filter_map(|f| {
-                f.strip_prefix(&jobs_prefix)?
-                    .strip_suffix('/')
-                    .map(str::to_owned)
-            })
-            .collect();
+        let ids = job_ids(&aws, &bucket, &prefix).await?;
         // A job's summary once it has ended; else its start record; else its error: each asked only of the jobs
         // the one before did not answer for.
         let mut found: HashMap<String, Vec<u8>> = HashMap::new();
@@ -88,6 +80,24 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The ids of the jobs in the bucket's `<prefix>jobs/`: one LIST of its folders.
+pub async fn job_ids(
+    aws: &ecsub_aws::Clients,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let jobs_prefix = format!("{prefix}jobs/");
+    Ok(store::folders(&aws.s3, bucket, &jobs_prefix)
+        .await?
+        .iter()
+        .filter_map(|f| {
+            f.strip_prefix(&jobs_prefix)?
+                .strip_suffix('/')
+                .map(str::to_owned)
+        })
+        .collect())
 }
 
 /// A job's line from what its folder holds.

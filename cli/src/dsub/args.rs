@@ -254,36 +254,44 @@ pub enum Format {
     Yaml,
 }
 
+/// How dstat and ddel choose the jobs and tasks, beside `--jobs`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "dsub's dstat over this stack's jobs (docs/dsub.md). Exit status 0, whatever the tasks' \
-states; 2 a usage error, 3 a runtime error."
-)]
-pub struct DstatArgs {
+pub struct Chooser {
     /// Where the jobs ran
     #[arg(long, value_enum, default_value_t)]
     pub provider: Provider,
-    /// Job ids ('*': every job)
-    #[arg(long, short = 'j', value_name = "JOB", num_args = 1..)]
-    pub jobs: Vec<String>,
-    /// Job names
-    #[arg(long, short = 'n', value_name = "NAME", num_args = 1..)]
-    pub names: Vec<String>,
     /// Task ids (from 1)
     #[arg(long, short = 't', value_name = "TASK", num_args = 1..)]
     pub tasks: Vec<String>,
     /// Users ('*': everyone) [default: $USER]
     #[arg(long, short = 'u', value_name = "USER", num_args = 1..)]
     pub users: Vec<String>,
-    /// Task states: RUNNING, SUCCESS, FAILURE, CANCELED, or '*' [default: RUNNING]
-    #[arg(long, short = 's', value_name = "STATUS", num_args = 1..)]
-    pub status: Vec<String>,
     /// Only jobs newer than this: 30s, 10m, 2h, 3d, 1w, or a UTC time in seconds since 1970
     #[arg(long, value_name = "AGE")]
     pub age: Option<String>,
     /// Only tasks with these labels: KEY=VALUE ...
     #[arg(long, value_name = "KEY=VALUE", num_args = 1..)]
     pub label: Vec<String>,
+    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
+    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
+    pub aws_s3_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "dsub's dstat over this stack's jobs (docs/dsub.md). Exit status 0, whatever the tasks' \
+states; 2 a usage error, 3 a runtime error."
+)]
+pub struct DstatArgs {
+    /// Job ids ('*': every job)
+    #[arg(long, short = 'j', value_name = "JOB", num_args = 1..)]
+    pub jobs: Vec<String>,
+    /// Job names
+    #[arg(long, short = 'n', value_name = "NAME", num_args = 1..)]
+    pub names: Vec<String>,
+    /// Task states: RUNNING, SUCCESS, FAILURE, CANCELED, or '*' [default: RUNNING]
+    #[arg(long, short = 's', value_name = "STATUS", num_args = 1..)]
+    pub status: Vec<String>,
     /// Every field of each task (YAML unless --format says otherwise)
     #[arg(long, short = 'f', conflicts_with = "summary")]
     pub full: bool,
@@ -302,12 +310,8 @@ pub struct DstatArgs {
     /// text, json or yaml
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
-    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
-    pub aws_s3_bucket: Option<String>,
-    /// local: the folder of the jobs run here
-    #[arg(long, value_name = "DIR", default_value = ".ecsub/work")]
-    pub wdir: PathBuf,
+    #[command(flatten)]
+    pub choose: Chooser,
 }
 
 #[derive(Debug, Args)]
@@ -317,25 +321,9 @@ stopped, and their instances terminated. Exit status 0 (also when nothing was ru
 runtime error."
 )]
 pub struct DdelArgs {
-    /// Where the jobs run
-    #[arg(long, value_enum, default_value_t)]
-    pub provider: Provider,
     /// Job ids ('*': every job of the users)
     #[arg(long, short = 'j', value_name = "JOB", num_args = 1.., required = true)]
     pub jobs: Vec<String>,
-    /// Only these tasks (ids from 1)
-    #[arg(long, short = 't', value_name = "TASK", num_args = 1..)]
-    pub tasks: Vec<String>,
-    /// Users ('*': everyone) [default: $USER]
-    #[arg(long, short = 'u', value_name = "USER", num_args = 1..)]
-    pub users: Vec<String>,
-    /// Only jobs newer than this: 30s, 10m, 2h, 3d, 1w, or a UTC time in seconds since 1970
-    #[arg(long, value_name = "AGE")]
-    pub age: Option<String>,
-    /// Only jobs with these labels: KEY=VALUE ...
-    #[arg(long, value_name = "KEY=VALUE", num_args = 1..)]
-    pub label: Vec<String>,
-    /// The stack's bucket, optionally with a prefix: s3://BUCKET[/PREFIX]
-    #[arg(long, value_name = "S3_URL", env = "ECSUB_BUCKET")]
-    pub aws_s3_bucket: Option<String>,
+    #[command(flatten)]
+    pub choose: Chooser,
 }
