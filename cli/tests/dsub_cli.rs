@@ -167,7 +167,7 @@ fn googles_flags_and_paths_as_dsubs_documents_write_them_are_refused_with_what_t
         "--env",
         "SAMPLE_ID=dup",
         "--preemptible",
-        "2",
+        "3",
         "--retries",
         "2",
         "--command",
@@ -182,7 +182,7 @@ fn googles_flags_and_paths_as_dsubs_documents_write_them_are_refused_with_what_t
         "`gs://genomics-public-data/x.vcf.gz` is a Google Cloud Storage path; on AWS the data must be in S3",
         "--logging gs://MY-BUCKET/decompress_one/logging: is a Google Cloud Storage path",
         "params_tasks.tsv:1:1: the column `SAMPLE_ID` is also given by --env on the command line",
-        "--preemptible 2: this stack runs the first attempt of a task on spot",
+        "--preemptible 3: larger than --retries 2",
     ] {
         assert!(out.stderr.contains(said), "missing {said:?} in:\n{}", out.stderr);
     }
@@ -209,4 +209,157 @@ fn the_binary_linked_as_dsub_is_dsub() {
         help.stdout
     );
     assert!(help.stdout.contains("--preemptible"), "{}", help.stdout);
+}
+
+/// The command lines of dsub's documents (`docs/input_output.md`, `docs/code.md`, `docs/job_control.md`), `gs://`
+/// made `s3://`: each is planned, and its values reach the task as dsub's documents say.
+#[test]
+fn dsubs_documented_command_lines_are_planned_with_their_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = dir.path().join("driver.sh");
+    std::fs::write(
+        &driver,
+        "#!/bin/bash\nset -o errexit\nchmod u+x ${SCRIPT_DIR}/*.sh\n${SCRIPT_DIR}/script1.sh\n",
+    )
+    .unwrap();
+    let driver = driver.to_str().unwrap();
+    let lines: [&[&str]; 5] = [
+        &["--env", "MESSAGE=hello", "--command", "echo ${MESSAGE}"],
+        &[
+            "--input",
+            "INPUT_VCF=s3://bucket/path/to/my.vcf",
+            "--output",
+            "OUTPUT_VCF=s3://bucket/path/to/new.vcf",
+            "--script",
+            driver,
+        ],
+        &[
+            "--input",
+            "INPUT_FILES=s3://bucket/path/*.bam",
+            "--output",
+            "OUTPUT_FILES=s3://bucket/out/*.bam",
+            "--command",
+            "ls ${INPUT_FILES}",
+        ],
+        &[
+            "--input-recursive",
+            "SCRIPT_DIR=s3://my-bucket/my-code",
+            "--script",
+            driver,
+        ],
+        &[
+            "--after",
+            "echo--me--180924-112256-abcde",
+            "echo--me--180924-112259-abcde",
+            "--command",
+            "echo \"job C\"",
+        ],
+    ];
+    for rest in lines {
+        let mut args = vec!["dsub", "--aws-s3-bucket", "s3://my-stack", "--dry-run"];
+        args.extend_from_slice(rest);
+        let out = run(cli().current_dir(dir.path()).args(&args));
+        assert_eq!(out.code, 0, "{rest:?}: {}", out.stderr);
+        assert_eq!(out.stdout.lines().count(), 1, "{rest:?}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("tasks: 1 of 1"),
+            "{rest:?}: {}",
+            out.stderr
+        );
+    }
+    // The job-wide values are the one task's columns, as setenv.sh exports them.
+    let out = run(cli().current_dir(dir.path()).args([
+        "dsub",
+        "--aws-s3-bucket",
+        "s3://my-stack",
+        "--dry-run",
+        "--env",
+        "MESSAGE=hello",
+        "--input",
+        "s3://bucket/path/file.bam",
+        "--command",
+        "echo ${MESSAGE}",
+    ]));
+    assert!(
+        out.stderr.contains("MESSAGE='hello'") || out.stderr.contains("MESSAGE=hello"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("S3_INPUT_0="),
+        "an input without a NAME is INPUT_0: {}",
+        out.stderr
+    );
+    // --after's jobs are carried to the stack.
+    let out = run(cli().current_dir(dir.path()).args([
+        "dsub",
+        "--aws-s3-bucket",
+        "s3://my-stack",
+        "--dry-run",
+        "--after",
+        "a--me--180924-112256-abcde",
+        "NO_JOB",
+        "--command",
+        "true",
+    ]));
+    assert!(
+        out.stderr
+            .contains("\"after\": [\n    \"a--me--180924-112256-abcde\"\n  ]"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// `--provider local` with `--logging`: the three files of each task land under `--s3-root`, dsub's names; a
+/// script that leaves a process behind holding its stdout does not hold the task (the log's tee is stopped 5 s
+/// after the script), and a missing output's folder is made, as dsub makes it.
+#[test]
+fn a_local_job_writes_dsubs_log_files_and_a_process_left_behind_does_not_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s3");
+    let tasks = dir.path().join("t.tsv");
+    std::fs::write(
+        &tasks,
+        "NAME\t--output OUT\nada\ts3://bkt/out/ada/hello.txt\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = run(cli().current_dir(dir.path()).args([
+        "dsub",
+        "--provider",
+        "local",
+        "--s3-root",
+        root.to_str().unwrap(),
+        "--tasks",
+        tasks.to_str().unwrap(),
+        "--logging",
+        "s3://bkt/logs/{job-name}/{task-id}.log",
+        "--name",
+        "greet",
+        "--command",
+        "sleep 60 & echo \"hello $NAME\" > \"$OUT\"; echo \"to stdout\"; echo \"to stderr\" >&2",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "held by the process left behind"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("bkt/out/ada/hello.txt")).unwrap(),
+        "hello ada\n"
+    );
+    let logs = root.join("bkt/logs/greet");
+    assert_eq!(
+        std::fs::read_to_string(logs.join("1-stdout.log")).unwrap(),
+        "to stdout\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(logs.join("1-stderr.log")).unwrap(),
+        "to stderr\n"
+    );
+    let log = std::fs::read_to_string(logs.join("1.log")).unwrap();
+    assert!(
+        log.contains(" I: running the script\n") && log.contains(" I: exit status 0\n"),
+        "{log}"
+    );
 }

@@ -539,3 +539,45 @@ fn a_task_past_the_jobs_timeout_is_stopped_and_fails() {
     assert_eq!(s["tasks"][0]["reason"], "States.Timeout", "{s}");
     assert_nothing_running(&sandbox, &job);
 }
+
+/// `--preemptible 2 --retries 2`: attempts 1 and 2 on spot, attempt 3 on demand, whatever ended the one before (here
+/// the script's own failures), as dsub's rule has it.
+#[test]
+fn preemptible_n_runs_the_first_n_attempts_on_spot_and_the_rest_on_demand() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = write(
+        dir.path(),
+        "n.tsv",
+        "#ecsub: --waiter-delay 1\n--env N\n1\n",
+    );
+    let ran = sandbox.cli(&[
+        "dsub",
+        "--tasks",
+        &tasks,
+        "--preemptible",
+        "2",
+        "--retries",
+        "2",
+        "--command",
+        "[ \"$ECSUB_ATTEMPT\" = 3 ]",
+        "--wait",
+        "--poll-interval",
+        "1",
+    ]);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let job = ran.stdout.trim().to_owned();
+    let spot: Vec<serde_json::Value> = (1..=3)
+        .map(|attempt| {
+            let record = sandbox
+                .object(&format!(
+                    "s3://{}/jobs/{job}/attempts/000000.{attempt}.json",
+                    sandbox.bucket()
+                ))
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&record).unwrap()["spot"].clone()
+        })
+        .collect();
+    assert_eq!(spot, [json!(true), json!(true), json!(false)]);
+    assert_nothing_running(&sandbox, &job);
+}

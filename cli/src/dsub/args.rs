@@ -114,7 +114,7 @@ pub struct DsubArgs {
     /// Print the job id and what would run; submit nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// AWS region of the stack (also $AWS_REGION)
+    /// The stack's AWS region (as AWS_REGION); a Google region is refused
     #[arg(long, value_name = "REGION", num_args = 1..)]
     pub regions: Vec<String>,
     /// Google zones: refused (the stack's subnets pick the zones; --aws-subnet-id for others)

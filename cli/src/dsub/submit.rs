@@ -15,6 +15,10 @@ use std::process::ExitCode;
 
 pub fn run(args: &DsubArgs) -> anyhow::Result<ExitCode> {
     let job = Job::read(args)?;
+    if let [region] = args.regions.as_slice() {
+        // dsub's --regions, on AWS: the region the SDK asks (the stack's), as AWS_REGION says it.
+        std::env::set_var("AWS_REGION", region);
+    }
     let suffix = plan::random_suffix();
     let id = JobId::new(&job.id_name, &suffix)
         .map_err(|why| InputError::new(format!("dsub: the job id: {why}")))?;
@@ -200,23 +204,19 @@ fn options(
         }
         None => Vec::new(),
     };
-    let (spot, retry_od) = match args.preemptible.as_deref() {
-        None | Some("0") => (false, false),
-        Some("all") => (true, false),
-        Some("1") => (true, true),
-        Some(n) if n.parse::<u32>().is_ok() => {
-            errors.push(format!(
-                "--preemptible {n}: this stack runs the first attempt of a task on spot and its retries on demand \
-                 (--preemptible 1), or every attempt on spot (--preemptible); {n} spot attempts are not offered"
-            ));
-            (false, false)
-        }
-        Some(n) => {
-            errors.push(format!(
-                "--preemptible {n}: expected a number of attempts, or nothing for every attempt"
-            ));
-            (false, false)
-        }
+    // dsub's --preemptible: every attempt on spot, or the first N.
+    let (spot, spot_attempts) = match args.preemptible.as_deref() {
+        None | Some("0") => (false, None),
+        Some("all") => (true, None),
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) => (true, Some(n)),
+            Err(_) => {
+                errors.push(format!(
+                    "--preemptible {n}: expected a number of attempts, or nothing for every attempt"
+                ));
+                (false, None)
+            }
+        },
     };
     if let Some(n) = args
         .preemptible
@@ -246,7 +246,7 @@ fn options(
         aws_ec2_instance_type: machine,
         disk_size: args.disk_size,
         spot,
-        retry_od,
+        spot_attempts,
         retries: args.retries,
         task_range,
         timeout: args.timeout.clone(),
@@ -295,11 +295,17 @@ fn refusals(args: &DsubArgs) -> Vec<String> {
              --aws-subnet-id SUBNET for others"
         ));
     }
-    for region in &args.regions {
-        out.push(format!(
-            "--regions {region}: the stack runs in the region it was deployed to; set AWS_REGION (or the profile's \
-             region) to it"
-        ));
+    match args.regions.as_slice() {
+        [] => {}
+        [region] if dsub::aws_region(region) => {}
+        [region] => out.push(format!(
+            "--regions {region}: a Google region; give the AWS region the stack was deployed to (e.g. us-east-1), \
+             or set AWS_REGION"
+        )),
+        more => out.push(format!(
+            "--regions {}: the stack runs in the one region it was deployed to; give that one",
+            more.join(" ")
+        )),
     }
     if args.provider == Provider::Local && !args.after.is_empty() {
         out.push(

@@ -232,6 +232,7 @@ impl Runner<'_> {
         // `--retry-larger` is AWS's: this machine has one size.
         let policy = RetryPolicy {
             retry_od: false,
+            spot_attempts: None,
             retries: self.plan.spec.retries,
             retry_on_exit: self.plan.spec.retry_on_exit.clone(),
             larger: false,

@@ -41,6 +41,7 @@ fn job() -> JobRef {
         instance_types: vec!["t3.micro".into()],
         spot: true,
         retry_od: true,
+        spot_attempts: Some(2),
         retries: 2,
         retry_on_exit: vec![3],
         retry_larger: true,

@@ -18,11 +18,20 @@ pub const MAX_RETRIES: u32 = 10;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub retry_od: bool,
+    /// `--spot-attempts N`: attempt N + 1 and later run on demand, whatever ended the one before.
+    pub spot_attempts: Option<u32>,
     pub retries: u32,
     pub retry_on_exit: Vec<i32>,
     /// `--retry-larger`: an out-of-memory failure's retry runs on the next larger type, an out-of-disk one's with
     /// twice the disk.
     pub larger: bool,
+}
+
+impl RetryPolicy {
+    /// May attempt `number` run on spot (`--spot-attempts`)?
+    pub fn spot_for(&self, number: u32) -> bool {
+        self.spot_attempts.is_none_or(|n| number <= n)
+    }
 }
 
 /// What ECS says about a stopped task, as far as the classification needs it.
@@ -184,7 +193,7 @@ pub fn next_attempt(
         Outcome::Interrupted if attempt.number.saturating_sub(attempt.failures) < MAX_ATTEMPTS => {
             Some(Attempt {
                 number: attempt.number + 1,
-                spot: attempt.spot && !policy.retry_od,
+                spot: attempt.spot && !policy.retry_od && policy.spot_for(attempt.number + 1),
                 ..attempt
             })
         }
@@ -195,12 +204,12 @@ pub fn next_attempt(
         {
             Some(Attempt {
                 number: attempt.number + 1,
+                spot: attempt.spot && policy.spot_for(attempt.number + 1),
                 failures: attempt.failures + 1,
                 larger: attempt.larger
                     + u32::from(policy.larger && class == Some(FailureClass::OutOfMemory)),
                 disk_doublings: attempt.disk_doublings
                     + u32::from(policy.larger && class == Some(FailureClass::OutOfDisk)),
-                ..attempt
             })
         }
         _ => None,
@@ -527,10 +536,32 @@ mod tests {
     }
 
     #[test]
+    fn spot_attempts_run_the_first_n_attempts_on_spot_whatever_ended_them() {
+        let policy = RetryPolicy {
+            retries: 3,
+            spot_attempts: Some(2),
+            ..RetryPolicy::default()
+        };
+        let first = Attempt {
+            number: 1,
+            spot: true,
+            ..Attempt::default()
+        };
+        let second = next_attempt(Outcome::Interrupted, None, None, first, &policy).unwrap();
+        assert!(second.spot, "attempt 2 of 2 on spot");
+        let third = next_attempt(Outcome::Failed, Some(1), None, second, &policy).unwrap();
+        assert!(!third.spot, "attempt 3 on demand after a failure");
+        let after_interruption =
+            next_attempt(Outcome::Interrupted, None, None, second, &policy).unwrap();
+        assert!(!after_interruption.spot, "and after an interruption");
+    }
+
+    #[test]
     fn without_retries_only_interruptions_are_retried_and_retry_od_moves_to_on_demand() {
         let none = RetryPolicy::default();
         let od = RetryPolicy {
             retry_od: true,
+            spot_attempts: None,
             ..RetryPolicy::default()
         };
         let first = at(1, true, 0);
@@ -566,6 +597,7 @@ mod tests {
     fn a_tasks_own_failures_spend_its_retries_and_interruptions_do_not() {
         let policy = RetryPolicy {
             retry_od: false,
+            spot_attempts: None,
             retries: 2,
             retry_on_exit: vec![3],
             larger: false,

@@ -20,6 +20,8 @@ pub mod names {
     pub const ATTEMPT: &str = "ECSUB_ATTEMPT";
     pub const SPOT: &str = "ECSUB_SPOT";
     pub const RETRY_OD: &str = "ECSUB_RETRY_OD";
+    /// `--spot-attempts`: the attempts from 1 to this run on spot, the rest on demand (empty: every attempt).
+    pub const SPOT_ATTEMPTS: &str = "ECSUB_SPOT_ATTEMPTS";
     /// `--retries`, `--retry-on-exit` (space-separated codes) and the attempt's own failures retried before it.
     pub const RETRIES: &str = "ECSUB_RETRIES";
     pub const RETRY_ON_EXIT: &str = "ECSUB_RETRY_ON_EXIT";
@@ -64,6 +66,7 @@ pub mod names {
         ATTEMPT,
         SPOT,
         RETRY_OD,
+        SPOT_ATTEMPTS,
         RETRIES,
         RETRY_ON_EXIT,
         FAILURES,
@@ -98,6 +101,8 @@ pub struct TaskEnv {
     pub index: usize,
     pub attempt: Attempt,
     pub retry_od: bool,
+    /// `--spot-attempts`.
+    pub spot_attempts: Option<u32>,
     pub retries: u32,
     pub retry_on_exit: Vec<i32>,
     pub retry_larger: bool,
@@ -118,6 +123,7 @@ impl TaskEnv {
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             retry_od: self.retry_od,
+            spot_attempts: self.spot_attempts,
             retries: self.retries,
             retry_on_exit: self.retry_on_exit.clone(),
             larger: self.retry_larger,
@@ -132,6 +138,12 @@ impl TaskEnv {
             (names::ATTEMPT, self.attempt.number.to_string()),
             (names::SPOT, self.attempt.spot.to_string()),
             (names::RETRY_OD, self.retry_od.to_string()),
+            (
+                names::SPOT_ATTEMPTS,
+                self.spot_attempts
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            ),
             (names::RETRIES, self.retries.to_string()),
             (
                 names::RETRY_ON_EXIT,
@@ -206,6 +218,7 @@ impl TaskEnv {
                 disk_doublings: count(names::DISK_DOUBLINGS),
             },
             retry_od: get(names::RETRY_OD) == Some("true"),
+            spot_attempts: get(names::SPOT_ATTEMPTS).and_then(|v| v.parse().ok()),
             retry_larger: get(names::RETRY_LARGER) == Some("true"),
             retries: count(names::RETRIES),
             keep_on_failure: get(names::KEEP_ON_FAILURE).and_then(|v| v.parse().ok()),
@@ -281,6 +294,7 @@ mod tests {
                 disk_doublings: 2,
             },
             retry_od: true,
+            spot_attempts: Some(2),
             retries: 2,
             retry_on_exit: vec![3, 75],
             retry_larger: true,

@@ -44,6 +44,9 @@ pub struct JobRef {
     pub instance_types: Vec<String>,
     pub spot: bool,
     pub retry_od: bool,
+    /// `--spot-attempts`: the attempts from 1 to this run on spot, the rest on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_attempts: Option<u32>,
     /// `--retries` and `--retry-on-exit`: how often a task's own failure is tried again, and for which exit codes
     /// (none: any).
     #[serde(default)]

@@ -237,6 +237,22 @@ pub fn machine_type(text: &str) -> Result<String, String> {
     })
 }
 
+/// Is `name` an AWS region's (`us-east-1`, `eu-central-2`, `us-gov-west-1`), not a Google one's (`us-central1`)?
+pub fn aws_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    (3..=4).contains(&parts.len())
+        && first.len() == 2
+        && first.chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.chars().all(|c| c.is_ascii_digit())
+}
+
 /// dsub's `--timeout`: a number with a unit `s`, `m`, `h`, `d` or `w` (`90m`, `1.5h`, `7d`), in seconds.
 pub fn timeout_seconds(text: &str) -> Result<u64, String> {
     let bad = || {
@@ -370,6 +386,28 @@ mod tests {
         assert!(machine_type("big")
             .unwrap_err()
             .contains("not an EC2 instance type"));
+    }
+
+    #[test]
+    fn aws_regions_are_told_from_googles() {
+        for aws in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "ap-southeast-4",
+        ] {
+            assert!(aws_region(aws), "{aws}");
+        }
+        for google in [
+            "us-central1",
+            "europe-west4",
+            "us",
+            "",
+            "us-east-",
+            "US-EAST-1",
+        ] {
+            assert!(!aws_region(google), "{google}");
+        }
     }
 
     #[test]

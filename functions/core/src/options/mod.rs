@@ -94,6 +94,10 @@ pub struct JobArgs {
     /// After a spot attempt is interrupted, its retries run on demand (AWS only)
     #[arg(long)]
     pub retry_od: bool,
+    /// With --spot: the first N attempts of a task run on spot, the rest on demand, whatever ended the attempt
+    /// before (dsub's `--preemptible N`) (AWS only)
+    #[arg(long, value_name = "N")]
+    pub spot_attempts: Option<u32>,
     /// Try a task whose script failed (a non-zero exit, or exit 0 without its outputs) up to N more times, on the
     /// same kind of instance; an interrupted instance is tried again apart from these [default: 0, at most 10]
     #[arg(long, value_name = "N")]
@@ -250,6 +254,7 @@ impl JobArgs {
             aws_subnet_id: list(self.aws_subnet_id, lower.aws_subnet_id),
             spot: self.spot || lower.spot,
             retry_od: self.retry_od || lower.retry_od,
+            spot_attempts: self.spot_attempts.or(lower.spot_attempts),
             retry_larger: self.retry_larger || lower.retry_larger,
             retries: self.retries.or(lower.retries),
             keep_on_failure: self.keep_on_failure.or(lower.keep_on_failure),
@@ -296,6 +301,7 @@ impl JobArgs {
         value("request-payer-bucket", join(&self.request_payer_bucket));
         value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
         value("keep-on-failure", self.keep_on_failure.clone());
+        value("spot-attempts", self.spot_attempts.map(|n| n.to_string()));
         value("timeout", self.timeout.clone());
         for tag in &self.tags {
             value("tag", Some(tag.clone()));
@@ -343,6 +349,13 @@ impl JobArgs {
         }
         if self.retry_od && !self.spot {
             errors.push("--retry-od only makes sense with --spot".to_owned());
+        }
+        match self.spot_attempts {
+            Some(_) if !self.spot => {
+                errors.push("--spot-attempts only makes sense with --spot".to_owned())
+            }
+            Some(0) => errors.push("--spot-attempts 0: no attempt on spot is no --spot".to_owned()),
+            _ => {}
         }
         let retries = self.retries.unwrap_or(0);
         if retries > crate::chain::MAX_RETRIES {
@@ -529,6 +542,7 @@ impl JobArgs {
             subnet_ids: self.aws_subnet_id,
             spot: self.spot,
             retry_od: self.retry_od,
+            spot_attempts: self.spot_attempts,
             retries,
             retry_on_exit: self.retry_on_exit,
             retry_larger: self.retry_larger,
@@ -610,6 +624,9 @@ pub struct JobSpec {
     pub subnet_ids: Vec<String>,
     pub spot: bool,
     pub retry_od: bool,
+    /// `--spot-attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_attempts: Option<u32>,
     /// `--retries` and `--retry-on-exit` (absent in a job.json written before they existed: none).
     #[serde(default)]
     pub retries: u32,

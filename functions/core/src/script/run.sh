@@ -82,7 +82,11 @@ ecsub_replace() {
 # --logging: at the end, whatever the end, the attempt's three files go to the pattern's stem, with the task's
 # number from 1 and the attempt's.
 ecsub_upload_logs() {
-  ecsub_stem=$(ecsub_replace "$ecsub_logging" '{task-id}' "$((ECSUB_TASK_INDEX + 1))")
+  case ${ECSUB_TASK_INDEX:-} in
+    '' | *[!0-9]*) ecsub_task_id=task ;;
+    *) ecsub_task_id=$((ECSUB_TASK_INDEX + 1)) ;;
+  esac
+  ecsub_stem=$(ecsub_replace "$ecsub_logging" '{task-id}' "$ecsub_task_id")
   ecsub_stem=$(ecsub_replace "$ecsub_stem" '{task-attempt}' "${ECSUB_ATTEMPT:-1}")
   ecsub_stem=${ecsub_stem%.log}
   for ecsub_f in log:.log stdout:-stdout.log stderr:-stderr.log; do
@@ -371,7 +375,12 @@ if [ -n "$ecsub_logdir" ] && mkfifo "$ecsub_logdir/out" "$ecsub_logdir/err" 2>/d
   ecsub_tee_err=$!
   @SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@" >"$ecsub_logdir/out" 2>"$ecsub_logdir/err"
   ecsub_rc=$?
+  # The tees end when the last writer closes its end: at once, unless the script left a process behind that holds
+  # its stdout or stderr. That one's later output is not the script's: a watchdog stops the tees after 5 s.
+  (sleep 5 && kill "$ecsub_tee_out" "$ecsub_tee_err") 2>/dev/null &
+  ecsub_watchdog=$!
   wait "$ecsub_tee_out" "$ecsub_tee_err"
+  kill "$ecsub_watchdog" 2>/dev/null
 else
   [ -z "$ecsub_logdir" ] || ecsub_log "--logging: cannot make the streams' pipes (mkfifo); stdout and stderr are not kept"
   @SHELL@ "$ECSUB_SCRIPTS_DIR/@SCRIPT_FILE@"

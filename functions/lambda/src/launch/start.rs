@@ -39,6 +39,7 @@ fn environment(r: &StartRequest<'_>) -> TaskEnv {
         index: r.task.index,
         attempt: r.attempt,
         retry_od: r.job.retry_od,
+        spot_attempts: r.job.spot_attempts,
         retries: r.job.retries,
         retry_on_exit: r.job.retry_on_exit.clone(),
         retry_larger: r.job.retry_larger,

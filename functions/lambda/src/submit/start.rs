@@ -340,6 +340,7 @@ async fn launch(ctx: &Ctx, job: &Job<'_>, task_refs: Vec<TaskRef>) -> Result<Val
             instance_types: spec.instance_types.clone(),
             spot: spec.spot,
             retry_od: spec.retry_od,
+            spot_attempts: spec.spot_attempts,
             retries: spec.retries,
             retry_on_exit: spec.retry_on_exit.clone(),
             retry_larger: spec.retry_larger,
