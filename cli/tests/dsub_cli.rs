@@ -363,3 +363,31 @@ fn a_local_job_writes_dsubs_log_files_and_a_process_left_behind_does_not_hold_it
         "{log}"
     );
 }
+
+/// dsub's `--logging NAME.log` for a job without `--tasks` or `--retries` names the files after it as written
+/// (`NAME.log`, `NAME-stdout.log`), with no task id.
+#[test]
+fn a_log_name_of_a_job_without_tasks_is_its_files_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s3");
+    let out = run(cli().current_dir(dir.path()).args([
+        "dsub",
+        "--provider",
+        "local",
+        "--s3-root",
+        root.to_str().unwrap(),
+        "--logging",
+        "s3://bkt/logs/hello.log",
+        "--env",
+        "WHO=world",
+        "--command",
+        "echo \"hello $WHO\"",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(root.join("bkt/logs/hello-stdout.log")).unwrap(),
+        "hello world\n"
+    );
+    assert!(root.join("bkt/logs/hello.log").is_file());
+    assert!(root.join("bkt/logs/hello-stderr.log").is_file());
+}

@@ -285,6 +285,56 @@ fn dstat_shows_dsubs_fields_and_ddel_stops_a_running_job() {
         "dstat", "--users", "someone", "--status", "*", "--format", "json",
     ]);
     assert_eq!(other.stdout.trim(), "[]", "{}", other.stdout);
+    // A job parked after the long one shows as RUNNING, waiting; ddel cancels it, and it reads FAILURE, saying so.
+    let parked = sandbox.cli(&[
+        "dsub",
+        "--user",
+        "tester",
+        "--name",
+        "parked",
+        "--tasks",
+        &long,
+        "--command",
+        "echo never",
+        "--after",
+        &long_job,
+    ]);
+    assert_eq!(parked.code, 0, "{}", parked.stderr);
+    let parked = parked.stdout.trim().to_owned();
+    let waiting = sandbox.until(60, "the parked job to show", || {
+        let ran = sandbox.cli(&[
+            "dstat", "--users", "tester", "--jobs", &parked, "--format", "json",
+        ]);
+        let rows: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap_or_default();
+        rows.as_array()
+            .filter(|r| r.len() == 1)
+            .map(|r| r[0].clone())
+    });
+    assert!(
+        waiting["status-message"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for job(s)"),
+        "{waiting}"
+    );
+    let deleted = sandbox.cli(&["ddel", "--users", "tester", "--jobs", &parked]);
+    assert_eq!(
+        deleted.stdout.trim(),
+        "1 job deleted (1 task)",
+        "{}",
+        deleted.stderr
+    );
+    let error = format!("s3://{}/jobs/{parked}/error.txt", sandbox.bucket());
+    assert!(String::from_utf8_lossy(&sandbox.object(&error).unwrap())
+        .contains("cancelled while it waited"));
+    let gone = sandbox.cli(&[
+        "dstat", "--users", "tester", "--jobs", &parked, "--status", "FAILURE", "--format", "json",
+    ]);
+    assert!(
+        gone.stdout.contains("cancelled while it waited"),
+        "{}",
+        gone.stdout
+    );
     // ddel stops the running job; its task then reads CANCELED.
     let deleted = sandbox.cli(&["ddel", "--users", "tester", "--jobs", &long_job]);
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
@@ -329,6 +379,12 @@ fn dstat_shows_dsubs_fields_and_ddel_stops_a_running_job() {
         "{counts}"
     );
     assert_nothing_running(&sandbox, &long_job);
+    assert!(sandbox
+        .object(&format!(
+            "s3://{}/jobs/{parked}/started.json",
+            sandbox.bucket()
+        ))
+        .is_none());
 }
 
 /// Submits a one-task dsub job (not waited for) and returns its id.
@@ -477,6 +533,19 @@ fn after_starts_a_job_when_the_jobs_before_it_succeeded_and_refuses_it_when_one_
     });
     assert!(String::from_utf8_lossy(&why)
         .contains(&format!("job {next} was refused: --after: job {failed}")));
+    let rows = sandbox.cli(&[
+        "dstat", "--users", "tester", "--jobs", &next, "--status", "*", "--full", "--format",
+        "json",
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&rows.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "FAILURE", "a refused job's task: {rows}");
+    assert!(
+        rows[0]["status-message"]
+            .as_str()
+            .unwrap()
+            .contains(&failed),
+        "{rows}"
+    );
     let status = sandbox.cli(&["status", &next]);
     assert!(
         status.stderr.contains(&failed) || status.stdout.contains(&failed),

@@ -8,6 +8,46 @@ use crate::aws::job_layout;
 use ecsub_aws::execution;
 use std::process::ExitCode;
 
+/// A job the stack parked (`--after`) is cancelled by its refusal: its `error.txt`, which the submit function
+/// reads first (and again once it has started an execution), so it never starts; then its `job.json` is written
+/// again, whose event makes the submit function refuse the jobs waiting for it in turn. `false`: not parked.
+pub async fn cancel_parked(
+    aws: &ecsub_aws::Clients,
+    layout: &ecsub_core::JobLayout,
+    status: &ecsub_core::status::JobStatus,
+) -> anyhow::Result<bool> {
+    let parked = status.state == ecsub_core::status::JobState::Submitted
+        && status
+            .notes
+            .iter()
+            .any(|n| n.starts_with(super::collect::AFTER_NOTE));
+    if !parked {
+        return Ok(false);
+    }
+    let Some(spec) = ecsub_aws::store::get(&aws.s3, &layout.bucket, &layout.spec_key()).await?
+    else {
+        return Ok(false);
+    };
+    let why = "cancelled while it waited for the jobs before it (--after)\n";
+    ecsub_aws::store::put(
+        &aws.s3,
+        &layout.bucket,
+        &layout.error_key(),
+        why.into(),
+        "text/plain; charset=utf-8",
+    )
+    .await?;
+    ecsub_aws::store::put(
+        &aws.s3,
+        &layout.bucket,
+        &layout.spec_key(),
+        spec,
+        "application/json",
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Stops the job's execution; the janitor (on the execution's end event) terminates its instances, removes its
 /// cluster and writes its summary.
 pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
@@ -17,6 +57,15 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
         let status = collect(&aws, &layout, &mut Seen::default()).await?;
         if status.finished() {
             say!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if cancel_parked(&aws, &layout, &status).await? {
+            show!("{}", status.job_id);
+            say!(
+                "ecsub-cli: job {} cancelled while it waited (--after): it will not start, and the jobs waiting for \
+                 it are refused",
+                status.job_id
+            );
             return Ok(ExitCode::SUCCESS);
         }
         let Some(arn) = status.execution_arn else {

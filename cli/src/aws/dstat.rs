@@ -10,7 +10,7 @@ use crate::error::InputError;
 use ecsub_aws::{execution, store, Clients};
 use ecsub_core::chain::{JobSubmission, StartedRecord, Summary};
 use ecsub_core::dsub::stat::{self, DStatus, Row};
-use ecsub_core::status::JobState;
+use ecsub_core::status::{JobState, TaskState, TaskStatus};
 use ecsub_core::{tasks, JobId, JobLayout};
 use std::process::ExitCode;
 
@@ -117,6 +117,8 @@ struct Read {
     layout: JobLayout,
     state: JobState,
     execution_arn: Option<String>,
+    /// Held by the stack until the jobs before it end (`--after`).
+    parked: bool,
     rows: Vec<Row>,
 }
 
@@ -183,9 +185,22 @@ async fn read_jobs(aws: &Clients, choice: &Choice) -> anyhow::Result<Vec<Read>> 
         } else {
             None
         };
-        let file = store::get(&aws.s3, &layout.bucket, &layout.tasks_key())
-            .await?
-            .and_then(|bytes| tasks::parse(&submission.tasks_file, &bytes).ok());
+        let file = match store::get_at_most(
+            &aws.s3,
+            &layout.bucket,
+            &layout.tasks_key(),
+            tasks::MAX_FILE_BYTES,
+        )
+        .await?
+        {
+            store::Bounded::Bytes(bytes) => tasks::parse(&submission.tasks_file, &bytes).ok(),
+            store::Bounded::Missing | store::Bounded::TooLarge(_) => None,
+        };
+        let parked = status.state == JobState::Submitted
+            && status
+                .notes
+                .iter()
+                .any(|n| n.starts_with(super::collect::AFTER_NOTE));
         let job = stat::Job {
             job_id: id.clone(),
             job_name: name,
@@ -197,8 +212,36 @@ async fn read_jobs(aws: &Clients, choice: &Choice) -> anyhow::Result<Vec<Read>> 
             script_name: None,
             refused: (status.state == JobState::Rejected).then(|| status.errors.join("; ")),
         };
-        let rows = status
-            .tasks
+        // A job refused or parked has no task of the stack's yet: its rows are its tasks file's (selected) rows,
+        // FAILURE with the refusal, or RUNNING with what it waits for.
+        let waiting: Vec<TaskStatus>;
+        let tasks_of: &[TaskStatus] =
+            if status.tasks.is_empty() && (parked || job.refused.is_some()) {
+                let range = submission
+                    .args
+                    .task_range
+                    .and_then(|r| file.as_ref().and_then(|f| r.select(f.tasks.len()).ok()));
+                waiting = file
+                    .iter()
+                    .flat_map(|f| f.tasks.iter())
+                    .filter(|t| range.as_ref().is_none_or(|r| r.contains(&t.index)))
+                    .map(|t| TaskStatus {
+                        index: t.index,
+                        state: TaskState::Pending,
+                        attempts: 0,
+                        instance_type: None,
+                        spot: false,
+                        exit_code: None,
+                        reason: status.notes.join("; "),
+                        log: None,
+                        held: None,
+                    })
+                    .collect();
+                &waiting
+            } else {
+                &status.tasks
+            };
+        let rows = tasks_of
             .iter()
             .map(|t| stat::row(&job, t, file.as_ref(), &now))
             .collect();
@@ -206,6 +249,7 @@ async fn read_jobs(aws: &Clients, choice: &Choice) -> anyhow::Result<Vec<Read>> 
             layout,
             state: status.state,
             execution_arn: status.execution_arn,
+            parked,
             rows,
         });
     }
@@ -304,6 +348,18 @@ pub fn ddel(args: &DdelArgs) -> anyhow::Result<ExitCode> {
         say!("Delete running jobs:");
         let (mut jobs, mut tasks) = (0, 0);
         for job in &read {
+            if job.parked {
+                let status = collect(&aws, &job.layout, &mut Seen::default()).await?;
+                if super::cancel::cancel_parked(&aws, &job.layout, &status).await? {
+                    say!(
+                        "  {}: cancelled while it waited (--after)",
+                        job.layout.job_id
+                    );
+                    jobs += 1;
+                    tasks += job.rows.len();
+                }
+                continue;
+            }
             let running = job
                 .rows
                 .iter()

@@ -27,7 +27,8 @@ pub struct DsubArgs {
     /// Where the job runs: aws (this stack) or local (this machine, as `ecsub-cli run --local`)
     #[arg(long, value_enum, default_value_t)]
     pub provider: Provider,
-    /// Container image [default: public.ecr.aws/docker/library/ubuntu:24.04] (local: ignored, tasks are processes)
+    /// Container image [default: public.ecr.aws/docker/library/python:3.12-slim, with bash and Python] (local:
+    /// ignored, tasks are processes)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
     /// Script file each task runs (by its `#!` line; bash without one)

@@ -257,10 +257,16 @@ fn options(
             .filter(|j| *j != "NO_JOB")
             .cloned()
             .collect(),
+        // dsub's rule, by whether the job has --tasks and --retries, made explicit (a path with placeholders is used
+        // as written); with neither, a job of one task, which the plan names without a task id. dsub's names filled.
         logging: args.logging.as_deref().map(|uri| {
-            // dsub's rule for its job (with or without --tasks), and dsub's names; the job id is the plan's.
-            dsub::logging::pattern(uri, !args.tasks.is_empty(), args.retries.unwrap_or(0) > 0)
-                .replace("{job-name}", job_name)
+            let (tasks, retries) = (!args.tasks.is_empty(), args.retries.unwrap_or(0) > 0);
+            let uri = if tasks || retries {
+                dsub::logging::pattern(uri, tasks, retries)
+            } else {
+                uri.to_owned()
+            };
+            uri.replace("{job-name}", job_name)
                 .replace("{user-id}", user)
         }),
         make_output_folders: true,

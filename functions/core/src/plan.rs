@@ -203,11 +203,20 @@ pub fn plan(request: &Request<'_>) -> Result<Plan, Refused> {
             ));
         }
     }
-    let spec = args
+    let mut spec = args
         .clone()
         .resolve(job_id)
         .map_err(|e| errors.extend(e.iter().map(|m| locate(m))))
         .ok();
+    // `--logging`: a job of one task names its files without a task id (dsub's job without --tasks).
+    if let (Some(spec), Some(uri), [_]) = (
+        spec.as_mut(),
+        args.logging.as_deref(),
+        tasks.tasks.as_slice(),
+    ) {
+        spec.logging =
+            crate::dsub::logging::for_job(uri, spec.job_id.as_str(), false, spec.retries > 0).ok();
+    }
     match (spec, selected) {
         (Some(spec), Some(selected)) if errors.is_empty() => Ok(Plan {
             tasks,

@@ -74,6 +74,26 @@ pub fn admit(
     let admits = |bucket: &str| {
         bucket == rules.bucket || rules.data_buckets.iter().any(|b| b == "*" || b == bucket)
     };
+    // The task role writes the data buckets only (template.yaml, TaskRole): a log elsewhere would fail at every
+    // attempt's end, quietly.
+    if let Some(bucket) = spec
+        .logging
+        .as_deref()
+        .and_then(|p| p.strip_prefix("s3://"))
+        .and_then(|rest| rest.split('/').next())
+    {
+        if !rules.data_buckets.iter().any(|b| b == "*" || b == bucket) {
+            problems.push(format!(
+                "--logging: the bucket `{bucket}` is not one of the stack's data buckets ({}), which its tasks may \
+                 write: add it to the stack's DataBuckets parameter, or log to one of them",
+                if rules.data_buckets.is_empty() {
+                    "none".to_owned()
+                } else {
+                    rules.data_buckets.join(", ")
+                }
+            ));
+        }
+    }
     let mut refused = std::collections::BTreeSet::new();
     let mut refused_secrets = std::collections::BTreeSet::new();
     for task in &tasks.tasks[selected.clone()] {
@@ -214,6 +234,24 @@ mod tests {
         );
         let any = vec!["*".to_owned()];
         assert!(admit(&tasks, 0..=1, &spec, &rules(&any)).is_empty());
+    }
+
+    #[test]
+    fn a_log_goes_only_to_a_data_bucket_the_tasks_may_write() {
+        let data = vec!["data".to_owned(), "other".to_owned()];
+        let (tasks, spec) = job(&["--logging", "s3://data/logs/"], TSV);
+        assert!(admit(&tasks, 0..=1, &spec, &rules(&data)).is_empty());
+        for elsewhere in ["s3://ecsub-jobs/logs/", "s3://nowhere/logs/"] {
+            let (tasks, spec) = job(&["--logging", elsewhere], TSV);
+            let refused = admit(&tasks, 0..=1, &spec, &rules(&data));
+            assert_eq!(refused.len(), 1, "{elsewhere}: {refused:?}");
+            assert!(
+                refused[0].starts_with("--logging: the bucket"),
+                "{refused:?}"
+            );
+        }
+        let (tasks, spec) = job(&["--logging", "s3://anything/logs/"], TSV);
+        assert!(admit(&tasks, 0..=1, &spec, &rules(&["*".to_owned()])).is_empty());
     }
 
     #[test]

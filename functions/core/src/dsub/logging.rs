@@ -52,10 +52,11 @@ pub fn pattern(uri: &str, tasks: bool, retries: bool) -> String {
     pattern
 }
 
-/// A job's `--logging` (every ecsub job has a tasks file, so its tasks have ids), checked, with its job's parts
-/// filled in: `{job-id}`, and `{job-name}` (the id less its suffix). What is left, `{task-id}` and
-/// `{task-attempt}`, each attempt fills in (run.sh). dsub's command fills `{job-name}` and `{user-id}` first.
-pub fn for_job(uri: &str, job_id: &str, retries: bool) -> Result<String, String> {
+/// A job's `--logging`, checked, with its job's parts filled in: `{job-id}`, and `{job-name}` (the id less its
+/// suffix). `tasks`: the job has more than one task, so its tasks' ids name their files (dsub's `--tasks` job).
+/// What is left, `{task-id}` and `{task-attempt}`, each attempt fills in (run.sh). dsub's command fills
+/// `{job-name}` and `{user-id}` first.
+pub fn for_job(uri: &str, job_id: &str, tasks: bool, retries: bool) -> Result<String, String> {
     if uri.starts_with("gs://") {
         return Err(format!("--logging {uri}: {}", super::tasks::GCS_ADVICE));
     }
@@ -72,7 +73,7 @@ pub fn for_job(uri: &str, job_id: &str, retries: bool) -> Result<String, String>
         ));
     }
     check(uri)?;
-    let pattern = pattern(uri, true, retries);
+    let pattern = pattern(uri, tasks, retries);
     if !pattern.ends_with(".log") {
         return Err(format!(
             "--logging {uri}: a path with placeholders must end in .log (its stem names the files)"
@@ -128,7 +129,7 @@ mod tests {
             pattern("s3://bkt/logs", true, true),
             "s3://bkt/logs/{job-id}.{task-id}.{task-attempt}.log"
         );
-        let job = for_job(dir, ID, true).unwrap();
+        let job = for_job(dir, ID, true, true).unwrap();
         assert_eq!(stem(&job, 3, 2), format!("s3://bkt/logs/{ID}.3.2"));
     }
 
@@ -136,10 +137,10 @@ mod tests {
     fn a_log_file_is_its_own_name_and_placeholders_are_used_as_written() {
         assert_eq!(pattern("s3://bkt/p.log", false, false), "s3://bkt/p.log");
         assert_eq!(
-            stem(&for_job("s3://bkt/p.log", ID, false).unwrap(), 1, 1),
+            stem(&for_job("s3://bkt/p.log", ID, true, false).unwrap(), 1, 1),
             "s3://bkt/p.1"
         );
-        let custom = for_job("s3://bkt/{job-name}/{task-id}/task.log", ID, true).unwrap();
+        let custom = for_job("s3://bkt/{job-name}/{task-id}/task.log", ID, true, true).unwrap();
         assert_eq!(
             stem(&custom, 4, 2),
             "s3://bkt/job--me--261207-101010/4/task"
@@ -157,17 +158,17 @@ mod tests {
 
     #[test]
     fn a_logging_path_is_s3s_and_its_pattern_names_files() {
-        assert!(for_job("gs://b/logs/", ID, false)
+        assert!(for_job("gs://b/logs/", ID, true, false)
             .unwrap_err()
             .contains("Google Cloud Storage"));
-        assert!(for_job("/tmp/logs", ID, false).is_err());
-        assert!(for_job("s3://bkt", ID, false)
+        assert!(for_job("/tmp/logs", ID, true, false).is_err());
+        assert!(for_job("s3://bkt", ID, true, false)
             .unwrap_err()
             .contains("name a folder"));
-        assert!(for_job("s3://bkt/{task-id}/x", ID, false)
+        assert!(for_job("s3://bkt/{task-id}/x", ID, true, false)
             .unwrap_err()
             .contains("must end in .log"));
-        assert!(for_job("s3://bkt/{user-id}.log", ID, false)
+        assert!(for_job("s3://bkt/{user-id}.log", ID, true, false)
             .unwrap_err()
             .contains("dsub's"));
     }

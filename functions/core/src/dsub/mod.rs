@@ -63,6 +63,13 @@ impl Param {
         if name.is_empty() {
             return Err(format!("{} {text}: no NAME before `=`", kind.flag()));
         }
+        if value.contains(['\t', '\n', '\r']) {
+            return Err(format!(
+                "{} {}: a value may not hold a TAB or a line break (it is every task's cell of the tasks file)",
+                kind.flag(),
+                text.escape_debug()
+            ));
+        }
         if kind.is_path() && value.is_empty() {
             return Err(format!("{} {text}: no path after `{name}=`", kind.flag()));
         }
@@ -230,7 +237,7 @@ pub fn machine_type(text: &str) -> Result<String, String> {
     Err(if google {
         format!(
             "--machine-type {text}: a Google Compute Engine type; on AWS give an EC2 instance type (e.g. m5.xlarge \
-             for 4 vCPUs and 16 GiB), or --min-cores and --min-ram for the cheapest that fits"
+             for 4 vCPUs and 16 GiB, c5.2xlarge for 8 and 16 GiB, r5.large for 2 and 16 GiB)"
         )
     } else {
         format!("--machine-type {text}: not an EC2 instance type (FAMILY.SIZE, e.g. m5.xlarge)")
@@ -318,6 +325,12 @@ mod tests {
         assert!(Param::parse(ColumnKind::Env, "=1", &mut auto)
             .unwrap_err()
             .contains("no NAME"));
+        assert!(Param::parse(ColumnKind::Env, "A=x\ty", &mut auto)
+            .unwrap_err()
+            .contains("TAB"));
+        assert!(Param::parse(ColumnKind::Env, "A=x\ny", &mut auto)
+            .unwrap_err()
+            .contains("line break"));
     }
 
     #[test]
@@ -382,7 +395,7 @@ mod tests {
             .contains("Google Compute Engine"));
         assert!(machine_type("custom-2-4096")
             .unwrap_err()
-            .contains("--min-cores"));
+            .contains("m5.xlarge"));
         assert!(machine_type("big")
             .unwrap_err()
             .contains("not an EC2 instance type"));

@@ -218,14 +218,15 @@ pub fn age_cutoff(text: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Ok(seconds.saturating_mul(1000));
     }
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let number = &text[..text.len() - unit.len_utf8()];
     let n: i64 = number.parse().map_err(|_| bad())?;
     let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 604_800,
         _ => return Err(bad()),
     };
     Ok(now_ms.saturating_sub(n.saturating_mul(scale).saturating_mul(1000)))
@@ -463,6 +464,11 @@ mod tests {
         );
         assert_eq!(age_cutoff("1700000000", 0).unwrap(), 1_700_000_000_000);
         assert!(age_cutoff("2y", 0).is_err());
+        assert!(
+            age_cutoff("3é", 0).is_err(),
+            "a unit of two bytes is refused, not a panic"
+        );
+        assert!(age_cutoff("", 0).is_err());
         let job = Job {
             job_name: "wc".to_owned(),
             ..Job::default()

@@ -302,6 +302,7 @@ impl JobArgs {
         value("waiter-delay", self.waiter_delay.map(|v| v.to_string()));
         value("keep-on-failure", self.keep_on_failure.clone());
         value("spot-attempts", self.spot_attempts.map(|n| n.to_string()));
+        value("after", join(&self.after));
         value("timeout", self.timeout.clone());
         for tag in &self.tags {
             value("tag", Some(tag.clone()));
@@ -472,7 +473,7 @@ impl JobArgs {
         let logging = match self
             .logging
             .as_deref()
-            .map(|uri| crate::dsub::logging::for_job(uri, job_id.as_str(), retries > 0))
+            .map(|uri| crate::dsub::logging::for_job(uri, job_id.as_str(), true, retries > 0))
         {
             Some(Err(why)) => {
                 errors.push(why);

@@ -23,7 +23,7 @@
 # (one the script did not create is reported, not uploaded, and left to the controller's outputs check);
 # 122 the task could not be set up; 123 the script or a download failed with the scratch filesystem full.
 #
-# With --logging, the attempt's three files are uploaded when it ends, however it ends: ecsub's steps (.log), and
+# With --logging, the attempt's three files are uploaded when run.sh exits (not when it is killed): ecsub's steps (.log), and
 # the script's stdout and stderr (-stdout.log, -stderr.log), which still reach this script's own stdout and stderr.
 # A log that cannot be uploaded is said, and changes no exit status.
 set -u
@@ -105,15 +105,6 @@ ecsub_at_exit() {
   fi
   exit "$ecsub_exit"
 }
-if [ -n "$ecsub_logging" ]; then
-  if ecsub_logdir=$(mktemp -d 2>/dev/null); then
-    trap ecsub_at_exit EXIT
-  else
-    ecsub_logdir=
-    ecsub_log "--logging: no temporary folder for the logs; the task runs without them"
-  fi
-fi
-
 ecsub_fail() {
   ecsub_log "$2"
   exit "$1"
@@ -355,6 +346,15 @@ fi
 export ECSUB_TASK_INDEX ECSUB_SCRIPTS_DIR
 { [ -d "$ECSUB_SCRATCH" ] || mkdir -p "$ECSUB_SCRATCH"; } && cd "$ECSUB_SCRATCH" ||
   ecsub_fail 122 "cannot enter the scratch folder $ECSUB_SCRATCH"
+# --logging's files are kept on the scratch disk, which is the task's to fill (not the instance's root volume).
+if [ -n "$ecsub_logging" ]; then
+  if ecsub_logdir=$(mktemp -d "$ECSUB_SCRATCH/.ecsub-logs.XXXXXX" 2>/dev/null); then
+    trap ecsub_at_exit EXIT
+  else
+    ecsub_logdir=
+    ecsub_log "--logging: cannot make a folder for the logs in $ECSUB_SCRATCH; the task runs without them"
+  fi
+fi
 if [ -n "${ECSUB_TASK_ENV:-}" ]; then
   [ -r "$ECSUB_TASK_ENV" ] && . "$ECSUB_TASK_ENV" || ecsub_fail 122 "cannot set up the environment of task $ECSUB_TASK_INDEX from $ECSUB_TASK_ENV"
 else

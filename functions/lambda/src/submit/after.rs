@@ -15,7 +15,7 @@ use ecsub_core::chain::after::{gate as decide, AfterRecord, Before, Gate};
 use ecsub_core::chain::Summary;
 use ecsub_core::{JobId, JobLayout};
 use serde_json::{json, Value};
-use tracing::info;
+use tracing::{info, warn};
 
 /// What becomes of the job `layout` (its `--after` jobs `after`): parked jobs are marked under each job they wait
 /// for.
@@ -87,15 +87,24 @@ async fn read(
     Ok(out)
 }
 
+/// Has the job been refused (its `error.txt`)?
+pub async fn refused(ctx: &Ctx, layout: &JobLayout) -> Result<bool, FnError> {
+    store::exists(&ctx.aws.s3, &layout.bucket, &layout.error_key()).await
+}
+
 /// The job `ended` has ended or was refused: each job parked on it is decided again, and so on down the chain (a
-/// refused job refuses the jobs waiting for it).
+/// refused job refuses the jobs waiting for it). Each is decided on its own: one that cannot be (its folder gone,
+/// AWS failing) does not keep the others parked; the first such error is returned once all were tried, so that
+/// the event is delivered again (a job decided already finds its execution or its refusal, and is left as it is).
 pub async fn release(
     ctx: &Ctx,
     ended: &JobLayout,
     account: Option<&str>,
 ) -> Result<Vec<Value>, FnError> {
     let mut answers = Vec::new();
+    let mut first_error = None;
     let mut queue = vec![ended.clone()];
+    let mut seen = std::collections::HashSet::new();
     while let Some(before) = queue.pop() {
         let prefix = before.successors_prefix();
         for key in store::list(&ctx.aws.s3, &before.bucket, &prefix).await? {
@@ -105,16 +114,27 @@ pub async fn release(
             else {
                 continue;
             };
+            if !seen.insert(id.clone()) {
+                continue;
+            }
             let waiting = before.sibling(id);
             info!(job_id = %waiting.job_id, after = %before.job_id, "deciding a job parked by --after");
-            let answer = start_job(ctx, &waiting, account).await?;
-            if answer.get("rejected").is_some() {
+            match start_job(ctx, &waiting, account).await {
+                Ok(answer) => answers.push(answer),
+                Err(e) => {
+                    warn!(job_id = %waiting.job_id, error = %e.message, "a job parked by --after could not be decided");
+                    first_error.get_or_insert(e);
+                }
+            }
+            if refused(ctx, &waiting).await? {
                 queue.push(waiting.clone());
             }
-            answers.push(answer);
         }
     }
-    Ok(answers)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(answers),
+    }
 }
 
 /// An "ecsub Job State Change" event of this stack: the jobs parked on that job are decided again.

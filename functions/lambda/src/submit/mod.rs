@@ -49,8 +49,9 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
     if let Some((layout, name)) = JobLayout::from_key(&bucket, &key) {
         if name == "job.json" {
             let answer = start::start_job(ctx, &layout, account.as_deref()).await?;
-            if answer.get("rejected").is_some() {
-                // The jobs parked on a refused job are refused in turn.
+            // The jobs parked on a refused job are refused in turn: refused by this delivery or an earlier one
+            // (whose release may have failed), or cancelled while it waited (`error.txt` is what says so).
+            if after::refused(ctx, &layout).await? {
                 after::release(ctx, &layout, account.as_deref()).await?;
             }
             return Ok(answer);
