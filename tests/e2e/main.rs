@@ -21,6 +21,8 @@ mod contract;
 mod delivery;
 // dsub's command line on the stack and locally: its tasks files, outputs and --logging files, --preemptible.
 mod dsub;
+// dsub's job control on the stack: --after chains with no client waiting, dstat and ddel.
+mod dsub_control;
 // GPU types: the GPU-optimized AMI, the task's GPUs, the type lists refused.
 mod gpus;
 // --keep-on-failure: a failed task's instance held for a look, got into, released, and ended at its deadline.

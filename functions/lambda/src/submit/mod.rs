@@ -51,7 +51,9 @@ pub async fn handle(ctx: &Ctx, event: LambdaEvent<Value>) -> Result<Value, FnErr
             let answer = start::start_job(ctx, &layout, account.as_deref()).await?;
             // The jobs parked on a refused job are refused in turn: refused by this delivery or an earlier one
             // (whose release may have failed), or cancelled while it waited (`error.txt` is what says so).
-            if after::refused(ctx, &layout).await? {
+            let decided_before =
+                answer.get("rejected").is_some() || answer.get("duplicate").is_some();
+            if decided_before && after::refused(ctx, &layout).await? {
                 after::release(ctx, &layout, account.as_deref()).await?;
             }
             return Ok(answer);
