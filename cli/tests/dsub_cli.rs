@@ -255,10 +255,14 @@ fn dsubs_documented_command_lines_are_planned_with_their_meaning() {
             "echo \"job C\"",
         ],
     ];
-    for rest in lines {
+    // `dsub --dry-run` on the stack `s3://my-stack`, with these flags.
+    let dry_run = |rest: &[&str]| {
         let mut args = vec!["dsub", "--aws-s3-bucket", "s3://my-stack", "--dry-run"];
         args.extend_from_slice(rest);
-        let out = run(cli().current_dir(dir.path()).args(&args));
+        run(cli().current_dir(dir.path()).args(&args))
+    };
+    for rest in lines {
+        let out = dry_run(rest);
         assert_eq!(out.code, 0, "{rest:?}: {}", out.stderr);
         assert_eq!(out.stdout.lines().count(), 1, "{rest:?}: {}", out.stdout);
         assert!(
@@ -268,46 +272,52 @@ fn dsubs_documented_command_lines_are_planned_with_their_meaning() {
         );
     }
     // The job-wide values are the one task's columns, as setenv.sh exports them.
-    let out = run(cli().current_dir(dir.path()).args([
-        "dsub",
-        "--aws-s3-bucket",
-        "s3://my-stack",
-        "--dry-run",
+    let out = dry_run(&[
         "--env",
         "MESSAGE=hello",
         "--input",
         "s3://bucket/path/file.bam",
         "--command",
         "echo ${MESSAGE}",
-    ]));
+    ]);
     assert!(
-        out.stderr.contains("MESSAGE='hello'") || out.stderr.contains("MESSAGE=hello"),
+        out.stderr.contains("export MESSAGE='hello'\n"),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("S3_INPUT_0="),
+        out.stderr
+            .contains("export S3_INPUT_0='s3://bucket/path/file.bam'\n"),
         "an input without a NAME is INPUT_0: {}",
         out.stderr
     );
     // --after's jobs are carried to the stack.
-    let out = run(cli().current_dir(dir.path()).args([
-        "dsub",
-        "--aws-s3-bucket",
-        "s3://my-stack",
-        "--dry-run",
+    let out = dry_run(&[
         "--after",
         "a--me--180924-112256-abcde",
         "NO_JOB",
         "--command",
         "true",
-    ]));
+    ]);
     assert!(
         out.stderr
             .contains("\"after\": [\n    \"a--me--180924-112256-abcde\"\n  ]"),
         "{}",
         out.stderr
     );
+}
+
+/// `ecsub-cli dsub --provider local` in `dir`, with `root` standing for S3, and these flags.
+fn local_dsub(dir: &std::path::Path, root: &std::path::Path, rest: &[&str]) -> common::Run {
+    let mut args = vec![
+        "dsub",
+        "--provider",
+        "local",
+        "--s3-root",
+        root.to_str().unwrap(),
+    ];
+    args.extend_from_slice(rest);
+    run(cli().current_dir(dir).args(&args))
 }
 
 /// `--provider local` with `--logging`: the three files of each task land under `--s3-root`, dsub's names; a
@@ -324,12 +334,7 @@ fn a_local_job_writes_dsubs_log_files_and_a_process_left_behind_does_not_hold_it
     )
     .unwrap();
     let started = std::time::Instant::now();
-    let out = run(cli().current_dir(dir.path()).args([
-        "dsub",
-        "--provider",
-        "local",
-        "--s3-root",
-        root.to_str().unwrap(),
+    let out = local_dsub(dir.path(), &root, &[
         "--tasks",
         tasks.to_str().unwrap(),
         "--logging",
@@ -338,7 +343,7 @@ fn a_local_job_writes_dsubs_log_files_and_a_process_left_behind_does_not_hold_it
         "greet",
         "--command",
         "sleep 60 & echo \"hello $NAME\" > \"$OUT\"; echo \"to stdout\"; echo \"to stderr\" >&2",
-    ]));
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(40),
@@ -370,19 +375,18 @@ fn a_local_job_writes_dsubs_log_files_and_a_process_left_behind_does_not_hold_it
 fn a_log_name_of_a_job_without_tasks_is_its_files_stem() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("s3");
-    let out = run(cli().current_dir(dir.path()).args([
-        "dsub",
-        "--provider",
-        "local",
-        "--s3-root",
-        root.to_str().unwrap(),
-        "--logging",
-        "s3://bkt/logs/hello.log",
-        "--env",
-        "WHO=world",
-        "--command",
-        "echo \"hello $WHO\"",
-    ]));
+    let out = local_dsub(
+        dir.path(),
+        &root,
+        &[
+            "--logging",
+            "s3://bkt/logs/hello.log",
+            "--env",
+            "WHO=world",
+            "--command",
+            "echo \"hello $WHO\"",
+        ],
+    );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
         std::fs::read_to_string(root.join("bkt/logs/hello-stdout.log")).unwrap(),

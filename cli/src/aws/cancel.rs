@@ -8,22 +8,14 @@ use crate::aws::job_layout;
 use ecsub_aws::execution;
 use std::process::ExitCode;
 
-/// A job the stack parked (`--after`) is cancelled by its refusal: its `error.txt`, which the submit function
-/// reads first (and again once it has started an execution), so it never starts; then its `job.json` is written
-/// again, whose event makes the submit function refuse the jobs waiting for it in turn. `false`: not parked.
+/// A job the stack parked (`--after`, [`super::collect::parked`]) is cancelled by its refusal: its `error.txt`,
+/// which the submit function reads first (and again once it has started an execution), so it never starts; then its
+/// `job.json` is written again, whose event makes the submit function refuse the jobs waiting for it in turn.
+/// `false`: its job.json is gone.
 pub async fn cancel_parked(
     aws: &ecsub_aws::Clients,
     layout: &ecsub_core::JobLayout,
-    status: &ecsub_core::status::JobStatus,
 ) -> anyhow::Result<bool> {
-    let parked = status.state == ecsub_core::status::JobState::Submitted
-        && status
-            .notes
-            .iter()
-            .any(|n| n.starts_with(super::collect::AFTER_NOTE));
-    if !parked {
-        return Ok(false);
-    }
     let Some(spec) = ecsub_aws::store::get(&aws.s3, &layout.bucket, &layout.spec_key()).await?
     else {
         return Ok(false);
@@ -59,7 +51,7 @@ pub fn cancel(args: &CancelArgs) -> anyhow::Result<ExitCode> {
             say!("ecsub-cli: job {} has ended already ({})", status.job_id, status.state);
             return Ok(ExitCode::SUCCESS);
         }
-        if cancel_parked(&aws, &layout, &status).await? {
+        if super::collect::parked(&status) && cancel_parked(&aws, &layout).await? {
             show!("{}", status.job_id);
             say!(
                 "ecsub-cli: job {} cancelled while it waited (--after): it will not start, and the jobs waiting for \

@@ -209,6 +209,12 @@ async fn waiting_after(aws: &Clients, layout: &JobLayout) -> anyhow::Result<Vec<
 /// How a parked job's note starts (`push --wait` waits for it without a pickup timeout).
 pub const AFTER_NOTE: &str = "waiting for job(s)";
 
+/// Is the job parked by the stack until the jobs before it end (`--after`)?
+pub fn parked(status: &JobStatus) -> bool {
+    status.state == ecsub_core::status::JobState::Submitted
+        && status.notes.iter().any(|n| n.starts_with(AFTER_NOTE))
+}
+
 /// The job refused, if its `error.txt` says so.
 async fn refused(
     aws: &Clients,

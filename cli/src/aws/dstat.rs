@@ -84,11 +84,7 @@ impl Choice {
                 errors.into_iter().map(ecsub_core::Finding::error).collect(),
             ));
         }
-        let me = ecsub_core::dsub::label_chars(
-            &std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_default(),
-        );
+        let me = crate::dsub::user_id(None);
         Ok(Choice {
             work: work.to_owned(),
             jobs: (!jobs.is_empty() && !jobs.iter().any(|j| j == "*")).then(|| jobs.to_vec()),
@@ -196,11 +192,7 @@ async fn read_jobs(aws: &Clients, choice: &Choice) -> anyhow::Result<Vec<Read>> 
             store::Bounded::Bytes(bytes) => tasks::parse(&submission.tasks_file, &bytes).ok(),
             store::Bounded::Missing | store::Bounded::TooLarge(_) => None,
         };
-        let parked = status.state == JobState::Submitted
-            && status
-                .notes
-                .iter()
-                .any(|n| n.starts_with(super::collect::AFTER_NOTE));
+        let parked = super::collect::parked(&status);
         let job = stat::Job {
             job_id: id.clone(),
             job_name: name,
@@ -349,8 +341,7 @@ pub fn ddel(args: &DdelArgs) -> anyhow::Result<ExitCode> {
         let (mut jobs, mut tasks) = (0, 0);
         for job in &read {
             if job.parked {
-                let status = collect(&aws, &job.layout, &mut Seen::default()).await?;
-                if super::cancel::cancel_parked(&aws, &job.layout, &status).await? {
+                if super::cancel::cancel_parked(&aws, &job.layout).await? {
                     say!(
                         "  {}: cancelled while it waited (--after)",
                         job.layout.job_id

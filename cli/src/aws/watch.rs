@@ -130,13 +130,11 @@ async fn follow(
         }
         last_counts = counts;
         // A job the stack parked until others end (--after) has been picked up: it waits as long as they run.
-        let parked = status
-            .notes
-            .iter()
-            .any(|n| n.starts_with(super::collect::AFTER_NOTE));
-        if let Some(pickup) = pickup
-            .filter(|p| status.state == JobState::Submitted && !parked && since.elapsed() > *p)
-        {
+        if let Some(pickup) = pickup.filter(|p| {
+            status.state == JobState::Submitted
+                && !super::collect::parked(&status)
+                && since.elapsed() > *p
+        }) {
             return Err(anyhow::anyhow!(
                 "job {} was uploaded but the stack's submit function has not started it after {}: check that \
                  the bucket is the stack's and see the submit function's logs (the job itself stays in {})",

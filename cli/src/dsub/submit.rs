@@ -123,7 +123,7 @@ impl Job {
             script_file.as_deref(),
             args.command.as_deref(),
         );
-        let user = user_id(args.user.as_deref());
+        let user = super::user_id(args.user.as_deref());
         let id_name = if args.unique_job_id {
             unique_name()
         } else {
@@ -341,22 +341,12 @@ fn refusals(args: &DsubArgs) -> Vec<String> {
     out
 }
 
-/// dsub's user id: `--user`, else `$USER`, else `$LOGNAME`, as a label.
-fn user_id(given: Option<&str>) -> String {
-    let user = given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "user".to_owned());
-    dsub::label_chars(&user)
-}
-
 /// `--unique-job-id`: 26 random lowercase letters and digits (the id adds its suffix).
 fn unique_name() -> String {
     (0..6).map(|_| plan::random_suffix()).collect::<String>()[..26].to_owned()
 }
 
+/// The clock of a command that also runs without the AWS SDK (ecsub-aws's `now_ms` is in that build only).
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

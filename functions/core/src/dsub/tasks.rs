@@ -155,21 +155,20 @@ fn header_cell<'a>(
     auto: &mut AutoNames,
 ) -> (String, Option<ColumnKind>, Option<&'a str>) {
     let mut words = cell.split_whitespace();
-    let kind_of = |flag: &str| {
-        ColumnKind::ALL
-            .into_iter()
-            .find(|k| k.flag().eq_ignore_ascii_case(flag))
-    };
     match (words.next(), words.next(), words.next()) {
         (Some(name), None, None) if !name.starts_with('-') => {
             (format!("--env {name}"), Some(ColumnKind::Env), Some(name))
         }
-        (Some(flag), None, None) if kind_of(flag).is_some_and(ColumnKind::is_path) => {
-            let kind = kind_of(flag);
+        (Some(flag), None, None)
+            if ColumnKind::from_flag(flag).is_some_and(ColumnKind::is_path) =>
+        {
+            let kind = ColumnKind::from_flag(flag);
             let name = kind.map(|k| auto.next(k)).unwrap_or_default();
             (format!("{flag} {name}"), kind, None)
         }
-        (Some(flag), Some(name), None) => (cell.to_owned(), kind_of(flag), Some(name)),
+        (Some(flag), Some(name), None) => {
+            (cell.to_owned(), ColumnKind::from_flag(flag), Some(name))
+        }
         _ => (cell.to_owned(), None, None),
     }
 }

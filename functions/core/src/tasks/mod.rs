@@ -56,7 +56,8 @@ impl ColumnKind {
         }
     }
 
-    fn from_flag(flag: &str) -> Option<Self> {
+    /// The kind a header's TYPE names (`--input`, in any case).
+    pub fn from_flag(flag: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|k| k.flag().eq_ignore_ascii_case(flag))
